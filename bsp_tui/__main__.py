@@ -1,0 +1,3 @@
+from bsp_tui.cli import main
+
+main()

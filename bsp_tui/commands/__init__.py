@@ -1,0 +1,1 @@
+"""The `bsp` subcommand groups."""

@@ -1,0 +1,154 @@
+"""`bsp platform …`: serve, inspect and reset the emulated platform."""
+
+from __future__ import annotations
+
+import json
+import socket
+
+import click
+
+from bsp_tui.config import folders
+from bsp_tui.exitcodes import ExitCode
+from bsp_tui.logs import log_to_file
+from bsp_tui.output import CommandError, fail, json_option, print_json
+from bsp_tui.platform.core import Platform
+from bsp_tui.platform.settings import PlatformSettings
+
+
+def _settings() -> PlatformSettings:
+    try:
+        return PlatformSettings.from_env()
+    except ValueError as error:
+        fail(CommandError(str(error), ExitCode.USAGE, "bad_setting"), False)
+
+
+def _open() -> Platform:
+    return Platform.open(_settings())
+
+
+@click.group("platform")
+def platform_group() -> None:
+    """The emulated national platform (PSC, e-CPS, services)."""
+
+
+@platform_group.command("serve")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option(
+    "--port",
+    default=8700,
+    show_default=True,
+    type=click.IntRange(0, 65535),
+    help="Port (0: any free port, printed on start).",
+)
+@click.option("--access-ttl", type=click.IntRange(1), help="PSC access token lifetime (s).")
+@click.option("--refresh-ttl", type=click.IntRange(1), help="PSC refresh token lifetime (s).")
+@click.option("--api-ttl", type=click.IntRange(1), help="API token lifetime (s).")
+def serve(
+    host: str, port: int, access_ttl: int | None, refresh_ttl: int | None, api_ttl: int | None
+) -> None:
+    """Serve the platform over HTTP for a room of launchers."""
+    import uvicorn
+
+    from bsp_tui.platform.app import create_app
+
+    settings = _settings()
+    settings.psc_access_ttl = access_ttl or settings.psc_access_ttl
+    settings.psc_refresh_ttl = refresh_ttl or settings.psc_refresh_ttl
+    settings.api_token_ttl = api_ttl or settings.api_token_ttl
+    log_to_file(folders().ensure().logs / "platform.log")
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as error:
+        fail(
+            CommandError(
+                f"Impossible d'écouter sur {host}:{port} : {error.strerror}.",
+                ExitCode.FAILURE,
+                "bind_failed",
+            ),
+            False,
+        )
+    bound_port = sock.getsockname()[1]
+    shown_host = f"[{host}]" if family == socket.AF_INET6 else host
+    click.echo(
+        f"Plateforme servie sur http://{shown_host}:{bound_port}",
+    )
+    click.echo(f"Émetteur PSC : http://{shown_host}:{bound_port}/auth/realms/esante-wallet")
+    click.echo("Ctrl+C pour arrêter.", err=True)
+    config = uvicorn.Config(create_app(settings), log_config=None, access_log=False, lifespan="off")
+    uvicorn.Server(config).run(sockets=[sock])
+
+
+@platform_group.command("personas")
+@json_option
+def personas(as_json: bool) -> None:
+    """The demo professionals, with their national id and PIN."""
+    rows = []
+    for row in _open().ecps.personas():
+        profile = json.loads(row["profile"])
+        rows.append(
+            {
+                "name": row["name"],
+                "display_name": f"{profile['given']} {profile['family']}",
+                "profession_code": profile["profession_code"],
+                "profession": profile["profession_label"],
+                "national_id": row["national_id"],
+                "rpps": row["rpps"],
+                "pin": row["pin"],
+            }
+        )
+    if as_json:
+        print_json(rows)
+        return
+    click.echo(f"{'NOM':<12} {'PROFESSIONNEL':<24} {'PROFESSION':<20} {'ID NATIONAL':<13} PIN")
+    for r in rows:
+        click.echo(
+            f"{r['name']:<12} {r['display_name']:<24} {r['profession']:<20} "
+            f"{r['national_id']:<13} {r['pin']}"
+        )
+
+
+@platform_group.command("reset")
+def reset() -> None:
+    """Back to the seeded state: no session, no pending request, no lockout."""
+    _open().reset()
+    click.echo("Plateforme remise à l'état initial.")
+
+
+@platform_group.group("clients")
+def clients_group() -> None:
+    """OIDC clients registered at PSC."""
+
+
+@clients_group.command("add")
+@click.argument("name")
+@click.option("--redirect-uri", "redirect_uris", multiple=True, help="Allowed redirect URI.")
+@json_option
+def clients_add(name: str, redirect_uris: tuple[str, ...], as_json: bool) -> None:
+    """Register another relying party; prints its id and secret (shown once)."""
+    try:
+        secret = _open().clients.add(name, list(redirect_uris))
+    except ValueError as error:
+        fail(CommandError(str(error), ExitCode.USAGE, "bad_client"), as_json)
+    if as_json:
+        print_json(
+            {"client_id": name, "client_secret": secret, "redirect_uris": list(redirect_uris)}
+        )
+        return
+    click.echo(f"client_id     : {name}")
+    click.echo(f"client_secret : {secret}")
+    click.echo("Conservez ce secret : il ne sera plus affiché.", err=True)
+
+
+@platform_group.group("keys")
+def keys_group() -> None:
+    """The platform's signing keys."""
+
+
+@keys_group.command("rotate")
+def keys_rotate() -> None:
+    """Sign with a new key; the old one keeps verifying until its tokens expire."""
+    kid = _open().keys.rotate()
+    click.echo(f"Nouvelle clé de signature : {kid}")

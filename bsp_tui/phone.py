@@ -1,0 +1,105 @@
+"""The virtual e-CPS phone: sees pending requests, approves with PIN + device code, or denies."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import httpx
+import pyotp
+
+
+class PhoneError(Exception):
+    """The platform refused what the phone asked; `code` is stable, the message is French."""
+
+    def __init__(self, code: str, message: str, status: int) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.status = status
+
+
+@dataclass(frozen=True)
+class PendingRequest:
+    """An approval request as the phone shows it."""
+
+    id: str
+    national_id: str
+    binding: str
+    client_name: str
+    expires: float
+
+
+def _raise_for(response: httpx.Response) -> None:
+    if response.is_success:
+        return
+    try:
+        error = response.json()["error"]
+        raise PhoneError(error["code"], error["message"], response.status_code)
+    except (ValueError, KeyError, TypeError):
+        raise PhoneError(
+            "platform_error",
+            f"La plateforme a répondu {response.status_code}.",
+            response.status_code,
+        ) from None
+
+
+class VirtualPhone:
+    """The e-CPS app of the demo directory, over an HTTP client to the platform."""
+
+    def __init__(self, client: httpx.AsyncClient) -> None:
+        self._client = client
+
+    async def personas(self) -> list[dict]:
+        """The demo professionals (no secrets)."""
+        response = await self._client.get("/ecps/personas")
+        _raise_for(response)
+        return response.json()
+
+    async def persona(self, name: str) -> dict:
+        """One demo professional, by persona name."""
+        for persona in await self.personas():
+            if persona["name"] == name:
+                return persona
+        raise PhoneError(
+            "unknown_persona", f"Aucun professionnel de démonstration « {name} ».", 404
+        )
+
+    async def pending(self, national_id: str | None = None) -> list[PendingRequest]:
+        """Requests waiting for an answer, oldest first."""
+        params = {"national_id": national_id} if national_id else {}
+        response = await self._client.get("/ecps/requests", params=params)
+        _raise_for(response)
+        return [
+            PendingRequest(r["id"], r["national_id"], r["binding"], r["client_name"], r["expires"])
+            for r in response.json()
+        ]
+
+    async def enrol(self, name: str) -> str:
+        """The `otpauth://` URI of the persona's enrolled device."""
+        response = await self._client.post(f"/ecps/devices/{name}/enrol")
+        _raise_for(response)
+        return response.json()["otpauth_uri"]
+
+    async def code(self, name: str) -> str:
+        """The device's current one-time code."""
+        return pyotp.parse_uri(await self.enrol(name)).now()
+
+    async def answer(self, request_id: str, approve: bool, name: str = "", pin: str = "") -> dict:
+        """Approve (the PIN plus the device's current code) or deny one request."""
+        body: dict = {"approve": approve}
+        if approve:
+            body |= {"pin": pin, "otp": await self.code(name)}
+        response = await self._client.post(f"/ecps/requests/{request_id}/answer", json=body)
+        _raise_for(response)
+        return response.json()
+
+    async def answer_oldest(self, name: str, pin: str, approve: bool = True) -> PendingRequest:
+        """Answer the persona's oldest pending request."""
+        persona = await self.persona(name)
+        waiting = await self.pending(persona["national_id"])
+        if not waiting:
+            raise PhoneError(
+                "no_request", f"Aucune demande en attente pour {persona['display_name']}.", 404
+            )
+        await self.answer(waiting[0].id, approve, name, pin)
+        return waiting[0]

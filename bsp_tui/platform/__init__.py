@@ -1,0 +1,1 @@
+"""The emulated national platform: Pro Santé Connect, e-CPS and the services."""

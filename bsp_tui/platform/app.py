@@ -1,0 +1,81 @@
+"""The platform as one ASGI app: PSC, e-CPS and the services, with a JSON index at `/`."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Awaitable, Callable
+
+from fastapi import FastAPI, Request, Response
+
+from bsp_tui import __version__
+from bsp_tui.platform.core import AUDIENCES, Platform
+from bsp_tui.platform.psc import phone_api, routes, wallet
+from bsp_tui.platform.psc.errors import OAuthError
+from bsp_tui.platform.services import ServiceError
+from bsp_tui.platform.services import router as services_router
+from bsp_tui.platform.settings import PlatformSettings
+
+log = logging.getLogger("bsp.platform.http")
+
+
+def create_app(settings: PlatformSettings | None = None) -> FastAPI:
+    """Build the platform app over the database named in `settings`."""
+    platform = Platform.open(settings or PlatformSettings.from_env())
+    app = FastAPI(
+        title="bsp — plateforme nationale émulée",
+        version=__version__,
+        description=(
+            "Pro Santé Connect (OIDC, e-CPS), and the national services INSi, DMP, "
+            "e-prescription and FSE, as the bsp emulation serves them."
+        ),
+    )
+    app.state.platform = platform
+    app.include_router(routes.router)
+    app.include_router(wallet.router)
+    app.include_router(phone_api.router)
+    app.include_router(services_router)
+
+    @app.exception_handler(OAuthError)
+    async def oauth_error(_: Request, error: OAuthError) -> Response:
+        return error.response()
+
+    @app.exception_handler(ServiceError)
+    async def service_error(_: Request, error: ServiceError) -> Response:
+        return error.response()
+
+    @app.middleware("http")
+    async def access_log(
+        request: Request, call_next: Callable[[Request], Awaitable[Response]]
+    ) -> Response:
+        # The path only: query strings may carry codes or an id_token_hint.
+        started = time.perf_counter()
+        response = await call_next(request)
+        log.info(
+            "%s %s %d %.1fms",
+            request.method,
+            request.url.path,
+            response.status_code,
+            (time.perf_counter() - started) * 1000,
+        )
+        return response
+
+    @app.get("/", tags=["Index"])
+    async def index(request: Request) -> dict:
+        """Where everything is."""
+        base = routes.base_url(request)
+        issuer = routes.issuer_of(request)
+        return {
+            "name": "bsp — plateforme nationale émulée",
+            "version": __version__,
+            "psc": {
+                "issuer": issuer,
+                "discovery": f"{issuer}/.well-known/wallet-openid-configuration",
+                "openid_configuration": f"{issuer}/.well-known/openid-configuration",
+            },
+            "ecps": f"{base}/ecps",
+            "services": {name: f"{base}/api/{name}/" for name in AUDIENCES},
+            "openapi": f"{base}/openapi.json",
+        }
+
+    return app

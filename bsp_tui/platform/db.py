@@ -1,0 +1,99 @@
+"""The platform's state in SQLite, shared safely by a served and an embedded platform."""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS signing_keys (
+    kid TEXT PRIMARY KEY, private_pem TEXT NOT NULL, created REAL NOT NULL, retired REAL
+);
+CREATE TABLE IF NOT EXISTS clients (
+    client_id TEXT PRIMARY KEY, name TEXT NOT NULL, secret_hash TEXT,
+    redirect_uris TEXT NOT NULL, created REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS personas (
+    name TEXT PRIMARY KEY, national_id TEXT UNIQUE NOT NULL, rpps TEXT NOT NULL,
+    profile TEXT NOT NULL, pin TEXT NOT NULL, totp_secret TEXT NOT NULL,
+    last_totp_counter INTEGER NOT NULL DEFAULT 0, failures INTEGER NOT NULL DEFAULT 0,
+    locked_until REAL NOT NULL DEFAULT 0
+);
+CREATE TABLE IF NOT EXISTS ecps_requests (
+    id TEXT PRIMARY KEY, national_id TEXT NOT NULL, binding TEXT NOT NULL,
+    client_id TEXT NOT NULL, client_name TEXT NOT NULL, channel TEXT NOT NULL,
+    status TEXT NOT NULL, created REAL NOT NULL, expires REAL NOT NULL, answered REAL
+);
+CREATE TABLE IF NOT EXISTS pending_grants (
+    handle_hash TEXT PRIMARY KEY, kind TEXT NOT NULL, client_id TEXT NOT NULL,
+    user_code TEXT UNIQUE, request_id TEXT, national_id TEXT,
+    scope TEXT NOT NULL, acr TEXT NOT NULL, nonce TEXT, redirect_uri TEXT, state TEXT,
+    code_challenge TEXT, code_hash TEXT UNIQUE, interval INTEGER NOT NULL,
+    last_poll REAL, created REAL NOT NULL, expires REAL NOT NULL,
+    consumed INTEGER NOT NULL DEFAULT 0
+);
+CREATE TABLE IF NOT EXISTS sessions (
+    sid TEXT PRIMARY KEY, national_id TEXT NOT NULL, client_id TEXT NOT NULL,
+    acr TEXT NOT NULL, auth_mode TEXT NOT NULL, scope TEXT NOT NULL, nonce TEXT,
+    auth_time REAL NOT NULL, ended REAL, end_reason TEXT
+);
+CREATE TABLE IF NOT EXISTS refresh_tokens (
+    token_hash TEXT PRIMARY KEY, sid TEXT NOT NULL, created REAL NOT NULL,
+    expires REAL NOT NULL, used REAL
+);
+CREATE TABLE IF NOT EXISTS revoked_tokens (jti TEXT PRIMARY KEY, expires REAL NOT NULL);
+CREATE INDEX IF NOT EXISTS ecps_by_person ON ecps_requests (national_id, status);
+CREATE INDEX IF NOT EXISTS refresh_by_session ON refresh_tokens (sid);
+"""
+
+
+class Database:
+    """One SQLite file; WAL so that several processes read and write it at once.
+
+    Every write runs in `BEGIN IMMEDIATE`, which takes the write lock up front and so
+    never fails half-way with a lock upgrade between two processes.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        self._conn = sqlite3.connect(
+            path, timeout=30, isolation_level=None, check_same_thread=False
+        )
+        self._conn.row_factory = sqlite3.Row
+        self._lock = threading.RLock()
+        with self._lock:
+            self._conn.execute("PRAGMA journal_mode=WAL")
+            self._conn.execute("PRAGMA busy_timeout=30000")
+            self._conn.executescript(SCHEMA)
+        path.chmod(0o600)
+
+    @contextmanager
+    def write(self) -> Iterator[sqlite3.Connection]:
+        """A write transaction: committed on success, rolled back on any error."""
+        with self._lock:
+            self._conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._conn
+            except BaseException:
+                self._conn.execute("ROLLBACK")
+                raise
+            self._conn.execute("COMMIT")
+
+    def one(self, sql: str, params: tuple = ()) -> sqlite3.Row | None:
+        """The first row of a query, or None."""
+        with self._lock:
+            return self._conn.execute(sql, params).fetchone()
+
+    def all(self, sql: str, params: tuple = ()) -> list[sqlite3.Row]:
+        """Every row of a query."""
+        with self._lock:
+            return self._conn.execute(sql, params).fetchall()
+
+    def close(self) -> None:
+        """Close the connection."""
+        with self._lock:
+            self._conn.close()

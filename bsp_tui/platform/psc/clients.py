@@ -1,0 +1,121 @@
+"""Registered OIDC clients: the launcher (public, PKCE) and any relying party a trainer adds."""
+
+from __future__ import annotations
+
+import hmac
+import json
+import re
+import secrets
+import sqlite3
+from urllib.parse import urlsplit
+
+from authlib.oauth2.rfc6749.util import extract_basic_authorization
+
+from bsp_tui.platform.db import Database
+from bsp_tui.platform.psc.errors import OAuthError
+from bsp_tui.platform.psc.tokens import token_hash
+from bsp_tui.platform.settings import PlatformSettings
+
+LAUNCHER_ID = "bsp-launcher"
+LAUNCHER_NAME = "Lanceur bsp"
+# RFC 8252 §7.3: a loopback redirect may use any port; the launcher registers it port-less.
+LAUNCHER_REDIRECTS = ["http://127.0.0.1/callback"]
+_CLIENT_ID = re.compile(r"[a-z0-9][a-z0-9-]{1,39}")
+_LOOPBACK_HOSTS = {"127.0.0.1", "[::1]", "::1"}
+
+
+def seed_clients(db: Database, settings: PlatformSettings) -> None:
+    """Register the launcher itself, once."""
+    with db.write() as conn:
+        conn.execute(
+            "INSERT OR IGNORE INTO clients VALUES (?, ?, NULL, ?, ?)",
+            (LAUNCHER_ID, LAUNCHER_NAME, json.dumps(LAUNCHER_REDIRECTS), settings.now()),
+        )
+
+
+def redirect_allowed(registered: list[str], candidate: str) -> bool:
+    """Exact match, except that a port-less loopback registration admits any port."""
+    if candidate in registered:
+        return True
+    try:
+        asked = urlsplit(candidate)
+        asked_port = asked.port
+    except ValueError:
+        return False
+    if asked.hostname is None or asked_port is None:
+        return False
+    for uri in registered:
+        known = urlsplit(uri)
+        if (
+            known.port is None
+            and known.netloc in _LOOPBACK_HOSTS
+            and asked.scheme == known.scheme == "http"
+            and asked.netloc.rsplit(":", 1)[0] == known.netloc
+            and asked.path == known.path
+            and not asked.query
+            and not asked.fragment
+        ):
+            return True
+    return False
+
+
+class Clients:
+    """The client registry."""
+
+    def __init__(self, db: Database, settings: PlatformSettings) -> None:
+        self._db = db
+        self._settings = settings
+
+    def add(self, client_id: str, redirect_uris: list[str]) -> str:
+        """Register a confidential client; returns its secret (shown once, kept as a hash)."""
+        if not _CLIENT_ID.fullmatch(client_id):
+            raise ValueError(
+                "Le nom du client : 2 à 40 caractères, minuscules, chiffres et tirets."
+            )
+        for uri in redirect_uris:
+            parts = urlsplit(uri)
+            if parts.scheme not in ("http", "https") or not parts.netloc or parts.fragment:
+                raise ValueError(f"URI de redirection invalide : {uri}")
+        secret = secrets.token_urlsafe(32)
+        with self._db.write() as conn:
+            if conn.execute("SELECT 1 FROM clients WHERE client_id = ?", (client_id,)).fetchone():
+                raise ValueError(f"Un client « {client_id} » est déjà enregistré.")
+            conn.execute(
+                "INSERT INTO clients VALUES (?, ?, ?, ?, ?)",
+                (
+                    client_id,
+                    client_id,
+                    token_hash(secret),
+                    json.dumps(redirect_uris),
+                    self._settings.now(),
+                ),
+            )
+        return secret
+
+    def get(self, client_id: str | None) -> sqlite3.Row | None:
+        """A registered client, or None."""
+        if not client_id:
+            return None
+        return self._db.one("SELECT * FROM clients WHERE client_id = ?", (client_id,))
+
+    def authenticate(
+        self, headers: dict[str, str], client_id: str | None, client_secret: str | None
+    ) -> sqlite3.Row:
+        """client_secret_basic, client_secret_post, or `none` for a public client."""
+        basic_id, basic_secret = extract_basic_authorization(headers)
+        if basic_id:
+            client_id, client_secret = basic_id, basic_secret
+        client = self.get(client_id)
+        if client is None:
+            raise OAuthError("invalid_client", "Client inconnu.", 401)
+        if client["secret_hash"] is None:
+            return client
+        if not client_secret or not hmac.compare_digest(
+            token_hash(client_secret), client["secret_hash"]
+        ):
+            raise OAuthError("invalid_client", "Authentification du client refusée.", 401)
+        return client
+
+    def redirect_uris(self, client: sqlite3.Row) -> list[str]:
+        """The client's registered redirect URIs."""
+        return json.loads(client["redirect_uris"])

@@ -1,0 +1,182 @@
+"""The demo directory of professionals, and the PSC claim shapes built from it.
+
+Names, organisations and RPPS numbers are synthetic. PINs and device seeds are not
+here: each platform draws its own on first start (see `ecps.seed_personas`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+from bsp_tui.identifiers import luhn_check_digit
+
+PROFESSION_OID = "1.2.250.1.213.1.1.5.5"
+RPPS_OID = "1.2.250.1.71.4.2.1"
+
+
+@dataclass(frozen=True)
+class Persona:
+    """A demo professional as the national directory knows them."""
+
+    name: str
+    civility: str
+    given: str
+    family: str
+    profession_code: str
+    profession_label: str
+    savoir_faire: str
+    savoir_faire_label: str
+    organisation: str
+    organisation_id: str
+    exercise_mode: str
+    sector: str
+    postal_code: str
+    rpps_base: str
+
+    @property
+    def rpps(self) -> str:
+        """The 11-digit RPPS number, Luhn key included."""
+        return self.rpps_base + luhn_check_digit(self.rpps_base)
+
+    @property
+    def national_id(self) -> str:
+        """IdNat_PS: 8 followed by the RPPS."""
+        return "8" + self.rpps
+
+    @property
+    def display_name(self) -> str:
+        """How the launcher names them."""
+        return f"{self.given} {self.family}"
+
+    def profile(self) -> dict:
+        """The stored form of this persona (everything but secrets)."""
+        return asdict(self)
+
+
+# `SECR` is not in the national profession nomenclature: the emulation gives medical
+# secretaries an e-CPS so that a sign-in without clinical access can be shown.
+PERSONAS: tuple[Persona, ...] = (
+    Persona(
+        "generaliste",
+        "DR",
+        "Élise",
+        "Martin-Dubois",
+        "10",
+        "Médecin",
+        "SM54",
+        "Médecine générale",
+        "Cabinet médical des Tilleuls",
+        "750123456",
+        "L",
+        "SA07",
+        "75011",
+        "1000001230",
+    ),
+    Persona(
+        "urgentiste",
+        "DR",
+        "Karim",
+        "Benali",
+        "10",
+        "Médecin",
+        "SM57",
+        "Médecine d'urgence",
+        "Centre hospitalier de Créteil",
+        "940110018",
+        "S",
+        "SA01",
+        "94000",
+        "1000004560",
+    ),
+    Persona(
+        "pharmacien",
+        "M",
+        "Hugo",
+        "Lefèvre",
+        "21",
+        "Pharmacien",
+        "",
+        "",
+        "Pharmacie de l'Hôtel de Ville",
+        "690789012",
+        "L",
+        "SA33",
+        "69001",
+        "1000007890",
+    ),
+    Persona(
+        "infirmier",
+        "MME",
+        "Amandine",
+        "N'Diaye",
+        "60",
+        "Infirmier",
+        "",
+        "",
+        "Cabinet infirmier du Vieux-Port",
+        "130456789",
+        "L",
+        "SA07",
+        "13002",
+        "1000002340",
+    ),
+    Persona(
+        "secretaire",
+        "MME",
+        "Chloé",
+        "Moreau",
+        "SECR",
+        "Secrétaire médicale",
+        "",
+        "",
+        "Cabinet médical des Tilleuls",
+        "750123456",
+        "S",
+        "SA07",
+        "75011",
+        "1000005670",
+    ),
+)
+
+
+def userinfo_claims(profile: dict, national_id: str, rpps: str, sub: str) -> dict:
+    """The PSC userinfo document for a professional."""
+    exercise = {
+        "codeProfession": profile["profession_code"],
+        "codeCategorieProfessionnelle": "C",
+        "codeCiviliteDexercice": profile["civility"],
+        "nomDexercice": profile["family"],
+        "prenomDexercice": profile["given"],
+        "codeTypeSavoirFaire": "S" if profile["savoir_faire"] else "",
+        "codeSavoirFaire": profile["savoir_faire"],
+        "activities": [
+            {
+                "codeModeExercice": profile["exercise_mode"],
+                "codeSecteurDactivite": profile["sector"],
+                "codeSectionPharmacien": "",
+                "codeRole": "",
+                "numeroSiretSite": "",
+                "numeroSirenSite": "",
+                "numeroFinessSite": profile["organisation_id"],
+                "numeroFinessetablissementJuridique": "",
+                "identifiantTechniqueDeLaStructure": "R" + profile["organisation_id"],
+                "raisonSocialeSite": profile["organisation"],
+                "enseigneCommercialeSite": "",
+                "codePostal": profile["postal_code"],
+                "codeCommune": "",
+                "codePays": "99000",
+            }
+        ],
+    }
+    return {
+        "sub": sub,
+        "SubjectNameID": national_id,
+        "preferred_username": national_id,
+        "given_name": profile["given"],
+        "family_name": profile["family"],
+        "SubjectOrganization": profile["organisation"],
+        "SubjectOrganizationID": profile["organisation_id"],
+        "SubjectRole": [f"{profile['profession_code']}^{PROFESSION_OID}"],
+        "SubjectRefPro": {"codeCivilite": profile["civility"], "exercices": [exercise]},
+        "otherIds": [{"identifiant": rpps, "origine": "RPPS", "qualite": 1}],
+    }

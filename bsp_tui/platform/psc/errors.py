@@ -1,0 +1,29 @@
+"""OAuth 2 errors as the token, CIBA and device endpoints answer them."""
+
+from __future__ import annotations
+
+from fastapi.responses import JSONResponse
+
+
+class OAuthError(Exception):
+    """An error answered as `{"error", "error_description"}` (RFC 6749 §5.2).
+
+    The description is shown to people: it never carries the token or code at fault.
+    """
+
+    def __init__(self, error: str, description: str, status: int = 400) -> None:
+        super().__init__(f"{error}: {description}")
+        self.error = error
+        self.description = description
+        self.status = status
+
+    def response(self) -> JSONResponse:
+        """The HTTP answer for this error."""
+        headers = {"Cache-Control": "no-store"}
+        if self.status == 401:
+            headers["WWW-Authenticate"] = f'Bearer error="{self.error}"'
+        return JSONResponse(
+            {"error": self.error, "error_description": self.description},
+            status_code=self.status,
+            headers=headers,
+        )

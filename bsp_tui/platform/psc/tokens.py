@@ -1,0 +1,344 @@
+"""Sessions and the tokens PSC issues for them: sign, verify, refresh, exchange, revoke.
+
+Access, ID and API tokens are RS256 JWTs (joserfc); refresh tokens are opaque and
+kept only as a hash. Every token names its session (`sid`): ending the session
+makes every token of it refused, wherever it is presented.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import secrets
+import sqlite3
+import uuid
+
+from authlib.oidc.core.util import create_half_hash
+from joserfc import jwt
+from joserfc.errors import ExpiredTokenError, JoseError
+
+from bsp_tui.platform.db import Database
+from bsp_tui.platform.psc.directory import PROFESSION_OID, userinfo_claims
+from bsp_tui.platform.psc.errors import OAuthError
+from bsp_tui.platform.settings import PlatformSettings
+from bsp_tui.platform.signing import ALGORITHM, SigningKeys
+
+ACR_TWO_FACTORS = "eidas1"
+SCOPE = "openid scope_all"
+
+
+class InvalidTokenError(Exception):
+    """A token that must be refused; the message says why, never what the token was."""
+
+
+def token_hash(token: str) -> str:
+    """How opaque tokens and codes are stored: never in clear."""
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def subject_of(national_id: str) -> str:
+    """The stable `sub` of a professional."""
+    return str(uuid.uuid5(uuid.NAMESPACE_OID, f"1.2.250.1.71.4.2.1.{national_id}"))
+
+
+class Tokens:
+    """Issues and checks every token of the platform."""
+
+    def __init__(self, db: Database, settings: PlatformSettings, keys: SigningKeys) -> None:
+        self._db = db
+        self._settings = settings
+        self._keys = keys
+
+    # -- sessions ---------------------------------------------------------------
+
+    def open_session(
+        self, national_id: str, client_id: str, scope: str, nonce: str | None, auth_mode: str
+    ) -> str:
+        """Start a PSC session after both e-CPS factors; returns its `sid`."""
+        sid = str(uuid.uuid4())
+        with self._db.write() as conn:
+            conn.execute(
+                "INSERT INTO sessions VALUES (?, ?, ?, ?, ?, ?, ?, ?, NULL, NULL)",
+                (
+                    sid,
+                    national_id,
+                    client_id,
+                    ACR_TWO_FACTORS,
+                    auth_mode,
+                    scope,
+                    nonce,
+                    self._settings.now(),
+                ),
+            )
+        return sid
+
+    def end_session(self, sid: str, reason: str) -> None:
+        """End a session: every token that names it is refused from now on."""
+        with self._db.write() as conn:
+            conn.execute(
+                "UPDATE sessions SET ended = ?, end_reason = ? WHERE sid = ? AND ended IS NULL",
+                (self._settings.now(), reason, sid),
+            )
+
+    def _session(self, sid: str) -> sqlite3.Row:
+        row = self._db.one("SELECT * FROM sessions WHERE sid = ?", (sid,))
+        if row is None:
+            raise InvalidTokenError("session inconnue")
+        return row
+
+    def _persona(self, national_id: str) -> sqlite3.Row:
+        return self._db.one("SELECT * FROM personas WHERE national_id = ?", (national_id,))
+
+    # -- signing and checking ---------------------------------------------------
+
+    def _sign(self, claims: dict) -> str:
+        key = self._keys.active()
+        header = {"alg": ALGORITHM, "kid": key.kid, "typ": "JWT"}
+        return jwt.encode(header, claims, key, algorithms=[ALGORITHM])
+
+    def decode(
+        self,
+        token: str,
+        issuer: str,
+        typ: str,
+        audience: str | None = None,
+        check_expiry: bool = True,
+    ) -> dict:
+        """Verify signature, issuer, type, audience and expiry; return the claims."""
+        try:
+            claims = jwt.decode(token, self._keys.verifying(), algorithms=[ALGORITHM]).claims
+        except (JoseError, ValueError, TypeError, KeyError, UnicodeError):
+            raise InvalidTokenError("signature invalide ou jeton illisible") from None
+        options: dict = {
+            "iss": {"essential": True, "value": issuer},
+            "typ": {"essential": True, "value": typ},
+        }
+        if audience is not None:
+            options["aud"] = {"essential": True, "value": audience}
+        registry = jwt.JWTClaimsRegistry(now=lambda: int(self._settings.now()), **options)
+        if not check_expiry:
+            claims = {k: v for k, v in claims.items() if k not in ("exp", "nbf")}
+        try:
+            registry.validate(claims)
+        except JoseError as error:
+            raise InvalidTokenError(_claim_problem(error)) from None
+        return claims
+
+    def verify_live(self, token: str, issuer: str, audience: str | None = None) -> dict:
+        """Claims of a bearer token that is valid now and whose session is still open.
+
+        With `audience` None, only a PSC access token is accepted (no `aud`); with an
+        audience, only an API token for that service.
+        """
+        claims = self.decode(token, issuer, "Bearer", audience)
+        if audience is None and "aud" in claims:
+            raise InvalidTokenError("un jeton d'API ne remplace pas le jeton d'accès PSC")
+        if self._session(claims.get("sid", ""))["ended"] is not None:
+            raise InvalidTokenError("la session de ce jeton est terminée")
+        if self._db.one("SELECT 1 FROM revoked_tokens WHERE jti = ?", (claims.get("jti"),)):
+            raise InvalidTokenError("ce jeton a été révoqué")
+        return claims
+
+    # -- issuing ----------------------------------------------------------------
+
+    def _base_claims(self, session: sqlite3.Row, issuer: str, ttl: int) -> dict:
+        now = int(self._settings.now())
+        return {
+            "iss": issuer,
+            "sub": subject_of(session["national_id"]),
+            "iat": now,
+            "exp": now + ttl,
+            "jti": str(uuid.uuid4()),
+            "azp": session["client_id"],
+            "sid": session["sid"],
+            "session_state": session["sid"],
+            "auth_time": int(session["auth_time"]),
+            "acr": session["acr"],
+            "preferred_username": session["national_id"],
+        }
+
+    def issue(self, sid: str, issuer: str) -> dict:
+        """The token response for an open session: access, ID and refresh tokens."""
+        session = self._session(sid)
+        persona = self._persona(session["national_id"])
+        access = self._base_claims(session, issuer, self._settings.psc_access_ttl)
+        access |= {
+            "typ": "Bearer",
+            "scope": session["scope"],
+            "authMode": session["auth_mode"],
+            "otherIds": [{"identifiant": persona["rpps"], "origine": "RPPS", "qualite": 1}],
+        }
+        access_token = self._sign(access)
+        profile = json.loads(persona["profile"])
+        id_claims = self._base_claims(session, issuer, self._settings.id_token_ttl)
+        id_claims |= {
+            "typ": "ID",
+            "aud": session["client_id"],
+            "given_name": profile["given"],
+            "family_name": profile["family"],
+            "at_hash": create_half_hash(access_token, ALGORITHM).decode(),
+        }
+        if session["nonce"]:
+            id_claims["nonce"] = session["nonce"]
+        refresh_token = secrets.token_urlsafe(32)
+        now = self._settings.now()
+        with self._db.write() as conn:
+            conn.execute(
+                "INSERT INTO refresh_tokens VALUES (?, ?, ?, ?, NULL)",
+                (token_hash(refresh_token), sid, now, now + self._settings.psc_refresh_ttl),
+            )
+        return {
+            "access_token": access_token,
+            "token_type": "Bearer",
+            "expires_in": self._settings.psc_access_ttl,
+            "refresh_token": refresh_token,
+            "refresh_expires_in": self._settings.psc_refresh_ttl,
+            "id_token": self._sign(id_claims),
+            "scope": session["scope"],
+            "session_state": sid,
+        }
+
+    def refresh(self, refresh_token: str, client_id: str, issuer: str) -> dict:
+        """Rotate a refresh token. Presenting a spent one ends its whole session."""
+        now = self._settings.now()
+        reused = False
+        with self._db.write() as conn:
+            row = conn.execute(
+                "SELECT r.*, s.client_id, s.ended FROM refresh_tokens r "
+                "JOIN sessions s ON s.sid = r.sid WHERE r.token_hash = ?",
+                (token_hash(refresh_token),),
+            ).fetchone()
+            if row is None:
+                raise OAuthError("invalid_grant", "Jeton de rafraîchissement inconnu.")
+            if row["client_id"] != client_id:
+                raise OAuthError("invalid_grant", "Ce jeton a été délivré à un autre logiciel.")
+            if row["ended"] is not None:
+                raise OAuthError("invalid_grant", "La session est terminée : reconnectez-vous.")
+            if row["used"] is not None:
+                conn.execute(
+                    "UPDATE sessions SET ended = ?, end_reason = 'refresh_reuse' WHERE sid = ?",
+                    (now, row["sid"]),
+                )
+                reused = True
+            elif row["expires"] <= now:
+                raise OAuthError("invalid_grant", "La session a expiré : reconnectez-vous.")
+            else:
+                conn.execute(
+                    "UPDATE refresh_tokens SET used = ? WHERE token_hash = ?",
+                    (now, row["token_hash"]),
+                )
+        if reused:
+            raise OAuthError(
+                "invalid_grant",
+                "Jeton de rafraîchissement déjà utilisé : la session est révoquée par sécurité.",
+            )
+        return self.issue(row["sid"], issuer)
+
+    def exchange(self, subject_token: str, audience: str, issuer: str) -> dict:
+        """RFC 8693: a PSC access token becomes an API token for one service."""
+        try:
+            psc = self.verify_live(subject_token, issuer)
+        except InvalidTokenError as error:
+            raise OAuthError("invalid_grant", f"Jeton PSC refusé : {error}.") from None
+        session = self._session(psc["sid"])
+        profile = json.loads(self._persona(session["national_id"])["profile"])
+        claims = self._base_claims(session, issuer, self._settings.api_token_ttl)
+        claims |= {
+            "typ": "Bearer",
+            "aud": audience,
+            "scope": audience,
+            "authMode": session["auth_mode"],
+            "given_name": profile["given"],
+            "family_name": profile["family"],
+            "SubjectNameID": session["national_id"],
+            "SubjectRole": [f"{profile['profession_code']}^{PROFESSION_OID}"],
+            "SubjectOrganization": profile["organisation"],
+            "SubjectOrganizationID": profile["organisation_id"],
+            "profession": {
+                "code": profile["profession_code"],
+                "label": profile["profession_label"],
+                "savoir_faire": profile["savoir_faire"],
+            },
+            "otherIds": psc.get("otherIds", []),
+        }
+        return {
+            "access_token": self._sign(claims),
+            "issued_token_type": "urn:ietf:params:oauth:token-type:access_token",
+            "token_type": "Bearer",
+            "expires_in": self._settings.api_token_ttl,
+            "scope": audience,
+        }
+
+    # -- userinfo, introspection, revocation, logout -----------------------------
+
+    def userinfo(self, access_token: str, issuer: str) -> dict:
+        """The PSC userinfo document for the bearer of a PSC access token."""
+        claims = self.verify_live(access_token, issuer)
+        persona = self._persona(claims["preferred_username"])
+        return userinfo_claims(
+            json.loads(persona["profile"]), persona["national_id"], persona["rpps"], claims["sub"]
+        )
+
+    def introspect(self, token: str, issuer: str) -> dict:
+        """RFC 7662: `active` and, when active, the token's claims."""
+        if token.count(".") == 2:
+            try:
+                audience = self.decode(token, issuer, "Bearer").get("aud")
+                claims = self.verify_live(token, issuer, audience)
+            except InvalidTokenError:
+                return {"active": False}
+            return {"active": True, "token_type": "Bearer", "client_id": claims["azp"]} | claims
+        row = self._db.one(
+            "SELECT r.*, s.ended, s.client_id, s.national_id FROM refresh_tokens r "
+            "JOIN sessions s ON s.sid = r.sid WHERE r.token_hash = ?",
+            (token_hash(token),),
+        )
+        if row is None or row["used"] or row["ended"] or row["expires"] <= self._settings.now():
+            return {"active": False}
+        return {
+            "active": True,
+            "token_type": "refresh_token",
+            "client_id": row["client_id"],
+            "sub": subject_of(row["national_id"]),
+            "sid": row["sid"],
+            "exp": int(row["expires"]),
+        }
+
+    def revoke(self, token: str, issuer: str) -> None:
+        """RFC 7009: a refresh token ends its session; an access token is refused."""
+        if token.count(".") == 2:
+            try:
+                claims = self.decode(token, issuer, "Bearer", check_expiry=False)
+            except InvalidTokenError:
+                return
+            with self._db.write() as conn:
+                conn.execute(
+                    "INSERT OR IGNORE INTO revoked_tokens VALUES (?, ?)",
+                    (claims.get("jti", ""), claims.get("exp", 0)),
+                )
+            return
+        row = self._db.one(
+            "SELECT sid FROM refresh_tokens WHERE token_hash = ?", (token_hash(token),)
+        )
+        if row is not None:
+            self.end_session(row["sid"], "revoked")
+
+    def logout(self, id_token_hint: str, issuer: str) -> dict:
+        """End the session named by an ID token (an expired one is still a valid hint)."""
+        claims = self.decode(id_token_hint, issuer, "ID", check_expiry=False)
+        self.end_session(claims["sid"], "logout")
+        return claims
+
+
+_CLAIM_PROBLEMS = {
+    "iss": "émetteur inattendu",
+    "aud": "audience inattendue",
+    "typ": "type de jeton inattendu",
+}
+
+
+def _claim_problem(error: JoseError) -> str:
+    if isinstance(error, ExpiredTokenError):
+        return "jeton expiré"
+    claim = getattr(error, "claim", "")
+    return _CLAIM_PROBLEMS.get(claim, f"revendication « {claim} » invalide")

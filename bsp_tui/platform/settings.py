@@ -1,0 +1,63 @@
+"""Settings of the emulated platform: token lifetimes, polling pace, lockout."""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from bsp_tui.config import folders
+
+
+def _env_seconds(name: str, default: int) -> int:
+    raw = os.environ.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ValueError(f"{name} doit être un nombre entier de secondes (reçu {raw!r}).") from None
+    if value <= 0:
+        raise ValueError(f"{name} doit être strictement positif (reçu {value}).")
+    return value
+
+
+@dataclass
+class PlatformSettings:
+    """Everything about the platform that a trainer or a test may want to change."""
+
+    database: Path
+    psc_access_ttl: int = 120
+    psc_refresh_ttl: int = 10 * 3600
+    api_token_ttl: int = 4 * 3600
+    id_token_ttl: int = 300
+    ecps_request_ttl: int = 120
+    poll_interval: int = 2
+    lockout_after: int = 5
+    lockout_seconds: int = 15 * 60
+    code_ttl: int = 60
+    clock: Callable[[], float] = field(default=time.time, repr=False)
+
+    def now(self) -> float:
+        """The platform's current time, in seconds since the epoch."""
+        return self.clock()
+
+    @property
+    def longest_token_ttl(self) -> int:
+        """How long a signing key must keep verifying after it is retired."""
+        return max(self.psc_access_ttl, self.api_token_ttl, self.id_token_ttl)
+
+    @classmethod
+    def from_env(cls, database: Path | None = None) -> PlatformSettings:
+        """Settings from the `BSP_*` environment variables, with the real-life defaults."""
+        return cls(
+            database=database or folders().data / "platform.sqlite3",
+            psc_access_ttl=_env_seconds("BSP_PSC_ACCESS_TTL", 120),
+            psc_refresh_ttl=_env_seconds("BSP_PSC_REFRESH_TTL", 10 * 3600),
+            api_token_ttl=_env_seconds("BSP_API_TOKEN_TTL", 4 * 3600),
+            ecps_request_ttl=_env_seconds("BSP_ECPS_REQUEST_TTL", 120),
+            poll_interval=_env_seconds("BSP_POLL_INTERVAL", 2),
+            lockout_seconds=_env_seconds("BSP_ECPS_LOCKOUT", 15 * 60),
+        )

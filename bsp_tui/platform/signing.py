@@ -1,0 +1,76 @@
+"""The platform's RS256 signing keys: made on first start, kept, rotated, published."""
+
+from __future__ import annotations
+
+import secrets
+
+from joserfc.jwk import KeySet, RSAKey
+
+from bsp_tui.platform.db import Database
+from bsp_tui.platform.settings import PlatformSettings
+
+ALGORITHM = "RS256"
+
+
+class SigningKeys:
+    """The active key signs; retired keys keep verifying until their tokens have expired."""
+
+    def __init__(self, db: Database, settings: PlatformSettings) -> None:
+        self._db = db
+        self._settings = settings
+        self._loaded: dict[str, RSAKey] = {}
+
+    def _load(self, kid: str, pem: str) -> RSAKey:
+        key = self._loaded.get(kid)
+        if key is None:
+            key = RSAKey.import_key(pem, {"kid": kid, "use": "sig", "alg": ALGORITHM})
+            self._loaded[kid] = key
+        return key
+
+    def _new_key(self) -> tuple[str, str]:
+        kid = secrets.token_urlsafe(12)
+        key = RSAKey.generate_key(2048, private=True)
+        return kid, key.as_pem(private=True).decode()
+
+    def active(self) -> RSAKey:
+        """The key that signs now, created on first use."""
+        row = self._db.one(
+            "SELECT kid, private_pem FROM signing_keys WHERE retired IS NULL "
+            "ORDER BY created DESC LIMIT 1"
+        )
+        if row is None:
+            with self._db.write() as conn:
+                row = conn.execute(
+                    "SELECT kid, private_pem FROM signing_keys WHERE retired IS NULL"
+                ).fetchone()
+                if row is None:
+                    kid, pem = self._new_key()
+                    conn.execute(
+                        "INSERT INTO signing_keys VALUES (?, ?, ?, NULL)",
+                        (kid, pem, self._settings.now()),
+                    )
+                    row = {"kid": kid, "private_pem": pem}
+        return self._load(row["kid"], row["private_pem"])
+
+    def rotate(self) -> str:
+        """Retire the active key and start signing with a new one; returns the new kid."""
+        kid, pem = self._new_key()
+        now = self._settings.now()
+        with self._db.write() as conn:
+            conn.execute("UPDATE signing_keys SET retired = ? WHERE retired IS NULL", (now,))
+            conn.execute("INSERT INTO signing_keys VALUES (?, ?, ?, NULL)", (kid, pem, now))
+        return kid
+
+    def verifying(self) -> KeySet:
+        """Every key whose signatures may still be on an unexpired token."""
+        self.active()
+        horizon = self._settings.now() - self._settings.longest_token_ttl
+        rows = self._db.all(
+            "SELECT kid, private_pem FROM signing_keys WHERE retired IS NULL OR retired > ?",
+            (horizon,),
+        )
+        return KeySet([self._load(row["kid"], row["private_pem"]) for row in rows])
+
+    def jwks(self) -> dict:
+        """The public JWKS document."""
+        return self.verifying().as_dict(private=False)
