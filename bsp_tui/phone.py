@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 
 import httpx
@@ -80,15 +81,26 @@ class VirtualPhone:
         _raise_for(response)
         return response.json()["otpauth_uri"]
 
-    async def code(self, name: str) -> str:
-        """The device's current one-time code."""
-        return pyotp.parse_uri(await self.enrol(name)).now()
+    async def code(self, name: str, steps_ahead: int = 0) -> str:
+        """The device's one-time code now (or that many 30-second steps ahead)."""
+        totp = pyotp.parse_uri(await self.enrol(name))
+        return totp.at(time.time() + steps_ahead * totp.interval)
 
     async def answer(self, request_id: str, approve: bool, name: str = "", pin: str = "") -> dict:
         """Approve (the PIN plus the device's current code) or deny one request."""
-        body: dict = {"approve": approve}
-        if approve:
-            body |= {"pin": pin, "otp": await self.code(name)}
+        if not approve:
+            return await self._post_answer(request_id, {"approve": False})
+        body = {"approve": True, "pin": pin, "otp": await self.code(name)}
+        try:
+            return await self._post_answer(request_id, body)
+        except PhoneError as error:
+            if error.code != "replayed_otp":
+                raise
+        # This step's code already served (two sign-ins within 30 s): the platform
+        # accepts the next step's code, as a person would wait for it on a real phone.
+        return await self._post_answer(request_id, body | {"otp": await self.code(name, 1)})
+
+    async def _post_answer(self, request_id: str, body: dict) -> dict:
         response = await self._client.post(f"/ecps/requests/{request_id}/answer", json=body)
         _raise_for(response)
         return response.json()

@@ -1,0 +1,177 @@
+"""Shared fixtures: an isolated BSP_HOME, a platform in process with a clock tests can move."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import secrets
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pyotp
+import pytest
+
+from bsp_tui.platform.app import create_app
+from bsp_tui.platform.core import Platform
+from bsp_tui.platform.embedded import EMBEDDED_BASE_URL
+from bsp_tui.platform.settings import PlatformSettings
+
+ISSUER = f"{EMBEDDED_BASE_URL}/auth/realms/esante-wallet"
+OIDC = "/auth/realms/esante-wallet/protocol/openid-connect"
+TOKEN = f"{OIDC}/token"
+CIBA = f"{OIDC}/ext/ciba/auth"
+LAUNCHER = "bsp-launcher"
+CIBA_GRANT = "urn:openid:params:grant-type:ciba"
+DEVICE_GRANT = "urn:ietf:params:oauth:grant-type:device_code"
+EXCHANGE_GRANT = "urn:ietf:params:oauth:grant-type:token-exchange"
+ACCESS_TYPE = "urn:ietf:params:oauth:token-type:access_token"
+
+
+class Clock:
+    """A clock the test moves by hand; starts at the real time."""
+
+    def __init__(self) -> None:
+        import time
+
+        self.now = time.time()
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+
+@dataclass
+class Emulation:
+    """The platform in process: its parts, its HTTP client and its clock."""
+
+    platform: Platform
+    http: httpx.AsyncClient
+    clock: Clock
+
+    def persona(self, name: str) -> dict:
+        row = self.platform.ecps.persona(name=name)
+        return {key: row[key] for key in row.keys()}  # noqa: SIM118 - sqlite3.Row
+
+    def code(self, name: str, at: float | None = None) -> str:
+        """The persona's device code at the platform's clock (or at `at`)."""
+        import datetime as dt
+
+        when = dt.datetime.fromtimestamp(self.clock() if at is None else at, tz=dt.UTC)
+        return pyotp.TOTP(self.persona(name)["totp_secret"]).at(when)
+
+    async def answer(
+        self,
+        request_id: str,
+        name: str,
+        pin: str | None = None,
+        otp: str | None = None,
+        approve: bool = True,
+    ) -> httpx.Response:
+        body = {
+            "approve": approve,
+            "pin": self.persona(name)["pin"] if pin is None else pin,
+            "otp": self.code(name) if otp is None else otp,
+        }
+        return await self.http.post(f"/ecps/requests/{request_id}/answer", json=body)
+
+    async def pending_id(self, name: str) -> str:
+        national_id = self.persona(name)["national_id"]
+        response = await self.http.get("/ecps/requests", params={"national_id": national_id})
+        requests = response.json()
+        assert requests, f"no pending e-CPS request for {name}"
+        return requests[0]["id"]
+
+    async def approve_pending(self, name: str) -> None:
+        """The phone approves the persona's oldest request, with a fresh TOTP step."""
+        self.clock.advance(30)
+        response = await self.answer(await self.pending_id(name), name)
+        assert response.status_code == 200, response.text
+
+    async def start_ciba(self, name: str, binding: str = "42", **extra: str) -> httpx.Response:
+        data = {
+            "client_id": LAUNCHER,
+            "scope": "openid scope_all",
+            "login_hint": self.persona(name)["national_id"],
+            "binding_message": binding,
+            "acr_values": "eidas1",
+        } | extra
+        return await self.http.post(CIBA, data=data)
+
+    async def poll_ciba(self, auth_req_id: str) -> httpx.Response:
+        self.clock.advance(5)
+        return await self.http.post(
+            TOKEN,
+            data={"grant_type": CIBA_GRANT, "auth_req_id": auth_req_id, "client_id": LAUNCHER},
+        )
+
+    async def sign_in(self, name: str = "generaliste") -> dict:
+        """A complete CIBA sign-in; returns the token response."""
+        started = await self.start_ciba(name)
+        assert started.status_code == 200, started.text
+        await self.approve_pending(name)
+        response = await self.poll_ciba(started.json()["auth_req_id"])
+        assert response.status_code == 200, response.text
+        return response.json()
+
+    async def exchange(self, access_token: str, audience: str) -> httpx.Response:
+        return await self.http.post(
+            TOKEN,
+            data={
+                "grant_type": EXCHANGE_GRANT,
+                "subject_token": access_token,
+                "subject_token_type": ACCESS_TYPE,
+                "audience": audience,
+                "client_id": LAUNCHER,
+            },
+        )
+
+
+def pkce_pair() -> tuple[str, str]:
+    """A fresh (verifier, S256 challenge) pair, computed independently of authlib."""
+    verifier = secrets.token_urlsafe(48)
+    digest = hashlib.sha256(verifier.encode()).digest()
+    return verifier, base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+@pytest.fixture(autouse=True)
+def bsp_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """Every test runs with its own BSP_HOME and no inherited platform URL or TTLs."""
+    home = tmp_path / "bsp-home"
+    monkeypatch.setenv("BSP_HOME", str(home))
+    for name in (
+        "BSP_PLATFORM_URL",
+        "BSP_PROFILE",
+        "BSP_TOKEN_STORE",
+        "BSP_PSC_ACCESS_TTL",
+        "BSP_PSC_REFRESH_TTL",
+        "BSP_API_TOKEN_TTL",
+    ):
+        monkeypatch.delenv(name, raising=False)
+    yield home
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture
+def settings(tmp_path: Path, clock: Clock) -> PlatformSettings:
+    return PlatformSettings(database=tmp_path / "platform.sqlite3", clock=clock)
+
+
+@pytest.fixture
+async def emu(settings: PlatformSettings, clock: Clock) -> AsyncIterator[Emulation]:
+    app = create_app(settings)
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url=EMBEDDED_BASE_URL) as http:
+        yield Emulation(app.state.platform, http, clock)
