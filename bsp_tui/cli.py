@@ -7,6 +7,7 @@ import click
 from bsp_tui import __version__
 from bsp_tui.commands.phone import phone_group
 from bsp_tui.commands.platform import platform_group
+from bsp_tui.commands.session import login, logout, status, token
 
 
 @click.group(invoke_without_command=True, context_settings={"help_option_names": ["-h", "--help"]})
@@ -20,6 +21,8 @@ def cli(ctx: click.Context) -> None:
 
 cli.add_command(platform_group)
 cli.add_command(phone_group)
+for command in (login, status, token, logout):
+    cli.add_command(command)
 
 
 def main() -> None:

@@ -13,6 +13,7 @@ import click
 import httpx
 
 from bsp_tui.exitcodes import ExitCode
+from bsp_tui.sso.errors import SsoError
 
 
 class CommandError(Exception):
@@ -46,8 +47,8 @@ def run_async(func: Callable[..., Coroutine[Any, Any, Any]]) -> Callable[..., An
         as_json = bool(kwargs.get("as_json"))
         try:
             return asyncio.run(func(*args, **kwargs))
-        except CommandError as error:
-            fail(error, as_json)
+        except (CommandError, SsoError) as error:
+            fail(CommandError(error.message, error.exit_code, error.code), as_json)
         except httpx.TransportError:
             fail(
                 CommandError(

@@ -1,0 +1,199 @@
+"""`bsp login / status / token / logout`: the single sign-on session from the shell."""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import click
+
+from bsp_tui.audiences import SERVICE_AUDIENCES
+from bsp_tui.exitcodes import ExitCode
+from bsp_tui.output import CommandError, json_option, print_json, run_async
+from bsp_tui.phone import PhoneError, VirtualPhone
+from bsp_tui.sso import flows
+from bsp_tui.sso.errors import UsageError
+from bsp_tui.sso.profile import FLOWS
+from bsp_tui.sso.session import Session
+
+
+@asynccontextmanager
+async def open_session() -> AsyncIterator[Session]:
+    """The configured profile's session; its warnings go to stderr first."""
+    session = Session.open()
+    for warning in session.warnings:
+        click.echo(warning, err=True)
+    async with session:
+        yield session
+
+
+def _clock(timestamp: float) -> str:
+    return time.strftime("%d/%m/%Y %H:%M:%S", time.localtime(timestamp))
+
+
+class Progress:
+    """Shows a flow's steps on stderr; the countdown only on a terminal."""
+
+    def __init__(self) -> None:
+        self._live = sys.stderr.isatty()
+        self._counting = False
+
+    def __call__(self, event: flows.FlowEvent) -> None:
+        if isinstance(event, flows.Binding):
+            click.echo(
+                f"Validez la connexion sur votre e-CPS : le nombre affiché doit être "
+                f"{event.number} (la demande expire dans {event.expires_in} s).",
+                err=True,
+            )
+        elif isinstance(event, flows.UserCode):
+            click.echo(
+                f"Ouvrez {event.verification_uri} et saisissez le code {event.code}\n"
+                f"(ou ouvrez directement {event.verification_uri_complete}).",
+                err=True,
+            )
+        elif isinstance(event, flows.BrowserOpened):
+            click.echo(f"Ouverture du navigateur ; si rien ne s'ouvre : {event.url}", err=True)
+        elif isinstance(event, flows.Waiting) and self._live:
+            click.echo(f"\rEn attente de validation… {event.seconds_left:>4} s", nl=False, err=True)
+            self._counting = True
+
+    def done(self) -> None:
+        """End the countdown line."""
+        if self._counting:
+            click.echo("", err=True)
+
+
+def _persona_approver(session: Session, name: str, pin: str):
+    phone = VirtualPhone(session.http)
+
+    async def approve(binding: str) -> None:
+        persona = await phone.persona(name)
+        waiting = [r for r in await phone.pending(persona["national_id"]) if r.binding == binding]
+        if not waiting:
+            raise CommandError(
+                "La demande n'est pas arrivée sur le téléphone virtuel.",
+                ExitCode.FAILURE,
+                "no_request",
+            )
+        try:
+            await phone.answer(waiting[-1].id, True, name, pin)
+        except PhoneError as error:
+            code = ExitCode.NOT_ALLOWED if error.status in (403, 423) else ExitCode.FAILURE
+            raise CommandError(error.message, code, error.code) from None
+
+    return approve
+
+
+def _print_who(status: dict) -> None:
+    who = status["who"]
+    click.echo(f"Connecté : {who['name']} — {who['profession'] or 'profession inconnue'}")
+    if who["national_id"]:
+        rpps = f" (RPPS {who['rpps']})" if who["rpps"] else ""
+        click.echo(f"Identifiant national : {who['national_id']}{rpps}")
+    if who["organisation"]:
+        click.echo(f"Structure : {who['organisation']}")
+
+
+@click.command("login")
+@click.option("--flow", type=click.Choice(FLOWS), help="ciba (e-CPS push), device, browser.")
+@click.option("--id", "national_id", help="National id: 8 + RPPS (CIBA).")
+@click.option("--persona", help="Emulated platform only: the virtual phone approves.")
+@click.option("--pin", help="The persona's PIN (with --persona).")
+@json_option
+@run_async
+async def login(
+    flow: str | None, national_id: str | None, persona: str | None, pin: str | None, as_json: bool
+) -> None:
+    """Sign in once, with two factors; every connector then uses this session."""
+    if persona and not pin:
+        raise UsageError("--persona demande --pin.")
+    async with open_session() as session:
+        flow = flow or session.profile.flow
+        approve = None
+        if persona:
+            if not session.emulated or flow != "ciba":
+                raise UsageError(
+                    "--persona ne fonctionne qu'avec la plateforme émulée et le parcours ciba ; "
+                    f"ce profil se connecte à {session.provider.issuer}."
+                )
+            try:
+                national_id = (
+                    national_id
+                    or (await VirtualPhone(session.http).persona(persona))["national_id"]
+                )
+            except PhoneError as error:
+                raise UsageError(error.message) from None
+            approve = _persona_approver(session, persona, pin or "")
+        if flow == "ciba" and not national_id:
+            if not sys.stdin.isatty():
+                raise UsageError("Indiquez votre identifiant national avec --id (8 + RPPS).")
+            national_id = click.prompt("Identifiant national (8 + RPPS)").strip()
+        progress = Progress()
+        try:
+            await session.sign_in(flow, progress, national_id=national_id, approve=approve)
+        finally:
+            progress.done()
+        status = await session.status()
+    if as_json:
+        print_json(status)
+    else:
+        _print_who(status)
+        click.echo(f"Session valable jusqu'au {_clock(status['session_expires_at'])}.")
+
+
+@click.command("status")
+@json_option
+@run_async
+async def status(as_json: bool) -> None:
+    """Who is signed in, with which assurance, until when; exit 3 when nobody is."""
+    async with open_session() as session:
+        report = await session.status()
+    if as_json:
+        print_json(report)
+        return
+    _print_who(report)
+    click.echo(f"Niveau : {report['acr'] or '—'} depuis le {_clock(report['auth_time'])}")
+    click.echo(f"Session valable jusqu'au {_clock(report['session_expires_at'])}")
+    click.echo(f"Jeton PSC valable jusqu'au {_clock(report['access_token_expires_at'])}")
+    for name, connector in report["connectors"].items():
+        until = connector["token_expires_at"]
+        state = f"jeton jusqu'au {_clock(until)}" if until else "pas de jeton en cache"
+        click.echo(f"  {name:<14} {state}")
+    click.echo(f"Stockage des jetons : {report['store']}")
+
+
+@click.command("token")
+@click.argument("connector", type=click.Choice(SERVICE_AUDIENCES))
+@click.option(
+    "--min-valid",
+    type=click.IntRange(0),
+    default=60,
+    show_default=True,
+    help="Seconds the token must stay valid.",
+)
+@json_option
+@run_async
+async def token(connector: str, min_valid: int, as_json: bool) -> None:
+    """Print an access token for one connector's service (for curl and scripts)."""
+    async with open_session() as session:
+        value = await session.connector_token(connector, min_valid)
+        expires_at = session.store.get(f"api:{connector}")["expires_at"]
+    if as_json:
+        print_json({"connector": connector, "access_token": value, "expires_at": int(expires_at)})
+    else:
+        click.echo(value)
+
+
+@click.command("logout")
+@json_option
+@run_async
+async def logout(as_json: bool) -> None:
+    """Revoke the session at the provider and wipe the local store."""
+    async with open_session() as session:
+        ended = await session.logout()
+    if as_json:
+        print_json({"logged_out": ended})
+    else:
+        click.echo("Déconnecté : la session est révoquée." if ended else "Aucune session ouverte.")

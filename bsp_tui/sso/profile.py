@@ -1,0 +1,91 @@
+"""Profiles: which platform, which identity provider, which client, which flow.
+
+Read from `config.toml` in the config folder:
+
+    [profiles.default]
+    platform = "embedded"          # or "http://127.0.0.1:8700"
+    issuer = ""                    # default: the platform's PSC realm
+    client_id = "bsp-launcher"
+    flow = "ciba"                  # ciba | device | browser
+    scope = "openid scope_all"
+    acr = "eidas1"                 # "" to ask for no level
+    token_store = "keyring"        # keyring | file | memory
+
+`BSP_PROFILE` picks the profile, `BSP_PLATFORM_URL` overrides `platform` and
+`BSP_TOKEN_STORE` overrides `token_store`.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass, fields
+
+from bsp_tui.config import folders
+from bsp_tui.sso.errors import UsageError
+
+EMBEDDED = "embedded"
+REALM_PATH = "/auth/realms/esante-wallet"
+FLOWS = ("ciba", "device", "browser")
+STORES = ("keyring", "file", "memory")
+
+
+@dataclass(frozen=True)
+class Profile:
+    """One way of signing in; the embedded platform by default."""
+
+    name: str = "default"
+    platform: str = EMBEDDED
+    issuer: str = ""
+    client_id: str = "bsp-launcher"
+    flow: str = "ciba"
+    scope: str = "openid scope_all"
+    acr: str = "eidas1"
+    token_store: str = "keyring"  # noqa: S105 - the name of a store, not a secret
+
+    @property
+    def embedded(self) -> bool:
+        """True when the platform runs in this process."""
+        return self.platform == EMBEDDED
+
+    def platform_base(self, embedded_base: str) -> str:
+        """The platform's base URL (`embedded_base` for the embedded one)."""
+        return embedded_base if self.embedded else self.platform.rstrip("/")
+
+    def issuer_url(self, embedded_base: str) -> str:
+        """The identity provider's issuer: configured, or the platform's PSC realm."""
+        return self.issuer.rstrip("/") or self.platform_base(embedded_base) + REALM_PATH
+
+
+def load_profile(name: str | None = None) -> Profile:
+    """The profile named (or `BSP_PROFILE`, or `default`), with environment overrides."""
+    name = name or os.environ.get("BSP_PROFILE") or "default"
+    path = folders().config / "config.toml"
+    values: dict = {}
+    if path.exists():
+        try:
+            document = tomllib.loads(path.read_text(encoding="utf-8"))
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as error:
+            raise UsageError(f"Fichier de configuration illisible ({path}) : {error}.") from None
+        values = document.get("profiles", {}).get(name, {})
+        if not isinstance(values, dict):
+            raise UsageError(f"Le profil « {name} » de {path} n'est pas une table.")
+        known = {f.name for f in fields(Profile)}
+        unknown = sorted(set(values) - known)
+        if unknown:
+            raise UsageError(f"Clés inconnues dans le profil « {name} » : {', '.join(unknown)}.")
+    elif name != "default":
+        raise UsageError(f"Profil « {name} » inconnu : aucun fichier {path}.")
+    values = {k: str(v) for k, v in values.items()} | {"name": name}
+    if os.environ.get("BSP_PLATFORM_URL"):
+        values["platform"] = os.environ["BSP_PLATFORM_URL"]
+    if os.environ.get("BSP_TOKEN_STORE"):
+        values["token_store"] = os.environ["BSP_TOKEN_STORE"]
+    profile = Profile(**values)
+    if profile.flow not in FLOWS:
+        raise UsageError(f"Parcours inconnu « {profile.flow} » : {', '.join(FLOWS)}.")
+    if profile.token_store not in STORES:
+        raise UsageError(
+            f"Stockage des jetons inconnu « {profile.token_store} » : {', '.join(STORES)}."
+        )
+    return profile

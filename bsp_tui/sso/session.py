@@ -1,0 +1,395 @@
+"""The single sign-on session shared by every process of one profile.
+
+The store holds the session (refresh token, ID token, who), the PSC access token and
+one API token per connector. Renewal happens under a cross-process file lock; after
+taking it, a process reads the store again, because another one may have renewed
+already. So twenty processes needing a token at the same moment make one refresh.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+
+import httpx
+from filelock import AsyncFileLock
+
+from bsp_tui.audiences import SERVICE_AUDIENCES
+from bsp_tui.config import Folders, folders
+from bsp_tui.identifiers import PROFESSIONS, national_id_problem
+from bsp_tui.sso import flows
+from bsp_tui.sso.errors import NoSessionError, SsoError, UsageError
+from bsp_tui.sso.idtoken import validate_id_token
+from bsp_tui.sso.profile import REALM_PATH, Profile, load_profile
+from bsp_tui.sso.provider import Provider, TokenEndpointError, unreachable
+from bsp_tui.sso.store import TokenStore, open_store
+
+EMBEDDED_BASE_URL = "http://plateforme.bsp"
+EXCHANGE_GRANT = "urn:ietf:params:oauth:grant-type:token-exchange"
+ACCESS_TOKEN_TYPE = "urn:ietf:params:oauth:token-type:access_token"  # noqa: S105 - a URN
+LOCK_TIMEOUT = 60
+HTTP_TIMEOUT = httpx.Timeout(10.0, connect=5.0)
+SIGN_IN_AGAIN = "reconnectez-vous avec `bsp login`."
+NO_SESSION = "Aucune session : connectez-vous avec `bsp login`."
+
+
+def _margin(record: dict) -> float:
+    """Renew this long before expiry: 15 s, or a quarter of a short lifetime."""
+    return min(15.0, record.get("lifetime", 60) / 4)
+
+
+def fresh(record: dict | None, min_valid: float = 0) -> bool:
+    """True when a stored token stays valid for `min_valid` seconds and the margin."""
+    if not record:
+        return False
+    return record["expires_at"] - time.time() >= max(min_valid, _margin(record))
+
+
+def _token_record(token: str, expires_in: int) -> dict:
+    # Counted on this machine's clock from `expires_in`: immune to clock skew.
+    return {"token": token, "expires_at": time.time() + expires_in, "lifetime": expires_in}
+
+
+def _who(userinfo: dict, id_claims: dict) -> dict:
+    claims = id_claims | userinfo
+    roles = claims.get("SubjectRole") or []
+    code = roles[0].split("^")[0] if roles else ""
+    rpps = next(
+        (
+            o.get("identifiant", "")
+            for o in claims.get("otherIds", [])
+            if o.get("origine") == "RPPS"
+        ),
+        "",
+    )
+    given, family = claims.get("given_name", ""), claims.get("family_name", "")
+    return {
+        "name": f"{given} {family}".strip() or claims.get("name") or claims["sub"],
+        "given_name": given,
+        "family_name": family,
+        "national_id": claims.get("SubjectNameID") or claims.get("preferred_username", ""),
+        "rpps": rpps,
+        "profession_code": code,
+        "profession": PROFESSIONS.get(code, code),
+        "organisation": claims.get("SubjectOrganization", ""),
+    }
+
+
+class Session:
+    """One profile's session: sign in, hand out tokens, report, log out."""
+
+    def __init__(self, profile: Profile, store: TokenStore, dirs: Folders) -> None:
+        self.profile = profile
+        self.store = store
+        self.warnings: list[str] = []
+        self._lock = AsyncFileLock(str(lock_path(dirs, profile.name)), timeout=LOCK_TIMEOUT)
+        self._mounts: dict[str, httpx.AsyncBaseTransport] | None = None
+        self._http: httpx.AsyncClient | None = None
+        self._provider: Provider | None = None
+        if store.kind == "file":
+            self.warnings.append(
+                f"Attention : les jetons sont enregistrés en clair dans {store.path} "  # type: ignore[attr-defined]
+                "(stockage « file » choisi)."
+            )
+
+    @classmethod
+    def open(cls, profile: Profile | None = None) -> Session:
+        """The session of `profile` (default: the configured one) over its store."""
+        profile = profile or load_profile()
+        dirs = folders().ensure()
+        return cls(profile, open_store(profile.token_store, profile.name, dirs.data), dirs)
+
+    # -- wiring -------------------------------------------------------------------
+
+    @property
+    def platform_base(self) -> str:
+        """The platform's base URL (a name that only the embedded transport serves)."""
+        return self.profile.platform_base(EMBEDDED_BASE_URL)
+
+    def _client(self, base_url: str, auth: httpx.Auth | None = None) -> httpx.AsyncClient:
+        if self._mounts is None:
+            self._mounts = {}
+            if self.profile.embedded:
+                # Built only when needed: a script whose tokens are cached never starts it.
+                from bsp_tui.platform.app import create_app
+
+                self._mounts[EMBEDDED_BASE_URL] = httpx.ASGITransport(app=create_app())
+        return httpx.AsyncClient(
+            base_url=base_url, mounts=self._mounts, auth=auth, timeout=HTTP_TIMEOUT
+        )
+
+    @property
+    def http(self) -> httpx.AsyncClient:
+        """The HTTP client to the platform and the identity provider."""
+        if self._http is None:
+            self._http = self._client(self.platform_base)
+        return self._http
+
+    @property
+    def provider(self) -> Provider:
+        """The identity provider of this profile."""
+        if self._provider is None:
+            issuer = self.profile.issuer_url(EMBEDDED_BASE_URL)
+            self._provider = Provider(self.http, issuer, self.profile.client_id)
+        return self._provider
+
+    @property
+    def emulated(self) -> bool:
+        """True when the identity provider is the emulated platform's own PSC."""
+        return self.provider.issuer == self.platform_base + REALM_PATH
+
+    async def aclose(self) -> None:
+        """Close the HTTP client."""
+        if self._http is not None:
+            await self._http.aclose()
+
+    async def __aenter__(self) -> Session:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+    # -- signing in ---------------------------------------------------------------
+
+    async def sign_in(
+        self,
+        flow: str,
+        on_event: flows.OnEvent,
+        national_id: str | None = None,
+        approve: Callable[[str], Awaitable[None]] | None = None,
+        opener: Callable[[str], object] | None = None,
+    ) -> dict:
+        """Run a flow, check the ID token, keep the session; returns the session record."""
+        profile = self.profile
+        if flow == "ciba":
+            problem = national_id_problem(national_id or "")
+            if problem:
+                raise UsageError(problem)
+            outcome = await flows.ciba(
+                self.provider, national_id or "", profile.scope, profile.acr, on_event, approve
+            )
+        elif flow == "device":
+            outcome = await flows.device(self.provider, profile.scope, on_event)
+        elif flow == "browser":
+            extra = {"opener": opener} if opener else {}
+            outcome = await flows.browser(
+                self.provider, profile.scope, profile.acr, on_event, **extra
+            )
+        else:
+            raise UsageError(f"Parcours inconnu « {flow} » : ciba, device ou browser.")
+        tokens = outcome.tokens
+        claims = await validate_id_token(
+            self.provider, tokens.get("id_token", ""), outcome.nonce, profile.acr
+        )
+        record = {
+            "issuer": self.provider.issuer,
+            "client_id": profile.client_id,
+            "refresh_token": tokens.get("refresh_token", ""),
+            "refresh_expires_at": time.time() + int(tokens.get("refresh_expires_in", 36000)),
+            "id_token": tokens["id_token"],
+            "sid": claims.get("sid", ""),
+            "acr": claims.get("acr", ""),
+            "auth_time": claims.get("auth_time", claims["iat"]),
+            "who": _who(await self._userinfo(tokens["access_token"]), claims),
+        }
+        access = _token_record(tokens["access_token"], int(tokens.get("expires_in", 60)))
+        previous = self.store.get("session")
+        async with self._lock:
+            self._wipe()
+            self.store.put("session", record)
+            self.store.put("access", access)
+        if previous and previous.get("refresh_token"):
+            await self._revoke(previous["refresh_token"])
+        return record
+
+    async def _userinfo(self, access_token: str) -> dict:
+        try:
+            url = await self.provider.endpoint("userinfo_endpoint")
+            response = await self.http.get(url, headers={"Authorization": f"Bearer {access_token}"})
+        except (SsoError, httpx.TransportError):
+            return {}
+        try:
+            return response.json() if response.is_success else {}
+        except ValueError:
+            return {}
+
+    # -- tokens -------------------------------------------------------------------
+
+    def _session_record(self) -> dict:
+        record = self.store.get("session")
+        if not record:
+            raise NoSessionError(NO_SESSION)
+        if record["refresh_expires_at"] <= time.time():
+            self._wipe()
+            raise NoSessionError(f"La session a expiré : {SIGN_IN_AGAIN}")
+        return record
+
+    async def access_token(self, min_valid: float = 0) -> str:
+        """A PSC access token valid for at least `min_valid` seconds, renewed if needed."""
+        record = self.store.get("access")
+        if fresh(record, min_valid) and self.store.get("session"):
+            return record["token"]
+        async with self._lock:
+            return await self._access_locked(min_valid)
+
+    async def _access_locked(self, min_valid: float, refused: str | None = None) -> str:
+        record = self.store.get("access")
+        if fresh(record, min_valid) and record["token"] != refused:
+            self._session_record()
+            return record["token"]
+        session = self._session_record()
+        try:
+            tokens = await self.provider.token(
+                {"grant_type": "refresh_token", "refresh_token": session["refresh_token"]}
+            )
+        except TokenEndpointError as error:
+            if error.error != "invalid_grant":
+                raise SsoError(f"Renouvellement impossible : {error.message}") from None
+            self._wipe()
+            raise NoSessionError(
+                f"La session a pris fin (expirée ou révoquée) : {SIGN_IN_AGAIN}"
+            ) from None
+        session |= {
+            "refresh_token": tokens.get("refresh_token", session["refresh_token"]),
+            "id_token": tokens.get("id_token", session["id_token"]),
+        }
+        if "refresh_expires_in" in tokens:
+            session["refresh_expires_at"] = time.time() + int(tokens["refresh_expires_in"])
+        access = _token_record(tokens["access_token"], int(tokens.get("expires_in", 60)))
+        self.store.put("session", session)
+        self.store.put("access", access)
+        return access["token"]
+
+    async def connector_token(
+        self, audience: str, min_valid: float = 0, refused: str | None = None
+    ) -> str:
+        """An API token for one service, from the shared cache or by token exchange.
+
+        `refused` is a token the service has just refused: it is never handed out again.
+        """
+        if audience not in SERVICE_AUDIENCES:
+            raise UsageError(f"Service inconnu « {audience} » : {', '.join(SERVICE_AUDIENCES)}.")
+        key = f"api:{audience}"
+        record = self.store.get(key)
+        if fresh(record, min_valid) and record["token"] != refused and self.store.get("session"):
+            return record["token"]
+        async with self._lock:
+            record = self.store.get(key)
+            if fresh(record, min_valid) and record["token"] != refused:
+                self._session_record()
+                return record["token"]
+            record = await self._exchange(audience)
+            self.store.put(key, record)
+        if record["lifetime"] < min_valid:
+            raise UsageError(
+                f"Un jeton {audience} vit au plus {record['lifetime']} s : "
+                f"impossible de garantir {int(min_valid)} s."
+            )
+        return record["token"]
+
+    async def _exchange(self, audience: str) -> dict:
+        access = await self._access_locked(0)
+        for attempt in (1, 2):
+            try:
+                body = await self.provider.token(
+                    {
+                        "grant_type": EXCHANGE_GRANT,
+                        "subject_token": access,
+                        "subject_token_type": ACCESS_TOKEN_TYPE,
+                        "audience": audience,
+                    }
+                )
+                return _token_record(body["access_token"], int(body.get("expires_in", 60)))
+            except TokenEndpointError as error:
+                if error.error == "unsupported_grant_type":
+                    raise SsoError(
+                        "Ce fournisseur d'identité ne délivre pas de jeton pour les services "
+                        "(échange de jetons, RFC 8693)."
+                    ) from None
+                if error.error != "invalid_grant" or attempt == 2:
+                    raise SsoError(f"Jeton {audience} refusé : {error.message}") from None
+            # The PSC access token was refused: renew it once, then exchange again.
+            access = await self._access_locked(0, refused=access)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    # -- status and logout ----------------------------------------------------------
+
+    async def status(self) -> dict:
+        """Who is signed in and until when; checks the session with the provider."""
+        access = await self.access_token()
+        info = await self._userinfo(access)
+        if not info:
+            async with self._lock:
+                access = await self._access_locked(0, refused=access)
+            if not await self._userinfo(access):
+                raise NoSessionError(f"La session n'est plus reconnue : {SIGN_IN_AGAIN}")
+        session = self._session_record()
+        access_record = self.store.get("access") or {}
+        connectors = {}
+        for audience in SERVICE_AUDIENCES:
+            record = self.store.get(f"api:{audience}")
+            connectors[audience] = {
+                "token_expires_at": int(record["expires_at"]) if fresh(record) else None
+            }
+        return {
+            "profile": self.profile.name,
+            "platform": self.profile.platform,
+            "issuer": session["issuer"],
+            "store": self.store.kind,
+            "who": session["who"],
+            "acr": session["acr"],
+            "auth_time": session["auth_time"],
+            "session_expires_at": int(session["refresh_expires_at"]),
+            "access_token_expires_at": int(access_record.get("expires_at", 0)),
+            "connectors": connectors,
+        }
+
+    async def logout(self) -> bool:
+        """Revoke at the provider, end the PSC session, wipe the store.
+
+        Returns False when there was no session. The store is wiped even when the
+        provider cannot be reached (then UnreachableError is raised afterwards).
+        """
+        session = self.store.get("session")
+        async with self._lock:
+            self._wipe()
+        if not session:
+            return False
+        await self._revoke(session.get("refresh_token", ""))
+        try:
+            url = await self.provider.endpoint("end_session_endpoint")
+            await self.http.get(url, params={"id_token_hint": session["id_token"]})
+        except httpx.TransportError:
+            raise unreachable("Le fournisseur d'identité") from None
+        return True
+
+    async def _revoke(self, refresh_token: str) -> None:
+        if not refresh_token:
+            return
+        metadata = await self.provider.metadata()
+        if "revocation_endpoint" in metadata:
+            try:
+                await self.provider.post_form(
+                    "revocation_endpoint",
+                    {"token": refresh_token, "token_type_hint": "refresh_token"},
+                )
+            except TokenEndpointError:
+                return  # already unknown to the provider: nothing left to revoke
+
+    def _wipe(self) -> None:
+        for key in ("session", "access", *(f"api:{a}" for a in SERVICE_AUDIENCES)):
+            self.store.delete(key)
+
+    # -- connectors -------------------------------------------------------------------
+
+    def client_for(self, audience: str) -> httpx.AsyncClient:
+        """An HTTP client for one service, whose auth adds and renews its bearer token."""
+        from bsp_tui.sso.auth import ConnectorAuth
+
+        return self._client(f"{self.platform_base}/api/{audience}", ConnectorAuth(self, audience))
+
+
+def lock_path(dirs: Folders, profile: str) -> Path:
+    """Where the cross-process lock of a profile lives."""
+    return dirs.data / f"session-{profile}.lock"
