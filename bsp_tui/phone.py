@@ -115,3 +115,13 @@ class VirtualPhone:
             )
         await self.answer(waiting[0].id, approve, name, pin)
         return waiting[0]
+
+    async def approve_binding(self, name: str, pin: str, binding: str) -> None:
+        """Approve the persona's newest pending request that shows `binding`."""
+        persona = await self.persona(name)
+        waiting = [r for r in await self.pending(persona["national_id"]) if r.binding == binding]
+        if not waiting:
+            raise PhoneError(
+                "no_request", "La demande n'est pas arrivée sur le téléphone virtuel.", 404
+            )
+        await self.answer(waiting[-1].id, True, name, pin)

@@ -70,6 +70,9 @@ def serve(
             ),
             False,
         )
+    # Listen before printing the address: a script that reads it and connects at once
+    # is queued in the backlog until uvicorn accepts, instead of being refused.
+    sock.listen(2048)
     bound_port = sock.getsockname()[1]
     shown_host = f"[{host}]" if family == socket.AF_INET6 else host
     click.echo(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 
 import click
@@ -65,20 +65,12 @@ class Progress:
             click.echo("", err=True)
 
 
-def _persona_approver(session: Session, name: str, pin: str):
+def _persona_approver(session: Session, name: str, pin: str) -> Callable[[str], Awaitable[None]]:
     phone = VirtualPhone(session.http)
 
     async def approve(binding: str) -> None:
-        persona = await phone.persona(name)
-        waiting = [r for r in await phone.pending(persona["national_id"]) if r.binding == binding]
-        if not waiting:
-            raise CommandError(
-                "La demande n'est pas arrivée sur le téléphone virtuel.",
-                ExitCode.FAILURE,
-                "no_request",
-            )
         try:
-            await phone.answer(waiting[-1].id, True, name, pin)
+            await phone.approve_binding(name, pin, binding)
         except PhoneError as error:
             code = ExitCode.NOT_ALLOWED if error.status in (403, 423) else ExitCode.FAILURE
             raise CommandError(error.message, code, error.code) from None

@@ -187,11 +187,13 @@ async def browser(
         listener.close()
     if params is None:
         raise SignInRefusedError("Aucune réponse du navigateur : relancez la connexion.")
-    if params.get("state") != state:
-        raise SsoError("Réponse du navigateur refusée : paramètre state inattendu.")
+    # An error ends the sign-in whatever its state (some providers omit it there);
+    # only a code, which could be injected, must carry the state we sent.
     if "error" in params:
         reason = params.get("error_description") or params["error"]
         raise SignInRefusedError(f"Connexion refusée : {reason}")
+    if params.get("state") != state:
+        raise SsoError("Réponse du navigateur refusée : paramètre state inattendu.")
     if "code" not in params:
         raise SsoError("Réponse du navigateur sans code d'autorisation.")
     try:

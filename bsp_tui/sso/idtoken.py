@@ -11,7 +11,13 @@ import time
 from collections.abc import Callable
 
 from joserfc import jwt
-from joserfc.errors import ExpiredTokenError, InvalidKeyIdError, JoseError, MissingKeyError
+from joserfc.errors import (
+    ExpiredTokenError,
+    InvalidKeyIdError,
+    JoseError,
+    MissingClaimError,
+    MissingKeyError,
+)
 
 from bsp_tui.sso.errors import SsoError
 from bsp_tui.sso.provider import Provider
@@ -24,6 +30,10 @@ class IdTokenError(SsoError):
     """The ID token cannot be trusted; the sign-in ends."""
 
     code = "invalid_id_token"
+
+
+def _numeric(value: object) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
 
 
 def _reject(reason: str) -> IdTokenError:
@@ -64,10 +74,14 @@ async def validate_id_token(
         registry.validate(claims)
     except ExpiredTokenError:
         raise _reject("expiré") from None
+    except MissingClaimError as error:
+        raise _reject(f"« {error.claim} » manquant") from None
     except JoseError as error:
-        raise _reject(f"« {getattr(error, 'claim', '?')} » inattendu") from None
-    if int(claims["iat"]) > now() + LEEWAY:
-        raise _reject("émis dans le futur : vérifiez l'horloge de ce poste")
+        claim = getattr(error, "claim", "?")
+        if claim == "iat" and _numeric(claims["iat"]) and claims["iat"] > int(now()) + LEEWAY:
+            # joserfc refuses a future `iat` itself: say which clock to check.
+            raise _reject("émis dans le futur : vérifiez l'horloge de ce poste") from None
+        raise _reject(f"« {claim} » inattendu") from None
     audiences = claims["aud"] if isinstance(claims["aud"], list) else [claims["aud"]]
     if ("azp" in claims or len(audiences) > 1) and claims.get("azp") != client_id:
         raise _reject("« azp » inattendu")

@@ -30,10 +30,13 @@ def unreachable(where: str) -> UnreachableError:
 class Provider:
     """One OIDC provider, reached through `http` (a socket, or the embedded transport)."""
 
-    def __init__(self, http: httpx.AsyncClient, issuer: str, client_id: str) -> None:
+    def __init__(
+        self, http: httpx.AsyncClient, issuer: str, client_id: str, client_secret: str = ""
+    ) -> None:
         self.http = http
         self.issuer = issuer
         self.client_id = client_id
+        self._client_secret = client_secret
         self._metadata: dict | None = None
         self._jwks: KeySet | None = None
 
@@ -82,10 +85,18 @@ class Provider:
         return self._jwks
 
     async def post_form(self, endpoint: str, data: dict[str, str]) -> dict:
-        """POST a form to an endpoint named in discovery, as this (public) client."""
+        """POST a form to an endpoint named in discovery, authenticated as this client.
+
+        A public client (the launcher) names itself; a confidential one uses HTTP Basic.
+        """
         url = await self.endpoint(endpoint)
+        if self._client_secret:
+            auth = httpx.BasicAuth(self.client_id, self._client_secret)
+            form = data
+        else:
+            auth, form = None, {"client_id": self.client_id} | data
         try:
-            response = await self.http.post(url, data={"client_id": self.client_id} | data)
+            response = await self.http.post(url, data=form, auth=auth)
         except httpx.TransportError:
             raise unreachable("Le fournisseur d'identité") from None
         try:

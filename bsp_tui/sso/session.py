@@ -8,6 +8,7 @@ already. So twenty processes needing a token at the same moment make one refresh
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -131,7 +132,9 @@ class Session:
         """The identity provider of this profile."""
         if self._provider is None:
             issuer = self.profile.issuer_url(EMBEDDED_BASE_URL)
-            self._provider = Provider(self.http, issuer, self.profile.client_id)
+            # A confidential client's secret comes from the environment, never a file.
+            secret = os.environ.get("BSP_CLIENT_SECRET", "")
+            self._provider = Provider(self.http, issuer, self.profile.client_id, secret)
         return self._provider
 
     @property

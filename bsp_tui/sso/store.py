@@ -71,12 +71,15 @@ class FileStore:
 
     def _read(self) -> dict[str, dict]:
         try:
-            return json.loads(self.path.read_text(encoding="utf-8"))
+            data = json.loads(self.path.read_text(encoding="utf-8"))
         except FileNotFoundError:
             return {}
         except (ValueError, UnicodeDecodeError):
             # A damaged file is a lost session, not a crash: the person signs in again.
             return {}
+        if not isinstance(data, dict):
+            return {}
+        return {key: value for key, value in data.items() if isinstance(value, dict)}
 
     def _write(self, data: dict[str, dict]) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
@@ -98,6 +101,11 @@ class FileStore:
             self._write(data)
 
 
+def _seconds(value: float) -> str:
+    """A duration as a French reader writes it: 5, 0,2."""
+    return f"{value:g}".replace(".", ",")
+
+
 def _bounded(call: Callable[[], T], what: str) -> T:
     """Run a keyring call in a daemon thread and give up after KEYRING_TIMEOUT seconds.
 
@@ -117,7 +125,7 @@ def _bounded(call: Callable[[], T], what: str) -> T:
     threading.Thread(target=run, daemon=True, name=f"keyring-{what}").start()
     if not done.wait(KEYRING_TIMEOUT):
         raise StoreUnavailableError(
-            f"Le trousseau du système ne répond pas ({what}, {KEYRING_TIMEOUT:.0f} s) : "
+            f"Le trousseau du système ne répond pas ({what}, {_seconds(KEYRING_TIMEOUT)} s) : "
             "déverrouillez-le, ou choisissez BSP_TOKEN_STORE=file ou memory."
         )
     if "error" in outcome:
@@ -143,9 +151,10 @@ class KeyringStore:
         if raw is None:
             return None
         try:
-            return json.loads(raw)
+            value = json.loads(raw)
         except ValueError:
             return None
+        return value if isinstance(value, dict) else None
 
     def put(self, key: str, value: dict) -> None:
         import keyring

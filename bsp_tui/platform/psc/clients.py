@@ -7,6 +7,7 @@ import json
 import re
 import secrets
 import sqlite3
+from collections.abc import Mapping
 from urllib.parse import urlsplit
 
 from authlib.oauth2.rfc6749.util import extract_basic_authorization
@@ -99,9 +100,12 @@ class Clients:
         return self._db.one("SELECT * FROM clients WHERE client_id = ?", (client_id,))
 
     def authenticate(
-        self, headers: dict[str, str], client_id: str | None, client_secret: str | None
+        self, headers: Mapping[str, str], client_id: str | None, client_secret: str | None
     ) -> sqlite3.Row:
-        """client_secret_basic, client_secret_post, or `none` for a public client."""
+        """client_secret_basic, client_secret_post, or `none` for a public client.
+
+        `headers` must look names up case-insensitively, as Starlette's `Headers` do.
+        """
         basic_id, basic_secret = extract_basic_authorization(headers)
         if basic_id:
             client_id, client_secret = basic_id, basic_secret

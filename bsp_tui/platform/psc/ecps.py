@@ -162,16 +162,16 @@ class Ecps:
             row = conn.execute("SELECT * FROM ecps_requests WHERE id = ?", (request_id,)).fetchone()
             if row is None:
                 raise EcpsError("unknown_request", "Cette demande e-CPS n'existe pas.", 404)
-            request = self._as_request(row)
-            if request.status == "expired":
-                raise EcpsError("expired", "Cette demande a expiré : relancez la connexion.", 410)
-            if request.status != "pending":
-                raise EcpsError("answered", "Cette demande a déjà reçu une réponse.", 409)
             persona = conn.execute(
                 "SELECT * FROM personas WHERE national_id = ?", (row["national_id"],)
             ).fetchone()
             if persona["locked_until"] > now:
                 raise EcpsError("locked", self._locked_message(persona["locked_until"]), 423)
+            request = self._as_request(row)
+            if request.status == "expired":
+                raise EcpsError("expired", "Cette demande a expiré : relancez la connexion.", 410)
+            if request.status != "pending":
+                raise EcpsError("answered", "Cette demande a déjà reçu une réponse.", 409)
             if not approve:
                 self._close(conn, request_id, "denied", now)
                 return self._as_request(self._reread(conn, request_id))
@@ -180,7 +180,7 @@ class Ecps:
                 conn.execute("UPDATE personas SET failures = 0 WHERE name = ?", (persona["name"],))
                 self._close(conn, request_id, "approved", now)
                 return self._as_request(self._reread(conn, request_id))
-            error = self._count_failure(conn, persona, request_id, failure, now)
+            error = self._count_failure(conn, persona, failure, now)
         raise error
 
     def _reread(self, conn: sqlite3.Connection, request_id: str) -> sqlite3.Row:
@@ -224,7 +224,6 @@ class Ecps:
         self,
         conn: sqlite3.Connection,
         persona: sqlite3.Row,
-        request_id: str,
         failure: EcpsError,
         now: float,
     ) -> EcpsError:
@@ -245,7 +244,13 @@ class Ecps:
             "UPDATE personas SET failures = 0, locked_until = ? WHERE name = ?",
             (until, persona["name"]),
         )
-        self._close(conn, request_id, "locked", now)
+        # Every request still waiting for this professional ends now: their clients are
+        # told at their next poll instead of waiting for an answer that cannot come.
+        conn.execute(
+            "UPDATE ecps_requests SET status = 'locked', answered = ? "
+            "WHERE national_id = ? AND status = 'pending'",
+            (now, persona["national_id"]),
+        )
         return EcpsError("locked", self._locked_message(until), 423)
 
     def enrol(self, name: str) -> str:

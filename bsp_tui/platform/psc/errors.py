@@ -20,7 +20,10 @@ class OAuthError(Exception):
     def response(self) -> JSONResponse:
         """The HTTP answer for this error."""
         headers = {"Cache-Control": "no-store"}
-        if self.status == 401:
+        if self.error == "invalid_client":
+            # RFC 6749 §5.2: a client authentication failure challenges with Basic.
+            headers["WWW-Authenticate"] = 'Basic realm="esante-wallet"'
+        elif self.status == 401:
             headers["WWW-Authenticate"] = f'Bearer error="{self.error}"'
         return JSONResponse(
             {"error": self.error, "error_description": self.description},

@@ -229,6 +229,11 @@ class Flows:
     def code_outcome(self, handle: str) -> tuple[str, sqlite3.Row, str]:
         """Where the wallet transaction stands: (status, grant, code-or-message)."""
         grant = self.code_transaction(handle)
+        if grant["code_hash"] is not None:
+            # One code per sign-in: reloading the page must not mint another.
+            raise OAuthError(
+                "invalid_request", "Cette connexion est terminée : revenez au logiciel."
+            )
         if grant["request_id"] is None:
             return "login", grant, ""
         request = self._ecps.request(grant["request_id"])

@@ -129,7 +129,7 @@ async def ciba_auth(
 ) -> JSONResponse:
     """CIBA backchannel authentication request (poll mode)."""
     platform = platform_of(request)
-    client = platform.clients.authenticate(dict(request.headers), client_id, client_secret)
+    client = platform.clients.authenticate(request.headers, client_id, client_secret)
     started = platform.flows.start_ciba(
         client, scope, login_hint, binding_message, acr_values, channel
     )
@@ -151,7 +151,7 @@ async def device_authorization(
 ) -> JSONResponse:
     """RFC 8628 device authorization request."""
     platform = platform_of(request)
-    client = platform.clients.authenticate(dict(request.headers), client_id, client_secret)
+    client = platform.clients.authenticate(request.headers, client_id, client_secret)
     started = platform.flows.start_device(client, scope)
     verification = f"{issuer_of(request)}/device"
     complete = f"{verification}?{urlencode({'user_code': started.user_code})}"
@@ -185,7 +185,7 @@ async def token(
 ) -> JSONResponse:
     """The token endpoint: code, refresh, CIBA, device code and token exchange."""
     platform = platform_of(request)
-    client = platform.clients.authenticate(dict(request.headers), client_id, client_secret)
+    client = platform.clients.authenticate(request.headers, client_id, client_secret)
     issuer = issuer_of(request)
     if grant_type == "authorization_code":
         if not code:
@@ -252,7 +252,7 @@ async def introspect(
 ) -> JSONResponse:
     """RFC 7662 introspection, for authenticated clients."""
     platform = platform_of(request)
-    platform.clients.authenticate(dict(request.headers), client_id, client_secret)
+    platform.clients.authenticate(request.headers, client_id, client_secret)
     if not token:
         raise OAuthError("invalid_request", "Paramètre token manquant.")
     return _no_store(platform.tokens.introspect(token, issuer_of(request)))
@@ -268,7 +268,7 @@ async def revoke(
 ) -> Response:
     """RFC 7009 revocation: always 200, whatever the token was."""
     platform = platform_of(request)
-    platform.clients.authenticate(dict(request.headers), client_id, client_secret)
+    platform.clients.authenticate(request.headers, client_id, client_secret)
     if not token:
         raise OAuthError("invalid_request", "Paramètre token manquant.")
     platform.tokens.revoke(token, issuer_of(request))
@@ -281,14 +281,18 @@ async def _logout(
     platform = platform_of(request)
     if not id_token_hint:
         return page("Déconnexion", error_line("id_token_hint manquant."), status=400)
+    issuer = issuer_of(request)
     try:
-        claims = platform.tokens.logout(id_token_hint, issuer_of(request))
+        claims = platform.tokens.decode(id_token_hint, issuer, "ID", check_expiry=False)
     except InvalidTokenError as error:
         return page("Déconnexion", error_line(f"Jeton refusé : {error}."), status=400)
+    # Check the return address before ending anything: a refused request changes nothing.
     if redirect:
         client = platform.clients.get(claims.get("aud"))
         if client is None or redirect not in platform.clients.redirect_uris(client):
             return page("Déconnexion", error_line("Adresse de retour non enregistrée."), 400)
+    platform.tokens.end_session(claims.get("sid", ""), "logout")
+    if redirect:
         query = urlencode({"state": state}) if state else ""
         return RedirectResponse(f"{redirect}?{query}" if query else redirect, status_code=302)
     return page("Déconnexion", "<p>Vous êtes déconnecté de Pro Santé Connect.</p>")

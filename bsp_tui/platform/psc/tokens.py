@@ -323,12 +323,6 @@ class Tokens:
         if row is not None:
             self.end_session(row["sid"], "revoked")
 
-    def logout(self, id_token_hint: str, issuer: str) -> dict:
-        """End the session named by an ID token (an expired one is still a valid hint)."""
-        claims = self.decode(id_token_hint, issuer, "ID", check_expiry=False)
-        self.end_session(claims["sid"], "logout")
-        return claims
-
 
 _CLAIM_PROBLEMS = {
     "iss": "émetteur inattendu",
