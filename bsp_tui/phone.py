@@ -78,7 +78,15 @@ class VirtualPhone:
     async def enrol(self, name: str) -> str:
         """The `otpauth://` URI of the persona's enrolled device."""
         response = await self._client.post(f"/ecps/devices/{name}/enrol")
-        _raise_for(response)
+        try:
+            _raise_for(response)
+        except PhoneError as error:
+            if error.code != "unknown_user":
+                raise
+            # The same answer as for any other command given a name that is not a persona.
+            raise PhoneError(
+                "unknown_persona", f"Aucun professionnel de démonstration « {name} ».", 404
+            ) from None
         return response.json()["otpauth_uri"]
 
     async def code(self, name: str, steps_ahead: int = 0) -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import socket
+from typing import TYPE_CHECKING
 
 import click
 
@@ -11,8 +12,10 @@ from bsp_tui.config import folders
 from bsp_tui.exitcodes import ExitCode
 from bsp_tui.logs import log_to_file
 from bsp_tui.output import CommandError, fail, json_option, print_json
-from bsp_tui.platform.core import Platform
 from bsp_tui.platform.settings import PlatformSettings
+
+if TYPE_CHECKING:
+    from bsp_tui.platform.core import Platform
 
 
 def _settings() -> PlatformSettings:
@@ -23,6 +26,9 @@ def _settings() -> PlatformSettings:
 
 
 def _open() -> Platform:
+    # Imported here: every other `bsp` command starts without the platform's web stack.
+    from bsp_tui.platform.core import Platform
+
     return Platform.open(_settings())
 
 
@@ -81,7 +87,11 @@ def serve(
     click.echo(f"Émetteur PSC : http://{shown_host}:{bound_port}/auth/realms/esante-wallet")
     click.echo("Ctrl+C pour arrêter.", err=True)
     config = uvicorn.Config(create_app(settings), log_config=None, access_log=False, lifespan="off")
-    uvicorn.Server(config).run(sockets=[sock])
+    try:
+        uvicorn.Server(config).run(sockets=[sock])
+    except KeyboardInterrupt:
+        # uvicorn has shut down cleanly and passes the Ctrl+C on: not an error.
+        click.echo("Plateforme arrêtée.", err=True)
 
 
 @platform_group.command("personas")

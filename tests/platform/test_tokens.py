@@ -447,6 +447,20 @@ async def test_revocation_needs_a_known_client(emu: Emulation) -> None:
     assert (await refresh(emu, tokens["refresh_token"])).status_code == 200
 
 
+@pytest.mark.parametrize("kind", ["access_token", "refresh_token"])
+async def test_only_the_client_a_token_was_issued_to_may_revoke_it(
+    emu: Emulation, kind: str
+) -> None:
+    tokens = await emu.sign_in()
+    secret = emu.platform.clients.add("autre-logiciel", ["https://autre.example/cb"])
+    response = await emu.http.post(
+        REVOKE, data={"token": tokens[kind]}, auth=("autre-logiciel", secret)
+    )
+    assert_oauth_error(response, 400, "unauthorized_client", "autre logiciel")
+    assert (await userinfo(emu, tokens["access_token"])).status_code == 200
+    assert (await refresh(emu, tokens["refresh_token"])).status_code == 200
+
+
 # -- logout ----------------------------------------------------------------------------------
 
 

@@ -268,10 +268,10 @@ async def revoke(
 ) -> Response:
     """RFC 7009 revocation: always 200, whatever the token was."""
     platform = platform_of(request)
-    platform.clients.authenticate(request.headers, client_id, client_secret)
+    client = platform.clients.authenticate(request.headers, client_id, client_secret)
     if not token:
         raise OAuthError("invalid_request", "Paramètre token manquant.")
-    platform.tokens.revoke(token, issuer_of(request))
+    platform.tokens.revoke(token, issuer_of(request), client["client_id"])
     return Response(status_code=200, headers={"Cache-Control": "no-store"})
 
 

@@ -304,13 +304,18 @@ class Tokens:
             "exp": int(row["expires"]),
         }
 
-    def revoke(self, token: str, issuer: str) -> None:
-        """RFC 7009: a refresh token ends its session; an access token is refused."""
+    def revoke(self, token: str, issuer: str, client_id: str) -> None:
+        """RFC 7009: a refresh token ends its session; an access token is refused.
+
+        Only the client a token was issued to may revoke it; an unknown token is
+        silently accepted, as the RFC asks.
+        """
         if token.count(".") == 2:
             try:
                 claims = self.decode(token, issuer, "Bearer", check_expiry=False)
             except InvalidTokenError:
                 return
+            _check_owner(claims.get("azp"), client_id)
             with self._db.write() as conn:
                 conn.execute(
                     "INSERT OR IGNORE INTO revoked_tokens VALUES (?, ?)",
@@ -318,10 +323,18 @@ class Tokens:
                 )
             return
         row = self._db.one(
-            "SELECT sid FROM refresh_tokens WHERE token_hash = ?", (token_hash(token),)
+            "SELECT r.sid, s.client_id FROM refresh_tokens r JOIN sessions s ON s.sid = r.sid "
+            "WHERE r.token_hash = ?",
+            (token_hash(token),),
         )
         if row is not None:
+            _check_owner(row["client_id"], client_id)
             self.end_session(row["sid"], "revoked")
+
+
+def _check_owner(owner: str | None, client_id: str) -> None:
+    if owner != client_id:
+        raise OAuthError("unauthorized_client", "Ce jeton a été délivré à un autre logiciel.")
 
 
 _CLAIM_PROBLEMS = {
