@@ -1,0 +1,1 @@
+"""The launcher's connectors, one vertical slice per national service."""

@@ -9,7 +9,6 @@ from contextlib import asynccontextmanager
 
 import click
 
-from bsp_tui.audiences import SERVICE_AUDIENCES
 from bsp_tui.exitcodes import ExitCode
 from bsp_tui.output import CommandError, json_option, print_json, run_async
 from bsp_tui.phone import PhoneError, VirtualPhone
@@ -17,6 +16,9 @@ from bsp_tui.sso import flows
 from bsp_tui.sso.errors import UsageError
 from bsp_tui.sso.profile import FLOWS
 from bsp_tui.sso.session import Session
+from connectors.base import registry
+
+CONNECTOR_NAMES = [connector.name for connector in registry()]
 
 
 @asynccontextmanager
@@ -127,7 +129,7 @@ async def login(
             await session.sign_in(flow, progress, national_id=national_id, approve=approve)
         finally:
             progress.done()
-        status = await session.status()
+        status = await session.status(CONNECTOR_NAMES)
     if as_json:
         print_json(status)
     else:
@@ -141,7 +143,7 @@ async def login(
 async def status(as_json: bool) -> None:
     """Who is signed in, with which assurance, until when; exit 3 when nobody is."""
     async with open_session() as session:
-        report = await session.status()
+        report = await session.status(CONNECTOR_NAMES)
     if as_json:
         print_json(report)
         return
@@ -157,7 +159,7 @@ async def status(as_json: bool) -> None:
 
 
 @click.command("token")
-@click.argument("connector", type=click.Choice(SERVICE_AUDIENCES))
+@click.argument("connector", type=click.Choice(CONNECTOR_NAMES))
 @click.option(
     "--min-valid",
     type=click.IntRange(0),

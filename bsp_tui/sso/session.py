@@ -10,13 +10,12 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from pathlib import Path
 
 import httpx
 from filelock import AsyncFileLock
 
-from bsp_tui.audiences import SERVICE_AUDIENCES
 from bsp_tui.config import Folders, folders
 from bsp_tui.identifiers import PROFESSIONS, national_id_problem
 from bsp_tui.sso import flows
@@ -271,8 +270,6 @@ class Session:
 
         `refused` is a token the service has just refused: it is never handed out again.
         """
-        if audience not in SERVICE_AUDIENCES:
-            raise UsageError(f"Service inconnu « {audience} » : {', '.join(SERVICE_AUDIENCES)}.")
         key = f"api:{audience}"
         record = self.store.get(key)
         if fresh(record, min_valid) and record["token"] != refused and self.store.get("session"):
@@ -284,6 +281,11 @@ class Session:
                 return record["token"]
             record = await self._exchange(audience)
             self.store.put(key, record)
+            session = self._session_record()
+            if audience not in session.get("audiences", []):
+                # Remembered so that logout can wipe every connector's token.
+                session["audiences"] = [*session.get("audiences", []), audience]
+                self.store.put("session", session)
         if record["lifetime"] < min_valid:
             raise UsageError(
                 f"Un jeton {audience} vit au plus {record['lifetime']} s : "
@@ -305,6 +307,8 @@ class Session:
                 )
                 return _token_record(body["access_token"], int(body.get("expires_in", 60)))
             except TokenEndpointError as error:
+                if error.error == "invalid_target":
+                    raise UsageError(f"Service inconnu de la plateforme : {audience}.") from None
                 if error.error == "unsupported_grant_type":
                     raise SsoError(
                         "Ce fournisseur d'identité ne délivre pas de jeton pour les services "
@@ -318,8 +322,11 @@ class Session:
 
     # -- status and logout ----------------------------------------------------------
 
-    async def status(self) -> dict:
-        """Who is signed in and until when; checks the session with the provider."""
+    async def status(self, audiences: Iterable[str] = ()) -> dict:
+        """Who is signed in and until when, and each connector's cached token.
+
+        The session is checked with the provider (userinfo), not only read from the store.
+        """
         access = await self.access_token()
         info = await self._userinfo(access)
         if not info:
@@ -330,7 +337,7 @@ class Session:
         session = self._session_record()
         access_record = self.store.get("access") or {}
         connectors = {}
-        for audience in SERVICE_AUDIENCES:
+        for audience in dict.fromkeys([*audiences, *session.get("audiences", [])]):
             record = self.store.get(f"api:{audience}")
             connectors[audience] = {
                 "token_expires_at": int(record["expires_at"]) if fresh(record) else None
@@ -381,7 +388,8 @@ class Session:
                 return  # already unknown to the provider: nothing left to revoke
 
     def _wipe(self) -> None:
-        for key in ("session", "access", *(f"api:{a}" for a in SERVICE_AUDIENCES)):
+        session = self.store.get("session") or {}
+        for key in ("session", "access", *(f"api:{a}" for a in session.get("audiences", []))):
             self.store.delete(key)
 
     # -- connectors -------------------------------------------------------------------

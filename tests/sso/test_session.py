@@ -12,7 +12,6 @@ import httpx
 import keyring
 import pytest
 
-from bsp_tui.audiences import SERVICE_AUDIENCES
 from bsp_tui.phone import VirtualPhone
 from bsp_tui.platform.core import Platform
 from bsp_tui.platform.settings import PlatformSettings
@@ -20,9 +19,11 @@ from bsp_tui.sso import flows
 from bsp_tui.sso.auth import ConnectorAuth
 from bsp_tui.sso.errors import NoSessionError, ServiceRefusedError, UsageError
 from bsp_tui.sso.session import Session
+from connectors.base import registry
 from tests.support.keyring_backend import FileKeyring
 
 pytestmark = pytest.mark.anyio
+AUDIENCES = [connector.audience for connector in registry()]
 OIDC = "/auth/realms/esante-wallet/protocol/openid-connect"
 
 
@@ -82,13 +83,14 @@ async def test_sign_in_once_and_every_connector_works(session: Session) -> None:
     binding = [e for e in events if isinstance(e, flows.Binding)]
     assert len(binding) == 1
     assert re.fullmatch(r"\d{2}", binding[0].number)
-    status = await session.status()
+    status = await session.status(AUDIENCES)
+    assert set(status["connectors"]) == {"ins", "dmp", "eprescription", "fse"}
     assert status["who"]["name"] == "Élise Martin-Dubois"
     assert status["who"]["profession"] == "Médecin"
     assert status["who"]["rpps"] == status["who"]["national_id"][1:]
     assert status["acr"] == "eidas1"
     assert status["store"] == "keyring"
-    for audience in SERVICE_AUDIENCES:
+    for audience in AUDIENCES:
         async with session.client_for(audience) as client:
             response = await client.get("/me")
         assert response.status_code == 200, response.text
@@ -99,10 +101,10 @@ async def test_another_process_reuses_the_session_without_any_exchange(
     session: Session,
 ) -> None:
     await sign_in(session)
-    first = {a: await session.connector_token(a) for a in SERVICE_AUDIENCES}
+    first = {a: await session.connector_token(a) for a in AUDIENCES}
     async with Session.open() as other:
         calls = token_calls(other)
-        again = {a: await other.connector_token(a) for a in SERVICE_AUDIENCES}
+        again = {a: await other.connector_token(a) for a in AUDIENCES}
         assert (await other.status())["who"]["name"] == "Élise Martin-Dubois"
     assert again == first
     assert calls == []
@@ -173,9 +175,12 @@ async def test_a_session_ended_elsewhere_asks_to_sign_in_again(session: Session)
 
 async def test_logout_makes_every_earlier_token_useless(session: Session) -> None:
     await sign_in(session)
-    api_tokens = {a: await session.connector_token(a) for a in SERVICE_AUDIENCES}
+    api_tokens = {a: await session.connector_token(a) for a in AUDIENCES}
     access = session.store.get("access")["token"]
+    assert set(session.store.get("session")["audiences"]) == set(AUDIENCES)
     assert await session.logout() is True
+    for audience in AUDIENCES:
+        assert session.store.get(f"api:{audience}") is None
     for audience, token in api_tokens.items():
         response = await session.http.get(
             f"/api/{audience}/me", headers={"Authorization": f"Bearer {token}"}
@@ -243,3 +248,11 @@ async def test_browser_flow_signs_in_through_the_loopback_redirect(session: Sess
     record = await session.sign_in("browser", lambda _: None, opener=opener)
     assert record["who"]["profession"] == "Pharmacien"
     assert record["acr"] == "eidas1"
+
+
+async def test_an_audience_the_platform_does_not_serve_is_a_usage_error(
+    session: Session,
+) -> None:
+    await sign_in(session)
+    with pytest.raises(UsageError, match="Service inconnu de la plateforme : radiologie"):
+        await session.connector_token("radiologie")

@@ -1,0 +1,66 @@
+"""The connector contract and the registry that finds connectors by entry point.
+
+A connector is found through the `bsp.connectors` entry-point group, so that a
+third party's package plugs in exactly as the built-in ones do. This module imports
+neither Textual nor the launcher: a connector's screen is named by import path and
+loaded only by the interface that shows it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from importlib import import_module
+from importlib.metadata import entry_points
+
+ENTRY_POINT_GROUP = "bsp.connectors"
+
+
+@dataclass(frozen=True)
+class Connector:
+    """What the launcher needs to know of a connector.
+
+    `audience` is the service's OAuth audience (the token exchange target);
+    `professions` the profession codes allowed to use it (empty: everyone);
+    `refusal` why the others may not; `screen` the `module:Class` of its screen,
+    or "" while the connector has none.
+    """
+
+    name: str
+    title: str
+    description: str
+    order: int
+    professions: frozenset[str] = field(default_factory=frozenset)
+    refusal: str = ""
+    screen: str = ""
+
+    @property
+    def audience(self) -> str:
+        """The OAuth audience of the connector's service."""
+        return self.name
+
+    def allows(self, profession_code: str) -> bool:
+        """True when a professional of that profession may use the connector."""
+        return not self.professions or profession_code in self.professions
+
+    def load_screen(self) -> type | None:
+        """The screen class, imported on demand (None while there is none)."""
+        if not self.screen:
+            return None
+        module, _, name = self.screen.partition(":")
+        return getattr(import_module(module), name)
+
+
+def registry() -> list[Connector]:
+    """Every installed connector, in display order."""
+    found = []
+    for entry in entry_points(group=ENTRY_POINT_GROUP):
+        connector = entry.load()
+        if not isinstance(connector, Connector):
+            raise TypeError(f"{entry.value} is not a Connector")
+        found.append(connector)
+    return sorted(found, key=lambda c: (c.order, c.name))
+
+
+def connector_named(name: str) -> Connector | None:
+    """The installed connector of that name, if any."""
+    return next((c for c in registry() if c.name == name), None)

@@ -1,0 +1,12 @@
+"""DMP: the shared medical record (Mon espace santé)."""
+
+from connectors.base import Connector
+
+CONNECTOR = Connector(
+    name="dmp",
+    title="DMP",
+    description="Dossier médical partagé : consulter et alimenter",
+    order=2,
+    professions=frozenset({"10", "21", "60"}),
+    refusal="Le DMP est réservé aux professionnels de santé.",
+)

@@ -1,0 +1,12 @@
+"""Ordonnance numérique: e-prescription."""
+
+from connectors.base import Connector
+
+CONNECTOR = Connector(
+    name="eprescription",
+    title="Ordonnance numérique",
+    description="Prescrire, consulter et délivrer les ordonnances",
+    order=3,
+    professions=frozenset({"10", "21", "60"}),
+    refusal="L'ordonnance numérique est réservée aux prescripteurs, pharmaciens et infirmiers.",
+)

@@ -1,0 +1,12 @@
+"""FSE: the electronic care sheet (SESAM-Vitale)."""
+
+from connectors.base import Connector
+
+CONNECTOR = Connector(
+    name="fse",
+    title="Feuille de soins",
+    description="Feuilles de soins électroniques : facturer et suivre les envois",
+    order=4,
+    professions=frozenset({"10", "60"}),
+    refusal="La feuille de soins se signe avec la carte d'un médecin ou d'un infirmier.",
+)

@@ -1,0 +1,10 @@
+"""INS: the national patient identity (INSi lookup)."""
+
+from connectors.base import Connector
+
+CONNECTOR = Connector(
+    name="ins",
+    title="INS",
+    description="Identité nationale de santé : rechercher et vérifier un patient",
+    order=1,
+)
