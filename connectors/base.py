@@ -8,9 +8,11 @@ loaded only by the interface that shows it.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from importlib import import_module
 from importlib.metadata import entry_points
+from typing import Any
 
 ENTRY_POINT_GROUP = "bsp.connectors"
 
@@ -64,3 +66,19 @@ def registry() -> list[Connector]:
 def connector_named(name: str) -> Connector | None:
     """The installed connector of that name, if any."""
     return next((c for c in registry() if c.name == name), None)
+
+
+@dataclass
+class ConnectorContext:
+    """What the launcher hands a connector's screen.
+
+    `client` is an `httpx.AsyncClient` whose base URL is the service's and whose auth
+    adds the connector's own token (renewed once on a 401); `who` describes the
+    signed-in professional; the patient context is shared by every connector.
+    """
+
+    connector: Connector
+    client: Any
+    who: dict
+    get_patient: Callable[[], dict | None]
+    set_patient: Callable[[dict | None], None]

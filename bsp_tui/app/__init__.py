@@ -1,0 +1,1 @@
+"""The Textual launcher: one sign-in, every service on one screen."""

@@ -1,0 +1,273 @@
+"""The launcher application: screens, session, idle lock, patient context, themes."""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from collections.abc import Callable, Iterable
+
+from textual import events, work
+from textual.app import App, SystemCommand
+from textual.binding import Binding
+from textual.reactive import reactive
+from textual.screen import Screen
+
+from bsp_tui.app.prefs import Prefs
+from bsp_tui.app.screens.connector import ConnectorScreen
+from bsp_tui.app.screens.dashboard import DashboardScreen
+from bsp_tui.app.screens.lock import LockScreen
+from bsp_tui.app.screens.signin import SignInScreen
+from bsp_tui.app.screens.store_choice import StoreChoiceScreen
+from bsp_tui.app.screens.waiting import WaitingScreen
+from bsp_tui.sso.errors import NoSessionError, SsoError, StoreUnavailableError
+from bsp_tui.sso.profile import Profile, load_profile
+from bsp_tui.sso.session import Session
+from connectors.base import Connector, ConnectorContext, registry
+from themes import DEFAULT_THEME, THEMES
+
+RENEW_EVERY = 20
+RENEW_AHEAD = 45
+IDLE_CHECK_EVERY = 5
+
+SessionFactory = Callable[[Profile | None], Session]
+
+
+class BspApp(App[None]):
+    """bsp in the terminal, for clinicians (and, with `demo`, for trainers)."""
+
+    TITLE = "bsp"
+    SUB_TITLE = "Bouquet de services aux professionnels"
+    CSS_PATH = "app.tcss"
+    ENABLE_COMMAND_PALETTE = True
+    BINDINGS = [
+        Binding("ctrl+l", "lock", "Verrouiller", id="lock"),
+        Binding("ctrl+d", "logout", "Déconnexion", id="logout"),
+        Binding("delete", "clear_patient", "Effacer le patient", id="clear-patient"),
+        Binding("ctrl+q", "quit", "Quitter", id="quit"),
+    ]
+
+    patient: reactive[dict | None] = reactive(None)
+
+    def __init__(
+        self,
+        demo: bool = False,
+        session_factory: SessionFactory = Session.open,
+        clock: Callable[[], float] = time.time,
+        prefs: Prefs | None = None,
+    ) -> None:
+        super().__init__()
+        self.demo = demo
+        self.clock = clock
+        self.prefs = prefs or Prefs.load()
+        self.connectors: list[Connector] = registry()
+        self.session_factory = session_factory
+        self._session: Session | None = None
+        self.session_facts: dict | None = None
+        self.last_activity = clock()
+
+    # -- start ----------------------------------------------------------------------
+
+    def on_mount(self) -> None:
+        for theme in THEMES:
+            self.register_theme(theme)
+        names = {theme.name for theme in THEMES}
+        self.theme = self.prefs.theme if self.prefs.theme in names else DEFAULT_THEME
+        self.push_screen(SignInScreen())
+        self.open_session()
+        self.set_interval(RENEW_EVERY, self.renew)
+        self.set_interval(IDLE_CHECK_EVERY, self.lock_if_idle)
+
+    @work(exit_on_error=False, group="session")
+    async def open_session(self, profile: Profile | None = None) -> None:
+        """Open the session store; with a live session there, go straight to the dashboard."""
+        try:
+            self._session = self.session_factory(profile)
+        except StoreUnavailableError:
+            self.push_screen(StoreChoiceScreen(), self.store_chosen)
+            return
+        except SsoError as error:
+            self.notify(error.message, severity="error", timeout=30)
+            return
+        for warning in self._session.warnings:
+            self.notify(warning, severity="warning", timeout=10)
+        if self.load_facts():
+            self.show_dashboard()
+
+    def store_chosen(self, choice: str | None) -> None:
+        if choice not in ("memory", "file"):
+            self.exit()
+            return
+        self.open_session(dataclasses.replace(load_profile(), token_store=choice))
+
+    @property
+    def session(self) -> Session:
+        """The session (opened at start)."""
+        if self._session is None:
+            raise NoSessionError("La session n'est pas encore ouverte.")
+        return self._session
+
+    def load_facts(self) -> bool:
+        """Refresh the cached facts the session bar shows; False when there is no session."""
+        record = self.session.store.get("session")
+        access = self.session.store.get("access") or {}
+        if not record or record["refresh_expires_at"] <= self.clock():
+            self.session_facts = None
+            return False
+        self.session_facts = {
+            "who": record["who"],
+            "session_expires_at": record["refresh_expires_at"],
+            "access_expires_at": access.get("expires_at", 0),
+        }
+        return True
+
+    # -- signing in and out -------------------------------------------------------------
+
+    def start_sign_in(self, flow: str, national_id: str) -> None:
+        """From the sign-in screen: run the flow on a waiting screen."""
+        self.push_screen(WaitingScreen(flow, national_id))
+
+    def signed_in(self, relock: bool = False) -> None:
+        """A flow ended with a session."""
+        self.load_facts()
+        self.last_activity = self.clock()
+        if relock:
+            self.pop_screen()  # the waiting screen
+            self.pop_screen()  # the lock
+            self.notify("Session déverrouillée.")
+            return
+        self.pop_screen()
+        self.show_dashboard()
+
+    def show_dashboard(self) -> None:
+        """The dashboard replaces the sign-in screen."""
+        self.switch_screen(DashboardScreen())
+
+    def session_lost(self, message: str) -> None:
+        """The session ended elsewhere (revoked, expired): say so and offer to sign in."""
+        self.session_facts = None
+        self.patient = None
+        self.notify(message, severity="error", timeout=15)
+        self.back_to_sign_in()
+
+    def back_to_sign_in(self) -> None:
+        while len(self.screen_stack) > 2:
+            self.pop_screen()
+        if not isinstance(self.screen, SignInScreen):
+            self.switch_screen(SignInScreen())
+
+    def action_logout(self) -> None:
+        """Log out from anywhere: revoke, end the PSC session, wipe the store."""
+        self.logout()
+
+    @work(exclusive=True, group="session", exit_on_error=False)
+    async def logout(self) -> None:
+        try:
+            await self.session.logout()
+        except SsoError as error:
+            self.notify(error.message, severity="warning", timeout=10)
+        self.session_facts = None
+        self.patient = None
+        self.notify("Vous êtes déconnecté.")
+        self.back_to_sign_in()
+
+    @work(exclusive=True, group="renew", exit_on_error=False)
+    async def renew(self) -> None:
+        """Keep the access token fresh in the background, silently."""
+        if self.session_facts is None:
+            return
+        try:
+            await self.session.access_token(min_valid=RENEW_AHEAD)
+        except NoSessionError as error:
+            self.session_lost(error.message)
+            return
+        except SsoError:
+            return  # unreachable for now: the next round tries again
+        self.load_facts()
+
+    # -- idle lock --------------------------------------------------------------------------
+
+    async def on_event(self, event: events.Event) -> None:
+        if isinstance(event, events.Key | events.MouseDown | events.MouseScrollDown):
+            self.last_activity = self.clock()
+        await super().on_event(event)
+
+    def lock_if_idle(self) -> None:
+        if self.session_facts is None or isinstance(self.screen, LockScreen | WaitingScreen):
+            return
+        if self.clock() - self.last_activity >= self.prefs.lock_after:
+            self.action_lock()
+
+    def action_lock(self) -> None:
+        """Lock now; a new e-CPS approval unlocks, the screens below stay as they are."""
+        if self.session_facts is not None and not isinstance(self.screen, LockScreen):
+            self.push_screen(LockScreen())
+
+    # -- connectors and patient -------------------------------------------------------------
+
+    def open_connector(self, connector: Connector) -> None:
+        """Open a connector's screen on the shared session and patient context."""
+        context = ConnectorContext(
+            connector=connector,
+            client=self.session.client_for(connector.audience),
+            who=self.session_facts["who"] if self.session_facts else {},
+            get_patient=lambda: self.patient,
+            set_patient=self.set_patient,
+        )
+        self.push_screen(ConnectorScreen(context))
+
+    def set_patient(self, patient: dict | None) -> None:
+        """Make a patient the context every connector opens on (None clears it)."""
+        self.patient = patient
+
+    def watch_patient(self, patient: dict | None) -> None:
+        if patient is None:
+            self.sub_title = self.SUB_TITLE
+        else:
+            self.sub_title = (
+                f"Patient : {patient['family']} {patient['given']} — INS {patient['ins']}"
+            )
+
+    def action_clear_patient(self) -> None:
+        if self.patient is not None:
+            self.patient = None
+            self.notify("Contexte patient effacé.")
+
+    async def demo_personas(self) -> list[dict]:
+        """The emulated platform's demo professionals (no secrets)."""
+        from bsp_tui.phone import VirtualPhone
+
+        return await VirtualPhone(self.session.http).personas()
+
+    # -- command palette and themes -----------------------------------------------------------
+
+    def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
+        yield from super().get_system_commands(screen)
+        for theme in THEMES:
+            yield SystemCommand(
+                f"Thème : {theme.name}",
+                "Changer l'apparence (retenu pour les prochaines fois)",
+                lambda name=theme.name: self.choose_theme(name),
+            )
+        if self.session_facts is not None:
+            yield SystemCommand("Verrouiller", "Verrouiller la session", self.action_lock)
+            yield SystemCommand("Déconnexion", "Fermer la session partout", self.action_logout)
+            yield SystemCommand(
+                "Effacer le patient", "Vider le contexte patient", self.action_clear_patient
+            )
+            for number, connector in enumerate(self.connectors, start=1):
+                yield SystemCommand(
+                    f"Ouvrir {connector.title}",
+                    f"{connector.description} (touche {number})",
+                    lambda c=connector: self.open_connector(c),
+                )
+
+    def choose_theme(self, name: str) -> None:
+        """Switch theme and remember it."""
+        self.theme = name
+        self.prefs.theme = name
+        self.prefs.save()
+
+
+def run(demo: bool = False) -> None:
+    """Start the launcher."""
+    BspApp(demo=demo).run()

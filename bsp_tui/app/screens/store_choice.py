@@ -1,0 +1,31 @@
+"""Asked once when no secure keyring exists: where may the session be kept?"""
+
+from __future__ import annotations
+
+from textual import on
+from textual.app import ComposeResult
+from textual.containers import Horizontal, Vertical
+from textual.screen import ModalScreen
+from textual.widgets import Button, Static
+
+
+class StoreChoiceScreen(ModalScreen[str]):
+    """Never a silent plaintext file: the person chooses, or quits."""
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="store-choice"):
+            yield Static("Aucun trousseau sécurisé", classes="title")
+            yield Static(
+                "Ce poste n'a pas de trousseau sécurisé pour garder la session. Choisissez :\n"
+                "• en mémoire : rien n'est écrit, la session s'arrête avec bsp ;\n"
+                "• fichier : un fichier lisible par vous seul, mais en clair sur le disque.\n"
+                "Pour ne plus avoir à choisir : BSP_TOKEN_STORE=memory ou file."
+            )
+            with Horizontal(classes="actions"):
+                yield Button("En mémoire", variant="primary", id="memory")
+                yield Button("Fichier en clair", id="file")
+                yield Button("Quitter", id="quit")
+
+    @on(Button.Pressed)
+    def chosen(self, event: Button.Pressed) -> None:
+        self.dismiss(event.button.id or "quit")
