@@ -22,6 +22,7 @@ from bsp_tui.app.screens.waiting import WaitingScreen
 from bsp_tui.sso.errors import NoSessionError, SsoError, StoreUnavailableError
 from bsp_tui.sso.profile import Profile, load_profile
 from bsp_tui.sso.session import Session
+from bsp_tui.sso.trace import Tracer
 from connectors.base import Connector, ConnectorContext, registry
 from themes import DEFAULT_THEME, THEMES
 
@@ -64,6 +65,7 @@ class BspApp(App[None]):
         self._session: Session | None = None
         self.session_facts: dict | None = None
         self.last_activity = clock()
+        self.tracer = Tracer()
 
     # -- start ----------------------------------------------------------------------
 
@@ -82,6 +84,8 @@ class BspApp(App[None]):
         """Open the session store; with a live session there, go straight to the dashboard."""
         try:
             self._session = self.session_factory(profile)
+            if self.demo:
+                self._session.tracer = self.tracer
         except StoreUnavailableError:
             self.push_screen(StoreChoiceScreen(), self.store_chosen)
             return
@@ -144,6 +148,8 @@ class BspApp(App[None]):
 
     def session_lost(self, message: str) -> None:
         """The session ended elsewhere (revoked, expired): say so and offer to sign in."""
+        if self.session_facts is None:
+            return  # already said, by another of the checks that found out
         self.session_facts = None
         self.patient = None
         self.notify(message, severity="error", timeout=15)
@@ -226,6 +232,12 @@ class BspApp(App[None]):
             self.sub_title = (
                 f"Patient : {patient['family']} {patient['given']} — INS {patient['ins']}"
             )
+
+    def recheck(self) -> None:
+        """Check the dashboard's tiles again, wherever the dashboard is in the stack."""
+        for screen in self.screen_stack:
+            if isinstance(screen, DashboardScreen):
+                screen.action_recheck()
 
     def action_clear_patient(self) -> None:
         if self.patient is not None:

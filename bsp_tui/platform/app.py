@@ -9,6 +9,7 @@ from collections.abc import Awaitable, Callable
 from fastapi import FastAPI, Request, Response
 
 from bsp_tui import __version__
+from bsp_tui.platform import faults
 from bsp_tui.platform.core import AUDIENCES, Platform
 from bsp_tui.platform.psc import phone_api, routes, wallet
 from bsp_tui.platform.psc.errors import OAuthError
@@ -35,6 +36,7 @@ def create_app(settings: PlatformSettings | None = None) -> FastAPI:
     app.include_router(wallet.router)
     app.include_router(phone_api.router)
     app.include_router(services_router)
+    app.include_router(faults.router)
 
     @app.exception_handler(OAuthError)
     async def oauth_error(_: Request, error: OAuthError) -> Response:
@@ -44,6 +46,24 @@ def create_app(settings: PlatformSettings | None = None) -> FastAPI:
     async def service_error(_: Request, error: ServiceError) -> Response:
         return error.response()
 
+    @app.middleware("http")
+    async def simulated_faults(
+        request: Request, call_next: Callable[[Request], Awaitable[Response]]
+    ) -> Response:
+        # Read on every request: another process (a served platform) may have set them.
+        path = request.url.path
+        if path.startswith("/demo/"):
+            return await call_next(request)
+        now = faults.read_faults(platform.db)
+        if now.latency_ms:
+            await faults.delay(now.latency_ms)
+        service = path.split("/")[2] if path.startswith("/api/") else ""
+        if service in now.down:
+            message = f"Service {service} indisponible (panne simulée)."
+            return ServiceError(503, "transient", message).response()
+        return await call_next(request)
+
+    # Added last, so it wraps the faults too: their 503s and latency are logged.
     @app.middleware("http")
     async def access_log(
         request: Request, call_next: Callable[[Request], Awaitable[Response]]

@@ -21,6 +21,7 @@ _STATE_TABLES = (
     "sessions",
     "refresh_tokens",
     "revoked_tokens",
+    "faults",
 )
 
 
@@ -56,7 +57,7 @@ class Platform:
         )
 
     def reset(self) -> None:
-        """Back to the seeded state: no session, no request, no lockout, only the launcher.
+        """Back to the seeded state: no session, request, lockout or fault; only the launcher.
 
         Signing keys and enrolled devices stay, so that enrolled authenticators keep working.
         """

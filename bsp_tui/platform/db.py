@@ -45,6 +45,7 @@ CREATE TABLE IF NOT EXISTS refresh_tokens (
     expires REAL NOT NULL, used REAL
 );
 CREATE TABLE IF NOT EXISTS revoked_tokens (jti TEXT PRIMARY KEY, expires REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS faults (name TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE INDEX IF NOT EXISTS ecps_by_person ON ecps_requests (national_id, status);
 CREATE INDEX IF NOT EXISTS refresh_by_session ON refresh_tokens (sid);
 """

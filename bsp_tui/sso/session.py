@@ -12,6 +12,7 @@ import os
 import time
 from collections.abc import Awaitable, Callable, Iterable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import httpx
 from filelock import AsyncFileLock
@@ -24,6 +25,9 @@ from bsp_tui.sso.idtoken import validate_id_token
 from bsp_tui.sso.profile import REALM_PATH, Profile, load_profile
 from bsp_tui.sso.provider import Provider, TokenEndpointError, unreachable
 from bsp_tui.sso.store import TokenStore, open_store
+
+if TYPE_CHECKING:
+    from bsp_tui.sso.trace import Tracer
 
 EMBEDDED_BASE_URL = "http://plateforme.bsp"
 EXCHANGE_GRANT = "urn:ietf:params:oauth:grant-type:token-exchange"
@@ -77,11 +81,17 @@ def _who(userinfo: dict, id_claims: dict) -> dict:
 
 
 class Session:
-    """One profile's session: sign in, hand out tokens, report, log out."""
+    """One profile's session: sign in, hand out tokens, report, log out.
 
-    def __init__(self, profile: Profile, store: TokenStore, dirs: Folders) -> None:
+    With a `tracer`, every HTTP client the session builds from then on is traced.
+    """
+
+    def __init__(
+        self, profile: Profile, store: TokenStore, dirs: Folders, tracer: Tracer | None = None
+    ) -> None:
         self.profile = profile
         self.store = store
+        self.tracer = tracer
         self.warnings: list[str] = []
         self._lock = AsyncFileLock(str(lock_path(dirs, profile.name)), timeout=LOCK_TIMEOUT)
         self._mounts: dict[str, httpx.AsyncBaseTransport] | None = None
@@ -94,11 +104,12 @@ class Session:
             )
 
     @classmethod
-    def open(cls, profile: Profile | None = None) -> Session:
+    def open(cls, profile: Profile | None = None, tracer: Tracer | None = None) -> Session:
         """The session of `profile` (default: the configured one) over its store."""
         profile = profile or load_profile()
         dirs = folders().ensure()
-        return cls(profile, open_store(profile.token_store, profile.name, dirs.data), dirs)
+        store = open_store(profile.token_store, profile.name, dirs.data)
+        return cls(profile, store, dirs, tracer)
 
     # -- wiring -------------------------------------------------------------------
 
@@ -115,9 +126,12 @@ class Session:
                 from bsp_tui.platform.app import create_app
 
                 self._mounts[EMBEDDED_BASE_URL] = httpx.ASGITransport(app=create_app())
-        return httpx.AsyncClient(
+        client = httpx.AsyncClient(
             base_url=base_url, mounts=self._mounts, auth=auth, timeout=HTTP_TIMEOUT
         )
+        if self.tracer is not None:
+            self.tracer.attach(client)
+        return client
 
     @property
     def http(self) -> httpx.AsyncClient:

@@ -1,0 +1,171 @@
+"""Faults the trainer sets on the platform: services down, network latency.
+
+The emulation's own (the real platform has no such thing), for the trainer's demo mode:
+
+- a service that is down answers every `/api/{name}/…` request with 503 and a FHIR
+  OperationOutcome ("Service dmp indisponible (panne simulée).");
+- a latency of N ms delays every answer of the platform by N ms, except those of
+  `/demo/…`, so that the trainer can always lift it.
+
+`GET /demo/faults` reads them as `{"down": ["dmp"], "latency_ms": 800}`; `PUT` sets both
+(a missing field means none: `{"down": ["dmp"]}` also removes any latency);
+`POST /demo/faults/reset` lifts them all, as `bsp platform reset` does. They live in the
+platform's database, so a served platform and the embedded ones over the same
+database (a whole room) see the same faults, from the next request on.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Annotated, Any
+
+import anyio
+from fastapi import APIRouter, Request
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictInt
+from pydantic_core import PydanticCustomError
+
+from bsp_tui.platform.core import AUDIENCES
+from bsp_tui.platform.db import Database
+from bsp_tui.platform.psc.routes import platform_of
+
+MAX_LATENCY_MS = 10_000
+_DOWN = "down"
+_LATENCY = "latency_ms"
+
+
+@dataclass(frozen=True)
+class Faults:
+    """The faults in force: services down, and the latency added to each answer."""
+
+    down: frozenset[str] = frozenset()
+    latency_ms: int = 0
+
+    def as_json(self) -> dict[str, Any]:
+        """The shape `GET /demo/faults` answers."""
+        return {"down": sorted(self.down), "latency_ms": self.latency_ms}
+
+
+NO_FAULT = Faults()
+
+
+def service_problem(name: str) -> str:
+    """Why `name` cannot be taken down, in French; "" when it can."""
+    if name in AUDIENCES:
+        return ""
+    return f"Service inconnu « {name} » ; possibles : {', '.join(AUDIENCES)}."
+
+
+def latency_problem(latency_ms: int) -> str:
+    """Why this latency is refused, in French; "" when it is accepted."""
+    if 0 <= latency_ms <= MAX_LATENCY_MS:
+        return ""
+    return f"Latence hors limites : de 0 à {MAX_LATENCY_MS} ms."
+
+
+def read_faults(db: Database) -> Faults:
+    """The faults in force (one small query: this runs on every request)."""
+    rows = {row["name"]: row["value"] for row in db.all("SELECT name, value FROM faults")}
+    if not rows:
+        return NO_FAULT
+    try:
+        down = frozenset(json.loads(rows.get(_DOWN, "[]"))) & frozenset(AUDIENCES)
+        latency = int(rows.get(_LATENCY, "0"))
+    except (ValueError, TypeError):
+        return NO_FAULT  # a row written by hand that makes no sense: no fault
+    return Faults(down, min(max(latency, 0), MAX_LATENCY_MS))
+
+
+async def delay(latency_ms: int) -> None:
+    """Wait as a slow network would make the client wait."""
+    await anyio.sleep(latency_ms / 1000)
+
+
+def set_faults(db: Database, faults: Faults) -> None:
+    """Put `faults` in force, replacing those before; ValueError (French) when invalid."""
+    problems = [service_problem(name) for name in sorted(faults.down)]
+    problems.append(latency_problem(faults.latency_ms))
+    problem = " ".join(p for p in problems if p)
+    if problem:
+        raise ValueError(problem)
+    with db.write() as conn:
+        conn.execute("DELETE FROM faults")
+        if faults.down:
+            conn.execute(
+                "INSERT INTO faults (name, value) VALUES (?, ?)",
+                (_DOWN, json.dumps(sorted(faults.down))),
+            )
+        if faults.latency_ms:
+            conn.execute(
+                "INSERT INTO faults (name, value) VALUES (?, ?)",
+                (_LATENCY, str(faults.latency_ms)),
+            )
+
+
+def clear_faults(db: Database) -> None:
+    """Lift every fault."""
+    with db.write() as conn:
+        conn.execute("DELETE FROM faults")
+
+
+# -- HTTP -------------------------------------------------------------------------------
+
+
+def _known_service(name: str) -> str:
+    problem = service_problem(name)
+    if problem:
+        raise PydanticCustomError("unknown_service", problem)
+    return name
+
+
+def _latency_in_range(latency_ms: int) -> int:
+    problem = latency_problem(latency_ms)
+    if problem:
+        raise PydanticCustomError("latency_out_of_range", problem)
+    return latency_ms
+
+
+ServiceName = Annotated[
+    str, AfterValidator(_known_service), Field(json_schema_extra={"enum": [*AUDIENCES]})
+]
+Latency = Annotated[
+    StrictInt,
+    AfterValidator(_latency_in_range),
+    Field(json_schema_extra={"minimum": 0, "maximum": MAX_LATENCY_MS}),
+]
+
+
+class FaultsBody(BaseModel):
+    """The faults to put in force (each missing field: no fault of that kind)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    down: list[ServiceName] = Field(default_factory=list, description="Services that answer 503.")
+    latency_ms: Latency = Field(
+        default=0, description="Milliseconds added to every answer of the platform but /demo."
+    )
+
+
+router = APIRouter(prefix="/demo", tags=["Démonstration (émulation)"])
+
+
+@router.get("/faults")
+async def get_faults(request: Request) -> dict:
+    """The faults in force."""
+    return read_faults(platform_of(request).db).as_json()
+
+
+@router.put("/faults")
+async def put_faults(request: Request, body: FaultsBody) -> dict:
+    """Put these faults in force, replacing those before."""
+    db = platform_of(request).db
+    set_faults(db, Faults(frozenset(body.down), body.latency_ms))
+    return read_faults(db).as_json()
+
+
+@router.post("/faults/reset")
+async def reset_faults(request: Request) -> dict:
+    """Lift every fault."""
+    db = platform_of(request).db
+    clear_faults(db)
+    return read_faults(db).as_json()
