@@ -48,6 +48,7 @@ class BspApp(App[None]):
     ]
 
     patient: reactive[dict | None] = reactive(None)
+    session_facts: reactive[dict | None] = reactive(None, always_update=True, init=False)
 
     def __init__(
         self,
@@ -63,7 +64,6 @@ class BspApp(App[None]):
         self.connectors: list[Connector] = registry()
         self.session_factory = session_factory
         self._session: Session | None = None
-        self.session_facts: dict | None = None
         self.last_activity = clock()
         self.tracer = Tracer()
 
@@ -189,6 +189,15 @@ class BspApp(App[None]):
         except SsoError:
             return  # unreachable for now: the next round tries again
         self.load_facts()
+
+    def watch_session_facts(self) -> None:
+        self.refresh_bindings()
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        # Lock, logout and the patient key mean nothing before sign-in: hidden until then.
+        if action in ("lock", "logout", "clear_patient") and self.session_facts is None:
+            return False
+        return True
 
     # -- idle lock --------------------------------------------------------------------------
 
