@@ -195,9 +195,7 @@ class BspApp(App[None]):
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         # Lock, logout and the patient key mean nothing before sign-in: hidden until then.
-        if action in ("lock", "logout", "clear_patient") and self.session_facts is None:
-            return False
-        return True
+        return not (action in ("lock", "logout", "clear_patient") and self.session_facts is None)
 
     # -- idle lock --------------------------------------------------------------------------
 
