@@ -24,7 +24,9 @@ class Connector:
     `audience` is the service's OAuth audience (the token exchange target);
     `professions` the profession codes allowed to use it (empty: everyone);
     `refusal` why the others may not; `screen` the `module:Class` of its screen,
-    or "" while the connector has none.
+    or "" while the connector has none; `service` the `module:attribute` of the
+    emulated national service (a FastAPI router the platform mounts at
+    `/api/NAME`), or "" when the platform does not emulate it yet.
     """
 
     name: str
@@ -34,6 +36,7 @@ class Connector:
     professions: frozenset[str] = field(default_factory=frozenset)
     refusal: str = ""
     screen: str = ""
+    service: str = ""
 
     @property
     def audience(self) -> str:
@@ -46,10 +49,18 @@ class Connector:
 
     def load_screen(self) -> type | None:
         """The screen class, imported on demand (None while there is none)."""
-        if not self.screen:
-            return None
-        module, _, name = self.screen.partition(":")
-        return getattr(import_module(module), name)
+        return _load(self.screen)
+
+    def load_service(self) -> Any:
+        """The emulated service's router, imported on demand (None while there is none)."""
+        return _load(self.service)
+
+
+def _load(path: str) -> Any:
+    if not path:
+        return None
+    module, _, name = path.partition(":")
+    return getattr(import_module(module), name)
 
 
 def registry() -> list[Connector]:

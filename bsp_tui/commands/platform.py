@@ -123,6 +123,32 @@ def personas(as_json: bool) -> None:
         )
 
 
+@platform_group.command("patients")
+@json_option
+def patients(as_json: bool) -> None:
+    """The synthetic patients: INS, OID, traits, identity status."""
+    from bsp_tui.platform.population import ensure_population
+
+    platform = _open()
+    ensure_population(platform.db)
+    rows = [
+        dict(row)
+        for row in platform.db.all(
+            "SELECT ins, oid, family, given, sex, birthdate, birthplace, status FROM patients "
+            "ORDER BY rowid"
+        )
+    ]
+    if as_json:
+        print_json(rows)
+        return
+    click.echo(f"{'INS':<16} {'NOM':<22} {'PRÉNOMS':<26} S {'NÉ(E) LE':<10} {'LIEU':<5} STATUT")
+    for r in rows:
+        click.echo(
+            f"{r['ins']:<16} {r['family'][:22]:<22} {r['given'][:26]:<26} {r['sex']} "
+            f"{r['birthdate']} {r['birthplace']} {r['status']}"
+        )
+
+
 @platform_group.command("reset")
 def reset() -> None:
     """Back to the seeded state: no session, no pending request, no lockout."""

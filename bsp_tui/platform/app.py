@@ -16,6 +16,7 @@ from bsp_tui.platform.psc.errors import OAuthError
 from bsp_tui.platform.services import ServiceError
 from bsp_tui.platform.services import router as services_router
 from bsp_tui.platform.settings import PlatformSettings
+from connectors.base import registry
 
 log = logging.getLogger("bsp.platform.http")
 
@@ -35,6 +36,10 @@ def create_app(settings: PlatformSettings | None = None) -> FastAPI:
     app.include_router(routes.router)
     app.include_router(wallet.router)
     app.include_router(phone_api.router)
+    for connector in registry():
+        service = connector.load_service()
+        if service is not None:
+            app.include_router(service, prefix=f"/api/{connector.name}")
     app.include_router(services_router)
     app.include_router(faults.router)
 

@@ -11,11 +11,19 @@ from bsp_tui.platform.psc.flows import Flows
 from bsp_tui.platform.psc.tokens import Tokens
 from bsp_tui.platform.settings import PlatformSettings
 from bsp_tui.platform.signing import SigningKeys
+from connectors.base import registry
 
-# The service audiences a PSC access token can be exchanged for.
-AUDIENCES = ("ins", "dmp", "eprescription", "fse")
+# The service audiences a PSC access token can be exchanged for: one per connector.
+AUDIENCES = tuple(connector.audience for connector in registry())
 
 _STATE_TABLES = (
+    # The population is generated again on first use after a reset.
+    "patients",
+    "card_beneficiaries",
+    "dmps",
+    "dmp_blocks",
+    "dmp_documents",
+    "dmp_access_log",
     "ecps_requests",
     "pending_grants",
     "sessions",

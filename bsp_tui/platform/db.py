@@ -46,6 +46,32 @@ CREATE TABLE IF NOT EXISTS refresh_tokens (
 );
 CREATE TABLE IF NOT EXISTS revoked_tokens (jti TEXT PRIMARY KEY, expires REAL NOT NULL);
 CREATE TABLE IF NOT EXISTS faults (name TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS patients (
+    ins TEXT PRIMARY KEY, oid TEXT NOT NULL, family TEXT NOT NULL, given TEXT NOT NULL,
+    sex TEXT NOT NULL, birthdate TEXT NOT NULL, birthplace TEXT NOT NULL, status TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS patients_by_traits ON patients (family, birthdate, sex);
+CREATE TABLE IF NOT EXISTS card_beneficiaries (
+    serial TEXT NOT NULL, rank INTEGER NOT NULL, ins TEXT NOT NULL, regime TEXT NOT NULL,
+    rate INTEGER NOT NULL, exemption TEXT NOT NULL, coordinated INTEGER NOT NULL,
+    PRIMARY KEY (serial, rank)
+);
+CREATE TABLE IF NOT EXISTS dmps (ins TEXT PRIMARY KEY, status TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS dmp_blocks (
+    ins TEXT NOT NULL, national_id TEXT NOT NULL, PRIMARY KEY (ins, national_id)
+);
+CREATE TABLE IF NOT EXISTS dmp_documents (
+    id TEXT PRIMARY KEY, ins TEXT NOT NULL, loinc TEXT NOT NULL, title TEXT NOT NULL,
+    author_id TEXT NOT NULL, author_name TEXT NOT NULL, created TEXT NOT NULL,
+    content_type TEXT NOT NULL, content BLOB NOT NULL, masked INTEGER NOT NULL,
+    invisible_patient INTEGER NOT NULL, status TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS documents_by_patient ON dmp_documents (ins, created);
+CREATE TABLE IF NOT EXISTS dmp_access_log (
+    id INTEGER PRIMARY KEY AUTOINCREMENT, ins TEXT NOT NULL, at REAL NOT NULL,
+    national_id TEXT NOT NULL, name TEXT NOT NULL, profession TEXT NOT NULL,
+    mode TEXT NOT NULL, reason TEXT NOT NULL, action TEXT NOT NULL
+);
 CREATE INDEX IF NOT EXISTS ecps_by_person ON ecps_requests (national_id, status);
 CREATE INDEX IF NOT EXISTS refresh_by_session ON refresh_tokens (sid);
 """
