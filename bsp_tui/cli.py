@@ -3,17 +3,52 @@
 from __future__ import annotations
 
 import sys
+from importlib import import_module
 
 import click
 
 from bsp_tui import __version__
-from bsp_tui.commands.phone import phone_group
-from bsp_tui.commands.platform import platform_group
-from bsp_tui.commands.session import login, logout, status, token
 from bsp_tui.exitcodes import ExitCode
 
+# Subcommands are imported when asked for: `bsp` alone starts the interface without
+# loading the HTTP, JOSE and platform stacks that the commands need.
+LAZY_COMMANDS = {
+    "platform": "bsp_tui.commands.platform:platform_group",
+    "phone": "bsp_tui.commands.phone:phone_group",
+    "login": "bsp_tui.commands.session:login",
+    "status": "bsp_tui.commands.session:status",
+    "token": "bsp_tui.commands.session:token",
+    "logout": "bsp_tui.commands.session:logout",
+}
 
-@click.group(invoke_without_command=True, context_settings={"help_option_names": ["-h", "--help"]})
+
+def _connector_commands() -> dict[str, str]:
+    """`bsp NAME …` for each installed connector that declares a click group (`cli`)."""
+    from connectors.base import registry
+
+    return {c.name: c.cli for c in registry() if c.cli and c.name not in LAZY_COMMANDS}
+
+
+class LazyGroup(click.Group):
+    """A group whose `LAZY_COMMANDS` and connectors' groups are imported on first use."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*super().list_commands(ctx), *LAZY_COMMANDS, *_connector_commands()})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name not in self.commands:
+            path = LAZY_COMMANDS.get(cmd_name) or _connector_commands().get(cmd_name)
+            if path:
+                module, _, name = path.partition(":")
+                self.add_command(getattr(import_module(module), name), cmd_name)
+        return super().get_command(ctx, cmd_name)
+
+
+@click.group(
+    cls=LazyGroup,
+    invoke_without_command=True,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
 @click.option("--demo", is_flag=True, help="Trainer mode: virtual phone, SSO trace, faults.")
 @click.version_option(__version__, prog_name="bsp")
 @click.pass_context
@@ -30,12 +65,6 @@ def cli(ctx: click.Context, demo: bool) -> None:
         from bsp_tui.app.app import run  # Textual is imported only for the interface
 
         run(demo=demo)
-
-
-cli.add_command(platform_group)
-cli.add_command(phone_group)
-for command in (login, status, token, logout):
-    cli.add_command(command)
 
 
 def main() -> None:

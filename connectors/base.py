@@ -26,7 +26,8 @@ class Connector:
     `refusal` why the others may not; `screen` the `module:Class` of its screen,
     or "" while the connector has none; `service` the `module:attribute` of the
     emulated national service (a FastAPI router the platform mounts at
-    `/api/NAME`), or "" when the platform does not emulate it yet.
+    `/api/NAME`), or "" when the platform does not emulate it yet; `cli` the
+    `module:attribute` of its click group, added to `bsp` as `bsp NAME …`, or "".
     """
 
     name: str
@@ -37,6 +38,7 @@ class Connector:
     refusal: str = ""
     screen: str = ""
     service: str = ""
+    cli: str = ""
 
     @property
     def audience(self) -> str:
@@ -54,6 +56,10 @@ class Connector:
     def load_service(self) -> Any:
         """The emulated service's router, imported on demand (None while there is none)."""
         return _load(self.service)
+
+    def load_cli(self) -> Any:
+        """The connector's click group, imported on demand (None while there is none)."""
+        return _load(self.cli)
 
 
 def _load(path: str) -> Any:

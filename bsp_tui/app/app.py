@@ -5,6 +5,8 @@ from __future__ import annotations
 import dataclasses
 import time
 from collections.abc import Callable, Iterable
+from functools import cached_property
+from typing import TYPE_CHECKING
 
 from textual import events, work
 from textual.app import App, SystemCommand
@@ -13,24 +15,31 @@ from textual.reactive import reactive
 from textual.screen import Screen
 
 from bsp_tui.app.prefs import Prefs
-from bsp_tui.app.screens.connector import ConnectorScreen
-from bsp_tui.app.screens.dashboard import DashboardScreen
-from bsp_tui.app.screens.lock import LockScreen
 from bsp_tui.app.screens.signin import SignInScreen
-from bsp_tui.app.screens.store_choice import StoreChoiceScreen
-from bsp_tui.app.screens.waiting import WaitingScreen
 from bsp_tui.sso.errors import NoSessionError, SsoError, StoreUnavailableError
 from bsp_tui.sso.profile import Profile, load_profile
-from bsp_tui.sso.session import Session
-from bsp_tui.sso.trace import Tracer
-from connectors.base import Connector, ConnectorContext, registry
 from themes import DEFAULT_THEME, THEMES
+
+# Only the sign-in screen is imported up front: the session (httpx, JOSE, file lock),
+# the connector registry and the other screens are imported when first needed, after
+# the first paint.
+if TYPE_CHECKING:
+    from bsp_tui.sso.session import Session
+    from bsp_tui.sso.trace import Tracer
+    from connectors.base import Connector
 
 RENEW_EVERY = 20
 RENEW_AHEAD = 45
 IDLE_CHECK_EVERY = 5
 
-SessionFactory = Callable[[Profile | None], Session]
+SessionFactory = Callable[[Profile | None], "Session"]
+
+
+def open_default_session(profile: Profile | None) -> Session:
+    """`Session.open`, imported on first use."""
+    from bsp_tui.sso.session import Session
+
+    return Session.open(profile)
 
 
 class BspApp(App[None]):
@@ -53,7 +62,7 @@ class BspApp(App[None]):
     def __init__(
         self,
         demo: bool = False,
-        session_factory: SessionFactory = Session.open,
+        session_factory: SessionFactory = open_default_session,
         clock: Callable[[], float] = time.time,
         prefs: Prefs | None = None,
     ) -> None:
@@ -61,11 +70,23 @@ class BspApp(App[None]):
         self.demo = demo
         self.clock = clock
         self.prefs = prefs or Prefs.load()
-        self.connectors: list[Connector] = registry()
         self.session_factory = session_factory
         self._session: Session | None = None
         self.last_activity = clock()
-        self.tracer = Tracer()
+
+    @cached_property
+    def connectors(self) -> list[Connector]:
+        """Every installed connector, in display order (the registry, read once)."""
+        from connectors.base import registry
+
+        return registry()
+
+    @cached_property
+    def tracer(self) -> Tracer:
+        """The SSO trace of this run (the demo's trace panel shows it)."""
+        from bsp_tui.sso.trace import Tracer
+
+        return Tracer()
 
     # -- start ----------------------------------------------------------------------
 
@@ -74,8 +95,11 @@ class BspApp(App[None]):
             self.register_theme(theme)
         names = {theme.name for theme in THEMES}
         self.theme = self.prefs.theme if self.prefs.theme in names else DEFAULT_THEME
-        self.push_screen(SignInScreen())
-        self.open_session()
+        self._signin_mounted = self.push_screen(SignInScreen())
+        if self.demo:
+            self.open_session()  # the demo's panels ask the platform at once
+        else:
+            self.call_after_refresh(self.open_session)  # the sign-in screen paints first
         self.set_interval(RENEW_EVERY, self.renew)
         self.set_interval(IDLE_CHECK_EVERY, self.lock_if_idle)
 
@@ -87,6 +111,8 @@ class BspApp(App[None]):
             if self.demo:
                 self._session.tracer = self.tracer
         except StoreUnavailableError:
+            from bsp_tui.app.screens.store_choice import StoreChoiceScreen
+
             self.push_screen(StoreChoiceScreen(), self.store_chosen)
             return
         except SsoError as error:
@@ -95,7 +121,11 @@ class BspApp(App[None]):
         for warning in self._session.warnings:
             self.notify(warning, severity="warning", timeout=10)
         if self.load_facts():
-            self.show_dashboard()
+            # Replacing a screen whose Header has just mounted crashes Textual 8.2.8: the
+            # Header's title callback, queued on the app, finds no HeaderTitle any more.
+            # So the sign-in screen mounts first, and the switch queues behind that callback.
+            await self._signin_mounted
+            self.call_next(self.show_dashboard)
 
     def store_chosen(self, choice: str | None) -> None:
         if choice not in ("memory", "file"):
@@ -107,7 +137,7 @@ class BspApp(App[None]):
     def session(self) -> Session:
         """The session (opened at start)."""
         if self._session is None:
-            raise NoSessionError("La session n'est pas encore ouverte.")
+            raise NoSessionError("La session n'est pas encore ouverte")
         return self._session
 
     def load_facts(self) -> bool:
@@ -128,6 +158,8 @@ class BspApp(App[None]):
 
     def start_sign_in(self, flow: str, national_id: str) -> None:
         """From the sign-in screen: run the flow on a waiting screen."""
+        from bsp_tui.app.screens.waiting import WaitingScreen
+
         self.push_screen(WaitingScreen(flow, national_id))
 
     def signed_in(self, relock: bool = False) -> None:
@@ -144,15 +176,19 @@ class BspApp(App[None]):
 
     def show_dashboard(self) -> None:
         """The dashboard replaces the sign-in screen."""
+        from bsp_tui.app.screens.dashboard import DashboardScreen
+
         self.switch_screen(DashboardScreen())
 
-    def session_lost(self, message: str) -> None:
+    def session_lost(self, error: NoSessionError) -> None:
         """The session ended elsewhere (revoked, expired): say so and offer to sign in."""
         if self.session_facts is None:
             return  # already said, by another of the checks that found out
         self.session_facts = None
         self.patient = None
-        self.notify(message, severity="error", timeout=15)
+        self.notify(
+            f"{error.reason} : reconnectez-vous avec votre e-CPS.", severity="error", timeout=15
+        )
         self.back_to_sign_in()
 
     def back_to_sign_in(self) -> None:
@@ -184,7 +220,7 @@ class BspApp(App[None]):
         try:
             await self.session.access_token(min_valid=RENEW_AHEAD)
         except NoSessionError as error:
-            self.session_lost(error.message)
+            self.session_lost(error)
             return
         except SsoError:
             return  # unreachable for now: the next round tries again
@@ -205,13 +241,20 @@ class BspApp(App[None]):
         await super().on_event(event)
 
     def lock_if_idle(self) -> None:
-        if self.session_facts is None or isinstance(self.screen, LockScreen | WaitingScreen):
+        if self.session_facts is None:
+            return
+        from bsp_tui.app.screens.lock import LockScreen
+        from bsp_tui.app.screens.waiting import WaitingScreen
+
+        if isinstance(self.screen, LockScreen | WaitingScreen):
             return
         if self.clock() - self.last_activity >= self.prefs.lock_after:
             self.action_lock()
 
     def action_lock(self) -> None:
         """Lock now; a new e-CPS approval unlocks, the screens below stay as they are."""
+        from bsp_tui.app.screens.lock import LockScreen
+
         if self.session_facts is not None and not isinstance(self.screen, LockScreen):
             self.push_screen(LockScreen())
 
@@ -219,6 +262,9 @@ class BspApp(App[None]):
 
     def open_connector(self, connector: Connector) -> None:
         """Open a connector's screen on the shared session and patient context."""
+        from bsp_tui.app.screens.connector import ConnectorScreen
+        from connectors.base import ConnectorContext
+
         context = ConnectorContext(
             connector=connector,
             client=self.session.client_for(connector.audience),
@@ -242,6 +288,8 @@ class BspApp(App[None]):
 
     def recheck(self) -> None:
         """Check the dashboard's tiles again, wherever the dashboard is in the stack."""
+        from bsp_tui.app.screens.dashboard import DashboardScreen
+
         for screen in self.screen_stack:
             if isinstance(screen, DashboardScreen):
                 screen.action_recheck()

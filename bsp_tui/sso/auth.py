@@ -2,21 +2,30 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import AsyncGenerator
 from typing import TYPE_CHECKING
 
 import httpx
 
 from bsp_tui.sso.errors import ServiceRefusedError
+from bsp_tui.sso.session import fresh
 
 if TYPE_CHECKING:
     from bsp_tui.sso.session import Session
+
+REREAD = 1.0
 
 
 class ConnectorAuth(httpx.Auth):
     """Adds the connector's API token; on a 401, renews once and retries.
 
-    A connector never sees the refresh token, only its own audience's token.
+    A connector never sees the refresh token, only its own audience's token. The token
+    is kept in memory and the store read again at most every `REREAD` seconds, so a
+    client making thousands of calls (a batch) does not read the store (a file, or a
+    keyring call in a thread) on every request, while a token renewed, expired or
+    wiped by another process or the trainer's buttons is still seen within a second;
+    a service's 401 always goes back to the store.
     """
 
     requires_response_body = True
@@ -24,19 +33,33 @@ class ConnectorAuth(httpx.Auth):
     def __init__(self, session: Session, audience: str) -> None:
         self._session = session
         self._audience = audience
+        self._cached: dict | None = None
+        self._read_at = 0.0
+
+    async def _token(self, refused: str | None = None) -> str:
+        cached = self._cached
+        recent = time.monotonic() - self._read_at < REREAD
+        if refused is None and cached is not None and recent and fresh(cached):
+            return cached["token"]
+        token = await self._session.connector_token(self._audience, refused=refused)
+        record = self._session.store.get(f"api:{self._audience}")
+        self._cached = record if record and record.get("token") == token else None
+        self._read_at = time.monotonic()
+        return token
 
     async def async_auth_flow(
         self, request: httpx.Request
     ) -> AsyncGenerator[httpx.Request, httpx.Response]:
-        token = await self._session.connector_token(self._audience)
+        token = await self._token()
         request.headers["Authorization"] = f"Bearer {token}"
         response = yield request
         if response.status_code != 401:
             return
-        token = await self._session.connector_token(self._audience, refused=token)
+        token = await self._token(refused=token)
         request.headers["Authorization"] = f"Bearer {token}"
         response = yield request
         if response.status_code == 401:
+            self._cached = None
             raise ServiceRefusedError(
                 f"Le service {self._audience} refuse la session, même renouvelée : "
                 "reconnectez-vous avec `bsp login`."

@@ -17,10 +17,18 @@ class SsoError(Exception):
 
 
 class NoSessionError(SsoError):
-    """No usable session: the person must sign in again."""
+    """No usable session: the person must sign in again.
+
+    `reason` says what happened, for any interface; the message adds how to sign in
+    from the command line.
+    """
 
     exit_code = ExitCode.NO_SESSION
     code = "no_session"
+
+    def __init__(self, reason: str, hint: str = "reconnectez-vous avec `bsp login`.") -> None:
+        super().__init__(f"{reason} : {hint}")
+        self.reason = reason
 
 
 class SignInRefusedError(SsoError):

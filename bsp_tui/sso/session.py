@@ -8,6 +8,7 @@ already. So twenty processes needing a token at the same moment make one refresh
 
 from __future__ import annotations
 
+import asyncio
 import os
 import time
 from collections.abc import Awaitable, Callable, Iterable
@@ -27,6 +28,8 @@ from bsp_tui.sso.provider import Provider, TokenEndpointError, unreachable
 from bsp_tui.sso.store import TokenStore, open_store
 
 if TYPE_CHECKING:
+    import ssl
+
     from bsp_tui.sso.trace import Tracer
 
 EMBEDDED_BASE_URL = "http://plateforme.bsp"
@@ -34,8 +37,33 @@ EXCHANGE_GRANT = "urn:ietf:params:oauth:grant-type:token-exchange"
 ACCESS_TOKEN_TYPE = "urn:ietf:params:oauth:token-type:access_token"  # noqa: S105 - a URN
 LOCK_TIMEOUT = 60
 HTTP_TIMEOUT = httpx.Timeout(10.0, connect=5.0)
-SIGN_IN_AGAIN = "reconnectez-vous avec `bsp login`."
-NO_SESSION = "Aucune session : connectez-vous avec `bsp login`."
+
+
+class _SessionLock:
+    """The cross-process file lock, plus a lock between this process's own tasks.
+
+    A file lock object is re-entrant: several tasks of one process (the dashboard's
+    tiles checked at once) would all hold it and refresh with the same refresh token,
+    which the provider takes for a replay and answers by revoking the session.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self._file = AsyncFileLock(str(path), timeout=LOCK_TIMEOUT)
+        self._tasks = asyncio.Lock()
+
+    async def __aenter__(self) -> None:
+        await self._tasks.acquire()
+        try:
+            await self._file.acquire()
+        except BaseException:
+            self._tasks.release()
+            raise
+
+    async def __aexit__(self, *exc: object) -> None:
+        try:
+            await self._file.release()
+        finally:
+            self._tasks.release()
 
 
 def _margin(record: dict) -> float:
@@ -93,8 +121,9 @@ class Session:
         self.store = store
         self.tracer = tracer
         self.warnings: list[str] = []
-        self._lock = AsyncFileLock(str(lock_path(dirs, profile.name)), timeout=LOCK_TIMEOUT)
+        self._lock = _SessionLock(lock_path(dirs, profile.name))
         self._mounts: dict[str, httpx.AsyncBaseTransport] | None = None
+        self._tls: ssl.SSLContext | None = None
         self._http: httpx.AsyncClient | None = None
         self._provider: Provider | None = None
         if store.kind == "file":
@@ -121,13 +150,20 @@ class Session:
     def _client(self, base_url: str, auth: httpx.Auth | None = None) -> httpx.AsyncClient:
         if self._mounts is None:
             self._mounts = {}
+            # One TLS context for every client of the session: building one reads the CA
+            # bundle (~30 ms), and the launcher builds a client per tile check and open.
+            self._tls = httpx.create_ssl_context()
             if self.profile.embedded:
                 # Built only when needed: a script whose tokens are cached never starts it.
                 from bsp_tui.platform.app import create_app
 
                 self._mounts[EMBEDDED_BASE_URL] = httpx.ASGITransport(app=create_app())
         client = httpx.AsyncClient(
-            base_url=base_url, mounts=self._mounts, auth=auth, timeout=HTTP_TIMEOUT
+            base_url=base_url,
+            mounts=self._mounts,
+            auth=auth,
+            timeout=HTTP_TIMEOUT,
+            verify=self._tls,
         )
         if self.tracer is not None:
             self.tracer.attach(client)
@@ -235,10 +271,10 @@ class Session:
     def _session_record(self) -> dict:
         record = self.store.get("session")
         if not record:
-            raise NoSessionError(NO_SESSION)
+            raise NoSessionError("Aucune session", "connectez-vous avec `bsp login`.")
         if record["refresh_expires_at"] <= time.time():
             self._wipe()
-            raise NoSessionError(f"La session a expiré : {SIGN_IN_AGAIN}")
+            raise NoSessionError("La session a expiré")
         return record
 
     async def access_token(self, min_valid: float = 0) -> str:
@@ -263,9 +299,7 @@ class Session:
             if error.error != "invalid_grant":
                 raise SsoError(f"Renouvellement impossible : {error.message}") from None
             self._wipe()
-            raise NoSessionError(
-                f"La session a pris fin (expirée ou révoquée) : {SIGN_IN_AGAIN}"
-            ) from None
+            raise NoSessionError("La session a pris fin (expirée ou révoquée)") from None
         session |= {
             "refresh_token": tokens.get("refresh_token", session["refresh_token"]),
             "id_token": tokens.get("id_token", session["id_token"]),
@@ -347,7 +381,7 @@ class Session:
             async with self._lock:
                 access = await self._access_locked(0, refused=access)
             if not await self._userinfo(access):
-                raise NoSessionError(f"La session n'est plus reconnue : {SIGN_IN_AGAIN}")
+                raise NoSessionError("La session n'est plus reconnue")
         session = self._session_record()
         access_record = self.store.get("access") or {}
         connectors = {}

@@ -9,4 +9,6 @@ CONNECTOR = Connector(
     order=2,
     professions=frozenset({"10", "21", "60"}),
     refusal="Le DMP est réservé aux professionnels de santé.",
+    service="connectors.dmp.service:router",
+    cli="connectors.dmp.cli:group",
 )

@@ -7,4 +7,6 @@ CONNECTOR = Connector(
     title="INS",
     description="Identité nationale de santé : rechercher et vérifier un patient",
     order=1,
+    service="connectors.ins.service:router",
+    cli="connectors.ins.cli:ins_group",
 )

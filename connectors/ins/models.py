@@ -16,10 +16,12 @@ OID_NIR_TEST = "1.2.250.1.213.1.4.10"
 OID_NIR_DEMO = "1.2.250.1.213.1.4.11"
 STATUSES = ("PROV", "VALI", "RECUP", "QUAL")
 SEXES = ("F", "M")
+NAME_MAX = 100
 
 _INS = re.compile(r"[1278][0-9]{2}(?:0[1-9]|1[0-2]|[2-9][0-9])(?:[0-9]{2}|2[AB])[0-9]{6}[0-9]{2}")
 _COG = re.compile(r"(?:[0-9]{2}|2[AB])[0-9]{3}")
 _NAME_ALLOWED = re.compile(r"[A-Z' -]+")
+_NORMAL = re.compile(r"(?:[A-Z'-]+(?: [A-Z'-]+)*)?")
 
 
 def ins_key(body: str) -> str:
@@ -72,27 +74,86 @@ def birthdate_problem(value: str) -> str | None:
     return None
 
 
+# Latin letters that do not decompose into a base letter and accents, spelt out as
+# French civil registers do; typographic apostrophes and hyphens become ASCII ones.
+_SPELT_OUT = str.maketrans(
+    {
+        "Æ": "AE",
+        "Œ": "OE",
+        "Ð": "D",
+        "Đ": "D",
+        "Ø": "O",
+        "Þ": "TH",
+        "Ħ": "H",
+        "Ł": "L",
+        "Ŋ": "N",
+        "Ŧ": "T",
+        "ĸ": "K",
+        "·": "",
+        "’": "'",
+        "‘": "'",
+        "ʼ": "'",
+        "´": "'",
+        "`": "'",
+        "′": "'",
+        "‐": "-",
+        "‑": "-",
+    }
+)
+
+
+def _without_marks(value: str) -> str:
+    return "".join(c for c in unicodedata.normalize("NFKD", value) if not unicodedata.combining(c))
+
+
+def _normalise_once(value: str) -> str:
+    # Marks go before capitals too: some (the Greek ypogegrammeni) have a capital letter.
+    upper = _without_marks(value.translate(_SPELT_OUT)).upper()
+    stripped = _without_marks(upper.translate(_SPELT_OUT)).translate(_SPELT_OUT)
+    return re.sub(r"\s+", " ", stripped).strip()
+
+
 def normalise_name(value: str) -> str:
     """A trait as INS keeps it: capitals without diacritics; hyphens and apostrophes kept.
 
-    Typographic apostrophes become `'`, ligatures are spelt out (Œ → OE, Æ → AE),
-    runs of spaces collapse and the result is trimmed.
+    Typographic apostrophes become `'`, ligatures and letters without a decomposition
+    are spelt out (Œ → OE, Æ → AE, ß → SS, Ø → O, Ł → L), runs of spaces collapse and
+    the result is trimmed. Idempotent: a normalised name normalises to itself (the
+    steps repeat until nothing changes, since capitals or decompositions of rare
+    characters may themselves need another pass).
     """
-    value = value.replace("’", "'").replace("‘", "'").replace("œ", "oe").replace("Œ", "OE")
-    value = value.replace("æ", "ae").replace("Æ", "AE").replace("ß", "SS")
-    stripped = "".join(
-        c for c in unicodedata.normalize("NFKD", value) if not unicodedata.combining(c)
-    )
-    upper = stripped.upper()
-    return re.sub(r"\s+", " ", upper).strip()
+    if _NORMAL.fullmatch(value):
+        return value  # already normal: the common case of a batch's second check
+    for _ in range(8):
+        again = _normalise_once(value)
+        if again == value:
+            break
+        value = again
+    return value
 
 
-def name_problem(value: str) -> str | None:
-    """Why a (normalised) name cannot be an INS trait, or None."""
+def sex_problem(value: str) -> str | None:
+    """Why `value` is not a sex as INS records it (F or M), or None."""
+    if value not in SEXES:
+        return "le sexe s'écrit F ou M"
+    return None
+
+
+def card_serial_problem(value: str) -> str | None:
+    """Why `value` is not a Vitale card serial number of the emulation (10 digits), or None."""
+    if len(value) != 10 or not value.isascii() or not value.isdigit():
+        return "le numéro de série de la carte Vitale compte 10 chiffres"
+    return None
+
+
+def name_problem(value: str, what: str = "le nom") -> str | None:
+    """Why a (normalised) name cannot be an INS trait, or None; `what` names it in the reason."""
     if not value:
-        return "le nom est vide"
+        return f"{what} est vide"
+    if len(value) > NAME_MAX:
+        return f"{what} compte au plus {NAME_MAX} caractères"
     if not _NAME_ALLOWED.fullmatch(value):
-        return "le nom ne contient que des lettres, espaces, tirets et apostrophes"
+        return f"{what} ne contient que des lettres, espaces, tirets et apostrophes"
     return None
 
 
@@ -113,3 +174,57 @@ class Identity:
     def first_given(self) -> str:
         """The first of the birth first names."""
         return self.given.split(" ")[0]
+
+
+@dataclass(frozen=True)
+class Traits:
+    """What a lookup by traits gives: birth name, birth first names, sex, birth date, and
+    optionally the birthplace (INSEE COG code)."""
+
+    family: str
+    given: str
+    sex: str
+    birthdate: str
+    birthplace: str = ""
+
+    def normalised(self) -> Traits:
+        """The traits as INS compares them: names normalised, codes in capitals."""
+        return Traits(
+            normalise_name(self.family),
+            normalise_name(self.given),
+            self.sex.strip().upper(),
+            self.birthdate.strip(),
+            self.birthplace.strip().upper(),
+        )
+
+    def problem(self, partial: bool = False) -> tuple[str, str] | None:
+        """The first `(field, reason)` that makes these traits unusable, or None.
+
+        Checks the normalised form, so "élise" and "ÉLISE" are the same valid name.
+        With `partial`, absent (empty) traits are not checked; the birthplace is
+        always optional.
+        """
+        return self.normalised().problem_as_is(partial)
+
+    def problem_as_is(self, partial: bool = False) -> tuple[str, str] | None:
+        """As `problem`, for traits already normalised (nothing is normalised again)."""
+        checks = (
+            ("family", lambda v: name_problem(v, "le nom de naissance")),
+            ("given", lambda v: name_problem(v, "le prénom")),
+            ("sex", sex_problem),
+            ("birthdate", birthdate_problem),
+            ("birthplace", cog_problem),
+        )
+        for name, check in checks:
+            value = getattr(self, name)
+            if not value and (partial or name == "birthplace"):
+                continue
+            reason = check(value)
+            if reason:
+                return name, reason
+        return None
+
+
+def identity_of(data: dict) -> Identity:
+    """An Identity from its JSON form (unknown keys ignored)."""
+    return Identity(**{name: str(data[name]) for name in Identity.__dataclass_fields__})

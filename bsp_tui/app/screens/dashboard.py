@@ -71,7 +71,7 @@ class DashboardScreen(BspScreen):
             async with session.client_for(connector.audience) as client:
                 response = await client.get("/me")
         except NoSessionError as error:
-            self.app.session_lost(error.message)  # type: ignore[attr-defined]
+            self.app.session_lost(error)  # type: ignore[attr-defined]
             return
         except SsoError as error:
             tile.show("error", error.message)

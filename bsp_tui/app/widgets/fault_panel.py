@@ -32,7 +32,7 @@ class FaultPanel(Grid):
         services = [(c.title, c.name) for c in self.app.connectors]  # type: ignore[attr-defined]
         yield Select(services, prompt="Service à couper", id="fault-service")
         yield Button("Expirer le jeton", id="fault-expire", compact=True)
-        yield Button("Révoquer la session", id="fault-revoke", compact=True)
+        yield Button("Révoquer", id="fault-revoke", compact=True)
         yield Button("Couper / rétablir", id="fault-down", compact=True)
         yield Button("Ralentir le réseau", id="fault-slow", compact=True)
         yield Button("Réinitialiser", id="fault-reset", variant="primary", compact=True)

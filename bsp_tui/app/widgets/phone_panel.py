@@ -58,6 +58,8 @@ class PhonePanel(Vertical):
             self._personas = {p["national_id"]: p for p in await self.phone.personas()}
         waiting = await self.phone.pending()
         current = waiting[0] if waiting else None
+        if not self.is_attached:
+            return  # the screen went away while the platform answered
         if (current and current.id) != (self.request and self.request.id):
             self.show_request(current)
 

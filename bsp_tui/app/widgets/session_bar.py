@@ -11,7 +11,7 @@ class SessionBar(Static):
     """One line under the header; updated every second from the app's session facts."""
 
     DEFAULT_CSS = """
-    SessionBar { height: 1; padding: 0 1; background: $primary; color: $text; }
+    SessionBar { height: 1; padding: 0 1; background: $primary; color: $background; }
     SessionBar.-none { display: none; }
     """
 
@@ -29,6 +29,6 @@ class SessionBar(Static):
         who = facts["who"]
         profession = f" — {who['profession']}" if who.get("profession") else ""
         self.update(
-            f"{who['name']}{profession}  ·  session {duration(facts['session_expires_at'] - now)}"
-            f"  ·  jeton PSC {duration(facts['access_expires_at'] - now)}"
+            f"{who['name']}{profession} · session {duration(facts['session_expires_at'] - now)}"
+            f" · PSC {duration(facts['access_expires_at'] - now)}"
         )

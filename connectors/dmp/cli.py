@@ -1,0 +1,289 @@
+"""`bsp dmp …`: the patient's shared medical record from the shell, on the session.
+
+Input is checked before anything is sent (INS key, mode and reason, LOINC type, file):
+a malformed value exits 2. The DMP's refusals exit 4 with its reason, a document or
+DMP that is not there exits 5, no session exits 3 (see DESIGN.md for every code).
+"""
+
+from __future__ import annotations
+
+import base64
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import datetime
+from pathlib import Path
+
+import click
+
+from bsp_tui.commands.session import open_session
+from bsp_tui.exitcodes import ExitCode
+from bsp_tui.output import CommandError, json_option, print_json, run_async
+from connectors.dmp.client import (
+    BAD_INPUT,
+    NOT_ALLOWED,
+    NOT_FOUND,
+    UNAVAILABLE,
+    DmpClient,
+    DmpError,
+    checked_loinc,
+    checked_mode,
+)
+from connectors.dmp.models import (
+    BRIS_DE_GLACE,
+    CENTRE_15,
+    CONSULTATION_REPORT,
+    DOCUMENT_TYPES,
+    MODE_LABELS,
+    MODES,
+    NORMAL,
+    AccessEntry,
+    DocumentInfo,
+)
+
+EXIT_CODES = {
+    BAD_INPUT: ExitCode.USAGE,
+    NOT_ALLOWED: ExitCode.NOT_ALLOWED,
+    NOT_FOUND: ExitCode.NOT_FOUND,
+    UNAVAILABLE: ExitCode.UNREACHABLE,
+}
+ACTIONS = {
+    "check": "vérification des droits",
+    "list": "liste des documents",
+    "metadata": "fiche du document",
+    "read": "lecture du document",
+    "add": "ajout du document",
+    "history": "consultation de l'historique",
+}
+REFUSALS = {
+    "profession": "profession sans accès",
+    "mode_profession": "mode non autorisé",
+    "reason_required": "motif manquant",
+    "blocked": "professionnel bloqué",
+    "closed": "DMP fermé",
+    "document_type": "type de document non autorisé",
+    "masked": "document masqué",
+    "too_large": "document trop volumineux",
+}
+PROFESSIONS = {"10": "Médecin", "21": "Pharmacien", "60": "Infirmier", "SECR": "Secrétaire"}
+
+mode_option = click.option(
+    "--mode",
+    type=click.Choice(MODES),
+    default=NORMAL,
+    show_default=True,
+    help="Access mode: bris_de_glace (emergency, needs --reason) or centre_15 (regulation).",
+)
+reason_option = click.option(
+    "--reason", help="Why (required with bris_de_glace): traced and shown to the patient."
+)
+
+
+def _failure(error: DmpError) -> CommandError:
+    return CommandError(error.message, EXIT_CODES.get(error.kind, ExitCode.FAILURE), error.code)
+
+
+@asynccontextmanager
+async def dmp_client() -> AsyncIterator[DmpClient]:
+    """A DMP client on the signed-in session; DMP errors become exit codes."""
+    try:
+        async with open_session() as session, session.client_for("dmp") as http:
+            yield DmpClient(http)
+    except DmpError as error:
+        raise _failure(error) from None
+
+
+def _checked(mode: str, reason: str | None, loinc: str | None = None) -> None:
+    """Client-side checks before the session is even opened."""
+    try:
+        checked_mode(mode, reason)
+        if loinc is not None:
+            checked_loinc(loinc)
+    except DmpError as error:
+        raise _failure(error) from None
+
+
+def _emergency_notice(mode: str, reason: str | None) -> None:
+    if mode == BRIS_DE_GLACE:
+        click.echo(
+            f"Accès en bris de glace, motif « {reason} » : tracé et visible du patient.", err=True
+        )
+    elif mode == CENTRE_15:
+        click.echo("Accès en mode centre 15 : tracé et visible du patient.", err=True)
+
+
+def _day(value: str) -> str:
+    return value[:10]
+
+
+def _flags(info: DocumentInfo) -> str:
+    flags = []
+    if info.masked:
+        flags.append("masqué aux PS")
+    if info.invisible_to_patient:
+        flags.append("invisible patient")
+    return f" [{', '.join(flags)}]" if flags else ""
+
+
+@click.group("dmp")
+def group() -> None:
+    """DMP: a patient's shared medical record (list, show, add, history)."""
+
+
+@group.command("list")
+@click.argument("ins")
+@click.option("--type", "loinc", metavar="LOINC", help="Only this document type.")
+@click.option("--since", metavar="YYYY-MM-DD", help="Only documents of that day and after.")
+@mode_option
+@reason_option
+@json_option
+@run_async
+async def list_documents(
+    ins: str, loinc: str | None, since: str | None, mode: str, reason: str | None, as_json: bool
+) -> None:
+    """The documents of the patient's DMP that you may see, most recent first."""
+    _checked(mode, reason, loinc)
+    if since is not None:
+        try:
+            datetime.strptime(since, "%Y-%m-%d")
+        except ValueError:
+            raise CommandError(
+                f"--since s'écrit AAAA-MM-JJ (reçu « {since} »).", ExitCode.USAGE, BAD_INPUT
+            ) from None
+    async with dmp_client() as dmp:
+        documents = await dmp.list(ins, type=loinc, since=since, mode=mode, reason=reason)
+    if as_json:
+        print_json(
+            {
+                "ins": ins.strip().upper(),
+                "mode": mode,
+                "count": len(documents),
+                "documents": [d.as_json() for d in documents],
+            }
+        )
+        return
+    _emergency_notice(mode, reason)
+    if not documents:
+        click.echo("Aucun document visible dans ce DMP.")
+        return
+    click.echo(f"{'DATE':<10}  {'TYPE':<36}  {'ID':<16}  {'AUTEUR':<28}  TITRE")
+    for d in documents:
+        kind = f"{d.loinc} {d.type_label}"[:36]
+        click.echo(
+            f"{_day(d.date):<10}  {kind:<36}  {d.id:<16}  {d.author_name[:28]:<28}  "
+            f"{d.title}{_flags(d)}"
+        )
+    click.echo(f"{len(documents)} document(s), mode {MODE_LABELS[mode]}.", err=True)
+
+
+@group.command("show")
+@click.argument("document_id")
+@mode_option
+@reason_option
+@click.option(
+    "--output",
+    type=click.Path(dir_okay=False, writable=True, path_type=Path),
+    help="Write the content to this file.",
+)
+@json_option
+@run_async
+async def show(
+    document_id: str, mode: str, reason: str | None, output: Path | None, as_json: bool
+) -> None:
+    """One document: its metadata, then its content when it is text."""
+    _checked(mode, reason)
+    async with dmp_client() as dmp:
+        document = await dmp.show(document_id, mode=mode, reason=reason)
+    if output is not None:
+        output.write_bytes(document.content)
+    info = document.info
+    if as_json:
+        content = (
+            {"content_encoding": "utf-8", "content": document.text()}
+            if document.is_text
+            else {
+                "content_encoding": "base64",
+                "content": base64.b64encode(document.content).decode("ascii"),
+            }
+        )
+        print_json(info.as_json() | content)
+        return
+    _emergency_notice(mode, reason)
+    click.echo(f"Document {info.id} — {info.loinc} {info.type_label}{_flags(info)}")
+    click.echo(f"Titre : {info.title}")
+    click.echo(f"Date : {_day(info.date)} — auteur : {info.author_name} ({info.author_id})")
+    click.echo(f"Contenu : {info.content_type}, {info.size} octets")
+    click.echo("")
+    if document.is_text:
+        click.echo(document.text())
+    elif output is None:
+        click.echo("Contenu binaire : utilisez --output FICHIER ou --json pour le récupérer.")
+    if output is not None:
+        click.echo(f"Contenu enregistré dans {output}.", err=True)
+
+
+@group.command("add")
+@click.argument("ins")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option(
+    "--type",
+    "loinc",
+    metavar="LOINC",
+    default=CONSULTATION_REPORT,
+    show_default=True,
+    help="Document type (LOINC): " + ", ".join(DOCUMENT_TYPES) + ".",
+)
+@click.option("--title", help="Title shown in the DMP (default: the type's label).")
+@json_option
+@run_async
+async def add(ins: str, file: Path, loinc: str, title: str | None, as_json: bool) -> None:
+    """Add a document (a consultation report by default) to the patient's DMP."""
+    _checked(NORMAL, None, loinc)
+    async with dmp_client() as dmp:
+        info = await dmp.add(ins, file, loinc, title)
+    if as_json:
+        print_json(info.as_json())
+        return
+    click.echo(
+        f"Document ajouté au DMP de {info.ins} : {info.id} "
+        f"({info.loinc} {info.type_label}, {info.size} octets)."
+    )
+
+
+def _local(recorded: str) -> str:
+    try:
+        at = datetime.fromisoformat(recorded.replace("Z", "+00:00"))
+    except ValueError:
+        return recorded
+    return time.strftime("%d/%m/%Y %H:%M:%S", time.localtime(at.timestamp()))
+
+
+def _history_line(entry: AccessEntry) -> str:
+    action = ACTIONS.get(entry.action, entry.action)
+    if entry.document_id:
+        action += f" {entry.document_id}"
+    result = (
+        f"REFUSÉ ({REFUSALS.get(entry.refusal, entry.refusal)})" if entry.refused else "accordé"
+    )
+    profession = PROFESSIONS.get(entry.profession, entry.profession)
+    line = (
+        f"{_local(entry.at)}  {entry.name[:26]:<26}  {profession[:11]:<11}  "
+        f"{MODE_LABELS.get(entry.mode, entry.mode):<13}  {action} — {result}"
+    )
+    return line + (f" — motif : {entry.reason}" if entry.reason else "")
+
+
+@group.command("history")
+@click.argument("ins")
+@json_option
+@run_async
+async def history(ins: str, as_json: bool) -> None:
+    """Who accessed the patient's DMP, when, in which mode and why (most recent first)."""
+    async with dmp_client() as dmp:
+        entries = await dmp.history(ins)
+    if as_json:
+        print_json({"ins": ins.strip().upper(), "events": [e.as_json() for e in entries]})
+        return
+    click.echo(f"{'DATE':<19}  {'PROFESSIONNEL':<26}  {'PROFESSION':<11}  {'MODE':<13}  ACTION")
+    for entry in entries:
+        click.echo(_history_line(entry))

@@ -1,0 +1,326 @@
+"""The DMP client: FHIR requests over an httpx client that already carries the DMP token.
+
+Input is checked before any request (INS key, access mode and reason, LOINC type, file);
+the service's refusals come back as `DmpError` with a `kind` a caller can branch on:
+`bad_input`, `not_allowed`, `not_found`, `unavailable` or `failure`, and the
+OperationOutcome's reason in French (`message`) and English (`message_en`).
+"""
+
+from __future__ import annotations
+
+import base64
+import mimetypes
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from connectors.dmp.models import (
+    AUTHOR_ID_SYSTEM,
+    CONSULTATION_REPORT,
+    CONTENT_TYPES,
+    DOCUMENT_TYPES,
+    LOINC_SYSTEM,
+    MAX_TITLE_CHARS,
+    NORMAL,
+    AccessEntry,
+    Document,
+    DocumentInfo,
+    PatientRecord,
+    loinc_problem,
+    mode_problem,
+)
+from connectors.ins.models import ins_problem, oid_of
+
+FHIR_JSON = "application/fhir+json"
+BAD_INPUT = "bad_input"
+NOT_ALLOWED = "not_allowed"
+NOT_FOUND = "not_found"
+UNAVAILABLE = "unavailable"
+FAILURE = "failure"
+_KINDS = {400: BAD_INPUT, 413: BAD_INPUT, 415: BAD_INPUT, 422: BAD_INPUT}
+_KINDS |= {403: NOT_ALLOWED, 404: NOT_FOUND, 503: UNAVAILABLE}
+# Extensions the platform may not know, for the files people add most.
+_EXTENSIONS = {".txt": "text/plain", ".md": "text/plain", ".html": "text/html", ".htm": "text/html"}
+
+
+class DmpError(Exception):
+    """A refusal or a failure, with its kind, the HTTP status (0 before any request), the
+    OperationOutcome's code and reason (French `message`, English `message_en`)."""
+
+    def __init__(
+        self, kind: str, message: str, message_en: str = "", status: int = 0, code: str = ""
+    ) -> None:
+        super().__init__(message)
+        self.kind = kind
+        self.message = message
+        self.message_en = message_en or message
+        self.status = status
+        self.code = code or kind
+
+
+def _bad(message: str) -> DmpError:
+    return DmpError(BAD_INPUT, message[:1].upper() + message[1:] + ".")
+
+
+def checked_ins(ins: str) -> str:
+    """The INS, stripped, or a `bad_input` DmpError naming what is wrong."""
+    ins = ins.strip().upper()
+    problem = ins_problem(ins)
+    if problem:
+        raise _bad(f"INS « {ins} » : {problem}")
+    return ins
+
+
+def checked_mode(mode: str, reason: str | None) -> tuple[str, str | None]:
+    """The mode and reason, or a `bad_input` DmpError (a break-glass needs a reason)."""
+    problem = mode_problem(mode, reason)
+    if problem:
+        raise _bad(problem)
+    return mode, reason.strip() if reason else reason
+
+
+def checked_loinc(code: str) -> str:
+    """A document type the DMP knows, or a `bad_input` DmpError listing them."""
+    problem = loinc_problem(code)
+    if problem:
+        raise _bad(problem)
+    return code
+
+
+def content_type_of(path: Path) -> str:
+    """The content type of a file to add, from its name; `bad_input` when not accepted."""
+    kind = _EXTENSIONS.get(path.suffix.lower()) or mimetypes.guess_type(path.name)[0] or ""
+    if kind not in CONTENT_TYPES:
+        accepted = ", ".join(sorted(CONTENT_TYPES))
+        raise _bad(f"type de fichier non pris en charge ({path.name}) : {accepted}")
+    return kind
+
+
+def _patient_token(ins: str) -> str:
+    return f"urn:oid:{oid_of(ins)}|{ins}"
+
+
+def _params(mode: str, reason: str | None) -> dict[str, str]:
+    params = {} if mode == NORMAL else {"mode": mode}
+    if reason and mode != NORMAL:
+        params["reason"] = reason
+    return params
+
+
+def _outcome(response: httpx.Response) -> DmpError:
+    kind = _KINDS.get(response.status_code, FAILURE)
+    message, english, code = "", "", ""
+    try:
+        body = response.json()
+        issue = body["issue"][0]
+        message = str(issue.get("diagnostics", ""))
+        details = issue.get("details") or {}
+        english = str(details.get("text", ""))
+        codings = details.get("coding") or []
+        code = str(codings[0].get("code", "")) if codings else str(issue.get("code", ""))
+    except (ValueError, KeyError, IndexError, TypeError, AttributeError):
+        pass
+    if not message:
+        message = f"Le DMP a répondu {response.status_code}."
+    return DmpError(kind, message, english, response.status_code, code or kind)
+
+
+def _labels(resource: dict) -> tuple[str, ...]:
+    return tuple(
+        coding.get("code", "")
+        for label in resource.get("securityLabel", [])
+        for coding in label.get("coding", [])
+    )
+
+
+def document_info(resource: dict) -> DocumentInfo:
+    """A DocumentReference as the client's domain type."""
+    coding = next(
+        (c for c in resource["type"]["coding"] if c.get("system") == LOINC_SYSTEM),
+        resource["type"]["coding"][0],
+    )
+    author = (resource.get("author") or [{}])[0]
+    author_id = author.get("identifier", {})
+    attachment = resource["content"][0]["attachment"]
+    return DocumentInfo(
+        id=resource["id"],
+        ins=resource["subject"]["identifier"]["value"],
+        loinc=coding["code"],
+        type_label=coding.get("display") or DOCUMENT_TYPES.get(coding["code"], coding["code"]),
+        title=resource.get("description") or attachment.get("title", ""),
+        date=resource.get("date", ""),
+        author_id=author_id.get("value", "") if author_id.get("system") == AUTHOR_ID_SYSTEM else "",
+        author_name=author.get("display", ""),
+        content_type=attachment.get("contentType", ""),
+        size=int(attachment.get("size", 0)),
+        status=resource.get("status", ""),
+        labels=_labels(resource),
+    )
+
+
+def access_entry(event: dict) -> AccessEntry:
+    """An AuditEvent as one line of the access history."""
+    agent = event["agent"][0]
+    purpose = (event.get("purposeOfEvent") or [{}])[0]
+    roles = agent.get("role") or [{}]
+    profession = (roles[0].get("coding") or [{}])[0].get("code", "")
+    documents = [
+        e["what"]["reference"].split("/", 1)[1]
+        for e in event.get("entity", [])
+        if e.get("what", {}).get("reference", "").startswith("DocumentReference/")
+    ]
+    refused = event.get("outcome", "0") != "0"
+    return AccessEntry(
+        id=event["id"],
+        at=event["recorded"],
+        national_id=agent["who"]["identifier"]["value"],
+        name=agent["who"].get("display", ""),
+        profession=profession,
+        mode=(purpose.get("coding") or [{}])[0].get("code", NORMAL),
+        reason=purpose.get("text", ""),
+        action=event["subtype"][0]["code"],
+        outcome="refused" if refused else "success",
+        document_id=documents[0] if documents else "",
+        refusal=event.get("outcomeDesc", "") if refused else "",
+    )
+
+
+def _patient_record(resource: dict) -> PatientRecord:
+    access = next(
+        (e for e in resource.get("extension", []) if e.get("url") == "urn:bsp:dmp:access"), {}
+    )
+    facts = access.get("extension", [])
+    value = {e["url"]: e.get("valueCode", "") for e in facts}
+    name = (resource.get("name") or [{}])[0]
+    identifier = resource["identifier"][0]
+    return PatientRecord(
+        ins=identifier["value"],
+        oid=identifier["system"].removeprefix("urn:oid:"),
+        family=name.get("family", ""),
+        given=" ".join(name.get("given", [])),
+        sex={"female": "F", "male": "M"}.get(resource.get("gender", ""), ""),
+        birthdate=resource.get("birthDate", ""),
+        dmp_status=value.get("dmpStatus", ""),
+        mode=value.get("mode", NORMAL),
+        readable_types=tuple(e["valueCode"] for e in facts if e["url"] == "readableType"),
+    )
+
+
+class DmpClient:
+    """The DMP's operations over `client` (base URL: the DMP service; auth: its token)."""
+
+    def __init__(self, client: httpx.AsyncClient) -> None:
+        self._http = client
+
+    async def _get(self, path: str, params: dict[str, Any], accept: str = FHIR_JSON) -> Any:
+        response = await self._http.get(path, params=params, headers={"Accept": accept})
+        if response.status_code != 200:
+            raise _outcome(response)
+        return response
+
+    async def patient(
+        self, ins: str, mode: str = NORMAL, reason: str | None = None
+    ) -> PatientRecord:
+        """Check the DMP exists and that the caller may use it in this mode."""
+        ins = checked_ins(ins)
+        mode, reason = checked_mode(mode, reason)
+        params = {"identifier": _patient_token(ins)} | _params(mode, reason)
+        bundle = (await self._get("/Patient", params)).json()
+        return _patient_record(bundle["entry"][0]["resource"])
+
+    async def list(
+        self,
+        ins: str,
+        type: str | None = None,
+        since: str | None = None,
+        mode: str = NORMAL,
+        reason: str | None = None,
+    ) -> list[DocumentInfo]:
+        """The documents of the patient's DMP the caller may see, most recent first.
+
+        `since` (YYYY-MM-DD) keeps the documents of that day and after.
+        """
+        ins = checked_ins(ins)
+        mode, reason = checked_mode(mode, reason)
+        params: dict[str, Any] = {"patient.identifier": _patient_token(ins), "status": "current"}
+        if type:
+            params["type"] = f"{LOINC_SYSTEM}|{checked_loinc(type)}"
+        if since:
+            params["date"] = f"ge{since}"
+        bundle = (await self._get("/DocumentReference", params | _params(mode, reason))).json()
+        return [document_info(entry["resource"]) for entry in bundle.get("entry", [])]
+
+    async def show(
+        self, document_id: str, mode: str = NORMAL, reason: str | None = None
+    ) -> Document:
+        """One document: its metadata and its content."""
+        mode, reason = checked_mode(mode, reason)
+        document_id = document_id.strip()
+        if not document_id or not document_id.isalnum():
+            raise _bad(f"identifiant de document invalide « {document_id} »")
+        params = _params(mode, reason)
+        resource = (await self._get(f"/DocumentReference/{document_id}", params)).json()
+        content = (await self._get(f"/Binary/{document_id}", params, accept="*/*")).content
+        return Document(document_info(resource), content)
+
+    async def add(
+        self,
+        ins: str,
+        path: Path | str,
+        loinc: str = CONSULTATION_REPORT,
+        title: str | None = None,
+        mode: str = NORMAL,
+        reason: str | None = None,
+    ) -> DocumentInfo:
+        """Add a document from a file (a consultation report by default)."""
+        ins = checked_ins(ins)
+        loinc = checked_loinc(loinc)
+        mode, reason = checked_mode(mode, reason)
+        path = Path(path)
+        content_type = content_type_of(path)
+        if title is not None and len(title.strip()) > MAX_TITLE_CHARS:
+            raise _bad(f"le titre dépasse {MAX_TITLE_CHARS} caractères")
+        try:
+            content = path.read_bytes()
+        except OSError as error:
+            raise _bad(f"fichier illisible ({path}) : {error.strerror or error}") from None
+        if not content:
+            raise _bad(f"le fichier {path.name} est vide")
+        resource: dict[str, Any] = {
+            "resourceType": "DocumentReference",
+            "status": "current",
+            "type": {
+                "coding": [
+                    {"system": LOINC_SYSTEM, "code": loinc, "display": DOCUMENT_TYPES[loinc]}
+                ]
+            },
+            "subject": {"identifier": {"system": f"urn:oid:{oid_of(ins)}", "value": ins}},
+            "description": (title or "").strip() or DOCUMENT_TYPES[loinc],
+            "content": [
+                {
+                    "attachment": {
+                        "contentType": content_type,
+                        "data": base64.b64encode(content).decode("ascii"),
+                        "title": path.name,
+                    }
+                }
+            ],
+        }
+        response = await self._http.post(
+            "/DocumentReference",
+            json=resource,
+            params=_params(mode, reason),
+            headers={"Content-Type": FHIR_JSON, "Accept": FHIR_JSON},
+        )
+        if response.status_code != 201:
+            raise _outcome(response)
+        return document_info(response.json())
+
+    async def history(self, ins: str) -> list[AccessEntry]:
+        """The patient's access history, most recent first."""
+        ins = checked_ins(ins)
+        bundle = (
+            await self._get("/AuditEvent", {"patient.identifier": _patient_token(ins)})
+        ).json()
+        return [access_entry(entry["resource"]) for entry in bundle.get("entry", [])]

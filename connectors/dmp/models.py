@@ -1,0 +1,198 @@
+"""DMP domain: document types, access modes, the access matrix, and what the client returns.
+
+Shared by the client (which checks input before any request) and the emulated DMP
+(which enforces the matrix). The matrix is the emulation's own, written down in
+docs/emulation.md: the real DMP's habilitation matrix is richer and not reproduced.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+# Document types the emulated DMP knows, by LOINC code (the seeded population uses them).
+DOCUMENT_TYPES: dict[str, str] = {
+    "11488-4": "Compte rendu de consultation",
+    "60591-5": "Volet de synthèse médicale",
+    "11502-2": "Compte rendu d'examens biologiques",
+    "18748-4": "Compte rendu d'imagerie médicale",
+    "34133-9": "Synthèse d'épisode de soins",
+    "57833-6": "Prescription de médicaments",
+    "11490-0": "Lettre de sortie",
+}
+CONSULTATION_REPORT = "11488-4"
+
+LOINC_SYSTEM = "http://loinc.org"
+PATIENT_ID_SYSTEM_PREFIX = "urn:oid:"
+AUTHOR_ID_SYSTEM = "urn:oid:1.2.250.1.71.4.2.1"  # national id of a professional (IdNat_PS)
+PROFESSION_SYSTEM = "urn:oid:1.2.250.1.213.1.1.5.5"
+CONFIDENTIALITY_SYSTEM = "urn:oid:1.2.250.1.213.1.1.4.13"  # the DMP's visibility codes
+MASQUE_PS = "MASQUE_PS"
+INVISIBLE_PATIENT = "INVISIBLE_PATIENT"
+SECURITY_LABELS = {
+    MASQUE_PS: "Masqué aux professionnels de santé",
+    INVISIBLE_PATIENT: "Non visible par le patient",
+}
+
+# Access modes, as the CLI and the service's `mode` parameter spell them.
+NORMAL = "normal"
+BRIS_DE_GLACE = "bris_de_glace"
+CENTRE_15 = "centre_15"
+MODES = (NORMAL, BRIS_DE_GLACE, CENTRE_15)
+MODE_LABELS = {NORMAL: "normal", BRIS_DE_GLACE: "bris de glace", CENTRE_15: "centre 15"}
+
+MEDECIN = "10"
+PHARMACIEN = "21"
+INFIRMIER = "60"
+EMERGENCY_MEDICINE = "SM57"  # savoir-faire « médecine d'urgence »: the regulating doctors
+
+# The access matrix: the document types each profession may read and add.
+# Professions not listed (the secrétaire médicale, `SECR`, among them) get nothing.
+READABLE_TYPES: dict[str, frozenset[str]] = {
+    MEDECIN: frozenset(DOCUMENT_TYPES),
+    PHARMACIEN: frozenset({"57833-6", "60591-5", "11502-2"}),
+    INFIRMIER: frozenset(DOCUMENT_TYPES) - {"18748-4"},
+}
+# Who may use each mode other than `normal`: profession codes, and a savoir-faire if any.
+BREAK_GLASS_PROFESSIONS = frozenset({MEDECIN, INFIRMIER})
+CENTRE_15_PROFESSION = MEDECIN
+CENTRE_15_SAVOIR_FAIRE = EMERGENCY_MEDICINE
+
+MAX_CONTENT_BYTES = 1024 * 1024  # the emulation's upload limit: 1 MiB of document content
+MAX_REASON_CHARS = 500
+MAX_TITLE_CHARS = 200
+
+# Content types a document may carry (the emulation's own list).
+CONTENT_TYPES = frozenset(
+    {
+        "text/plain",
+        "text/html",
+        "text/xml",
+        "application/xml",
+        "application/pdf",
+        "image/jpeg",
+        "image/png",
+    }
+)
+
+
+def readable_types(profession_code: str) -> frozenset[str]:
+    """The LOINC types a profession may read (and add); empty: no access to the DMP."""
+    return READABLE_TYPES.get(profession_code, frozenset())
+
+
+def mode_problem(mode: str, reason: str | None) -> str | None:
+    """Why this mode and reason cannot be sent, in French, or None (a client-side check)."""
+    if mode not in MODES:
+        return f"mode d'accès inconnu « {mode} » : {', '.join(MODES)}"
+    if mode == BRIS_DE_GLACE and not (reason or "").strip():
+        return "le bris de glace exige un motif (--reason), tracé et visible du patient"
+    if reason is not None and len(reason) > MAX_REASON_CHARS:
+        return f"le motif dépasse {MAX_REASON_CHARS} caractères"
+    return None
+
+
+def loinc_problem(code: str) -> str | None:
+    """Why `code` is not a document type of the DMP, in French, or None."""
+    if code in DOCUMENT_TYPES:
+        return None
+    known = ", ".join(f"{c} ({label})" for c, label in DOCUMENT_TYPES.items())
+    return f"type de document inconnu « {code} » ; types connus : {known}"
+
+
+@dataclass(frozen=True)
+class DocumentInfo:
+    """A document's metadata, as a DocumentReference carries it."""
+
+    id: str
+    ins: str
+    loinc: str
+    type_label: str
+    title: str
+    date: str
+    author_id: str
+    author_name: str
+    content_type: str
+    size: int
+    status: str = "current"
+    labels: tuple[str, ...] = ()
+
+    @property
+    def masked(self) -> bool:
+        """Hidden from professionals (shown only in an emergency mode or to its author)."""
+        return MASQUE_PS in self.labels
+
+    @property
+    def invisible_to_patient(self) -> bool:
+        """Not shown to the patient (professionals see it)."""
+        return INVISIBLE_PATIENT in self.labels
+
+    def as_json(self) -> dict:
+        """The CLI's JSON shape (snake_case)."""
+        data = asdict(self)
+        data["labels"] = list(self.labels)
+        return data
+
+
+@dataclass(frozen=True)
+class Document:
+    """A document's metadata and its content."""
+
+    info: DocumentInfo
+    content: bytes
+
+    @property
+    def is_text(self) -> bool:
+        """True when the content is text that can be printed."""
+        kind = self.info.content_type
+        return kind.startswith("text/") or kind in ("application/xml",)
+
+    def text(self) -> str:
+        """The content as text (undecodable bytes replaced)."""
+        return self.content.decode("utf-8", errors="replace")
+
+
+@dataclass(frozen=True)
+class PatientRecord:
+    """A patient's DMP as the check answers it, with what the caller may do there."""
+
+    ins: str
+    oid: str
+    family: str
+    given: str
+    sex: str
+    birthdate: str
+    dmp_status: str
+    mode: str
+    readable_types: tuple[str, ...] = field(default_factory=tuple)
+
+    def as_json(self) -> dict:
+        """The CLI's JSON shape."""
+        data = asdict(self)
+        data["readable_types"] = list(self.readable_types)
+        return data
+
+
+@dataclass(frozen=True)
+class AccessEntry:
+    """One line of a patient's access history (an AuditEvent)."""
+
+    id: str
+    at: str
+    national_id: str
+    name: str
+    profession: str
+    mode: str
+    reason: str
+    action: str
+    outcome: str
+    document_id: str = ""
+    refusal: str = ""
+
+    @property
+    def refused(self) -> bool:
+        """True for an attempt the DMP refused."""
+        return self.outcome != "success"
+
+    def as_json(self) -> dict:
+        """The CLI's JSON shape."""
+        return asdict(self)

@@ -1,0 +1,205 @@
+"""The INS client: lookups, verification and Vitale cards over the session's HTTP client.
+
+`InsClient` takes an `httpx.AsyncClient` whose base URL is the INS service's and whose
+auth adds the connector's token (what `Session.client_for("ins")` and the screen
+context give). Every input is checked before any request: a malformed value raises
+`InputError(field, reason)` and nothing is sent. The service's refusals raise
+`InsServiceError` with the HTTP status and the OperationOutcome's diagnostics.
+
+    async with session.client_for("ins") as http:
+        ins = InsClient(http)
+        result = await ins.lookup(Traits("Martin", "Jean", "M", "1980-05-12"))
+        if result.code == "02":
+            result = await ins.lookup(Traits("Martin", "Jean", "M", "1980-05-12", "75115"))
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import httpx
+
+from connectors.ins.models import (
+    Identity,
+    Traits,
+    card_serial_problem,
+    identity_of,
+    ins_problem,
+)
+
+FOUND, NONE, SEVERAL = "00", "01", "02"
+
+
+class InputError(ValueError):
+    """A malformed input, caught before any request: which field, and why (in French)."""
+
+    def __init__(self, field: str, reason: str) -> None:
+        super().__init__(f"{field} : {reason}")
+        self.field = field
+        self.reason = reason
+
+
+class InsServiceError(Exception):
+    """The INS service refused a request (an OperationOutcome, or an unreadable answer)."""
+
+    def __init__(self, status: int, code: str, message: str, field: str | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.message = message
+        self.field = field
+
+
+@dataclass(frozen=True)
+class LookupResult:
+    """An INSi answer: `00` with the one identity, `01` none, `02` several (none disclosed)."""
+
+    code: str
+    identities: tuple[Identity, ...]
+    message: str = ""
+
+    @property
+    def identity(self) -> Identity | None:
+        """The identity found, on a `00`."""
+        return self.identities[0] if self.code == FOUND and self.identities else None
+
+    def to_json(self) -> dict:
+        """The JSON form the CLI prints: `{"code": …, "identities": […]}`."""
+        return {"code": self.code, "identities": [asdict(i) for i in self.identities]}
+
+
+@dataclass(frozen=True)
+class Verification:
+    """Whether an INS is known and, when traits were given, whether they are its own."""
+
+    ins: str
+    oid: str | None
+    known: bool
+    consistent: bool | None
+
+    def to_json(self) -> dict:
+        """The JSON form the CLI prints."""
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class Beneficiary:
+    """One person on a Vitale card, as the card shows them: rank, name, first name, birth."""
+
+    rank: int
+    family: str
+    given: str
+    birthdate: str
+
+
+@dataclass(frozen=True)
+class Card:
+    """A Vitale card's beneficiaries, for the professional to choose one."""
+
+    serial: str
+    beneficiaries: tuple[Beneficiary, ...]
+
+    def to_json(self) -> dict:
+        """The JSON form the CLI prints."""
+        return {"serial": self.serial, "beneficiaries": [asdict(b) for b in self.beneficiaries]}
+
+
+def checked_traits(traits: Traits, partial: bool = False) -> Traits:
+    """The traits normalised as INS compares them, or InputError for the first bad one."""
+    traits = traits.normalised()
+    problem = traits.problem_as_is(partial)
+    if problem:
+        raise InputError(*problem)
+    return traits
+
+
+def checked_ins(value: str) -> str:
+    """A well-formed INS matricule (key checked), or InputError."""
+    value = value.strip()
+    problem = ins_problem(value)
+    if problem:
+        raise InputError("ins", problem)
+    return value
+
+
+def checked_serial(value: str) -> str:
+    """A well-formed Vitale card serial, or InputError."""
+    value = value.strip()
+    problem = card_serial_problem(value)
+    if problem:
+        raise InputError("serial", problem)
+    return value
+
+
+def _lookup_result(body: dict) -> LookupResult:
+    return LookupResult(
+        str(body["code"]),
+        tuple(identity_of(item) for item in body.get("identities", [])),
+        str(body.get("message", "")),
+    )
+
+
+class InsClient:
+    """The INSi connector's calls; each checks its input before sending anything."""
+
+    def __init__(self, client: httpx.AsyncClient) -> None:
+        self._client = client
+
+    async def _post(self, path: str, body: dict) -> dict:
+        response = await self._client.post(path, json=body)
+        try:
+            data = response.json()
+        except ValueError:
+            data = None
+        if response.is_success and isinstance(data, dict):
+            return data
+        issue = {}
+        if isinstance(data, dict) and data.get("resourceType") == "OperationOutcome":
+            issue = (data.get("issue") or [{}])[0]
+        message = (
+            issue.get("diagnostics")
+            or f"Réponse inattendue du service INS (HTTP {response.status_code})."
+        )
+        field = (issue.get("expression") or [None])[0]
+        raise InsServiceError(
+            response.status_code, str(issue.get("code", "unknown")), message, field
+        )
+
+    async def lookup(self, traits: Traits) -> LookupResult:
+        """Look an identity up by its traits (the birthplace is optional)."""
+        traits = checked_traits(traits)
+        body = asdict(traits)
+        if not traits.birthplace:
+            del body["birthplace"]
+        try:
+            return _lookup_result(await self._post("lookup", body))
+        except (KeyError, TypeError, ValueError) as error:
+            raise InsServiceError(200, "unknown", f"Réponse INS illisible : {error}.") from None
+
+    async def verify(self, ins: str, traits: Traits | None = None) -> Verification:
+        """Is the INS known; with traits (all optional), are they its own?"""
+        body: dict = {"ins": checked_ins(ins)}
+        if traits is not None:
+            body |= {k: v for k, v in asdict(checked_traits(traits, partial=True)).items() if v}
+        data = await self._post("verify", body)
+        return Verification(
+            data["ins"], data.get("oid"), bool(data["known"]), data.get("consistent")
+        )
+
+    async def by_card(self, serial: str) -> Card:
+        """The beneficiaries of a Vitale card, for the professional to choose one."""
+        data = await self._post("card", {"serial": checked_serial(serial)})
+        return Card(
+            data["serial"],
+            tuple(
+                Beneficiary(int(b["rank"]), b["family"], b["given"], b["birthdate"])
+                for b in data["beneficiaries"]
+            ),
+        )
+
+    async def card_identity(self, serial: str, rank: int) -> LookupResult:
+        """The identity of the beneficiary of that rank on the card (a `00` answer)."""
+        serial = checked_serial(serial)
+        if not 1 <= rank <= 99:
+            raise InputError("rank", "le rang est un entier de 1 à 99")
+        return _lookup_result(await self._post("card/identity", {"serial": serial, "rank": rank}))

@@ -1,0 +1,283 @@
+"""The emulated INSi (national patient identity service), as a FastAPI router.
+
+The real INSi is a SOAP web service that professional software reaches with the
+professional's card; its operations are not reproduced here. The emulation answers
+JSON on paths of its own, mounted by the platform under `/api/ins`:
+
+    POST /api/ins/lookup         {family, given, sex, birthdate, birthplace?}
+                                 → {code, identities, message}
+    POST /api/ins/verify         {ins, family?, given?, sex?, birthdate?, birthplace?}
+                                 → {ins, oid, known, consistent}
+    POST /api/ins/card           {serial}
+                                 → {serial, beneficiaries: [{rank, family, given, birthdate}]}
+    POST /api/ins/card/identity  {serial, rank}
+                                 → {code, identities, message}
+
+Answer codes, as INSi's: `00` one identity (in `identities`), `01` none, `02` several
+— INSi then discloses no identity, not even how many: ask for more traits (other
+birth first names, the birthplace code). Traits travel in the body, never in the URL,
+so that access logs hold no patient's name.
+
+Matching works on normalised traits (capitals, no diacritics, see `normalise_name`):
+the birth name, sex and birth date must be equal; the first given name asked must be
+the first birth first name; each further given name asked must be among the other
+birth first names; a birthplace, when given, must be equal. So a `02` narrows with
+another first name or the birthplace.
+
+Every call needs a live API token for the audience `ins` and a profession the INS
+connector allows. Errors are FHIR OperationOutcome: 400 for a body that is not a
+JSON object, 422 for a missing or malformed trait (the issue's `expression` names
+the field), 401 without a valid token, 403 for a profession without access, 404 for
+an unknown card or rank.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import JSONResponse
+from fastapi.security import HTTPAuthorizationCredentials
+
+from bsp_tui.platform.population import ensure_population
+from bsp_tui.platform.psc.routes import platform_of
+from bsp_tui.platform.services import ServiceError, bearer, caller
+from connectors import ins as ins_package
+from connectors.ins.models import (
+    Identity,
+    Traits,
+    card_serial_problem,
+    ins_problem,
+)
+
+router = APIRouter(tags=["INSi"])
+Credentials = Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
+
+MESSAGES = {
+    "00": "Une identité trouvée.",
+    "01": "Aucune identité ne correspond à ces traits.",
+    "02": (
+        "Plusieurs identités correspondent : précisez les autres prénoms de naissance "
+        "ou le lieu de naissance."
+    ),
+}
+FIELD_MAX = 1000  # before any normalisation: a huge value costs nothing to refuse
+_TEXT = {"type": "string"}
+_TRAITS_SCHEMA = {
+    "family": _TEXT | {"description": "Birth name (nom de naissance)."},
+    "given": _TEXT | {"description": "Birth first names, space separated, in order."},
+    "sex": {"type": "string", "enum": ["F", "M"]},
+    "birthdate": _TEXT | {"format": "date", "description": "YYYY-MM-DD."},
+    "birthplace": _TEXT | {"description": "INSEE COG code of the birthplace (99xxx abroad)."},
+}
+
+
+def _body_schema(properties: dict, required: list[str]) -> dict:
+    schema = {"type": "object", "properties": properties, "required": required}
+    return {"requestBody": {"required": True, "content": {"application/json": {"schema": schema}}}}
+
+
+class FieldError(ServiceError):
+    """A missing or malformed field: a 422 OperationOutcome whose issue names it."""
+
+    def __init__(self, field: str, message: str, code: str = "value") -> None:
+        super().__init__(422, code, f"{field} : {message}")
+        self.field = field
+
+    def response(self) -> JSONResponse:
+        """The OperationOutcome, with the field as the issue's `expression`."""
+        response = super().response()
+        body = json.loads(response.body)
+        body["issue"][0]["expression"] = [self.field]
+        return JSONResponse(body, status_code=self.status)
+
+
+def _authorised(request: Request, credentials: HTTPAuthorizationCredentials | None) -> dict:
+    """The caller's claims, once the token and the profession are checked."""
+    claims = caller("ins", request, credentials)
+    profession = claims.get("profession") or {}
+    connector = ins_package.CONNECTOR
+    if not connector.allows(str(profession.get("code", ""))):
+        raise ServiceError(
+            403,
+            "forbidden",
+            connector.refusal
+            or f"La profession « {profession.get('label', '?')} » n'a pas accès à l'INS.",
+        )
+    ensure_population(platform_of(request).db)
+    return claims
+
+
+async def _json_object(request: Request) -> dict:
+    try:
+        data = json.loads(await request.body())
+    except (ValueError, UnicodeDecodeError, RecursionError):
+        raise ServiceError(400, "structure", "Le corps de la requête n'est pas du JSON.") from None
+    if not isinstance(data, dict):
+        raise ServiceError(400, "structure", "Le corps de la requête doit être un objet JSON.")
+    return data
+
+
+def _text(data: dict, name: str, required: bool = True) -> str:
+    value = data.get(name)
+    if value is None:
+        if required:
+            raise FieldError(name, "champ obligatoire", "required")
+        return ""
+    if not isinstance(value, str):
+        raise FieldError(name, "une chaîne de caractères est attendue")
+    if len(value) > FIELD_MAX:
+        raise FieldError(name, f"au plus {FIELD_MAX} caractères")
+    return value
+
+
+def _traits(data: dict, required: bool = True) -> Traits:
+    traits = Traits(
+        *(_text(data, name, required) for name in ("family", "given", "sex", "birthdate")),
+        _text(data, "birthplace", required=False),
+    )
+    return traits.normalised()
+
+
+def _check(traits: Traits, partial: bool = False) -> None:
+    problem = traits.problem_as_is(partial)  # `_traits` has normalised them
+    if problem:
+        raise FieldError(*problem)
+
+
+def _identity(row: Any) -> Identity:
+    return Identity(*(row[name] for name in Identity.__dataclass_fields__))
+
+
+def given_names_match(asked: str, birth: str) -> bool:
+    """The first name asked is the first birth first name; the others are among the rest."""
+    asked_names, birth_names = asked.split(" "), birth.split(" ")
+    return asked_names[0] == birth_names[0] and all(
+        name in birth_names[1:] for name in asked_names[1:]
+    )
+
+
+def matching(request: Request, traits: Traits) -> list[Identity]:
+    """Every identity whose traits match `traits` (normalised), by INSi's rules."""
+    rows = platform_of(request).db.all(
+        "SELECT * FROM patients WHERE family = ? AND birthdate = ? AND sex = ? ORDER BY rowid",
+        (traits.family, traits.birthdate, traits.sex),
+    )
+    return [
+        identity
+        for identity in map(_identity, rows)
+        if given_names_match(traits.given, identity.given)
+        and (not traits.birthplace or identity.birthplace == traits.birthplace)
+    ]
+
+
+def answer(found: list[Identity]) -> dict:
+    """The INSi answer for a list of matching identities: 00, 01 or 02."""
+    code = "00" if len(found) == 1 else "01" if not found else "02"
+    identities = [asdict(found[0])] if code == "00" else []
+    return {"code": code, "identities": identities, "message": MESSAGES[code]}
+
+
+@router.post(
+    "/lookup", openapi_extra=_body_schema(_TRAITS_SCHEMA, ["family", "given", "sex", "birthdate"])
+)
+async def lookup(request: Request, credentials: Credentials) -> dict:
+    """Look an identity up by its traits: `00` one, `01` none, `02` several (none disclosed)."""
+    _authorised(request, credentials)
+    traits = _traits(await _json_object(request))
+    _check(traits)
+    return answer(matching(request, traits))
+
+
+@router.post(
+    "/verify",
+    openapi_extra=_body_schema({"ins": _TEXT, **_TRAITS_SCHEMA}, ["ins"]),
+)
+async def verify(request: Request, credentials: Credentials) -> dict:
+    """Is this INS known, and (when traits are given) are they this identity's?
+
+    Only the traits given are compared; with none, `consistent` is null.
+    """
+    _authorised(request, credentials)
+    data = await _json_object(request)
+    ins = _text(data, "ins").strip()
+    problem = ins_problem(ins)
+    if problem:
+        raise FieldError("ins", problem)
+    traits = _traits(data, required=False)
+    # Only the traits given are checked and compared, each as in a lookup.
+    _check(traits, partial=True)
+    row = platform_of(request).db.one("SELECT * FROM patients WHERE ins = ?", (ins,))
+    asked = {name: value for name, value in asdict(traits).items() if value}
+    if row is None:
+        return {"ins": ins, "oid": None, "known": False, "consistent": False if asked else None}
+    identity = _identity(row)
+    consistent = None
+    if asked:
+        consistent = all(
+            given_names_match(value, identity.given)
+            if name == "given"
+            else getattr(identity, name) == value
+            for name, value in asked.items()
+        )
+    return {"ins": ins, "oid": identity.oid, "known": True, "consistent": consistent}
+
+
+def _serial(data: dict) -> str:
+    serial = _text(data, "serial").strip()
+    problem = card_serial_problem(serial)
+    if problem:
+        raise FieldError("serial", problem)
+    return serial
+
+
+@router.post("/card", openapi_extra=_body_schema({"serial": _TEXT}, ["serial"]))
+async def card(request: Request, credentials: Credentials) -> dict:
+    """The beneficiaries a Vitale card carries (rank and traits), for the client to choose."""
+    _authorised(request, credentials)
+    serial = _serial(await _json_object(request))
+    rows = platform_of(request).db.all(
+        "SELECT c.rank, p.family, p.given, p.birthdate FROM card_beneficiaries c "
+        "JOIN patients p ON p.ins = c.ins WHERE c.serial = ? ORDER BY c.rank",
+        (serial,),
+    )
+    if not rows:
+        raise ServiceError(404, "not-found", "Carte Vitale inconnue.")
+    return {
+        "serial": serial,
+        "beneficiaries": [
+            {
+                "rank": row["rank"],
+                "family": row["family"],
+                "given": row["given"].split(" ")[0],
+                "birthdate": row["birthdate"],
+            }
+            for row in rows
+        ],
+    }
+
+
+@router.post(
+    "/card/identity",
+    openapi_extra=_body_schema({"serial": _TEXT, "rank": {"type": "integer"}}, ["serial", "rank"]),
+)
+async def card_identity(request: Request, credentials: Credentials) -> dict:
+    """The identity of one beneficiary of a Vitale card, as a `00` lookup answer."""
+    _authorised(request, credentials)
+    data = await _json_object(request)
+    serial = _serial(data)
+    rank = data.get("rank")
+    if rank is None:
+        raise FieldError("rank", "champ obligatoire", "required")
+    if isinstance(rank, bool) or not isinstance(rank, int) or not 1 <= rank <= 99:
+        raise FieldError("rank", "le rang est un entier de 1 à 99")
+    row = platform_of(request).db.one(
+        "SELECT p.* FROM card_beneficiaries c JOIN patients p ON p.ins = c.ins "
+        "WHERE c.serial = ? AND c.rank = ?",
+        (serial, rank),
+    )
+    if row is None:
+        raise ServiceError(404, "not-found", "Aucun bénéficiaire de ce rang sur cette carte.")
+    return answer([_identity(row)])

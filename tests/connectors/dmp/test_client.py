@@ -1,0 +1,183 @@
+"""The DMP client over the emulated service in process: domain types, input checks, errors."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
+
+import httpx
+import pytest
+
+from connectors.dmp.client import (
+    BAD_INPUT,
+    NOT_ALLOWED,
+    NOT_FOUND,
+    UNAVAILABLE,
+    DmpClient,
+    DmpError,
+    content_type_of,
+)
+from connectors.dmp.models import MAX_CONTENT_BYTES, READABLE_TYPES
+from tests.connectors.dmp.conftest import Harness
+
+pytestmark = pytest.mark.anyio
+
+
+def no_request(request: httpx.Request) -> httpx.Response:
+    raise AssertionError(f"no request expected, got {request.method} {request.url}")
+
+
+@pytest.fixture
+async def offline() -> AsyncIterator[DmpClient]:
+    """A client whose every request fails the test."""
+    transport = httpx.MockTransport(no_request)
+    async with httpx.AsyncClient(transport=transport, base_url="http://dmp.invalid") as http:
+        yield DmpClient(http)
+
+
+async def test_check_list_show_add_and_history(dmp: Harness, tmp_path: Path) -> None:
+    ins = dmp.patient(0)
+    async with await dmp.client("generaliste") as http:
+        client = DmpClient(http)
+        record = await client.patient(ins)
+        assert (record.ins, record.family, record.sex, record.dmp_status) == (
+            ins,
+            "DUPONT",
+            "F",
+            "open",
+        )
+        assert set(record.readable_types) == set(READABLE_TYPES["10"])
+        documents = await client.list(ins)
+        assert len(documents) == 11
+        assert all(d.ins == ins and d.author_name and d.size > 0 for d in documents)
+        assert [d.date for d in documents] == sorted((d.date for d in documents), reverse=True)
+        invisible = [d for d in documents if d.invisible_to_patient]
+        assert len(invisible) == 1 and not invisible[0].masked
+        kind = documents[0].loinc
+        assert {d.loinc for d in await client.list(ins, type=kind)} == {kind}
+        since = documents[3].date[:10]
+        assert [d.id for d in await client.list(ins, since=since)] == [
+            d.id for d in documents if d.date[:10] >= since
+        ]
+        shown = await client.show(documents[0].id)
+        assert shown.info == documents[0]
+        assert shown.is_text and "DUPONT MARIE LOUISE" in shown.text()
+        report = tmp_path / "cr.txt"
+        report.write_text("Consultation : examen normal, pas de traitement.\n", encoding="utf-8")
+        added = await client.add(ins, report, "11488-4", "Consultation de suivi")
+        assert (added.loinc, added.title, added.author_id) == (
+            "11488-4",
+            "Consultation de suivi",
+            dmp.national_id("generaliste"),
+        )
+        assert (await client.show(added.id)).content == report.read_bytes()
+        history = await client.history(ins)
+        assert history[0].action == "history" and not history[0].refused
+        assert [e.action for e in history[1:4]] == ["read", "metadata", "add"]
+        assert history[1].document_id == added.id
+
+
+async def test_break_glass_shows_the_masked_document_and_leaves_its_reason(
+    dmp: Harness,
+) -> None:
+    ins = dmp.patient(0)
+    async with await dmp.client("infirmier") as http:
+        client = DmpClient(http)
+        normal = await client.list(ins)
+        glass = await client.list(ins, mode="bris_de_glace", reason="Malaise au domicile")
+        masked = [d for d in glass if d.masked]
+        assert len(masked) == 1 and masked[0].id not in {d.id for d in normal}
+        with pytest.raises(DmpError) as hidden:
+            await client.show(masked[0].id)
+        assert hidden.value.kind == NOT_FOUND
+        document = await client.show(masked[0].id, "bris_de_glace", "Malaise au domicile")
+        assert document.info.masked
+    async with await dmp.client("generaliste") as http:
+        history = await DmpClient(http).history(ins)
+    glass_entries = [e for e in history if e.mode == "bris_de_glace"]
+    assert {e.action for e in glass_entries} == {"list", "metadata", "read"}
+    assert {e.reason for e in glass_entries} == {"Malaise au domicile"}
+    assert {e.national_id for e in glass_entries} == {dmp.national_id("infirmier")}
+    refused = [e for e in history if e.refused]
+    assert [(e.action, e.refusal, e.document_id) for e in refused] == [
+        ("metadata", "masked", masked[0].id)
+    ]
+
+
+async def test_refusals_carry_a_kind_and_the_reason_in_both_languages(dmp: Harness) -> None:
+    ins = dmp.patient(0)
+    async with await dmp.client("secretaire") as http:
+        with pytest.raises(DmpError) as refused:
+            await DmpClient(http).list(ins)
+    error = refused.value
+    assert (error.kind, error.status, error.code) == (NOT_ALLOWED, 403, "profession")
+    assert error.message == "Votre profession (Secrétaire médicale) n'a pas accès au DMP."
+    assert error.message_en == "Your profession (SECR) has no access to the DMP."
+    async with await dmp.client("generaliste") as http:
+        client = DmpClient(http)
+        with pytest.raises(DmpError) as closed:
+            await client.patient(dmp.patient(1))
+        assert (closed.value.kind, closed.value.code) == (NOT_ALLOWED, "closed")
+        with pytest.raises(DmpError) as missing:
+            await client.show("0123456789abcdef")
+        assert (missing.value.kind, missing.value.status) == (NOT_FOUND, 404)
+
+
+async def test_a_file_over_the_limit_is_bad_input_from_the_service(
+    dmp: Harness, tmp_path: Path
+) -> None:
+    big = tmp_path / "gros.txt"
+    big.write_bytes(b"x" * (MAX_CONTENT_BYTES + 1))
+    async with await dmp.client("generaliste") as http:
+        with pytest.raises(DmpError) as refused:
+            await DmpClient(http).add(dmp.patient(0), big, "11488-4")
+    assert (refused.value.kind, refused.value.status, refused.value.code) == (
+        BAD_INPUT,
+        413,
+        "too_large",
+    )
+    assert "limite est de 1024 Kio" in refused.value.message
+
+
+async def test_a_service_down_is_unavailable(dmp: Harness) -> None:
+    down = await dmp.emu.http.put("/demo/faults", json={"down": ["dmp"]})
+    assert down.status_code == 200, down.text
+    async with await dmp.client("generaliste") as http:
+        with pytest.raises(DmpError) as refused:
+            await DmpClient(http).list(dmp.patient(0))
+    assert (refused.value.kind, refused.value.status) == (UNAVAILABLE, 503)
+    assert "indisponible" in refused.value.message
+
+
+@pytest.mark.parametrize(
+    ("call", "words"),
+    [
+        (lambda c: c.list("262037511122200"), "clé de l'INS"),
+        (lambda c: c.list("12345"), "15 caractères"),
+        (lambda c: c.list("262037511122263", mode="bris_de_glace"), "exige un motif"),
+        (lambda c: c.list("262037511122263", mode="bris_de_glace", reason=" "), "exige un motif"),
+        (lambda c: c.list("262037511122263", mode="urgence"), "mode d'accès inconnu"),
+        (lambda c: c.list("262037511122263", type="1234-5"), "type de document inconnu"),
+        (lambda c: c.show("../Patient"), "identifiant de document invalide"),
+        (lambda c: c.history("2620375111222"), "15 caractères"),
+        (lambda c: c.add("262037511122263", "/nonexistent/cr.txt"), "fichier illisible"),
+        (lambda c: c.add("262037511122263", "cr.exe"), "non pris en charge"),
+        (lambda c: c.add("262037511122263", "cr.txt", "0000-0"), "type de document inconnu"),
+    ],
+)
+async def test_bad_input_is_refused_before_any_request(
+    offline: DmpClient, call: Callable[[DmpClient], Awaitable[object]], words: str
+) -> None:
+    with pytest.raises(DmpError) as refused:
+        await call(offline)
+    assert refused.value.kind == BAD_INPUT
+    assert refused.value.status == 0
+    assert words.lower() in refused.value.message.lower()
+
+
+def test_content_types_come_from_the_file_name() -> None:
+    assert content_type_of(Path("cr.txt")) == "text/plain"
+    assert content_type_of(Path("CR.PDF")) == "application/pdf"
+    assert content_type_of(Path("lettre.html")) == "text/html"
+    with pytest.raises(DmpError):
+        content_type_of(Path("archive.zip"))

@@ -1,0 +1,48 @@
+"""The DMP's domain tables, and the connector's registration."""
+
+from __future__ import annotations
+
+import click
+from fastapi import APIRouter
+
+from bsp_tui.platform.population import DOCUMENT_TYPES as SEEDED_TYPES
+from connectors.base import connector_named
+from connectors.dmp.models import (
+    DOCUMENT_TYPES,
+    READABLE_TYPES,
+    loinc_problem,
+    mode_problem,
+    readable_types,
+)
+
+
+def test_the_seeded_documents_use_the_types_the_dmp_knows() -> None:
+    assert SEEDED_TYPES == DOCUMENT_TYPES
+
+
+def test_the_matrix_gives_the_pharmacist_less_than_the_nurse_less_than_the_doctor() -> None:
+    assert readable_types("21") < readable_types("60") < readable_types("10")
+    assert readable_types("10") == frozenset(DOCUMENT_TYPES)
+    assert readable_types("SECR") == frozenset()
+    assert readable_types("") == frozenset()
+    assert all(types <= set(DOCUMENT_TYPES) for types in READABLE_TYPES.values())
+
+
+def test_client_side_checks_of_mode_reason_and_type() -> None:
+    assert mode_problem("normal", None) is None
+    assert mode_problem("centre_15", None) is None
+    assert mode_problem("bris_de_glace", "Patient inconscient") is None
+    assert "exige un motif" in (mode_problem("bris_de_glace", "  ") or "")
+    assert "inconnu" in (mode_problem("urgence", None) or "")
+    assert "500 caractères" in (mode_problem("bris_de_glace", "x" * 501) or "")
+    assert loinc_problem("11488-4") is None
+    assert "11488-4 (Compte rendu de consultation)" in (loinc_problem("11488") or "")
+
+
+def test_the_connector_declares_its_service_and_its_commands() -> None:
+    dmp = connector_named("dmp")
+    assert dmp is not None
+    assert isinstance(dmp.load_service(), APIRouter)
+    group = dmp.load_cli()
+    assert isinstance(group, click.Group)
+    assert set(group.commands) == {"list", "show", "add", "history"}

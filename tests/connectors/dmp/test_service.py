@@ -1,0 +1,602 @@
+"""The emulated DMP in process: every access rule, the trace it leaves, and bad input.
+
+Scenario patients (bsp_tui.platform.population): DUPONT (index 0, 12 documents, one
+masked from professionals, one invisible to the patient), LEROY (1, closed DMP),
+BERNARD (2, blocks the urgentiste).
+"""
+
+from __future__ import annotations
+
+import base64
+
+import pytest
+
+from connectors.dmp.models import DOCUMENT_TYPES, MAX_CONTENT_BYTES, READABLE_TYPES
+from connectors.dmp.service import MAX_BODY_BYTES
+from tests.connectors.dmp.conftest import DMP, FHIR_JSON, Harness, entries, outcome, refusal
+
+pytestmark = pytest.mark.anyio
+OID_TEST = "urn:oid:1.2.250.1.213.1.4.10"
+PHARMACIST_TYPES = {"57833-6", "60591-5", "11502-2"}
+
+
+def pid(ins: str) -> str:
+    return f"{OID_TEST}|{ins}"
+
+
+def documents_of(dmp: Harness, ins: str) -> list[dict]:
+    rows = dmp.db.all(
+        "SELECT id, loinc, masked, invisible_patient, content_type, author_id, created"
+        " FROM dmp_documents WHERE ins = ? ORDER BY created DESC, id",
+        (ins,),
+    )
+    return [dict(r) for r in rows]
+
+
+def labels(resource: dict) -> set[str]:
+    return {c["code"] for label in resource.get("securityLabel", []) for c in label["coding"]}
+
+
+def history_rows(dmp: Harness, ins: str) -> list[dict]:
+    rows = dmp.db.all("SELECT * FROM dmp_access_log WHERE ins = ? ORDER BY id", (ins,))
+    return [dict(r) for r in rows]
+
+
+def report(ins: str, text: bytes = b"Examen clinique normal.\n", **extra: object) -> dict:
+    body = {
+        "resourceType": "DocumentReference",
+        "status": "current",
+        "type": {"coding": [{"system": "http://loinc.org", "code": "11488-4"}]},
+        "subject": {"identifier": {"system": OID_TEST, "value": ins}},
+        "description": "Consultation du jour",
+        "content": [
+            {"attachment": {"contentType": "text/plain", "data": base64.b64encode(text).decode()}}
+        ],
+    }
+    return body | extra
+
+
+# -- professions ----------------------------------------------------------------------
+
+
+async def test_the_doctor_lists_every_document_but_the_masked_one(dmp: Harness) -> None:
+    ins = dmp.patient(0)
+    stored = documents_of(dmp, ins)
+    assert len(stored) == 12 and sum(d["masked"] for d in stored) == 1
+    listed = entries(
+        await dmp.get(
+            "generaliste",
+            "/DocumentReference",
+            **{"patient.identifier": pid(ins), "status": "current"},
+        )
+    )
+    assert [d["id"] for d in listed] == [d["id"] for d in stored if not d["masked"]]
+    first = listed[0]
+    assert first["type"]["coding"][0]["system"] == "http://loinc.org"
+    assert first["type"]["coding"][0]["code"] in DOCUMENT_TYPES
+    assert first["author"][0]["identifier"]["system"] == "urn:oid:1.2.250.1.71.4.2.1"
+    assert first["subject"]["identifier"] == {"system": OID_TEST, "value": ins}
+    attachment = first["content"][0]["attachment"]
+    assert attachment["url"].endswith(f"{DMP}/Binary/{first['id']}")
+    assert attachment["size"] > 0
+    invisible = [d for d in listed if "INVISIBLE_PATIENT" in labels(d)]
+    assert [d["id"] for d in invisible] == [d["id"] for d in stored if d["invisible_patient"]]
+    assert not any("MASQUE_PS" in labels(d) for d in listed)
+
+
+async def test_the_pharmacist_sees_fewer_types_than_the_doctor(dmp: Harness) -> None:
+    ins = dmp.patient(0)
+    query = {"patient.identifier": pid(ins)}
+    doctor = entries(await dmp.get("generaliste", "/DocumentReference", **query))
+    pharmacist = entries(await dmp.get("pharmacien", "/DocumentReference", **query))
+    seen = {d["type"]["coding"][0]["code"] for d in pharmacist}
+    assert seen <= PHARMACIST_TYPES
+    expected = [d["id"] for d in doctor if d["type"]["coding"][0]["code"] in PHARMACIST_TYPES]
+    assert [d["id"] for d in pharmacist] == expected
+    assert len(pharmacist) < len(doctor)
+
+
+async def test_a_type_the_pharmacist_may_not_see_is_refused_in_french_and_english(
+    dmp: Harness,
+) -> None:
+    ins = dmp.patient(0)
+    answer = await dmp.get(
+        "pharmacien", "/DocumentReference", **{"patient.identifier": pid(ins), "type": "11488-4"}
+    )
+    assert answer.status_code == 403
+    assert answer.headers["content-type"].startswith(FHIR_JSON)
+    issue = outcome(answer)
+    assert issue["code"] == "forbidden"
+    assert "Votre profession (Pharmacien) n'a pas accès" in issue["diagnostics"]
+    assert issue["details"]["text"].startswith("Your profession has no access")
+    assert refusal(answer) == "document_type"
+
+
+async def test_the_pharmacist_cannot_read_a_document_of_another_type(dmp: Harness) -> None:
+    ins = dmp.patient(0)
+    other = next(d for d in documents_of(dmp, ins) if d["loinc"] not in PHARMACIST_TYPES)
+    answer = await dmp.get("pharmacien", f"/Binary/{other['id']}", accept="*/*")
+    assert answer.status_code == 403
+    assert refusal(answer) == "document_type"
+    last = history_rows(dmp, ins)[-1]
+    assert last["action"] == f"refused:document_type:read:{other['id']}"
+
+
+async def test_the_nurse_sees_everything_but_imaging(dmp: Harness) -> None:
+    ins = dmp.patient(0)
+    listed = entries(
+        await dmp.get("infirmier", "/DocumentReference", **{"patient.identifier": pid(ins)})
+    )
+    expected = [
+        d["id"] for d in documents_of(dmp, ins) if not d["masked"] and d["loinc"] != "18748-4"
+    ]
+    assert [d["id"] for d in listed] == expected
+    assert any(d["loinc"] == "18748-4" for d in documents_of(dmp, ins))
+
+
+async def test_the_secretary_gets_nothing_and_her_attempts_are_traced(dmp: Harness) -> None:
+    ins = dmp.patient(0)
+    document = documents_of(dmp, ins)[0]["id"]
+    attempts = [
+        await dmp.get("secretaire", "/Patient", identifier=pid(ins)),
+        await dmp.get("secretaire", "/DocumentReference", **{"patient.identifier": pid(ins)}),
+        await dmp.get("secretaire", f"/DocumentReference/{document}"),
+        await dmp.get("secretaire", f"/Binary/{document}", accept="*/*"),
+        await dmp.get("secretaire", "/AuditEvent", **{"patient.identifier": pid(ins)}),
+        await dmp.post("secretaire", report(ins)),
+    ]
+    for answer in attempts:
+        assert answer.status_code == 403, answer.text
+        assert refusal(answer) == "profession"
+        assert "Secrétaire médicale" in outcome(answer)["diagnostics"]
+    secretary = dmp.national_id("secretaire")
+    traced = [r for r in history_rows(dmp, ins) if r["national_id"] == secretary]
+    assert [r["action"].split(":")[2] for r in traced] == [
+        "check",
+        "list",
+        "metadata",
+        "read",
+        "history",
+        "add",
+    ]
+    assert all(r["action"].startswith("refused:profession:") for r in traced)
+    assert len(documents_of(dmp, ins)) == 12  # nothing was added
+
+
+# -- the patient's choices --------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "params",
+    [{}, {"mode": "bris_de_glace", "reason": "Détresse respiratoire"}, {"mode": "centre_15"}],
+    ids=["normal", "bris_de_glace", "centre_15"],
+)
+async def test_a_blocked_professional_is_refused_in_every_mode(dmp: Harness, params: dict) -> None:
+    ins = dmp.patient(2)
+    blocked = dmp.national_id("urgentiste")
+    assert dmp.db.one("SELECT 1 FROM dmp_blocks WHERE ins = ? AND national_id = ?", (ins, blocked))
+    query = {"patient.identifier": pid(ins)} | params
+    answer = await dmp.get("urgentiste", "/DocumentReference", **query)
+    assert answer.status_code == 403
+    assert refusal(answer) == "blocked"
+    assert "vous a bloqué" in outcome(answer)["diagnostics"]
+    assert "blocked you" in outcome(answer)["details"]["text"]
+    added = await dmp.post("urgentiste", report(ins), **params)
+    assert added.status_code == 403 and refusal(added) == "blocked"
+    # The block is the urgentiste's only: the doctor of the same patient reads the DMP.
+    assert entries(
+        await dmp.get("generaliste", "/DocumentReference", **{"patient.identifier": pid(ins)})
+    )
+
+
+async def test_a_closed_dmp_can_be_neither_read_nor_added_to(dmp: Harness) -> None:
+    ins = dmp.patient(1)
+    assert dmp.db.one("SELECT status FROM dmps WHERE ins = ?", (ins,))["status"] == "closed"
+    before = len(documents_of(dmp, ins))
+    for answer in (
+        await dmp.get("generaliste", "/Patient", identifier=pid(ins)),
+        await dmp.get("generaliste", "/DocumentReference", **{"patient.identifier": pid(ins)}),
+        await dmp.get(
+            "generaliste",
+            "/DocumentReference",
+            **{"patient.identifier": pid(ins), "mode": "bris_de_glace", "reason": "Urgence"},
+        ),
+        await dmp.post("generaliste", report(ins)),
+    ):
+        assert answer.status_code == 403, answer.text
+        assert refusal(answer) == "closed"
+        assert "DMP est fermé" in outcome(answer)["diagnostics"]
+    assert len(documents_of(dmp, ins)) == before
+
+
+async def test_masked_documents_are_hidden_in_normal_mode_and_shown_by_break_glass(
+    dmp: Harness,
+) -> None:
+    ins = dmp.patient(0)
+    masked = next(d for d in documents_of(dmp, ins) if d["masked"])["id"]
+    query = {"patient.identifier": pid(ins)}
+    normal = entries(await dmp.get("generaliste", "/DocumentReference", **query))
+    assert masked not in {d["id"] for d in normal}
+    hidden = await dmp.get("generaliste", f"/Binary/{masked}", accept="*/*")
+    assert hidden.status_code == 404
+    assert refusal_of_last(dmp, ins) == f"refused:masked:read:{masked}"
+    emergency = {"mode": "bris_de_glace", "reason": "Patiente inconsciente aux urgences"}
+    glass = entries(await dmp.get("generaliste", "/DocumentReference", **query | emergency))
+    shown = {d["id"]: d for d in glass}
+    assert masked in shown and "MASQUE_PS" in labels(shown[masked])
+    assert len(glass) == len(normal) + 1
+    content = await dmp.get("generaliste", f"/Binary/{masked}", accept="*/*", **emergency)
+    assert content.status_code == 200
+    assert "DUPONT" in content.text
+
+
+def refusal_of_last(dmp: Harness, ins: str) -> str:
+    return history_rows(dmp, ins)[-1]["action"]
+
+
+async def test_a_masked_document_stays_visible_to_its_author(dmp: Harness) -> None:
+    ins = dmp.patient(3)
+    label = [{"coding": [{"system": "urn:oid:1.2.250.1.213.1.1.4.13", "code": "MASQUE_PS"}]}]
+    added = await dmp.post("generaliste", report(ins, securityLabel=label))
+    assert added.status_code == 201, added.text
+    new = added.json()["id"]
+    assert labels(added.json()) == {"MASQUE_PS"}
+    query = {"patient.identifier": pid(ins)}
+    author = entries(await dmp.get("generaliste", "/DocumentReference", **query))
+    other = entries(await dmp.get("infirmier", "/DocumentReference", **query))
+    assert new in {d["id"] for d in author}
+    assert new not in {d["id"] for d in other}
+
+
+# -- modes -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("reason", [None, "", "   "], ids=["absent", "empty", "blank"])
+async def test_break_glass_without_a_reason_is_refused(dmp: Harness, reason: str | None) -> None:
+    ins = dmp.patient(0)
+    query = {"patient.identifier": pid(ins), "mode": "bris_de_glace"}
+    if reason is not None:
+        query["reason"] = reason
+    answer = await dmp.get("generaliste", "/DocumentReference", **query)
+    assert answer.status_code == 400
+    assert refusal(answer) == "reason_required"
+    assert "exige un motif" in outcome(answer)["diagnostics"]
+    assert refusal_of_last(dmp, ins) == "refused:reason_required:list"
+
+
+async def test_break_glass_is_refused_to_the_pharmacist(dmp: Harness) -> None:
+    ins = dmp.patient(0)
+    query = {"patient.identifier": pid(ins), "mode": "bris_de_glace", "reason": "Urgence"}
+    answer = await dmp.get("pharmacien", "/DocumentReference", **query)
+    assert answer.status_code == 403
+    assert refusal(answer) == "mode_profession"
+    assert "réservé aux médecins et aux infirmiers" in outcome(answer)["diagnostics"]
+    nurse = await dmp.get("infirmier", "/DocumentReference", **query)
+    assert nurse.status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("persona", "status"),
+    [("urgentiste", 200), ("generaliste", 403), ("infirmier", 403), ("pharmacien", 403)],
+)
+async def test_centre_15_is_for_the_regulating_emergency_doctor_only(
+    dmp: Harness, persona: str, status: int
+) -> None:
+    ins = dmp.patient(0)
+    query = {"patient.identifier": pid(ins), "mode": "centre_15"}
+    answer = await dmp.get(persona, "/DocumentReference", **query)
+    assert answer.status_code == status, answer.text
+    if status == 403:
+        assert refusal(answer) == "mode_profession"
+        assert "médecins régulateurs" in outcome(answer)["diagnostics"]
+    else:
+        masked = next(d for d in documents_of(dmp, ins) if d["masked"])["id"]
+        assert masked in {d["id"] for d in entries(answer)}
+
+
+async def test_an_unknown_mode_is_bad_input(dmp: Harness) -> None:
+    ins = dmp.patient(0)
+    answer = await dmp.get(
+        "generaliste", "/DocumentReference", **{"patient.identifier": pid(ins), "mode": "urgence"}
+    )
+    assert answer.status_code == 400
+    assert outcome(answer)["code"] == "value"
+    assert history_rows(dmp, ins) == []  # bad input is not an access
+
+
+# -- the access history ------------------------------------------------------------------
+
+
+async def test_the_history_shows_the_break_glass_with_its_reason(dmp: Harness) -> None:
+    ins = dmp.patient(0)
+    reason = "Patiente inconsciente, SAMU sur place"
+    query = {"patient.identifier": pid(ins), "mode": "bris_de_glace", "reason": reason}
+    assert (await dmp.get("infirmier", "/DocumentReference", **query)).status_code == 200
+    refused = await dmp.get("pharmacien", "/DocumentReference", **query)
+    assert refused.status_code == 403
+    events = entries(
+        await dmp.get("generaliste", "/AuditEvent", **{"patient.identifier": pid(ins)})
+    )
+    # Most recent first: the doctor's own consultation of the history, then the others.
+    assert [e["subtype"][0]["code"] for e in events] == ["history", "list", "list"]
+    mine, pharmacist, nurse = events
+    assert mine["agent"][0]["who"]["identifier"]["value"] == dmp.national_id("generaliste")
+    assert nurse["agent"][0]["who"]["identifier"] == {
+        "system": "urn:oid:1.2.250.1.71.4.2.1",
+        "value": dmp.national_id("infirmier"),
+    }
+    assert nurse["agent"][0]["who"]["display"] == "Amandine N'Diaye"
+    assert nurse["agent"][0]["role"][0]["coding"][0]["code"] == "60"
+    assert nurse["purposeOfEvent"][0]["coding"][0]["code"] == "bris_de_glace"
+    assert nurse["purposeOfEvent"][0]["text"] == reason
+    assert nurse["outcome"] == "0"
+    assert nurse["entity"][0]["what"]["identifier"]["value"] == ins
+    assert pharmacist["outcome"] == "4"
+    assert pharmacist["outcomeDesc"] == "mode_profession"
+    assert pharmacist["purposeOfEvent"][0]["text"] == reason
+    assert nurse["recorded"].endswith("Z")
+
+
+async def test_reading_a_document_is_traced_with_the_document(dmp: Harness) -> None:
+    ins = dmp.patient(0)
+    document = documents_of(dmp, ins)[0]["id"]
+    assert (await dmp.get("generaliste", f"/Binary/{document}", accept="*/*")).status_code == 200
+    events = entries(
+        await dmp.get("generaliste", "/AuditEvent", **{"patient.identifier": pid(ins)})
+    )
+    read = events[1]
+    assert read["subtype"][0]["code"] == "read"
+    assert read["entity"][1]["what"]["reference"] == f"DocumentReference/{document}"
+    assert read["purposeOfEvent"][0]["coding"][0]["code"] == "normal"
+    assert "text" not in read["purposeOfEvent"][0]
+
+
+# -- the check, adding, reading ------------------------------------------------------------
+
+
+async def test_the_check_answers_the_patient_and_the_callers_rights(dmp: Harness) -> None:
+    ins = dmp.patient(0)
+    (patient,) = entries(await dmp.get("pharmacien", "/Patient", identifier=pid(ins)))
+    assert patient["resourceType"] == "Patient"
+    assert patient["identifier"] == [{"system": OID_TEST, "value": ins}]
+    assert patient["name"][0]["family"] == "DUPONT"
+    assert patient["name"][0]["given"] == ["MARIE", "LOUISE"]
+    assert patient["gender"] == "female"
+    facts = patient["extension"][0]["extension"]
+    assert {"url": "dmpStatus", "valueCode": "open"} in facts
+    readable = {e["valueCode"] for e in facts if e["url"] == "readableType"}
+    assert readable == set(READABLE_TYPES["21"])
+    assert refusal_of_last(dmp, ins) == "check"
+
+
+async def test_an_unknown_patient_or_a_patient_without_dmp_is_not_found(dmp: Harness) -> None:
+    ins = dmp.patient(0)
+    without = dmp.db.one(
+        "SELECT p.ins FROM patients p LEFT JOIN dmps d ON d.ins = p.ins WHERE d.ins IS NULL"
+    )["ins"]
+    unknown = "1" + ins[1:13]
+    from connectors.ins.models import ins_key
+
+    unknown = unknown[:13] + ins_key(unknown[:13])
+    assert dmp.db.one("SELECT 1 FROM patients WHERE ins = ?", (unknown,)) is None
+    for value, message in ((without, "pas de DMP"), (unknown, "Aucun patient")):
+        answer = await dmp.get("generaliste", "/Patient", identifier=pid(value))
+        assert answer.status_code == 404
+        assert message in outcome(answer)["diagnostics"]
+
+
+async def test_an_ins_under_another_oid_is_not_found(dmp: Harness) -> None:
+    ins = dmp.patient(0)
+    answer = await dmp.get(
+        "generaliste", "/Patient", identifier=f"urn:oid:1.2.250.1.213.1.4.8|{ins}"
+    )
+    assert answer.status_code == 404
+    bare = await dmp.get("generaliste", "/Patient", identifier=ins)
+    assert bare.status_code == 200
+
+
+async def test_adding_a_consultation_report_then_reading_it_back(dmp: Harness) -> None:
+    ins = dmp.patient(0)
+    text = "Compte rendu : tension 12/8, état général conservé. Revoir dans 3 mois.\n".encode()
+    added = await dmp.post("generaliste", report(ins, text))
+    assert added.status_code == 201, added.text
+    resource = added.json()
+    assert added.headers["location"].endswith(f"{DMP}/DocumentReference/{resource['id']}")
+    assert resource["type"]["coding"][0]["code"] == "11488-4"
+    assert resource["description"] == "Consultation du jour"
+    assert resource["author"][0]["identifier"]["value"] == dmp.national_id("generaliste")
+    assert resource["author"][0]["display"] == "Élise Martin-Dubois"
+    assert resource["content"][0]["attachment"]["size"] == len(text)
+    listed = entries(
+        await dmp.get("generaliste", "/DocumentReference", **{"patient.identifier": pid(ins)})
+    )
+    assert listed[0]["id"] == resource["id"]  # the most recent first
+    content = await dmp.get("generaliste", f"/Binary/{resource['id']}", accept="*/*")
+    assert content.content == text
+    assert content.headers["content-type"].startswith("text/plain")
+    assert refusal_of_last(dmp, ins) == f"read:{resource['id']}"
+    assert history_rows(dmp, ins)[0]["action"] == f"add:{resource['id']}"
+
+
+async def test_the_pharmacist_may_not_add_a_consultation_report(dmp: Harness) -> None:
+    ins = dmp.patient(0)
+    answer = await dmp.post("pharmacien", report(ins))
+    assert answer.status_code == 403
+    assert refusal(answer) == "document_type"
+    body = report(ins)
+    body["type"]["coding"][0]["code"] = "57833-6"
+    assert (await dmp.post("pharmacien", body)).status_code == 201
+
+
+async def test_the_upload_limit_is_one_mebibyte(dmp: Harness) -> None:
+    ins = dmp.patient(0)
+    exact = await dmp.post("generaliste", report(ins, b"a" * MAX_CONTENT_BYTES))
+    assert exact.status_code == 201, exact.text
+    over = await dmp.post("generaliste", report(ins, b"a" * (MAX_CONTENT_BYTES + 1)))
+    assert over.status_code == 413
+    issue = outcome(over)
+    assert issue["code"] == "too-costly"
+    assert "la limite est de 1024 Kio" in issue["diagnostics"]
+    assert "limit is 1048576 bytes" in issue["details"]["text"]
+    assert refusal_of_last(dmp, ins) == "refused:too_large:add"
+
+
+async def test_a_body_far_over_the_limit_is_refused_before_it_is_read(dmp: Harness) -> None:
+    headers = await dmp.headers("generaliste") | {"Content-Type": FHIR_JSON}
+    answer = await dmp.emu.http.post(
+        DMP + "/DocumentReference", content=b"{" * (MAX_BODY_BYTES + 1), headers=headers
+    )
+    assert answer.status_code == 413
+    assert outcome(answer)["code"] == "too-costly"
+
+
+async def test_binary_content_comes_with_its_real_content_type(dmp: Harness) -> None:
+    ins = dmp.patient(0)
+    html = next(
+        d for d in documents_of(dmp, ins) if d["content_type"] == "text/html" and not d["masked"]
+    )
+    raw = await dmp.get("generaliste", f"/Binary/{html['id']}", accept="*/*")
+    assert raw.status_code == 200
+    assert raw.headers["content-type"].startswith("text/html")
+    assert raw.text.startswith("<html>")
+    resource = await dmp.get("generaliste", f"/Binary/{html['id']}")
+    assert resource.headers["content-type"].startswith(FHIR_JSON)
+    assert resource.json()["resourceType"] == "Binary"
+    assert resource.json()["contentType"] == "text/html"
+    assert base64.b64decode(resource.json()["data"]) == raw.content
+
+
+async def test_an_uploaded_pdf_comes_back_as_a_pdf(dmp: Harness) -> None:
+    ins = dmp.patient(0)
+    pdf = b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n1 0 obj <<>> endobj\n%%EOF\n"
+    body = report(ins, pdf)
+    body["content"][0]["attachment"]["contentType"] = "application/pdf"
+    added = await dmp.post("generaliste", body)
+    assert added.status_code == 201, added.text
+    raw = await dmp.get("generaliste", f"/Binary/{added.json()['id']}", accept="*/*")
+    assert raw.headers["content-type"] == "application/pdf"
+    assert raw.content == pdf
+
+
+async def test_the_date_filter_follows_fhir_prefixes(dmp: Harness) -> None:
+    ins = dmp.patient(0)
+    visible = [d for d in documents_of(dmp, ins) if not d["masked"]]
+    cut = sorted(d["created"] for d in visible)[len(visible) // 2]
+    query = {"patient.identifier": pid(ins)}
+    since = entries(
+        await dmp.get("generaliste", "/DocumentReference", **query | {"date": f"ge{cut}"})
+    )
+    before = entries(
+        await dmp.get("generaliste", "/DocumentReference", **query | {"date": f"lt{cut}"})
+    )
+    assert [d["id"] for d in since] == [d["id"] for d in visible if d["created"] >= cut]
+    assert [d["id"] for d in before] == [d["id"] for d in visible if d["created"] < cut]
+    year = cut[:4]
+    that_year = entries(
+        await dmp.get("generaliste", "/DocumentReference", **query | {"date": year})
+    )
+    assert [d["id"] for d in that_year] == [d["id"] for d in visible if d["created"][:4] == year]
+
+
+async def test_the_type_filter_accepts_the_loinc_system(dmp: Harness) -> None:
+    ins = dmp.patient(0)
+    stored = [d for d in documents_of(dmp, ins) if not d["masked"]]
+    loinc = stored[0]["loinc"]
+    query = {"patient.identifier": pid(ins), "type": f"http://loinc.org|{loinc}"}
+    listed = entries(await dmp.get("generaliste", "/DocumentReference", **query))
+    assert [d["id"] for d in listed] == [d["id"] for d in stored if d["loinc"] == loinc]
+
+
+# -- bad input: a clear 4xx, never a 500 --------------------------------------------------
+
+
+async def test_without_a_token_the_dmp_answers_401(dmp: Harness) -> None:
+    answer = await dmp.emu.http.get(DMP + "/DocumentReference", params={"patient.identifier": "x"})
+    assert answer.status_code == 401
+    assert answer.json()["resourceType"] == "OperationOutcome"
+
+
+@pytest.mark.parametrize(
+    ("path", "params", "status"),
+    [
+        ("/Patient", {}, 400),
+        ("/Patient", {"identifier": "123"}, 400),
+        ("/Patient", {"identifier": "262037511122200"}, 400),
+        ("/Patient", {"identifier": "urn:oid:1.2.3|{ins}"}, 400),
+        ("/Patient", {"identifier": "|||"}, 400),
+        ("/DocumentReference", {}, 400),
+        ("/DocumentReference", {"patient.identifier": "{pid}", "status": "perdu"}, 400),
+        ("/DocumentReference", {"patient.identifier": "{pid}", "type": "99999-9"}, 400),
+        ("/DocumentReference", {"patient.identifier": "{pid}", "type": "urn:x|11488-4"}, 400),
+        ("/DocumentReference", {"patient.identifier": "{pid}", "date": "ge2020-13-01"}, 400),
+        ("/DocumentReference", {"patient.identifier": "{pid}", "date": "hier"}, 400),
+        ("/DocumentReference", {"patient.identifier": "{pid}", "date": "ge2020-02"}, 200),
+        ("/DocumentReference", {"patient.identifier": "{pid}", "mode": "x" * 300}, 400),
+        ("/DocumentReference", {"patient.identifier": "{pid}", "reason": "é" * 600}, 400),
+        ("/DocumentReference/inconnu", {}, 404),
+        ("/DocumentReference/%00'; DROP TABLE dmps; --", {}, 404),
+        ("/Binary/0000000000000000", {}, 404),
+        ("/AuditEvent", {"patient.identifier": "é"}, 400),
+    ],
+)
+async def test_bad_search_input_is_a_clear_4xx(
+    dmp: Harness, path: str, params: dict, status: int
+) -> None:
+    ins = dmp.patient(0)
+    params = {k: v.format(ins=ins, pid=pid(ins)) for k, v in params.items()}
+    answer = await dmp.get("generaliste", path, accept="*/*", **params)
+    assert answer.status_code == status, answer.text
+    if status != 200:
+        assert outcome(answer)["diagnostics"]
+        assert outcome(answer)["details"]["text"]
+
+
+def _broken_bodies(ins: str) -> list[object]:
+    good = report(ins)
+
+    def changed(**fields: object) -> dict:
+        return good | fields
+
+    attachment = good["content"][0]["attachment"]
+    return [
+        None,
+        [],
+        "texte",
+        {},
+        changed(resourceType="Patient"),
+        changed(status="entered-in-error"),
+        changed(subject="DUPONT"),
+        changed(subject={"identifier": {"value": 12}}),
+        changed(subject={"identifier": {"system": OID_TEST, "value": "123"}}),
+        changed(type={"coding": "11488-4"}),
+        changed(type={"coding": [{"system": "http://loinc.org", "code": "00000-0"}]}),
+        changed(type={"coding": [{"system": "urn:autre", "code": "11488-4"}]}),
+        changed(content=[]),
+        changed(content=[good["content"][0], good["content"][0]]),
+        changed(content=[{"attachment": attachment | {"data": "pas du base64 !"}}]),
+        changed(content=[{"attachment": attachment | {"data": ""}}]),
+        changed(content=[{"attachment": attachment | {"contentType": "application/x-msdownload"}}]),
+        changed(content=[{"attachment": {"contentType": "text/plain"}}]),
+        changed(content=["texte"]),
+        changed(description=42),
+        changed(description="x" * 201),
+        changed(securityLabel=[{"coding": [{"code": "SECRET"}]}]),
+        changed(securityLabel="MASQUE_PS"),
+        changed(securityLabel=[{"coding": [{"code": {"MASQUE_PS": 1}}]}]),
+        changed(type={"coding": [{"system": "http://loinc.org", "code": ["11488-4"]}]}),
+        changed(subject={"identifier": {"system": ["x"], "value": "262037511122263"}}),
+    ]
+
+
+async def test_broken_documents_are_refused_with_a_4xx(dmp: Harness) -> None:
+    ins = dmp.patient(0)
+    before = len(documents_of(dmp, ins))
+    for body in _broken_bodies(ins):
+        answer = await dmp.post("generaliste", body)
+        assert 400 <= answer.status_code < 500, (body, answer.text)
+        assert outcome(answer)["diagnostics"], body
+    headers = await dmp.headers("generaliste") | {"Content-Type": FHIR_JSON}
+    for raw in (b"", b"{", b"\xff\xfe", b'{"resourceType": "DocumentReference"', b"[" * 100_000):
+        answer = await dmp.emu.http.post(DMP + "/DocumentReference", content=raw, headers=headers)
+        assert answer.status_code == 400, raw
+    assert len(documents_of(dmp, ins)) == before
