@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import socket
 from typing import TYPE_CHECKING
 
@@ -98,20 +97,7 @@ def serve(
 @json_option
 def personas(as_json: bool) -> None:
     """The demo professionals, with their national id and PIN."""
-    rows = []
-    for row in _open().ecps.personas():
-        profile = json.loads(row["profile"])
-        rows.append(
-            {
-                "name": row["name"],
-                "display_name": f"{profile['given']} {profile['family']}",
-                "profession_code": profile["profession_code"],
-                "profession": profile["profession_label"],
-                "national_id": row["national_id"],
-                "rpps": row["rpps"],
-                "pin": row["pin"],
-            }
-        )
+    rows = _open().ecps.directory(with_pins=True)
     if as_json:
         print_json(rows)
         return

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 
 from bsp_tui.platform.db import Database
+from connectors.dmp.models import DOCUMENT_TYPES
 from connectors.ins.models import SEXES, Identity, ins_key, normalise_name, oid_of
 
 SEED = 20_251_126
@@ -150,15 +151,6 @@ BIRTHPLACES_FRANCE = (
 BIRTHPLACES_ABROAD = ("99350", "99352", "99351", "99127", "99134", "99139", "99109", "99341")
 STATUS_WEIGHTS = (("QUAL", 45), ("VALI", 20), ("RECUP", 25), ("PROV", 10))
 
-DOCUMENT_TYPES = {
-    "11488-4": "Compte rendu de consultation",
-    "60591-5": "Volet de synthèse médicale",
-    "11502-2": "Compte rendu d'examens biologiques",
-    "18748-4": "Compte rendu d'imagerie médicale",
-    "34133-9": "Synthèse d'épisode de soins",
-    "57833-6": "Prescription de médicaments",
-    "11490-0": "Lettre de sortie",
-}
 AUTHORS = (
     ("810000012301", "Dr Élise Martin-Dubois"),
     ("810000045608", "Dr Karim Benali"),

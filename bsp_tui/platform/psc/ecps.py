@@ -87,6 +87,24 @@ class Ecps:
         """Every professional of the demo directory."""
         return self._db.all("SELECT * FROM personas ORDER BY rowid")
 
+    def directory(self, with_pins: bool = False) -> list[dict]:
+        """The demo directory as lists show it; PINs only for the platform's own commands."""
+        entries = []
+        for row in self.personas():
+            profile = json.loads(row["profile"])
+            entry = {
+                "name": row["name"],
+                "display_name": f"{profile['given']} {profile['family']}",
+                "profession_code": profile["profession_code"],
+                "profession": profile["profession_label"],
+                "national_id": row["national_id"],
+                "rpps": row["rpps"],
+            }
+            if with_pins:
+                entry["pin"] = row["pin"]
+            entries.append(entry)
+        return entries
+
     def _locked_message(self, until: float) -> str:
         minutes = max(1, round((until - self._settings.now()) / 60))
         return (

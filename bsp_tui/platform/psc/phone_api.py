@@ -5,7 +5,6 @@ The real app's interface is not published; these routes are the emulation's own.
 
 from __future__ import annotations
 
-import json
 from dataclasses import asdict
 
 from fastapi import APIRouter, Request
@@ -41,21 +40,7 @@ def _request_body(request: EcpsRequest) -> dict:
 @router.get("/personas")
 async def personas(request: Request) -> list[dict]:
     """The demo directory, without secrets (for persona pickers)."""
-    rows = platform_of(request).ecps.personas()
-    out = []
-    for row in rows:
-        profile = json.loads(row["profile"])
-        out.append(
-            {
-                "name": row["name"],
-                "display_name": f"{profile['given']} {profile['family']}",
-                "profession_code": profile["profession_code"],
-                "profession": profile["profession_label"],
-                "national_id": row["national_id"],
-                "rpps": row["rpps"],
-            }
-        )
-    return out
+    return platform_of(request).ecps.directory()
 
 
 @router.get("/requests")

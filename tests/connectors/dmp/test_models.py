@@ -5,7 +5,8 @@ from __future__ import annotations
 import click
 from fastapi import APIRouter
 
-from bsp_tui.platform.population import DOCUMENT_TYPES as SEEDED_TYPES
+from bsp_tui.platform.db import Database
+from bsp_tui.platform.population import ensure_population
 from connectors.base import connector_named
 from connectors.dmp.models import (
     DOCUMENT_TYPES,
@@ -16,8 +17,13 @@ from connectors.dmp.models import (
 )
 
 
-def test_the_seeded_documents_use_the_types_the_dmp_knows() -> None:
-    assert SEEDED_TYPES == DOCUMENT_TYPES
+def test_the_seeded_documents_use_the_types_the_dmp_knows(tmp_path) -> None:
+    db = Database(tmp_path / "platform.sqlite3")
+    ensure_population(db)
+    seeded = {
+        row["loinc"]: row["title"] for row in db.all("SELECT loinc, title FROM dmp_documents")
+    }
+    assert seeded == DOCUMENT_TYPES
 
 
 def test_the_matrix_gives_the_pharmacist_less_than_the_nurse_less_than_the_doctor() -> None:
