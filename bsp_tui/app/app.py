@@ -70,6 +70,12 @@ class BspApp(App[None]):
         self.demo = demo
         self.clock = clock
         self.prefs = prefs or Prefs.load()
+        # Themes are set before the first style pass: switching after mount would style
+        # and paint every widget twice.
+        for theme in THEMES:
+            self.register_theme(theme)
+        names = {theme.name for theme in THEMES}
+        self.theme = self.prefs.theme if self.prefs.theme in names else DEFAULT_THEME
         self.session_factory = session_factory
         self._session: Session | None = None
         self.last_activity = clock()
@@ -91,10 +97,6 @@ class BspApp(App[None]):
     # -- start ----------------------------------------------------------------------
 
     def on_mount(self) -> None:
-        for theme in THEMES:
-            self.register_theme(theme)
-        names = {theme.name for theme in THEMES}
-        self.theme = self.prefs.theme if self.prefs.theme in names else DEFAULT_THEME
         self._signin_mounted = self.push_screen(SignInScreen())
         if self.demo:
             self.open_session()  # the demo's panels ask the platform at once
