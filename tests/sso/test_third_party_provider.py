@@ -3,6 +3,7 @@ run on loopback: the launcher needs only standard OIDC with the authorization-co
 
 from __future__ import annotations
 
+import secrets
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -46,7 +47,7 @@ def profile(provider_url: str, bsp_home: Path, monkeypatch: pytest.MonkeyPatch) 
     )
     monkeypatch.setenv("BSP_PROFILE", "hospital")
     # The provider wants a confidential client: its secret travels by environment.
-    monkeypatch.setenv("BSP_CLIENT_SECRET", "secret-of-this-test-only")
+    monkeypatch.setenv("BSP_CLIENT_SECRET", secrets.token_urlsafe(24))
     return provider_url
 
 
