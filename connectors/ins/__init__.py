@@ -8,5 +8,6 @@ CONNECTOR = Connector(
     description="Identité nationale de santé : rechercher et vérifier un patient",
     order=1,
     service="connectors.ins.service:router",
+    screen="connectors.ins.screen:InsScreen",
     cli="connectors.ins.cli:ins_group",
 )

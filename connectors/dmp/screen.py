@@ -1,0 +1,306 @@
+"""The DMP screen: the context patient's documents, a viewer, and the break-glass access.
+
+The documents fill a `DataTable` in one `add_rows` call (it stays fluid with thousands
+of rows); a click on a header, or `s`, sorts it. Enter opens the document. The
+break-glass access asks for its reason first and says that it will be traced. The DMP's
+refusals are shown in the view, in French.
+"""
+
+from __future__ import annotations
+
+from html.parser import HTMLParser
+
+import httpx
+from textual import on, work
+from textual.app import ComposeResult
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.screen import ModalScreen
+from textual.widgets import Button, DataTable, Input, Static
+
+from connectors.base import ConnectorContext
+from connectors.dmp.client import DmpClient, DmpError
+from connectors.dmp.models import (
+    BRIS_DE_GLACE,
+    MODE_LABELS,
+    NORMAL,
+    SECURITY_LABELS,
+    Document,
+    DocumentInfo,
+)
+from connectors.view import ConnectorView
+
+NO_PATIENT = "Choisissez d'abord un patient dans INS."
+TRACED = "Cet accès sera tracé et visible par le patient."
+REASON_REQUIRED = "Le motif est obligatoire."
+COLUMNS = (("date", "Date"), ("type", "Type"), ("title", "Titre"), ("author", "Auteur"))
+COLUMNS += (("labels", "Étiquettes"),)
+
+
+class _TextOnly(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.parts: list[str] = []
+        self._skip = 0
+
+    def handle_starttag(self, tag: str, attrs: list) -> None:
+        if tag in ("script", "style"):
+            self._skip += 1
+        elif tag in ("br", "p", "div", "li", "tr", "h1", "h2", "h3", "h4", "title"):
+            self.parts.append("\n")
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in ("script", "style") and self._skip:
+            self._skip -= 1
+
+    def handle_data(self, data: str) -> None:
+        if not self._skip:
+            self.parts.append(data)
+
+
+def html_text(markup: str) -> str:
+    """The text of an HTML document, without its tags, scripts and styles."""
+    parser = _TextOnly()
+    parser.feed(markup)
+    parser.close()
+    lines = (" ".join(line.split()) for line in "".join(parser.parts).splitlines())
+    return "\n".join(line for line in lines if line)
+
+
+def readable(document: Document) -> str:
+    """What the viewer shows of a document's content."""
+    kind = document.info.content_type
+    if kind == "text/html":
+        return html_text(document.text())
+    if document.is_text:
+        return document.text()
+    return f"Contenu {kind} ({len(document.content)} octets) : non affichable ici."
+
+
+def row_of(info: DocumentInfo) -> tuple[str, str, str, str, str]:
+    labels = ", ".join(SECURITY_LABELS.get(label, label) for label in info.labels)
+    return (info.date[:10], info.type_label, info.title, info.author_name, labels)
+
+
+class DocumentViewer(ModalScreen[None]):
+    """One document's content, as text."""
+
+    BINDINGS = [("escape", "close", "Fermer")]
+    DEFAULT_CSS = """
+    DocumentViewer { align: center middle; }
+    DocumentViewer > Vertical {
+        width: 90%; height: 85%; border: thick $primary; background: $surface; padding: 0 1;
+    }
+    DocumentViewer #viewer-title { text-style: bold; }
+    DocumentViewer #viewer-scroll { height: 1fr; }
+    """
+
+    def __init__(self, document: Document) -> None:
+        super().__init__(id="dmp-viewer")
+        self.document = document
+
+    def compose(self) -> ComposeResult:
+        info = self.document.info
+        with Vertical():
+            yield Static(f"{info.title} — {info.type_label}", id="viewer-title")
+            yield Static(f"{info.date[:10]} · {info.author_name} · {info.content_type}")
+            with VerticalScroll(id="viewer-scroll"):
+                yield Static(readable(self.document), id="viewer-text", markup=False)
+            yield Button("Fermer", id="viewer-close")
+
+    @on(Button.Pressed, "#viewer-close")
+    def action_close(self) -> None:
+        self.dismiss(None)
+
+
+class BreakGlassModal(ModalScreen[str | None]):
+    """Asks the break-glass reason (required) and says the access will be traced."""
+
+    BINDINGS = [("escape", "cancel", "Annuler")]
+    DEFAULT_CSS = """
+    BreakGlassModal { align: center middle; }
+    BreakGlassModal > Vertical {
+        width: 70; height: auto; border: thick $error; background: $surface; padding: 1 2;
+    }
+    BreakGlassModal #bg-title { text-style: bold; }
+    BreakGlassModal #bg-error { color: $error; height: auto; }
+    BreakGlassModal Horizontal { height: auto; margin-top: 1; }
+    """
+
+    def __init__(self) -> None:
+        super().__init__(id="dmp-break-glass")
+
+    def compose(self) -> ComposeResult:
+        with Vertical():
+            yield Static("Accès en bris de glace", id="bg-title")
+            yield Static(TRACED, id="bg-traced")
+            yield Input(placeholder="Motif de l'accès (obligatoire)", id="bg-reason")
+            yield Static("", id="bg-error")
+            with Horizontal():
+                yield Button("Confirmer", id="bg-confirm", variant="error")
+                yield Button("Annuler", id="bg-cancel")
+
+    def on_mount(self) -> None:
+        self.query_one("#bg-reason", Input).focus()
+
+    @on(Input.Submitted)
+    @on(Button.Pressed, "#bg-confirm")
+    def confirm(self) -> None:
+        reason = self.query_one("#bg-reason", Input).value.strip()
+        if not reason:
+            self.query_one("#bg-error", Static).update(REASON_REQUIRED)
+            self.query_one("#bg-reason", Input).focus()
+            return
+        self.dismiss(reason)
+
+    @on(Button.Pressed, "#bg-cancel")
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+
+class DmpScreen(ConnectorView):
+    """The context patient's DMP documents."""
+
+    BINDINGS = [
+        ("s", "sort_next", "Trier"),
+        ("b", "break_glass", "Bris de glace"),
+        ("r", "reload", "Recharger"),
+    ]
+    DEFAULT_CSS = """
+    DmpScreen .title { text-style: bold; }
+    DmpScreen #dmp-bar { height: auto; }
+    DmpScreen #dmp-patient { width: 1fr; padding-top: 1; }
+    DmpScreen #dmp-status { height: auto; }
+    DmpScreen #dmp-status.-error { color: $error; }
+    DmpScreen #dmp-documents { height: 1fr; }
+    """
+
+    def __init__(self, context: ConnectorContext) -> None:
+        super().__init__(context)
+        self.mode = NORMAL
+        self.reason: str | None = None
+        self.documents: dict[str | None, DocumentInfo] = {}  # by the table's row key
+        self.sorted_by: tuple[str, bool] | None = None
+
+    @property
+    def patient(self) -> dict | None:
+        return self.context.get_patient()
+
+    def compose(self) -> ComposeResult:
+        yield Static("DMP — documents du patient", classes="title")
+        with Horizontal(id="dmp-bar"):
+            yield Static("", id="dmp-patient")
+            yield Button("Bris de glace", id="dmp-break-glass", variant="error")
+        yield Static("", id="dmp-status")
+        table: DataTable = DataTable(id="dmp-documents", cursor_type="row", zebra_stripes=True)
+        for key, label in COLUMNS:
+            table.add_column(label, key=key)
+        yield table
+
+    def on_mount(self) -> None:
+        patient = self.patient
+        if patient is None:
+            self.query_one("#dmp-patient", Static).update("Aucun patient choisi.")
+            self.query_one("#dmp-break-glass", Button).disabled = True
+            self.say(NO_PATIENT, error=True)
+            return
+        self.query_one("#dmp-patient", Static).update(
+            f"{patient['family']} {patient['given']} — INS {patient['ins']}"
+        )
+        self.query_one(DataTable).focus()
+        self.load()
+
+    def say(self, message: str, error: bool = False) -> None:
+        status = self.query_one("#dmp-status", Static)
+        status.update(message)
+        status.set_class(error, "-error")
+
+    @property
+    def client(self) -> DmpClient:
+        return DmpClient(self.context.client)
+
+    # -- the list -----------------------------------------------------------------------
+
+    @work(exclusive=True, group="dmp-list")
+    async def load(self) -> None:
+        patient = self.patient
+        if patient is None:
+            return
+        self.say("Chargement des documents…")
+        try:
+            documents = await self.client.list(patient["ins"], mode=self.mode, reason=self.reason)
+        except DmpError as error:
+            self.show_documents([])
+            self.say(f"Accès refusé par le DMP : {error.message}", error=True)
+            return
+        except httpx.HTTPError:
+            self.say("Le DMP est injoignable : réessayez dans un instant.", error=True)
+            return
+        self.show_documents(documents)
+
+    def show_documents(self, documents: list[DocumentInfo]) -> None:
+        """Fill the table in one call (fluid with thousands of rows)."""
+        table = self.query_one(DataTable)
+        table.clear()
+        keys = table.add_rows([row_of(info) for info in documents])
+        self.documents = {key.value: info for key, info in zip(keys, documents, strict=True)}
+        if self.sorted_by:
+            table.sort(self.sorted_by[0], reverse=self.sorted_by[1])
+        mode = "" if self.mode == NORMAL else f" (mode {MODE_LABELS[self.mode]})"
+        count = len(documents)
+        self.say(f"{count} document{'s' if count > 1 else ''}{mode}.")
+
+    def sort_by(self, column: str) -> None:
+        reverse = self.sorted_by == (column, False)
+        self.sorted_by = (column, reverse)
+        self.query_one(DataTable).sort(column, reverse=reverse)
+
+    @on(DataTable.HeaderSelected)
+    def header_clicked(self, event: DataTable.HeaderSelected) -> None:
+        self.sort_by(str(event.column_key.value))
+
+    def action_sort_next(self) -> None:
+        keys = [key for key, _ in COLUMNS]
+        current = self.sorted_by[0] if self.sorted_by else keys[-1]
+        if self.sorted_by and not self.sorted_by[1]:
+            self.sort_by(current)  # same column, the other way
+        else:
+            self.sorted_by = None
+            self.sort_by(keys[(keys.index(current) + 1) % len(keys)])
+
+    def action_reload(self) -> None:
+        if self.patient is not None:
+            self.load()
+
+    # -- a document ---------------------------------------------------------------------
+
+    @on(DataTable.RowSelected)
+    def row_selected(self, event: DataTable.RowSelected) -> None:
+        info = self.documents.get(event.row_key.value)
+        if info is not None:
+            self.open_document(info.id)
+
+    @work(exclusive=True, group="dmp-show")
+    async def open_document(self, document_id: str) -> None:
+        try:
+            document = await self.client.show(document_id, mode=self.mode, reason=self.reason)
+        except DmpError as error:
+            self.say(f"Document refusé par le DMP : {error.message}", error=True)
+            return
+        except httpx.HTTPError:
+            self.say("Le DMP est injoignable : réessayez dans un instant.", error=True)
+            return
+        self.app.push_screen(DocumentViewer(document))
+
+    # -- break-glass --------------------------------------------------------------------
+
+    @on(Button.Pressed, "#dmp-break-glass")
+    def action_break_glass(self) -> None:
+        if self.patient is None:
+            return
+        self.app.push_screen(BreakGlassModal(), self.broken)
+
+    def broken(self, reason: str | None) -> None:
+        if not reason:
+            return
+        self.mode, self.reason = BRIS_DE_GLACE, reason
+        self.load()
