@@ -1,3 +1,3 @@
-from bsp_tui.cli import main
+from bsp_tui.main import main
 
 main()

@@ -65,8 +65,3 @@ def cli(ctx: click.Context, demo: bool) -> None:
         from bsp_tui.app.app import run  # Textual is imported only for the interface
 
         run(demo=demo)
-
-
-def main() -> None:
-    """Console entry point."""
-    cli(prog_name="bsp")
