@@ -23,10 +23,12 @@ LAZY_COMMANDS = {
 
 
 def _connector_commands() -> dict[str, str]:
-    """`bsp NAME …` for each installed connector that declares a click group (`cli`)."""
+    """`bsp COMMAND …` for each installed connector that declares a click group (`cli`)."""
     from connectors.base import registry
 
-    return {c.name: c.cli for c in registry() if c.cli and c.name not in LAZY_COMMANDS}
+    return {
+        c.command_name: c.cli for c in registry() if c.cli and c.command_name not in LAZY_COMMANDS
+    }
 
 
 class LazyGroup(click.Group):

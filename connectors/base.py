@@ -27,7 +27,8 @@ class Connector:
     or "" while the connector has none; `service` the `module:attribute` of the
     emulated national service (a FastAPI router the platform mounts at
     `/api/NAME`), or "" when the platform does not emulate it yet; `cli` the
-    `module:attribute` of its click group, added to `bsp` as `bsp NAME …`, or "".
+    `module:attribute` of its click group, added to `bsp` as `bsp COMMAND …` where
+    COMMAND is `command` when given (a short name such as `rx`) and NAME otherwise, or "".
     """
 
     name: str
@@ -39,6 +40,12 @@ class Connector:
     screen: str = ""
     service: str = ""
     cli: str = ""
+    command: str = ""
+
+    @property
+    def command_name(self) -> str:
+        """The name of its command group: `bsp COMMAND_NAME …`."""
+        return self.command or self.name
 
     @property
     def audience(self) -> str:

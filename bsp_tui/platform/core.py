@@ -16,21 +16,11 @@ from connectors.base import registry
 # The service audiences a PSC access token can be exchanged for: one per connector.
 AUDIENCES = tuple(connector.audience for connector in registry())
 
-_STATE_TABLES = (
-    # The population is generated again on first use after a reset.
-    "patients",
-    "card_beneficiaries",
-    "dmps",
-    "dmp_blocks",
-    "dmp_documents",
-    "dmp_access_log",
-    "ecps_requests",
-    "pending_grants",
-    "sessions",
-    "refresh_tokens",
-    "revoked_tokens",
-    "faults",
-)
+# Kept by a reset: keys and personas (enrolled authenticators keep working) and the
+# clients table, from which only registered third-party clients are removed. Every other
+# table, connectors' own included, is emptied; the population is generated again on
+# first use.
+_KEPT_TABLES = frozenset({"signing_keys", "personas", "clients"})
 
 
 @dataclass
@@ -70,7 +60,12 @@ class Platform:
         Signing keys and enrolled devices stay, so that enrolled authenticators keep working.
         """
         with self.db.write() as conn:
-            for table in _STATE_TABLES:
-                conn.execute(f"DELETE FROM {table}")  # noqa: S608 - fixed table names
+            tables = conn.execute(
+                "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'"
+            ).fetchall()
+            for (table,) in tables:
+                if table in _KEPT_TABLES:
+                    continue
+                conn.execute(f'DELETE FROM "{table}"')  # noqa: S608 - names from sqlite_master
             conn.execute("DELETE FROM clients WHERE secret_hash IS NOT NULL")
             conn.execute("UPDATE personas SET failures = 0, locked_until = 0")

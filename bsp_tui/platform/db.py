@@ -92,11 +92,24 @@ class Database:
         )
         self._conn.row_factory = sqlite3.Row
         self._lock = threading.RLock()
+        self._schemas: set[str] = set()
         with self._lock:
             self._conn.execute("PRAGMA journal_mode=WAL")
             self._conn.execute("PRAGMA busy_timeout=30000")
             self._conn.executescript(SCHEMA)
         path.chmod(0o600)
+
+    def ensure_schema(self, schema: str) -> None:
+        """Create a connector's own tables (`CREATE … IF NOT EXISTS` statements), once.
+
+        Emulated services own their tables: they call this before their first query, so
+        the platform's schema above needs no change when a connector is added.
+        """
+        if schema in self._schemas:
+            return
+        with self._lock:
+            self._conn.executescript(schema)
+            self._schemas.add(schema)
 
     @contextmanager
     def write(self) -> Iterator[sqlite3.Connection]:

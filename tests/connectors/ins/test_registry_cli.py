@@ -51,3 +51,20 @@ def test_a_third_party_connector_gets_its_bsp_command(monkeypatch: pytest.Monkey
     assert result.exit_code == 0, result.output
     assert result.output == "bonjour du connecteur tiers\n"
     assert runner.invoke(bsp_cli.cli, ["nothing-here"]).exit_code == 2
+
+
+def test_a_connector_may_name_its_command_differently(monkeypatch: pytest.MonkeyPatch) -> None:
+    short = Connector(
+        name="extra-long-name",
+        title="Extra",
+        description="",
+        order=99,
+        cli="tests.connectors.ins.test_registry_cli:extra_group",
+        command="xt",
+    )
+    installed = [*connectors.base.registry(), short]
+    monkeypatch.setattr(connectors.base, "registry", lambda: installed)
+    monkeypatch.setattr(bsp_cli.cli, "commands", dict(bsp_cli.cli.commands))
+    runner = CliRunner()
+    assert runner.invoke(bsp_cli.cli, ["xt", "hello"]).output == "bonjour du connecteur tiers\n"
+    assert runner.invoke(bsp_cli.cli, ["extra-long-name", "hello"]).exit_code == 2
