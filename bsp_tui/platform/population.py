@@ -16,7 +16,7 @@ from datetime import date, timedelta
 
 from bsp_tui.platform.db import Database
 from connectors.dmp.models import DOCUMENT_TYPES
-from connectors.ins.models import SEXES, Identity, ins_key, normalise_name, oid_of
+from connectors.ins.models import SEXES, Identity, ins_key, is_nia, normalise_name, oid_of
 
 SEED = 20_251_126
 POPULATION = 520
@@ -282,6 +282,10 @@ def _cards(draw: _Draw, people: list[Identity]) -> list[Beneficiary]:
         exemption = draw.random.choices(
             ["", "ALD", "CSS", "MATERNITE"], [82, 9, 7, 2 if holder.sex == "F" else 0]
         )[0]
+        if not exemption and is_nia(holder.ins):
+            # Drawn from no random number, so the rest of the population stays the same:
+            # people still awaiting registration (a NIA) are the AME beneficiaries here.
+            exemption = "AME"
         regime = draw.random.choices(["01", "02", "03"], [85, 10, 5])[0]
         coordinated = draw.random.random() < 0.85
         cards.append(Beneficiary(serial, 1, holder.ins, regime, 70, exemption, coordinated))
@@ -289,7 +293,8 @@ def _cards(draw: _Draw, people: list[Identity]) -> list[Beneficiary]:
             : draw.random.choice((0, 0, 1, 2))
         ]
         for rank, child in enumerate(kids, start=2):
-            cards.append(Beneficiary(serial, rank, child.ins, regime, 70, "", coordinated))
+            household = exemption if exemption == "AME" else ""
+            cards.append(Beneficiary(serial, rank, child.ins, regime, 70, household, coordinated))
     return cards
 
 

@@ -1,0 +1,363 @@
+"""`bsp fse …`: care sheets from the shell — make, queue, send, follow.
+
+Input is checked before anything is sent or queued (INS key, acts, typed rights): a
+malformed value exits 2 naming the field. The outbox is local: `new` with typed rights
+(`--degraded --birthdate …`), `outbox` and `show` work with no platform and no session.
+When the session has ended (3) or the platform cannot be reached (6), `send` leaves
+every sheet in the outbox and says so; they go out with the next send.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import date
+
+import click
+import httpx
+
+from bsp_tui.commands.session import open_session
+from bsp_tui.exitcodes import ExitCode
+from bsp_tui.output import CommandError, fail, json_option, print_json, run_async
+from bsp_tui.sso.errors import SsoError
+from connectors.fse.client import (
+    BAD_INPUT,
+    NOT_ALLOWED,
+    NOT_FOUND,
+    UNAVAILABLE,
+    FseClient,
+    FseError,
+    checked_acts,
+    checked_ins,
+    checked_number,
+    tiers_payant_for,
+    typed_rights,
+)
+from connectors.fse.models import (
+    CATALOGUE,
+    EXEMPTION_LABELS,
+    EXEMPTIONS,
+    REGIMES,
+    Rights,
+    Sheet,
+    build_sheet,
+    euros,
+    french_euros,
+)
+from connectors.fse.outbox import Entry, Outbox, profile_outbox
+from connectors.fse.sender import send_outbox
+
+EXIT_CODES = {
+    BAD_INPUT: ExitCode.USAGE,
+    NOT_ALLOWED: ExitCode.NOT_ALLOWED,
+    NOT_FOUND: ExitCode.NOT_FOUND,
+    UNAVAILABLE: ExitCode.UNREACHABLE,
+}
+SOURCES = {"carte": "carte Vitale", "en_ligne": "lus en ligne", "saisie": "saisis"}
+NOT_QUEUED = (
+    "Rien n'a été mis en boîte d'envoi ; sans réseau, donnez les droits de l'attestation "
+    "du patient : --degraded --birthdate AAAA-MM-JJ [--exemption …] [--out-of-pathway]."
+)
+
+
+def _failure(error: FseError) -> CommandError:
+    return CommandError(error.message, EXIT_CODES.get(error.kind, ExitCode.FAILURE), error.code)
+
+
+def _checked(check: object, *args: object) -> object:
+    try:
+        return check(*args)  # type: ignore[operator]
+    except FseError as error:
+        raise _failure(error) from None
+
+
+@asynccontextmanager
+async def fse_client() -> AsyncIterator[FseClient]:
+    """An FSE client on the signed-in session."""
+    async with open_session() as session, session.client_for("fse") as http:
+        yield FseClient(http)
+
+
+def rights_line(rights: Rights) -> str:
+    """The rights in one French line."""
+    exemption = EXEMPTION_LABELS.get(rights.exemption, rights.exemption)
+    pathway = "parcours coordonné" if rights.coordinated else "hors parcours coordonné"
+    regime = REGIMES.get(rights.regime, rights.regime)
+    return (
+        f"droits {SOURCES.get(rights.source, rights.source)} : {regime}, exonération "
+        f"{exemption}, {pathway}"
+    )
+
+
+def amounts_lines(sheet: Sheet) -> list[str]:
+    """The priced acts and the totals, in French."""
+    a = sheet.amounts
+    lines = [
+        f"  {line.code:<5} {line.label[:48]:<48} {french_euros(line.price):>9}  {line.rate:>3} %"
+        f"  AMO {french_euros(line.amo):>9}  PF {french_euros(line.pf)}"
+        for line in a.lines
+    ]
+    paying = "tiers payant" if sheet.tiers_payant else "sans tiers payant"
+    lines.append(
+        f"Base {french_euros(a.base)} · AMO {french_euros(a.amo)} · participation forfaitaire "
+        f"{french_euros(a.pf)} · part patient {french_euros(a.patient)} · à payer maintenant "
+        f"{french_euros(a.due_now)} ({paying})"
+    )
+    return lines
+
+
+@click.group("fse")
+def group() -> None:
+    """FSE: electronic care sheets (acts, new, outbox, send, show)."""
+
+
+@group.command("acts")
+@json_option
+def acts(as_json: bool) -> None:
+    """The act catalogue: code, label, tariff (and the under-6 tariff when there is one)."""
+    rows = [
+        {
+            "code": act.code,
+            "label": act.label,
+            "tariff": euros(act.tariff),
+            "under_six": euros(act.under_six) if act.under_six is not None else None,
+            "paramedical": act.paramedical,
+            "profession": act.profession,
+        }
+        for act in CATALOGUE.values()
+    ]
+    if as_json:
+        print_json({"acts": rows})
+        return
+    for act in CATALOGUE.values():
+        child = f" (moins de 6 ans : {french_euros(act.under_six)})" if act.under_six else ""
+        click.echo(f"{act.code:<5} {act.label:<52} {french_euros(act.tariff):>9}{child}")
+
+
+async def _read_rights(ins: str, day: str, degraded: bool) -> Rights:
+    try:
+        async with fse_client() as fse:
+            rights = await fse.rights(ins, day)
+    except SsoError as error:
+        raise CommandError(
+            f"Droits illisibles : {error.message} {NOT_QUEUED}", error.exit_code, error.code
+        ) from None
+    except httpx.TransportError:
+        raise CommandError(
+            f"Droits illisibles : plateforme injoignable. {NOT_QUEUED}",
+            ExitCode.UNREACHABLE,
+            "unreachable",
+        ) from None
+    except FseError as error:
+        message = error.message
+        if error.kind == UNAVAILABLE:
+            message = f"Droits illisibles : {error.message} {NOT_QUEUED}"
+        raise CommandError(
+            message, EXIT_CODES.get(error.kind, ExitCode.FAILURE), error.code
+        ) from None
+    if not rights.open_on(day):
+        raise CommandError(
+            f"Les droits de ce patient sont fermés depuis le {rights.closed_on} : la feuille "
+            "serait rejetée. Demandez au patient une attestation de droits à jour.",
+            ExitCode.NOT_ALLOWED,
+            "rights_closed",
+        )
+    if degraded:
+        return Rights(**{**rights.__dict__, "serial": "", "rank": 0, "source": "en_ligne"})
+    return rights
+
+
+@group.command("new")
+@click.argument("ins")
+@click.option("--act", "codes", multiple=True, metavar="CODE", help="An act (repeat for more).")
+@click.option("--degraded", is_flag=True, help="No Vitale card: degraded mode.")
+@click.option(
+    "--birthdate", metavar="YYYY-MM-DD", help="With --degraded: rights typed, no network needed."
+)
+@click.option("--regime", default="01", show_default=True, help="Typed rights: the regime.")
+@click.option("--exemption", type=click.Choice(EXEMPTIONS), help="Typed rights: the exemption.")
+@click.option(
+    "--out-of-pathway", is_flag=True, help="Typed rights: outside the coordinated pathway."
+)
+@click.option(
+    "--tiers-payant/--no-tiers-payant",
+    default=None,
+    help="Tiers payant (default: with any exemption; always for CSS and AME).",
+)
+@json_option
+@run_async
+async def new(
+    ins: str,
+    codes: tuple[str, ...],
+    degraded: bool,
+    birthdate: str | None,
+    regime: str,
+    exemption: str | None,
+    out_of_pathway: bool,
+    tiers_payant: bool | None,
+    as_json: bool,
+) -> None:
+    """Make a care sheet for the patient and put it in the outbox; print its number."""
+    ins = _checked(checked_ins, ins)  # type: ignore[assignment]
+    chosen = _checked(checked_acts, list(codes))
+    typed = birthdate is not None
+    if typed and not degraded:
+        raise CommandError(
+            "--birthdate : les droits saisis vont avec --degraded (sans carte Vitale).",
+            ExitCode.USAGE,
+            BAD_INPUT,
+        )
+    if not typed and (exemption or out_of_pathway or regime != "01"):
+        raise CommandError(
+            "--birthdate : obligatoire pour saisir des droits (--regime, --exemption, "
+            "--out-of-pathway).",
+            ExitCode.USAGE,
+            BAD_INPUT,
+        )
+    day = date.today().isoformat()
+    if typed:
+        rights = _checked(typed_rights, ins, birthdate, regime, exemption or "", not out_of_pathway)
+    else:
+        rights = await _read_rights(ins, day, degraded)
+    paying = _checked(tiers_payant_for, rights, tiers_payant)
+    outbox = profile_outbox()
+    try:
+        pf = rights.pf_used + outbox.pf_queued(ins, day[:4])  # type: ignore[union-attr]
+        sheet = build_sheet(rights, chosen, day, paying, degraded, pf)  # type: ignore[arg-type]
+        entry = outbox.add(sheet)
+    finally:
+        outbox.close()
+    if as_json:
+        print_json(entry.as_json())
+        return
+    click.echo(f"{entry.number} mis en boîte d'envoi (en attente).")
+    _describe(entry)
+
+
+def _describe(entry: Entry) -> None:
+    sheet = entry.sheet
+    mode = " — mode dégradé" if sheet.degraded else ""
+    who = f"{entry.patient} " if entry.patient else ""
+    click.echo(f"Patient : {who}(INS {entry.ins}) — soins du {entry.care_date}{mode}")
+    click.echo(rights_line(sheet.rights))
+    for line in amounts_lines(sheet):
+        click.echo(line)
+
+
+def _leftover(outbox: Outbox) -> str:
+    waiting = outbox.waiting()
+    if waiting == 1:
+        return "1 feuille reste dans la boîte d'envoi ; elle partira au prochain envoi."
+    return f"{waiting} feuilles restent dans la boîte d'envoi ; elles partiront au prochain envoi."
+
+
+@group.command("send")
+@json_option
+@run_async
+async def send(as_json: bool) -> None:
+    """Send the queued sheets as batches; print each ARL and the sheets' results."""
+    outbox = profile_outbox()
+    try:
+        if not outbox.waiting():
+            if as_json:
+                print_json({"sent": 0, "accepted": 0, "rejected": 0, "left": 0, "arls": []})
+            else:
+                click.echo("Aucune feuille en attente.")
+            return
+        try:
+            async with fse_client() as fse:
+                report = await send_outbox(
+                    outbox, fse, lambda line: click.echo(line, err=True), wait=True
+                )
+        except SsoError as error:
+            raise CommandError(
+                f"{error.message} {_leftover(outbox)}", error.exit_code, error.code
+            ) from None
+        except httpx.TransportError:
+            raise CommandError(
+                f"Plateforme injoignable. {_leftover(outbox)}", ExitCode.UNREACHABLE, "unreachable"
+            ) from None
+        except FseError as error:
+            raise CommandError(
+                f"{error.message} {_leftover(outbox)}",
+                EXIT_CODES.get(error.kind, ExitCode.FAILURE),
+                error.code,
+            ) from None
+        entries = {e.number: e for e in outbox.entries()}
+    finally:
+        outbox.close()
+    if as_json:
+        print_json(report.as_json())
+        return
+    for arl in report.arls:
+        if not arl.positive:
+            click.echo(f"ARL négatif pour le lot {arl.batch_id} : {arl.code} {arl.reason}.")
+            continue
+        click.echo(f"ARL positif pour le lot {arl.batch_id} ({len(arl.sheets)} feuille(s)).")
+        for result in arl.sheets:
+            entry = entries[result.number]
+            again = " (déjà reçue)" if result.already_received else ""
+            click.echo(f"  {result.number}  {entry.state_label}{again}")
+    click.echo(
+        f"{report.accepted} acceptée(s), {report.rejected} rejetée(s), {report.left} en attente.",
+        err=True,
+    )
+    if report.arls and not report.arls[-1].positive:
+        raise CommandError(
+            f"Lot refusé ({report.arls[-1].code}) : {report.left} feuille(s) restent dans la "
+            "boîte d'envoi.",
+            ExitCode.FAILURE,
+            "negative_arl",
+        )
+
+
+@group.command("outbox")
+@json_option
+def outbox_command(as_json: bool) -> None:
+    """The outbox: every sheet with its state (en attente, envoyée, acceptée, rejetée)."""
+    outbox = profile_outbox()
+    try:
+        entries = outbox.entries()
+    finally:
+        outbox.close()
+    if as_json:
+        print_json({"count": len(entries), "sheets": [e.as_json() for e in entries]})
+        return
+    if not entries:
+        click.echo("La boîte d'envoi est vide.")
+        return
+    click.echo(f"{'NUMÉRO':<21}  {'DATE':<10}  {'PATIENT':<28}  {'MONTANT':>9}  ÉTAT")
+    for e in entries:
+        patient = e.patient or e.ins
+        click.echo(
+            f"{e.number:<21}  {e.care_date:<10}  {patient[:28]:<28}  "
+            f"{french_euros(e.sheet.amounts.base):>9}  {e.state_label}"
+        )
+
+
+@group.command("show")
+@click.argument("number")
+@json_option
+def show(number: str, as_json: bool) -> None:
+    """One sheet of the outbox: patient, rights, acts, amounts and state."""
+    try:
+        number = str(_checked(checked_number, number))
+    except CommandError as error:
+        fail(error, as_json)
+    outbox = profile_outbox()
+    try:
+        entry = outbox.get(number)
+    finally:
+        outbox.close()
+    if entry is None:
+        fail(
+            CommandError(
+                f"Aucune feuille {number} dans la boîte d'envoi.", ExitCode.NOT_FOUND, "not_found"
+            ),
+            as_json,
+        )
+    if as_json:
+        print_json(entry.as_json())
+        return
+    click.echo(f"Feuille {entry.number} — {entry.state_label}")
+    _describe(entry)

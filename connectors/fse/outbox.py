@@ -1,0 +1,241 @@
+"""The durable outbox: care sheets wait here, in SQLite, until the platform acknowledges them.
+
+One file per profile in the data folder (`fse-outbox-PROFILE.sqlite3`, WAL, synchronous
+FULL). A sheet moves `pending` (en attente) → `sending` (envoyée: claimed for a batch,
+not yet acknowledged) → `accepted` or `rejected` (the ARL's per-sheet result). A sender
+killed at any moment leaves sheets `pending` or `sending`; the next sender claims both,
+and the platform, idempotent by sheet number, never bills one twice. Only one sender
+works on an outbox at a time: `send_lock` is a lock file beside it.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from decimal import Decimal
+from pathlib import Path
+
+from filelock import AsyncFileLock
+
+from connectors.fse.models import ZERO, Sheet, new_number, sheet_of
+
+PENDING = "pending"
+SENDING = "sending"
+ACCEPTED = "accepted"
+REJECTED = "rejected"
+STATES = {PENDING: "en attente", SENDING: "envoyée", ACCEPTED: "acceptée", REJECTED: "rejetée"}
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS sheets (
+    number TEXT PRIMARY KEY, created REAL NOT NULL, ins TEXT NOT NULL, patient TEXT NOT NULL,
+    care_date TEXT NOT NULL, content TEXT NOT NULL, state TEXT NOT NULL,
+    batch_id TEXT NOT NULL DEFAULT '', code TEXT NOT NULL DEFAULT '',
+    reason TEXT NOT NULL DEFAULT '', updated REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS sheets_by_state ON sheets (state, created);
+"""
+
+
+@dataclass(frozen=True)
+class Entry:
+    """A sheet in the outbox, with its state and, once acknowledged, the platform's answer."""
+
+    number: str
+    created: float
+    ins: str
+    patient: str
+    care_date: str
+    content: dict
+    state: str
+    batch_id: str
+    code: str
+    reason: str
+
+    @property
+    def sheet(self) -> Sheet:
+        """The sheet itself."""
+        return sheet_of(self.content)
+
+    @property
+    def state_label(self) -> str:
+        """The state in French, with the rejection's code and reason."""
+        label = STATES.get(self.state, self.state)
+        if self.state == REJECTED:
+            return f"{label} ({self.code} : {self.reason})"
+        return label
+
+    def as_json(self) -> dict:
+        """The CLI's JSON shape."""
+        return self.content | {
+            "patient": self.patient,
+            "state": self.state,
+            "batch_id": self.batch_id,
+            "code": self.code,
+            "reason": self.reason,
+            "created": self.created,
+        }
+
+
+def outbox_path(data: Path, profile: str) -> Path:
+    """Where a profile's outbox lives."""
+    return data / f"fse-outbox-{profile}.sqlite3"
+
+
+class Outbox:
+    """The outbox of one profile (see the module's docstring)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        self._conn = sqlite3.connect(
+            path, timeout=30, isolation_level=None, check_same_thread=False
+        )
+        self._conn.row_factory = sqlite3.Row
+        self._lock = threading.RLock()
+        with self._lock:
+            self._conn.execute("PRAGMA journal_mode=WAL")
+            self._conn.execute("PRAGMA synchronous=FULL")
+            self._conn.execute("PRAGMA busy_timeout=30000")
+            self._conn.executescript(SCHEMA)
+        path.chmod(0o600)
+
+    def close(self) -> None:
+        """Close the database."""
+        with self._lock:
+            self._conn.close()
+
+    def send_lock(self) -> AsyncFileLock:
+        """The lock a sender holds while it claims, sends and records."""
+        return AsyncFileLock(str(self.path.with_suffix(".send.lock")))
+
+    @contextmanager
+    def _write(self) -> Iterator[sqlite3.Connection]:
+        with self._lock:
+            self._conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._conn
+            except BaseException:
+                self._conn.execute("ROLLBACK")
+                raise
+            self._conn.execute("COMMIT")
+
+    def add(self, sheet: Sheet) -> Entry:
+        """Queue a sheet (a fresh number is drawn again in the rare case of a collision)."""
+        now = time.time()
+        with self._write() as conn:
+            while conn.execute("SELECT 1 FROM sheets WHERE number = ?", (sheet.number,)).fetchone():
+                sheet = sheet.with_number(new_number(sheet.care_date))
+            conn.execute(
+                "INSERT INTO sheets (number, created, ins, patient, care_date, content, state,"
+                " updated) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    sheet.number,
+                    now,
+                    sheet.ins,
+                    sheet.rights.patient,
+                    sheet.care_date,
+                    json.dumps(sheet.content(), ensure_ascii=False),
+                    PENDING,
+                    now,
+                ),
+            )
+        entry = self.get(sheet.number)
+        assert entry is not None
+        return entry
+
+    def _entries(self, where: str = "", params: tuple = ()) -> list[Entry]:
+        with self._lock:
+            rows = self._conn.execute(
+                f"SELECT * FROM sheets {where} ORDER BY created, number",  # noqa: S608
+                params,
+            ).fetchall()
+        return [
+            Entry(
+                row["number"],
+                row["created"],
+                row["ins"],
+                row["patient"],
+                row["care_date"],
+                json.loads(row["content"]),
+                row["state"],
+                row["batch_id"],
+                row["code"],
+                row["reason"],
+            )
+            for row in rows
+        ]
+
+    def entries(self) -> list[Entry]:
+        """Every sheet, oldest first."""
+        return self._entries()
+
+    def get(self, number: str) -> Entry | None:
+        """One sheet by its number, or None."""
+        found = self._entries("WHERE number = ?", (number,))
+        return found[0] if found else None
+
+    def waiting(self) -> int:
+        """How many sheets are not acknowledged yet (pending or sending)."""
+        return len(self._entries("WHERE state IN (?, ?)", (PENDING, SENDING)))
+
+    def pf_queued(self, ins: str, year: str) -> Decimal:
+        """The participation forfaitaire of this patient's unacknowledged sheets that year.
+
+        Counted with the platform's ledger when a new sheet is priced, so that the yearly
+        cap holds across sheets that have not gone out yet.
+        """
+        waiting = self._entries(
+            "WHERE ins = ? AND care_date LIKE ? AND state IN (?, ?)",
+            (ins, f"{year}-%", PENDING, SENDING),
+        )
+        return sum((e.sheet.amounts.pf for e in waiting), ZERO)
+
+    def claim(self, batch_id: str, limit: int) -> list[Entry]:
+        """Mark up to `limit` unacknowledged sheets as sent in `batch_id`; return them.
+
+        Sheets left `sending` by a sender that died are claimed again: the caller holds
+        the send lock, so no other sender is working on them.
+        """
+        with self._write() as conn:
+            numbers = [
+                row[0]
+                for row in conn.execute(
+                    "SELECT number FROM sheets WHERE state IN (?, ?) ORDER BY created, number"
+                    " LIMIT ?",
+                    (PENDING, SENDING, limit),
+                )
+            ]
+            conn.executemany(
+                "UPDATE sheets SET state = ?, batch_id = ?, updated = ? WHERE number = ?",
+                [(SENDING, batch_id, time.time(), number) for number in numbers],
+            )
+        return [entry for entry in self.entries() if entry.number in set(numbers)]
+
+    def release(self, numbers: list[str]) -> None:
+        """Put sheets that could not be sent back to `pending`."""
+        with self._write() as conn:
+            conn.executemany(
+                "UPDATE sheets SET state = ?, updated = ? WHERE number = ? AND state = ?",
+                [(PENDING, time.time(), number, SENDING) for number in numbers],
+            )
+
+    def record(self, number: str, accepted: bool, code: str = "", reason: str = "") -> None:
+        """Record the platform's answer for one sheet (its own transaction)."""
+        with self._write() as conn:
+            conn.execute(
+                "UPDATE sheets SET state = ?, code = ?, reason = ?, updated = ? WHERE number = ?",
+                (ACCEPTED if accepted else REJECTED, code, reason, time.time(), number),
+            )
+
+
+def profile_outbox() -> Outbox:
+    """The outbox of the configured profile (`BSP_PROFILE`), in its data folder."""
+    from bsp_tui.config import folders
+    from bsp_tui.sso.profile import load_profile
+
+    return Outbox(outbox_path(folders().data, load_profile().name))

@@ -1,0 +1,396 @@
+"""The emulated FSE reception: rights, batches of care sheets, ARL and the billing ledger.
+
+The real SESAM-Vitale exchanges (card reading, ADRi, batch files, ARL) are not public in
+a reusable form: this JSON interface is the emulation's own, mounted under `/api/fse`.
+
+    POST /api/fse/rights   {ins, care_date?}    → the beneficiary's rights (like ADRi)
+    POST /api/fse/batches  {batch_id, sheets}   → the ARL of the batch
+    GET  /api/fse/billing                       → the caller's sheets as the platform holds them
+
+A batch is acknowledged by an ARL: *negative* (`L01` empty or more than 100 sheets,
+`L02` one number twice in the batch, `L03` a batch or sheet that cannot be identified)
+and nothing in it is processed; or *positive*, with each sheet accepted (billed) or
+rejected with a code (`R01`…`R07`, see `REJECTIONS`). Every sheet received is kept by
+its number: the same sheet sent again is answered as before with `already_received`
+and is never billed twice; the same number with another content is rejected `R04`.
+A whole batch is processed in one transaction, so a billing and its ARL are one fact.
+
+Errors are FHIR OperationOutcome: 400 for a body that is not a JSON object, 401 without
+a valid token, 403 for a profession that does not make care sheets, 404 for a patient
+without known rights, 422 for a malformed field (the issue's `expression` names it).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from datetime import UTC, datetime
+from decimal import Decimal, InvalidOperation
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import JSONResponse
+from fastapi.security import HTTPAuthorizationCredentials
+
+from bsp_tui.platform.db import Database
+from bsp_tui.platform.population import ensure_population
+from bsp_tui.platform.psc.routes import platform_of
+from bsp_tui.platform.services import ServiceError, bearer, caller
+from connectors import fse as fse_package
+from connectors.fse.models import (
+    CATALOGUE,
+    ZERO,
+    Rights,
+    compute,
+    euros,
+    fingerprint,
+    number_problem,
+    sheet_of,
+)
+from connectors.ins.models import ins_problem
+
+router = APIRouter(tags=["FSE"])
+Credentials = Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
+REFUSAL_SYSTEM = "urn:bsp:fse:refusal"  # the emulation's own codes
+MAX_SHEETS = 100
+_BATCH_ID = re.compile(r"[A-Za-z0-9-]{1,64}")
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS fse_rights_closures (ins TEXT PRIMARY KEY, closed_on TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS fse_batches (
+    id INTEGER PRIMARY KEY AUTOINCREMENT, batch_id TEXT NOT NULL, national_id TEXT NOT NULL,
+    received REAL NOT NULL, status TEXT NOT NULL, code TEXT NOT NULL, sheets INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS fse_sheets (
+    number TEXT PRIMARY KEY, batch_id TEXT NOT NULL, national_id TEXT NOT NULL,
+    ins TEXT NOT NULL, care_date TEXT NOT NULL, fingerprint TEXT NOT NULL,
+    status TEXT NOT NULL, code TEXT NOT NULL, reason TEXT NOT NULL,
+    amounts TEXT NOT NULL, pf TEXT NOT NULL, received REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS fse_sheets_by_patient ON fse_sheets (ins, status, care_date);
+"""
+
+BATCH_EMPTY = "L01"
+BATCH_DUPLICATE = "L02"
+BATCH_MALFORMED = "L03"
+RIGHTS_CLOSED = "R01"
+UNKNOWN_ACT = "R02"
+AMOUNTS_DIFFER = "R03"
+NUMBER_REUSED = "R04"
+UNKNOWN_PATIENT = "R05"
+ACT_NOT_ALLOWED = "R06"
+MALFORMED_SHEET = "R07"
+REJECTIONS = {
+    RIGHTS_CLOSED: "droits fermés à la date des soins",
+    UNKNOWN_ACT: "acte inconnu de la nomenclature",
+    AMOUNTS_DIFFER: "montants différents du recalcul de la plateforme",
+    NUMBER_REUSED: "numéro déjà utilisé pour une autre feuille",
+    UNKNOWN_PATIENT: "patient inconnu (INS)",
+    ACT_NOT_ALLOWED: "acte non facturable par votre profession",
+    MALFORMED_SHEET: "feuille incomplète ou mal formée",
+}
+NEGATIVE = {
+    BATCH_EMPTY: f"lot vide ou de plus de {MAX_SHEETS} feuilles",
+    BATCH_DUPLICATE: "le même numéro de feuille figure deux fois dans le lot",
+    BATCH_MALFORMED: "lot ou feuille sans identifiant valide",
+}
+# The scenario patient whose rights are closed (LEFÈVRE Hélène, 9th scenario patient).
+CLOSED_SCENARIO_ROW = 9
+CLOSED_SCENARIO_ON = "2026-01-01"
+
+
+class FseServiceError(ServiceError):
+    """An OperationOutcome with the emulation's code, and the field when one is at fault."""
+
+    def __init__(self, status: int, code: str, message: str, refusal: str, field: str = "") -> None:
+        super().__init__(status, code, message)
+        self.refusal = refusal
+        self.field = field
+
+    def response(self) -> JSONResponse:
+        """The OperationOutcome answer."""
+        issue: dict[str, Any] = {
+            "severity": "error",
+            "code": self.code,
+            "diagnostics": self.message,
+            "details": {"coding": [{"system": REFUSAL_SYSTEM, "code": self.refusal}]},
+        }
+        if self.field:
+            issue["expression"] = [self.field]
+        return JSONResponse(
+            {"resourceType": "OperationOutcome", "issue": [issue]}, status_code=self.status
+        )
+
+
+def _db(request: Request) -> Database:
+    db = platform_of(request).db
+    db.ensure_schema(SCHEMA)
+    ensure_population(db)
+    row = db.one("SELECT ins FROM patients WHERE rowid = ?", (CLOSED_SCENARIO_ROW,))
+    if row is not None and not db.one("SELECT 1 FROM fse_rights_closures WHERE ins = ?", (row[0],)):
+        with db.write() as conn:
+            conn.execute(
+                "INSERT OR IGNORE INTO fse_rights_closures VALUES (?, ?)",
+                (row[0], CLOSED_SCENARIO_ON),
+            )
+    return db
+
+
+def _caller(request: Request, credentials: HTTPAuthorizationCredentials | None) -> dict:
+    claims = caller("fse", request, credentials)
+    profession = claims.get("profession") or {}
+    if not fse_package.CONNECTOR.allows(str(profession.get("code", ""))):
+        label = profession.get("label") or "profession inconnue"
+        raise FseServiceError(
+            403,
+            "forbidden",
+            f"Votre profession ({label}) ne fait pas de feuilles de soins : "
+            + fse_package.CONNECTOR.refusal,
+            "profession",
+        )
+    return claims
+
+
+def _today(request: Request) -> str:
+    return datetime.fromtimestamp(platform_of(request).settings.now(), UTC).date().isoformat()
+
+
+async def _object(request: Request) -> dict:
+    try:
+        data = json.loads(await request.body())
+    except (ValueError, UnicodeDecodeError, RecursionError):
+        raise FseServiceError(
+            400, "structure", "Le corps de la requête n'est pas du JSON.", "structure"
+        ) from None
+    if not isinstance(data, dict):
+        raise FseServiceError(
+            400, "structure", "Le corps de la requête doit être un objet JSON.", "structure"
+        )
+    return data
+
+
+def _field(status: int, name: str, message: str) -> FseServiceError:
+    return FseServiceError(status, "value", f"{name} : {message}.", "value", name)
+
+
+_PF_SQL = "SELECT pf FROM fse_sheets WHERE ins = ? AND status = 'accepted' AND care_date LIKE ?"
+
+
+def pf_used(conn: Any, ins: str, year: str) -> Decimal:
+    """The participation forfaitaire billed to a patient in a calendar year (`conn`: sqlite3)."""
+    rows = conn.execute(_PF_SQL, (ins, f"{year}-%")).fetchall()
+    return sum((Decimal(row[0]) for row in rows), ZERO)
+
+
+def rights_of(db: Database, ins: str, day: str) -> Rights | None:
+    """The rights of a beneficiary on `day`, or None when no card carries that INS."""
+    row = db.one(
+        "SELECT c.*, p.family, p.given, p.birthdate, f.closed_on FROM card_beneficiaries c "
+        "JOIN patients p ON p.ins = c.ins "
+        "LEFT JOIN fse_rights_closures f ON f.ins = c.ins WHERE c.ins = ?",
+        (ins,),
+    )
+    if row is None:
+        return None
+    used = sum((Decimal(r[0]) for r in db.all(_PF_SQL, (ins, f"{day[:4]}-%"))), ZERO)
+    return Rights(
+        ins=ins,
+        birthdate=row["birthdate"],
+        regime=row["regime"],
+        rate=row["rate"],
+        exemption=row["exemption"],
+        coordinated=bool(row["coordinated"]),
+        family=row["family"],
+        given=row["given"],
+        serial=row["serial"],
+        rank=row["rank"],
+        source="carte",
+        closed_on=row["closed_on"] or "",
+        pf_used=used,
+    )
+
+
+@router.post("/rights")
+async def rights(request: Request, credentials: Credentials) -> dict:
+    """The beneficiary's rights on the day of care (today by default), like ADRi."""
+    _caller(request, credentials)
+    data = await _object(request)
+    ins = data.get("ins")
+    if not isinstance(ins, str) or ins_problem(ins):
+        raise _field(422, "ins", ins_problem(ins) if isinstance(ins, str) else "champ obligatoire")
+    day = data.get("care_date") or _today(request)
+    if not isinstance(day, str) or not _is_day(day):
+        raise _field(422, "care_date", "date AAAA-MM-JJ attendue")
+    found = rights_of(_db(request), ins, day)
+    if found is None:
+        raise FseServiceError(
+            404,
+            "not-found",
+            "Aucun droit connu pour ce patient (pas de carte Vitale) : "
+            "saisissez les droits de son attestation en mode dégradé.",
+            "no_rights",
+        )
+    return found.as_json() | {"open": found.open_on(day), "care_date": day}
+
+
+def _is_day(value: str) -> bool:
+    try:
+        return datetime.strptime(value, "%Y-%m-%d").date().isoformat() == value
+    except ValueError:
+        return False
+
+
+def _negative(batch_id: str, code: str) -> dict:
+    return {
+        "batch_id": batch_id,
+        "status": "negative",
+        "code": code,
+        "reason": NEGATIVE[code],
+        "sheets": [],
+    }
+
+
+def _batch_problem(data: dict) -> tuple[str, str | None]:
+    batch_id, sheets = data.get("batch_id"), data.get("sheets")
+    if not isinstance(batch_id, str) or not _BATCH_ID.fullmatch(batch_id):
+        return "", BATCH_MALFORMED
+    if not isinstance(sheets, list) or not 1 <= len(sheets) <= MAX_SHEETS:
+        return batch_id, BATCH_EMPTY
+    numbers = [s.get("number") if isinstance(s, dict) else None for s in sheets]
+    if any(not isinstance(n, str) or number_problem(n) for n in numbers):
+        return batch_id, BATCH_MALFORMED
+    if len(set(numbers)) != len(numbers):
+        return batch_id, BATCH_DUPLICATE
+    return batch_id, None
+
+
+def _outcome(number: str, status: str, code: str = "", amounts: dict | None = None) -> dict:
+    return {
+        "number": number,
+        "status": status,
+        "code": code,
+        "reason": REJECTIONS.get(code, ""),
+        "already_received": False,
+        "amounts": amounts or {},
+    }
+
+
+def _check(conn: Any, content: dict, profession: str, today: str) -> tuple[dict, str, str]:
+    """(outcome, ins, care date) of a sheet never received before, by the platform's rules."""
+    number = content["number"]
+    try:
+        sheet = sheet_of(content)
+        if not _is_day(sheet.care_date) or sheet.care_date > today:
+            raise ValueError("care date")
+        if not sheet.acts or not _is_day(sheet.rights.birthdate):
+            raise ValueError("acts or birthdate")
+        ins = sheet.ins
+        if not isinstance(ins, str) or ins_problem(ins):
+            raise ValueError("ins")
+    except (KeyError, TypeError, ValueError, AttributeError, InvalidOperation):
+        return _outcome(number, "rejected", MALFORMED_SHEET), "", ""
+    if any(code not in CATALOGUE for code in sheet.acts):
+        return _outcome(number, "rejected", UNKNOWN_ACT), ins, sheet.care_date
+    if any(CATALOGUE[code].profession != profession for code in sheet.acts):
+        return _outcome(number, "rejected", ACT_NOT_ALLOWED), ins, sheet.care_date
+    known = conn.execute(
+        "SELECT f.closed_on FROM patients p LEFT JOIN fse_rights_closures f ON f.ins = p.ins "
+        "WHERE p.ins = ?",
+        (ins,),
+    ).fetchone()
+    if known is None:
+        return _outcome(number, "rejected", UNKNOWN_PATIENT), ins, sheet.care_date
+    if known[0] and sheet.care_date >= known[0]:
+        return _outcome(number, "rejected", RIGHTS_CLOSED), ins, sheet.care_date
+    expected = compute(
+        list(sheet.acts),
+        sheet.rights,
+        sheet.care_date,
+        sheet.tiers_payant,
+        pf_used(conn, ins, sheet.care_date[:4]),
+    )
+    if expected.as_json() != sheet.amounts.as_json():
+        outcome = _outcome(number, "rejected", AMOUNTS_DIFFER, expected.as_json())
+        return outcome, ins, sheet.care_date
+    return _outcome(number, "accepted", "", expected.as_json()), ins, sheet.care_date
+
+
+def _receive(conn: Any, content: dict, batch_id: str, who: dict, today: str, now: float) -> dict:
+    number, print_ = content["number"], fingerprint(content)
+    row = conn.execute(
+        "SELECT fingerprint, status, code, amounts FROM fse_sheets WHERE number = ?", (number,)
+    ).fetchone()
+    if row is not None:
+        if row[0] != print_:
+            return _outcome(number, "rejected", NUMBER_REUSED)
+        return _outcome(number, row[1], row[2], json.loads(row[3])) | {"already_received": True}
+    outcome, ins, care_date = _check(conn, content, who["profession"], today)
+    pf = outcome["amounts"].get("participation_forfaitaire", "0.00")
+    conn.execute(
+        "INSERT INTO fse_sheets VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        (
+            number,
+            batch_id,
+            who["national_id"],
+            ins,
+            care_date,
+            print_,
+            outcome["status"],
+            outcome["code"],
+            outcome["reason"],
+            json.dumps(outcome["amounts"]),
+            pf if outcome["status"] == "accepted" else "0.00",
+            now,
+        ),
+    )
+    return outcome
+
+
+@router.post("/batches")
+async def batches(request: Request, credentials: Credentials) -> dict:
+    """Receive a batch of care sheets; answer its ARL (see the module's docstring)."""
+    claims = _caller(request, credentials)
+    data = await _object(request)
+    db, now = _db(request), platform_of(request).settings.now()
+    who = {
+        "national_id": str(claims.get("preferred_username", "")),
+        "profession": str((claims.get("profession") or {}).get("code", "")),
+    }
+    batch_id, problem = _batch_problem(data)
+    today = _today(request)
+    with db.write() as conn:
+        if problem:
+            arl = _negative(batch_id, problem)
+        else:
+            outcomes = [
+                _receive(conn, content, batch_id, who, today, now) for content in data["sheets"]
+            ]
+            arl = {
+                "batch_id": batch_id,
+                "status": "positive",
+                "code": "",
+                "reason": "",
+                "sheets": outcomes,
+            }
+        conn.execute(
+            "INSERT INTO fse_batches (batch_id, national_id, received, status, code, sheets)"
+            " VALUES (?, ?, ?, ?, ?, ?)",
+            (batch_id, who["national_id"], now, arl["status"], arl["code"], len(arl["sheets"])),
+        )
+    received = datetime.fromtimestamp(now, UTC).isoformat(timespec="seconds")
+    return arl | {"received_at": received.replace("+00:00", "Z")}
+
+
+@router.get("/billing")
+async def billing(request: Request, credentials: Credentials) -> dict:
+    """The caller's sheets as the platform holds them: billed (accepted) or rejected."""
+    claims = _caller(request, credentials)
+    rows = _db(request).all(
+        "SELECT number, batch_id, ins, care_date, status, code, reason, amounts FROM fse_sheets"
+        " WHERE national_id = ? ORDER BY received, number",
+        (str(claims.get("preferred_username", "")),),
+    )
+    sheets = [dict(row) | {"amounts": json.loads(row["amounts"])} for row in rows]
+    billed = [s for s in sheets if s["status"] == "accepted"]
+    total = sum((Decimal(s["amounts"]["amo"]) for s in billed), ZERO)
+    return {"sheets": sheets, "billed": len(billed), "amo_total": euros(total)}
