@@ -783,13 +783,25 @@ async def document_add(
     db, now = _db(request), _now(request)
     new = _new_document(body)
     ins = _patient_ins(db, new.subject, "subject.identifier")
-    dmp = _authorize(db, now, ins, who, "add")
+    document_id = file_document(db, now, ins, who, new)
+    row = _document_row(db, document_id)
+    location = str(request.url_for("dmp_document_read", document_id=document_id))
+    oid = _dmp_of(db, ins)["oid"]
+    return _fhir(_document_reference(request, row, oid), 201, headers={"Location": location})
+
+
+def file_document(db: Database, now: float, ins: str, who: Caller, new: NewDocument) -> str:
+    """Add a document to the DMP of `ins` under the DMP's rules; its id.
+
+    Also how another emulated service files a copy (the e-prescription's): a refusal
+    is traced in the patient's history and raised as a `DmpServiceError`.
+    """
+    _authorize(db, now, ins, who, "add")
     if new.loinc not in who.types:
         raise _refuse(db, now, ins, who, "add", _type_problem(who, new.loinc))
     if len(new.content) > MAX_CONTENT_BYTES:
         raise _refuse(db, now, ins, who, "add", _too_large(len(new.content)))
     document_id = secrets.token_hex(8)
-    created = _recorded(now)
     with db.write() as conn:
         conn.execute(
             "INSERT INTO dmp_documents VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'current')",
@@ -800,7 +812,7 @@ async def document_add(
                 new.title or DOCUMENT_TYPES[new.loinc],
                 who.national_id,
                 who.name,
-                created,
+                _recorded(now),
                 new.content_type,
                 new.content,
                 int(MASQUE_PS in new.labels),
@@ -808,9 +820,7 @@ async def document_add(
             ),
         )
     _trace(db, now, ins, who, "add", document_id)
-    row = _document_row(db, document_id)
-    location = str(request.url_for("dmp_document_read", document_id=document_id))
-    return _fhir(_document_reference(request, row, dmp["oid"]), 201, headers={"Location": location})
+    return document_id
 
 
 def _too_large(size: int) -> DmpServiceError:
@@ -845,7 +855,9 @@ async def _read_body(request: Request) -> Any:
 
 
 @dataclass(frozen=True)
-class _NewDocument:
+class NewDocument:
+    """A document to add: its subject (`system|INS`), type, title, content and labels."""
+
     subject: str
     loinc: str
     title: str
@@ -864,7 +876,7 @@ def _field(value: Any, kind: type, where: str) -> Any:
     return value
 
 
-def _new_document(body: Any) -> _NewDocument:
+def _new_document(body: Any) -> NewDocument:
     body = _field(body, dict, "la ressource")
     if body.get("resourceType") != "DocumentReference":
         _field(None, dict, "resourceType = DocumentReference")
@@ -920,7 +932,7 @@ def _new_document(body: Any) -> _NewDocument:
             if not isinstance(code, str) or code not in SECURITY_LABELS:
                 _field(None, dict, f"securityLabel ({', '.join(SECURITY_LABELS)})")
             labels.add(code)
-    return _NewDocument(
+    return NewDocument(
         f"{system}|{value}" if system else value,
         loinc,
         title,

@@ -9,4 +9,6 @@ CONNECTOR = Connector(
     order=3,
     professions=frozenset({"10", "21", "60"}),
     refusal="L'ordonnance numérique est réservée aux prescripteurs, pharmaciens et infirmiers.",
+    service="connectors.eprescription.service:router",
+    command="rx",
 )

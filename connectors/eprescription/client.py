@@ -1,0 +1,300 @@
+"""The e-prescription client: FHIR requests over an httpx client carrying the service's token.
+
+Input is checked before any request (INS key, CIP13 key and catalogue, dosage, quantity,
+the number's check character); the service's refusals come back as `RxError` with a
+`kind` a caller can branch on: `bad_input`, `not_allowed`, `not_found`, `unavailable`
+or `failure`, the emulation's refusal `code` and the reason in French (`message`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+import httpx
+
+from connectors.eprescription.catalogue import medication
+from connectors.eprescription.models import (
+    CIP13_SYSTEM,
+    DISPENSED,
+    DMP_COPY_SYSTEM,
+    MAX_LINES,
+    NOT_DISPENSED,
+    REFUSAL_SYSTEM,
+    SUBSTITUTED,
+    DispenseRequest,
+    DmpCopy,
+    Line,
+    LineRequest,
+    Prescription,
+    format_number,
+    line_problem,
+    parse_number,
+)
+from connectors.ins.models import ins_problem, oid_of
+
+FHIR_JSON = "application/fhir+json"
+BAD_INPUT = "bad_input"
+NOT_ALLOWED = "not_allowed"
+NOT_FOUND = "not_found"
+UNAVAILABLE = "unavailable"
+FAILURE = "failure"
+_KINDS = {400: BAD_INPUT, 413: BAD_INPUT, 422: BAD_INPUT, 403: NOT_ALLOWED, 409: NOT_ALLOWED}
+_KINDS |= {404: NOT_FOUND, 503: UNAVAILABLE}
+
+
+class RxError(Exception):
+    """A refusal or a failure: its kind, the HTTP status (0 before any request), the
+    emulation's refusal code (or the kind) and the reason in French."""
+
+    def __init__(self, kind: str, message: str, status: int = 0, code: str = "") -> None:
+        super().__init__(message)
+        self.kind = kind
+        self.message = message
+        self.status = status
+        self.code = code or kind
+
+
+def bad_input(message: str) -> RxError:
+    """A `bad_input` RxError: one French sentence, capital first, full stop last."""
+    return RxError(BAD_INPUT, message[:1].upper() + message[1:].rstrip(".") + ".")
+
+
+def checked_number(text: str) -> str:
+    """The compact number from what was typed or scanned, or a `bad_input` RxError."""
+    try:
+        return parse_number(text)
+    except ValueError as error:
+        raise bad_input(f"numéro d'ordonnance « {text.strip()} » : {error}") from None
+
+
+def checked_lines(lines: Iterable[LineRequest]) -> list[LineRequest]:
+    """The lines, each well formed and in the catalogue, or a `bad_input` RxError."""
+    lines = list(lines)
+    if not 1 <= len(lines) <= MAX_LINES:
+        raise bad_input(f"une ordonnance compte de 1 à {MAX_LINES} lignes")
+    for index, line in enumerate(lines, start=1):
+        problem = line_problem(line)
+        if problem is None and medication(line.cip13) is None:
+            problem = f"CIP13 « {line.cip13} » absent du catalogue (bsp rx meds TEXTE)"
+        if problem:
+            raise bad_input(f"ligne {index} : {problem}")
+    return lines
+
+
+def checked_choices(choices: Iterable[DispenseRequest]) -> list[DispenseRequest]:
+    """The dispensing choices, one per line at most, substitutes in the catalogue."""
+    choices = list(choices)
+    seen: set[int] = set()
+    for choice in choices:
+        if choice.line in seen:
+            raise bad_input(f"la ligne {choice.line} est donnée deux fois")
+        seen.add(choice.line)
+        if choice.outcome == SUBSTITUTED and medication(choice.cip13) is None:
+            raise bad_input(f"substitut « {choice.cip13} » absent du catalogue")
+    return choices
+
+
+def _outcome(response: httpx.Response) -> RxError:
+    kind = _KINDS.get(response.status_code, FAILURE)
+    message, code = "", ""
+    try:
+        issue = response.json()["issue"][0]
+        message = str(issue.get("diagnostics", ""))
+        codings = (issue.get("details") or {}).get("coding") or []
+        refusal = [c.get("code") for c in codings if c.get("system") == REFUSAL_SYSTEM]
+        code = str(refusal[0]) if refusal else ""
+    except (ValueError, KeyError, IndexError, TypeError, AttributeError):
+        pass
+    if not message:
+        message = f"Le service d'ordonnance numérique a répondu {response.status_code}."
+    return RxError(kind, message, response.status_code, code)
+
+
+def _cip13(concept: dict) -> str:
+    return next(c["code"] for c in concept["coding"] if c.get("system") == CIP13_SYSTEM)
+
+
+def _dmp_copy(resources: list[dict]) -> DmpCopy | None:
+    outcome = next((r for r in resources if r["resourceType"] == "OperationOutcome"), None)
+    if outcome is None:
+        return None
+    issue = outcome["issue"][0]
+    code = next(
+        (c["code"] for c in issue["details"]["coding"] if c.get("system") == DMP_COPY_SYSTEM), ""
+    )
+    if code == "filed":
+        document = issue.get("expression", [""])[0].removeprefix("DocumentReference/")
+        return DmpCopy(True, document_id=document, code=code)
+    reason = issue["diagnostics"].removeprefix("Copie non déposée dans le DMP : ")
+    return DmpCopy(False, reason=reason, code=code)
+
+
+def prescription_of(bundle: dict) -> Prescription:
+    """A prescription Bundle as the client's domain type."""
+    resources = [entry["resource"] for entry in bundle.get("entry", [])]
+    requests = [r for r in resources if r["resourceType"] == "MedicationRequest"]
+    dispenses = {
+        d["authorizingPrescription"][0]["reference"].removeprefix("MedicationRequest/"): d
+        for d in resources
+        if d["resourceType"] == "MedicationDispense"
+    }
+    lines = []
+    for request in requests:
+        cip13 = _cip13(request["medicationCodeableConcept"])
+        found = medication(cip13)
+        quantity = request["dispenseRequest"].get("quantity") or {}
+        duration = request["dispenseRequest"].get("expectedSupplyDuration") or {}
+        given = dispenses.get(request["id"])
+        outcome, dispensed = "", ""
+        if given is not None:
+            substituted = given.get("substitution", {}).get("wasSubstituted", False)
+            outcome = NOT_DISPENSED if given["status"] == "declined" else DISPENSED
+            if substituted:
+                outcome, dispensed = SUBSTITUTED, _cip13(given["medicationCodeableConcept"])
+        substitute = medication(dispensed) if dispensed else None
+        lines.append(
+            Line(
+                line=int(request["identifier"][0]["value"]),
+                cip13=cip13,
+                label=found.label if found else cip13,
+                dosage=request["dosageInstruction"][0]["text"],
+                boxes=quantity.get("value"),
+                duration_days=duration.get("value"),
+                outcome=outcome,
+                dispensed_cip13=dispensed,
+                dispensed_label=substitute.label if substitute else "",
+            )
+        )
+    first = requests[0]
+    handed = next(iter(dispenses.values()), None)
+    performer = handed["performer"][0]["actor"] if handed else {}
+    return Prescription(
+        number=parse_number(bundle["identifier"]["value"]),
+        status=first["status"],
+        ins=first["subject"]["identifier"]["value"],
+        patient_name=first["subject"].get("display", ""),
+        prescriber_id=first["requester"]["identifier"]["value"],
+        prescriber_name=first["requester"].get("display", ""),
+        created=first["authoredOn"],
+        lines=tuple(lines),
+        dispensed_at=handed["whenHandedOver"] if handed else "",
+        pharmacy=handed["location"]["display"] if handed else "",
+        pharmacist_name=performer.get("display", ""),
+        dmp_copy=_dmp_copy(resources),
+    )
+
+
+def _request_resource(ins: str, line: LineRequest) -> dict:
+    found = medication(line.cip13)
+    dispense: dict[str, Any] = (
+        {"quantity": {"value": line.boxes, "unit": "boîte"}}
+        if line.boxes is not None
+        else {"expectedSupplyDuration": {"value": line.duration_days, "unit": "jour", "code": "d"}}
+    )
+    return {
+        "resourceType": "MedicationRequest",
+        "status": "active",
+        "intent": "order",
+        "subject": {"identifier": {"system": f"urn:oid:{oid_of(ins)}", "value": ins}},
+        "medicationCodeableConcept": {
+            "coding": [
+                {
+                    "system": CIP13_SYSTEM,
+                    "code": line.cip13,
+                    "display": found.label if found else line.cip13,
+                }
+            ]
+        },
+        "dosageInstruction": [{"sequence": 1, "text": line.dosage}],
+        "dispenseRequest": dispense,
+    }
+
+
+def _dispense_resource(number: str, line: int, outcome: str, cip13: str) -> dict:
+    resource: dict[str, Any] = {
+        "resourceType": "MedicationDispense",
+        "status": "declined" if outcome == NOT_DISPENSED else "completed",
+        "authorizingPrescription": [{"reference": f"MedicationRequest/{number}-{line}"}],
+        "substitution": {"wasSubstituted": outcome == SUBSTITUTED},
+    }
+    if outcome == SUBSTITUTED:
+        resource["medicationCodeableConcept"] = {
+            "coding": [{"system": CIP13_SYSTEM, "code": cip13}]
+        }
+    return resource
+
+
+class RxClient:
+    """The e-prescription operations over `client` (base URL: the service; auth: its token)."""
+
+    def __init__(self, client: httpx.AsyncClient) -> None:
+        self._http = client
+
+    async def _send(self, method: str, path: str, number: str, body: Any = None) -> dict:
+        response = await self._http.request(
+            method,
+            path,
+            params={"group-identifier": format_number(number)},
+            json=body,
+            headers={"Accept": FHIR_JSON},
+        )
+        if response.status_code not in (200, 201):
+            raise _outcome(response)
+        return response.json()
+
+    async def create(self, ins: str, lines: Iterable[LineRequest]) -> Prescription:
+        """Prescribe these lines to the patient; the answer has the number and the DMP copy."""
+        ins = ins.strip().upper()
+        problem = ins_problem(ins)
+        if problem:
+            raise bad_input(f"INS « {ins} » : {problem}")
+        lines = checked_lines(lines)
+        bundle = {
+            "resourceType": "Bundle",
+            "type": "collection",
+            "entry": [{"resource": _request_resource(ins, line)} for line in lines],
+        }
+        response = await self._http.post(
+            "/MedicationRequest",
+            json=bundle,
+            headers={"Content-Type": FHIR_JSON, "Accept": FHIR_JSON},
+        )
+        if response.status_code != 201:
+            raise _outcome(response)
+        return prescription_of(response.json())
+
+    async def show(self, number: str) -> Prescription:
+        """A prescription by its number (typed or scanned)."""
+        number = checked_number(number)
+        return prescription_of(await self._send("GET", "/MedicationRequest", number))
+
+    async def dispense(self, number: str, choices: Iterable[DispenseRequest] = ()) -> Prescription:
+        """Dispense every line; `choices` says how for some, the others as prescribed."""
+        number = checked_number(number)
+        chosen = {choice.line: choice for choice in checked_choices(choices)}
+        current = await self.show(number)
+        known = {line.line for line in current.lines}
+        unknown = sorted(set(chosen) - known)
+        if unknown:
+            raise bad_input(f"l'ordonnance n'a pas de ligne {unknown[0]} (lignes 1 à {len(known)})")
+        resources = [
+            _dispense_resource(
+                number,
+                line,
+                chosen[line].outcome if line in chosen else DISPENSED,
+                chosen[line].cip13 if line in chosen else "",
+            )
+            for line in sorted(known)
+        ]
+        body = {
+            "resourceType": "Bundle",
+            "type": "collection",
+            "entry": [{"resource": resource} for resource in resources],
+        }
+        return prescription_of(await self._send("POST", "/MedicationDispense", number, body))
+
+    async def cancel(self, number: str) -> Prescription:
+        """Cancel a prescription of one's own, before it is dispensed."""
+        number = checked_number(number)
+        return prescription_of(await self._send("POST", "/MedicationRequest/$cancel", number))

@@ -1,0 +1,633 @@
+"""The emulated e-prescription service (ordonnance numérique): FHIR R4, the emulation's own API.
+
+Mounted by the platform at `/api/eprescription`. The national API is not published; these
+operations are the emulation's own (docs/emulation.md):
+
+- `POST MedicationRequest` — a Bundle (type `collection`) of MedicationRequests, one per
+  line, for one patient: the service numbers the prescription (`groupIdentifier`), files
+  a copy in the patient's DMP when it can, and answers 201 with a Bundle of the stored
+  lines and an OperationOutcome saying whether the copy was filed and why not;
+- `GET MedicationRequest?group-identifier=NUMBER` — the prescription: its lines and,
+  once dispensed, a MedicationDispense per line;
+- `POST MedicationDispense?group-identifier=NUMBER` — a Bundle of MedicationDispenses,
+  one per line (completed, substituted or declined): the number is then used up;
+- `POST MedicationRequest/$cancel?group-identifier=NUMBER` — its prescriber cancels it.
+
+Refusals are 403 (the access matrix, someone else's prescription) or 409 (already
+dispensed, cancelled) OperationOutcomes with the reason in French and the emulation's
+refusal code in `details.coding` (system `urn:bsp:eprescription:refusal`).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import JSONResponse
+from fastapi.security import HTTPAuthorizationCredentials
+
+from bsp_tui.platform.db import Database
+from bsp_tui.platform.population import ensure_population
+from bsp_tui.platform.psc.routes import platform_of
+from bsp_tui.platform.services import ServiceError, bearer, caller
+from connectors.dmp import service as dmp
+from connectors.eprescription.catalogue import medication
+from connectors.eprescription.models import (
+    ACTIVE,
+    CANCELLED,
+    CIP13_SYSTEM,
+    COMPLETED,
+    DISPENSED,
+    DISPENSERS,
+    DMP_COPY_SYSTEM,
+    MAX_LINES,
+    NOT_DISPENSED,
+    NUMBER_SYSTEM,
+    PRESCRIBERS,
+    PRESCRIPTION_LOINC,
+    READERS,
+    REFUSAL_SYSTEM,
+    SUBSTITUTED,
+    LineRequest,
+    format_number,
+    line_problem,
+    new_number,
+    parse_number,
+)
+from connectors.ins.models import ins_problem
+
+FHIR_JSON = "application/fhir+json"
+PATIENT_SYSTEM = "urn:oid:"
+AUTHOR_SYSTEM = "urn:oid:1.2.250.1.71.4.2.1"  # national id of a professional (IdNat_PS)
+MAX_BODY_BYTES = 256 * 1024
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS rx_prescriptions (
+    number TEXT PRIMARY KEY, ins TEXT NOT NULL, oid TEXT NOT NULL, patient TEXT NOT NULL,
+    prescriber_id TEXT NOT NULL, prescriber TEXT NOT NULL, created REAL NOT NULL,
+    status TEXT NOT NULL, changed REAL, dmp_document TEXT, dmp_refusal TEXT,
+    dmp_reason TEXT
+);
+CREATE TABLE IF NOT EXISTS rx_lines (
+    number TEXT NOT NULL, line INTEGER NOT NULL, cip13 TEXT NOT NULL, dosage TEXT NOT NULL,
+    boxes INTEGER, duration_days INTEGER, outcome TEXT, dispensed_cip13 TEXT,
+    PRIMARY KEY (number, line)
+);
+CREATE TABLE IF NOT EXISTS rx_dispensings (
+    number TEXT PRIMARY KEY, at REAL NOT NULL, pharmacist_id TEXT NOT NULL,
+    pharmacist TEXT NOT NULL, pharmacy TEXT NOT NULL
+);
+"""
+
+router = APIRouter(tags=["Ordonnance numérique"])
+Credentials = Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
+NumberParam = Annotated[
+    str | None,
+    Query(alias="group-identifier", description="The prescription number (check included)."),
+]
+
+
+class RxServiceError(ServiceError):
+    """An OperationOutcome with the reason in French and, for a refusal, its code."""
+
+    def __init__(self, status: int, code: str, french: str, refusal: str = "") -> None:
+        super().__init__(status, code, french)
+        self.refusal = refusal
+
+    def response(self) -> JSONResponse:
+        """The OperationOutcome answer."""
+        issue: dict[str, Any] = {
+            "severity": "error",
+            "code": self.code,
+            "diagnostics": self.message,
+        }
+        if self.refusal:
+            issue["details"] = {"coding": [{"system": REFUSAL_SYSTEM, "code": self.refusal}]}
+        return JSONResponse(
+            {"resourceType": "OperationOutcome", "issue": [issue]},
+            status_code=self.status,
+            media_type=FHIR_JSON,
+        )
+
+
+def _invalid(french: str) -> RxServiceError:
+    return RxServiceError(400, "invalid", french)
+
+
+def _forbidden(french: str, refusal: str) -> RxServiceError:
+    return RxServiceError(403, "forbidden", french, refusal)
+
+
+def _conflict(french: str, refusal: str) -> RxServiceError:
+    return RxServiceError(409, "conflict", french, refusal)
+
+
+def _fhir(body: dict, status: int = 200) -> JSONResponse:
+    return JSONResponse(body, status_code=status, media_type=FHIR_JSON)
+
+
+def _instant(at: float) -> str:
+    return datetime.fromtimestamp(at, UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+def _french_date(at: float) -> str:
+    return datetime.fromtimestamp(at, UTC).strftime("%d/%m/%Y à %H:%M UTC")
+
+
+# -- who is calling -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Professional:
+    """The professional behind the API token."""
+
+    claims: dict
+    national_id: str
+    name: str
+    profession: str
+    profession_label: str
+    organisation: str
+
+    @classmethod
+    def of(cls, request: Request, credentials: HTTPAuthorizationCredentials | None) -> Professional:
+        claims = caller("eprescription", request, credentials)
+        profession = claims.get("profession") or {}
+        return cls(
+            claims=claims,
+            national_id=str(claims.get("preferred_username", "")),
+            name=f"{claims.get('given_name', '')} {claims.get('family_name', '')}".strip(),
+            profession=str(profession.get("code", "")),
+            profession_label=str(profession.get("label", "")) or "profession inconnue",
+            organisation=str(claims.get("SubjectOrganization", "")),
+        )
+
+    def require(self, allowed: frozenset[str], what: str, refusal: str) -> None:
+        """Refuse (403) unless the profession is allowed; the matrix's first rule first."""
+        if self.profession not in READERS:
+            raise _forbidden(
+                f"Votre profession ({self.profession_label}) n'a pas accès "
+                "à l'ordonnance numérique.",
+                "profession",
+            )
+        if self.profession not in allowed:
+            raise _forbidden(
+                f"Votre profession ({self.profession_label}) ne peut pas {what}.", refusal
+            )
+
+
+def _db(request: Request) -> Database:
+    db = platform_of(request).db
+    db.ensure_schema(SCHEMA)
+    ensure_population(db)
+    return db
+
+
+def _now(request: Request) -> float:
+    return platform_of(request).settings.now()
+
+
+async def _body(request: Request, kind: str) -> Any:
+    raw = await request.body()
+    if len(raw) > MAX_BODY_BYTES:
+        raise RxServiceError(413, "too-costly", "Requête trop volumineuse.")
+    try:
+        return json.loads(raw)
+    except (ValueError, RecursionError):
+        raise _invalid(f"Le corps de la requête doit être un Bundle de {kind} en JSON.") from None
+
+
+def _number(value: str | None) -> str:
+    if not value:
+        raise _invalid("Le paramètre group-identifier (numéro d'ordonnance) est obligatoire.")
+    try:
+        return parse_number(value.rpartition("|")[2])
+    except ValueError as error:
+        raise _invalid(f"Numéro d'ordonnance invalide : {error}.") from None
+
+
+def _malformed(where: str) -> RxServiceError:
+    return _invalid(f"Ressource mal formée : {where} manquant ou invalide.")
+
+
+def _get(value: Any, kind: type, where: str) -> Any:
+    if not isinstance(value, kind) or isinstance(value, bool):
+        raise _malformed(where)
+    return value
+
+
+def _entries(body: Any, resource_type: str) -> list[dict]:
+    body = _get(body, dict, "la ressource")
+    if body.get("resourceType") != "Bundle":
+        raise _malformed("resourceType = Bundle")
+    entries = _get(body.get("entry"), list, "entry")
+    resources = []
+    for entry in entries:
+        resource = _get(_get(entry, dict, "entry[]").get("resource"), dict, "entry[].resource")
+        if resource.get("resourceType") != resource_type:
+            raise _malformed(f"entry[].resource (un {resource_type})")
+        resources.append(resource)
+    return resources
+
+
+def _cip13_of(concept: Any, where: str) -> str:
+    codings = _get(_get(concept, dict, where).get("coding"), list, f"{where}.coding")
+    codes = [
+        c.get("code")
+        for c in codings
+        if isinstance(c, dict) and c.get("system", CIP13_SYSTEM) == CIP13_SYSTEM
+    ]
+    code = _get(codes[0] if codes else None, str, f"{where}.coding (CIP13)")
+    if medication(code) is None:
+        raise _invalid(f"CIP13 « {code[:20]} » absent du catalogue.")
+    return code
+
+
+# -- resources ----------------------------------------------------------------------------
+
+
+def _prescription(db: Database, number: str) -> Any:
+    row = db.one("SELECT * FROM rx_prescriptions WHERE number = ?", (number,))
+    if row is None:
+        raise RxServiceError(
+            404, "not-found", f"Aucune ordonnance ne porte le numéro {format_number(number)}."
+        )
+    return row
+
+
+def _medication_concept(cip13: str) -> dict:
+    found = medication(cip13)
+    return {
+        "coding": [
+            {"system": CIP13_SYSTEM, "code": cip13, "display": found.label if found else cip13}
+        ]
+    }
+
+
+def _request_resource(row: Any, line: Any) -> dict:
+    number = row["number"]
+    dispense: dict[str, Any] = {}
+    if line["boxes"] is not None:
+        dispense["quantity"] = {"value": line["boxes"], "unit": "boîte"}
+    else:
+        dispense["expectedSupplyDuration"] = {
+            "value": line["duration_days"],
+            "unit": "jour",
+            "system": "http://unitsofmeasure.org",
+            "code": "d",
+        }
+    return {
+        "resourceType": "MedicationRequest",
+        "id": f"{number}-{line['line']}",
+        "status": row["status"],
+        "intent": "order",
+        "groupIdentifier": {"system": NUMBER_SYSTEM, "value": format_number(number)},
+        "identifier": [{"system": f"{NUMBER_SYSTEM}:line", "value": str(line["line"])}],
+        "subject": {
+            "identifier": {"system": f"{PATIENT_SYSTEM}{row['oid']}", "value": row["ins"]},
+            "display": row["patient"],
+        },
+        "requester": {
+            "identifier": {"system": AUTHOR_SYSTEM, "value": row["prescriber_id"]},
+            "display": row["prescriber"],
+        },
+        "authoredOn": _instant(row["created"]),
+        "medicationCodeableConcept": _medication_concept(line["cip13"]),
+        "dosageInstruction": [{"sequence": 1, "text": line["dosage"]}],
+        "dispenseRequest": dispense,
+    }
+
+
+def _dispense_resource(row: Any, line: Any, dispensing: Any) -> dict:
+    outcome = line["outcome"]
+    resource: dict[str, Any] = {
+        "resourceType": "MedicationDispense",
+        "id": f"{row['number']}-{line['line']}-d",
+        "status": "declined" if outcome == NOT_DISPENSED else "completed",
+        "authorizingPrescription": [
+            {"reference": f"MedicationRequest/{row['number']}-{line['line']}"}
+        ],
+        "medicationCodeableConcept": _medication_concept(line["dispensed_cip13"] or line["cip13"]),
+        "substitution": {"wasSubstituted": outcome == SUBSTITUTED},
+        "performer": [
+            {
+                "actor": {
+                    "identifier": {"system": AUTHOR_SYSTEM, "value": dispensing["pharmacist_id"]},
+                    "display": dispensing["pharmacist"],
+                }
+            }
+        ],
+        "location": {"display": dispensing["pharmacy"]},
+        "whenHandedOver": _instant(dispensing["at"]),
+    }
+    return resource
+
+
+def _bundle(db: Database, row: Any, kind: str = "searchset", copy: dict | None = None) -> dict:
+    lines = db.all("SELECT * FROM rx_lines WHERE number = ? ORDER BY line", (row["number"],))
+    dispensing = db.one("SELECT * FROM rx_dispensings WHERE number = ?", (row["number"],))
+    resources = [_request_resource(row, line) for line in lines]
+    if dispensing is not None:
+        resources += [_dispense_resource(row, line, dispensing) for line in lines]
+    if copy is not None:
+        resources.append(copy)
+    return {
+        "resourceType": "Bundle",
+        "type": kind,
+        "identifier": {"system": NUMBER_SYSTEM, "value": format_number(row["number"])},
+        "timestamp": _instant(row["changed"] or row["created"]),
+        "total": len(lines),
+        "entry": [{"resource": resource} for resource in resources],
+    }
+
+
+def _copy_outcome(row: Any) -> dict:
+    """Whether the DMP copy was filed: an OperationOutcome the answer carries."""
+    if row["dmp_document"]:
+        issue = {
+            "severity": "information",
+            "code": "informational",
+            "diagnostics": "Copie de l'ordonnance déposée dans le DMP du patient.",
+            "details": {"coding": [{"system": DMP_COPY_SYSTEM, "code": "filed"}]},
+            "expression": [f"DocumentReference/{row['dmp_document']}"],
+        }
+    else:
+        issue = {
+            "severity": "warning",
+            "code": "incomplete",
+            "diagnostics": f"Copie non déposée dans le DMP : {row['dmp_reason']}",
+            "details": {"coding": [{"system": DMP_COPY_SYSTEM, "code": row["dmp_refusal"]}]},
+        }
+    return {"resourceType": "OperationOutcome", "issue": [issue]}
+
+
+# -- creating -----------------------------------------------------------------------------
+
+
+def _line_of(resource: dict, index: int) -> LineRequest:
+    where = f"entry[{index}]"
+    cip13 = _cip13_of(resource.get("medicationCodeableConcept"), f"{where}.medication")
+    dosages = _get(resource.get("dosageInstruction"), list, f"{where}.dosageInstruction")
+    dosage = _get(dosages[0] if dosages else None, dict, f"{where}.dosageInstruction[0]")
+    text = _get(dosage.get("text"), str, f"{where}.dosageInstruction[0].text")
+    request = _get(resource.get("dispenseRequest"), dict, f"{where}.dispenseRequest")
+    boxes = days = None
+    if "quantity" in request:
+        quantity = _get(request["quantity"], dict, f"{where}.dispenseRequest.quantity")
+        boxes = _get(quantity.get("value"), int, f"{where}.dispenseRequest.quantity.value")
+    if "expectedSupplyDuration" in request:
+        duration = _get(request["expectedSupplyDuration"], dict, f"{where}.expectedSupplyDuration")
+        days = _get(duration.get("value"), int, f"{where}.expectedSupplyDuration.value")
+    line = LineRequest(cip13, text.strip(), boxes, days)
+    problem = line_problem(line)
+    if problem:
+        raise _invalid(f"Ligne {index + 1} : {problem}.")
+    return line
+
+
+def _subject_ins(resources: list[dict]) -> str:
+    values = set()
+    for index, resource in enumerate(resources):
+        subject = _get(resource.get("subject"), dict, f"entry[{index}].subject")
+        identifier = _get(subject.get("identifier"), dict, f"entry[{index}].subject.identifier")
+        values.add(_get(identifier.get("value"), str, f"entry[{index}].subject.identifier.value"))
+    if len(values) != 1:
+        raise _invalid("Toutes les lignes d'une ordonnance concernent le même patient.")
+    ins = values.pop().strip().upper()
+    problem = ins_problem(ins)
+    if problem:
+        raise _invalid(f"INS invalide : {problem}.")
+    return ins
+
+
+def _prescription_text(number: str, who: Professional, patient: str, lines: list) -> bytes:
+    quantity = {True: "{} boîte(s)", False: "{} jour(s)"}
+    body = [
+        "Ordonnance numérique",
+        f"Numéro : {format_number(number)}",
+        f"Prescripteur : {who.name} ({who.national_id}), {who.organisation}",
+        f"Patient : {patient}",
+        "",
+    ]
+    for index, line in enumerate(lines, start=1):
+        found = medication(line.cip13)
+        amount = quantity[line.boxes is not None].format(line.boxes or line.duration_days)
+        body.append(f"{index}. {found.label if found else line.cip13} — {line.dosage} — {amount}")
+    return "\n".join(body).encode()
+
+
+def _file_copy(
+    db: Database, now: float, who: Professional, ins: str, number: str, text: bytes
+) -> tuple[str | None, str, str]:
+    """File the copy in the DMP: (document id, '', '') or (None, refusal code, reason).
+
+    The prescription stands either way: a DMP that is closed, missing, or that blocks
+    the prescriber does not stop the patient from getting the medication.
+    """
+    try:
+        author = dmp.Caller.of(who.claims, None, None)
+        document = dmp.NewDocument(
+            ins,
+            PRESCRIPTION_LOINC,
+            f"Ordonnance {format_number(number)}",
+            "text/plain",
+            text,
+            frozenset(),
+        )
+        return dmp.file_document(db, now, ins, author, document), "", ""
+    except dmp.DmpServiceError as error:
+        return None, error.refusal or "no_dmp", error.message
+
+
+@router.post("/MedicationRequest", name="rx_create", status_code=201)
+async def create(request: Request, credentials: Credentials) -> JSONResponse:
+    """Record a prescription (one MedicationRequest a line) and number it."""
+    who = Professional.of(request, credentials)
+    who.require(PRESCRIBERS, "prescrire (réservé aux médecins)", "not_prescriber")
+    resources = _entries(await _body(request, "MedicationRequest"), "MedicationRequest")
+    if not 1 <= len(resources) <= MAX_LINES:
+        raise _invalid(f"Une ordonnance compte de 1 à {MAX_LINES} lignes.")
+    ins = _subject_ins(resources)
+    lines = [_line_of(resource, index) for index, resource in enumerate(resources)]
+    db, now = _db(request), _now(request)
+    patient = db.one("SELECT * FROM patients WHERE ins = ?", (ins,))
+    if patient is None:
+        raise RxServiceError(404, "not-found", "Aucun patient ne porte cet INS.")
+    name = f"{patient['family']} {patient['given']}"
+    number = new_number()
+    with db.write() as conn:
+        conn.execute(
+            "INSERT INTO rx_prescriptions (number, ins, oid, patient, prescriber_id, prescriber,"
+            " created, status) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (number, ins, patient["oid"], name, who.national_id, who.name, now, ACTIVE),
+        )
+        conn.executemany(
+            "INSERT INTO rx_lines (number, line, cip13, dosage, boxes, duration_days)"
+            " VALUES (?, ?, ?, ?, ?, ?)",
+            [
+                (number, index, line.cip13, line.dosage, line.boxes, line.duration_days)
+                for index, line in enumerate(lines, start=1)
+            ],
+        )
+    text = _prescription_text(number, who, name, lines)
+    document, refusal, reason = _file_copy(db, now, who, ins, number, text)
+    with db.write() as conn:
+        conn.execute(
+            "UPDATE rx_prescriptions SET dmp_document = ?, dmp_refusal = ?, dmp_reason = ?"
+            " WHERE number = ?",
+            (document, refusal, reason, number),
+        )
+    row = _prescription(db, number)
+    return _fhir(_bundle(db, row, "collection", _copy_outcome(row)), 201)
+
+
+# -- reading ------------------------------------------------------------------------------
+
+
+@router.get("/MedicationRequest", name="rx_read")
+async def read(
+    request: Request, credentials: Credentials, number: NumberParam = None
+) -> JSONResponse:
+    """A prescription by its number: its lines, and how they were dispensed."""
+    who = Professional.of(request, credentials)
+    who.require(READERS, "consulter une ordonnance", "profession")
+    number = _number(number)
+    db = _db(request)
+    row = _prescription(db, number)
+    copy = _copy_outcome(row) if row["prescriber_id"] == who.national_id else None
+    return _fhir(_bundle(db, row, copy=copy))
+
+
+# -- dispensing ---------------------------------------------------------------------------
+
+
+def _already_dispensed(db: Database, number: str) -> RxServiceError:
+    first = db.one("SELECT * FROM rx_dispensings WHERE number = ?", (number,))
+    when = _french_date(first["at"]) if first else "une date inconnue"
+    pharmacy = first["pharmacy"] if first else "une pharmacie inconnue"
+    return _conflict(
+        f"Ordonnance déjà délivrée le {when} par {pharmacy} : son numéro ne sert qu'une fois.",
+        "already_dispensed",
+    )
+
+
+def _cancelled(row: Any) -> RxServiceError:
+    return _conflict(
+        f"Ordonnance annulée par son prescripteur le {_french_date(row['changed'])}.", "cancelled"
+    )
+
+
+def _choices(resources: list[dict], number: str, count: int) -> dict[int, tuple[str, str]]:
+    """{line: (outcome, dispensed CIP13)} for every line, each exactly once."""
+    choices: dict[int, tuple[str, str]] = {}
+    for index, resource in enumerate(resources):
+        where = f"entry[{index}]"
+        refs = _get(
+            resource.get("authorizingPrescription"), list, f"{where}.authorizingPrescription"
+        )
+        ref = _get(_get(refs[0] if refs else None, dict, where).get("reference"), str, where)
+        prefix = f"MedicationRequest/{number}-"
+        tail = ref.removeprefix(prefix)
+        if not ref.startswith(prefix) or not tail.isdigit() or not 1 <= int(tail) <= count:
+            raise _invalid(
+                f"{where}.authorizingPrescription ne désigne pas une ligne de cette ordonnance."
+            )
+        status = resource.get("status")
+        substitution = _get(resource.get("substitution", {}), dict, f"{where}.substitution")
+        substituted = substitution.get("wasSubstituted") is True
+        if status == "declined":
+            outcome, cip13 = NOT_DISPENSED, ""
+        elif status == "completed" and substituted:
+            outcome = SUBSTITUTED
+            cip13 = _cip13_of(resource.get("medicationCodeableConcept"), f"{where}.medication")
+        elif status == "completed":
+            outcome, cip13 = DISPENSED, ""
+        else:
+            raise _malformed(f"{where}.status (completed ou declined)")
+        if int(tail) in choices:
+            raise _invalid(f"La ligne {tail} est délivrée deux fois.")
+        choices[int(tail)] = (outcome, cip13)
+    missing = sorted(set(range(1, count + 1)) - set(choices))
+    if missing:
+        raise _invalid(
+            "Chaque ligne doit être délivrée, substituée ou refusée : manque la ligne "
+            + ", ".join(map(str, missing))
+            + "."
+        )
+    return choices
+
+
+@router.post("/MedicationDispense", name="rx_dispense", status_code=201)
+async def dispense(
+    request: Request, credentials: Credentials, number: NumberParam = None
+) -> JSONResponse:
+    """Record the dispensing of every line; the number is used up."""
+    who = Professional.of(request, credentials)
+    who.require(DISPENSERS, "délivrer (réservé aux pharmaciens)", "not_pharmacist")
+    number = _number(number)
+    resources = _entries(await _body(request, "MedicationDispense"), "MedicationDispense")
+    db, now = _db(request), _now(request)
+    _prescription(db, number)
+    count = db.one("SELECT count(*) AS n FROM rx_lines WHERE number = ?", (number,))["n"]
+    choices = _choices(resources, number, count)
+    with db.write() as conn:
+        # Checked inside the write lock: two pharmacies racing on one number, one wins.
+        status = conn.execute(
+            "SELECT status FROM rx_prescriptions WHERE number = ?", (number,)
+        ).fetchone()["status"]
+        if status == ACTIVE:
+            conn.execute(
+                "UPDATE rx_prescriptions SET status = ?, changed = ? WHERE number = ?",
+                (COMPLETED, now, number),
+            )
+            conn.execute(
+                "INSERT INTO rx_dispensings VALUES (?, ?, ?, ?, ?)",
+                (number, now, who.national_id, who.name, who.organisation),
+            )
+            conn.executemany(
+                "UPDATE rx_lines SET outcome = ?, dispensed_cip13 = ?"
+                " WHERE number = ? AND line = ?",
+                [(outcome, cip13, number, line) for line, (outcome, cip13) in choices.items()],
+            )
+    if status == COMPLETED:
+        raise _already_dispensed(db, number)
+    if status == CANCELLED:
+        raise _cancelled(_prescription(db, number))
+    return _fhir(_bundle(db, _prescription(db, number)), 201)
+
+
+# -- cancelling ---------------------------------------------------------------------------
+
+
+@router.post("/MedicationRequest/$cancel", name="rx_cancel")
+async def cancel(
+    request: Request, credentials: Credentials, number: NumberParam = None
+) -> JSONResponse:
+    """The prescriber cancels their prescription, before it is dispensed."""
+    who = Professional.of(request, credentials)
+    who.require(
+        PRESCRIBERS, "annuler une ordonnance (réservé à son prescripteur)", "not_prescriber"
+    )
+    number = _number(number)
+    db, now = _db(request), _now(request)
+    row = _prescription(db, number)
+    if row["prescriber_id"] != who.national_id:
+        raise _forbidden("Seul le prescripteur de cette ordonnance peut l'annuler.", "not_author")
+    with db.write() as conn:
+        status = conn.execute(
+            "SELECT status FROM rx_prescriptions WHERE number = ?", (number,)
+        ).fetchone()["status"]
+        if status == ACTIVE:
+            conn.execute(
+                "UPDATE rx_prescriptions SET status = ?, changed = ? WHERE number = ?",
+                (CANCELLED, now, number),
+            )
+    if status == COMPLETED:
+        raise _conflict(
+            "Ordonnance déjà délivrée : elle ne peut plus être annulée.", "already_dispensed"
+        )
+    if status == CANCELLED:
+        raise _cancelled(_prescription(db, number))
+    return _fhir(_bundle(db, _prescription(db, number)))

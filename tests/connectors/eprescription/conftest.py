@@ -1,0 +1,111 @@
+"""The emulated e-prescription service in process, with an API token per demo professional.
+
+The served-platform fixtures of tests/e2e are imported here so that the end-to-end CLI
+tests of this folder can use them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+import pytest
+
+from bsp_tui.platform.app import create_app
+from bsp_tui.platform.embedded import EMBEDDED_BASE_URL
+from bsp_tui.platform.population import ensure_population
+from bsp_tui.platform.settings import PlatformSettings
+from connectors.eprescription.catalogue import search
+from connectors.eprescription.models import REFUSAL_SYSTEM
+from connectors.eprescription.service import SCHEMA
+from tests.conftest import Clock, Emulation
+from tests.e2e.conftest import personas, served  # noqa: F401 - fixtures for the e2e tests
+
+RX = "/api/eprescription"
+FHIR_JSON = "application/fhir+json"
+PARACETAMOL = search("paracetamol 1 g comprime 8")[0].cip13
+AMOXICILLINE = search("amoxicilline 500 gelule 12")[0].cip13
+IBUPROFENE = search("ibuprofene 400 20")[0].cip13
+
+
+@dataclass
+class Harness:
+    """The platform in process, with API tokens per persona and service, signed in once."""
+
+    emu: Emulation
+    transport: httpx.ASGITransport
+    tokens: dict[tuple[str, str], str] = field(default_factory=dict)
+
+    @property
+    def db(self) -> Any:
+        return self.emu.platform.db
+
+    async def token(self, persona: str, audience: str = "eprescription") -> str:
+        if (persona, audience) not in self.tokens:
+            signed = await self.emu.sign_in(persona)
+            exchanged = await self.emu.exchange(signed["access_token"], audience)
+            assert exchanged.status_code == 200, exchanged.text
+            self.tokens[persona, audience] = exchanged.json()["access_token"]
+        return self.tokens[persona, audience]
+
+    async def request(
+        self, persona: str, method: str, path: str, body: Any = None, **params: Any
+    ) -> httpx.Response:
+        headers = {"Authorization": f"Bearer {await self.token(persona)}", "Accept": FHIR_JSON}
+        return await self.emu.http.request(
+            method, RX + path, params=params, json=body, headers=headers
+        )
+
+    def patient(self, index: int) -> str:
+        """A scenario patient's INS: 0 DUPONT, 1 LEROY (closed DMP), 2 BERNARD (blocks the
+        urgentiste)."""
+        ensure_population(self.db)
+        return self.db.all("SELECT ins FROM patients ORDER BY rowid LIMIT 9")[index]["ins"]
+
+    def without_dmp(self) -> str:
+        """A patient who has no DMP."""
+        ensure_population(self.db)
+        return self.db.one(
+            "SELECT p.ins FROM patients p LEFT JOIN dmps d ON d.ins = p.ins"
+            " WHERE d.ins IS NULL ORDER BY p.rowid LIMIT 1"
+        )["ins"]
+
+    def count(self, table: str) -> int:
+        """Rows in one of the service's tables (created if no request made them yet)."""
+        self.db.ensure_schema(SCHEMA)
+        return self.db.one(f"SELECT count(*) AS n FROM {table}")["n"]  # noqa: S608
+
+    def national_id(self, persona: str) -> str:
+        return self.emu.persona(persona)["national_id"]
+
+    async def client(self, persona: str) -> httpx.AsyncClient:
+        """An httpx client as a connector gets it: base URL the service's, its token added."""
+        return httpx.AsyncClient(
+            transport=self.transport,
+            base_url=EMBEDDED_BASE_URL + RX,
+            headers={"Authorization": f"Bearer {await self.token(persona)}"},
+        )
+
+
+@pytest.fixture
+async def rx(settings: PlatformSettings, clock: Clock) -> AsyncIterator[Harness]:
+    app = create_app(settings)
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url=EMBEDDED_BASE_URL) as http:
+        yield Harness(Emulation(app.state.platform, http, clock), transport)
+    app.state.platform.db.close()
+
+
+def refusal(response: httpx.Response) -> tuple[int, str, str]:
+    """(status, refusal code, French reason) of an OperationOutcome answer."""
+    body = response.json()
+    assert body["resourceType"] == "OperationOutcome", body
+    (issue,) = body["issue"]
+    codes = [
+        c["code"]
+        for c in (issue.get("details") or {}).get("coding", [])
+        if c["system"] == REFUSAL_SYSTEM
+    ]
+    return response.status_code, codes[0] if codes else "", issue["diagnostics"]
