@@ -163,7 +163,7 @@ async def _read_rights(ins: str, day: str, degraded: bool) -> Rights:
             "rights_closed",
         )
     if degraded:
-        return Rights(**{**rights.__dict__, "serial": "", "rank": 0, "source": "en_ligne"})
+        return rights.without_card()
     return rights
 
 

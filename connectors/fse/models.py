@@ -150,6 +150,10 @@ class Rights:
         """True when the rights are open on that day."""
         return not self.closed_on or day < self.closed_on
 
+    def without_card(self) -> Rights:
+        """The same rights read online, no card in the reader (degraded mode)."""
+        return replace(self, serial="", rank=0, source="en_ligne")
+
     @property
     def patient(self) -> str:
         """The patient's name, or "" when the rights were typed."""

@@ -151,8 +151,9 @@ def _caller(request: Request, credentials: HTTPAuthorizationCredentials | None) 
     return claims
 
 
-def _today(request: Request) -> str:
-    return datetime.fromtimestamp(platform_of(request).settings.now(), UTC).date().isoformat()
+def _today(request: Request, ahead: float = 0) -> str:
+    now = platform_of(request).settings.now() + ahead
+    return datetime.fromtimestamp(now, UTC).date().isoformat()
 
 
 async def _object(request: Request) -> dict:
@@ -187,7 +188,9 @@ def rights_of(db: Database, ins: str, day: str) -> Rights | None:
     row = db.one(
         "SELECT c.*, p.family, p.given, p.birthdate, f.closed_on FROM card_beneficiaries c "
         "JOIN patients p ON p.ins = c.ins "
-        "LEFT JOIN fse_rights_closures f ON f.ins = c.ins WHERE c.ins = ?",
+        "LEFT JOIN fse_rights_closures f ON f.ins = c.ins WHERE c.ins = ? "
+        # A child may be on both parents' cards: the lowest rank, then the first card.
+        "ORDER BY c.rank, c.serial LIMIT 1",
         (ins,),
     )
     if row is None:
@@ -357,7 +360,8 @@ async def batches(request: Request, credentials: Credentials) -> dict:
         "profession": str((claims.get("profession") or {}).get("code", "")),
     }
     batch_id, problem = _batch_problem(data)
-    today = _today(request)
+    # A launcher's local day may be ahead of the platform's UTC day: one day of slack.
+    today = _today(request, ahead=86_400)
     with db.write() as conn:
         if problem:
             arl = _negative(batch_id, problem)

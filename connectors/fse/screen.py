@@ -1,0 +1,319 @@
+"""The FSE screen: a care-sheet editor on the context patient, and the outbox.
+
+The editor reads the patient's rights (in a worker) and shows them; the amounts (base,
+AMO, participation forfaitaire, patient share, paid now) follow each act added or
+removed, and the tiers payant and degraded toggles. When the rights cannot be read,
+the sheet can still be made in degraded mode with the rights typed from the patient's
+certificate. "Mettre en boîte d'envoi" queues it locally: nothing needs the network.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+
+import httpx
+from textual import on, work
+from textual.app import ComposeResult
+from textual.containers import Horizontal, Vertical
+from textual.widgets import (
+    Button,
+    Checkbox,
+    DataTable,
+    Select,
+    Static,
+    TabbedContent,
+    TabPane,
+)
+
+from bsp_tui.sso.errors import SsoError
+from connectors.base import ConnectorContext
+from connectors.fse.client import FseClient, FseError
+from connectors.fse.models import (
+    CATALOGUE,
+    EXEMPTION_LABELS,
+    MAX_ACTS,
+    REGIMES,
+    TIERS_PAYANT_REQUIRED,
+    Rights,
+    build_sheet,
+    compute,
+    french_euros,
+)
+from connectors.fse.outbox import Outbox, profile_outbox
+from connectors.fse.outbox_view import OutboxView
+from connectors.view import ConnectorView
+
+NO_PATIENT = "Choisissez d'abord un patient dans INS (tuile 1)."
+RIGHTS_UNREAD = "Droits illisibles : mode dégradé, saisissez les droits de l'attestation."
+SOURCES = {"carte": "carte Vitale", "en_ligne": "lus en ligne", "saisie": "saisis"}
+LINE_COLUMNS = ("Acte", "Libellé", "Tarif", "Taux", "AMO", "PF")
+
+
+def rights_text(rights: Rights) -> str:
+    """The rights in French, on two lines."""
+    pathway = "parcours coordonné" if rights.coordinated else "hors parcours coordonné"
+    closed = f" — FERMÉS depuis le {rights.closed_on}" if rights.closed_on else ""
+    return (
+        f"Droits ({SOURCES.get(rights.source, rights.source)}) : "
+        f"{REGIMES.get(rights.regime, rights.regime)}, taux {rights.rate} %, "
+        f"exonération {EXEMPTION_LABELS.get(rights.exemption, rights.exemption)}, {pathway}"
+        f"{closed}\nParticipation forfaitaire déjà payée cette année : "
+        f"{french_euros(rights.pf_used)}"
+    )
+
+
+class FseScreen(ConnectorView):
+    """Make care sheets for the context patient; follow and send the outbox."""
+
+    BINDINGS = [
+        ("a", "add_act", "Ajouter l'acte"),
+        ("d", "remove_act", "Retirer l'acte"),
+        ("t", "toggle_tiers_payant", "Tiers payant"),
+        ("m", "queue", "Mettre en boîte"),
+        ("e", "send", "Envoyer"),
+        ("o", "show_outbox", "Boîte d'envoi"),
+    ]
+    DEFAULT_CSS = """
+    FseScreen .title { text-style: bold; }
+    FseScreen #fse-patient, FseScreen #fse-rights { height: auto; }
+    FseScreen .bar { height: auto; }
+    FseScreen #fse-act { width: 60; }
+    FseScreen #fse-lines { height: 1fr; min-height: 5; }
+    FseScreen #fse-amounts { height: auto; text-style: bold; padding: 0 1; }
+    FseScreen #fse-status { height: auto; }
+    FseScreen #fse-status.-error, FseScreen #fse-rights.-error { color: $error; }
+    FseScreen #fse-typed { height: auto; display: none; }
+    FseScreen #fse-typed.-shown { display: block; }
+    FseScreen #fse-exemption { width: 40; }
+    """
+
+    def __init__(self, context: ConnectorContext, outbox: Outbox | None = None) -> None:
+        super().__init__(context)
+        self.outbox = outbox or profile_outbox()
+        self.acts: list[str] = []
+        self.rights: Rights | None = None
+        self.today = date.today().isoformat()
+
+    @property
+    def patient(self) -> dict | None:
+        """The context patient (chosen in INS)."""
+        return self.context.get_patient()
+
+    def compose(self) -> ComposeResult:
+        yield Static("Feuille de soins électronique", classes="title")
+        with TabbedContent(id="fse-tabs"):
+            with TabPane("Feuille", id="fse-tab-sheet"), Vertical():
+                yield Static("", id="fse-patient")
+                yield Static("", id="fse-rights")
+                with Horizontal(id="fse-typed", classes="bar"):
+                    options = [(label, code) for code, label in EXEMPTION_LABELS.items()]
+                    yield Select(options, value="", allow_blank=False, id="fse-exemption")
+                    yield Checkbox("Parcours coordonné", value=True, id="fse-coordinated")
+                with Horizontal(classes="bar"):
+                    acts = [(f"{a.code} — {a.label}", a.code) for a in CATALOGUE.values()]
+                    yield Select(acts, prompt="Acte…", id="fse-act")
+                    yield Button("Ajouter (a)", id="fse-add")
+                    yield Button("Retirer (d)", id="fse-remove")
+                table: DataTable = DataTable(id="fse-lines", cursor_type="row")
+                table.add_columns(*LINE_COLUMNS)
+                yield table
+                with Horizontal(classes="bar"):
+                    yield Checkbox("Tiers payant (t)", id="fse-tiers-payant")
+                    yield Checkbox("Mode dégradé (sans carte)", id="fse-degraded")
+                    yield Button("Mettre en boîte d'envoi (m)", id="fse-queue", variant="primary")
+                yield Static("", id="fse-amounts")
+                yield Static("", id="fse-status")
+            with TabPane("Boîte d'envoi", id="fse-tab-outbox"):
+                yield OutboxView(self.outbox, self.context.client)
+
+    def on_mount(self) -> None:
+        patient = self.patient
+        if patient is None:
+            self.query_one("#fse-patient", Static).update("Aucun patient choisi.")
+            self.query_one("#fse-queue", Button).disabled = True
+            self.say(NO_PATIENT, error=True)
+            return
+        self.query_one("#fse-patient", Static).update(
+            f"{patient['family']} {patient['given']} — INS {patient['ins']} — né(e) le "
+            f"{patient.get('birthdate', '?')}"
+        )
+        self.update_amounts()
+        self.query_one("#fse-act", Select).focus()
+        self.read_rights()
+
+    async def on_unmount(self) -> None:
+        self.outbox.close()
+
+    def say(self, message: str, error: bool = False) -> None:
+        """Show a message under the sheet."""
+        status = self.query_one("#fse-status", Static)
+        status.update(message)
+        status.set_class(error, "-error")
+
+    # -- rights ---------------------------------------------------------------------------
+
+    @work(exclusive=True, group="fse-rights")
+    async def read_rights(self) -> None:
+        """Read the patient's rights; on failure, offer typed rights in degraded mode."""
+        patient = self.patient
+        if patient is None:
+            return
+        shown = self.query_one("#fse-rights", Static)
+        shown.update("Lecture des droits…")
+        problem = ""
+        try:
+            if self.context.client is None:
+                raise SsoError("pas de session")
+            self.rights = await FseClient(self.context.client).rights(patient["ins"], self.today)
+        except FseError as error:
+            problem = error.message
+        except SsoError as error:
+            problem = f"session terminée ({getattr(error, 'reason', error.message)})"
+        except httpx.HTTPError:
+            problem = "plateforme injoignable"
+        if problem:
+            self.rights = None
+            shown.update(f"{RIGHTS_UNREAD} ({problem})")
+            shown.add_class("-error")
+            self.query_one("#fse-typed").add_class("-shown")
+            self.query_one("#fse-degraded", Checkbox).value = True
+        else:
+            assert self.rights is not None
+            shown.update(rights_text(self.rights))
+            shown.set_class(bool(self.rights.closed_on), "-error")
+            self.query_one("#fse-tiers-payant", Checkbox).value = bool(self.rights.exemption)
+        self.update_amounts()
+
+    def current_rights(self) -> Rights | None:
+        """The rights the sheet uses: read, or typed from the certificate (degraded)."""
+        if self.rights is not None:
+            return self.rights
+        patient = self.patient
+        if patient is None or not patient.get("birthdate"):
+            return None
+        exemption = self.query_one("#fse-exemption", Select).value
+        return Rights(
+            ins=patient["ins"],
+            birthdate=patient["birthdate"],
+            exemption=str(exemption) if isinstance(exemption, str) else "",
+            coordinated=self.query_one("#fse-coordinated", Checkbox).value,
+            family=patient.get("family", ""),
+            given=patient.get("given", ""),
+            source="saisie",
+        )
+
+    # -- acts and amounts -----------------------------------------------------------------
+
+    @on(Button.Pressed, "#fse-add")
+    def action_add_act(self) -> None:
+        """Add the chosen act to the sheet."""
+        code = self.query_one("#fse-act", Select).value
+        if not isinstance(code, str) or code not in CATALOGUE:
+            self.say("Choisissez d'abord un acte dans la liste.", error=True)
+            return
+        if len(self.acts) >= MAX_ACTS:
+            self.say(f"Au plus {MAX_ACTS} actes par feuille.", error=True)
+            return
+        self.acts.append(code)
+        self.say(f"Acte {code} ajouté.")
+        self.update_amounts()
+
+    @on(Button.Pressed, "#fse-remove")
+    def action_remove_act(self) -> None:
+        """Remove the act under the cursor (the last one by default)."""
+        if not self.acts:
+            self.say("Aucun acte à retirer.", error=True)
+            return
+        table = self.query_one("#fse-lines", DataTable)
+        index = table.cursor_row if 0 <= table.cursor_row < len(self.acts) else -1
+        removed = self.acts.pop(index)
+        self.say(f"Acte {removed} retiré.")
+        self.update_amounts()
+
+    def action_toggle_tiers_payant(self) -> None:
+        """Switch tiers payant on or off."""
+        box = self.query_one("#fse-tiers-payant", Checkbox)
+        box.value = not box.value
+
+    @on(Checkbox.Changed)
+    @on(Select.Changed, "#fse-exemption")
+    def toggled(self) -> None:
+        self.update_amounts()
+
+    def _pf_used(self, rights: Rights) -> Decimal:
+        return rights.pf_used + self.outbox.pf_queued(rights.ins, self.today[:4])
+
+    def update_amounts(self) -> None:
+        """Price the sheet again and show the lines and the totals."""
+        table = self.query_one("#fse-lines", DataTable)
+        table.clear()
+        shown = self.query_one("#fse-amounts", Static)
+        rights = self.current_rights()
+        if rights is None:
+            table.add_rows([(c, CATALOGUE[c].label, "", "", "", "") for c in self.acts])
+            shown.update("Montants : en attente des droits du patient.")
+            return
+        paying = self.query_one("#fse-tiers-payant", Checkbox).value
+        amounts = compute(self.acts, rights, self.today, paying, self._pf_used(rights))
+        table.add_rows(
+            [
+                (
+                    line.code,
+                    line.label,
+                    french_euros(line.price),
+                    f"{line.rate} %",
+                    french_euros(line.amo),
+                    french_euros(line.pf),
+                )
+                for line in amounts.lines
+            ]
+        )
+        shown.update(
+            f"Base {french_euros(amounts.base)} · AMO {french_euros(amounts.amo)} · "
+            f"Participation forfaitaire {french_euros(amounts.pf)} · Part patient "
+            f"{french_euros(amounts.patient)}\nÀ payer maintenant : "
+            f"{french_euros(amounts.due_now)}"
+            + (" (tiers payant)" if paying else " (sans tiers payant)")
+        )
+
+    # -- queue and send -------------------------------------------------------------------
+
+    @on(Button.Pressed, "#fse-queue")
+    def action_queue(self) -> None:
+        """Put the sheet in the outbox; the acts stay on screen when something is missing."""
+        rights = self.current_rights()
+        if self.patient is None:
+            self.say(NO_PATIENT, error=True)
+            return
+        if rights is None:
+            self.say("Droits inconnus : attendez leur lecture ou passez en mode dégradé.", True)
+            return
+        if not self.acts:
+            self.say("Ajoutez au moins un acte.", error=True)
+            return
+        if not rights.open_on(self.today):
+            self.say(f"Droits fermés depuis le {rights.closed_on} : feuille non créée.", True)
+            return
+        paying = self.query_one("#fse-tiers-payant", Checkbox).value
+        if not paying and rights.exemption in TIERS_PAYANT_REQUIRED:
+            self.say(f"Le tiers payant est obligatoire ({rights.exemption}).", error=True)
+            return
+        degraded = self.query_one("#fse-degraded", Checkbox).value
+        if degraded and rights.source == "carte":
+            rights = rights.without_card()
+        sheet = build_sheet(rights, self.acts, self.today, paying, degraded, self._pf_used(rights))
+        entry = self.outbox.add(sheet)
+        self.acts = []
+        self.update_amounts()
+        self.say(f"Feuille {entry.number} mise en boîte d'envoi (en attente).")
+        self.query_one(OutboxView).refresh_table()
+
+    def action_show_outbox(self) -> None:
+        """Show the outbox tab."""
+        self.query_one(TabbedContent).active = "fse-tab-outbox"
+
+    def action_send(self) -> None:
+        """Show the outbox and send it."""
+        self.action_show_outbox()
+        self.query_one(OutboxView).send()

@@ -1,0 +1,115 @@
+"""The emulated FSE reception in process, with an API token per demo professional.
+
+The served-platform fixtures of tests/e2e are imported here so that the end-to-end CLI
+and crash tests of this folder can use them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+import httpx
+import pytest
+
+from bsp_tui.platform.app import create_app
+from bsp_tui.platform.embedded import EMBEDDED_BASE_URL
+from bsp_tui.platform.population import ensure_population
+from bsp_tui.platform.settings import PlatformSettings
+from connectors.fse.client import FseClient
+from connectors.fse.models import Rights, Sheet, build_sheet
+from connectors.fse.service import SCHEMA
+from tests.conftest import Clock, Emulation
+from tests.e2e.conftest import personas, served  # noqa: F401 - fixtures for the e2e tests
+
+FSE = "/api/fse"
+TODAY = date.today().isoformat()
+
+
+@dataclass
+class Harness:
+    """The platform in process, with an FSE API token per persona, signed in on first use."""
+
+    emu: Emulation
+    transport: httpx.ASGITransport
+    tokens: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def db(self) -> Any:
+        self.emu.platform.db.ensure_schema(SCHEMA)
+        ensure_population(self.emu.platform.db)
+        return self.emu.platform.db
+
+    async def token(self, persona: str) -> str:
+        if persona not in self.tokens:
+            signed = await self.emu.sign_in(persona)
+            exchanged = await self.emu.exchange(signed["access_token"], "fse")
+            assert exchanged.status_code == 200, exchanged.text
+            self.tokens[persona] = exchanged.json()["access_token"]
+        return self.tokens[persona]
+
+    async def post(self, persona: str, path: str, body: Any = None, **extra: Any) -> httpx.Response:
+        headers = {"Authorization": f"Bearer {await self.token(persona)}"}
+        if body is None:
+            return await self.emu.http.post(FSE + path, headers=headers, **extra)
+        return await self.emu.http.post(FSE + path, json=body, headers=headers)
+
+    async def client(self, persona: str) -> FseClient:
+        """A client as a connector gets it: base URL the service's, its token added."""
+        http = httpx.AsyncClient(
+            transport=self.transport,
+            base_url=EMBEDDED_BASE_URL + FSE,
+            headers={"Authorization": f"Bearer {await self.token(persona)}"},
+        )
+        return FseClient(http)
+
+    def beneficiary(self, where: str, params: tuple = ()) -> str:
+        """The INS of the first card beneficiary matching a SQL condition on `c` and `p`."""
+        sql = "SELECT c.ins FROM card_beneficiaries c JOIN patients p ON p.ins = c.ins WHERE "
+        row = self.db.one(sql + where + " ORDER BY p.rowid LIMIT 1", params)
+        assert row is not None, where
+        return row[0]
+
+    def billed(self, number: str | None = None) -> int:
+        """How many sheets the platform billed (accepted), all or of one number."""
+        if number is None:
+            return self.db.one("SELECT COUNT(*) FROM fse_sheets WHERE status = 'accepted'")[0]
+        return self.db.one(
+            "SELECT COUNT(*) FROM fse_sheets WHERE status = 'accepted' AND number = ?", (number,)
+        )[0]
+
+    async def sheet(
+        self, persona: str, ins: str, acts: list[str], tiers_payant: bool = False
+    ) -> Sheet:
+        """A sheet priced on the rights the platform reads for that patient today."""
+        rights = await (await self.client(persona)).rights(ins, TODAY)
+        return build_sheet(rights, acts, TODAY, tiers_payant, False, rights.pf_used)
+
+
+@pytest.fixture
+async def fse(settings: PlatformSettings, clock: Clock) -> AsyncIterator[Harness]:
+    app = create_app(settings)
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url=EMBEDDED_BASE_URL) as http:
+        yield Harness(Emulation(app.state.platform, http, clock), transport)
+    app.state.platform.db.close()
+
+
+def outcome(response: httpx.Response) -> dict:
+    """The single issue of an OperationOutcome answer."""
+    body = response.json()
+    assert body["resourceType"] == "OperationOutcome", body
+    (issue,) = body["issue"]
+    return issue
+
+
+def refusal(response: httpx.Response) -> str:
+    """The emulation's refusal code of an OperationOutcome."""
+    return outcome(response)["details"]["coding"][0]["code"]
+
+
+def rights(birthdate: str = "1970-01-01", **changes: Any) -> Rights:
+    """Typed rights for the amounts tests."""
+    return Rights(**{"ins": "262037511122263", "birthdate": birthdate} | changes)

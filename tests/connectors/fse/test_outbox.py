@@ -1,0 +1,134 @@
+"""The outbox: durable across reopenings, claim and acknowledgement states, failures that
+put sheets back, and two senders at once that never send a sheet twice."""
+
+from __future__ import annotations
+
+import asyncio
+from decimal import Decimal
+from pathlib import Path
+
+import httpx
+import pytest
+
+from connectors.fse.client import FseClient
+from connectors.fse.models import build_sheet
+from connectors.fse.outbox import ACCEPTED, PENDING, REJECTED, SENDING, Outbox, outbox_path
+from connectors.fse.sender import SendBusyError, send_outbox
+from tests.connectors.fse.conftest import TODAY, Harness, rights
+
+pytestmark = pytest.mark.anyio
+
+
+def queued(outbox: Outbox, acts: tuple[str, ...] = ("G",), **changes: object) -> str:
+    sheet = build_sheet(rights(**changes), list(acts), TODAY, False, False)
+    return outbox.add(sheet).number
+
+
+@pytest.fixture
+def outbox(tmp_path: Path) -> Outbox:
+    box = Outbox(outbox_path(tmp_path, "default"))
+    yield box
+    box.close()
+
+
+def test_sheets_survive_a_reopening(tmp_path: Path) -> None:
+    path = outbox_path(tmp_path, "default")
+    first = Outbox(path)
+    number = queued(first)
+    first.close()
+    again = Outbox(path)
+    (entry,) = again.entries()
+    assert (entry.number, entry.state, entry.state_label) == (number, PENDING, "en attente")
+    assert entry.sheet.amounts.amo == Decimal("19.00")
+    assert again._conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    assert path.stat().st_mode & 0o777 == 0o600
+    again.close()
+
+
+def test_claim_release_and_record(outbox: Outbox) -> None:
+    numbers = [queued(outbox) for _ in range(3)]
+    claimed = outbox.claim("LOT-A", limit=2)
+    assert [e.number for e in claimed] == numbers[:2]
+    assert {e.state for e in claimed} == {SENDING} and {e.batch_id for e in claimed} == {"LOT-A"}
+    assert outbox.waiting() == 3
+    outbox.release([numbers[0]])
+    assert outbox.get(numbers[0]).state == PENDING
+    outbox.record(numbers[1], accepted=True)
+    outbox.record(numbers[2], accepted=False, code="R01", reason="droits fermés")
+    assert outbox.get(numbers[1]).state == ACCEPTED
+    rejected = outbox.get(numbers[2])
+    assert rejected.state == REJECTED
+    assert rejected.state_label == "rejetée (R01 : droits fermés)"
+    assert outbox.waiting() == 1
+    # A sheet left `sending` by a dead sender is claimed again by the next one.
+    outbox.claim("LOT-B", limit=10)
+    assert [e.number for e in outbox.claim("LOT-C", limit=10)] == [numbers[0]]
+    assert outbox.get("FSE-20250101-00000000") is None
+
+
+def test_a_number_collision_draws_another(outbox: Outbox) -> None:
+    sheet = build_sheet(rights(), ["G"], TODAY, False, False)
+    first = outbox.add(sheet)
+    second = outbox.add(sheet)
+    assert first.number == sheet.number != second.number
+    assert second.content["number"] == second.number
+
+
+def test_the_participation_of_waiting_sheets_counts(outbox: Outbox) -> None:
+    queued(outbox, ("G", "G"))
+    other = queued(outbox)
+    queued(outbox, ins="189127511100174")
+    assert outbox.pf_queued("262037511122263", TODAY[:4]) == Decimal("6.00")
+    outbox.record(other, accepted=True)
+    assert outbox.pf_queued("262037511122263", TODAY[:4]) == Decimal("4.00")
+
+
+def unreachable(request: httpx.Request) -> httpx.Response:
+    raise httpx.ConnectError("refused", request=request)
+
+
+async def test_a_failed_send_puts_the_sheets_back(outbox: Outbox) -> None:
+    numbers = [queued(outbox) for _ in range(2)]
+    client = FseClient(
+        httpx.AsyncClient(base_url="http://x", transport=httpx.MockTransport(unreachable))
+    )
+    with pytest.raises(httpx.ConnectError):
+        await send_outbox(outbox, client)
+    assert [outbox.get(n).state for n in numbers] == [PENDING, PENDING]
+
+
+async def test_a_busy_outbox_is_said(outbox: Outbox) -> None:
+    queued(outbox)
+    lock = outbox.send_lock()
+    await lock.acquire()
+    try:
+        with pytest.raises(SendBusyError):
+            await send_outbox(outbox, FseClient(httpx.AsyncClient()), wait=False)
+    finally:
+        await lock.release()
+
+
+async def test_two_senders_at_once_send_each_sheet_once(fse: Harness, tmp_path: Path) -> None:
+    path = outbox_path(tmp_path, "default")
+    one, two = Outbox(path), Outbox(path)
+    patient = "262037511122263"
+    for _ in range(6):
+        one.add(await fse.sheet("generaliste", patient, ["APC"]))
+    sent: list[int] = []
+
+    class Counting(FseClient):
+        async def send_batch(self, batch_id: str, contents: list[dict]):  # type: ignore[override]
+            sent.append(len(contents))
+            return await super().send_batch(batch_id, contents)
+
+    client = await fse.client("generaliste")
+    first, second = await asyncio.gather(
+        send_outbox(one, Counting(client._http)), send_outbox(two, Counting(client._http))
+    )
+    assert first.accepted + second.accepted == 6
+    assert sorted(sent) == [6]  # one batch of six; the other sender found nothing left
+    assert first.already_received + second.already_received == 0
+    assert fse.billed() == 6
+    assert {e.state for e in one.entries()} == {ACCEPTED}
+    one.close()
+    two.close()

@@ -1,0 +1,183 @@
+"""The emulated FSE reception in process: rights, batches and their ARL, every rejection
+code, idempotency by sheet number, access refusals, and malformed bodies."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+
+from connectors.fse.client import FseError
+from connectors.fse.models import build_sheet, new_number
+from connectors.fse.service import CLOSED_SCENARIO_ON, MAX_SHEETS
+from connectors.ins.models import ins_key
+from tests.connectors.fse.conftest import TODAY, Harness, outcome, refusal, rights
+
+pytestmark = pytest.mark.anyio
+DUPONT = "262037511122263"
+LEFEVRE = "255095935018608"  # rights closed since CLOSED_SCENARIO_ON
+
+
+async def test_rights_come_from_the_card(fse: Harness) -> None:
+    read = await (await fse.client("generaliste")).rights(DUPONT, TODAY)
+    assert (read.family, read.birthdate, read.source) == ("DUPONT", "1962-03-14", "carte")
+    assert read.serial and read.rank == 1 and read.rate == 70
+    assert read.pf_used == Decimal("0.00") and read.closed_on == ""
+    ame = fse.beneficiary("c.exemption = 'AME' AND c.rank = 1")
+    assert (await (await fse.client("infirmier")).rights(ame, TODAY)).exemption == "AME"
+    closed = await (await fse.client("generaliste")).rights(LEFEVRE, TODAY)
+    assert closed.closed_on == CLOSED_SCENARIO_ON and not closed.open_on(TODAY)
+
+
+async def test_rights_refusals(fse: Harness) -> None:
+    no_card = fse.beneficiary("p.family = 'MARTIN' AND p.given = 'JEAN'")
+    with fse.db.write() as conn:  # every demo patient has a card: this one loses it
+        conn.execute("DELETE FROM card_beneficiaries WHERE ins = ?", (no_card,))
+    missing = await fse.post("generaliste", "/rights", {"ins": no_card})
+    assert (missing.status_code, refusal(missing)) == (404, "no_rights")
+    assert "mode dégradé" in outcome(missing)["diagnostics"]
+    bad = await fse.post("generaliste", "/rights", {"ins": "123"})
+    assert bad.status_code == 422 and outcome(bad)["expression"] == ["ins"]
+    day = await fse.post("generaliste", "/rights", {"ins": DUPONT, "care_date": "2025-02-30"})
+    assert day.status_code == 422 and outcome(day)["expression"] == ["care_date"]
+    with pytest.raises(FseError) as raised:
+        await (await fse.client("generaliste")).rights("1234")
+    assert (raised.value.kind, raised.value.status) == ("bad_input", 0)
+
+
+@pytest.mark.parametrize("persona", ["pharmacien", "secretaire"])
+async def test_pharmacists_and_secretaries_are_refused(fse: Harness, persona: str) -> None:
+    for path, body in (("/rights", {"ins": DUPONT}), ("/batches", {"batch_id": "x"})):
+        answer = await fse.post(persona, path, body)
+        assert (answer.status_code, refusal(answer)) == (403, "profession")
+        assert "ne fait pas de feuilles de soins" in outcome(answer)["diagnostics"]
+    billing = await fse.emu.http.get(
+        "/api/fse/billing", headers={"Authorization": f"Bearer {await fse.token(persona)}"}
+    )
+    assert billing.status_code == 403
+
+
+async def test_no_token_is_a_401(fse: Harness) -> None:
+    answer = await fse.emu.http.post("/api/fse/rights", json={"ins": DUPONT})
+    assert answer.status_code == 401
+
+
+@pytest.mark.parametrize(
+    "body",
+    [b"{not json", b"[1, 2]", b'"text"', b"\xff\xfe", b"{" * 5000],
+    ids=["broken", "array", "string", "bytes", "deep"],
+)
+async def test_garbage_is_a_400_never_a_500(fse: Harness, body: bytes) -> None:
+    for path in ("/rights", "/batches"):
+        answer = await fse.post("generaliste", path, content=body)
+        assert answer.status_code == 400, answer.text
+        assert refusal(answer) == "structure"
+
+
+async def test_a_positive_arl_bills_each_sheet_once(fse: Harness) -> None:
+    client = await fse.client("generaliste")
+    first = await fse.sheet("generaliste", DUPONT, ["G"])
+    second = await fse.sheet(
+        "generaliste", fse.beneficiary("c.exemption = 'CSS' AND c.rank = 1"), ["G"], True
+    )
+    arl = await client.send_batch("LOT-1", [first.content(), second.content()])
+    assert arl.positive and arl.batch_id == "LOT-1" and arl.received_at.endswith("Z")
+    assert [(s.number, s.accepted, s.already_received) for s in arl.sheets] == [
+        (first.number, True, False),
+        (second.number, True, False),
+    ]
+    # The same sheets again, in another batch: acknowledged, not billed again.
+    again = await client.send_batch("LOT-2", [second.content(), first.content()])
+    assert [(s.accepted, s.already_received) for s in again.sheets] == [(True, True)] * 2
+    assert fse.billed() == 2
+    billing = await client.billing()
+    assert billing["billed"] == 2 and billing["amo_total"] == "49.00"  # 19 + 30
+    # The participation of the first sheet counts in the patient's year.
+    assert (await client.rights(DUPONT, TODAY)).pf_used == Decimal("2.00")
+
+
+async def test_the_same_number_with_other_content_is_rejected(fse: Harness) -> None:
+    client = await fse.client("generaliste")
+    sheet = await fse.sheet("generaliste", DUPONT, ["G"])
+    await client.send_batch("LOT-1", [sheet.content()])
+    other = build_sheet(sheet.rights, ["VG"], TODAY, False, False, number=sheet.number)
+    (result,) = (await client.send_batch("LOT-2", [other.content()])).sheets
+    assert (result.accepted, result.code) == (False, "R04")
+    assert "déjà utilisé" in result.reason
+    row = fse.db.one("SELECT fingerprint FROM fse_sheets WHERE number = ?", (sheet.number,))
+    assert row[0] == sheet.fingerprint()  # the first content stays billed
+    assert fse.billed(sheet.number) == 1
+
+
+async def rejection(fse: Harness, persona: str, content: dict) -> tuple[str, str]:
+    arl = await (await fse.client(persona)).send_batch("LOT-R", [content])
+    assert arl.positive
+    (result,) = arl.sheets
+    assert not result.accepted
+    return result.code, result.reason
+
+
+async def test_each_rejection_code(fse: Harness) -> None:
+    good = await fse.sheet("generaliste", DUPONT, ["G"])
+    closed = build_sheet(rights("1955-09-03", ins=LEFEVRE), ["G"], TODAY, False, True)
+    assert await rejection(fse, "generaliste", closed.content()) == (
+        "R01",
+        "droits fermés à la date des soins",
+    )
+    unknown_act = good.content() | {"number": new_number(TODAY), "acts": ["ZZ9"]}
+    assert (await rejection(fse, "generaliste", unknown_act))[0] == "R02"
+    cheaper = good.content() | {"number": new_number(TODAY)}
+    cheaper["amounts"] = cheaper["amounts"] | {"amo": "21.00", "patient": "9.00"}
+    assert (await rejection(fse, "generaliste", cheaper))[0] == "R03"
+    # R04 is above; R05: an INS no patient has.
+    stranger_ins = "1781275111001" + ins_key("1781275111001")
+    stranger = build_sheet(rights(ins=stranger_ins), ["G"], TODAY, False, True)
+    assert (await rejection(fse, "generaliste", stranger.content()))[0] == "R05"
+    nurse_act = build_sheet(good.rights, ["AMI1"], TODAY, False, False)
+    assert (await rejection(fse, "generaliste", nurse_act.content()))[0] == "R06"
+    assert (await rejection(fse, "infirmier", good.content() | {"number": new_number(TODAY)}))[
+        0
+    ] == "R06"
+    future = build_sheet(good.rights, ["G"], "2999-01-01", False, False)
+    assert (await rejection(fse, "generaliste", future.content()))[0] == "R07"
+    broken = {"number": new_number(TODAY), "acts": "G"}
+    assert (await rejection(fse, "generaliste", broken))[0] == "R07"
+    assert fse.billed() == 0
+
+
+async def test_the_yearly_cap_is_the_platform_s(fse: Harness) -> None:
+    client = await fse.client("generaliste")
+    with fse.db.write() as conn:
+        conn.execute(
+            "INSERT INTO fse_sheets VALUES ('FSE-20250101-00000000', 'LOT-0', 'x', ?, ?, 'f',"
+            " 'accepted', '', '', '{}', '49.00', 0)",
+            (DUPONT, TODAY),
+        )
+    read = await client.rights(DUPONT, TODAY)
+    assert read.pf_used == Decimal("49.00")
+    stale = build_sheet(read, ["G"], TODAY, False, False)  # priced as if nothing was paid
+    assert stale.amounts.pf == Decimal("2.00")
+    assert (await rejection(fse, "generaliste", stale.content()))[0] == "R03"
+    fresh = build_sheet(read, ["G", "G"], TODAY, False, False, read.pf_used)
+    (result,) = (await client.send_batch("LOT-C", [fresh.content()])).sheets
+    assert result.accepted and fresh.amounts.pf == Decimal("1.00")
+    assert (await client.rights(DUPONT, TODAY)).pf_used == Decimal("50.00")
+
+
+async def test_negative_arls_process_nothing(fse: Harness) -> None:
+    client = await fse.client("generaliste")
+    sheet = await fse.sheet("generaliste", DUPONT, ["G"])
+    empty = await client.send_batch("LOT-E", [])
+    assert (empty.positive, empty.code, empty.sheets) == (False, "L01", ())
+    big = await fse.post(
+        "generaliste", "/batches", {"batch_id": "LOT-B", "sheets": [{}] * (MAX_SHEETS + 1)}
+    )
+    assert (big.json()["status"], big.json()["code"]) == ("negative", "L01")
+    twice = await client.send_batch("LOT-D", [sheet.content(), sheet.content()])
+    assert (twice.positive, twice.code) == (False, "L02")
+    nameless = await client.send_batch("LOT-N", [sheet.content(), {"acts": ["G"]}])
+    assert (nameless.positive, nameless.code) == (False, "L03")
+    no_id = await fse.post("generaliste", "/batches", {"sheets": [sheet.content()]})
+    assert (no_id.status_code, no_id.json()["code"]) == (200, "L03")
+    assert fse.billed() == 0
+    assert fse.db.one("SELECT COUNT(*) FROM fse_sheets")[0] == 0
