@@ -21,6 +21,7 @@ from typing import Any
 IMG = Path(__file__).resolve().parent / "img"
 SIZE = (80, 24)
 DEMO_SIZE = (120, 40)
+CONNECTOR_SIZE = (100, 30)
 CONTRAST = "bsp-contraste"
 
 # Before anything reads the environment: an empty home, the session in memory, a quick
@@ -32,7 +33,7 @@ for _name in ("BSP_PROFILE", "BSP_PLATFORM_URL", "BSP_LOCK_AFTER", "BSP_CLIENT_S
     os.environ.pop(_name, None)
 
 from textual.pilot import Pilot  # noqa: E402
-from textual.widgets import Digits, Input, Select  # noqa: E402
+from textual.widgets import DataTable, Digits, Input, Select  # noqa: E402
 
 from bsp_tui.app.app import BspApp  # noqa: E402
 from bsp_tui.app.screens.dashboard import DashboardScreen  # noqa: E402
@@ -193,6 +194,51 @@ async def clinician(shooter: Shooter) -> None:
         await log_out(pilot)
 
 
+async def open_tile(pilot: Pilot, name: str) -> Any:
+    """From the dashboard, open a connector's tile; its view once it has mounted."""
+    app = pilot.app
+    await until(
+        pilot,
+        lambda: (
+            isinstance(app.screen, DashboardScreen)
+            and app.screen.query_one(f"#tile-{name}", ConnectorTile).state == "ready"
+        ),
+        f"the {name} tile ready",
+    )
+    app.screen.query_one(f"#tile-{name}", ConnectorTile).focus()
+    await pilot.press("enter")
+    return await until(pilot, lambda: app.screen.query_one(f"#view-{name}"), f"the {name} view")
+
+
+async def back_to_dashboard(pilot: Pilot) -> None:
+    await pilot.press("escape")
+    await until(pilot, lambda: isinstance(pilot.app.screen, DashboardScreen), "the dashboard")
+
+
+async def patient_journey(shooter: Shooter) -> None:
+    """A clinician's patient, connector by connector: INS, then the DMP."""
+    clock = StillClock()
+    app = BspApp(clock=clock)
+    async with app.run_test(size=CONNECTOR_SIZE) as pilot:
+        await sign_in_with_phone(pilot, shooter, clock, "generaliste")
+        view = await open_tile(pilot, "ins")
+        for field, value in (("family", "DUPONT"), ("given", "Marie"), ("birthdate", "1962-03-14")):
+            view.query_one(f"#ins-{field}", Input).value = value
+        view.query_one("#ins-sex", Select).value = "F"
+        view.query_one("#ins-search").press()
+        await until(pilot, lambda: view.query_one("#ins-result").has_class("-shown"), "INS 00")
+        view.query_one("#ins-choose").press()
+        await until(pilot, lambda: app.patient is not None, "DUPONT as the patient")
+        await shooter.shoot(pilot, "ins")
+        await back_to_dashboard(pilot)
+
+        view = await open_tile(pilot, "dmp")
+        await until(pilot, lambda: view.query_one(DataTable).row_count > 0, "the documents")
+        await shooter.shoot(pilot, "dmp")
+        await back_to_dashboard(pilot)
+        await log_out(pilot)
+
+
 async def trainer(shooter: Shooter) -> None:
     """`bsp --demo`: the phone panel, the SSO trace and a fault."""
     clock = StillClock()
@@ -247,6 +293,7 @@ async def main() -> None:
     shooter = Shooter()
     print(f"Screenshots into {IMG}:")
     await clinician(shooter)
+    await patient_journey(shooter)
     await trainer(shooter)
     print(f"{len(shooter.saved)} screenshots.")
 
