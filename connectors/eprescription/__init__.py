@@ -9,6 +9,8 @@ CONNECTOR = Connector(
     order=3,
     professions=frozenset({"10", "21", "60"}),
     refusal="L'ordonnance numérique est réservée aux prescripteurs, pharmaciens et infirmiers.",
+    screen="connectors.eprescription.screen:PrescriptionScreen",
     service="connectors.eprescription.service:router",
+    cli="connectors.eprescription.cli:group",
     command="rx",
 )

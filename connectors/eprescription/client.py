@@ -68,6 +68,13 @@ def checked_number(text: str) -> str:
         raise bad_input(f"numéro d'ordonnance « {text.strip()} » : {error}") from None
 
 
+def catalogue_problem(cip13: str) -> str | None:
+    """Why a well-formed CIP13 cannot be prescribed or given, in French, or None."""
+    if medication(cip13) is None:
+        return f"CIP13 « {cip13} » absent du catalogue (bsp rx meds TEXTE)"
+    return None
+
+
 def checked_lines(lines: Iterable[LineRequest]) -> list[LineRequest]:
     """The lines, each well formed and in the catalogue, or a `bad_input` RxError."""
     lines = list(lines)
@@ -75,8 +82,7 @@ def checked_lines(lines: Iterable[LineRequest]) -> list[LineRequest]:
         raise bad_input(f"une ordonnance compte de 1 à {MAX_LINES} lignes")
     for index, line in enumerate(lines, start=1):
         problem = line_problem(line)
-        if problem is None and medication(line.cip13) is None:
-            problem = f"CIP13 « {line.cip13} » absent du catalogue (bsp rx meds TEXTE)"
+        problem = problem or catalogue_problem(line.cip13)
         if problem:
             raise bad_input(f"ligne {index} : {problem}")
     return lines
@@ -90,8 +96,9 @@ def checked_choices(choices: Iterable[DispenseRequest]) -> list[DispenseRequest]
         if choice.line in seen:
             raise bad_input(f"la ligne {choice.line} est donnée deux fois")
         seen.add(choice.line)
-        if choice.outcome == SUBSTITUTED and medication(choice.cip13) is None:
-            raise bad_input(f"substitut « {choice.cip13} » absent du catalogue")
+        problem = catalogue_problem(choice.cip13) if choice.outcome == SUBSTITUTED else None
+        if problem:
+            raise bad_input(f"substitution de la ligne {choice.line} : {problem}")
     return choices
 
 

@@ -18,7 +18,7 @@ from bsp_tui.platform.embedded import EMBEDDED_BASE_URL
 from bsp_tui.platform.population import ensure_population
 from bsp_tui.platform.settings import PlatformSettings
 from connectors.eprescription.catalogue import search
-from connectors.eprescription.models import REFUSAL_SYSTEM
+from connectors.eprescription.models import REFUSAL_SYSTEM, ean13_check_digit
 from connectors.eprescription.service import SCHEMA
 from tests.conftest import Clock, Emulation
 from tests.e2e.conftest import personas, served  # noqa: F401 - fixtures for the e2e tests
@@ -28,6 +28,8 @@ FHIR_JSON = "application/fhir+json"
 PARACETAMOL = search("paracetamol 1 g comprime 8")[0].cip13
 AMOXICILLINE = search("amoxicilline 500 gelule 12")[0].cip13
 IBUPROFENE = search("ibuprofene 400 20")[0].cip13
+# Well formed (valid key) but not in the catalogue.
+NOT_IN_CATALOGUE = "340095599999" + ean13_check_digit("340095599999")
 
 
 @dataclass

@@ -23,6 +23,7 @@ from connectors.eprescription.models import (
 from tests.connectors.eprescription.conftest import (
     AMOXICILLINE,
     IBUPROFENE,
+    NOT_IN_CATALOGUE,
     PARACETAMOL,
     Harness,
     refusal,
@@ -319,7 +320,7 @@ async def test_every_line_once(rx: Harness) -> None:
         (given(compact, 1), given(compact, 3)),
         (given(compact, 1), given("0000000000000", 2)),
         (given(compact, 1), given(compact, 2, "in-progress")),
-        (given(compact, 1), given(compact, 2, substitute="3400955999999")),
+        (given(compact, 1), given(compact, 2, substitute=NOT_IN_CATALOGUE)),
     ]
     for items in cases:
         status, _, reason = refusal(await dispense(rx, "pharmacien", number, *items))
@@ -372,7 +373,7 @@ async def test_bad_input_is_a_400_never_a_500(rx: Harness) -> None:
         assert response.json()["resourceType"] == "OperationOutcome"
     bad_lines = [
         line(ins, "3400955000010"),  # wrong key
-        line(ins, "3400955999993"),  # well formed, not in the catalogue
+        line(ins, NOT_IN_CATALOGUE),
         line(ins, dosage="  "),
         line(ins, dosage="x" * 201),
         line(ins, quantity={"value": 0}),

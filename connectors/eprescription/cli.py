@@ -1,0 +1,285 @@
+"""`bsp rx …`: the ordonnance numérique from the shell, on the session.
+
+Input is checked before anything is sent (INS key, each line's CIP13, dosage and
+quantity, the number's check character, the QR file's suffix): a malformed value exits
+2 naming the field. The service's refusals exit 4 with its reason, an unknown number
+exits 5, no session exits 3, an unreachable platform exits 6 (see DESIGN.md).
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import TypeVar
+
+import click
+
+from bsp_tui.commands.session import open_session
+from bsp_tui.exitcodes import ExitCode
+from bsp_tui.output import CommandError, json_option, print_json, run_async
+from connectors.eprescription.catalogue import search
+from connectors.eprescription.client import (
+    BAD_INPUT,
+    NOT_ALLOWED,
+    NOT_FOUND,
+    UNAVAILABLE,
+    RxClient,
+    RxError,
+    bad_input,
+    catalogue_problem,
+    checked_choices,
+    checked_lines,
+    checked_number,
+)
+from connectors.eprescription.models import (
+    OUTCOME_LABELS,
+    STATUS_LABELS,
+    DispenseRequest,
+    LineRequest,
+    Prescription,
+    format_number,
+    parse_dispense,
+    parse_line,
+    qr_text,
+    save_qr,
+)
+from connectors.ins.models import ins_problem
+
+EXIT_CODES = {
+    BAD_INPUT: ExitCode.USAGE,
+    NOT_ALLOWED: ExitCode.NOT_ALLOWED,
+    NOT_FOUND: ExitCode.NOT_FOUND,
+    UNAVAILABLE: ExitCode.UNREACHABLE,
+}
+T = TypeVar("T")
+
+qr_option = click.option(
+    "--qr",
+    "qr_file",
+    type=click.Path(dir_okay=False, writable=True, path_type=Path),
+    help="Also write the QR code to this file (.svg or .png), for printing.",
+)
+
+
+def _failure(error: RxError) -> CommandError:
+    return CommandError(error.message, EXIT_CODES.get(error.kind, ExitCode.FAILURE), error.code)
+
+
+def _checked(check: Callable[[], T]) -> T:
+    """Run a client-side check before any request; its RxError exits 2."""
+    try:
+        return check()
+    except RxError as error:
+        raise _failure(error) from None
+
+
+def _parsed(parse: Callable[[str], T], value: str, option: str) -> T:
+    try:
+        return parse(value)
+    except ValueError as error:
+        raise _failure(bad_input(f"{option} : {error}")) from None
+
+
+def _line(text: str) -> LineRequest:
+    line = parse_line(text)
+    problem = catalogue_problem(line.cip13)
+    if problem:
+        raise ValueError(problem)
+    return line
+
+
+def _qr_suffix(path: Path | None) -> None:
+    if path is not None and path.suffix.lower() not in (".svg", ".png"):
+        raise _failure(bad_input(f"--qr / --output « {path.name} » : un fichier .svg ou .png"))
+
+
+def _write_qr(number: str, path: Path | None) -> None:
+    if path is None:
+        return
+    try:
+        save_qr(number, path)
+    except OSError as error:
+        raise CommandError(
+            f"Impossible d'écrire le QR code dans {path} : {error.strerror or error}.",
+            ExitCode.FAILURE,
+            "qr_file",
+        ) from None
+    click.echo(f"QR code enregistré dans {path}.", err=True)
+
+
+@asynccontextmanager
+async def rx_client() -> AsyncIterator[RxClient]:
+    """An e-prescription client on the signed-in session; its errors become exit codes."""
+    try:
+        async with open_session() as session, session.client_for("eprescription") as http:
+            yield RxClient(http)
+    except RxError as error:
+        raise _failure(error) from None
+
+
+def _print(prescription: Prescription) -> None:
+    click.echo(
+        f"Ordonnance {prescription.display_number} — {STATUS_LABELS.get(prescription.status, '')}"
+    )
+    click.echo(f"Patient : {prescription.patient_name} (INS {prescription.ins})")
+    click.echo(f"Prescripteur : {prescription.prescriber_name} — {prescription.created[:10]}")
+    for line in prescription.lines:
+        click.echo(f"{line.line}. {line.label} [{line.cip13}]")
+        click.echo(f"   {line.dosage} — {line.quantity}")
+        if line.outcome:
+            given = OUTCOME_LABELS[line.outcome]
+            if line.dispensed_cip13:
+                given += f" par {line.dispensed_label or line.dispensed_cip13}"
+            click.echo(f"   → {given}")
+    if prescription.pharmacy:
+        click.echo(
+            f"Délivrée le {prescription.dispensed_at[:10]} par {prescription.pharmacy}"
+            f" ({prescription.pharmacist_name})."
+        )
+
+
+def _dmp_notice(prescription: Prescription) -> None:
+    copy = prescription.dmp_copy
+    if copy is None:
+        return
+    if copy.filed:
+        click.echo(f"Copie déposée dans le DMP du patient (document {copy.document_id}).", err=True)
+    else:
+        click.echo(f"Copie non déposée dans le DMP : {copy.reason}", err=True)
+
+
+@click.group("rx")
+def group() -> None:
+    """Ordonnance numérique: prescribe, show, dispense, cancel; the medication catalogue."""
+
+
+@group.command("meds")
+@click.argument("text")
+@json_option
+def meds(text: str, as_json: bool) -> None:
+    """Search the medication catalogue by name (accents optional) or CIP13."""
+    found = search(text)
+    if as_json:
+        print_json(
+            {"query": text, "count": len(found), "medications": [m.as_json() for m in found]}
+        )
+        return
+    if not found:
+        click.echo(f"Aucun médicament du catalogue ne correspond à « {text} ».", err=True)
+        return
+    for medication in found:
+        click.echo(f"{medication.cip13}  {medication.label}")
+
+
+@group.command("create")
+@click.argument("ins")
+@click.option(
+    "--line",
+    "lines",
+    multiple=True,
+    required=True,
+    metavar="'CIP13;DOSAGE;QUANTITY'",
+    help="One line: CIP13, dosage, then boxes (2) or a duration (30j). Repeat for more.",
+)
+@qr_option
+@json_option
+@run_async
+async def create(ins: str, lines: tuple[str, ...], qr_file: Path | None, as_json: bool) -> None:
+    """Prescribe to the patient; prints the number and its QR code."""
+    ins = ins.strip().upper()
+    problem = ins_problem(ins)
+    if problem:
+        raise _failure(bad_input(f"INS « {ins} » : {problem}"))
+    requests: list[LineRequest] = [
+        _parsed(_line, text, f"--line {index}") for index, text in enumerate(lines, start=1)
+    ]
+    _checked(lambda: checked_lines(requests))
+    _qr_suffix(qr_file)
+    async with rx_client() as rx:
+        prescription = await rx.create(ins, requests)
+    _write_qr(prescription.number, qr_file)
+    if as_json:
+        print_json(prescription.as_json())
+        return
+    click.echo(f"Ordonnance {prescription.display_number} pour {prescription.patient_name}.")
+    click.echo(qr_text(prescription.number))
+    _dmp_notice(prescription)
+
+
+@group.command("show")
+@click.argument("number")
+@json_option
+@run_async
+async def show(number: str, as_json: bool) -> None:
+    """A prescription by its number (typed or scanned), with how it was dispensed."""
+    _checked(lambda: checked_number(number))
+    async with rx_client() as rx:
+        prescription = await rx.show(number)
+    if as_json:
+        print_json(prescription.as_json())
+        return
+    _print(prescription)
+
+
+@group.command("dispense")
+@click.argument("number")
+@click.option(
+    "--line",
+    "choices",
+    multiple=True,
+    metavar="N=dispensed|not_dispensed|substituted:CIP13",
+    help="How line N was dispensed; lines not named are dispensed as prescribed.",
+)
+@json_option
+@run_async
+async def dispense(number: str, choices: tuple[str, ...], as_json: bool) -> None:
+    """Record the dispensing (every line, once): the number is then used up."""
+    _checked(lambda: checked_number(number))
+    requests: list[DispenseRequest] = [_parsed(parse_dispense, text, "--line") for text in choices]
+    _checked(lambda: checked_choices(requests))
+    async with rx_client() as rx:
+        prescription = await rx.dispense(number, requests)
+    if as_json:
+        print_json(prescription.as_json())
+        return
+    _print(prescription)
+
+
+@group.command("cancel")
+@click.argument("number")
+@json_option
+@run_async
+async def cancel(number: str, as_json: bool) -> None:
+    """Cancel one of your prescriptions, before it is dispensed."""
+    _checked(lambda: checked_number(number))
+    async with rx_client() as rx:
+        prescription = await rx.cancel(number)
+    if as_json:
+        print_json(prescription.as_json())
+        return
+    click.echo(f"Ordonnance {prescription.display_number} annulée.")
+
+
+@group.command("qr")
+@click.argument("number")
+@click.option(
+    "--output",
+    type=click.Path(dir_okay=False, writable=True, path_type=Path),
+    help="Write the QR code to this file (.svg or .png) instead of the terminal.",
+)
+@json_option
+@run_async
+async def qr(number: str, output: Path | None, as_json: bool) -> None:
+    """A prescription's QR code: in the terminal, or as SVG/PNG for printing."""
+    _checked(lambda: checked_number(number))
+    _qr_suffix(output)
+    async with rx_client() as rx:
+        prescription = await rx.show(number)
+    _write_qr(prescription.number, output)
+    if as_json:
+        payload = {"number": format_number(prescription.number), "qr": prescription.qr}
+        print_json(payload | ({"file": str(output)} if output else {}))
+        return
+    if output is None:
+        click.echo(qr_text(prescription.number))

@@ -1,0 +1,256 @@
+"""The prescriber's editor: search the catalogue, add lines, sign; the number and its QR code.
+
+The catalogue is searched locally as one types (accents optional). A bad dosage or
+quantity is reported next to the fields, which keep what was typed. Signing sends the
+prescription in a worker; the answer's number and QR code (half-block characters from
+segno's matrix) are shown, with the DMP copy's outcome, and the QR code can be exported
+as SVG or PNG for printing.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import httpx
+from textual import on, work
+from textual.app import ComposeResult
+from textual.containers import Horizontal, Vertical
+from textual.widgets import Button, DataTable, Input, Static
+
+from connectors.eprescription.catalogue import Medication, medication, search
+from connectors.eprescription.client import RxClient, RxError
+from connectors.eprescription.models import (
+    LineRequest,
+    Prescription,
+    line_problem,
+    qr_text,
+    quantity_of,
+    save_qr,
+)
+
+NO_PATIENT = "Choisissez d'abord un patient dans INS : l'ordonnance est faite pour lui."
+CHOOSE_MEDICATION = "Choisissez d'abord un médicament dans la liste (Entrée)."
+NO_LINES = "Ajoutez au moins une ligne avant de signer."
+UNREACHABLE = "Le service d'ordonnance numérique est injoignable : réessayez dans un instant."
+
+
+def quantity_label(line: LineRequest) -> str:
+    """The quantity or the duration of a line, in French."""
+    if line.boxes is not None:
+        return f"{line.boxes} boîte{'s' if line.boxes > 1 else ''}"
+    return f"{line.duration_days} j"
+
+
+class PrescriptionEditor(Vertical):
+    """A new prescription for the context patient."""
+
+    BINDINGS = [("delete", "remove_line", "Retirer la ligne"), ("ctrl+n", "new", "Nouvelle")]
+    DEFAULT_CSS = """
+    PrescriptionEditor { height: 1fr; }
+    PrescriptionEditor #rx-results { height: 7; }
+    PrescriptionEditor #rx-line-form { height: auto; }
+    PrescriptionEditor #rx-dosage { width: 2fr; }
+    PrescriptionEditor #rx-quantity { width: 1fr; }
+    PrescriptionEditor #rx-line-error { color: $error; height: auto; }
+    PrescriptionEditor #rx-lines { height: auto; max-height: 8; }
+    PrescriptionEditor #rx-actions { height: auto; }
+    PrescriptionEditor #rx-status { height: auto; }
+    PrescriptionEditor #rx-status.-error { color: $error; }
+    PrescriptionEditor #rx-signed { height: auto; display: none; }
+    PrescriptionEditor #rx-signed.-shown { display: block; }
+    PrescriptionEditor #rx-qr { width: auto; height: auto; color: #ffffff; background: #000000; }
+    PrescriptionEditor #rx-signed-side { width: 1fr; height: auto; padding-left: 2; }
+    PrescriptionEditor #rx-number { text-style: bold; }
+    """
+
+    def __init__(self, client: RxClient, patient: dict | None) -> None:
+        super().__init__(id="rx-editor")
+        self.client = client
+        self.patient = patient
+        self.found: list[Medication] = []
+        self.chosen: Medication | None = None
+        self.lines: list[LineRequest] = []
+        self.signed: Prescription | None = None
+
+    def compose(self) -> ComposeResult:
+        yield Input(placeholder="Rechercher un médicament (ex. paracetamol 1 g)", id="rx-search")
+        results: DataTable = DataTable(id="rx-results", cursor_type="row")
+        results.add_columns("CIP13", "Médicament")
+        yield results
+        with Horizontal(id="rx-line-form"):
+            yield Input(placeholder="Posologie (ex. 1 comprimé 3 fois par jour)", id="rx-dosage")
+            yield Input(placeholder="Quantité : 2 (boîtes) ou 30j", id="rx-quantity")
+            yield Button("Ajouter", id="rx-add")
+        yield Static("", id="rx-line-error")
+        lines: DataTable = DataTable(id="rx-lines", cursor_type="row", zebra_stripes=True)
+        lines.add_columns("N°", "Médicament", "Posologie", "Quantité")
+        yield lines
+        with Horizontal(id="rx-actions"):
+            yield Button("Signer et transmettre", id="rx-sign", variant="primary")
+            yield Button("Nouvelle ordonnance", id="rx-new")
+        yield Static("", id="rx-status")
+        with Horizontal(id="rx-signed"):
+            yield Static("", id="rx-qr")
+            with Vertical(id="rx-signed-side"):
+                yield Static("", id="rx-number")
+                yield Static("", id="rx-dmp")
+                yield Input(id="rx-export-path")
+                with Horizontal(id="rx-export-actions"):
+                    yield Button("Exporter le QR code", id="rx-export")
+
+    def on_mount(self) -> None:
+        if self.patient is None:
+            self.say(NO_PATIENT, error=True)
+            for widget in self.query("Input, Button, DataTable"):
+                widget.disabled = True
+            return
+        self.query_one("#rx-search", Input).focus()
+
+    def say(self, message: str, error: bool = False) -> None:
+        status = self.query_one("#rx-status", Static)
+        status.update(message)
+        status.set_class(error, "-error")
+
+    # -- the catalogue ------------------------------------------------------------------
+
+    @on(Input.Changed, "#rx-search")
+    def searched(self, event: Input.Changed) -> None:
+        self.found = search(event.value, limit=30)
+        table = self.query_one("#rx-results", DataTable)
+        table.clear()
+        table.add_rows([(m.cip13, m.label) for m in self.found])
+
+    @on(Input.Submitted, "#rx-search")
+    def to_results(self) -> None:
+        if self.found:
+            self.query_one("#rx-results", DataTable).focus()
+
+    @on(DataTable.RowSelected, "#rx-results")
+    def medication_chosen(self, event: DataTable.RowSelected) -> None:
+        self.chosen = self.found[event.cursor_row]
+        self.query_one("#rx-line-error", Static).update(f"Choisi : {self.chosen.label}")
+        self.query_one("#rx-dosage", Input).focus()
+
+    # -- the lines ----------------------------------------------------------------------
+
+    @on(Input.Submitted, "#rx-dosage")
+    def to_quantity(self) -> None:
+        self.query_one("#rx-quantity", Input).focus()
+
+    def line_error(self, message: str, field: str) -> None:
+        self.query_one("#rx-line-error", Static).update(f"⚠ {message}")
+        self.query_one(field).focus()
+
+    @on(Input.Submitted, "#rx-quantity")
+    @on(Button.Pressed, "#rx-add")
+    def add_line(self) -> None:
+        if self.chosen is None:
+            self.line_error(CHOOSE_MEDICATION, "#rx-search")
+            return
+        dosage = self.query_one("#rx-dosage", Input).value.strip()
+        try:
+            boxes, days = quantity_of(self.query_one("#rx-quantity", Input).value)
+        except ValueError as error:
+            self.line_error(str(error).capitalize() + ".", "#rx-quantity")
+            return
+        line = LineRequest(self.chosen.cip13, dosage, boxes, days)
+        problem = line_problem(line)
+        if problem:
+            self.line_error(problem.capitalize() + ".", "#rx-dosage")
+            return
+        self.lines.append(line)
+        self.query_one("#rx-lines", DataTable).add_row(
+            str(len(self.lines)), self.chosen.label, line.dosage, quantity_label(line)
+        )
+        self.query_one("#rx-line-error", Static).update("")
+        for field in ("#rx-dosage", "#rx-quantity"):
+            self.query_one(field, Input).value = ""
+        self.chosen = None
+        self.say(f"{len(self.lines)} ligne{'s' if len(self.lines) > 1 else ''} sur l'ordonnance.")
+        self.query_one("#rx-search", Input).focus()
+
+    def action_remove_line(self) -> None:
+        table = self.query_one("#rx-lines", DataTable)
+        if not table.has_focus or not self.lines or self.signed is not None:
+            return
+        del self.lines[table.cursor_row]
+        table.clear()
+        for index, line in enumerate(self.lines, start=1):
+            found = medication(line.cip13)
+            label = found.label if found else line.cip13
+            table.add_row(str(index), label, line.dosage, quantity_label(line))
+
+    # -- signing ------------------------------------------------------------------------
+
+    @on(Button.Pressed, "#rx-sign")
+    def sign(self) -> None:
+        if self.patient is None or self.signed is not None:
+            return
+        if not self.lines:
+            self.say(NO_LINES, error=True)
+            return
+        self.say("Transmission de l'ordonnance…")
+        self.query_one("#rx-sign", Button).disabled = True
+        self.send(self.patient["ins"], list(self.lines))
+
+    @work(exclusive=True, group="rx-sign")
+    async def send(self, ins: str, lines: list[LineRequest]) -> None:
+        try:
+            prescription = await self.client.create(ins, lines)
+        except RxError as error:
+            self.say(f"Ordonnance refusée : {error.message}", error=True)
+            self.query_one("#rx-sign", Button).disabled = False
+            return
+        except httpx.HTTPError:
+            self.say(UNREACHABLE, error=True)
+            self.query_one("#rx-sign", Button).disabled = False
+            return
+        self.show_signed(prescription)
+
+    def show_signed(self, prescription: Prescription) -> None:
+        """The number, the QR code and the DMP copy's outcome."""
+        self.signed = prescription
+        self.say("Ordonnance signée et transmise.")
+        self.query_one("#rx-qr", Static).update(qr_text(prescription.number))
+        self.query_one("#rx-number", Static).update(
+            f"N° {prescription.display_number}\n{prescription.patient_name}"
+        )
+        copy = prescription.dmp_copy
+        notice = ""
+        if copy is not None:
+            notice = (
+                "Copie déposée dans le DMP du patient."
+                if copy.filed
+                else f"Copie non déposée dans le DMP : {copy.reason}"
+            )
+        self.query_one("#rx-dmp", Static).update(notice)
+        self.query_one("#rx-export-path", Input).value = f"ordonnance-{prescription.number}.svg"
+        self.query_one("#rx-signed").add_class("-shown")
+        self.query_one("#rx-export", Button).focus()
+
+    @on(Input.Submitted, "#rx-export-path")
+    @on(Button.Pressed, "#rx-export")
+    def export(self) -> None:
+        if self.signed is None:
+            return
+        path = Path(self.query_one("#rx-export-path", Input).value.strip()).expanduser()
+        try:
+            save_qr(self.signed.number, path)
+        except ValueError as error:
+            self.say(str(error).capitalize() + ".", error=True)
+            return
+        except OSError as error:
+            self.say(f"Impossible d'écrire {path} : {error.strerror or error}.", error=True)
+            return
+        self.say(f"QR code exporté dans {path}.")
+
+    @on(Button.Pressed, "#rx-new")
+    def action_new(self) -> None:
+        self.lines.clear()
+        self.signed = None
+        self.chosen = None
+        self.query_one("#rx-lines", DataTable).clear()
+        self.query_one("#rx-signed").remove_class("-shown")
+        self.query_one("#rx-sign", Button).disabled = self.patient is None
+        self.say("Nouvelle ordonnance.")
+        self.query_one("#rx-search", Input).focus()
