@@ -58,7 +58,9 @@ class PrescriptionEditor(Vertical):
     PrescriptionEditor #rx-status.-error { color: $error; }
     PrescriptionEditor #rx-signed { height: auto; display: none; }
     PrescriptionEditor #rx-signed.-shown { display: block; }
-    PrescriptionEditor #rx-qr { width: auto; height: auto; color: #ffffff; background: #000000; }
+    PrescriptionEditor #rx-qr {
+        width: auto; height: auto; margin-right: 2; color: #ffffff; background: #000000;
+    }
     PrescriptionEditor #rx-signed-side { width: 1fr; height: auto; padding-left: 2; }
     PrescriptionEditor #rx-number { text-style: bold; }
     """
@@ -79,7 +81,7 @@ class PrescriptionEditor(Vertical):
         yield results
         with Horizontal(id="rx-line-form"):
             yield Input(placeholder="Posologie (ex. 1 comprimé 3 fois par jour)", id="rx-dosage")
-            yield Input(placeholder="Quantité : 2 (boîtes) ou 30j", id="rx-quantity")
+            yield Input(placeholder="Quantité : 2 ou 30j", id="rx-quantity")
             yield Button("Ajouter", id="rx-add")
         yield Static("", id="rx-line-error")
         lines: DataTable = DataTable(id="rx-lines", cursor_type="row", zebra_stripes=True)

@@ -175,16 +175,17 @@ class PrescriptionLookup(Vertical):
         if prescription.pharmacy:
             text += f" le {prescription.dispensed_at[:10]} par {prescription.pharmacy}"
         summary.update(text)
-        active = prescription.status == ACTIVE
-        self.choices = {line.line: (DISPENSED, "") for line in prescription.lines} if active else {}
-        table.add_rows([self.row(line) for line in prescription.lines])
-        self.set_dispensable(active and self.can_dispense)
+        dispensable = prescription.status == ACTIVE and self.can_dispense
+        lines = prescription.lines
+        self.choices = {line.line: (DISPENSED, "") for line in lines} if dispensable else {}
+        table.add_rows([self.row(line) for line in lines])
+        self.set_dispensable(dispensable)
 
     def row(self, line: Line) -> tuple[str, str, str, str, str]:
         if line.outcome:
             given = choice_label(line.outcome, line.dispensed_cip13)
         elif line.line in self.choices:
-            given = "à délivrer : " + choice_label(*self.choices[line.line])
+            given = choice_label(*self.choices[line.line])
         else:
             given = ""
         return (str(line.line), line.label, line.dosage, line.quantity, given)
