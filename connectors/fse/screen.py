@@ -73,9 +73,12 @@ class FseScreen(ConnectorView):
         ("m", "queue", "Mettre en boîte"),
         ("e", "send", "Envoyer"),
         ("o", "show_outbox", "Boîte d'envoi"),
+        ("f", "show_sheet", "Feuille"),
     ]
     DEFAULT_CSS = """
     FseScreen .title { text-style: bold; }
+    FseScreen #fse-tabs { height: 1fr; }
+    FseScreen TabPane { height: 1fr; padding: 0; }
     FseScreen #fse-patient, FseScreen #fse-rights { height: auto; }
     FseScreen .bar { height: auto; }
     FseScreen #fse-act { width: 60; }
@@ -108,22 +111,28 @@ class FseScreen(ConnectorView):
                 yield Static("", id="fse-rights")
                 with Horizontal(id="fse-typed", classes="bar"):
                     options = [(label, code) for code, label in EXEMPTION_LABELS.items()]
-                    yield Select(options, value="", allow_blank=False, id="fse-exemption")
+                    yield Select(
+                        options,
+                        value="",
+                        allow_blank=False,
+                        type_to_search=False,
+                        id="fse-exemption",
+                    )
                     yield Checkbox("Parcours coordonné", value=True, id="fse-coordinated")
                 with Horizontal(classes="bar"):
                     acts = [(f"{a.code} — {a.label}", a.code) for a in CATALOGUE.values()]
-                    yield Select(acts, prompt="Acte…", id="fse-act")
+                    yield Select(acts, prompt="Acte…", type_to_search=False, id="fse-act")
                     yield Button("Ajouter (a)", id="fse-add")
                     yield Button("Retirer (d)", id="fse-remove")
+                yield Static("", id="fse-status")
                 table: DataTable = DataTable(id="fse-lines", cursor_type="row")
                 table.add_columns(*LINE_COLUMNS)
                 yield table
+                yield Static("", id="fse-amounts")
                 with Horizontal(classes="bar"):
                     yield Checkbox("Tiers payant (t)", id="fse-tiers-payant")
                     yield Checkbox("Mode dégradé (sans carte)", id="fse-degraded")
                     yield Button("Mettre en boîte d'envoi (m)", id="fse-queue", variant="primary")
-                yield Static("", id="fse-amounts")
-                yield Static("", id="fse-status")
             with TabPane("Boîte d'envoi", id="fse-tab-outbox"):
                 yield OutboxView(self.outbox, self.context.client)
 
@@ -310,8 +319,15 @@ class FseScreen(ConnectorView):
         self.query_one(OutboxView).refresh_table()
 
     def action_show_outbox(self) -> None:
-        """Show the outbox tab."""
+        """Show the outbox tab, its table focused (focus left in the other tab would
+        bring that tab back)."""
         self.query_one(TabbedContent).active = "fse-tab-outbox"
+        self.query_one("#fse-outbox", DataTable).focus()
+
+    def action_show_sheet(self) -> None:
+        """Back to the sheet, on the act list."""
+        self.query_one(TabbedContent).active = "fse-tab-sheet"
+        self.query_one("#fse-act", Select).focus()
 
     def action_send(self) -> None:
         """Show the outbox and send it."""
