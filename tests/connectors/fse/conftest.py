@@ -22,6 +22,7 @@ from connectors.fse.client import FseClient
 from connectors.fse.models import Rights, Sheet, build_sheet
 from connectors.fse.service import SCHEMA
 from tests.conftest import Clock, Emulation
+from tests.connectors.dmp.conftest import outcome, refusal  # noqa: F401 - the same OperationOutcome shape
 from tests.e2e.conftest import personas, served  # noqa: F401 - fixtures for the e2e tests
 
 FSE = "/api/fse"
@@ -95,19 +96,6 @@ async def fse(settings: PlatformSettings, clock: Clock) -> AsyncIterator[Harness
     async with httpx.AsyncClient(transport=transport, base_url=EMBEDDED_BASE_URL) as http:
         yield Harness(Emulation(app.state.platform, http, clock), transport)
     app.state.platform.db.close()
-
-
-def outcome(response: httpx.Response) -> dict:
-    """The single issue of an OperationOutcome answer."""
-    body = response.json()
-    assert body["resourceType"] == "OperationOutcome", body
-    (issue,) = body["issue"]
-    return issue
-
-
-def refusal(response: httpx.Response) -> str:
-    """The emulation's refusal code of an OperationOutcome."""
-    return outcome(response)["details"]["coding"][0]["code"]
 
 
 def rights(birthdate: str = "1970-01-01", **changes: Any) -> Rights:
