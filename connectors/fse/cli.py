@@ -9,8 +9,9 @@ every sheet in the outbox and says so; they go out with the next send.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+import sys
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from datetime import date
 
 import click
@@ -35,16 +36,14 @@ from connectors.fse.client import (
 )
 from connectors.fse.models import (
     CATALOGUE,
-    EXEMPTION_LABELS,
     EXEMPTIONS,
-    REGIMES,
     Rights,
     Sheet,
     build_sheet,
     euros,
     french_euros,
 )
-from connectors.fse.outbox import Entry, Outbox, profile_outbox
+from connectors.fse.outbox import Entry, leftover, profile_outbox
 from connectors.fse.sender import send_outbox
 
 EXIT_CODES = {
@@ -53,7 +52,6 @@ EXIT_CODES = {
     NOT_FOUND: ExitCode.NOT_FOUND,
     UNAVAILABLE: ExitCode.UNREACHABLE,
 }
-SOURCES = {"carte": "carte Vitale", "en_ligne": "lus en ligne", "saisie": "saisis"}
 NOT_QUEUED = (
     "Rien n'a été mis en boîte d'envoi ; sans réseau, donnez les droits de l'attestation "
     "du patient : --degraded --birthdate AAAA-MM-JJ [--exemption …] [--out-of-pathway]."
@@ -64,9 +62,11 @@ def _failure(error: FseError) -> CommandError:
     return CommandError(error.message, EXIT_CODES.get(error.kind, ExitCode.FAILURE), error.code)
 
 
-def _checked(check: object, *args: object) -> object:
+@contextmanager
+def _refusals() -> Iterator[None]:
+    """FSE errors (bad input before any request, the service's refusals) as exit codes."""
     try:
-        return check(*args)  # type: ignore[operator]
+        yield
     except FseError as error:
         raise _failure(error) from None
 
@@ -76,17 +76,6 @@ async def fse_client() -> AsyncIterator[FseClient]:
     """An FSE client on the signed-in session."""
     async with open_session() as session, session.client_for("fse") as http:
         yield FseClient(http)
-
-
-def rights_line(rights: Rights) -> str:
-    """The rights in one French line."""
-    exemption = EXEMPTION_LABELS.get(rights.exemption, rights.exemption)
-    pathway = "parcours coordonné" if rights.coordinated else "hors parcours coordonné"
-    regime = REGIMES.get(rights.regime, rights.regime)
-    return (
-        f"droits {SOURCES.get(rights.source, rights.source)} : {regime}, exonération "
-        f"{exemption}, {pathway}"
-    )
 
 
 def amounts_lines(sheet: Sheet) -> list[str]:
@@ -198,8 +187,9 @@ async def new(
     as_json: bool,
 ) -> None:
     """Make a care sheet for the patient and put it in the outbox; print its number."""
-    ins = _checked(checked_ins, ins)  # type: ignore[assignment]
-    chosen = _checked(checked_acts, list(codes))
+    with _refusals():
+        ins = checked_ins(ins)
+        chosen = checked_acts(list(codes))
     typed = birthdate is not None
     if typed and not degraded:
         raise CommandError(
@@ -215,15 +205,17 @@ async def new(
             BAD_INPUT,
         )
     day = date.today().isoformat()
-    if typed:
-        rights = _checked(typed_rights, ins, birthdate, regime, exemption or "", not out_of_pathway)
+    if birthdate is not None:
+        with _refusals():
+            rights = typed_rights(ins, birthdate, regime, exemption or "", not out_of_pathway)
     else:
         rights = await _read_rights(ins, day, degraded)
-    paying = _checked(tiers_payant_for, rights, tiers_payant)
+    with _refusals():
+        paying = tiers_payant_for(rights, tiers_payant)
     outbox = profile_outbox()
     try:
-        pf = rights.pf_used + outbox.pf_queued(ins, day[:4])  # type: ignore[union-attr]
-        sheet = build_sheet(rights, chosen, day, paying, degraded, pf)  # type: ignore[arg-type]
+        pf = rights.pf_used + outbox.pf_queued(ins, day[:4])
+        sheet = build_sheet(rights, chosen, day, paying, degraded, pf)
         entry = outbox.add(sheet)
     finally:
         outbox.close()
@@ -239,16 +231,9 @@ def _describe(entry: Entry) -> None:
     mode = " — mode dégradé" if sheet.degraded else ""
     who = f"{entry.patient} " if entry.patient else ""
     click.echo(f"Patient : {who}(INS {entry.ins}) — soins du {entry.care_date}{mode}")
-    click.echo(rights_line(sheet.rights))
+    click.echo(sheet.rights.summary())
     for line in amounts_lines(sheet):
         click.echo(line)
-
-
-def _leftover(outbox: Outbox) -> str:
-    waiting = outbox.waiting()
-    if waiting == 1:
-        return "1 feuille reste dans la boîte d'envoi ; elle partira au prochain envoi."
-    return f"{waiting} feuilles restent dans la boîte d'envoi ; elles partiront au prochain envoi."
 
 
 @group.command("send")
@@ -271,23 +256,28 @@ async def send(as_json: bool) -> None:
                 )
         except SsoError as error:
             raise CommandError(
-                f"{error.message} {_leftover(outbox)}", error.exit_code, error.code
+                f"{error.message} {leftover(outbox.waiting())}", error.exit_code, error.code
             ) from None
         except httpx.TransportError:
             raise CommandError(
-                f"Plateforme injoignable. {_leftover(outbox)}", ExitCode.UNREACHABLE, "unreachable"
+                f"Plateforme injoignable. {leftover(outbox.waiting())}",
+                ExitCode.UNREACHABLE,
+                "unreachable",
             ) from None
         except FseError as error:
             raise CommandError(
-                f"{error.message} {_leftover(outbox)}",
+                f"{error.message} {leftover(outbox.waiting())}",
                 EXIT_CODES.get(error.kind, ExitCode.FAILURE),
                 error.code,
             ) from None
         entries = {e.number: e for e in outbox.entries()}
     finally:
         outbox.close()
+    negative = bool(report.arls) and not report.arls[-1].positive
     if as_json:
         print_json(report.as_json())
+        if negative:
+            sys.exit(int(ExitCode.FAILURE))
         return
     for arl in report.arls:
         if not arl.positive:
@@ -302,7 +292,7 @@ async def send(as_json: bool) -> None:
         f"{report.accepted} acceptée(s), {report.rejected} rejetée(s), {report.left} en attente.",
         err=True,
     )
-    if report.arls and not report.arls[-1].positive:
+    if negative:
         raise CommandError(
             f"Lot refusé ({report.arls[-1].code}) : {report.left} feuille(s) restent dans la "
             "boîte d'envoi.",
@@ -341,7 +331,8 @@ def outbox_command(as_json: bool) -> None:
 def show(number: str, as_json: bool) -> None:
     """One sheet of the outbox: patient, rights, acts, amounts and state."""
     try:
-        number = str(_checked(checked_number, number))
+        with _refusals():
+            number = checked_number(number)
     except CommandError as error:
         fail(error, as_json)
     outbox = profile_outbox()

@@ -49,6 +49,7 @@ EXEMPTION_LABELS = {
     MATERNITE: "maternité",
 }
 REGIMES = {"01": "régime général", "02": "régime agricole", "03": "indépendants"}
+SOURCE_LABELS = {"carte": "carte Vitale", "en_ligne": "lus en ligne", "saisie": "saisis"}
 PF_WAIVED = frozenset({CSS, AME, MATERNITE})
 TIERS_PAYANT_REQUIRED = frozenset({CSS, AME})
 FULL_RATE = 100
@@ -153,6 +154,15 @@ class Rights:
     def without_card(self) -> Rights:
         """The same rights read online, no card in the reader (degraded mode)."""
         return replace(self, serial="", rank=0, source="en_ligne")
+
+    def summary(self) -> str:
+        """The rights in one French line: where from, regime, rate, exemption, pathway."""
+        pathway = "parcours coordonné" if self.coordinated else "hors parcours coordonné"
+        return (
+            f"Droits ({SOURCE_LABELS.get(self.source, self.source)}) : "
+            f"{REGIMES.get(self.regime, self.regime)}, taux {self.rate} %, exonération "
+            f"{EXEMPTION_LABELS.get(self.exemption, self.exemption)}, {pathway}"
+        )
 
     @property
     def patient(self) -> str:

@@ -81,6 +81,13 @@ class Entry:
         }
 
 
+def leftover(count: int) -> str:
+    """What happens to the sheets that could not go, in French."""
+    if count == 1:
+        return "1 feuille reste dans la boîte d'envoi ; elle partira au prochain envoi."
+    return f"{count} feuilles restent dans la boîte d'envoi ; elles partiront au prochain envoi."
+
+
 def outbox_path(data: Path, profile: str) -> Path:
     """Where a profile's outbox lives."""
     return data / f"fse-outbox-{profile}.sqlite3"

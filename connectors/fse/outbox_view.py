@@ -11,7 +11,7 @@ from textual.widgets import Button, DataTable, Static
 from bsp_tui.sso.errors import SsoError
 from connectors.fse.client import FseClient, FseError
 from connectors.fse.models import french_euros
-from connectors.fse.outbox import Entry, Outbox
+from connectors.fse.outbox import Entry, Outbox, leftover
 from connectors.fse.sender import SendBusyError, SendReport, send_outbox
 
 COLUMNS = (("number", "Numéro"), ("patient", "Patient"), ("date", "Date"))
@@ -43,13 +43,6 @@ def arl_summary(report: SendReport) -> str:
         " ; ".join(parts) + f". {report.accepted} acceptée(s), {report.rejected} rejetée(s), "
         f"{report.left} en attente."
     )
-
-
-def leftover(count: int) -> str:
-    """What happens to the sheets that could not go, in French."""
-    if count == 1:
-        return "1 feuille reste dans la boîte d'envoi ; elle partira au prochain envoi."
-    return f"{count} feuilles restent dans la boîte d'envoi ; elles partiront au prochain envoi."
 
 
 class OutboxView(Vertical):

@@ -33,7 +33,6 @@ from connectors.fse.models import (
     CATALOGUE,
     EXEMPTION_LABELS,
     MAX_ACTS,
-    REGIMES,
     TIERS_PAYANT_REQUIRED,
     Rights,
     build_sheet,
@@ -46,19 +45,14 @@ from connectors.view import ConnectorView
 
 NO_PATIENT = "Choisissez d'abord un patient dans INS (tuile 1)."
 RIGHTS_UNREAD = "Droits illisibles : mode dégradé, saisissez les droits de l'attestation."
-SOURCES = {"carte": "carte Vitale", "en_ligne": "lus en ligne", "saisie": "saisis"}
 LINE_COLUMNS = ("Acte", "Libellé", "Tarif", "Taux", "AMO", "PF")
 
 
 def rights_text(rights: Rights) -> str:
     """The rights in French, on two lines."""
-    pathway = "parcours coordonné" if rights.coordinated else "hors parcours coordonné"
     closed = f" — FERMÉS depuis le {rights.closed_on}" if rights.closed_on else ""
     return (
-        f"Droits ({SOURCES.get(rights.source, rights.source)}) : "
-        f"{REGIMES.get(rights.regime, rights.regime)}, taux {rights.rate} %, "
-        f"exonération {EXEMPTION_LABELS.get(rights.exemption, rights.exemption)}, {pathway}"
-        f"{closed}\nParticipation forfaitaire déjà payée cette année : "
+        f"{rights.summary()}{closed}\nParticipation forfaitaire déjà payée cette année : "
         f"{french_euros(rights.pf_used)}"
     )
 

@@ -4,6 +4,7 @@ put sheets back, and two senders at once that never send a sheet twice."""
 from __future__ import annotations
 
 import asyncio
+import json
 from decimal import Decimal
 from pathlib import Path
 
@@ -132,3 +133,21 @@ async def test_two_senders_at_once_send_each_sheet_once(fse: Harness, tmp_path: 
     assert {e.state for e in one.entries()} == {ACCEPTED}
     one.close()
     two.close()
+
+
+async def test_a_negative_arl_puts_the_batch_back(outbox: Outbox) -> None:
+    numbers = [queued(outbox) for _ in range(2)]
+
+    def refuse(request: httpx.Request) -> httpx.Response:
+        batch = json.loads(request.content)["batch_id"]
+        return httpx.Response(
+            200, json={"batch_id": batch, "status": "negative", "code": "L02", "reason": "deux"}
+        )
+
+    client = FseClient(
+        httpx.AsyncClient(base_url="http://x", transport=httpx.MockTransport(refuse))
+    )
+    report = await send_outbox(outbox, client)
+    (arl,) = report.arls
+    assert (arl.positive, arl.code, report.sent, report.left) == (False, "L02", 0, 2)
+    assert [outbox.get(n).state for n in numbers] == [PENDING, PENDING]

@@ -12,11 +12,18 @@ import pytest
 from textual.pilot import Pilot
 from textual.widgets import Checkbox, DataTable, Select, Static, TabbedContent
 
+from bsp_tui.app.app import BspApp
 from connectors.fse.models import Rights, build_sheet
 from connectors.fse.outbox import ACCEPTED, PENDING, REJECTED, profile_outbox
 from connectors.fse.screen import NO_PATIENT, RIGHTS_UNREAD, FseScreen
-from tests.app.conftest import wait_for
-from tests.connectors.screens import SIZE, HostApp, fake_context, still_cursors
+from tests.app.conftest import (  # noqa: F401 - autouse fixtures of the launcher's tests
+    app_environment,
+    shared_keyring,
+    sign_in_outside,
+    wait_for,
+)
+from tests.connectors.dmp.test_screen import choose_dupont
+from tests.connectors.screens import SIZE, HostApp, fake_context, open_tile, still_cursors
 
 pytestmark = pytest.mark.anyio
 PATIENT = {
@@ -71,6 +78,26 @@ def shown(view: FseScreen, selector: str) -> str:
 async def add(pilot: Pilot, view: FseScreen, code: str) -> None:
     view.query_one("#fse-act", Select).value = code
     await pilot.press("a")
+
+
+async def test_the_doctor_bills_the_context_patient_from_the_launcher() -> None:
+    """Tile 1 chooses DUPONT; tile 4 reads her card, prices a G, queues it and sends it."""
+    await sign_in_outside("generaliste")
+    app = BspApp()
+    async with app.run_test(size=SIZE) as pilot:
+        await choose_dupont(pilot)
+        screen = await open_tile(pilot, 4, "fse")
+        view = screen.query_one(FseScreen)
+        await wait_for(pilot, lambda: "carte Vitale" in shown(view, "#fse-rights"), what="rights")
+        await add(pilot, view, "G")
+        await wait_for(pilot, lambda: "AMO 19,00 €" in shown(view, "#fse-amounts"))
+        await pilot.press("m")
+        await wait_for(pilot, lambda: "mise en boîte d'envoi" in shown(view, "#fse-status"))
+        await pilot.press("e")
+        status = "#fse-send-status"
+        await wait_for(pilot, lambda: "ARL positif" in shown(view, status), what="the ARL")
+        (entry,) = view.outbox.entries()
+        assert entry.state == ACCEPTED and entry.patient == "DUPONT MARIE LOUISE"
 
 
 async def test_amounts_follow_the_acts_and_the_sheet_is_queued() -> None:
