@@ -214,6 +214,10 @@ class Amounts:
     due_now: Decimal = ZERO
     lines: tuple[Line, ...] = field(default_factory=tuple)
 
+    def as_decimals(self) -> tuple[Decimal, ...]:
+        """The five amounts: base, AMO, participation, patient share, paid now."""
+        return (self.base, self.amo, self.pf, self.patient, self.due_now)
+
     def as_json(self) -> dict:
         """The JSON shape: decimal strings in euros."""
         return {

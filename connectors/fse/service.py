@@ -39,8 +39,10 @@ from bsp_tui.platform.services import ServiceError, bearer, caller
 from connectors import fse as fse_package
 from connectors.fse.models import (
     CATALOGUE,
+    EXEMPTIONS,
     ZERO,
     Rights,
+    Sheet,
     compute,
     euros,
     fingerprint,
@@ -278,44 +280,50 @@ def _outcome(number: str, status: str, code: str = "", amounts: dict | None = No
     }
 
 
+def _valid(content: dict, today: str) -> Sheet:
+    """The sheet, every field of the expected type; ValueError (or alike) otherwise."""
+    sheet = sheet_of(content)
+    r = sheet.rights
+    checks = (
+        _is_day(sheet.care_date) and sheet.care_date <= today,
+        bool(sheet.acts) and all(isinstance(code, str) for code in sheet.acts),
+        isinstance(r.ins, str) and not ins_problem(r.ins),
+        _is_day(r.birthdate),
+        isinstance(r.rate, int) and not isinstance(r.rate, bool) and 0 <= r.rate <= 100,
+        r.exemption in ("", *EXEMPTIONS) and isinstance(r.coordinated, bool),
+        all(value.is_finite() for value in sheet.amounts.as_decimals()),
+    )
+    if not all(checks):
+        raise ValueError("malformed sheet")
+    return sheet
+
+
 def _check(conn: Any, content: dict, profession: str, today: str) -> tuple[dict, str, str]:
     """(outcome, ins, care date) of a sheet never received before, by the platform's rules."""
     number = content["number"]
     try:
-        sheet = sheet_of(content)
-        if not _is_day(sheet.care_date) or sheet.care_date > today:
-            raise ValueError("care date")
-        if not sheet.acts or not _is_day(sheet.rights.birthdate):
-            raise ValueError("acts or birthdate")
-        ins = sheet.ins
-        if not isinstance(ins, str) or ins_problem(ins):
-            raise ValueError("ins")
+        sheet = _valid(content, today)
     except (KeyError, TypeError, ValueError, AttributeError, InvalidOperation):
         return _outcome(number, "rejected", MALFORMED_SHEET), "", ""
+    ins, day = sheet.ins, sheet.care_date
     if any(code not in CATALOGUE for code in sheet.acts):
-        return _outcome(number, "rejected", UNKNOWN_ACT), ins, sheet.care_date
+        return _outcome(number, "rejected", UNKNOWN_ACT), ins, day
     if any(CATALOGUE[code].profession != profession for code in sheet.acts):
-        return _outcome(number, "rejected", ACT_NOT_ALLOWED), ins, sheet.care_date
+        return _outcome(number, "rejected", ACT_NOT_ALLOWED), ins, day
     known = conn.execute(
         "SELECT f.closed_on FROM patients p LEFT JOIN fse_rights_closures f ON f.ins = p.ins "
         "WHERE p.ins = ?",
         (ins,),
     ).fetchone()
     if known is None:
-        return _outcome(number, "rejected", UNKNOWN_PATIENT), ins, sheet.care_date
-    if known[0] and sheet.care_date >= known[0]:
-        return _outcome(number, "rejected", RIGHTS_CLOSED), ins, sheet.care_date
-    expected = compute(
-        list(sheet.acts),
-        sheet.rights,
-        sheet.care_date,
-        sheet.tiers_payant,
-        pf_used(conn, ins, sheet.care_date[:4]),
-    )
-    if expected.as_json() != sheet.amounts.as_json():
-        outcome = _outcome(number, "rejected", AMOUNTS_DIFFER, expected.as_json())
-        return outcome, ins, sheet.care_date
-    return _outcome(number, "accepted", "", expected.as_json()), ins, sheet.care_date
+        return _outcome(number, "rejected", UNKNOWN_PATIENT), ins, day
+    if known[0] and day >= known[0]:
+        return _outcome(number, "rejected", RIGHTS_CLOSED), ins, day
+    paid = pf_used(conn, ins, day[:4])
+    expected = compute(list(sheet.acts), sheet.rights, day, sheet.tiers_payant, paid).as_json()
+    if expected != sheet.amounts.as_json():
+        return _outcome(number, "rejected", AMOUNTS_DIFFER, expected), ins, day
+    return _outcome(number, "accepted", "", expected), ins, day
 
 
 def _receive(conn: Any, content: dict, batch_id: str, who: dict, today: str, now: float) -> dict:

@@ -3,6 +3,7 @@ code, idempotency by sheet number, access refusals, and malformed bodies."""
 
 from __future__ import annotations
 
+import json
 from decimal import Decimal
 
 import pytest
@@ -181,3 +182,30 @@ async def test_negative_arls_process_nothing(fse: Harness) -> None:
     assert (no_id.status_code, no_id.json()["code"]) == (200, "L03")
     assert fse.billed() == 0
     assert fse.db.one("SELECT COUNT(*) FROM fse_sheets")[0] == 0
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"acts": [{"code": "G"}]},
+        {"acts": []},
+        {"rights": {"rate": "70"}},
+        {"rights": {"exemption": {"ALD": True}}},
+        {"rights": {"coordinated": "oui"}},
+        {"rights": {"birthdate": 1962}},
+        {"amounts": {"base": "Infinity"}},
+        {"amounts": {"amo": "NaN"}},
+        {"amounts": {"patient": [1]}},
+        {"care_date": "demain"},
+        {"lines": "G"},
+    ],
+    ids=lambda change: json.dumps(change)[:40],
+)
+async def test_a_malformed_sheet_is_rejected_r07_never_a_500(fse: Harness, change: dict) -> None:
+    content = (await fse.sheet("generaliste", DUPONT, ["G"])).content()
+    for key, value in change.items():
+        content[key] = content[key] | value if isinstance(value, dict) else value
+    answer = await fse.post("generaliste", "/batches", {"batch_id": "LOT-M", "sheets": [content]})
+    assert answer.status_code == 200, answer.text
+    (result,) = answer.json()["sheets"]
+    assert (result["status"], result["code"]) == ("rejected", "R07")
