@@ -118,7 +118,11 @@ async def rx_client() -> AsyncIterator[RxClient]:
         raise _failure(error) from None
 
 
-def _print(prescription: Prescription) -> None:
+def _print(prescription: Prescription, as_json: bool) -> None:
+    """The prescription as JSON, or as text with its lines and how they were dispensed."""
+    if as_json:
+        print_json(prescription.as_json())
+        return
     click.echo(
         f"Ordonnance {prescription.display_number} — {STATUS_LABELS.get(prescription.status, '')}"
     )
@@ -216,10 +220,7 @@ async def show(number: str, as_json: bool) -> None:
     _checked(lambda: checked_number(number))
     async with rx_client() as rx:
         prescription = await rx.show(number)
-    if as_json:
-        print_json(prescription.as_json())
-        return
-    _print(prescription)
+    _print(prescription, as_json)
 
 
 @group.command("dispense")
@@ -240,10 +241,7 @@ async def dispense(number: str, choices: tuple[str, ...], as_json: bool) -> None
     _checked(lambda: checked_choices(requests))
     async with rx_client() as rx:
         prescription = await rx.dispense(number, requests)
-    if as_json:
-        print_json(prescription.as_json())
-        return
-    _print(prescription)
+    _print(prescription, as_json)
 
 
 @group.command("cancel")

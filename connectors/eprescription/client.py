@@ -2,8 +2,9 @@
 
 Input is checked before any request (INS key, CIP13 key and catalogue, dosage, quantity,
 the number's check character); the service's refusals come back as `RxError` with a
-`kind` a caller can branch on: `bad_input`, `not_allowed`, `not_found`, `unavailable`
-or `failure`, the emulation's refusal `code` and the reason in French (`message`).
+`kind` a caller can branch on (the DMP client's): `bad_input`, `not_allowed`,
+`not_found`, `unavailable` or `failure`, the emulation's refusal `code` and the reason
+in French (`message`).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from typing import Any
 
 import httpx
 
+from connectors.dmp.client import BAD_INPUT, FAILURE, NOT_ALLOWED, NOT_FOUND, UNAVAILABLE
 from connectors.eprescription.catalogue import medication
 from connectors.eprescription.models import (
     CIP13_SYSTEM,
@@ -34,11 +36,6 @@ from connectors.eprescription.models import (
 from connectors.ins.models import ins_problem, oid_of
 
 FHIR_JSON = "application/fhir+json"
-BAD_INPUT = "bad_input"
-NOT_ALLOWED = "not_allowed"
-NOT_FOUND = "not_found"
-UNAVAILABLE = "unavailable"
-FAILURE = "failure"
 _KINDS = {400: BAD_INPUT, 413: BAD_INPUT, 422: BAD_INPUT, 403: NOT_ALLOWED, 409: NOT_ALLOWED}
 _KINDS |= {404: NOT_FOUND, 503: UNAVAILABLE}
 

@@ -16,15 +16,24 @@ from pathlib import Path
 
 import segno
 
-MEDECIN = "10"
-PHARMACIEN = "21"
-INFIRMIER = "60"
+from connectors.dmp.models import INFIRMIER, MEDECIN, PHARMACIEN
 
 # The access matrix: who may do what. Professions not listed (the secrétaire médicale,
 # `SECR`, among them) get nothing.
 PRESCRIBERS = frozenset({MEDECIN})
 DISPENSERS = frozenset({PHARMACIEN})
 READERS = frozenset({MEDECIN, PHARMACIEN, INFIRMIER})
+
+# The service's refusal codes and their HTTP status: 403 for who may do what, 409 for
+# what the prescription's state allows.
+REFUSALS = {
+    "profession": 403,
+    "not_prescriber": 403,
+    "not_pharmacist": 403,
+    "not_author": 403,
+    "already_dispensed": 409,
+    "cancelled": 409,
+}
 
 PRESCRIPTION_LOINC = "57833-6"  # the DMP's "Prescription de médicaments"
 

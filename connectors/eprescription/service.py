@@ -21,6 +21,7 @@ refusal code in `details.coding` (system `urn:bsp:eprescription:refusal`).
 from __future__ import annotations
 
 import json
+import sqlite3
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Annotated, Any
@@ -50,6 +51,7 @@ from connectors.eprescription.models import (
     PRESCRIPTION_LOINC,
     READERS,
     REFUSAL_SYSTEM,
+    REFUSALS,
     SUBSTITUTED,
     LineRequest,
     format_number,
@@ -117,12 +119,10 @@ def _invalid(french: str) -> RxServiceError:
     return RxServiceError(400, "invalid", french)
 
 
-def _forbidden(french: str, refusal: str) -> RxServiceError:
-    return RxServiceError(403, "forbidden", french, refusal)
-
-
-def _conflict(french: str, refusal: str) -> RxServiceError:
-    return RxServiceError(409, "conflict", french, refusal)
+def _refused(refusal: str, french: str) -> RxServiceError:
+    """A refusal: 403 for the matrix and ownership, 409 for the prescription's state."""
+    status = REFUSALS[refusal]
+    return RxServiceError(status, "forbidden" if status == 403 else "conflict", french, refusal)
 
 
 def _fhir(body: dict, status: int = 200) -> JSONResponse:
@@ -167,14 +167,14 @@ class Professional:
     def require(self, allowed: frozenset[str], what: str, refusal: str) -> None:
         """Refuse (403) unless the profession is allowed; the matrix's first rule first."""
         if self.profession not in READERS:
-            raise _forbidden(
+            raise _refused(
+                "profession",
                 f"Votre profession ({self.profession_label}) n'a pas accès "
                 "à l'ordonnance numérique.",
-                "profession",
             )
         if self.profession not in allowed:
-            raise _forbidden(
-                f"Votre profession ({self.profession_label}) ne peut pas {what}.", refusal
+            raise _refused(
+                refusal, f"Votre profession ({self.profession_label}) ne peut pas {what}."
             )
 
 
@@ -507,15 +507,15 @@ def _already_dispensed(db: Database, number: str) -> RxServiceError:
     first = db.one("SELECT * FROM rx_dispensings WHERE number = ?", (number,))
     when = _french_date(first["at"]) if first else "une date inconnue"
     pharmacy = first["pharmacy"] if first else "une pharmacie inconnue"
-    return _conflict(
-        f"Ordonnance déjà délivrée le {when} par {pharmacy} : son numéro ne sert qu'une fois.",
+    return _refused(
         "already_dispensed",
+        f"Ordonnance déjà délivrée le {when} par {pharmacy} : son numéro ne sert qu'une fois.",
     )
 
 
 def _cancelled(row: Any) -> RxServiceError:
-    return _conflict(
-        f"Ordonnance annulée par son prescripteur le {_french_date(row['changed'])}.", "cancelled"
+    return _refused(
+        "cancelled", f"Ordonnance annulée par son prescripteur le {_french_date(row['changed'])}."
     )
 
 
@@ -559,6 +559,23 @@ def _choices(resources: list[dict], number: str, count: int) -> dict[int, tuple[
     return choices
 
 
+def _move(conn: sqlite3.Connection, number: str, status: str, now: float) -> str:
+    """Inside a write transaction: an active prescription takes `status`; the one it had.
+
+    Read under the write lock, so that of two pharmacies dispensing one number (or a
+    pharmacy and the prescriber cancelling), exactly one finds it active.
+    """
+    before = conn.execute(
+        "SELECT status FROM rx_prescriptions WHERE number = ?", (number,)
+    ).fetchone()["status"]
+    if before == ACTIVE:
+        conn.execute(
+            "UPDATE rx_prescriptions SET status = ?, changed = ? WHERE number = ?",
+            (status, now, number),
+        )
+    return before
+
+
 @router.post("/MedicationDispense", name="rx_dispense", status_code=201)
 async def dispense(
     request: Request, credentials: Credentials, number: NumberParam = None
@@ -573,15 +590,8 @@ async def dispense(
     count = db.one("SELECT count(*) AS n FROM rx_lines WHERE number = ?", (number,))["n"]
     choices = _choices(resources, number, count)
     with db.write() as conn:
-        # Checked inside the write lock: two pharmacies racing on one number, one wins.
-        status = conn.execute(
-            "SELECT status FROM rx_prescriptions WHERE number = ?", (number,)
-        ).fetchone()["status"]
+        status = _move(conn, number, COMPLETED, now)
         if status == ACTIVE:
-            conn.execute(
-                "UPDATE rx_prescriptions SET status = ?, changed = ? WHERE number = ?",
-                (COMPLETED, now, number),
-            )
             conn.execute(
                 "INSERT INTO rx_dispensings VALUES (?, ?, ?, ?, ?)",
                 (number, now, who.national_id, who.name, who.organisation),
@@ -614,19 +624,12 @@ async def cancel(
     db, now = _db(request), _now(request)
     row = _prescription(db, number)
     if row["prescriber_id"] != who.national_id:
-        raise _forbidden("Seul le prescripteur de cette ordonnance peut l'annuler.", "not_author")
+        raise _refused("not_author", "Seul le prescripteur de cette ordonnance peut l'annuler.")
     with db.write() as conn:
-        status = conn.execute(
-            "SELECT status FROM rx_prescriptions WHERE number = ?", (number,)
-        ).fetchone()["status"]
-        if status == ACTIVE:
-            conn.execute(
-                "UPDATE rx_prescriptions SET status = ?, changed = ? WHERE number = ?",
-                (CANCELLED, now, number),
-            )
+        status = _move(conn, number, CANCELLED, now)
     if status == COMPLETED:
-        raise _conflict(
-            "Ordonnance déjà délivrée : elle ne peut plus être annulée.", "already_dispensed"
+        raise _refused(
+            "already_dispensed", "Ordonnance déjà délivrée : elle ne peut plus être annulée."
         )
     if status == CANCELLED:
         raise _cancelled(_prescription(db, number))

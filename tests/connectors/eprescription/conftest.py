@@ -1,12 +1,13 @@
 """The emulated e-prescription service in process, with an API token per demo professional.
 
-The served-platform fixtures of tests/e2e are imported here so that the end-to-end CLI
-tests of this folder can use them.
+The served-platform fixtures of tests/e2e, and the DMP's scenario patients on it, are
+imported here for the end-to-end CLI tests of this folder.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -21,7 +22,9 @@ from connectors.eprescription.catalogue import search
 from connectors.eprescription.models import REFUSAL_SYSTEM, ean13_check_digit
 from connectors.eprescription.service import SCHEMA
 from tests.conftest import Clock, Emulation
-from tests.e2e.conftest import personas, served  # noqa: F401 - fixtures for the e2e tests
+from tests.connectors.dmp.test_cli_e2e import PERSONAS, patients  # noqa: F401 - e2e fixture
+from tests.e2e.conftest import ServedPlatform, personas, served  # noqa: F401 - e2e fixtures
+from tests.e2e.test_sso_cli import Launcher
 
 RX = "/api/eprescription"
 FHIR_JSON = "application/fhir+json"
@@ -111,3 +114,19 @@ def refusal(response: httpx.Response) -> tuple[int, str, str]:
         if c["system"] == REFUSAL_SYSTEM
     ]
     return response.status_code, codes[0] if codes else "", issue["diagnostics"]
+
+
+@pytest.fixture(scope="module")
+def cli(
+    served: ServedPlatform,  # noqa: F811 - the fixture imported above
+    personas: dict[str, dict],  # noqa: F811
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[dict[str, Launcher]]:
+    """One launcher per persona, each signed in once for the whole module.
+
+    The five sign-ins run at once: each waits on the e-CPS poll interval, not on the CPU.
+    """
+    launchers = {name: Launcher(served, tmp_path_factory.mktemp(f"rx-{name}")) for name in PERSONAS}
+    with ThreadPoolExecutor(len(launchers)) as pool:
+        list(pool.map(lambda name: launchers[name].login(personas[name]), launchers))
+    yield launchers

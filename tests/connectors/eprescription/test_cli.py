@@ -10,7 +10,7 @@ from click.testing import CliRunner
 
 from connectors.eprescription.cli import group
 from connectors.eprescription.models import format_number
-from tests.connectors.eprescription.conftest import NOT_IN_CATALOGUE, PARACETAMOL
+from tests.connectors.eprescription.conftest import IBUPROFENE, NOT_IN_CATALOGUE, PARACETAMOL
 
 INS = "262037511122263"  # DUPONT Marie Louise
 LINE = f"{PARACETAMOL};1 comprimé 3 fois par jour;2"
@@ -61,3 +61,16 @@ def test_with_json_the_error_is_also_on_stdout() -> None:
     error = json.loads(result.stdout)["error"]
     assert error["code"] == "bad_input"
     assert error["message"].startswith("Numéro d'ordonnance « ABC »")
+
+
+def test_meds_searches_the_catalogue_without_a_session() -> None:
+    found = json.loads(CliRunner().invoke(group, ["meds", "IBUPROFENE 400", "--json"]).stdout)
+    assert found["query"] == "IBUPROFENE 400"
+    assert found["count"] == len(found["medications"]) >= 2
+    assert IBUPROFENE in {m["cip13"] for m in found["medications"]}
+    assert all("IBUPROFÈNE 400 mg" in m["name"] for m in found["medications"])
+    text = CliRunner().invoke(group, ["meds", "paracétamol 1 g"])
+    assert text.exit_code == 0
+    assert text.stdout.splitlines()[0] == f"{PARACETAMOL}  PARACÉTAMOL 1 g, comprimé, boîte de 8"
+    none = CliRunner().invoke(group, ["meds", "zzz"])
+    assert none.exit_code == 0 and none.stdout == "" and "Aucun médicament" in none.stderr

@@ -7,59 +7,25 @@ command then runs in a fresh process on that session, as IT support's scripts do
 from __future__ import annotations
 
 import io
-import json
 import subprocess
 import xml.etree.ElementTree as ET
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import segno
 
 from connectors.eprescription.models import check_character, format_number, qr_payload
+from tests.connectors.dmp.test_cli_e2e import data, json_error, ok
 from tests.connectors.eprescription.conftest import (
     AMOXICILLINE,
-    IBUPROFENE,
     NOT_IN_CATALOGUE,
     PARACETAMOL,
 )
-from tests.e2e.conftest import ServedPlatform, run_bsp
+from tests.e2e.conftest import ServedPlatform
 from tests.e2e.test_sso_cli import Launcher
 
 pytestmark = pytest.mark.e2e
-PERSONAS = ("generaliste", "urgentiste", "pharmacien", "infirmier", "secretaire")
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
-
-
-@pytest.fixture(scope="module")
-def patients(served: ServedPlatform) -> dict[str, str]:
-    """The scenario patients' INS, as `bsp platform patients --json` lists them."""
-    result = run_bsp("platform", "patients", "--json", env=served.server_env())
-    assert result.returncode == 0, result.stderr
-    rows = json.loads(result.stdout)
-    return {"dupont": rows[0]["ins"], "leroy": rows[1]["ins"], "bernard": rows[2]["ins"]}
-
-
-@pytest.fixture(scope="module")
-def cli(
-    served: ServedPlatform, personas: dict[str, dict], tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[dict[str, Launcher]]:
-    """One launcher per persona, each signed in once for the whole module."""
-    launchers = {}
-    for name in PERSONAS:
-        launcher = Launcher(served, tmp_path_factory.mktemp(f"rx-{name}"))
-        launcher.login(personas[name])
-        launchers[name] = launcher
-    yield launchers
-
-
-def ok(result: subprocess.CompletedProcess[str]) -> subprocess.CompletedProcess[str]:
-    assert result.returncode == 0, result.stderr
-    return result
-
-
-def data(result: subprocess.CompletedProcess[str]) -> dict:
-    return json.loads(ok(result).stdout)
 
 
 def refused(result: subprocess.CompletedProcess[str], code: int, words: str) -> None:
@@ -68,11 +34,6 @@ def refused(result: subprocess.CompletedProcess[str], code: int, words: str) -> 
     assert words in result.stderr, result.stderr
     assert "Traceback" not in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1, result.stderr
-
-
-def json_error(result: subprocess.CompletedProcess[str], code: int) -> dict:
-    assert result.returncode == code, result.stderr
-    return json.loads(result.stdout)["error"]
 
 
 LINES = (
@@ -229,17 +190,6 @@ def test_no_session_unknown_number_and_unreachable_platform(
     dead.keyring.parent.mkdir(parents=True, exist_ok=True)
     dead.keyring.write_text(cli["pharmacien"].keyring.read_text())
     refused(dead.run("rx", "show", unknown), 6, "Plateforme injoignable")
-
-
-def test_meds_searches_the_catalogue(cli: dict[str, Launcher]) -> None:
-    found = data(cli["generaliste"].run("rx", "meds", "IBUPROFENE 400", "--json"))
-    assert found["count"] == len(found["medications"]) >= 2
-    assert IBUPROFENE in {m["cip13"] for m in found["medications"]}
-    assert all("IBUPROFÈNE 400 mg" in m["name"] for m in found["medications"])
-    text = ok(cli["generaliste"].run("rx", "meds", "paracétamol 1 g")).stdout
-    assert text.splitlines()[0] == f"{PARACETAMOL}  PARACÉTAMOL 1 g, comprimé, boîte de 8"
-    none = ok(cli["generaliste"].run("rx", "meds", "zzz"))
-    assert none.stdout == "" and "Aucun médicament" in none.stderr
 
 
 def segno_bytes(number: str, kind: str) -> bytes:
