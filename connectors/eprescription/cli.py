@@ -39,6 +39,7 @@ from connectors.eprescription.models import (
     LineRequest,
     Prescription,
     format_number,
+    french_day,
     parse_dispense,
     parse_line,
     qr_text,
@@ -127,7 +128,8 @@ def _print(prescription: Prescription, as_json: bool) -> None:
         f"Ordonnance {prescription.display_number} — {STATUS_LABELS.get(prescription.status, '')}"
     )
     click.echo(f"Patient : {prescription.patient_name} (INS {prescription.ins})")
-    click.echo(f"Prescripteur : {prescription.prescriber_name} — {prescription.created[:10]}")
+    prescriber, day = prescription.prescriber_name, french_day(prescription.created)
+    click.echo(f"Prescripteur : {prescriber} — le {day}")
     for line in prescription.lines:
         click.echo(f"{line.line}. {line.label} [{line.cip13}]")
         click.echo(f"   {line.dosage} — {line.quantity}")
@@ -138,7 +140,7 @@ def _print(prescription: Prescription, as_json: bool) -> None:
             click.echo(f"   → {given}")
     if prescription.pharmacy:
         click.echo(
-            f"Délivrée le {prescription.dispensed_at[:10]} par {prescription.pharmacy}"
+            f"Délivrée le {french_day(prescription.dispensed_at)} par {prescription.pharmacy}"
             f" ({prescription.pharmacist_name})."
         )
 

@@ -268,6 +268,11 @@ def parse_dispense(text: str) -> DispenseRequest:
 # -- what the client returns ------------------------------------------------------------
 
 
+def french_day(instant: str) -> str:
+    """`DD/MM/YYYY` from an ISO 8601 instant (the day as recorded, in UTC)."""
+    return f"{instant[8:10]}/{instant[5:7]}/{instant[:4]}" if len(instant) >= 10 else instant
+
+
 @dataclass(frozen=True)
 class Line:
     """A prescribed line, and how it was dispensed once it was."""

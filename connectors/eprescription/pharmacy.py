@@ -37,6 +37,7 @@ from connectors.eprescription.models import (
     Line,
     Prescription,
     cip13_problem,
+    french_day,
 )
 
 CHOICE_COLUMN = "choice"
@@ -55,7 +56,7 @@ def found_message(prescription: Prescription, can_dispense: bool) -> tuple[str, 
     number = prescription.display_number
     if prescription.status == COMPLETED:
         return (
-            f"Ordonnance {number} déjà délivrée le {prescription.dispensed_at[:10]} par "
+            f"Ordonnance {number} déjà délivrée le {french_day(prescription.dispensed_at)} par "
             f"{prescription.pharmacy} : son numéro ne sert qu'une fois.",
             can_dispense,
         )
@@ -167,13 +168,14 @@ class PrescriptionLookup(Vertical):
             summary.update("")
             self.set_dispensable(False)
             return
+        day = french_day(prescription.created)
         text = (
             f"Patient : {prescription.patient_name} — INS {prescription.ins}\n"
-            f"Prescripteur : {prescription.prescriber_name} — le {prescription.created[:10]}\n"
+            f"Prescripteur : {prescription.prescriber_name} — le {day}\n"
             f"Statut : {STATUS_LABELS.get(prescription.status, prescription.status)}"
         )
         if prescription.pharmacy:
-            text += f" le {prescription.dispensed_at[:10]} par {prescription.pharmacy}"
+            text += f" le {french_day(prescription.dispensed_at)} par {prescription.pharmacy}"
         summary.update(text)
         dispensable = prescription.status == ACTIVE and self.can_dispense
         lines = prescription.lines
