@@ -215,7 +215,32 @@ def rights_of(db: Database, ins: str, day: str) -> Rights | None:
     )
 
 
-@router.post("/rights")
+def _body(properties: dict, required: list[str]) -> dict:
+    schema = {"type": "object", "properties": properties, "required": required}
+    return {"requestBody": {"required": True, "content": {"application/json": {"schema": schema}}}}
+
+
+_RIGHTS_BODY = _body(
+    {
+        "ins": {"type": "string", "description": "The patient's INS (NIR or NIA with its key)."},
+        "care_date": {"type": "string", "format": "date", "description": "Default: today."},
+    },
+    ["ins"],
+)
+_BATCH_BODY = _body(
+    {
+        "batch_id": {"type": "string", "description": "The sender's id for the batch."},
+        "sheets": {
+            "type": "array",
+            "items": {"type": "object"},
+            "description": f"1 to {MAX_SHEETS} care sheets, as `bsp fse show --json` prints them.",
+        },
+    },
+    ["batch_id", "sheets"],
+)
+
+
+@router.post("/rights", openapi_extra=_RIGHTS_BODY)
 async def rights(request: Request, credentials: Credentials) -> dict:
     """The beneficiary's rights on the day of care (today by default), like ADRi."""
     _caller(request, credentials)
@@ -357,7 +382,7 @@ def _receive(conn: Any, content: dict, batch_id: str, who: dict, today: str, now
     return outcome
 
 
-@router.post("/batches")
+@router.post("/batches", openapi_extra=_BATCH_BODY)
 async def batches(request: Request, credentials: Credentials) -> dict:
     """Receive a batch of care sheets; answer its ARL (see the module's docstring)."""
     claims = _caller(request, credentials)

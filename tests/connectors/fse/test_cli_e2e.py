@@ -211,15 +211,20 @@ def test_with_the_service_down_or_the_platform_gone_nothing_is_lost(
     # The same person and session, but the platform's address answers nothing.
     gone = Launcher(served, Path(doctor.env["BSP_HOME"]), BSP_PLATFORM_URL="http://127.0.0.1:9")
     refused(gone.run("fse", "send"), 6, LEAVES_ONE)
+    refused(gone.run("fse", "new", dupont, "--act", "G"), 6, "Rien n'a été mis en boîte")
+    typed = ("--degraded", "--birthdate", patients["dupont"]["birthdate"], "--json")
+    offline = data(gone.run("fse", "new", dupont, "--act", "G", *typed))["number"]
     faults = f"{served.url}/demo/faults"
     assert httpx.put(faults, json={"down": ["fse"]}).status_code == 200
     try:
         refused(
-            doctor.run("fse", "send"), 6, "Service fse indisponible (panne simulée). " + LEAVES_ONE
+            doctor.run("fse", "send"),
+            6,
+            "Service fse indisponible (panne simulée). 2 feuilles restent dans la boîte",
         )
         refused(doctor.run("fse", "new", dupont, "--act", "G"), 6, "Droits illisibles")
     finally:
         assert httpx.post(f"{faults}/reset").status_code == 200
-    assert states(doctor)[number] == "pending"
-    assert data(doctor.run("fse", "send", "--json"))["accepted"] == 1
-    assert billed(served, number) == 1
+    assert states(doctor)[number] == states(doctor)[offline] == "pending"
+    assert data(doctor.run("fse", "send", "--json"))["accepted"] == 2
+    assert billed(served, number) == billed(served, offline) == 1
