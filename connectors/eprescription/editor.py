@@ -58,6 +58,7 @@ class PrescriptionEditor(Vertical):
     PrescriptionEditor #rx-status.-error { color: $error; }
     PrescriptionEditor #rx-signed { height: auto; display: none; }
     PrescriptionEditor #rx-signed.-shown { display: block; }
+    /* Light modules white, dark ones black, whatever the theme: a scanner needs it. */
     PrescriptionEditor #rx-qr {
         width: auto; height: auto; margin-right: 2; color: #ffffff; background: #000000;
     }

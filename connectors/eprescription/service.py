@@ -190,6 +190,9 @@ def _now(request: Request) -> float:
 
 
 async def _body(request: Request, kind: str) -> Any:
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > MAX_BODY_BYTES:
+        raise RxServiceError(413, "too-costly", "Requête trop volumineuse.")
     raw = await request.body()
     if len(raw) > MAX_BODY_BYTES:
         raise RxServiceError(413, "too-costly", "Requête trop volumineuse.")

@@ -389,6 +389,10 @@ async def test_bad_input_is_a_400_never_a_500(rx: Harness) -> None:
     for bad in bad_lines:
         response = await create(rx, "generaliste", ins, bad)
         assert response.status_code == 400, (bad, response.text)
+    huge = await rx.emu.http.post(
+        "/api/eprescription/MedicationRequest", content=b" " * 300_000, headers=headers
+    )
+    assert huge.status_code == 413
     two = await create(rx, "generaliste", ins, line(ins), line(rx.patient(3)))
     assert two.status_code == 400
     too_many = await create(rx, "generaliste", ins, *[line(ins)] * 21)
