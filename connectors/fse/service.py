@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import json
 import re
+from dataclasses import replace
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Annotated, Any
@@ -185,17 +186,21 @@ def pf_used(conn: Any, ins: str, year: str) -> Decimal:
     return sum((Decimal(row[0]) for row in rows), ZERO)
 
 
+# What the platform knows of a patient: birth date, closure, and the card's rights (a child
+# on two cards: the lowest rank, then the first card, as `rights_of` reads them).
+_ON_FILE = (
+    "SELECT p.birthdate, p.family, p.given, f.closed_on, c.serial, c.rank, c.regime, c.rate, "
+    "c.exemption, c.coordinated "
+    "FROM patients p LEFT JOIN fse_rights_closures f ON f.ins = p.ins "
+    "LEFT JOIN card_beneficiaries c ON c.ins = p.ins WHERE p.ins = ? "
+    "ORDER BY c.rank, c.serial LIMIT 1"
+)
+
+
 def rights_of(db: Database, ins: str, day: str) -> Rights | None:
     """The rights of a beneficiary on `day`, or None when no card carries that INS."""
-    row = db.one(
-        "SELECT c.*, p.family, p.given, p.birthdate, f.closed_on FROM card_beneficiaries c "
-        "JOIN patients p ON p.ins = c.ins "
-        "LEFT JOIN fse_rights_closures f ON f.ins = c.ins WHERE c.ins = ? "
-        # A child may be on both parents' cards: the lowest rank, then the first card.
-        "ORDER BY c.rank, c.serial LIMIT 1",
-        (ins,),
-    )
-    if row is None:
+    row = db.one(_ON_FILE, (ins,))
+    if row is None or row["regime"] is None:
         return None
     used = sum((Decimal(r[0]) for r in db.all(_PF_SQL, (ins, f"{day[:4]}-%"))), ZERO)
     return Rights(
@@ -305,6 +310,21 @@ def _outcome(number: str, status: str, code: str = "", amounts: dict | None = No
     }
 
 
+def _rights_on_file(declared: Rights, known: Any) -> Rights:
+    """The rights the platform prices with: its own, whatever the sheet declares; the
+    declared ones only for a patient no card carries (typed from a certificate)."""
+    if known["regime"] is None:
+        return replace(declared, birthdate=known["birthdate"])
+    return replace(
+        declared,
+        birthdate=known["birthdate"],
+        regime=known["regime"],
+        rate=known["rate"],
+        exemption=known["exemption"],
+        coordinated=bool(known["coordinated"]),
+    )
+
+
 def _valid(content: dict, today: str) -> Sheet:
     """The sheet, every field of the expected type; ValueError (or alike) otherwise."""
     sheet = sheet_of(content)
@@ -335,17 +355,14 @@ def _check(conn: Any, content: dict, profession: str, today: str) -> tuple[dict,
         return _outcome(number, "rejected", UNKNOWN_ACT), ins, day
     if any(CATALOGUE[code].profession != profession for code in sheet.acts):
         return _outcome(number, "rejected", ACT_NOT_ALLOWED), ins, day
-    known = conn.execute(
-        "SELECT f.closed_on FROM patients p LEFT JOIN fse_rights_closures f ON f.ins = p.ins "
-        "WHERE p.ins = ?",
-        (ins,),
-    ).fetchone()
+    known = conn.execute(_ON_FILE, (ins,)).fetchone()
     if known is None:
         return _outcome(number, "rejected", UNKNOWN_PATIENT), ins, day
-    if known[0] and day >= known[0]:
+    if known["closed_on"] and day >= known["closed_on"]:
         return _outcome(number, "rejected", RIGHTS_CLOSED), ins, day
     paid = pf_used(conn, ins, day[:4])
-    expected = compute(list(sheet.acts), sheet.rights, day, sheet.tiers_payant, paid).as_json()
+    rights = _rights_on_file(sheet.rights, known)
+    expected = compute(list(sheet.acts), rights, day, sheet.tiers_payant, paid).as_json()
     if expected != sheet.amounts.as_json():
         return _outcome(number, "rejected", AMOUNTS_DIFFER, expected), ins, day
     return _outcome(number, "accepted", "", expected), ins, day

@@ -30,9 +30,15 @@ DEADLINE = 60.0
 
 @pytest.fixture(scope="module")
 def patients(served: ServedPlatform) -> list[dict]:
+    """Adults whose card carries no exemption: typed rights without one are theirs."""
     result = run_bsp("platform", "patients", "--json", env=served.server_env())
-    assert result.returncode == 0, result.stderr
-    return json.loads(result.stdout)[10:20]
+    assert result.returncode == 0, result.stderr  # the population is seeded by now
+    with sqlite3.connect(served.home / "data" / "platform.sqlite3") as conn:
+        rows = conn.execute(
+            "SELECT p.ins, p.birthdate FROM patients p JOIN card_beneficiaries c ON c.ins = p.ins"
+            " WHERE c.rank = 1 AND c.exemption = '' AND p.rowid > 10 ORDER BY p.rowid LIMIT 10"
+        ).fetchall()
+    return [{"ins": ins, "birthdate": birthdate} for ins, birthdate in rows]
 
 
 @pytest.fixture(scope="module")

@@ -4,6 +4,7 @@ code, idempotency by sheet number, access refusals, and malformed bodies."""
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from decimal import Decimal
 
 import pytest
@@ -209,3 +210,19 @@ async def test_a_malformed_sheet_is_rejected_r07_never_a_500(fse: Harness, chang
     assert answer.status_code == 200, answer.text
     (result,) = answer.json()["sheets"]
     assert (result["status"], result["code"]) == ("rejected", "R07")
+
+
+async def test_the_platform_prices_with_the_rights_it_holds(fse: Harness) -> None:
+    client = await fse.client("generaliste")
+    read = await client.rights(DUPONT, TODAY)
+    assert read.exemption == ""
+    generous = build_sheet(replace(read, exemption="ALD"), ["G"], TODAY, True, False)
+    assert generous.amounts.amo == Decimal("28.00")
+    (result,) = (await client.send_batch("LOT-G", [generous.content()])).sheets
+    assert (result.accepted, result.code) == (False, "R03")
+    # A patient no card carries: the rights typed from the certificate are the ones used.
+    with fse.db.write() as conn:
+        conn.execute("DELETE FROM card_beneficiaries WHERE ins = ?", (DUPONT,))
+    typed = build_sheet(replace(read, exemption="ALD", source="saisie"), ["G"], TODAY, True, True)
+    (result,) = (await client.send_batch("LOT-T", [typed.content()])).sheets
+    assert result.accepted and fse.billed(typed.number) == 1
