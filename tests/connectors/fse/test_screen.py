@@ -6,6 +6,7 @@ The service answers from a mock transport (fixed data); every wait polls with a 
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
 import httpx
 import pytest
@@ -43,13 +44,13 @@ RIGHTS = Rights(
 )
 
 
-def platform(rejects: dict[str, str] | None = None):
+def platform(rejects: dict[str, str] | None = None, rights: Rights = RIGHTS):
     """A mock FSE service: the card's rights, and an ARL accepting all but `rejects`."""
     rejects = rejects or {}
 
     def answer(request: httpx.Request) -> httpx.Response:
         if request.url.path.endswith("/rights"):
-            return httpx.Response(200, json=RIGHTS.as_json() | {"open": True})
+            return httpx.Response(200, json=rights.as_json())
         body = json.loads(request.content)
         sheets = [
             {
@@ -141,6 +142,33 @@ async def test_nothing_to_queue_is_said_and_the_acts_stay() -> None:
         await pilot.press("a")  # no act chosen yet
         await wait_for(pilot, lambda: "Choisissez d'abord un acte" in shown(view, "#fse-status"))
         assert view.outbox.entries() == []
+
+
+async def test_closed_rights_are_shown_and_no_sheet_is_made() -> None:
+    closed = replace(RIGHTS, closed_on="2020-01-01")
+    app = HostApp(FseScreen, fake_context("fse", platform(rights=closed), PATIENT))
+    async with app.run_test(size=SIZE) as pilot:
+        view = app.query_one(FseScreen)
+        await wait_for(pilot, lambda: "FERMÉS depuis le 2020-01-01" in shown(view, "#fse-rights"))
+        await add(pilot, view, "G")
+        await pilot.press("m")
+        await wait_for(pilot, lambda: "feuille non créée" in shown(view, "#fse-status"))
+        assert view.outbox.entries() == [] and view.acts == ["G"]
+
+
+async def test_the_degraded_toggle_drops_the_card_and_keeps_the_rights_read() -> None:
+    app = HostApp(FseScreen, fake_context("fse", platform(), PATIENT))
+    async with app.run_test(size=SIZE) as pilot:
+        view = app.query_one(FseScreen)
+        await wait_for(pilot, lambda: "carte Vitale" in shown(view, "#fse-rights"))
+        view.query_one("#fse-degraded", Checkbox).value = True
+        await add(pilot, view, "VG")
+        await pilot.press("m")
+        await wait_for(pilot, lambda: "mise en boîte d'envoi" in shown(view, "#fse-status"))
+        (entry,) = view.outbox.entries()
+        rights = entry.sheet.rights
+        assert entry.sheet.degraded and (rights.source, rights.serial) == ("en_ligne", "")
+        assert entry.sheet.amounts.amo.to_eng_string() == "26.00"
 
 
 async def test_without_rights_the_sheet_is_made_in_degraded_mode_offline() -> None:
