@@ -188,7 +188,11 @@ class Outbox:
 
     def waiting(self) -> int:
         """How many sheets are not acknowledged yet (pending or sending)."""
-        return len(self._entries("WHERE state IN (?, ?)", (PENDING, SENDING)))
+        with self._lock:
+            row = self._conn.execute(
+                "SELECT COUNT(*) FROM sheets WHERE state IN (?, ?)", (PENDING, SENDING)
+            ).fetchone()
+        return int(row[0])
 
     def pf_queued(self, ins: str, year: str) -> Decimal:
         """The participation forfaitaire of this patient's unacknowledged sheets that year.
@@ -221,7 +225,7 @@ class Outbox:
                 "UPDATE sheets SET state = ?, batch_id = ?, updated = ? WHERE number = ?",
                 [(SENDING, batch_id, time.time(), number) for number in numbers],
             )
-        return [entry for entry in self.entries() if entry.number in set(numbers)]
+        return self._entries("WHERE state = ? AND batch_id = ?", (SENDING, batch_id))
 
     def release(self, numbers: list[str]) -> None:
         """Put sheets that could not be sent back to `pending`."""
