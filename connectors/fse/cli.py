@@ -44,7 +44,7 @@ from connectors.fse.models import (
     french_euros,
 )
 from connectors.fse.outbox import Entry, leftover, profile_outbox
-from connectors.fse.sender import send_outbox
+from connectors.fse.sender import SendBusyError, send_outbox
 
 EXIT_CODES = {
     BAD_INPUT: ExitCode.USAGE,
@@ -254,6 +254,13 @@ async def send(as_json: bool) -> None:
                 report = await send_outbox(
                     outbox, fse, lambda line: click.echo(line, err=True), wait=True
                 )
+        except SendBusyError:
+            raise CommandError(
+                f"Un autre envoi est toujours en cours : réessayez plus tard. "
+                f"{leftover(outbox.waiting())}",
+                ExitCode.FAILURE,
+                "busy",
+            ) from None
         except SsoError as error:
             raise CommandError(
                 f"{error.message} {leftover(outbox.waiting())}", error.exit_code, error.code

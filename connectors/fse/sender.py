@@ -79,10 +79,11 @@ async def send_outbox(
 ) -> SendReport:
     """Send every unacknowledged sheet, in batches of at most 100; record each ARL.
 
-    Holds the outbox's send lock throughout (waiting for another sender when `wait`,
-    else raising SendBusyError). On any error the claimed sheets go back to `pending`
-    and the error propagates: nothing is lost, and the platform's idempotency makes a
-    later send safe even when the batch had arrived.
+    Holds the outbox's send lock throughout (waiting up to two minutes for another
+    sender when `wait`, else not at all; SendBusyError when it is still busy). On any
+    error the claimed sheets go back to `pending` and the error propagates: nothing is
+    lost, and the platform's idempotency makes a later send safe even when the batch
+    had arrived.
     """
     lock = outbox.send_lock()
     try:
@@ -91,7 +92,10 @@ async def send_outbox(
         if not wait:
             raise SendBusyError from None
         progress("Un autre envoi est en cours : attente de sa fin…")
-        await lock.acquire(timeout=LOCK_WAIT)
+        try:
+            await lock.acquire(timeout=LOCK_WAIT)
+        except Timeout:
+            raise SendBusyError from None
     report = SendReport()
     try:
         while claimed := outbox.claim(new_batch_id(), BATCH_SIZE):

@@ -173,8 +173,8 @@ async def _object(request: Request) -> dict:
     return data
 
 
-def _field(status: int, name: str, message: str) -> FseServiceError:
-    return FseServiceError(status, "value", f"{name} : {message}.", "value", name)
+def _field(name: str, message: str) -> FseServiceError:
+    return FseServiceError(422, "value", f"{name} : {message}.", "value", name)
 
 
 _PF_SQL = "SELECT pf FROM fse_sheets WHERE ins = ? AND status = 'accepted' AND care_date LIKE ?"
@@ -252,10 +252,10 @@ async def rights(request: Request, credentials: Credentials) -> dict:
     data = await _object(request)
     ins = data.get("ins")
     if not isinstance(ins, str) or ins_problem(ins):
-        raise _field(422, "ins", ins_problem(ins) if isinstance(ins, str) else "champ obligatoire")
+        raise _field("ins", ins_problem(ins) if isinstance(ins, str) else "champ obligatoire")
     day = data.get("care_date") or _today(request)
     if not isinstance(day, str) or not _is_day(day):
-        raise _field(422, "care_date", "date AAAA-MM-JJ attendue")
+        raise _field("care_date", "date AAAA-MM-JJ attendue")
     found = rights_of(_db(request), ins, day)
     if found is None:
         raise FseServiceError(

@@ -11,6 +11,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from connectors.fse import sender
 from connectors.fse.client import FseClient
 from connectors.fse.models import build_sheet
 from connectors.fse.outbox import ACCEPTED, PENDING, REJECTED, SENDING, Outbox, outbox_path
@@ -98,15 +99,21 @@ async def test_a_failed_send_puts_the_sheets_back(outbox: Outbox) -> None:
     assert [outbox.get(n).state for n in numbers] == [PENDING, PENDING]
 
 
-async def test_a_busy_outbox_is_said(outbox: Outbox) -> None:
+async def test_a_busy_outbox_is_said(outbox: Outbox, monkeypatch: pytest.MonkeyPatch) -> None:
     queued(outbox)
     lock = outbox.send_lock()
     await lock.acquire()
+    said: list[str] = []
+    monkeypatch.setattr(sender, "LOCK_WAIT", 0.01)  # the lock is never released here
     try:
         with pytest.raises(SendBusyError):
             await send_outbox(outbox, FseClient(httpx.AsyncClient()), wait=False)
+        with pytest.raises(SendBusyError):
+            await send_outbox(outbox, FseClient(httpx.AsyncClient()), said.append, wait=True)
     finally:
         await lock.release()
+    assert said == ["Un autre envoi est en cours : attente de sa fin…"]
+    assert outbox.get(outbox.entries()[0].number).state == PENDING
 
 
 async def test_two_senders_at_once_send_each_sheet_once(fse: Harness, tmp_path: Path) -> None:
