@@ -318,6 +318,12 @@ class FseScreen(ConnectorView):
         self.query_one(TabbedContent).active = "fse-tab-outbox"
         self.query_one("#fse-outbox", DataTable).focus()
 
+    @on(TabbedContent.TabActivated)
+    def tab_shown(self, event: TabbedContent.TabActivated) -> None:
+        # Another terminal may have sent or queued sheets meanwhile: read the outbox again.
+        if event.pane.id == "fse-tab-outbox":
+            self.query_one(OutboxView).refresh_table()
+
     def action_show_sheet(self) -> None:
         """Back to the sheet, on the act list."""
         self.query_one(TabbedContent).active = "fse-tab-sheet"

@@ -210,6 +210,11 @@ async def test_the_outbox_sends_and_shows_the_arl_and_states() -> None:
         assert "acceptée" in rows[0] and "rejetée (R01 : droits fermés" in rows[1]
         await pilot.press("f")
         assert view.query_one(TabbedContent).active == "fse-tab-sheet"
+        other = profile_outbox()  # another terminal queues a sheet meanwhile
+        other.add(build_sheet(rights, ["G"], "2025-06-15", False, False))
+        other.close()
+        await pilot.press("o")
+        await wait_for(pilot, lambda: table.row_count == 3, what="the outbox read again")
 
 
 async def test_an_unreachable_platform_leaves_the_sheets_waiting() -> None:
