@@ -164,7 +164,11 @@ async def _read_rights(ins: str, day: str, degraded: bool) -> Rights:
     "--birthdate", metavar="YYYY-MM-DD", help="With --degraded: rights typed, no network needed."
 )
 @click.option("--regime", default="01", show_default=True, help="Typed rights: the regime.")
-@click.option("--exemption", type=click.Choice(EXEMPTIONS), help="Typed rights: the exemption.")
+@click.option(
+    "--exemption",
+    type=click.Choice(EXEMPTIONS, case_sensitive=False),
+    help="Typed rights: the exemption.",
+)
 @click.option(
     "--out-of-pathway", is_flag=True, help="Typed rights: outside the coordinated pathway."
 )
