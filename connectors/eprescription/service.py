@@ -305,7 +305,7 @@ def _request_resource(row: Any, line: Any) -> dict:
 
 def _dispense_resource(row: Any, line: Any, dispensing: Any) -> dict:
     outcome = line["outcome"]
-    resource: dict[str, Any] = {
+    return {
         "resourceType": "MedicationDispense",
         "id": f"{row['number']}-{line['line']}-d",
         "status": "declined" if outcome == NOT_DISPENSED else "completed",
@@ -325,7 +325,6 @@ def _dispense_resource(row: Any, line: Any, dispensing: Any) -> dict:
         "location": {"display": dispensing["pharmacy"]},
         "whenHandedOver": _instant(dispensing["at"]),
     }
-    return resource
 
 
 def _bundle(db: Database, row: Any, kind: str = "searchset", copy: dict | None = None) -> dict:

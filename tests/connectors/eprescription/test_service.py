@@ -7,6 +7,7 @@ closed DMP), BERNARD (2, blocks the urgentiste).
 
 from __future__ import annotations
 
+import asyncio
 from datetime import date
 from typing import Any
 
@@ -400,3 +401,11 @@ async def test_bad_input_is_a_400_never_a_500(rx: Harness) -> None:
     unknown = make_ins("M", date(1999, 1, 1), "75111", 999, nia=False)
     assert (await create(rx, "generaliste", unknown, line(unknown))).status_code == 404
     assert rx.count("rx_prescriptions") == 0
+
+
+async def test_two_dispensings_at_once_one_wins(rx: Harness) -> None:
+    number = await number_of(rx)
+    await rx.token("pharmacien")
+    answers = await asyncio.gather(*(dispense(rx, "pharmacien", number) for _ in range(4)))
+    assert sorted(a.status_code for a in answers) == [201, 409, 409, 409]
+    assert rx.count("rx_dispensings") == 1
