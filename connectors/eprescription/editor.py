@@ -31,6 +31,7 @@ from connectors.eprescription.models import (
 NO_PATIENT = "Choisissez d'abord un patient dans INS : l'ordonnance est faite pour lui."
 CHOOSE_MEDICATION = "Choisissez d'abord un médicament dans la liste (Entrée)."
 NO_LINES = "Ajoutez au moins une ligne avant de signer."
+SIGNED = "Cette ordonnance est signée : Ctrl+N ou « Nouvelle ordonnance » pour en commencer une."
 UNREACHABLE = "Le service d'ordonnance numérique est injoignable : réessayez dans un instant."
 
 
@@ -147,6 +148,9 @@ class PrescriptionEditor(Vertical):
     @on(Input.Submitted, "#rx-quantity")
     @on(Button.Pressed, "#rx-add")
     def add_line(self) -> None:
+        if self.signed is not None:
+            self.say(SIGNED, error=True)
+            return
         if self.chosen is None:
             self.line_error(CHOOSE_MEDICATION, "#rx-search")
             return

@@ -18,7 +18,12 @@ from bsp_tui.app.app import BspApp
 from bsp_tui.sso.session import Session
 from connectors.eprescription.catalogue import medication, search
 from connectors.eprescription.client import RxClient
-from connectors.eprescription.editor import NO_PATIENT, PrescriptionEditor, quantity_label
+from connectors.eprescription.editor import (
+    NO_PATIENT,
+    SIGNED,
+    PrescriptionEditor,
+    quantity_label,
+)
 from connectors.eprescription.models import (
     CIP13_SYSTEM,
     DMP_COPY_SYSTEM,
@@ -109,6 +114,10 @@ async def test_the_doctor_searches_adds_lines_signs_and_exports_the_qr(tmp_path:
         number = match.group(1)
         assert shown(editor, "#rx-qr") == qr_text(number)
         assert "Copie déposée dans le DMP" in shown(editor, "#rx-dmp")
+        await choose_medication(pilot, editor, "ibuprofene 400")
+        await add_line(pilot, editor, "1 comprimé si douleur", "1")
+        await wait_for(pilot, lambda: SIGNED in shown(editor, "#rx-status"))
+        assert lines.row_count == 2  # a signed prescription takes no more lines
 
         svg, png = tmp_path / "ordonnance.svg", tmp_path / "ordonnance.png"
         for path in (svg, png):
