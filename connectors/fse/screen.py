@@ -90,6 +90,7 @@ class FseScreen(ConnectorView):
         self.outbox = outbox or profile_outbox()
         self.acts: list[str] = []
         self.rights: Rights | None = None
+        self.typed = False  # the rights could not be read: typed from the certificate
         self.today = date.today().isoformat()
 
     @property
@@ -176,7 +177,7 @@ class FseScreen(ConnectorView):
         except httpx.HTTPError:
             problem = "plateforme injoignable"
         if problem:
-            self.rights = None
+            self.rights, self.typed = None, True
             shown.update(f"{RIGHTS_UNREAD} ({problem})")
             shown.add_class("-error")
             self.query_one("#fse-typed").add_class("-shown")
@@ -193,7 +194,7 @@ class FseScreen(ConnectorView):
         if self.rights is not None:
             return self.rights
         patient = self.patient
-        if patient is None or not patient.get("birthdate"):
+        if not self.typed or patient is None or not patient.get("birthdate"):
             return None
         exemption = self.query_one("#fse-exemption", Select).value
         return Rights(
@@ -290,7 +291,7 @@ class FseScreen(ConnectorView):
             self.say(NO_PATIENT, error=True)
             return
         if rights is None:
-            self.say("Droits inconnus : attendez leur lecture ou passez en mode dégradé.", True)
+            self.say("Droits pas encore lus : attendez leur lecture.", error=True)
             return
         if not self.acts:
             self.say("Ajoutez au moins un acte.", error=True)
@@ -302,7 +303,8 @@ class FseScreen(ConnectorView):
         if not paying and rights.exemption in TIERS_PAYANT_REQUIRED:
             self.say(f"Le tiers payant est obligatoire ({rights.exemption}).", error=True)
             return
-        degraded = self.query_one("#fse-degraded", Checkbox).value
+        # Typed rights mean no card was read: such a sheet is always a degraded one.
+        degraded = self.query_one("#fse-degraded", Checkbox).value or self.typed
         if degraded and rights.source == "carte":
             rights = rights.without_card()
         sheet = build_sheet(rights, self.acts, self.today, paying, degraded, self._pf_used(rights))

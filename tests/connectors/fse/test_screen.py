@@ -179,6 +179,7 @@ async def test_without_rights_the_sheet_is_made_in_degraded_mode_offline() -> No
         assert "plateforme injoignable" in shown(view, "#fse-rights")
         assert view.query_one("#fse-degraded", Checkbox).value
         view.query_one("#fse-exemption", Select).value = "ALD"
+        view.query_one("#fse-degraded", Checkbox).value = False  # typed rights stay degraded
         await add(pilot, view, "G")
         await wait_for(pilot, lambda: "AMO 28,00 €" in shown(view, "#fse-amounts"))
         await pilot.press("m")
