@@ -8,6 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from bsp_tui.platform.population import generate
 from connectors.fse.models import (
     CATALOGUE,
     CENT,
@@ -20,6 +21,7 @@ from connectors.fse.models import (
     number_problem,
     sheet_of,
 )
+from connectors.ins.models import is_nia
 from tests.connectors.fse.conftest import rights
 
 DAY = "2025-06-15"
@@ -253,3 +255,13 @@ def test_numbers_and_fingerprints() -> None:
     assert again.fingerprint() == sheet.fingerprint()
     changed = build_sheet(rights(), ["G", "G"], DAY, False, False, number=number)
     assert changed.fingerprint() != sheet.fingerprint()
+
+
+def test_the_population_has_ame_beneficiaries_drawn_deterministically() -> None:
+    _, cards, _ = generate()
+    again = generate()[1]
+    assert cards == again
+    ame = [c for c in cards if c.exemption == "AME"]
+    assert len(ame) >= 10
+    holders = [c for c in ame if c.rank == 1]
+    assert holders and all(is_nia(c.ins) for c in holders)
