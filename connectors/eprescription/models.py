@@ -190,9 +190,9 @@ class LineRequest:
 
 
 def quantity_of(text: str) -> tuple[int | None, int | None]:
-    """(boxes, duration in days) from `2` (boxes) or `30j` / `30 jours` (days)."""
+    """(boxes, duration in days) from `2` / `2 boîtes` (boxes) or `30j` / `30 jours` (days)."""
     value = text.strip().lower()
-    match = re.fullmatch(r"(\d{1,4})\s*(j|jours?|d|days?)?", value)
+    match = re.fullmatch(r"(\d{1,4})\s*(?:bo[iî]tes?|(j|jours?|d|days?))?", value)
     if match is None:
         raise ValueError(
             f"quantité « {text.strip()} » : un nombre de boîtes (2) ou une durée (30j)"

@@ -141,7 +141,8 @@ def test_lines_and_dispensing_choices() -> None:
     line = parse_line("3400955000013;1 comprimé; le soir;30j")
     assert (line.dosage, line.boxes, line.duration_days) == ("1 comprimé; le soir", None, 30)
     assert quantity_of("2") == (2, None) and quantity_of("10 jours") == (None, 10)
-    for bad in ("0", "13", "0j", "366j", "2 mois", ""):
+    assert quantity_of("1 boîte") == (1, None) and quantity_of("3 Boites") == (3, None)
+    for bad in ("0", "13", "0j", "366j", "2 mois", "", "boîte", "2 boîtesj"):
         with pytest.raises(ValueError):
             quantity_of(bad)
     choice = parse_dispense("2=substituted:3400955000013")
