@@ -21,7 +21,7 @@ from typing import Any
 IMG = Path(__file__).resolve().parent / "img"
 SIZE = (80, 24)
 DEMO_SIZE = (120, 40)
-CONNECTOR_SIZE = (100, 30)
+CONNECTOR_SIZE = (100, 34)
 CONTRAST = "bsp-contraste"
 
 # Before anything reads the environment: an empty home, the session in memory, a quick
@@ -166,7 +166,8 @@ async def log_out(pilot: Pilot) -> None:
 
 
 async def clinician(shooter: Shooter) -> None:
-    """The launcher as a clinician sees it, default and high-contrast themes."""
+    """The launcher as clinicians see it, default and high-contrast themes, with a
+    patient's journey through the connectors and the pharmacist's dispensing."""
     clock = StillClock()
     app = BspApp(clock=clock)
     async with app.run_test(size=SIZE) as pilot:
@@ -175,6 +176,7 @@ async def clinician(shooter: Shooter) -> None:
         await shooter.shoot(pilot, "signin")
         await sign_in_with_phone(pilot, shooter, clock, "generaliste", shot="waiting")
         await shooter.shoot(pilot, "dashboard")
+        number = await patient_journey(pilot, shooter)
 
         await pilot.press("ctrl+l")
         await until(pilot, lambda: isinstance(app.screen, LockScreen), "the lock screen")
@@ -191,6 +193,10 @@ async def clinician(shooter: Shooter) -> None:
         app.theme = DEFAULT_THEME
         await sign_in_with_phone(pilot, shooter, clock, "secretaire")
         await shooter.shoot(pilot, "dashboard-secretaire")
+        await log_out(pilot)
+
+        await sign_in_with_phone(pilot, shooter, clock, "pharmacien")
+        await dispense(pilot, shooter, number)
         await log_out(pilot)
 
 
@@ -215,28 +221,94 @@ async def back_to_dashboard(pilot: Pilot) -> None:
     await until(pilot, lambda: isinstance(pilot.app.screen, DashboardScreen), "the dashboard")
 
 
-async def patient_journey(shooter: Shooter) -> None:
-    """A clinician's patient, connector by connector: INS, then the DMP."""
-    clock = StillClock()
-    app = BspApp(clock=clock)
-    async with app.run_test(size=CONNECTOR_SIZE) as pilot:
-        await sign_in_with_phone(pilot, shooter, clock, "generaliste")
-        view = await open_tile(pilot, "ins")
-        for field, value in (("family", "DUPONT"), ("given", "Marie"), ("birthdate", "1962-03-14")):
-            view.query_one(f"#ins-{field}", Input).value = value
-        view.query_one("#ins-sex", Select).value = "F"
-        view.query_one("#ins-search").press()
-        await until(pilot, lambda: view.query_one("#ins-result").has_class("-shown"), "INS 00")
-        view.query_one("#ins-choose").press()
-        await until(pilot, lambda: app.patient is not None, "DUPONT as the patient")
-        await shooter.shoot(pilot, "ins")
-        await back_to_dashboard(pilot)
+async def patient_journey(pilot: Pilot, shooter: Shooter) -> str:
+    """A patient, connector by connector: INS, DMP, a prescription, a care sheet.
 
-        view = await open_tile(pilot, "dmp")
-        await until(pilot, lambda: view.query_one(DataTable).row_count > 0, "the documents")
-        await shooter.shoot(pilot, "dmp")
-        await back_to_dashboard(pilot)
-        await log_out(pilot)
+    Taken on the signed-in doctor's launcher, in a larger terminal; the prescription's
+    number is returned for the pharmacist.
+    """
+    app = pilot.app
+    await pilot.resize_terminal(*CONNECTOR_SIZE)
+    view = await open_tile(pilot, "ins")
+    for field, value in (("family", "DUPONT"), ("given", "Marie"), ("birthdate", "1962-03-14")):
+        view.query_one(f"#ins-{field}", Input).value = value
+    view.query_one("#ins-sex", Select).value = "F"
+    view.query_one("#ins-search").press()
+    await until(pilot, lambda: view.query_one("#ins-result").has_class("-shown"), "INS 00")
+    view.query_one("#ins-choose").press()
+    await until(pilot, lambda: app.patient is not None, "DUPONT as the patient")
+    await shooter.shoot(pilot, "ins")
+    await back_to_dashboard(pilot)
+
+    view = await open_tile(pilot, "dmp")
+    await until(pilot, lambda: view.query_one(DataTable).row_count > 0, "the documents")
+    await shooter.shoot(pilot, "dmp")
+    await back_to_dashboard(pilot)
+
+    number = await prescribe(pilot, await open_tile(pilot, "eprescription"))
+    await shooter.shoot(pilot, "ordonnance")
+    await back_to_dashboard(pilot)
+
+    view = await open_tile(pilot, "fse")
+    await until(pilot, lambda: "carte Vitale" in text(view, "#fse-rights"), "the card read")
+    for act in ("G", "VG"):
+        view.query_one("#fse-act", Select).value = act
+        await pilot.press("a")
+    await until(pilot, lambda: "Base 70,00 €" in text(view, "#fse-amounts"), "the amounts")
+    await shooter.shoot(pilot, "fse")
+    await pilot.press("m")
+    await until(pilot, lambda: "boîte d'envoi" in text(view, "#fse-status"), "queued")
+    await pilot.press("o", "e")
+    await until(pilot, lambda: "ARL positif" in text(view, "#fse-send-status"), "the ARL")
+    await shooter.shoot(pilot, "fse-envoi")
+    await back_to_dashboard(pilot)
+    app.set_patient(None)
+    await pilot.resize_terminal(*SIZE)
+    return number
+
+
+async def dispense(pilot: Pilot, shooter: Shooter, number: str) -> None:
+    """The pharmacist retrieves the prescription by its number."""
+    await pilot.resize_terminal(*CONNECTOR_SIZE)
+    view = await open_tile(pilot, "eprescription")
+    view.query_one("#rx-number-input", Input).value = number
+    view.query_one("#rx-find").press()
+    await until(pilot, lambda: view.query_one("#rx-dispense-lines", DataTable).row_count, "lines")
+    await shooter.shoot(pilot, "delivrance")
+    await back_to_dashboard(pilot)
+    await pilot.resize_terminal(*SIZE)
+
+
+def text(view: Any, selector: str) -> str:
+    return str(view.query_one(selector).render())
+
+
+PRESCRIPTION = (
+    ("paracetamol 1 g", "1 comprimé 3 fois par jour si douleur", "2"),
+    ("amoxicilline 500 gelule", "1 gélule matin et soir pendant 7 jours", "7j"),
+)
+
+
+async def prescribe(pilot: Pilot, view: Any) -> str:
+    """Two lines for the context patient, signed: the prescription's number."""
+    lines = view.query_one("#rx-lines", DataTable)
+    for count, (search, dosage, quantity) in enumerate(PRESCRIPTION, start=1):
+        view.query_one("#rx-search", Input).value = search
+        results = view.query_one("#rx-results", DataTable)
+        await until(pilot, lambda r=results: r.row_count, f"results for {search}")
+        results.focus()
+        results.move_cursor(row=0)
+        await pilot.press("enter")
+        await until(pilot, lambda: view.query_one("#rx-dosage", Input).has_focus, "the dosage")
+        view.query_one("#rx-dosage", Input).value = dosage
+        view.query_one("#rx-quantity", Input).value = quantity
+        view.query_one("#rx-add").press()
+        await until(pilot, lambda n=count: lines.row_count == n, f"line {count} added")
+    view.query_one("#rx-sign").press()
+    await until(pilot, lambda: view.query_one("#rx-signed").has_class("-shown"), "signed")
+    found = re.search(r"[0-9A-Z]{4}-[0-9A-Z]{4}-[0-9A-Z]{4}-[0-9A-Z]", text(view, "#rx-number"))
+    assert found is not None
+    return found.group(0)
 
 
 async def trainer(shooter: Shooter) -> None:
@@ -293,7 +365,6 @@ async def main() -> None:
     shooter = Shooter()
     print(f"Screenshots into {IMG}:")
     await clinician(shooter)
-    await patient_journey(shooter)
     await trainer(shooter)
     print(f"{len(shooter.saved)} screenshots.")
 

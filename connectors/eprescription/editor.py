@@ -59,6 +59,11 @@ class PrescriptionEditor(Vertical):
     PrescriptionEditor #rx-status.-error { color: $error; }
     PrescriptionEditor #rx-signed { height: auto; display: none; }
     PrescriptionEditor #rx-signed.-shown { display: block; }
+    /* A signed prescription takes no more lines: the search gives its room to the QR. */
+    PrescriptionEditor.-signed #rx-search, PrescriptionEditor.-signed #rx-results,
+    PrescriptionEditor.-signed #rx-line-form, PrescriptionEditor.-signed #rx-line-error {
+        display: none;
+    }
     /* Light modules white, dark ones black, whatever the theme: a scanner needs it. */
     PrescriptionEditor #rx-qr {
         width: auto; height: auto; margin-right: 2; color: #ffffff; background: #000000;
@@ -233,6 +238,7 @@ class PrescriptionEditor(Vertical):
         self.query_one("#rx-dmp", Static).update(notice)
         self.query_one("#rx-export-path", Input).value = f"ordonnance-{prescription.number}.svg"
         self.query_one("#rx-signed").add_class("-shown")
+        self.add_class("-signed")
         self.query_one("#rx-export", Button).focus()
 
     @on(Input.Submitted, "#rx-export-path")
@@ -258,6 +264,7 @@ class PrescriptionEditor(Vertical):
         self.chosen = None
         self.query_one("#rx-lines", DataTable).clear()
         self.query_one("#rx-signed").remove_class("-shown")
+        self.remove_class("-signed")
         self.query_one("#rx-sign", Button).disabled = self.patient is None
         self.say("Nouvelle ordonnance.")
         self.query_one("#rx-search", Input).focus()

@@ -104,9 +104,12 @@ class PrescriptionLookup(Vertical):
         yield Static("", id="rx-lookup-status")
         yield Static("", id="rx-summary")
         table: DataTable = DataTable(id="rx-dispense-lines", cursor_type="row", zebra_stripes=True)
-        for label in ("N°", "Médicament prescrit", "Posologie", "Quantité"):
-            table.add_column(label)
+        # The choice comes second: it is what the pharmacist works on, visible however
+        # narrow the terminal.
+        table.add_column("N°")
         table.add_column("Délivrance", key=CHOICE_COLUMN)
+        for label in ("Médicament prescrit", "Posologie", "Quantité"):
+            table.add_column(label)
         yield table
         if self.can_dispense:
             with Horizontal(id="rx-choices"):
@@ -190,7 +193,7 @@ class PrescriptionLookup(Vertical):
             given = choice_label(*self.choices[line.line])
         else:
             given = ""
-        return (str(line.line), line.label, line.dosage, line.quantity, given)
+        return (str(line.line), given, line.label, line.dosage, line.quantity)
 
     # -- choosing -----------------------------------------------------------------------
 
@@ -207,7 +210,7 @@ class PrescriptionLookup(Vertical):
         self.choices[line] = (outcome, cip13)
         table = self.query_one("#rx-dispense-lines", DataTable)
         row_key = table.coordinate_to_cell_key((table.cursor_row, 0)).row_key
-        table.update_cell(row_key, CHOICE_COLUMN, self.row(self.prescription.lines[line - 1])[4])
+        table.update_cell(row_key, CHOICE_COLUMN, self.row(self.prescription.lines[line - 1])[1])
 
     def action_choose(self, outcome: str) -> None:
         if self.can_dispense:

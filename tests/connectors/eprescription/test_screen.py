@@ -114,10 +114,12 @@ async def test_the_doctor_searches_adds_lines_signs_and_exports_the_qr(tmp_path:
         number = match.group(1)
         assert shown(editor, "#rx-qr") == qr_text(number)
         assert "Copie déposée dans le DMP" in shown(editor, "#rx-dmp")
-        await choose_medication(pilot, editor, "ibuprofene 400")
-        await add_line(pilot, editor, "1 comprimé si douleur", "1")
+        # A signed prescription takes no more lines: the search gives its room to the QR.
+        await wait_for(pilot, lambda: not editor.query_one("#rx-search").display)
+        assert not editor.query_one("#rx-line-form").display and lines.row_count == 2
+        editor.add_line()
         await wait_for(pilot, lambda: SIGNED in shown(editor, "#rx-status"))
-        assert lines.row_count == 2  # a signed prescription takes no more lines
+        assert lines.row_count == 2
 
         svg, png = tmp_path / "ordonnance.svg", tmp_path / "ordonnance.png"
         for path in (svg, png):
@@ -192,7 +194,7 @@ async def test_the_pharmacist_retrieves_dispenses_and_is_refused_a_second_time()
         substitute.value = other.cip13
         await pilot.press("enter")
         await wait_for(pilot, lambda: lookup.choices[1] == ("substituted", other.cip13))
-        assert "substitué par PARACÉTAMOL 1 g" in str(table.get_row_at(0)[4])
+        assert "substitué par PARACÉTAMOL 1 g" in str(table.get_row_at(0)[1])
 
         await press_button(pilot, "#rx-validate")
         await wait_for(
