@@ -7,13 +7,12 @@ command then runs in a fresh process on that session, as IT support's scripts do
 from __future__ import annotations
 
 import json
-import subprocess
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from connectors.dmp.models import MAX_CONTENT_BYTES
+from tests.connectors.harness import data, json_error, ok, refused, signed_in
 from tests.e2e.conftest import ServedPlatform, run_bsp
 from tests.e2e.test_sso_cli import Launcher
 
@@ -34,35 +33,9 @@ def patients(served: ServedPlatform) -> dict[str, str]:
 @pytest.fixture(scope="module")
 def cli(
     served: ServedPlatform, personas: dict[str, dict], tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[dict[str, Launcher]]:
+) -> dict[str, Launcher]:
     """One launcher per persona, each signed in once for the whole module."""
-    launchers = {}
-    for name in PERSONAS:
-        launcher = Launcher(served, tmp_path_factory.mktemp(f"dmp-{name}"))
-        launcher.login(personas[name])
-        launchers[name] = launcher
-    yield launchers
-
-
-def ok(result: subprocess.CompletedProcess[str]) -> subprocess.CompletedProcess[str]:
-    assert result.returncode == 0, result.stderr
-    return result
-
-
-def data(result: subprocess.CompletedProcess[str]) -> dict:
-    return json.loads(ok(result).stdout)
-
-
-def refused(result: subprocess.CompletedProcess[str], code: int, words: str) -> None:
-    """Exit `code` with one French sentence on stderr containing `words`."""
-    assert result.returncode == code, (result.returncode, result.stdout, result.stderr)
-    assert words in result.stderr, result.stderr
-    assert "Traceback" not in result.stderr
-
-
-def json_error(result: subprocess.CompletedProcess[str], code: int) -> dict:
-    assert result.returncode == code, result.stderr
-    return json.loads(result.stdout)["error"]
+    return signed_in(served, personas, tmp_path_factory.mktemp("dmp"), PERSONAS)
 
 
 def test_the_doctor_lists_shows_adds_and_reads_the_history(

@@ -37,7 +37,7 @@ async def offline() -> AsyncIterator[DmpClient]:
 
 async def test_check_list_show_add_and_history(dmp: Harness, tmp_path: Path) -> None:
     ins = dmp.patient(0)
-    async with await dmp.client("generaliste") as http:
+    async with await dmp.http("generaliste") as http:
         client = DmpClient(http)
         record = await client.patient(ins)
         assert (record.ins, record.family, record.sex, record.dmp_status) == (
@@ -81,7 +81,7 @@ async def test_break_glass_shows_the_masked_document_and_leaves_its_reason(
     dmp: Harness,
 ) -> None:
     ins = dmp.patient(0)
-    async with await dmp.client("infirmier") as http:
+    async with await dmp.http("infirmier") as http:
         client = DmpClient(http)
         normal = await client.list(ins)
         glass = await client.list(ins, mode="bris_de_glace", reason="Malaise au domicile")
@@ -92,7 +92,7 @@ async def test_break_glass_shows_the_masked_document_and_leaves_its_reason(
         assert hidden.value.kind == NOT_FOUND
         document = await client.show(masked[0].id, "bris_de_glace", "Malaise au domicile")
         assert document.info.masked
-    async with await dmp.client("generaliste") as http:
+    async with await dmp.http("generaliste") as http:
         history = await DmpClient(http).history(ins)
     glass_entries = [e for e in history if e.mode == "bris_de_glace"]
     assert {e.action for e in glass_entries} == {"list", "metadata", "read"}
@@ -106,14 +106,14 @@ async def test_break_glass_shows_the_masked_document_and_leaves_its_reason(
 
 async def test_refusals_carry_a_kind_and_the_reason_in_both_languages(dmp: Harness) -> None:
     ins = dmp.patient(0)
-    async with await dmp.client("secretaire") as http:
+    async with await dmp.http("secretaire") as http:
         with pytest.raises(DmpError) as refused:
             await DmpClient(http).list(ins)
     error = refused.value
     assert (error.kind, error.status, error.code) == (NOT_ALLOWED, 403, "profession")
     assert error.message == "Votre profession (Secrétaire médicale) n'a pas accès au DMP."
     assert error.message_en == "Your profession (SECR) has no access to the DMP."
-    async with await dmp.client("generaliste") as http:
+    async with await dmp.http("generaliste") as http:
         client = DmpClient(http)
         with pytest.raises(DmpError) as closed:
             await client.patient(dmp.patient(1))
@@ -128,7 +128,7 @@ async def test_a_file_over_the_limit_is_bad_input_from_the_service(
 ) -> None:
     big = tmp_path / "gros.txt"
     big.write_bytes(b"x" * (MAX_CONTENT_BYTES + 1))
-    async with await dmp.client("generaliste") as http:
+    async with await dmp.http("generaliste") as http:
         with pytest.raises(DmpError) as refused:
             await DmpClient(http).add(dmp.patient(0), big, "11488-4")
     assert (refused.value.kind, refused.value.status, refused.value.code) == (
@@ -142,7 +142,7 @@ async def test_a_file_over_the_limit_is_bad_input_from_the_service(
 async def test_a_service_down_is_unavailable(dmp: Harness) -> None:
     down = await dmp.emu.http.put("/demo/faults", json={"down": ["dmp"]})
     assert down.status_code == 200, down.text
-    async with await dmp.client("generaliste") as http:
+    async with await dmp.http("generaliste") as http:
         with pytest.raises(DmpError) as refused:
             await DmpClient(http).list(dmp.patient(0))
     assert (refused.value.kind, refused.value.status) == (UNAVAILABLE, 503)

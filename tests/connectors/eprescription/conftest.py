@@ -6,22 +6,19 @@ imported here for the end-to-end CLI tests of this folder.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
 import pytest
 
-from bsp_tui.platform.app import create_app
-from bsp_tui.platform.embedded import EMBEDDED_BASE_URL
 from bsp_tui.platform.population import ensure_population
 from bsp_tui.platform.settings import PlatformSettings
 from connectors.eprescription.catalogue import search
 from connectors.eprescription.models import REFUSAL_SYSTEM, ean13_check_digit
 from connectors.eprescription.service import SCHEMA
-from tests.conftest import Clock, Emulation
+from tests.conftest import Clock
+from tests.connectors import harness
 from tests.connectors.dmp.test_cli_e2e import PERSONAS, patients  # noqa: F401 - e2e fixture
 from tests.e2e.conftest import ServedPlatform, personas, served  # noqa: F401 - e2e fixtures
 from tests.e2e.test_sso_cli import Launcher
@@ -35,25 +32,8 @@ IBUPROFENE = search("ibuprofene 400 20")[0].cip13
 NOT_IN_CATALOGUE = "340095599999" + ean13_check_digit("340095599999")
 
 
-@dataclass
-class Harness:
+class Harness(harness.Harness):
     """The platform in process, with API tokens per persona and service, signed in once."""
-
-    emu: Emulation
-    transport: httpx.ASGITransport
-    tokens: dict[tuple[str, str], str] = field(default_factory=dict)
-
-    @property
-    def db(self) -> Any:
-        return self.emu.platform.db
-
-    async def token(self, persona: str, audience: str = "eprescription") -> str:
-        if (persona, audience) not in self.tokens:
-            signed = await self.emu.sign_in(persona)
-            exchanged = await self.emu.exchange(signed["access_token"], audience)
-            assert exchanged.status_code == 200, exchanged.text
-            self.tokens[persona, audience] = exchanged.json()["access_token"]
-        return self.tokens[persona, audience]
 
     async def request(
         self, persona: str, method: str, path: str, body: Any = None, **params: Any
@@ -62,12 +42,6 @@ class Harness:
         return await self.emu.http.request(
             method, RX + path, params=params, json=body, headers=headers
         )
-
-    def patient(self, index: int) -> str:
-        """A scenario patient's INS: 0 DUPONT, 1 LEROY (closed DMP), 2 BERNARD (blocks the
-        urgentiste)."""
-        ensure_population(self.db)
-        return self.db.all("SELECT ins FROM patients ORDER BY rowid LIMIT 9")[index]["ins"]
 
     def without_dmp(self) -> str:
         """A patient who has no DMP."""
@@ -82,25 +56,11 @@ class Harness:
         self.db.ensure_schema(SCHEMA)
         return self.db.one(f"SELECT count(*) AS n FROM {table}")["n"]  # noqa: S608
 
-    def national_id(self, persona: str) -> str:
-        return self.emu.persona(persona)["national_id"]
-
-    async def client(self, persona: str) -> httpx.AsyncClient:
-        """An httpx client as a connector gets it: base URL the service's, its token added."""
-        return httpx.AsyncClient(
-            transport=self.transport,
-            base_url=EMBEDDED_BASE_URL + RX,
-            headers={"Authorization": f"Bearer {await self.token(persona)}"},
-        )
-
 
 @pytest.fixture
 async def rx(settings: PlatformSettings, clock: Clock) -> AsyncIterator[Harness]:
-    app = create_app(settings)
-    transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(transport=transport, base_url=EMBEDDED_BASE_URL) as http:
-        yield Harness(Emulation(app.state.platform, http, clock), transport)
-    app.state.platform.db.close()
+    async with harness.in_process(Harness, "eprescription", settings, clock) as platform:
+        yield platform
 
 
 def refusal(response: httpx.Response) -> tuple[int, str, str]:
@@ -121,12 +81,6 @@ def cli(
     served: ServedPlatform,  # noqa: F811 - the fixture imported above
     personas: dict[str, dict],  # noqa: F811
     tmp_path_factory: pytest.TempPathFactory,
-) -> Iterator[dict[str, Launcher]]:
-    """One launcher per persona, each signed in once for the whole module.
-
-    The five sign-ins run at once: each waits on the e-CPS poll interval, not on the CPU.
-    """
-    launchers = {name: Launcher(served, tmp_path_factory.mktemp(f"rx-{name}")) for name in PERSONAS}
-    with ThreadPoolExecutor(len(launchers)) as pool:
-        list(pool.map(lambda name: launchers[name].login(personas[name]), launchers))
-    yield launchers
+) -> dict[str, Launcher]:
+    """One launcher per persona, each signed in once for the whole module."""
+    return harness.signed_in(served, personas, tmp_path_factory.mktemp("rx"), PERSONAS)

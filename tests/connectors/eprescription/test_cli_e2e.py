@@ -15,12 +15,13 @@ import pytest
 import segno
 
 from connectors.eprescription.models import check_character, format_number, qr_payload
-from tests.connectors.dmp.test_cli_e2e import data, json_error, ok
+from tests.connectors import harness
 from tests.connectors.eprescription.conftest import (
     AMOXICILLINE,
     NOT_IN_CATALOGUE,
     PARACETAMOL,
 )
+from tests.connectors.harness import data, json_error, ok
 from tests.e2e.conftest import ServedPlatform
 from tests.e2e.test_sso_cli import Launcher
 
@@ -29,11 +30,8 @@ PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 
 def refused(result: subprocess.CompletedProcess[str], code: int, words: str) -> None:
-    """Exit `code` with one French sentence on stderr containing `words`."""
-    assert result.returncode == code, (result.returncode, result.stdout, result.stderr)
-    assert words in result.stderr, result.stderr
-    assert "Traceback" not in result.stderr
-    assert len(result.stderr.strip().splitlines()) == 1, result.stderr
+    """Exit `code` with one French sentence on stderr, and nothing else there."""
+    harness.refused(result, code, words, alone=True)
 
 
 LINES = (

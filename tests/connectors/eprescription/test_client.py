@@ -50,13 +50,13 @@ async def offline() -> AsyncIterator[RxClient]:
 
 async def test_create_show_dispense_and_cancel(rx: Harness) -> None:
     ins = rx.patient(0)
-    async with await rx.client("generaliste") as http:
+    async with await rx.http("generaliste") as http:
         created = await RxClient(http).create(ins.lower() + " ", LINES)
     assert created.status == "active" and created.ins == ins
     assert created.dmp_copy is not None and created.dmp_copy.filed
     assert [line.quantity for line in created.lines] == ["2 boîtes", "7 jours"]
     assert created.as_json()["qr"] == "RX1:" + created.number
-    async with await rx.client("pharmacien") as http:
+    async with await rx.http("pharmacien") as http:
         pharmacy = RxClient(http)
         shown = await pharmacy.show(created.qr)
         assert shown.dmp_copy is None  # the copy's outcome is the prescriber's business
@@ -69,7 +69,7 @@ async def test_create_show_dispense_and_cancel(rx: Harness) -> None:
     ]
     assert handed.lines[1].dispensed_label.startswith("PARACÉTAMOL")
     assert handed.pharmacist_name == "Hugo Lefèvre"
-    async with await rx.client("generaliste") as http:
+    async with await rx.http("generaliste") as http:
         again = await RxClient(http).create(ins, LINES[:1])
         cancelled = await RxClient(http).cancel(again.number)
     assert cancelled.status == "cancelled"
@@ -105,7 +105,7 @@ async def test_bad_input_is_caught_before_any_request(offline: RxClient, call, w
 async def test_refusals_have_their_kind_and_code(rx: Harness) -> None:
     ins = rx.patient(0)
     unknown = "000000000001" + check_character("000000000001")
-    async with await rx.client("infirmier") as http:
+    async with await rx.http("infirmier") as http:
         nurse = RxClient(http)
         with pytest.raises(RxError) as caught:
             await nurse.create(ins, LINES)
@@ -117,9 +117,9 @@ async def test_refusals_have_their_kind_and_code(rx: Harness) -> None:
         with pytest.raises(RxError) as caught:
             await nurse.show(unknown)
         assert (caught.value.kind, caught.value.status) == (NOT_FOUND, 404)
-    async with await rx.client("generaliste") as http:
+    async with await rx.http("generaliste") as http:
         number = (await RxClient(http).create(ins, LINES)).number
-    async with await rx.client("pharmacien") as http:
+    async with await rx.http("pharmacien") as http:
         await RxClient(http).dispense(number)
         with pytest.raises(RxError) as caught:
             await RxClient(http).dispense(number)

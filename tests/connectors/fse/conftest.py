@@ -7,21 +7,19 @@ and crash tests of this folder can use them.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
 import httpx
 import pytest
 
-from bsp_tui.platform.app import create_app
-from bsp_tui.platform.embedded import EMBEDDED_BASE_URL
 from bsp_tui.platform.population import ensure_population
 from bsp_tui.platform.settings import PlatformSettings
 from connectors.fse.client import FseClient
 from connectors.fse.models import Rights, Sheet, build_sheet
 from connectors.fse.service import SCHEMA
-from tests.conftest import Clock, Emulation
+from tests.conftest import Clock
+from tests.connectors import harness
 from tests.connectors.dmp.conftest import outcome, refusal  # noqa: F401 - the same OperationOutcome shape
 from tests.e2e.conftest import personas, served  # noqa: F401 - fixtures for the e2e tests
 
@@ -29,27 +27,14 @@ FSE = "/api/fse"
 TODAY = date.today().isoformat()
 
 
-@dataclass
-class Harness:
+class Harness(harness.Harness):
     """The platform in process, with an FSE API token per persona, signed in on first use."""
-
-    emu: Emulation
-    transport: httpx.ASGITransport
-    tokens: dict[str, str] = field(default_factory=dict)
 
     @property
     def db(self) -> Any:
         self.emu.platform.db.ensure_schema(SCHEMA)
         ensure_population(self.emu.platform.db)
         return self.emu.platform.db
-
-    async def token(self, persona: str) -> str:
-        if persona not in self.tokens:
-            signed = await self.emu.sign_in(persona)
-            exchanged = await self.emu.exchange(signed["access_token"], "fse")
-            assert exchanged.status_code == 200, exchanged.text
-            self.tokens[persona] = exchanged.json()["access_token"]
-        return self.tokens[persona]
 
     async def post(self, persona: str, path: str, body: Any = None, **extra: Any) -> httpx.Response:
         headers = {"Authorization": f"Bearer {await self.token(persona)}"}
@@ -58,13 +43,8 @@ class Harness:
         return await self.emu.http.post(FSE + path, json=body, headers=headers)
 
     async def client(self, persona: str) -> FseClient:
-        """A client as a connector gets it: base URL the service's, its token added."""
-        http = httpx.AsyncClient(
-            transport=self.transport,
-            base_url=EMBEDDED_BASE_URL + FSE,
-            headers={"Authorization": f"Bearer {await self.token(persona)}"},
-        )
-        return FseClient(http)
+        """The FSE client as the connector makes it, on the persona's token."""
+        return FseClient(await self.http(persona))
 
     def beneficiary(self, where: str, params: tuple = ()) -> str:
         """The INS of the first card beneficiary matching a SQL condition on `c` and `p`."""
@@ -91,11 +71,8 @@ class Harness:
 
 @pytest.fixture
 async def fse(settings: PlatformSettings, clock: Clock) -> AsyncIterator[Harness]:
-    app = create_app(settings)
-    transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(transport=transport, base_url=EMBEDDED_BASE_URL) as http:
-        yield Harness(Emulation(app.state.platform, http, clock), transport)
-    app.state.platform.db.close()
+    async with harness.in_process(Harness, "fse", settings, clock) as platform:
+        yield platform
 
 
 def rights(birthdate: str = "1970-01-01", **changes: Any) -> Rights:
