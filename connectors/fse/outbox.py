@@ -11,17 +11,14 @@ works on an outbox at a time: `send_lock` is a lock file beside it.
 from __future__ import annotations
 
 import json
-import sqlite3
-import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 
 from filelock import AsyncFileLock
 
+from bsp_tui.sqlite import SqliteFile
 from connectors.fse.models import ZERO, Sheet, new_number, sheet_of
 
 PENDING = "pending"
@@ -98,43 +95,20 @@ class Outbox:
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        self._conn = sqlite3.connect(
-            path, timeout=30, isolation_level=None, check_same_thread=False
-        )
-        self._conn.row_factory = sqlite3.Row
-        self._lock = threading.RLock()
-        with self._lock:
-            self._conn.execute("PRAGMA journal_mode=WAL")
-            self._conn.execute("PRAGMA synchronous=FULL")
-            self._conn.execute("PRAGMA busy_timeout=30000")
-            self._conn.executescript(SCHEMA)
-        path.chmod(0o600)
+        self.db = SqliteFile(path, SCHEMA)
 
     def close(self) -> None:
         """Close the database."""
-        with self._lock:
-            self._conn.close()
+        self.db.close()
 
     def send_lock(self) -> AsyncFileLock:
         """The lock a sender holds while it claims, sends and records."""
         return AsyncFileLock(str(self.path.with_suffix(".send.lock")))
 
-    @contextmanager
-    def _write(self) -> Iterator[sqlite3.Connection]:
-        with self._lock:
-            self._conn.execute("BEGIN IMMEDIATE")
-            try:
-                yield self._conn
-            except BaseException:
-                self._conn.execute("ROLLBACK")
-                raise
-            self._conn.execute("COMMIT")
-
     def add(self, sheet: Sheet) -> Entry:
         """Queue a sheet (a fresh number is drawn again in the rare case of a collision)."""
         now = time.time()
-        with self._write() as conn:
+        with self.db.write() as conn:
             while conn.execute("SELECT 1 FROM sheets WHERE number = ?", (sheet.number,)).fetchone():
                 sheet = sheet.with_number(new_number(sheet.care_date))
             conn.execute(
@@ -156,11 +130,10 @@ class Outbox:
         return entry
 
     def _entries(self, where: str = "", params: tuple = ()) -> list[Entry]:
-        with self._lock:
-            rows = self._conn.execute(
-                f"SELECT * FROM sheets {where} ORDER BY created, number",  # noqa: S608
-                params,
-            ).fetchall()
+        rows = self.db.all(
+            f"SELECT * FROM sheets {where} ORDER BY created, number",  # noqa: S608
+            params,
+        )
         return [
             Entry(
                 row["number"],
@@ -188,11 +161,8 @@ class Outbox:
 
     def waiting(self) -> int:
         """How many sheets are not acknowledged yet (pending or sending)."""
-        with self._lock:
-            row = self._conn.execute(
-                "SELECT COUNT(*) FROM sheets WHERE state IN (?, ?)", (PENDING, SENDING)
-            ).fetchone()
-        return int(row[0])
+        row = self.db.one("SELECT COUNT(*) FROM sheets WHERE state IN (?, ?)", (PENDING, SENDING))
+        return int(row[0]) if row else 0
 
     def pf_queued(self, ins: str, year: str) -> Decimal:
         """The participation forfaitaire of this patient's unacknowledged sheets that year.
@@ -212,7 +182,7 @@ class Outbox:
         Sheets left `sending` by a sender that died are claimed again: the caller holds
         the send lock, so no other sender is working on them.
         """
-        with self._write() as conn:
+        with self.db.write() as conn:
             numbers = [
                 row[0]
                 for row in conn.execute(
@@ -229,7 +199,7 @@ class Outbox:
 
     def release(self, numbers: list[str]) -> None:
         """Put sheets that could not be sent back to `pending`."""
-        with self._write() as conn:
+        with self.db.write() as conn:
             conn.executemany(
                 "UPDATE sheets SET state = ?, updated = ? WHERE number = ? AND state = ?",
                 [(PENDING, time.time(), number, SENDING) for number in numbers],
@@ -237,7 +207,7 @@ class Outbox:
 
     def record(self, number: str, accepted: bool, code: str = "", reason: str = "") -> None:
         """Record the platform's answer for one sheet (its own transaction)."""
-        with self._write() as conn:
+        with self.db.write() as conn:
             conn.execute(
                 "UPDATE sheets SET state = ?, code = ?, reason = ?, updated = ? WHERE number = ?",
                 (ACCEPTED if accepted else REJECTED, code, reason, time.time(), number),

@@ -42,7 +42,8 @@ def test_sheets_survive_a_reopening(tmp_path: Path) -> None:
     (entry,) = again.entries()
     assert (entry.number, entry.state, entry.state_label) == (number, PENDING, "en attente")
     assert entry.sheet.amounts.amo == Decimal("19.00")
-    assert again._conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    assert again.db.one("PRAGMA journal_mode")[0] == "wal"
+    assert again.db.one("PRAGMA synchronous")[0] == 2  # FULL
     assert path.stat().st_mode & 0o777 == 0o600
     again.close()
 
