@@ -75,7 +75,7 @@ class FseScreen(ConnectorView):
     FseScreen TabPane { height: 1fr; padding: 0; }
     FseScreen #fse-patient, FseScreen #fse-rights { height: auto; }
     FseScreen .bar { height: auto; }
-    FseScreen #fse-act { width: 60; }
+    FseScreen #fse-act { width: 1fr; max-width: 60; }
     FseScreen #fse-lines { height: 1fr; min-height: 5; }
     FseScreen #fse-amounts { height: auto; text-style: bold; padding: 0 1; }
     FseScreen #fse-status { height: auto; }
@@ -126,7 +126,9 @@ class FseScreen(ConnectorView):
                 yield Static("", id="fse-amounts")
                 with Horizontal(classes="bar"):
                     yield Checkbox("Tiers payant (t)", id="fse-tiers-payant")
-                    yield Checkbox("Mode dégradé (sans carte)", id="fse-degraded")
+                    degraded = Checkbox("Mode dégradé", id="fse-degraded")
+                    degraded.tooltip = "Sans carte Vitale : droits lus en ligne ou saisis."
+                    yield degraded
                     yield Button("Mettre en boîte d'envoi (m)", id="fse-queue", variant="primary")
             with TabPane("Boîte d'envoi", id="fse-tab-outbox"):
                 yield OutboxView(self.outbox, self.context.client)
