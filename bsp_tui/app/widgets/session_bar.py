@@ -28,7 +28,10 @@ class SessionBar(Static):
         now = self.app.clock()  # type: ignore[attr-defined]
         who = facts["who"]
         profession = f" — {who['profession']}" if who.get("profession") else ""
+        access_left = facts["access_expires_at"] - now
+        # A spent access token is renewed silently at the next check: say so, not "0 s".
+        access = duration(access_left) if access_left >= 1 else "à renouveler"
         self.update(
             f"{who['name']}{profession} · session {duration(facts['session_expires_at'] - now)}"
-            f" · PSC {duration(facts['access_expires_at'] - now)}"
+            f" · PSC {access}"
         )
