@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from bsp_tui.config import folders
+from bsp_tui.config import folders, platform_url
 from bsp_tui.exitcodes import ExitCode
 from bsp_tui.logs import log_to_file
 from bsp_tui.output import CommandError, fail, json_option, print_json
@@ -28,7 +28,23 @@ def _open() -> Platform:
     # Imported here: every other `bsp` command starts without the platform's web stack.
     from bsp_tui.platform.core import Platform
 
-    return Platform.open(_settings())
+    served = platform_url()
+    settings = _settings()
+    if served:
+        # These commands read and write the database under BSP_HOME. Answering from it
+        # while the launcher uses another platform would show, say, PINs that platform
+        # refuses: say where to run them instead.
+        fail(
+            CommandError(
+                f"BSP_PLATFORM_URL désigne la plateforme servie {served}, mais cette commande "
+                f"agit sur la base locale {settings.database} : lancez-la là où tourne "
+                "`bsp platform serve` (avec son BSP_HOME), sans BSP_PLATFORM_URL.",
+                ExitCode.USAGE,
+                "served_platform",
+            ),
+            False,
+        )
+    return Platform.open(settings)
 
 
 @click.group("platform")

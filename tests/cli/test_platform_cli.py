@@ -152,6 +152,28 @@ def test_keys_rotate(bsp: Bsp, platform: Platform) -> None:
     assert {key["kid"] for key in platform.keys.jwks()["keys"]} == {old, new}
 
 
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["personas"],
+        ["patients", "--json"],
+        ["reset"],
+        ["keys", "rotate"],
+        ["clients", "add", "outil"],
+    ],
+)
+def test_local_commands_refuse_to_answer_for_a_served_platform(
+    bsp: Bsp, platform: Platform, args: list[str]
+) -> None:
+    kid = platform.keys.active().kid
+    result = bsp("platform", *args, BSP_PLATFORM_URL="http://127.0.0.1:8700")
+    assert result.returncode == 2, result.stderr
+    assert result.stdout == ""
+    assert "BSP_PLATFORM_URL désigne la plateforme servie http://127.0.0.1:8700" in result.stderr
+    assert "bsp platform serve" in result.stderr and "Traceback" not in result.stderr
+    assert platform.keys.active().kid == kid  # nothing was done to the local platform
+
+
 def test_a_bad_setting_is_bad_input(bsp: Bsp) -> None:
     result = bsp("platform", "personas", BSP_PSC_ACCESS_TTL="deux minutes")
     assert result.returncode == 2
