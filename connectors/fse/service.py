@@ -144,11 +144,13 @@ def _caller(request: Request, credentials: HTTPAuthorizationCredentials | None) 
     profession = claims.get("profession") or {}
     if not fse_package.CONNECTOR.allows(str(profession.get("code", ""))):
         label = profession.get("label") or "profession inconnue"
+        why = fse_package.CONNECTOR.refusal
         raise FseServiceError(
             403,
             "forbidden",
             f"Votre profession ({label}) ne fait pas de feuilles de soins : "
-            + fse_package.CONNECTOR.refusal,
+            + why[:1].lower()
+            + why[1:],
             "profession",
         )
     return claims

@@ -171,6 +171,10 @@ class InsScreen(ConnectorView):
         if result.code == FOUND and result.identity is not None:
             self.say("Identité trouvée (code 00).")
             self.show_identity(result.identity)
+            # The next thing to do is to choose her: Enter again does it.
+            choose = self.query_one("#ins-choose", Button)
+            choose.focus()
+            choose.scroll_visible()
         elif result.code == NONE:
             self.say(NOT_FOUND, error=True)
         elif result.code == SEVERAL:

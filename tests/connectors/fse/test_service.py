@@ -52,7 +52,10 @@ async def test_pharmacists_and_secretaries_are_refused(fse: Harness, persona: st
     for path, body in (("/rights", {"ins": DUPONT}), ("/batches", {"batch_id": "x"})):
         answer = await fse.post(persona, path, body)
         assert (answer.status_code, refusal(answer)) == (403, "profession")
-        assert "ne fait pas de feuilles de soins" in outcome(answer)["diagnostics"]
+        assert (
+            "ne fait pas de feuilles de soins : la feuille de soins se signe avec"
+            in (outcome(answer)["diagnostics"])
+        )
     billing = await fse.emu.http.get(
         "/api/fse/billing", headers={"Authorization": f"Bearer {await fse.token(persona)}"}
     )

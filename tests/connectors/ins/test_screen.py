@@ -17,7 +17,7 @@ from tests.app.conftest import (  # noqa: F401 - autouse fixtures of the launche
     sign_in_outside,
     wait_for,
 )
-from tests.app.test_journey import press_button
+from tests.app.test_journey import focus, press_button
 from tests.connectors.screens import (
     SIZE,
     HostApp,
@@ -41,14 +41,17 @@ async def test_a_found_identity_becomes_the_patient() -> None:
         screen = await open_tile(pilot, 1, "ins")
         view = screen.query_one(InsScreen)
         fill_traits(view, "DUPONT", "Marie", "F", "1962-03-14")
-        await press_button(pilot, "#ins-search")
+        # Keyboard only: Enter in the date field searches, Enter again chooses her.
+        await focus(pilot, "#ins-birthdate")
+        await pilot.press("enter")
         await wait_for(
             pilot, lambda: view.query_one("#ins-result").has_class("-shown"), what="the 00 answer"
         )
         assert "00" in shown(view, "#ins-outcome")
         assert "DUPONT" in shown(view, "#ins-identity")
         assert app.patient is None
-        await press_button(pilot, "#ins-choose")
+        await wait_for(pilot, lambda: view.query_one("#ins-choose").has_focus, what="the choice")
+        await pilot.press("enter")
         await wait_for(pilot, lambda: app.patient is not None, what="the patient chosen")
         assert app.patient["family"] == "DUPONT"
         assert app.patient["sex"] == "F" and app.patient["birthdate"] == "1962-03-14"
