@@ -179,7 +179,9 @@ class PrescriptionEditor(Vertical):
             self.query_one(field, Input).value = ""
         self.chosen = None
         self.say(f"{len(self.lines)} ligne{'s' if len(self.lines) > 1 else ''} sur l'ordonnance.")
-        self.query_one("#rx-search", Input).focus()
+        search = self.query_one("#rx-search", Input)
+        search.value = ""  # ready for the next medication
+        search.focus()
 
     def action_remove_line(self) -> None:
         table = self.query_one("#rx-lines", DataTable)

@@ -96,6 +96,8 @@ async def test_the_doctor_searches_adds_lines_signs_and_exports_the_qr(tmp_path:
         editor.query_one("#rx-quantity", Input).value = "2"
         await pilot.press("enter")
         await wait_for(pilot, lambda: lines.row_count == 1, what="the first line")
+        search = editor.query_one("#rx-search", Input)
+        assert search.has_focus and search.value == ""  # ready for the next medication
 
         await choose_medication(pilot, editor, "amoxicilline 500 gelule 12")
         await add_line(pilot, editor, "1 gélule matin et soir", "7j")
