@@ -3,13 +3,111 @@
 The launcher mounts a connector's view (a Textual widget) inside its own screen, with
 the session bar, the patient context and, in demo mode, the trainer's panels around
 it. The view never sees a token: its `context.client` adds and renews them.
+
+Two rules hold for every connector screen, and this module is where they live:
+
+- **One error boundary.** Every request a screen makes runs in a `service_worker`: a
+  session that ended (logout elsewhere, revocation, expiry) sends the launcher back to
+  its sign-in screen with one sentence, whichever screen is open; an unreachable
+  platform, a refused token or an unexpected failure is said in place, in the widget's
+  own status line. A worker never takes the launcher down.
+- **Data is literal.** Text from the platform or typed by someone (titles, names,
+  dosages, reasons) is shown as it is: `literal()` turns it into content that no
+  markup and no control character can restyle, make clickable or break.
 """
 
 from __future__ import annotations
 
-from textual.containers import Vertical
+import functools
+import logging
+from collections.abc import Callable, Coroutine, Iterable
+from typing import Any, Protocol
 
+import httpx
+from rich.text import Text
+from textual import work
+from textual.containers import Vertical
+from textual.content import Content
+from textual.message import Message
+
+from bsp_tui.printable import printable
+from bsp_tui.sso.errors import NoSessionError, SsoError
 from connectors.base import ConnectorContext
+
+log = logging.getLogger(__name__)
+
+UNREACHABLE = "La plateforme est injoignable : réessayez dans un instant."
+UNEXPECTED = "Erreur inattendue ({kind}) : réessayez, ou signalez-la au support."
+
+
+def literal(text: object) -> Content:
+    """`text` as plain content: never read as markup, control characters shown, not obeyed."""
+    return Content(printable(str(text)))
+
+
+def literal_row(values: Iterable[object]) -> tuple[Text, ...]:
+    """A table row whose every cell is shown literally (sort it with `plain_text`)."""
+    return tuple(Text(printable(str(value)), end="") for value in values)
+
+
+def plain_text(cell: Text) -> str:
+    """A literal cell's text: the sort key of tables filled with `literal_row`."""
+    return cell.plain
+
+
+class SessionEnded(Message):
+    """A connector found the session over; the launcher goes back to sign-in."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__()
+        self.reason = reason
+
+
+class SaysInPlace(Protocol):
+    """A widget with a status line of its own."""
+
+    def say(self, message: str, error: bool = False) -> None:
+        """Show `message` in the widget's status line."""
+
+
+def service_worker(
+    *, group: str, unreachable: str = UNREACHABLE
+) -> Callable[
+    [Callable[..., Coroutine[Any, Any, None]]],
+    Callable[..., Any],
+]:
+    """Run an async method of a widget as an exclusive worker inside the error boundary.
+
+    The widget must have `say(message, error=True)` (`SaysInPlace`); `unreachable` is
+    what it says when the platform does not answer.
+    """
+
+    def decorate(
+        method: Callable[..., Coroutine[Any, Any, None]],
+    ) -> Callable[..., Any]:
+        @functools.wraps(method)
+        async def guarded(self: Any, *args: Any, **kwargs: Any) -> None:
+            try:
+                await method(self, *args, **kwargs)
+            except NoSessionError as error:
+                self.post_message(SessionEnded(error.reason))
+            except SsoError as error:
+                _say(self, error.message)
+            except httpx.HTTPError:
+                _say(self, unreachable)
+            except Exception as error:
+                log.exception("connector worker %s failed", group)
+                _say(self, UNEXPECTED.format(kind=type(error).__name__))
+
+        return work(exclusive=True, group=group, exit_on_error=False)(guarded)
+
+    return decorate
+
+
+def _say(widget: SaysInPlace, message: str) -> None:
+    # The widget may be leaving the screen as the answer comes: nothing is left to say.
+    if getattr(widget, "is_attached", True):
+        widget.say(message, error=True)
 
 
 class ConnectorView(Vertical):

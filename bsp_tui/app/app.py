@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from bsp_tui.sso.session import Session
     from bsp_tui.sso.trace import Tracer
     from connectors.base import Connector
+    from connectors.view import SessionEnded
 
 RENEW_EVERY = 20
 RENEW_AHEAD = 45
@@ -184,12 +185,23 @@ class BspApp(App[None]):
 
     def session_lost(self, error: NoSessionError) -> None:
         """The session ended elsewhere (revoked, expired): say so and offer to sign in."""
+        self.end_session(error.reason)
+
+    def on_session_ended(self, message: SessionEnded) -> None:
+        """A connector screen found the session over (its error boundary said so)."""
+        self.end_session(message.reason)
+
+    def end_session(self, reason: str) -> None:
+        """Back to the sign-in screen, from whatever screen is open, with one sentence."""
         if self.session_facts is None:
             return  # already said, by another of the checks that found out
         self.session_facts = None
         self.patient = None
         self.notify(
-            f"{error.reason} : reconnectez-vous avec votre e-CPS.", severity="error", timeout=15
+            f"Votre session a pris fin : reconnectez-vous avec votre e-CPS ({reason}).",
+            severity="error",
+            timeout=15,
+            markup=False,
         )
         self.back_to_sign_in()
 

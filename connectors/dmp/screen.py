@@ -1,7 +1,8 @@
 """The DMP screen: the context patient's documents, a viewer, and the break-glass access.
 
-The documents fill a `DataTable` in one `add_rows` call (it stays fluid with thousands
-of rows); a click on a header, or `s`, sorts it. Enter opens the document. The
+The documents fill a `DataTable`, each row keyed by its document id so that Enter opens
+the document under the cursor however the table is sorted (a click on a header, or
+`s`). The
 break-glass access asks for its reason first and says that it will be traced. The DMP's
 refusals are shown in the view, in French.
 """
@@ -10,8 +11,7 @@ from __future__ import annotations
 
 from html.parser import HTMLParser
 
-import httpx
-from textual import on, work
+from textual import on
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
@@ -27,7 +27,7 @@ from connectors.dmp.models import (
     Document,
     DocumentInfo,
 )
-from connectors.view import ConnectorView
+from connectors.view import ConnectorView, literal, literal_row, plain_text, service_worker
 
 NO_PATIENT = "Choisissez d'abord un patient dans INS."
 TRACED = "Cet accès sera tracé et visible par le patient."
@@ -76,6 +76,9 @@ def readable(document: Document) -> str:
     return f"Contenu {kind} ({len(document.content)} octets) : non affichable ici."
 
 
+UNREACHABLE = "Le DMP est injoignable : réessayez dans un instant."
+
+
 def row_of(info: DocumentInfo) -> tuple[str, str, str, str, str]:
     labels = ", ".join(SECURITY_LABELS.get(label, label) for label in info.labels)
     return (info.date[:10], info.type_label, info.title, info.author_name, labels)
@@ -101,8 +104,8 @@ class DocumentViewer(ModalScreen[None]):
     def compose(self) -> ComposeResult:
         info = self.document.info
         with Vertical():
-            yield Static(f"{info.title} — {info.type_label}", id="viewer-title")
-            yield Static(f"{info.date[:10]} · {info.author_name} · {info.content_type}")
+            yield Static(literal(f"{info.title} — {info.type_label}"), id="viewer-title")
+            yield Static(literal(f"{info.date[:10]} · {info.author_name} · {info.content_type}"))
             with VerticalScroll(id="viewer-scroll"):
                 yield Static(readable(self.document), id="viewer-text", markup=False)
             yield Button("Fermer", id="viewer-close")
@@ -178,7 +181,7 @@ class DmpScreen(ConnectorView):
         super().__init__(context)
         self.mode = NORMAL
         self.reason: str | None = None
-        self.documents: dict[str | None, DocumentInfo] = {}  # by the table's row key
+        self.documents: dict[str | None, DocumentInfo] = {}  # by document id, the row key
         self.sorted_by: tuple[str, bool] | None = None
 
     @property
@@ -204,14 +207,14 @@ class DmpScreen(ConnectorView):
             self.say(NO_PATIENT, error=True)
             return
         self.query_one("#dmp-patient", Static).update(
-            f"{patient['family']} {patient['given']} — INS {patient['ins']}"
+            literal(f"{patient['family']} {patient['given']} — INS {patient['ins']}")
         )
         self.query_one(DataTable).focus()
         self.load()
 
     def say(self, message: str, error: bool = False) -> None:
         status = self.query_one("#dmp-status", Static)
-        status.update(message)
+        status.update(literal(message))
         status.set_class(error, "-error")
 
     @property
@@ -220,7 +223,7 @@ class DmpScreen(ConnectorView):
 
     # -- the list -----------------------------------------------------------------------
 
-    @work(exclusive=True, group="dmp-list")
+    @service_worker(group="dmp-list", unreachable=UNREACHABLE)
     async def load(self) -> None:
         patient = self.patient
         if patient is None:
@@ -232,19 +235,18 @@ class DmpScreen(ConnectorView):
             self.show_documents([])
             self.say(f"Accès refusé par le DMP : {error.message}", error=True)
             return
-        except httpx.HTTPError:
-            self.say("Le DMP est injoignable : réessayez dans un instant.", error=True)
-            return
         self.show_documents(documents)
 
     def show_documents(self, documents: list[DocumentInfo]) -> None:
-        """Fill the table in one call (fluid with thousands of rows)."""
+        """Fill the table, one row per document keyed by its id."""
         table = self.query_one(DataTable)
         table.clear()
-        keys = table.add_rows([row_of(info) for info in documents])
-        self.documents = {key.value: info for key, info in zip(keys, documents, strict=True)}
+        self.documents = {}
+        for info in documents:
+            table.add_row(*literal_row(row_of(info)), key=info.id)
+            self.documents[info.id] = info
         if self.sorted_by:
-            table.sort(self.sorted_by[0], reverse=self.sorted_by[1])
+            table.sort(self.sorted_by[0], key=plain_text, reverse=self.sorted_by[1])
         mode = "" if self.mode == NORMAL else f" (mode {MODE_LABELS[self.mode]})"
         count = len(documents)
         self.say(f"{count} document{'s' if count > 1 else ''}{mode}.")
@@ -252,7 +254,7 @@ class DmpScreen(ConnectorView):
     def sort_by(self, column: str) -> None:
         reverse = self.sorted_by == (column, False)
         self.sorted_by = (column, reverse)
-        self.query_one(DataTable).sort(column, reverse=reverse)
+        self.query_one(DataTable).sort(column, key=plain_text, reverse=reverse)
 
     @on(DataTable.HeaderSelected)
     def header_clicked(self, event: DataTable.HeaderSelected) -> None:
@@ -279,15 +281,12 @@ class DmpScreen(ConnectorView):
         if info is not None:
             self.open_document(info.id)
 
-    @work(exclusive=True, group="dmp-show")
+    @service_worker(group="dmp-show", unreachable=UNREACHABLE)
     async def open_document(self, document_id: str) -> None:
         try:
             document = await self.client.show(document_id, mode=self.mode, reason=self.reason)
         except DmpError as error:
             self.say(f"Document refusé par le DMP : {error.message}", error=True)
-            return
-        except httpx.HTTPError:
-            self.say("Le DMP est injoignable : réessayez dans un instant.", error=True)
             return
         self.app.push_screen(DocumentViewer(document))
 

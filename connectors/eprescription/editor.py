@@ -11,8 +11,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import httpx
-from textual import on, work
+from textual import on
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.widgets import Button, DataTable, Input, Static
@@ -27,6 +26,7 @@ from connectors.eprescription.models import (
     quantity_of,
     save_qr,
 )
+from connectors.view import literal, literal_row, service_worker
 
 NO_PATIENT = "Choisissez d'abord un patient dans INS : l'ordonnance est faite pour lui."
 CHOOSE_MEDICATION = "Choisissez d'abord un médicament dans la liste (Entrée)."
@@ -117,7 +117,7 @@ class PrescriptionEditor(Vertical):
 
     def say(self, message: str, error: bool = False) -> None:
         status = self.query_one("#rx-status", Static)
-        status.update(message)
+        status.update(literal(message))
         status.set_class(error, "-error")
 
     # -- the catalogue ------------------------------------------------------------------
@@ -127,7 +127,7 @@ class PrescriptionEditor(Vertical):
         self.found = search(event.value, limit=30)
         table = self.query_one("#rx-results", DataTable)
         table.clear()
-        table.add_rows([(m.cip13, m.label) for m in self.found])
+        table.add_rows([literal_row((m.cip13, m.label)) for m in self.found])
 
     @on(Input.Submitted, "#rx-search")
     def to_results(self) -> None:
@@ -137,7 +137,7 @@ class PrescriptionEditor(Vertical):
     @on(DataTable.RowSelected, "#rx-results")
     def medication_chosen(self, event: DataTable.RowSelected) -> None:
         self.chosen = self.found[event.cursor_row]
-        self.query_one("#rx-line-error", Static).update(f"Choisi : {self.chosen.label}")
+        self.query_one("#rx-line-error", Static).update(literal(f"Choisi : {self.chosen.label}"))
         self.query_one("#rx-dosage", Input).focus()
 
     # -- the lines ----------------------------------------------------------------------
@@ -147,7 +147,7 @@ class PrescriptionEditor(Vertical):
         self.query_one("#rx-quantity", Input).focus()
 
     def line_error(self, message: str, field: str) -> None:
-        self.query_one("#rx-line-error", Static).update(f"⚠ {message}")
+        self.query_one("#rx-line-error", Static).update(literal(f"⚠ {message}"))
         self.query_one(field).focus()
 
     @on(Input.Submitted, "#rx-quantity")
@@ -172,7 +172,7 @@ class PrescriptionEditor(Vertical):
             return
         self.lines.append(line)
         self.query_one("#rx-lines", DataTable).add_row(
-            str(len(self.lines)), self.chosen.label, line.dosage, quantity_label(line)
+            *literal_row((len(self.lines), self.chosen.label, line.dosage, quantity_label(line)))
         )
         self.query_one("#rx-line-error", Static).update("")
         for field in ("#rx-dosage", "#rx-quantity"):
@@ -192,7 +192,7 @@ class PrescriptionEditor(Vertical):
         for index, line in enumerate(self.lines, start=1):
             found = medication(line.cip13)
             label = found.label if found else line.cip13
-            table.add_row(str(index), label, line.dosage, quantity_label(line))
+            table.add_row(*literal_row((index, label, line.dosage, quantity_label(line))))
 
     # -- signing ------------------------------------------------------------------------
 
@@ -207,27 +207,26 @@ class PrescriptionEditor(Vertical):
         self.query_one("#rx-sign", Button).disabled = True
         self.send(self.patient["ins"], list(self.lines))
 
-    @work(exclusive=True, group="rx-sign")
+    @service_worker(group="rx-sign", unreachable=UNREACHABLE)
     async def send(self, ins: str, lines: list[LineRequest]) -> None:
         try:
             prescription = await self.client.create(ins, lines)
         except RxError as error:
             self.say(f"Ordonnance refusée : {error.message}", error=True)
-            self.query_one("#rx-sign", Button).disabled = False
             return
-        except httpx.HTTPError:
-            self.say(UNREACHABLE, error=True)
+        finally:
+            # Refused, unreachable or lost: nothing was signed, signing can be tried again.
             self.query_one("#rx-sign", Button).disabled = False
-            return
         self.show_signed(prescription)
 
     def show_signed(self, prescription: Prescription) -> None:
         """The number, the QR code and the DMP copy's outcome."""
         self.signed = prescription
+        self.query_one("#rx-sign", Button).disabled = True
         self.say("Ordonnance signée et transmise.")
         self.query_one("#rx-qr", Static).update(qr_text(prescription.number))
         self.query_one("#rx-number", Static).update(
-            f"N° {prescription.display_number}\n{prescription.patient_name}"
+            literal(f"N° {prescription.display_number}\n{prescription.patient_name}")
         )
         copy = prescription.dmp_copy
         notice = ""
@@ -237,7 +236,7 @@ class PrescriptionEditor(Vertical):
                 if copy.filed
                 else f"Copie non déposée dans le DMP : {copy.reason}"
             )
-        self.query_one("#rx-dmp", Static).update(notice)
+        self.query_one("#rx-dmp", Static).update(literal(notice))
         self.query_one("#rx-export-path", Input).value = f"ordonnance-{prescription.number}.svg"
         self.query_one("#rx-signed").add_class("-shown")
         self.add_class("-signed")

@@ -9,8 +9,7 @@ A nurse sees the same prescription, read-only.
 
 from __future__ import annotations
 
-import httpx
-from textual import on, work
+from textual import on
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.widgets import Button, DataTable, Input, Static
@@ -39,6 +38,7 @@ from connectors.eprescription.models import (
     cip13_problem,
     french_day,
 )
+from connectors.view import literal, literal_row, service_worker
 
 CHOICE_COLUMN = "choice"
 
@@ -125,7 +125,7 @@ class PrescriptionLookup(Vertical):
 
     def say(self, message: str, error: bool = False) -> None:
         status = self.query_one("#rx-lookup-status", Static)
-        status.update(message)
+        status.update(literal(message))
         status.set_class(error, "-error")
 
     def set_dispensable(self, on: bool) -> None:
@@ -146,16 +146,13 @@ class PrescriptionLookup(Vertical):
         self.say("Recherche de l'ordonnance…")
         self.fetch(number)
 
-    @work(exclusive=True, group="rx-find")
+    @service_worker(group="rx-find", unreachable=UNREACHABLE)
     async def fetch(self, number: str) -> None:
         try:
             prescription = await self.client.show(number)
         except RxError as error:
             self.show(None)
             self.say(error.message, error=True)
-            return
-        except httpx.HTTPError:
-            self.say(UNREACHABLE, error=True)
             return
         self.show(prescription)
         self.say(*found_message(prescription, self.can_dispense))
@@ -179,11 +176,12 @@ class PrescriptionLookup(Vertical):
         )
         if prescription.pharmacy:
             text += f" le {french_day(prescription.dispensed_at)} par {prescription.pharmacy}"
-        summary.update(text)
+        summary.update(literal(text))
         dispensable = prescription.status == ACTIVE and self.can_dispense
         lines = prescription.lines
         self.choices = {line.line: (DISPENSED, "") for line in lines} if dispensable else {}
-        table.add_rows([self.row(line) for line in lines])
+        for line in lines:
+            table.add_row(*literal_row(self.row(line)), key=str(line.line))
         self.set_dispensable(dispensable)
 
     def row(self, line: Line) -> tuple[str, str, str, str, str]:
@@ -197,20 +195,23 @@ class PrescriptionLookup(Vertical):
 
     # -- choosing -----------------------------------------------------------------------
 
-    def current_line(self) -> int | None:
-        if self.prescription is None or not self.choices:
+    def current_line(self) -> Line | None:
+        """The line under the cursor (its row is keyed by the line's number)."""
+        table = self.query_one("#rx-dispense-lines", DataTable)
+        if self.prescription is None or not self.choices or not table.row_count:
             return None
-        row = self.query_one("#rx-dispense-lines", DataTable).cursor_row
-        return self.prescription.lines[row].line
+        row_key = table.coordinate_to_cell_key((table.cursor_row, 0)).row_key
+        return next(line for line in self.prescription.lines if str(line.line) == row_key.value)
 
     def set_choice(self, outcome: str, cip13: str = "") -> None:
         line = self.current_line()
-        if line is None or self.prescription is None:
+        if line is None:
             return
-        self.choices[line] = (outcome, cip13)
-        table = self.query_one("#rx-dispense-lines", DataTable)
-        row_key = table.coordinate_to_cell_key((table.cursor_row, 0)).row_key
-        table.update_cell(row_key, CHOICE_COLUMN, self.row(self.prescription.lines[line - 1])[1])
+        self.choices[line.line] = (outcome, cip13)
+        choice = self.row(line)[1]
+        self.query_one("#rx-dispense-lines", DataTable).update_cell(
+            str(line.line), CHOICE_COLUMN, literal(choice)
+        )
 
     def action_choose(self, outcome: str) -> None:
         if self.can_dispense:
@@ -255,7 +256,7 @@ class PrescriptionLookup(Vertical):
         ]
         self.record(self.prescription.number, requests)
 
-    @work(exclusive=True, group="rx-dispense")
+    @service_worker(group="rx-dispense", unreachable=UNREACHABLE)
     async def record(self, number: str, requests: list[DispenseRequest]) -> None:
         try:
             prescription = await self.client.dispense(number, requests)
@@ -263,9 +264,8 @@ class PrescriptionLookup(Vertical):
             self.say(f"Délivrance refusée : {error.message}", error=True)
             self.set_dispensable(error.kind == BAD_INPUT)
             return
-        except httpx.HTTPError:
-            self.say(UNREACHABLE, error=True)
-            self.set_dispensable(True)
-            return
+        except BaseException:
+            self.set_dispensable(True)  # unreachable, or lost: the choices may be sent again
+            raise
         self.show(prescription)
         self.say(f"Délivrance enregistrée : l'ordonnance {prescription.display_number} est close.")

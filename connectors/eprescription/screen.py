@@ -15,7 +15,7 @@ from connectors.eprescription.client import RxClient
 from connectors.eprescription.editor import PrescriptionEditor
 from connectors.eprescription.models import DISPENSERS, PRESCRIBERS, READERS
 from connectors.eprescription.pharmacy import PrescriptionLookup
-from connectors.view import ConnectorView
+from connectors.view import ConnectorView, literal
 
 NO_ACCESS = "Votre profession n'a pas accès à l'ordonnance numérique."
 TITLES = {
@@ -62,7 +62,7 @@ class PrescriptionScreen(ConnectorView):
                 if patient
                 else "Aucun patient choisi."
             )
-            yield Static(who, id="rx-patient")
+            yield Static(literal(who), id="rx-patient")
             yield PrescriptionEditor(client, patient)
         else:
             yield PrescriptionLookup(client, can_dispense=self.role == "dispense")

@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 import httpx
-from textual import on, work
+from textual import on
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.widgets import Button, DataTable, Static
 
-from bsp_tui.sso.errors import SsoError
+from bsp_tui.sso.errors import NoSessionError, SsoError
 from connectors.fse.client import FseClient, FseError
 from connectors.fse.models import french_euros
 from connectors.fse.outbox import Entry, Outbox, leftover
 from connectors.fse.sender import SendBusyError, SendReport, send_outbox
+from connectors.view import literal, literal_row, service_worker
 
 COLUMNS = (("number", "Numéro"), ("patient", "Patient"), ("date", "Date"))
 COLUMNS += (("amount", "Montant"), ("state", "État"))
@@ -75,14 +76,14 @@ class OutboxView(Vertical):
     def say(self, message: str, error: bool = False) -> None:
         """Show a message under the send button."""
         status = self.query_one("#fse-send-status", Static)
-        status.update(message)
+        status.update(literal(message))
         status.set_class(error, "-error")
 
     def refresh_table(self) -> None:
         """Read the outbox again."""
         table = self.query_one(DataTable)
         table.clear()
-        table.add_rows([row_of(entry) for entry in self.outbox.entries()])
+        table.add_rows([literal_row(row_of(entry)) for entry in self.outbox.entries()])
 
     @on(Button.Pressed, "#fse-send")
     def send(self) -> None:
@@ -93,7 +94,7 @@ class OutboxView(Vertical):
         self.query_one("#fse-send", Button).disabled = True
         self.sending()
 
-    @work(exclusive=True, group="fse-send")
+    @service_worker(group="fse-send")
     async def sending(self) -> None:
         try:
             report = await send_outbox(
@@ -101,9 +102,10 @@ class OutboxView(Vertical):
             )
         except SendBusyError:
             self.say("Un envoi est déjà en cours (dans un autre terminal ?).", error=True)
+        except NoSessionError:
+            raise  # the sheets stay queued; the boundary takes the launcher back to sign-in
         except SsoError as error:
-            reason = getattr(error, "reason", error.message)
-            self.say(f"Session terminée : {reason}. {leftover(self.outbox.waiting())}", True)
+            self.say(f"{error.message} {leftover(self.outbox.waiting())}", error=True)
         except FseError as error:
             self.say(f"{error.message} {leftover(self.outbox.waiting())}", error=True)
         except httpx.HTTPError:

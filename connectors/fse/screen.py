@@ -13,7 +13,7 @@ from datetime import date
 from decimal import Decimal
 
 import httpx
-from textual import on, work
+from textual import on
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.widgets import (
@@ -26,7 +26,7 @@ from textual.widgets import (
     TabPane,
 )
 
-from bsp_tui.sso.errors import SsoError
+from bsp_tui.sso.errors import NoSessionError, SsoError
 from connectors.base import ConnectorContext
 from connectors.fse.client import FseClient, FseError
 from connectors.fse.models import (
@@ -41,7 +41,7 @@ from connectors.fse.models import (
 )
 from connectors.fse.outbox import Outbox, profile_outbox
 from connectors.fse.outbox_view import OutboxView
-from connectors.view import ConnectorView
+from connectors.view import ConnectorView, literal, literal_row, service_worker
 
 NO_PATIENT = "Choisissez d'abord un patient dans INS (tuile 1)."
 RIGHTS_UNREAD = "Droits illisibles : mode dégradé, saisissez les droits de l'attestation."
@@ -141,8 +141,10 @@ class FseScreen(ConnectorView):
             self.say(NO_PATIENT, error=True)
             return
         self.query_one("#fse-patient", Static).update(
-            f"{patient['family']} {patient['given']} — INS {patient['ins']} — né(e) le "
-            f"{patient.get('birthdate', '?')}"
+            literal(
+                f"{patient['family']} {patient['given']} — INS {patient['ins']} — né(e) le "
+                f"{patient.get('birthdate', '?')}"
+            )
         )
         self.update_amounts()
         self.query_one("#fse-act", Select).focus()
@@ -154,12 +156,12 @@ class FseScreen(ConnectorView):
     def say(self, message: str, error: bool = False) -> None:
         """Show a message under the sheet."""
         status = self.query_one("#fse-status", Static)
-        status.update(message)
+        status.update(literal(message))
         status.set_class(error, "-error")
 
     # -- rights ---------------------------------------------------------------------------
 
-    @work(exclusive=True, group="fse-rights")
+    @service_worker(group="fse-rights")
     async def read_rights(self) -> None:
         """Read the patient's rights; on failure, offer typed rights in degraded mode."""
         patient = self.patient
@@ -174,19 +176,21 @@ class FseScreen(ConnectorView):
             self.rights = await FseClient(self.context.client).rights(patient["ins"], self.today)
         except FseError as error:
             problem = error.message
+        except NoSessionError:
+            raise  # the boundary takes the launcher back to sign-in
         except SsoError as error:
-            problem = f"session terminée ({getattr(error, 'reason', error.message)})"
+            problem = error.message
         except httpx.HTTPError:
             problem = "plateforme injoignable"
         if problem:
             self.rights, self.typed = None, True
-            shown.update(f"{RIGHTS_UNREAD} ({problem})")
+            shown.update(literal(f"{RIGHTS_UNREAD} ({problem})"))
             shown.add_class("-error")
             self.query_one("#fse-typed").add_class("-shown")
             self.query_one("#fse-degraded", Checkbox).value = True
         else:
             assert self.rights is not None
-            shown.update(rights_text(self.rights))
+            shown.update(literal(rights_text(self.rights)))
             shown.set_class(bool(self.rights.closed_on), "-error")
             self.query_one("#fse-tiers-payant", Checkbox).value = bool(self.rights.exemption)
         self.update_amounts()
@@ -257,20 +261,24 @@ class FseScreen(ConnectorView):
         shown = self.query_one("#fse-amounts", Static)
         rights = self.current_rights()
         if rights is None:
-            table.add_rows([(c, CATALOGUE[c].label, "", "", "", "") for c in self.acts])
+            table.add_rows(
+                [literal_row((c, CATALOGUE[c].label, "", "", "", "")) for c in self.acts]
+            )
             shown.update("Montants : en attente des droits du patient.")
             return
         paying = self.query_one("#fse-tiers-payant", Checkbox).value
         amounts = compute(self.acts, rights, self.today, paying, self._pf_used(rights))
         table.add_rows(
             [
-                (
-                    line.code,
-                    line.label,
-                    french_euros(line.price),
-                    f"{line.rate} %",
-                    french_euros(line.amo),
-                    french_euros(line.pf),
+                literal_row(
+                    (
+                        line.code,
+                        line.label,
+                        french_euros(line.price),
+                        f"{line.rate} %",
+                        french_euros(line.amo),
+                        french_euros(line.pf),
+                    )
                 )
                 for line in amounts.lines
             ]

@@ -8,8 +8,7 @@ the birthplace field takes the focus).
 
 from __future__ import annotations
 
-import httpx
-from textual import on, work
+from textual import on
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.widgets import Button, Input, Label, Select, Static
@@ -25,7 +24,7 @@ from connectors.ins.models import (
     normalise_name,
     sex_problem,
 )
-from connectors.view import ConnectorView
+from connectors.view import ConnectorView, literal, service_worker
 
 FIELDS = ("family", "given", "sex", "birthdate", "birthplace")
 LABELS = {
@@ -37,6 +36,7 @@ LABELS = {
 }
 NOT_FOUND = "Aucune identité trouvée."
 SEVERAL_FOUND = "Plusieurs identités : précisez (autres prénoms, lieu de naissance)."
+UNREACHABLE = "Le service INS est injoignable : réessayez dans un instant."
 
 
 def field_problems(traits: Traits) -> dict[str, str]:
@@ -132,11 +132,12 @@ class InsScreen(ConnectorView):
     def show_problems(self, problems: dict[str, str]) -> None:
         for name in FIELDS:
             reason = problems.get(name, "")
-            self.query_one(f"#ins-{name}-error", Static).update(f"⚠ {reason}" if reason else "")
+            shown = literal(f"⚠ {reason}" if reason else "")
+            self.query_one(f"#ins-{name}-error", Static).update(shown)
 
     def say(self, message: str, error: bool = False) -> None:
         outcome = self.query_one("#ins-outcome", Static)
-        outcome.update(message)
+        outcome.update(literal(message))
         outcome.set_class(error, "-error")
 
     @on(Input.Submitted)
@@ -153,7 +154,7 @@ class InsScreen(ConnectorView):
         self.say("Recherche en cours…")
         self.lookup(traits)
 
-    @work(exclusive=True, group="ins-lookup")
+    @service_worker(group="ins-lookup", unreachable=UNREACHABLE)
     async def lookup(self, traits: Traits) -> None:
         self.requests += 1
         try:
@@ -164,9 +165,6 @@ class InsScreen(ConnectorView):
             return
         except InsServiceError as error:
             self.say(f"Le service INS a refusé la recherche : {error.message}", error=True)
-            return
-        except httpx.HTTPError:
-            self.say("Le service INS est injoignable : réessayez dans un instant.", error=True)
             return
         if result.code == FOUND and result.identity is not None:
             self.say("Identité trouvée (code 00).")
@@ -192,9 +190,11 @@ class InsScreen(ConnectorView):
         if identity is None:
             return
         self.query_one("#ins-identity", Static).update(
-            f"{identity.family} {identity.given} — {identity.sex}, né(e) le "
-            f"{identity.birthdate} à {identity.birthplace}\n"
-            f"INS {identity.ins} (OID {identity.oid}) — statut {identity.status}"
+            literal(
+                f"{identity.family} {identity.given} — {identity.sex}, né(e) le "
+                f"{identity.birthdate} à {identity.birthplace}\n"
+                f"INS {identity.ins} (OID {identity.oid}) — statut {identity.status}"
+            )
         )
 
     @on(Button.Pressed, "#ins-choose")
