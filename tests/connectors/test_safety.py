@@ -1,0 +1,390 @@
+"""Clinical safety of the connector screens, on the real launcher and platform.
+
+- Every table opens or acts on the row under the cursor: the first, a middle and the
+  last row, after sorting where the table sorts.
+- A session that ends elsewhere while a screen works sends the launcher back to the
+  sign-in screen with one sentence, from every connector screen; the app never fails.
+- Text from the platform or typed by someone is shown literally: markup is not read,
+  actions are not made clickable, control characters are not obeyed.
+
+Every wait polls with a deadline; nothing sleeps.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from textual.pilot import Pilot
+from textual.widgets import DataTable, Input, Select, Static
+
+from bsp_tui.app.app import BspApp
+from bsp_tui.app.screens.signin import SignInScreen
+from bsp_tui.printable import printable
+from bsp_tui.sso.session import Session
+from connectors.dmp.client import DmpClient
+from connectors.dmp.screen import DmpScreen, DocumentViewer
+from connectors.eprescription.client import RxClient
+from connectors.eprescription.editor import PrescriptionEditor
+from connectors.eprescription.models import LineRequest
+from connectors.eprescription.pharmacy import PrescriptionLookup
+from connectors.fse.outbox import profile_outbox
+from connectors.fse.screen import FseScreen
+from connectors.ins.models import Identity
+from connectors.ins.screen import InsScreen
+from tests.app.conftest import (  # noqa: F401 - autouse fixtures of the launcher's tests
+    app_environment,
+    shared_keyring,
+    sign_in_outside,
+    wait_for,
+)
+from tests.app.test_journey import focus, notifications, on_screen, press_button, tile
+from tests.connectors.dmp.test_screen import choose_dupont
+from tests.connectors.eprescription.conftest import AMOXICILLINE, IBUPROFENE, PARACETAMOL
+from tests.connectors.eprescription.test_screen import (
+    add_line,
+    choose_medication,
+    prescribe_outside,
+)
+from tests.connectors.screens import SIZE, open_tile
+
+pytestmark = pytest.mark.anyio
+
+DUPONT = "262037511122263"
+# Each would restyle, break or hijack a screen if read as markup or obeyed.
+HOSTILE = (
+    "[/x]",
+    "[@click=app.quit]Cliquez ici[/]",
+    "[b red]URGENT[/]",
+    "Titre \x1b]0;piège\x07 \x1b[2J fin",
+)
+ENDED = "Votre session a pris fin"
+
+
+def text(root, selector: str) -> str:
+    return str(root.query_one(selector, Static).render())
+
+
+def cell_texts(table: DataTable, column: int) -> list[str]:
+    return [str(table.get_row_at(row)[column]) for row in range(table.row_count)]
+
+
+def first_middle_last(count: int) -> list[int]:
+    assert count >= 3
+    return [0, count // 2, count - 1]
+
+
+async def add_documents(titles: tuple[str, ...], tmp_path: Path) -> None:
+    """As the doctor in another terminal: one document per title in DUPONT's DMP."""
+    async with Session.open() as session, session.client_for("dmp") as http:
+        client = DmpClient(http)
+        for number, title in enumerate(titles):
+            path = tmp_path / f"compte-rendu-{number}.txt"
+            path.write_text(f"Contenu du document {number} : {title}", encoding="utf-8")
+            await client.add(DUPONT, path, title=title)
+
+
+async def log_out_elsewhere() -> None:
+    """`bsp logout` from another terminal: the session ends at PSC and in the store."""
+    async with Session.open() as session:
+        assert await session.logout()
+
+
+async def back_on_sign_in(pilot: Pilot) -> None:
+    app: BspApp = pilot.app  # type: ignore[assignment]
+    await wait_for(pilot, lambda: on_screen(app, SignInScreen), what="the sign-in screen")
+    said = [message for _, message in notifications(app) if ENDED in message]
+    assert len(said) == 1, notifications(app)
+    assert app.patient is None
+
+
+# -- rows ---------------------------------------------------------------------------------
+
+
+async def test_enter_opens_the_document_under_the_cursor_after_sorting(tmp_path: Path) -> None:
+    await sign_in_outside("generaliste")
+    titles = ("Zona intercostal", "Angine", "Migraine", "Entorse", *HOSTILE)
+    await add_documents(titles, tmp_path)
+    app = BspApp()
+    async with app.run_test(size=SIZE) as pilot:
+        await choose_dupont(pilot)
+        screen = await open_tile(pilot, 2, "dmp")
+        view = screen.query_one(DmpScreen)
+        table = view.query_one(DataTable)
+        await wait_for(pilot, lambda: table.row_count >= len(titles), what="the documents")
+        view.sort_by("title")
+        shown_titles = cell_texts(table, 2)
+        assert shown_titles == sorted(shown_titles)
+        # Hostile titles are listed literally (markup kept as typed, escapes made visible).
+        for title in HOSTILE[:3]:
+            assert title in shown_titles
+        assert any("␛]0;piège␇" in title for title in shown_titles)
+
+        await focus(pilot, "#dmp-documents")
+        for row in first_middle_last(table.row_count):
+            table.move_cursor(row=row)
+            expected = shown_titles[row]
+            await pilot.press("enter")
+            await wait_for(
+                pilot,
+                lambda: isinstance(app.screen, DocumentViewer) and app.screen.is_mounted,
+                what=f"the viewer of row {row}",
+            )
+            assert printable(app.screen.document.info.title) == expected
+            assert text(app.screen, "#viewer-title").startswith(expected)
+            await pilot.press("escape")
+            await wait_for(pilot, lambda: app.screen is screen, what="back on the list")
+        assert app.is_running
+
+
+async def test_prescription_and_dispensing_rows_act_on_the_line_under_the_cursor() -> None:
+    await sign_in_outside("generaliste")
+    app = BspApp()
+    async with app.run_test(size=SIZE) as pilot:
+        await choose_dupont(pilot)
+        screen = await open_tile(pilot, 3, "eprescription")
+        editor = screen.query_one(PrescriptionEditor)
+        results = editor.query_one("#rx-results", DataTable)
+        # The search results: the medication chosen is the one of the row.
+        editor.query_one("#rx-search", Input).value = "paracetamol"
+        await wait_for(pilot, lambda: results.row_count >= 3, what="several results")
+        await focus(pilot, "#rx-results")
+        for row in first_middle_last(results.row_count):
+            results.move_cursor(row=row)
+            await pilot.press("enter")
+            await wait_for(pilot, lambda r=row: editor.chosen == editor.found[r])
+            assert editor.chosen.cip13 == str(results.get_row_at(row)[0])
+            await focus(pilot, "#rx-results")
+
+        for search in ("paracetamol 1 g", "amoxicilline 500 gelule 12", "ibuprofene 400"):
+            await choose_medication(pilot, editor, search)
+            await add_line(pilot, editor, f"posologie {search}", "1")
+        lines = editor.query_one("#rx-lines", DataTable)
+        await wait_for(pilot, lambda: lines.row_count == 3, what="three lines")
+        # Delete removes the line under the cursor: the middle, then the last, then the first.
+        await focus(pilot, "#rx-lines")
+        kept = [line.dosage for line in editor.lines]
+        for row in (1, 1, 0):
+            lines.move_cursor(row=row)
+            await pilot.press("delete")
+            del kept[row]
+            await wait_for(pilot, lambda: len(editor.lines) == len(kept))
+            assert [line.dosage for line in editor.lines] == kept
+            assert cell_texts(lines, 2) == kept
+
+
+async def test_the_pharmacist_chooses_for_the_line_under_the_cursor() -> None:
+    await sign_in_outside("generaliste")
+    async with Session.open() as session, session.client_for("eprescription") as http:
+        lines = [
+            LineRequest(PARACETAMOL, "1 comprimé", 1, None),
+            LineRequest(AMOXICILLINE, "1 gélule", 1, None),
+            LineRequest(IBUPROFENE, "[b red]URGENT[/] 1 comprimé", 1, None),
+        ]
+        number = (await RxClient(http).create(DUPONT, lines)).display_number
+    await sign_in_outside("pharmacien")
+    app = BspApp()
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_tile(pilot, 3, "eprescription")
+        lookup = screen.query_one(PrescriptionLookup)
+        lookup.query_one("#rx-number-input", Input).value = number
+        await focus(pilot, "#rx-number-input")
+        await pilot.press("enter")
+        table = lookup.query_one("#rx-dispense-lines", DataTable)
+        await wait_for(pilot, lambda: table.row_count == 3, what="the three lines")
+        assert "[b red]URGENT[/] 1 comprimé" in cell_texts(table, 3)
+        await focus(pilot, "#rx-dispense-lines")
+        for row in first_middle_last(3):
+            table.move_cursor(row=row)
+            await pilot.press("n")
+            number_of_row = int(str(table.get_row_at(row)[0]))
+            await wait_for(pilot, lambda n=number_of_row: lookup.choices[n][0] == "not_dispensed")
+            assert str(table.get_row_at(row)[1]) == "non délivré"
+        assert all(choice == "not_dispensed" for choice, _ in lookup.choices.values())
+
+
+async def test_the_care_sheet_removes_the_act_under_the_cursor() -> None:
+    await sign_in_outside("generaliste")
+    app = BspApp()
+    async with app.run_test(size=SIZE) as pilot:
+        await choose_dupont(pilot)
+        screen = await open_tile(pilot, 4, "fse")
+        view = screen.query_one(FseScreen)
+        await wait_for(pilot, lambda: view.rights is not None, what="the rights read")
+        for code in ("G", "VG", "APC", "G"):
+            view.query_one("#fse-act", Select).value = code
+            view.action_add_act()
+        table = view.query_one("#fse-lines", DataTable)
+        await wait_for(pilot, lambda: table.row_count == 4)
+        kept = ["G", "VG", "APC", "G"]
+        for row in (3, 1, 0):  # the last, a middle, the first
+            table.move_cursor(row=row)
+            await focus(pilot, "#fse-lines")
+            await pilot.press("d")
+            del kept[row]
+            await wait_for(pilot, lambda: view.acts == kept, what=f"{kept} left")
+            assert cell_texts(table, 0) == kept
+
+
+# -- a session that ends elsewhere ----------------------------------------------------------
+
+
+async def test_ins_search_after_logout_elsewhere_goes_to_sign_in() -> None:
+    await sign_in_outside("generaliste")
+    app = BspApp()
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_tile(pilot, 1, "ins")
+        view = screen.query_one(InsScreen)
+        for field, value in (("family", "DUPONT"), ("given", "Marie"), ("birthdate", "1962-03-14")):
+            view.query_one(f"#ins-{field}", Input).value = value
+        view.query_one("#ins-sex", Select).value = "F"
+        await log_out_elsewhere()
+        await press_button(pilot, "#ins-search")
+        await back_on_sign_in(pilot)
+
+
+async def test_dmp_reload_after_logout_elsewhere_goes_to_sign_in() -> None:
+    await sign_in_outside("generaliste")
+    app = BspApp()
+    async with app.run_test(size=SIZE) as pilot:
+        await choose_dupont(pilot)
+        screen = await open_tile(pilot, 2, "dmp")
+        table = screen.query_one(DataTable)
+        await wait_for(pilot, lambda: table.row_count > 0, what="the documents")
+        await log_out_elsewhere()
+        await focus(pilot, "#dmp-documents")
+        await pilot.press("r")
+        await back_on_sign_in(pilot)
+
+
+async def test_dmp_document_opened_after_logout_elsewhere_goes_to_sign_in() -> None:
+    await sign_in_outside("generaliste")
+    app = BspApp()
+    async with app.run_test(size=SIZE) as pilot:
+        await choose_dupont(pilot)
+        screen = await open_tile(pilot, 2, "dmp")
+        table = screen.query_one(DataTable)
+        await wait_for(pilot, lambda: table.row_count > 0, what="the documents")
+        await log_out_elsewhere()
+        await focus(pilot, "#dmp-documents")
+        await pilot.press("enter")
+        await back_on_sign_in(pilot)
+
+
+async def test_signing_a_prescription_after_logout_elsewhere_goes_to_sign_in() -> None:
+    await sign_in_outside("generaliste")
+    app = BspApp()
+    async with app.run_test(size=SIZE) as pilot:
+        await choose_dupont(pilot)
+        screen = await open_tile(pilot, 3, "eprescription")
+        editor = screen.query_one(PrescriptionEditor)
+        await choose_medication(pilot, editor, "paracetamol 1 g")
+        await add_line(pilot, editor, "1 comprimé 3 fois par jour", "2")
+        await wait_for(pilot, lambda: len(editor.lines) == 1)
+        await log_out_elsewhere()
+        await press_button(pilot, "#rx-sign")
+        await back_on_sign_in(pilot)
+
+
+async def test_a_pharmacist_lookup_after_logout_elsewhere_goes_to_sign_in() -> None:
+    (number,) = await prescribe_outside(LineRequest(PARACETAMOL, "1 comprimé", 1, None))
+    await sign_in_outside("pharmacien")
+    app = BspApp()
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_tile(pilot, 3, "eprescription")
+        lookup = screen.query_one(PrescriptionLookup)
+        lookup.query_one("#rx-number-input", Input).value = number
+        await log_out_elsewhere()
+        await focus(pilot, "#rx-number-input")
+        await pilot.press("enter")
+        await back_on_sign_in(pilot)
+
+
+async def test_a_dispensing_after_logout_elsewhere_goes_to_sign_in() -> None:
+    (number,) = await prescribe_outside(LineRequest(PARACETAMOL, "1 comprimé", 1, None))
+    await sign_in_outside("pharmacien")
+    app = BspApp()
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_tile(pilot, 3, "eprescription")
+        lookup = screen.query_one(PrescriptionLookup)
+        lookup.query_one("#rx-number-input", Input).value = number
+        await focus(pilot, "#rx-number-input")
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: bool(lookup.choices), what="the prescription to dispense")
+        await log_out_elsewhere()
+        await press_button(pilot, "#rx-validate")
+        await back_on_sign_in(pilot)
+
+
+async def test_care_sheet_rights_and_sending_after_logout_elsewhere_go_to_sign_in() -> None:
+    await sign_in_outside("generaliste")
+    app = BspApp()
+    async with app.run_test(size=SIZE) as pilot:
+        await choose_dupont(pilot)
+        await wait_for(pilot, lambda: tile(app, "fse").state == "ready", what="tile 4 ready")
+        await log_out_elsewhere()
+        # The rights are read as the screen opens: the boundary catches the lost session.
+        await pilot.press("4")
+        await back_on_sign_in(pilot)
+
+    await sign_in_outside("generaliste")
+    app = BspApp()
+    async with app.run_test(size=SIZE) as pilot:
+        await choose_dupont(pilot)
+        screen = await open_tile(pilot, 4, "fse")
+        view = screen.query_one(FseScreen)
+        await wait_for(pilot, lambda: view.rights is not None, what="the rights read")
+        view.query_one("#fse-act", Select).value = "G"
+        view.action_add_act()
+        view.action_queue()
+        assert view.outbox.waiting()
+        await log_out_elsewhere()
+        view.action_send()
+        await back_on_sign_in(pilot)
+    outbox = profile_outbox()
+    try:
+        assert outbox.waiting() == 1  # the sheet stays queued for the next sending
+    finally:
+        outbox.close()
+
+
+# -- literal text ----------------------------------------------------------------------------
+
+
+async def test_hostile_names_and_dosages_are_shown_literally() -> None:
+    await sign_in_outside("generaliste")
+    app = BspApp()
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_tile(pilot, 1, "ins")
+        view = screen.query_one(InsScreen)
+        hostile = Identity(
+            family="[@click=app.quit]DUPONT[/]",
+            given="[b red]MARIE[/]",
+            sex="F",
+            birthdate="1962-03-14",
+            birthplace="[/x]",
+            ins=DUPONT,
+            oid="1.2.250.1.213.1.4.8",
+            status="QUAL",
+        )
+        view.show_identity(hostile)
+        shown = text(view, "#ins-identity")
+        assert "[@click=app.quit]DUPONT[/] [b red]MARIE[/]" in shown and "[/x]" in shown
+        await press_button(pilot, "#ins-choose")
+        await wait_for(pilot, lambda: app.patient is not None)
+        assert "[b red]MARIE[/]" in app.sub_title
+
+        await pilot.press("escape")
+        screen = await open_tile(pilot, 3, "eprescription")
+        editor = screen.query_one(PrescriptionEditor)
+        assert "[@click=app.quit]DUPONT[/]" in text(screen, "#rx-patient")
+        await choose_medication(pilot, editor, "paracetamol 1 g")
+        await add_line(pilot, editor, "[/x] 1 comprimé \x1b[2J", "2")
+        lines = editor.query_one("#rx-lines", DataTable)
+        await wait_for(pilot, lambda: lines.row_count == 1)
+        assert cell_texts(lines, 2) == ["[/x] 1 comprimé ␛[2J"]
+
+        await pilot.press("escape")
+        screen = await open_tile(pilot, 4, "fse")
+        assert "[b red]MARIE[/]" in text(screen, "#fse-patient")
+        assert app.is_running
