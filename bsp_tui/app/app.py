@@ -80,6 +80,7 @@ class BspApp(App[None]):
         self.session_factory = session_factory
         self._session: Session | None = None
         self.last_activity = clock()
+        self.locked = False  # while locked, the header names no patient
 
     @cached_property
     def connectors(self) -> list[Connector]:
@@ -172,6 +173,7 @@ class BspApp(App[None]):
         if relock:
             self.pop_screen()  # the waiting screen
             self.pop_screen()  # the lock
+            self.set_locked(False)
             self.notify("Session déverrouillée.")
             return
         self.pop_screen()
@@ -197,6 +199,7 @@ class BspApp(App[None]):
             return  # already said, by another of the checks that found out
         self.session_facts = None
         self.patient = None
+        self.set_locked(False)
         self.notify(
             f"Votre session a pris fin : reconnectez-vous avec votre e-CPS ({reason}).",
             severity="error",
@@ -223,6 +226,7 @@ class BspApp(App[None]):
             self.notify(error.message, severity="warning", timeout=10)
         self.session_facts = None
         self.patient = None
+        self.set_locked(False)
         self.notify("Vous êtes déconnecté.")
         self.back_to_sign_in()
 
@@ -270,7 +274,13 @@ class BspApp(App[None]):
         from bsp_tui.app.screens.lock import LockScreen
 
         if self.session_facts is not None and not isinstance(self.screen, LockScreen):
+            self.set_locked(True)
             self.push_screen(LockScreen())
+
+    def set_locked(self, locked: bool) -> None:
+        """Lock or unlock what the header shows: no patient while the session is locked."""
+        self.locked = locked
+        self.watch_patient(self.patient)
 
     # -- connectors and patient -------------------------------------------------------------
 
@@ -293,7 +303,9 @@ class BspApp(App[None]):
         self.patient = patient
 
     def watch_patient(self, patient: dict | None) -> None:
-        if patient is None:
+        if self.locked:
+            self.sub_title = "Session verrouillée"
+        elif patient is None:
             self.sub_title = self.SUB_TITLE
         else:
             self.sub_title = (

@@ -16,10 +16,12 @@ from pathlib import Path
 
 import pytest
 from textual.pilot import Pilot
-from textual.widgets import DataTable, Input, Select, Static
+from textual.widgets import DataTable, Digits, Input, Select, Static
 
 from bsp_tui.app.app import BspApp
+from bsp_tui.app.screens.lock import LockScreen
 from bsp_tui.app.screens.signin import SignInScreen
+from bsp_tui.app.screens.waiting import WaitingScreen
 from bsp_tui.printable import printable
 from bsp_tui.sso.session import Session
 from connectors.dmp.client import DmpClient
@@ -38,7 +40,14 @@ from tests.app.conftest import (  # noqa: F401 - autouse fixtures of the launche
     sign_in_outside,
     wait_for,
 )
-from tests.app.test_journey import focus, notifications, on_screen, press_button, tile
+from tests.app.test_journey import (
+    approve_from_test,
+    focus,
+    notifications,
+    on_screen,
+    press_button,
+    tile,
+)
 from tests.connectors.dmp.test_screen import choose_dupont
 from tests.connectors.eprescription.conftest import AMOXICILLINE, IBUPROFENE, PARACETAMOL
 from tests.connectors.eprescription.test_screen import (
@@ -388,3 +397,43 @@ async def test_hostile_names_and_dosages_are_shown_literally() -> None:
         screen = await open_tile(pilot, 4, "fse")
         assert "[b red]MARIE[/]" in text(screen, "#fse-patient")
         assert app.is_running
+
+
+# -- the lock ----------------------------------------------------------------------------------
+
+
+def screen_text(app: BspApp) -> str:
+    """Everything the terminal shows, as text."""
+    return "\n".join(strip.text for strip in app.screen._compositor.render_strips())
+
+
+async def test_the_locked_screen_shows_no_patient_until_a_new_approval() -> None:
+    await sign_in_outside("generaliste")
+    app = BspApp()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await choose_dupont(pilot)
+        ins = app.patient["ins"]
+        await pilot.press("3")  # the prescription editor: clinical data on screen
+        await wait_for(pilot, lambda: app.screen.id == "connector-eprescription")
+        await wait_for(pilot, lambda: ins in screen_text(app), what="the patient shown")
+        await pilot.press("ctrl+l")
+        await wait_for(pilot, lambda: on_screen(app, LockScreen), what="the lock screen")
+        await pilot.pause()
+        shown = screen_text(app)
+        assert "Session verrouillée" in shown
+        assert ins not in shown and "DUPONT" not in shown
+        assert app.patient is not None  # kept for after the unlock, only not shown
+
+        await press_button(pilot, "#unlock")
+        await wait_for(
+            pilot,
+            lambda: (
+                on_screen(app, WaitingScreen) and app.screen.query_one("#binding", Digits).value
+            ),
+            what="the unlock's waiting screen",
+        )
+        assert ins not in screen_text(app)
+        await approve_from_test(app, "generaliste", app.screen.query_one("#binding", Digits).value)
+        await wait_for(pilot, lambda: app.screen.id == "connector-eprescription")
+        await wait_for(pilot, lambda: ins in screen_text(app), what="the patient back")
+        assert ins in app.sub_title
