@@ -25,7 +25,7 @@ from typing import Any, Protocol
 
 import httpx
 from rich.text import Text
-from textual import work
+from textual import events, work
 from textual.containers import Vertical
 from textual.content import Content
 from textual.message import Message
@@ -37,6 +37,8 @@ from connectors.base import ConnectorContext
 log = logging.getLogger(__name__)
 
 UNREACHABLE = "La plateforme est injoignable : réessayez dans un instant."
+# A view shorter than this (in rows) is compact: 80×24 leaves it 21.
+COMPACT_BELOW = 34
 UNEXPECTED = "Erreur inattendue ({kind}) : réessayez, ou signalez-la au support."
 
 
@@ -111,7 +113,12 @@ def _say(widget: SaysInPlace, message: str) -> None:
 
 
 class ConnectorView(Vertical):
-    """Base class of every connector's screen (`Connector.screen` names a subclass)."""
+    """Base class of every connector's screen (`Connector.screen` names a subclass).
+
+    In a short terminal (80×24 over SSH) the view's inputs, lists and buttons drop
+    their borders and the view has the `-compact` class, so that a result and the
+    control that acts on it stay on screen; what still does not fit scrolls.
+    """
 
     DEFAULT_CSS = """
     ConnectorView { height: 1fr; padding: 0 1; }
@@ -120,3 +127,9 @@ class ConnectorView(Vertical):
     def __init__(self, context: ConnectorContext) -> None:
         super().__init__(id=f"view-{context.connector.name}")
         self.context = context
+
+    def on_resize(self, event: events.Resize) -> None:
+        compact = event.size.height < COMPACT_BELOW
+        self.set_class(compact, "-compact")
+        for widget in self.query("Input, Select, Button"):
+            widget.compact = compact  # type: ignore[attr-defined]

@@ -16,6 +16,7 @@ from textual.screen import Screen
 
 from bsp_tui.app.prefs import Prefs
 from bsp_tui.app.screens.signin import SignInScreen
+from bsp_tui.app.typeahead import TypeAhead
 from bsp_tui.sso.errors import NoSessionError, SsoError, StoreUnavailableError
 from bsp_tui.sso.profile import Profile, load_profile
 from themes import DEFAULT_THEME, THEMES
@@ -81,6 +82,7 @@ class BspApp(App[None]):
         self._session: Session | None = None
         self.last_activity = clock()
         self.locked = False  # while locked, the header names no patient
+        self.type_ahead = TypeAhead(self)
 
     @cached_property
     def connectors(self) -> list[Connector]:
@@ -99,6 +101,7 @@ class BspApp(App[None]):
     # -- start ----------------------------------------------------------------------
 
     def on_mount(self) -> None:
+        self.run_worker(self.type_ahead.run(), name="type-ahead", exit_on_error=False)
         self._signin_mounted = self.push_screen(SignInScreen())
         if self.demo:
             self.open_session()  # the demo's panels ask the platform at once
@@ -256,6 +259,8 @@ class BspApp(App[None]):
     async def on_event(self, event: events.Event) -> None:
         if isinstance(event, events.Key | events.MouseDown | events.MouseScrollDown):
             self.last_activity = self.clock()
+        if self.type_ahead.hold(event):
+            return  # handed on in its turn, once the keys before it have been handled
         await super().on_event(event)
 
     def lock_if_idle(self) -> None:

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from textual import on
 from textual.app import ComposeResult
-from textual.containers import Horizontal, Vertical
+from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.widgets import Button, DataTable, Input, Static
 
 from connectors.eprescription.catalogue import Medication, medication, search
@@ -42,8 +42,8 @@ def quantity_label(line: LineRequest) -> str:
     return f"{line.duration_days} j"
 
 
-class PrescriptionEditor(Vertical):
-    """A new prescription for the context patient."""
+class PrescriptionEditor(VerticalScroll):
+    """A new prescription for the context patient (it scrolls in a short terminal)."""
 
     BINDINGS = [("delete", "remove_line", "Retirer la ligne"), ("ctrl+n", "new", "Nouvelle")]
     DEFAULT_CSS = """
@@ -70,6 +70,7 @@ class PrescriptionEditor(Vertical):
     }
     PrescriptionEditor #rx-signed-side { width: 1fr; height: auto; padding-left: 2; }
     PrescriptionEditor #rx-number { text-style: bold; }
+    PrescriptionEditor #rx-export-actions { height: auto; }
     """
 
     def __init__(self, client: RxClient, patient: dict | None) -> None:
@@ -84,7 +85,8 @@ class PrescriptionEditor(Vertical):
     def compose(self) -> ComposeResult:
         yield Input(placeholder="Rechercher un médicament (ex. paracetamol 1 g)", id="rx-search")
         results: DataTable = DataTable(id="rx-results", cursor_type="row")
-        results.add_columns("CIP13", "Médicament")
+        # The name first: its strength, form and box size must show however narrow.
+        results.add_columns("Médicament", "CIP13")
         yield results
         with Horizontal(id="rx-line-form"):
             yield Input(placeholder="Posologie (ex. 1 comprimé 3 fois par jour)", id="rx-dosage")
@@ -127,7 +129,7 @@ class PrescriptionEditor(Vertical):
         self.found = search(event.value, limit=30)
         table = self.query_one("#rx-results", DataTable)
         table.clear()
-        table.add_rows([literal_row((m.cip13, m.label)) for m in self.found])
+        table.add_rows([literal_row((m.label, m.cip13)) for m in self.found])
 
     @on(Input.Submitted, "#rx-search")
     def to_results(self) -> None:
@@ -238,9 +240,12 @@ class PrescriptionEditor(Vertical):
             )
         self.query_one("#rx-dmp", Static).update(literal(notice))
         self.query_one("#rx-export-path", Input).value = f"ordonnance-{prescription.number}.svg"
-        self.query_one("#rx-signed").add_class("-shown")
+        signed = self.query_one("#rx-signed")
+        signed.add_class("-shown")
         self.add_class("-signed")
-        self.query_one("#rx-export", Button).focus()
+        self.query_one("#rx-export", Button).focus(scroll_visible=False)
+        # The number and the QR code from their top, however short the terminal.
+        self.call_after_refresh(signed.scroll_visible, top=True, animate=False)
 
     @on(Input.Submitted, "#rx-export-path")
     @on(Button.Pressed, "#rx-export")

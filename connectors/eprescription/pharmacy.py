@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from textual import on
 from textual.app import ComposeResult
-from textual.containers import Horizontal, Vertical
+from textual.containers import Horizontal, VerticalScroll
 from textual.widgets import Button, DataTable, Input, Static
 
 from connectors.eprescription.catalogue import medication
@@ -67,8 +67,8 @@ def found_message(prescription: Prescription, can_dispense: bool) -> tuple[str, 
     return f"Ordonnance {number} : {count} ligne{'s' if count > 1 else ''}, {what}.", False
 
 
-class PrescriptionLookup(Vertical):
-    """Find a prescription by number; dispense it when `can_dispense`."""
+class PrescriptionLookup(VerticalScroll):
+    """Find a prescription by number; dispense it when `can_dispense` (it scrolls)."""
 
     BINDINGS = [
         ("d", "choose('dispensed')", "Délivré"),

@@ -15,7 +15,7 @@ from decimal import Decimal
 import httpx
 from textual import on
 from textual.app import ComposeResult
-from textual.containers import Horizontal, Vertical
+from textual.containers import Horizontal, VerticalScroll
 from textual.widgets import (
     Button,
     Checkbox,
@@ -101,7 +101,7 @@ class FseScreen(ConnectorView):
     def compose(self) -> ComposeResult:
         yield Static("Feuille de soins électronique", classes="title")
         with TabbedContent(id="fse-tabs"):
-            with TabPane("Feuille", id="fse-tab-sheet"), Vertical():
+            with TabPane("Feuille", id="fse-tab-sheet"), VerticalScroll(id="fse-sheet"):
                 yield Static("", id="fse-patient")
                 yield Static("", id="fse-rights")
                 with Horizontal(id="fse-typed", classes="bar"):

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from textual import on
 from textual.app import ComposeResult
-from textual.containers import Horizontal, Vertical
+from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.widgets import Button, Input, Label, Select, Static
 
 from connectors.base import ConnectorContext
@@ -70,11 +70,16 @@ class InsScreen(ConnectorView):
     """Look an identity up by its traits and choose it as the patient."""
 
     DEFAULT_CSS = """
+    InsScreen #ins-scroll { height: 1fr; }
     InsScreen .title { text-style: bold; margin-bottom: 1; }
     InsScreen .row { height: auto; }
     InsScreen .row Label { width: 20; padding-top: 1; }
     InsScreen .row Input, InsScreen .row Select { width: 30; }
     InsScreen .field-error { color: $error; padding: 1 0 0 1; width: 1fr; }
+    InsScreen.-compact .row Label { padding-top: 0; }
+    InsScreen.-compact .field-error { padding: 0 0 0 1; }
+    InsScreen.-compact .row { margin-bottom: 0; }
+    InsScreen.-compact .title { margin: 0; }
     InsScreen #ins-actions { height: auto; margin-top: 1; }
     InsScreen #ins-outcome { margin-top: 1; height: auto; }
     InsScreen #ins-outcome.-error { color: $error; }
@@ -89,6 +94,10 @@ class InsScreen(ConnectorView):
         self.requests = 0
 
     def compose(self) -> ComposeResult:
+        with VerticalScroll(id="ins-scroll"):
+            yield from self.compose_form()
+
+    def compose_form(self) -> ComposeResult:
         yield Static("INS — recherche d'identité par les traits", classes="title")
         for name in FIELDS:
             with Horizontal(classes="row"):

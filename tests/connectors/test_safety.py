@@ -15,6 +15,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from textual import events
 from textual.pilot import Pilot
 from textual.widgets import DataTable, Digits, Input, Select, Static
 
@@ -33,7 +34,7 @@ from connectors.eprescription.pharmacy import PrescriptionLookup
 from connectors.fse.outbox import profile_outbox
 from connectors.fse.screen import FseScreen
 from connectors.ins.models import Identity
-from connectors.ins.screen import InsScreen
+from connectors.ins.screen import FIELDS, InsScreen
 from tests.app.conftest import (  # noqa: F401 - autouse fixtures of the launcher's tests
     app_environment,
     shared_keyring,
@@ -162,7 +163,7 @@ async def test_prescription_and_dispensing_rows_act_on_the_line_under_the_cursor
             results.move_cursor(row=row)
             await pilot.press("enter")
             await wait_for(pilot, lambda r=row: editor.chosen == editor.found[r])
-            assert editor.chosen.cip13 == str(results.get_row_at(row)[0])
+            assert editor.chosen.cip13 == str(results.get_row_at(row)[1])
             await focus(pilot, "#rx-results")
 
         for search in ("paracetamol 1 g", "amoxicilline 500 gelule 12", "ibuprofene 400"):
@@ -437,3 +438,116 @@ async def test_the_locked_screen_shows_no_patient_until_a_new_approval() -> None
         await wait_for(pilot, lambda: app.screen.id == "connector-eprescription")
         await wait_for(pilot, lambda: ins in screen_text(app), what="the patient back")
         assert ins in app.sub_title
+
+
+# -- keys typed ahead ------------------------------------------------------------------------
+
+
+def type_in_a_burst(app: BspApp, *keys: str) -> None:
+    """Keys as a scanner or a paste sends them: all at once, none waiting for the app."""
+    for key in keys:
+        if len(key) == 1:
+            event = events.Key("space" if key == " " else key, key)
+        else:
+            event = events.Key(key, None)
+        event.set_sender(app)
+        app._driver.send_message(event)
+
+
+async def test_a_form_typed_in_one_burst_fills_each_field() -> None:
+    await sign_in_outside("generaliste")
+    app = BspApp()
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await open_tile(pilot, 1, "ins")
+        view = screen.query_one(InsScreen)
+        type_in_a_burst(app, *"Dupont", "tab", *"Marie", "tab", "tab", *"1962-03-14", "tab")
+        birthplace = view.query_one("#ins-birthplace", Input)
+        await wait_for(pilot, lambda: birthplace.has_focus, what="the last field focused")
+        values = {name: view.query_one(f"#ins-{name}", Input).value for name in FIELDS[:2]}
+        assert values == {"family": "Dupont", "given": "Marie"}
+        assert view.query_one("#ins-birthdate", Input).value == "1962-03-14"
+
+        await pilot.press("escape")
+        await choose_dupont(pilot)
+        screen = await open_tile(pilot, 3, "eprescription")
+        editor = screen.query_one(PrescriptionEditor)
+        type_in_a_burst(
+            app,
+            *"amoxicilline 500 gelule 12",
+            "enter",  # to the results
+            "enter",  # the first one is chosen, the dosage field takes the focus
+            *"1 gélule matin et soir",
+            "enter",  # to the quantity
+            *"7j",
+            "enter",  # the line is added, the search takes the focus
+            *"paracetamol 1 g",
+        )
+        search = editor.query_one("#rx-search", Input)
+        await wait_for(pilot, lambda: search.value == "paracetamol 1 g", what="the next search")
+        assert [(line.cip13, line.dosage, line.duration_days) for line in editor.lines] == [
+            (AMOXICILLINE, "1 gélule matin et soir", 7)
+        ]
+        assert editor.query_one("#rx-dosage", Input).value == ""
+        assert editor.query_one("#rx-quantity", Input).value == ""
+
+
+# -- nothing below the fold at 80×24 ----------------------------------------------------------
+
+
+def wholly_visible(app: BspApp, widget) -> bool:
+    """The widget is on screen, none of it clipped by a container or the terminal."""
+    placed = app.screen._compositor.visible_widgets.get(widget)
+    if placed is None:
+        return False
+    region, clip = placed
+    return clip.contains_region(region) and app.screen.region.contains_region(region)
+
+
+async def test_at_80x24_each_result_and_the_control_that_acts_on_it_are_on_screen() -> None:
+    await sign_in_outside("generaliste")
+    app = BspApp()
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await open_tile(pilot, 1, "ins")
+        view = screen.query_one(InsScreen)
+        view.query_one("#ins-sex", Select).value = "F"
+        await pilot.press(*"DUPONT", "tab", *"Marie", "tab", "tab", *"1962-03-14", "enter")
+        choose = view.query_one("#ins-choose")
+        await wait_for(pilot, lambda: choose.has_focus, what="« Choisir comme patient » focused")
+        await pilot.pause()
+        assert wholly_visible(app, view.query_one("#ins-identity"))
+        assert wholly_visible(app, choose)
+        assert "INS 262037511122263" in screen_text(app)
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: app.patient is not None, what="DUPONT chosen")
+
+        await pilot.press("escape", "3")
+        await wait_for(pilot, lambda: app.screen.id == "connector-eprescription")
+        editor = app.screen.query_one(PrescriptionEditor)
+        await pilot.press(*"amoxicilline 500 gelule")
+        await wait_for(pilot, lambda: len(editor.found) >= 2, what="the two box sizes")
+        await pilot.pause()
+        shown = screen_text(app)
+        assert "gélule, boîte de 12" in shown and "gélule, boîte de 24" in shown
+        await pilot.press("enter", "enter", *"1 gélule matin et soir", "enter", *"7j", "enter")
+        await wait_for(pilot, lambda: len(editor.lines) == 1, what="the line")
+        await press_button(pilot, "#rx-sign")
+        signed = editor.query_one("#rx-signed")
+        await wait_for(pilot, lambda: signed.has_class("-shown"), what="signed")
+        await wait_for(pilot, lambda: wholly_visible(app, editor.query_one("#rx-qr")), what="QR")
+        assert wholly_visible(app, editor.query_one("#rx-number"))
+        assert wholly_visible(app, app.focused)
+
+        await pilot.press("escape", "4")
+        await wait_for(pilot, lambda: app.screen.id == "connector-fse")
+        fse = app.screen.query_one(FseScreen)
+        await wait_for(pilot, lambda: fse.rights is not None, what="the rights read")
+        fse.query_one("#fse-act", Select).value = "G"
+        await pilot.press("a")
+        await wait_for(pilot, lambda: fse.acts == ["G"])
+        await pilot.pause()
+        assert wholly_visible(app, fse.query_one("#fse-amounts"))
+        queue = fse.query_one("#fse-queue")
+        queue.focus()
+        await wait_for(pilot, lambda: queue.has_focus)
+        await pilot.pause()
+        assert wholly_visible(app, queue)
