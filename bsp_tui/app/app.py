@@ -127,6 +127,10 @@ class BspApp(App[None]):
             return
         for warning in self._session.warnings:
             self.notify(warning, severity="warning", timeout=10)
+        if self.demo:
+            for screen in self.screen_stack:
+                if isinstance(screen, SignInScreen):
+                    screen.load_personas()
         if self.load_facts():
             # Replacing a screen whose Header has just mounted crashes Textual 8.2.8: the
             # Header's title callback, queued on the app, finds no HeaderTitle any more.

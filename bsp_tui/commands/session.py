@@ -14,7 +14,7 @@ from bsp_tui.output import CommandError, json_option, print_json, run_async
 from bsp_tui.phone import PhoneError, VirtualPhone
 from bsp_tui.sso import flows
 from bsp_tui.sso.errors import UsageError
-from bsp_tui.sso.profile import FLOWS
+from bsp_tui.sso.profile import EMBEDDED_CIBA_ONLY, FLOWS
 from bsp_tui.sso.session import Session
 from connectors.base import registry
 
@@ -105,6 +105,8 @@ async def login(
         raise UsageError("--persona demande --pin.")
     async with open_session() as session:
         flow = flow or session.profile.flow
+        if flow not in session.profile.person_flows:
+            raise UsageError(EMBEDDED_CIBA_ONLY)
         approve = None
         if persona:
             if not session.emulated or flow != "ciba":

@@ -28,6 +28,12 @@ EMBEDDED = "embedded"
 REALM_PATH = "/auth/realms/esante-wallet"
 FLOWS = ("ciba", "device", "browser")
 STORES = ("keyring", "file", "memory")
+# The embedded platform has no address a phone or a browser could open.
+EMBEDDED_CIBA_ONLY = (
+    "Sur la plateforme intégrée, seule la notification e-CPS fonctionne : le code à saisir "
+    "et le navigateur ont besoin d'une plateforme servie (bsp platform serve, puis "
+    "BSP_PLATFORM_URL)."
+)
 
 
 @dataclass(frozen=True)
@@ -47,6 +53,13 @@ class Profile:
     def embedded(self) -> bool:
         """True when the platform runs in this process."""
         return self.platform == EMBEDDED
+
+    @property
+    def person_flows(self) -> tuple[str, ...]:
+        """The flows a person can complete with this profile (CIBA only when embedded)."""
+        if self.embedded and not self.issuer:
+            return ("ciba",)
+        return FLOWS
 
     def platform_base(self, embedded_base: str) -> str:
         """The platform's base URL (`embedded_base` for the embedded one)."""

@@ -9,6 +9,8 @@ from textual.widgets import Button, Input, Label, RadioButton, RadioSet, Select,
 
 from bsp_tui.app.screens.base import BspScreen
 from bsp_tui.identifiers import national_id_problem
+from bsp_tui.sso.errors import SsoError
+from bsp_tui.sso.profile import EMBEDDED_CIBA_ONLY, FLOWS, load_profile
 
 FLOW_LABELS = {
     "ciba": "Notification sur mon e-CPS",
@@ -33,21 +35,25 @@ class SignInScreen(BspScreen):
                 id="national-id",
             )
             yield Static("", id="id-check", classes="hint")
+            flows = _person_flows()
             with RadioSet(id="flow"):
-                for flow, label in FLOW_LABELS.items():
-                    yield RadioButton(label, value=flow == "ciba", id=f"flow-{flow}")
+                for flow in flows:
+                    yield RadioButton(FLOW_LABELS[flow], value=flow == "ciba", id=f"flow-{flow}")
+            if len(flows) < len(FLOW_LABELS):
+                yield Static(EMBEDDED_CIBA_ONLY, id="flows-hint", classes="hint")
             with Horizontal(classes="actions"):
                 yield Button("Se connecter", variant="primary", id="start")
             yield Static("", id="signin-error", classes="error")
 
     def on_mount(self) -> None:
         self.query_one("#national-id", Input).focus()
-        if self.app.demo:  # type: ignore[attr-defined]
+        if self.app.demo and self.app._session is not None:  # type: ignore[attr-defined]
             self.load_personas()
 
-    @work(exit_on_error=False)
+    @work(exit_on_error=False, exclusive=True, group="personas")
     async def load_personas(self) -> None:
-        """Fill the persona picker from the platform's demo directory."""
+        """Fill the persona picker from the platform's demo directory (once the session
+        store is open: after the store choice, when there is no keyring)."""
         personas = await self.app.demo_personas()  # type: ignore[attr-defined]
         options = [(f"{p['display_name']} — {p['profession']}", p["national_id"]) for p in personas]
         self.query_one("#persona", Select).set_options(options)
@@ -88,3 +94,10 @@ class SignInScreen(BspScreen):
                 return
         error.update("")
         self.app.start_sign_in(self.flow, national_id)  # type: ignore[attr-defined]
+
+
+def _person_flows() -> tuple[str, ...]:
+    try:
+        return load_profile().person_flows
+    except SsoError:
+        return FLOWS  # a broken profile is said when the session opens

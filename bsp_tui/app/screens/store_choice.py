@@ -4,13 +4,20 @@ from __future__ import annotations
 
 from textual import on
 from textual.app import ComposeResult
+from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Static
 
 
 class StoreChoiceScreen(ModalScreen[str]):
-    """Never a silent plaintext file: the person chooses, or quits."""
+    """Never a silent plaintext file: the person chooses, or quits (Échap, q, Ctrl+Q)."""
+
+    BINDINGS = [
+        Binding("escape", "leave", "Quitter", id="store-quit"),
+        Binding("q", "leave", "Quitter", show=False, id="store-q"),
+        Binding("ctrl+q", "leave", "Quitter", show=False, priority=True, id="store-ctrl-q"),
+    ]
 
     def compose(self) -> ComposeResult:
         with Vertical(id="store-choice"):
@@ -29,3 +36,7 @@ class StoreChoiceScreen(ModalScreen[str]):
     @on(Button.Pressed)
     def chosen(self, event: Button.Pressed) -> None:
         self.dismiss(event.button.id or "quit")
+
+    def action_leave(self) -> None:
+        """Quit bsp without choosing: nothing is kept."""
+        self.dismiss("quit")
