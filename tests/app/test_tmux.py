@@ -4,6 +4,7 @@ phone in another process, read the dashboard from the screen, quit.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import shlex
 import shutil
@@ -16,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.app.conftest import approvals, national_id_of, pin_of
+from tests.app.conftest import approvals, national_id_of, pin_of, sign_in_outside
 
 pytestmark = pytest.mark.skipif(
     shutil.which("tmux") is None, reason="tmux is not installed (apt-get install tmux)"
@@ -93,10 +94,10 @@ def terminal() -> Iterator[Terminal]:
     term.kill()
 
 
-def test_real_bsp_in_tmux_signs_in_and_shows_the_dashboard(
-    terminal: Terminal, shared_keyring: Path
-) -> None:
-    env = {
+@pytest.fixture
+def env(shared_keyring: Path) -> dict[str, str]:
+    """What `bsp` in the terminal and `bsp` in another shell share: home and keyring."""
+    return {
         "BSP_HOME": os.environ["BSP_HOME"],
         "BSP_POLL_INTERVAL": "1",
         "PYTHON_KEYRING_BACKEND": "tests.support.keyring_backend.FileKeyring",
@@ -104,6 +105,24 @@ def test_real_bsp_in_tmux_signs_in_and_shows_the_dashboard(
         "PYTHONPATH": str(ROOT),
         "TERM": "xterm-256color",
     }
+
+
+def other_shell(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    """`bsp ARGS…` in another shell, with no terminal."""
+    return subprocess.run(
+        [*bsp_command(), *args],
+        env=os.environ | env,
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+def test_real_bsp_in_tmux_signs_in_and_shows_the_dashboard(
+    terminal: Terminal, env: dict[str, str]
+) -> None:
     national_id, pin = national_id_of("generaliste"), pin_of("generaliste")
     terminal.start(env, bsp_command())
     terminal.wait_until("sign-in screen", lambda s: "Connexion avec votre e-CPS" in s)
@@ -114,14 +133,7 @@ def test_real_bsp_in_tmux_signs_in_and_shows_the_dashboard(
     waiting = terminal.wait_until("binding number", lambda s: "Validez sur votre e-CPS" in s)
     assert "expire dans" in waiting
 
-    phone = subprocess.run(
-        [*bsp_command(), "phone", "approve", "--persona", "generaliste", "--pin", pin],
-        env=os.environ | env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    phone = other_shell(env, "phone", "approve", "--persona", "generaliste", "--pin", pin)
     assert phone.returncode == 0, phone.stderr
     assert "approuvée" in phone.stdout
 
@@ -141,3 +153,44 @@ def test_real_bsp_in_tmux_signs_in_and_shows_the_dashboard(
         if time.monotonic() >= deadline:
             pytest.fail(f"bsp did not quit on ctrl+q:\n{terminal.screen()}")
         time.sleep(0.1)
+
+
+def test_at_80x24_the_ins_answer_shows_and_a_logout_elsewhere_ends_the_dmp_screen(
+    terminal: Terminal, env: dict[str, str]
+) -> None:
+    asyncio.run(sign_in_outside("generaliste"))
+    terminal.start(env, bsp_command())
+    terminal.wait_until("dashboard ready", lambda s: s.count("● Prêt") == len(TILE_TITLES))
+
+    # Keyboard only, typed as bursts: the form, the sex list (Enter opens it on its
+    # prompt, Down, Enter takes « Féminin »), the date, Enter searches.
+    terminal.key("1")
+    terminal.wait_until("the INS form", lambda s: "Nom de naissance" in s)
+    terminal.type("DUPONT")
+    terminal.key("Tab")
+    terminal.type("Marie")
+    for key in ("Tab", "Enter", "Down", "Enter", "Tab"):
+        terminal.key(key)
+    terminal.type("1962-03-14")
+    terminal.key("Enter")
+    found = terminal.wait_until(
+        "the identity and its button on screen",
+        lambda s: "INS 262037511122263" in s and "Choisir comme patient" in s,
+    )
+    assert "DUPONT MARIE LOUISE" in found
+    terminal.key("Enter")  # the focus is on « Choisir comme patient »
+    terminal.wait_until("the patient in the header", lambda s: "Patient : DUPONT" in s)
+
+    terminal.key("Escape")  # alone: ESC then a key at once would read as Alt+key
+    terminal.wait_until("the dashboard", lambda s: "1 · INS" in s)
+    terminal.key("2")
+    terminal.wait_until("the DMP list", lambda s: "document" in s and "DUPONT" in s)
+    logout = other_shell(env, "logout")
+    assert logout.returncode == 0, logout.stderr
+    terminal.key("r")
+    ended = terminal.wait_until(
+        "the sign-in screen with the sentence",
+        lambda s: "Connexion avec votre e-CPS" in s and "Votre session a pris fin" in s,
+    )
+    assert "DUPONT" not in ended and "Traceback" not in ended
+    assert terminal.alive()
