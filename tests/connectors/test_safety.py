@@ -12,6 +12,7 @@ Every wait polls with a deadline; nothing sleeps.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import pytest
@@ -239,121 +240,125 @@ async def test_the_care_sheet_removes_the_act_under_the_cursor() -> None:
 # -- a session that ends elsewhere ----------------------------------------------------------
 
 
-async def test_ins_search_after_logout_elsewhere_goes_to_sign_in() -> None:
-    await sign_in_outside("generaliste")
-    app = BspApp()
-    async with app.run_test(size=SIZE) as pilot:
-        screen = await open_tile(pilot, 1, "ins")
-        view = screen.query_one(InsScreen)
-        for field, value in (("family", "DUPONT"), ("given", "Marie"), ("birthdate", "1962-03-14")):
-            view.query_one(f"#ins-{field}", Input).value = value
-        view.query_one("#ins-sex", Select).value = "F"
-        await log_out_elsewhere()
-        await press_button(pilot, "#ins-search")
-        await back_on_sign_in(pilot)
+# What a screen does before the session ends (given the pilot and a prescription's
+# number); it returns the request to make once the session has ended.
+Steps = Callable[[Pilot, str], Awaitable[Callable[[], Awaitable[None]]]]
 
 
-async def test_dmp_reload_after_logout_elsewhere_goes_to_sign_in() -> None:
-    await sign_in_outside("generaliste")
-    app = BspApp()
-    async with app.run_test(size=SIZE) as pilot:
-        await choose_dupont(pilot)
-        screen = await open_tile(pilot, 2, "dmp")
-        table = screen.query_one(DataTable)
-        await wait_for(pilot, lambda: table.row_count > 0, what="the documents")
-        await log_out_elsewhere()
+async def ins_search(pilot: Pilot, number: str) -> Callable[[], Awaitable[None]]:
+    view = (await open_tile(pilot, 1, "ins")).query_one(InsScreen)
+    for field, value in (("family", "DUPONT"), ("given", "Marie"), ("birthdate", "1962-03-14")):
+        view.query_one(f"#ins-{field}", Input).value = value
+    view.query_one("#ins-sex", Select).value = "F"
+    return lambda: press_button(pilot, "#ins-search")
+
+
+async def dmp_list(pilot: Pilot) -> DataTable:
+    await choose_dupont(pilot)
+    table = (await open_tile(pilot, 2, "dmp")).query_one(DataTable)
+    await wait_for(pilot, lambda: table.row_count > 0, what="the documents")
+    return table
+
+
+async def dmp_reload(pilot: Pilot, number: str) -> Callable[[], Awaitable[None]]:
+    await dmp_list(pilot)
+
+    async def reload() -> None:
         await focus(pilot, "#dmp-documents")
         await pilot.press("r")
-        await back_on_sign_in(pilot)
+
+    return reload
 
 
-async def test_dmp_document_opened_after_logout_elsewhere_goes_to_sign_in() -> None:
-    await sign_in_outside("generaliste")
-    app = BspApp()
-    async with app.run_test(size=SIZE) as pilot:
-        await choose_dupont(pilot)
-        screen = await open_tile(pilot, 2, "dmp")
-        table = screen.query_one(DataTable)
-        await wait_for(pilot, lambda: table.row_count > 0, what="the documents")
-        await log_out_elsewhere()
+async def dmp_open(pilot: Pilot, number: str) -> Callable[[], Awaitable[None]]:
+    await dmp_list(pilot)
+
+    async def open_first() -> None:
         await focus(pilot, "#dmp-documents")
         await pilot.press("enter")
-        await back_on_sign_in(pilot)
+
+    return open_first
 
 
-async def test_signing_a_prescription_after_logout_elsewhere_goes_to_sign_in() -> None:
-    await sign_in_outside("generaliste")
-    app = BspApp()
-    async with app.run_test(size=SIZE) as pilot:
-        await choose_dupont(pilot)
-        screen = await open_tile(pilot, 3, "eprescription")
-        editor = screen.query_one(PrescriptionEditor)
-        await choose_medication(pilot, editor, "paracetamol 1 g")
-        await add_line(pilot, editor, "1 comprimé 3 fois par jour", "2")
-        await wait_for(pilot, lambda: len(editor.lines) == 1)
-        await log_out_elsewhere()
-        await press_button(pilot, "#rx-sign")
-        await back_on_sign_in(pilot)
+async def rx_sign(pilot: Pilot, number: str) -> Callable[[], Awaitable[None]]:
+    await choose_dupont(pilot)
+    editor = (await open_tile(pilot, 3, "eprescription")).query_one(PrescriptionEditor)
+    await choose_medication(pilot, editor, "paracetamol 1 g")
+    await add_line(pilot, editor, "1 comprimé 3 fois par jour", "2")
+    await wait_for(pilot, lambda: len(editor.lines) == 1)
+    return lambda: press_button(pilot, "#rx-sign")
 
 
-async def test_a_pharmacist_lookup_after_logout_elsewhere_goes_to_sign_in() -> None:
-    (number,) = await prescribe_outside(LineRequest(PARACETAMOL, "1 comprimé", 1, None))
-    await sign_in_outside("pharmacien")
-    app = BspApp()
-    async with app.run_test(size=SIZE) as pilot:
-        screen = await open_tile(pilot, 3, "eprescription")
-        lookup = screen.query_one(PrescriptionLookup)
-        lookup.query_one("#rx-number-input", Input).value = number
-        await log_out_elsewhere()
-        await focus(pilot, "#rx-number-input")
-        await pilot.press("enter")
-        await back_on_sign_in(pilot)
+async def rx_number_typed(pilot: Pilot, number: str) -> PrescriptionLookup:
+    lookup = (await open_tile(pilot, 3, "eprescription")).query_one(PrescriptionLookup)
+    lookup.query_one("#rx-number-input", Input).value = number
+    await focus(pilot, "#rx-number-input")
+    return lookup
 
 
-async def test_a_dispensing_after_logout_elsewhere_goes_to_sign_in() -> None:
-    (number,) = await prescribe_outside(LineRequest(PARACETAMOL, "1 comprimé", 1, None))
-    await sign_in_outside("pharmacien")
-    app = BspApp()
-    async with app.run_test(size=SIZE) as pilot:
-        screen = await open_tile(pilot, 3, "eprescription")
-        lookup = screen.query_one(PrescriptionLookup)
-        lookup.query_one("#rx-number-input", Input).value = number
-        await focus(pilot, "#rx-number-input")
-        await pilot.press("enter")
-        await wait_for(pilot, lambda: bool(lookup.choices), what="the prescription to dispense")
-        await log_out_elsewhere()
-        await press_button(pilot, "#rx-validate")
-        await back_on_sign_in(pilot)
+async def rx_find(pilot: Pilot, number: str) -> Callable[[], Awaitable[None]]:
+    await rx_number_typed(pilot, number)
+    return lambda: pilot.press("enter")
 
 
-async def test_care_sheet_rights_and_sending_after_logout_elsewhere_go_to_sign_in() -> None:
-    await sign_in_outside("generaliste")
-    app = BspApp()
-    async with app.run_test(size=SIZE) as pilot:
-        await choose_dupont(pilot)
-        await wait_for(pilot, lambda: tile(app, "fse").state == "ready", what="tile 4 ready")
-        await log_out_elsewhere()
-        # The rights are read as the screen opens: the boundary catches the lost session.
-        await pilot.press("4")
-        await back_on_sign_in(pilot)
+async def rx_dispense(pilot: Pilot, number: str) -> Callable[[], Awaitable[None]]:
+    lookup = await rx_number_typed(pilot, number)
+    await pilot.press("enter")
+    await wait_for(pilot, lambda: bool(lookup.choices), what="the prescription to dispense")
+    return lambda: press_button(pilot, "#rx-validate")
 
-    await sign_in_outside("generaliste")
-    app = BspApp()
-    async with app.run_test(size=SIZE) as pilot:
-        await choose_dupont(pilot)
-        screen = await open_tile(pilot, 4, "fse")
-        view = screen.query_one(FseScreen)
-        await wait_for(pilot, lambda: view.rights is not None, what="the rights read")
-        view.query_one("#fse-act", Select).value = "G"
-        view.action_add_act()
-        view.action_queue()
-        assert view.outbox.waiting()
-        await log_out_elsewhere()
+
+async def fse_open(pilot: Pilot, number: str) -> Callable[[], Awaitable[None]]:
+    await choose_dupont(pilot)
+    await wait_for(pilot, lambda: tile(pilot.app, "fse").state == "ready", what="tile 4 ready")
+    return lambda: pilot.press("4")  # the rights are read as the screen opens
+
+
+async def fse_send(pilot: Pilot, number: str) -> Callable[[], Awaitable[None]]:
+    await choose_dupont(pilot)
+    view = (await open_tile(pilot, 4, "fse")).query_one(FseScreen)
+    await wait_for(pilot, lambda: view.rights is not None, what="the rights read")
+    view.query_one("#fse-act", Select).value = "G"
+    view.action_add_act()
+    view.action_queue()
+    assert view.outbox.waiting() == 1
+
+    async def send() -> None:
         view.action_send()
+
+    return send
+
+
+@pytest.mark.parametrize(
+    ("persona", "steps"),
+    [
+        ("generaliste", ins_search),
+        ("generaliste", dmp_reload),
+        ("generaliste", dmp_open),
+        ("generaliste", rx_sign),
+        ("pharmacien", rx_find),
+        ("pharmacien", rx_dispense),
+        ("generaliste", fse_open),
+        ("generaliste", fse_send),
+    ],
+    ids=lambda value: value if isinstance(value, str) else value.__name__,
+)
+async def test_a_logout_elsewhere_takes_every_screen_back_to_sign_in(
+    persona: str, steps: Steps
+) -> None:
+    (number,) = await prescribe_outside(LineRequest(PARACETAMOL, "1 comprimé", 1, None))
+    await sign_in_outside(persona)
+    app = BspApp()
+    async with app.run_test(size=SIZE) as pilot:
+        request = await steps(pilot, number)
+        await log_out_elsewhere()
+        await request()
         await back_on_sign_in(pilot)
+        assert app.is_running
     outbox = profile_outbox()
     try:
-        assert outbox.waiting() == 1  # the sheet stays queued for the next sending
+        # A sheet queued before the session ended stays queued for the next sending.
+        assert outbox.waiting() == (1 if steps is fse_send else 0)
     finally:
         outbox.close()
 
