@@ -14,6 +14,7 @@ from textual.binding import Binding
 from textual.reactive import reactive
 from textual.screen import Screen
 
+from bsp_tui.app.keymap import load_keymap
 from bsp_tui.app.prefs import Prefs
 from bsp_tui.app.screens.signin import SignInScreen
 from bsp_tui.app.typeahead import TypeAhead
@@ -102,6 +103,10 @@ class BspApp(App[None]):
 
     def on_mount(self) -> None:
         self.run_worker(self.type_ahead.run(), name="type-ahead", exit_on_error=False)
+        keymap, problems = load_keymap()
+        self.set_keymap(keymap)
+        for problem in problems:
+            self.notify(problem, severity="warning", timeout=10, markup=False)
         self._signin_mounted = self.push_screen(SignInScreen())
         if self.demo:
             self.open_session()  # the demo's panels ask the platform at once

@@ -9,7 +9,7 @@ CONNECTOR = Connector(
     order=2,
     professions=frozenset({"10", "21", "60"}),
     refusal="Le DMP est réservé aux professionnels de santé.",
-    screen="connectors.dmp.screen:DmpScreen",
+    screen="connectors.dmp.screen:DmpView",
     service="connectors.dmp.service:router",
     cli="connectors.dmp.cli:group",
 )

@@ -13,6 +13,7 @@ from html.parser import HTMLParser
 
 from textual import on
 from textual.app import ComposeResult
+from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Button, DataTable, Input, Static
@@ -87,7 +88,7 @@ def row_of(info: DocumentInfo) -> tuple[str, str, str, str, str]:
 class DocumentViewer(ModalScreen[None]):
     """One document's content, as text."""
 
-    BINDINGS = [("escape", "close", "Fermer")]
+    BINDINGS = [Binding("escape", "close", "Fermer", id="dmp.close-document")]
     DEFAULT_CSS = """
     DocumentViewer { align: center middle; }
     DocumentViewer > Vertical {
@@ -118,7 +119,7 @@ class DocumentViewer(ModalScreen[None]):
 class BreakGlassModal(ModalScreen[str | None]):
     """Asks the break-glass reason (required) and says the access will be traced."""
 
-    BINDINGS = [("escape", "cancel", "Annuler")]
+    BINDINGS = [Binding("escape", "cancel", "Annuler", id="dmp.cancel-break-glass")]
     DEFAULT_CSS = """
     BreakGlassModal { align: center middle; }
     BreakGlassModal > Vertical {
@@ -160,21 +161,21 @@ class BreakGlassModal(ModalScreen[str | None]):
         self.dismiss(None)
 
 
-class DmpScreen(ConnectorView):
+class DmpView(ConnectorView):
     """The context patient's DMP documents."""
 
     BINDINGS = [
-        ("s", "sort_next", "Trier"),
-        ("b", "break_glass", "Bris de glace"),
-        ("r", "reload", "Recharger"),
+        Binding("s", "sort_next", "Trier", id="dmp.sort"),
+        Binding("b", "break_glass", "Bris de glace", id="dmp.break-glass"),
+        Binding("r", "reload", "Recharger", id="dmp.reload"),
     ]
     DEFAULT_CSS = """
-    DmpScreen .title { text-style: bold; }
-    DmpScreen #dmp-bar { height: auto; }
-    DmpScreen #dmp-patient { width: 1fr; padding-top: 1; }
-    DmpScreen #dmp-status { height: auto; }
-    DmpScreen #dmp-status.-error { color: $error; }
-    DmpScreen #dmp-documents { height: 1fr; }
+    DmpView .title { text-style: bold; }
+    DmpView #dmp-bar { height: auto; }
+    DmpView #dmp-patient { width: 1fr; padding-top: 1; }
+    DmpView #dmp-status { height: auto; }
+    DmpView #dmp-status.-error { color: $error; }
+    DmpView #dmp-documents { height: 1fr; }
     """
 
     def __init__(self, context: ConnectorContext) -> None:

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from textual import on
 from textual.app import ComposeResult
+from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.widgets import Button, DataTable, Input, Static
 
@@ -45,7 +46,10 @@ def quantity_label(line: LineRequest) -> str:
 class PrescriptionEditor(VerticalScroll):
     """A new prescription for the context patient (it scrolls in a short terminal)."""
 
-    BINDINGS = [("delete", "remove_line", "Retirer la ligne"), ("ctrl+n", "new", "Nouvelle")]
+    BINDINGS = [
+        Binding("delete", "remove_line", "Retirer la ligne", id="rx.remove-line"),
+        Binding("ctrl+n", "new", "Nouvelle", id="rx.new"),
+    ]
     DEFAULT_CSS = """
     PrescriptionEditor { height: 1fr; }
     PrescriptionEditor #rx-results { height: 7; }

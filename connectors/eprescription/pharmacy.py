@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from textual import on
 from textual.app import ComposeResult
+from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
 from textual.widgets import Button, DataTable, Input, Static
 
@@ -71,9 +72,9 @@ class PrescriptionLookup(VerticalScroll):
     """Find a prescription by number; dispense it when `can_dispense` (it scrolls)."""
 
     BINDINGS = [
-        ("d", "choose('dispensed')", "Délivré"),
-        ("n", "choose('not_dispensed')", "Non délivré"),
-        ("s", "substitute", "Substituer"),
+        Binding("d", "choose('dispensed')", "Délivré", id="rx.dispensed"),
+        Binding("n", "choose('not_dispensed')", "Non délivré", id="rx.not-dispensed"),
+        Binding("s", "substitute", "Substituer", id="rx.substitute"),
     ]
     DEFAULT_CSS = """
     PrescriptionLookup { height: 1fr; }

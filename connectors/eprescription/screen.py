@@ -36,12 +36,12 @@ def role_of(profession_code: str) -> str:
     return "none"
 
 
-class PrescriptionScreen(ConnectorView):
+class PrescriptionView(ConnectorView):
     """The editor, the dispensing view or the read-only lookup, by profession."""
 
     DEFAULT_CSS = """
-    PrescriptionScreen .title { text-style: bold; }
-    PrescriptionScreen #rx-patient { height: auto; margin-bottom: 1; }
+    PrescriptionView .title { text-style: bold; }
+    PrescriptionView #rx-patient { height: auto; margin-bottom: 1; }
     """
 
     def __init__(self, context: ConnectorContext) -> None:

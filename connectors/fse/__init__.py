@@ -9,7 +9,7 @@ CONNECTOR = Connector(
     order=4,
     professions=frozenset({"10", "60"}),
     refusal="La feuille de soins se signe avec la carte d'un médecin ou d'un infirmier.",
-    screen="connectors.fse.screen:FseScreen",
+    screen="connectors.fse.screen:FseView",
     service="connectors.fse.service:router",
     cli="connectors.fse.cli:group",
 )

@@ -15,6 +15,7 @@ from decimal import Decimal
 import httpx
 from textual import on
 from textual.app import ComposeResult
+from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
 from textual.widgets import (
     Button,
@@ -57,32 +58,32 @@ def rights_text(rights: Rights) -> str:
     )
 
 
-class FseScreen(ConnectorView):
+class FseView(ConnectorView):
     """Make care sheets for the context patient; follow and send the outbox."""
 
     BINDINGS = [
-        ("a", "add_act", "Ajouter l'acte"),
-        ("d", "remove_act", "Retirer l'acte"),
-        ("t", "toggle_tiers_payant", "Tiers payant"),
-        ("m", "queue", "Mettre en boîte"),
-        ("e", "send", "Envoyer"),
-        ("o", "show_outbox", "Boîte d'envoi"),
-        ("f", "show_sheet", "Feuille"),
+        Binding("a", "add_act", "Ajouter l'acte", id="fse.add-act"),
+        Binding("d", "remove_act", "Retirer l'acte", id="fse.remove-act"),
+        Binding("t", "toggle_tiers_payant", "Tiers payant", id="fse.tiers-payant"),
+        Binding("m", "queue", "Mettre en boîte", id="fse.queue"),
+        Binding("e", "send", "Envoyer", id="fse.send"),
+        Binding("o", "show_outbox", "Boîte d'envoi", id="fse.outbox"),
+        Binding("f", "show_sheet", "Feuille", id="fse.sheet"),
     ]
     DEFAULT_CSS = """
-    FseScreen .title { text-style: bold; }
-    FseScreen #fse-tabs { height: 1fr; }
-    FseScreen TabPane { height: 1fr; padding: 0; }
-    FseScreen #fse-patient, FseScreen #fse-rights { height: auto; }
-    FseScreen .bar { height: auto; }
-    FseScreen #fse-act { width: 1fr; max-width: 60; }
-    FseScreen #fse-lines { height: 1fr; min-height: 5; }
-    FseScreen #fse-amounts { height: auto; text-style: bold; padding: 0 1; }
-    FseScreen #fse-status { height: auto; }
-    FseScreen #fse-status.-error, FseScreen #fse-rights.-error { color: $error; }
-    FseScreen #fse-typed { height: auto; display: none; }
-    FseScreen #fse-typed.-shown { display: block; }
-    FseScreen #fse-exemption { width: 40; }
+    FseView .title { text-style: bold; }
+    FseView #fse-tabs { height: 1fr; }
+    FseView TabPane { height: 1fr; padding: 0; }
+    FseView #fse-patient, FseView #fse-rights { height: auto; }
+    FseView .bar { height: auto; }
+    FseView #fse-act { width: 1fr; max-width: 60; }
+    FseView #fse-lines { height: 1fr; min-height: 5; }
+    FseView #fse-amounts { height: auto; text-style: bold; padding: 0 1; }
+    FseView #fse-status { height: auto; }
+    FseView #fse-status.-error, FseView #fse-rights.-error { color: $error; }
+    FseView #fse-typed { height: auto; display: none; }
+    FseView #fse-typed.-shown { display: block; }
+    FseView #fse-exemption { width: 40; }
     """
 
     def __init__(self, context: ConnectorContext, outbox: Outbox | None = None) -> None:

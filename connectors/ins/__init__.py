@@ -8,6 +8,6 @@ CONNECTOR = Connector(
     description="Identité nationale de santé : rechercher et vérifier un patient",
     order=1,
     service="connectors.ins.service:router",
-    screen="connectors.ins.screen:InsScreen",
+    screen="connectors.ins.screen:InsView",
     cli="connectors.ins.cli:ins_group",
 )

@@ -66,26 +66,26 @@ def patient_of(identity: Identity) -> dict:
     }
 
 
-class InsScreen(ConnectorView):
+class InsView(ConnectorView):
     """Look an identity up by its traits and choose it as the patient."""
 
     DEFAULT_CSS = """
-    InsScreen #ins-scroll { height: 1fr; }
-    InsScreen .title { text-style: bold; margin-bottom: 1; }
-    InsScreen .row { height: auto; }
-    InsScreen .row Label { width: 20; padding-top: 1; }
-    InsScreen .row Input, InsScreen .row Select { width: 30; }
-    InsScreen .field-error { color: $error; padding: 1 0 0 1; width: 1fr; }
-    InsScreen.-compact .row Label { padding-top: 0; }
-    InsScreen.-compact .field-error { padding: 0 0 0 1; }
-    InsScreen.-compact .row { margin-bottom: 0; }
-    InsScreen.-compact .title { margin: 0; }
-    InsScreen #ins-actions { height: auto; margin-top: 1; }
-    InsScreen #ins-outcome { margin-top: 1; height: auto; }
-    InsScreen #ins-outcome.-error { color: $error; }
-    InsScreen #ins-result { height: auto; display: none; border: round $primary; padding: 0 1; }
-    InsScreen #ins-result.-shown { display: block; }
-    InsScreen #ins-choose { margin-top: 1; }
+    InsView #ins-scroll { height: 1fr; }
+    InsView .title { text-style: bold; margin-bottom: 1; }
+    InsView .row { height: auto; }
+    InsView .row Label { width: 20; padding-top: 1; }
+    InsView .row Input, InsView .row Select { width: 30; }
+    InsView .field-error { color: $error; padding: 1 0 0 1; width: 1fr; }
+    InsView.-compact .row Label { padding-top: 0; }
+    InsView.-compact .field-error { padding: 0 0 0 1; }
+    InsView.-compact .row { margin-bottom: 0; }
+    InsView.-compact .title { margin: 0; }
+    InsView #ins-actions { height: auto; margin-top: 1; }
+    InsView #ins-outcome { margin-top: 1; height: auto; }
+    InsView #ins-outcome.-error { color: $error; }
+    InsView #ins-result { height: auto; display: none; border: round $primary; padding: 0 1; }
+    InsView #ins-result.-shown { display: block; }
+    InsView #ins-choose { margin-top: 1; }
     """
 
     def __init__(self, context: ConnectorContext) -> None:

@@ -27,15 +27,15 @@ from bsp_tui.app.screens.waiting import WaitingScreen
 from bsp_tui.printable import printable
 from bsp_tui.sso.session import Session
 from connectors.dmp.client import DmpClient
-from connectors.dmp.screen import DmpScreen, DocumentViewer
+from connectors.dmp.screen import DmpView, DocumentViewer
 from connectors.eprescription.client import RxClient
 from connectors.eprescription.editor import PrescriptionEditor
 from connectors.eprescription.models import LineRequest
 from connectors.eprescription.pharmacy import PrescriptionLookup
 from connectors.fse.outbox import profile_outbox
-from connectors.fse.screen import FseScreen
+from connectors.fse.screen import FseView
 from connectors.ins.models import Identity
-from connectors.ins.screen import FIELDS, InsScreen
+from connectors.ins.screen import FIELDS, InsView
 from tests.app.conftest import (  # noqa: F401 - autouse fixtures of the launcher's tests
     app_environment,
     shared_keyring,
@@ -120,7 +120,7 @@ async def test_enter_opens_the_document_under_the_cursor_after_sorting(tmp_path:
     async with app.run_test(size=SIZE) as pilot:
         await choose_dupont(pilot)
         screen = await open_tile(pilot, 2, "dmp")
-        view = screen.query_one(DmpScreen)
+        view = screen.query_one(DmpView)
         table = view.query_one(DataTable)
         await wait_for(pilot, lambda: table.row_count >= len(titles), what="the documents")
         view.sort_by("title")
@@ -220,7 +220,7 @@ async def test_the_care_sheet_removes_the_act_under_the_cursor() -> None:
     async with app.run_test(size=SIZE) as pilot:
         await choose_dupont(pilot)
         screen = await open_tile(pilot, 4, "fse")
-        view = screen.query_one(FseScreen)
+        view = screen.query_one(FseView)
         await wait_for(pilot, lambda: view.rights is not None, what="the rights read")
         for code in ("G", "VG", "APC", "G"):
             view.query_one("#fse-act", Select).value = code
@@ -246,7 +246,7 @@ Steps = Callable[[Pilot, str], Awaitable[Callable[[], Awaitable[None]]]]
 
 
 async def ins_search(pilot: Pilot, number: str) -> Callable[[], Awaitable[None]]:
-    view = (await open_tile(pilot, 1, "ins")).query_one(InsScreen)
+    view = (await open_tile(pilot, 1, "ins")).query_one(InsView)
     for field, value in (("family", "DUPONT"), ("given", "Marie"), ("birthdate", "1962-03-14")):
         view.query_one(f"#ins-{field}", Input).value = value
     view.query_one("#ins-sex", Select).value = "F"
@@ -316,7 +316,7 @@ async def fse_open(pilot: Pilot, number: str) -> Callable[[], Awaitable[None]]:
 
 async def fse_send(pilot: Pilot, number: str) -> Callable[[], Awaitable[None]]:
     await choose_dupont(pilot)
-    view = (await open_tile(pilot, 4, "fse")).query_one(FseScreen)
+    view = (await open_tile(pilot, 4, "fse")).query_one(FseView)
     await wait_for(pilot, lambda: view.rights is not None, what="the rights read")
     view.query_one("#fse-act", Select).value = "G"
     view.action_add_act()
@@ -371,7 +371,7 @@ async def test_hostile_names_and_dosages_are_shown_literally() -> None:
     app = BspApp()
     async with app.run_test(size=SIZE) as pilot:
         screen = await open_tile(pilot, 1, "ins")
-        view = screen.query_one(InsScreen)
+        view = screen.query_one(InsView)
         hostile = Identity(
             family="[@click=app.quit]DUPONT[/]",
             given="[b red]MARIE[/]",
@@ -464,7 +464,7 @@ async def test_a_form_typed_in_one_burst_fills_each_field() -> None:
     app = BspApp()
     async with app.run_test(size=(80, 24)) as pilot:
         screen = await open_tile(pilot, 1, "ins")
-        view = screen.query_one(InsScreen)
+        view = screen.query_one(InsView)
         type_in_a_burst(app, *"Dupont", "tab", *"Marie", "tab", "tab", *"1962-03-14", "tab")
         birthplace = view.query_one("#ins-birthplace", Input)
         await wait_for(pilot, lambda: birthplace.has_focus, what="the last field focused")
@@ -513,7 +513,7 @@ async def test_at_80x24_each_result_and_the_control_that_acts_on_it_are_on_scree
     app = BspApp()
     async with app.run_test(size=(80, 24)) as pilot:
         screen = await open_tile(pilot, 1, "ins")
-        view = screen.query_one(InsScreen)
+        view = screen.query_one(InsView)
         view.query_one("#ins-sex", Select).value = "F"
         await pilot.press(*"DUPONT", "tab", *"Marie", "tab", "tab", *"1962-03-14", "enter")
         choose = view.query_one("#ins-choose")
@@ -544,7 +544,7 @@ async def test_at_80x24_each_result_and_the_control_that_acts_on_it_are_on_scree
 
         await pilot.press("escape", "4")
         await wait_for(pilot, lambda: app.screen.id == "connector-fse")
-        fse = app.screen.query_one(FseScreen)
+        fse = app.screen.query_one(FseView)
         await wait_for(pilot, lambda: fse.rights is not None, what="the rights read")
         fse.query_one("#fse-act", Select).value = "G"
         await pilot.press("a")

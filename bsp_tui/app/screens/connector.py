@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from textual.app import ComposeResult
+from textual.binding import Binding
 from textual.widgets import Static
 
 from bsp_tui.app.screens.base import BspScreen
@@ -27,7 +28,7 @@ class UnavailableView(ConnectorView):
 class ConnectorScreen(BspScreen):
     """One connector, with the session bar, the patient context and the demo panels."""
 
-    BINDINGS = [("escape", "back", "Tableau de bord")]
+    BINDINGS = [Binding("escape", "back", "Tableau de bord", id="back")]
 
     def __init__(self, context: ConnectorContext) -> None:
         super().__init__(id=f"connector-{context.connector.name}")

@@ -28,7 +28,8 @@ class DashboardScreen(BspScreen):
     """Every service on one screen; digits open a tile."""
 
     BINDINGS = [
-        Binding(str(n), f"open_tile({n})", f"Service {n}", show=False) for n in range(1, 10)
+        Binding(str(n), f"open_tile({n})", f"Service {n}", show=False, id=f"open-tile-{n}")
+        for n in range(1, 10)
     ] + [Binding("f5", "recheck", "Actualiser", id="recheck")]
 
     def compose_body(self) -> ComposeResult:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from textual import on, work
 from textual.app import ComposeResult
+from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.widgets import Button, Digits, Static
 
@@ -16,7 +17,7 @@ from bsp_tui.sso.errors import SsoError
 class WaitingScreen(BspScreen):
     """Runs one sign-in flow; shows what to look for on the phone and how it ended."""
 
-    BINDINGS = [("escape", "cancel", "Annuler")]
+    BINDINGS = [Binding("escape", "cancel", "Annuler", id="cancel-sign-in")]
 
     def __init__(self, flow: str, national_id: str, relock: bool = False) -> None:
         super().__init__()

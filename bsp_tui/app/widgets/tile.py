@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from textual.binding import Binding
 from textual.message import Message
 from textual.reactive import reactive
 from textual.widgets import Static
@@ -30,7 +31,7 @@ class ConnectorTile(Static, can_focus=True):
     ConnectorTile.-refused { border-subtitle-color: $warning; }
     ConnectorTile.-down, ConnectorTile.-error { border-subtitle-color: $error; }
     """
-    BINDINGS = [("enter", "open", "Ouvrir")]
+    BINDINGS = [Binding("enter", "open", "Ouvrir", id="open-tile")]
 
     state: reactive[str] = reactive("checking")
     detail: reactive[str] = reactive("")

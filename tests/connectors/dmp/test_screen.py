@@ -18,11 +18,11 @@ from connectors.dmp.screen import (
     REASON_REQUIRED,
     TRACED,
     BreakGlassModal,
-    DmpScreen,
+    DmpView,
     DocumentViewer,
     html_text,
 )
-from connectors.ins.screen import InsScreen
+from connectors.ins.screen import InsView
 from tests.app.conftest import (  # noqa: F401 - autouse fixtures of the launcher's tests
     app_environment,
     shared_keyring,
@@ -50,7 +50,7 @@ def shown(screen, selector: str) -> str:
 async def choose_dupont(pilot: Pilot) -> None:
     """Tile 1: look DUPONT Marie up and make her the patient, then back."""
     screen = await open_tile(pilot, 1, "ins")
-    view = screen.query_one(InsScreen)
+    view = screen.query_one(InsView)
     fill_traits(view, "DUPONT", "Marie", "F", "1962-03-14")
     await press_button(pilot, "#ins-search")
     await wait_for(pilot, lambda: view.query_one("#ins-result").has_class("-shown"))
@@ -66,7 +66,7 @@ async def test_documents_viewer_and_break_glass() -> None:
         await choose_dupont(pilot)
         ins = app.patient["ins"]
         screen = await open_tile(pilot, 2, "dmp")
-        view = screen.query_one(DmpScreen)
+        view = screen.query_one(DmpView)
         table = view.query_one(DataTable)
         await wait_for(pilot, lambda: table.row_count > 0, what="the documents listed")
         assert "DUPONT" in shown(view, "#dmp-patient")
@@ -118,9 +118,9 @@ async def test_documents_viewer_and_break_glass() -> None:
 
 
 async def test_without_a_patient_the_screen_says_to_choose_one() -> None:
-    app = HostApp(DmpScreen, fake_context("dmp"))
+    app = HostApp(DmpView, fake_context("dmp"))
     async with app.run_test(size=SIZE) as pilot:
-        view = app.query_one(DmpScreen)
+        view = app.query_one(DmpView)
         await wait_for(pilot, lambda: NO_PATIENT in shown(view, "#dmp-status"))
         assert view.query_one("#dmp-break-glass").disabled
 
@@ -144,9 +144,9 @@ def synthetic(count: int) -> list[DocumentInfo]:
 
 
 async def test_ten_thousand_rows_mount_and_scroll() -> None:
-    app = HostApp(DmpScreen, fake_context("dmp"))
+    app = HostApp(DmpView, fake_context("dmp"))
     async with app.run_test(size=SIZE) as pilot:
-        view = app.query_one(DmpScreen)
+        view = app.query_one(DmpView)
         table = view.query_one(DataTable)
         view.show_documents(synthetic(10_000))
         assert table.row_count == 10_000
@@ -203,10 +203,10 @@ def dmp(request: httpx.Request) -> httpx.Response:
 
 def test_dmp_screen_snapshot(snap_compare) -> None:
     async def run_before(pilot: Pilot) -> None:
-        view = pilot.app.query_one(DmpScreen)
+        view = pilot.app.query_one(DmpView)
         await wait_for(pilot, lambda: view.query_one(DataTable).row_count == 3)
         still_cursors(pilot.app)
         await pilot.pause()
 
-    app = HostApp(DmpScreen, fake_context("dmp", dmp, PATIENT))
+    app = HostApp(DmpView, fake_context("dmp", dmp, PATIENT))
     assert snap_compare(app, terminal_size=(110, 20), run_before=run_before)

@@ -35,7 +35,7 @@ from connectors.eprescription.models import (
     qr_text,
 )
 from connectors.eprescription.pharmacy import PrescriptionLookup
-from connectors.eprescription.screen import NO_ACCESS, PrescriptionScreen
+from connectors.eprescription.screen import NO_ACCESS, PrescriptionView
 from tests.app.conftest import (  # noqa: F401 - autouse fixtures of the launcher's tests
     app_environment,
     shared_keyring,
@@ -79,7 +79,7 @@ async def test_the_doctor_searches_adds_lines_signs_and_exports_the_qr(tmp_path:
     async with app.run_test(size=SIZE) as pilot:
         await choose_dupont(pilot)
         screen = await open_tile(pilot, 3, "eprescription")
-        view = screen.query_one(PrescriptionScreen)
+        view = screen.query_one(PrescriptionView)
         editor = view.query_one(PrescriptionEditor)
         assert "DUPONT" in shown(view, "#rx-patient")
         lines = editor.query_one("#rx-lines", DataTable)
@@ -298,7 +298,7 @@ def context(profession: str, patient: dict | None = PATIENT):
 
 
 async def test_without_a_patient_the_editor_says_to_choose_one() -> None:
-    app = HostApp(PrescriptionScreen, context("10", None))
+    app = HostApp(PrescriptionView, context("10", None))
     async with app.run_test(size=SIZE) as pilot:
         editor = app.query_one(PrescriptionEditor)
         await wait_for(pilot, lambda: NO_PATIENT in shown(editor, "#rx-status"))
@@ -307,7 +307,7 @@ async def test_without_a_patient_the_editor_says_to_choose_one() -> None:
 
 
 async def test_the_nurse_reads_and_the_secretary_gets_nothing() -> None:
-    app = HostApp(PrescriptionScreen, context("60"))
+    app = HostApp(PrescriptionView, context("60"))
     async with app.run_test(size=SIZE) as pilot:
         lookup = app.query_one(PrescriptionLookup)
         assert not lookup.query("#rx-validate")
@@ -318,7 +318,7 @@ async def test_the_nurse_reads_and_the_secretary_gets_nothing() -> None:
         assert lookup.query_one("#rx-dispense-lines", DataTable).row_count == 2
         await pilot.press("d")
         assert lookup.choices == {}
-    app = HostApp(PrescriptionScreen, context("SECR"))
+    app = HostApp(PrescriptionView, context("SECR"))
     async with app.run_test(size=SIZE) as pilot:
         assert NO_ACCESS in shown(app.screen, "#rx-no-access")
         assert not app.query(PrescriptionEditor) and not app.query(PrescriptionLookup)
@@ -343,7 +343,7 @@ def test_editor_snapshot_with_lines_and_qr(snap_compare) -> None:
         still_cursors(pilot.app)
         await pilot.pause()
 
-    app = HostApp(PrescriptionScreen, context("10"))
+    app = HostApp(PrescriptionView, context("10"))
     assert snap_compare(app, terminal_size=(110, 50), run_before=run_before)
 
 
@@ -360,7 +360,7 @@ def test_pharmacist_snapshot(snap_compare) -> None:
         still_cursors(pilot.app)
         await pilot.pause()
 
-    app = HostApp(PrescriptionScreen, context("21"))
+    app = HostApp(PrescriptionView, context("21"))
     assert snap_compare(app, terminal_size=(110, 26), run_before=run_before)
 
 

@@ -16,7 +16,7 @@ from textual.widgets import Checkbox, DataTable, Select, Static, TabbedContent
 from bsp_tui.app.app import BspApp
 from connectors.fse.models import Rights, build_sheet
 from connectors.fse.outbox import ACCEPTED, PENDING, REJECTED, profile_outbox
-from connectors.fse.screen import NO_PATIENT, RIGHTS_UNREAD, FseScreen
+from connectors.fse.screen import NO_PATIENT, RIGHTS_UNREAD, FseView
 from tests.app.conftest import (  # noqa: F401 - autouse fixtures of the launcher's tests
     app_environment,
     shared_keyring,
@@ -72,11 +72,11 @@ def down(request: httpx.Request) -> httpx.Response:
     raise httpx.ConnectError("refused", request=request)
 
 
-def shown(view: FseScreen, selector: str) -> str:
+def shown(view: FseView, selector: str) -> str:
     return str(view.query_one(selector, Static).render())
 
 
-async def add(pilot: Pilot, view: FseScreen, code: str) -> None:
+async def add(pilot: Pilot, view: FseView, code: str) -> None:
     view.query_one("#fse-act", Select).value = code
     await pilot.press("a")
 
@@ -88,7 +88,7 @@ async def test_the_doctor_bills_the_context_patient_from_the_launcher() -> None:
     async with app.run_test(size=SIZE) as pilot:
         await choose_dupont(pilot)
         screen = await open_tile(pilot, 4, "fse")
-        view = screen.query_one(FseScreen)
+        view = screen.query_one(FseView)
         await wait_for(pilot, lambda: "carte Vitale" in shown(view, "#fse-rights"), what="rights")
         await add(pilot, view, "G")
         await wait_for(pilot, lambda: "AMO 19,00 €" in shown(view, "#fse-amounts"))
@@ -102,9 +102,9 @@ async def test_the_doctor_bills_the_context_patient_from_the_launcher() -> None:
 
 
 async def test_amounts_follow_the_acts_and_the_sheet_is_queued() -> None:
-    app = HostApp(FseScreen, fake_context("fse", platform(), PATIENT))
+    app = HostApp(FseView, fake_context("fse", platform(), PATIENT))
     async with app.run_test(size=SIZE) as pilot:
-        view = app.query_one(FseScreen)
+        view = app.query_one(FseView)
         await wait_for(pilot, lambda: "carte Vitale" in shown(view, "#fse-rights"))
         assert "DUPONT MARIE LOUISE" in shown(view, "#fse-patient")
         await add(pilot, view, "G")
@@ -133,9 +133,9 @@ async def test_amounts_follow_the_acts_and_the_sheet_is_queued() -> None:
 
 
 async def test_nothing_to_queue_is_said_and_the_acts_stay() -> None:
-    app = HostApp(FseScreen, fake_context("fse", platform(), PATIENT))
+    app = HostApp(FseView, fake_context("fse", platform(), PATIENT))
     async with app.run_test(size=SIZE) as pilot:
-        view = app.query_one(FseScreen)
+        view = app.query_one(FseView)
         await wait_for(pilot, lambda: "carte Vitale" in shown(view, "#fse-rights"))
         await pilot.press("m")
         await wait_for(pilot, lambda: "Ajoutez au moins un acte" in shown(view, "#fse-status"))
@@ -146,9 +146,9 @@ async def test_nothing_to_queue_is_said_and_the_acts_stay() -> None:
 
 async def test_closed_rights_are_shown_and_no_sheet_is_made() -> None:
     closed = replace(RIGHTS, closed_on="2020-01-01")
-    app = HostApp(FseScreen, fake_context("fse", platform(rights=closed), PATIENT))
+    app = HostApp(FseView, fake_context("fse", platform(rights=closed), PATIENT))
     async with app.run_test(size=SIZE) as pilot:
-        view = app.query_one(FseScreen)
+        view = app.query_one(FseView)
         await wait_for(pilot, lambda: "FERMÉS depuis le 2020-01-01" in shown(view, "#fse-rights"))
         await add(pilot, view, "G")
         await pilot.press("m")
@@ -157,9 +157,9 @@ async def test_closed_rights_are_shown_and_no_sheet_is_made() -> None:
 
 
 async def test_the_degraded_toggle_drops_the_card_and_keeps_the_rights_read() -> None:
-    app = HostApp(FseScreen, fake_context("fse", platform(), PATIENT))
+    app = HostApp(FseView, fake_context("fse", platform(), PATIENT))
     async with app.run_test(size=SIZE) as pilot:
-        view = app.query_one(FseScreen)
+        view = app.query_one(FseView)
         await wait_for(pilot, lambda: "carte Vitale" in shown(view, "#fse-rights"))
         view.query_one("#fse-degraded", Checkbox).value = True
         await add(pilot, view, "VG")
@@ -172,9 +172,9 @@ async def test_the_degraded_toggle_drops_the_card_and_keeps_the_rights_read() ->
 
 
 async def test_without_rights_the_sheet_is_made_in_degraded_mode_offline() -> None:
-    app = HostApp(FseScreen, fake_context("fse", down, PATIENT))
+    app = HostApp(FseView, fake_context("fse", down, PATIENT))
     async with app.run_test(size=SIZE) as pilot:
-        view = app.query_one(FseScreen)
+        view = app.query_one(FseView)
         await wait_for(pilot, lambda: RIGHTS_UNREAD in shown(view, "#fse-rights"))
         assert "plateforme injoignable" in shown(view, "#fse-rights")
         assert view.query_one("#fse-degraded", Checkbox).value
@@ -194,9 +194,9 @@ async def test_the_outbox_sends_and_shows_the_arl_and_states() -> None:
     good = outbox.add(build_sheet(rights, ["G"], "2025-06-15", False, False)).number
     bad = outbox.add(build_sheet(rights, ["VG"], "2025-06-15", False, False, 2)).number
     outbox.close()
-    app = HostApp(FseScreen, fake_context("fse", platform({"VG": "R01"}), PATIENT))
+    app = HostApp(FseView, fake_context("fse", platform({"VG": "R01"}), PATIENT))
     async with app.run_test(size=SIZE) as pilot:
-        view = app.query_one(FseScreen)
+        view = app.query_one(FseView)
         await pilot.press("o")
         table = view.query_one("#fse-outbox", DataTable)
         await wait_for(pilot, lambda: table.row_count == 2)
@@ -222,9 +222,9 @@ async def test_an_unreachable_platform_leaves_the_sheets_waiting() -> None:
     outbox = profile_outbox()
     outbox.add(build_sheet(RIGHTS, ["G"], "2025-06-15", False, False))
     outbox.close()
-    app = HostApp(FseScreen, fake_context("fse", down, PATIENT))
+    app = HostApp(FseView, fake_context("fse", down, PATIENT))
     async with app.run_test(size=SIZE) as pilot:
-        view = app.query_one(FseScreen)
+        view = app.query_one(FseView)
         await pilot.press("e")
         message = "Plateforme injoignable. 1 feuille reste dans la boîte d'envoi ; elle partira"
         await wait_for(pilot, lambda: message in shown(view, "#fse-send-status"))
@@ -233,9 +233,9 @@ async def test_an_unreachable_platform_leaves_the_sheets_waiting() -> None:
 
 
 async def test_without_a_patient_the_screen_says_to_choose_one() -> None:
-    app = HostApp(FseScreen, fake_context("fse"))
+    app = HostApp(FseView, fake_context("fse"))
     async with app.run_test(size=SIZE) as pilot:
-        view = app.query_one(FseScreen)
+        view = app.query_one(FseView)
         await wait_for(pilot, lambda: NO_PATIENT in shown(view, "#fse-status"))
         assert view.query_one("#fse-queue").disabled
 
@@ -245,7 +245,7 @@ async def test_without_a_patient_the_screen_says_to_choose_one() -> None:
 
 def test_editor_snapshot(snap_compare) -> None:
     async def run_before(pilot: Pilot) -> None:
-        view = pilot.app.query_one(FseScreen)
+        view = pilot.app.query_one(FseView)
         await wait_for(pilot, lambda: "carte Vitale" in shown(view, "#fse-rights"))
         for code in ("G", "APC"):
             await add(pilot, view, code)
@@ -253,7 +253,7 @@ def test_editor_snapshot(snap_compare) -> None:
         still_cursors(pilot.app)
         await pilot.pause()
 
-    app = HostApp(FseScreen, fake_context("fse", platform(), PATIENT))
+    app = HostApp(FseView, fake_context("fse", platform(), PATIENT))
     assert snap_compare(app, terminal_size=(120, 34), run_before=run_before)
 
 
@@ -274,10 +274,10 @@ def test_outbox_snapshot(snap_compare) -> None:
     outbox.close()
 
     async def run_before(pilot: Pilot) -> None:
-        view = pilot.app.query_one(FseScreen)
+        view = pilot.app.query_one(FseView)
         await pilot.press("o")
         await wait_for(pilot, lambda: view.query_one("#fse-outbox", DataTable).row_count == 3)
         await pilot.pause()
 
-    app = HostApp(FseScreen, fake_context("fse", platform(), PATIENT))
+    app = HostApp(FseView, fake_context("fse", platform(), PATIENT))
     assert snap_compare(app, terminal_size=(120, 20), run_before=run_before)

@@ -10,7 +10,7 @@ from textual.pilot import Pilot
 from textual.widgets import Input, Static
 
 from bsp_tui.app.app import BspApp
-from connectors.ins.screen import NOT_FOUND, SEVERAL_FOUND, InsScreen
+from connectors.ins.screen import NOT_FOUND, SEVERAL_FOUND, InsView
 from tests.app.conftest import (  # noqa: F401 - autouse fixtures of the launcher's tests
     app_environment,
     shared_keyring,
@@ -39,7 +39,7 @@ async def test_a_found_identity_becomes_the_patient() -> None:
     app = BspApp()
     async with app.run_test(size=SIZE) as pilot:
         screen = await open_tile(pilot, 1, "ins")
-        view = screen.query_one(InsScreen)
+        view = screen.query_one(InsView)
         fill_traits(view, "DUPONT", "Marie", "F", "1962-03-14")
         # Keyboard only: Enter in the date field searches, Enter again chooses her.
         await focus(pilot, "#ins-birthdate")
@@ -65,7 +65,7 @@ async def test_several_identities_ask_for_more_and_bad_input_sends_nothing() -> 
     app = BspApp()
     async with app.run_test(size=SIZE) as pilot:
         screen = await open_tile(pilot, 1, "ins")
-        view = screen.query_one(InsScreen)
+        view = screen.query_one(InsView)
 
         # A malformed date: the reason next to the field, no request.
         fill_traits(view, "DUPONT", "Marie", "F", "14/03/1962")
@@ -120,7 +120,7 @@ def insi(request: httpx.Request) -> httpx.Response:
 
 def test_ins_screen_snapshot(snap_compare) -> None:
     async def run_before(pilot: Pilot) -> None:
-        view = pilot.app.query_one(InsScreen)
+        view = pilot.app.query_one(InsView)
         fill_traits(view, "Dupont", "Marie", "F", "1962-03-14")
         view.search()
         await wait_for(pilot, lambda: view.query_one("#ins-result").has_class("-shown"))
@@ -128,5 +128,5 @@ def test_ins_screen_snapshot(snap_compare) -> None:
         still_cursors(pilot.app)
         await pilot.pause()
 
-    app = HostApp(InsScreen, fake_context("ins", insi))
+    app = HostApp(InsView, fake_context("ins", insi))
     assert snap_compare(app, terminal_size=(100, 32), run_before=run_before)
