@@ -15,8 +15,8 @@ import pytest
 
 from bsp_tui.platform.app import create_app
 from bsp_tui.platform.core import Platform
-from bsp_tui.platform.embedded import EMBEDDED_BASE_URL
 from bsp_tui.platform.settings import PlatformSettings
+from bsp_tui.sso.profile import EMBEDDED_BASE_URL
 
 ISSUER = f"{EMBEDDED_BASE_URL}/auth/realms/esante-wallet"
 OIDC = "/auth/realms/esante-wallet/protocol/openid-connect"

@@ -39,10 +39,10 @@ SessionFactory = Callable[[Profile | None], "Session"]
 
 
 def open_default_session(profile: Profile | None) -> Session:
-    """`Session.open`, imported on first use."""
-    from bsp_tui.sso.session import Session
+    """The launcher's session (`bsp_tui.launcher.open_session`), imported on first use."""
+    from bsp_tui.launcher import open_session
 
-    return Session.open(profile)
+    return open_session(profile)
 
 
 class BspApp(App[None]):

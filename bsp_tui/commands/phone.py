@@ -10,9 +10,9 @@ import segno
 
 from bsp_tui.config import platform_url
 from bsp_tui.exitcodes import ExitCode
+from bsp_tui.launcher import platform_client
 from bsp_tui.output import CommandError, json_option, print_json, run_async
 from bsp_tui.phone import PhoneError, VirtualPhone
-from bsp_tui.platform.embedded import platform_client
 
 _EXIT_FOR = {
     "unknown_persona": ExitCode.USAGE,

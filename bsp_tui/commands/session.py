@@ -9,6 +9,7 @@ from contextlib import asynccontextmanager
 
 import click
 
+from bsp_tui import launcher
 from bsp_tui.exitcodes import ExitCode
 from bsp_tui.output import CommandError, json_option, print_json, run_async
 from bsp_tui.phone import PhoneError, VirtualPhone
@@ -24,7 +25,7 @@ CONNECTOR_NAMES = [connector.name for connector in registry()]
 @asynccontextmanager
 async def open_session() -> AsyncIterator[Session]:
     """The configured profile's session; its warnings go to stderr first."""
-    session = Session.open()
+    session = launcher.open_session()
     for warning in session.warnings:
         click.echo(warning, err=True)
     async with session:

@@ -4,17 +4,28 @@ from __future__ import annotations
 
 import time
 from collections.abc import AsyncGenerator
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 import httpx
 
 from bsp_tui.sso.errors import ServiceRefusedError
-from bsp_tui.sso.session import fresh
-
-if TYPE_CHECKING:
-    from bsp_tui.sso.session import Session
+from bsp_tui.sso.records import fresh
 
 REREAD = 1.0
+
+
+class TokenSource(Protocol):
+    """Where a connector's auth gets its token (the session, in the launcher)."""
+
+    async def connector_token(
+        self, audience: str, min_valid: float = 0, refused: str | None = None
+    ) -> str:
+        """A valid API token for `audience`, never `refused` again."""
+        ...
+
+    def cached_token(self, audience: str) -> dict | None:
+        """The stored record of that token (its expiry), without renewing it."""
+        ...
 
 
 class ConnectorAuth(httpx.Auth):
@@ -30,8 +41,8 @@ class ConnectorAuth(httpx.Auth):
 
     requires_response_body = True
 
-    def __init__(self, session: Session, audience: str) -> None:
-        self._session = session
+    def __init__(self, source: TokenSource, audience: str) -> None:
+        self._source = source
         self._audience = audience
         self._cached: dict | None = None
         self._read_at = 0.0
@@ -41,8 +52,8 @@ class ConnectorAuth(httpx.Auth):
         recent = time.monotonic() - self._read_at < REREAD
         if refused is None and cached is not None and recent and fresh(cached):
             return cached["token"]
-        token = await self._session.connector_token(self._audience, refused=refused)
-        record = self._session.store.get(f"api:{self._audience}")
+        token = await self._source.connector_token(self._audience, refused=refused)
+        record = self._source.cached_token(self._audience)
         self._cached = record if record and record.get("token") == token else None
         self._read_at = time.monotonic()
         return token

@@ -25,6 +25,8 @@ from bsp_tui.config import folders
 from bsp_tui.sso.errors import UsageError
 
 EMBEDDED = "embedded"
+# The base URL of an embedded platform: a name only its in-process transport serves.
+EMBEDDED_BASE_URL = "http://plateforme.bsp"
 REALM_PATH = "/auth/realms/esante-wallet"
 FLOWS = ("ciba", "device", "browser")
 STORES = ("keyring", "file", "memory")

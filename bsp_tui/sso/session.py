@@ -21,10 +21,12 @@ from filelock import AsyncFileLock
 from bsp_tui.config import Folders, folders
 from bsp_tui.identifiers import PROFESSIONS, national_id_problem
 from bsp_tui.sso import flows
+from bsp_tui.sso.auth import ConnectorAuth
 from bsp_tui.sso.errors import NoSessionError, SsoError, UsageError
 from bsp_tui.sso.idtoken import validate_id_token
-from bsp_tui.sso.profile import REALM_PATH, Profile, load_profile
+from bsp_tui.sso.profile import EMBEDDED_BASE_URL, REALM_PATH, Profile, load_profile
 from bsp_tui.sso.provider import Provider, TokenEndpointError, unreachable
+from bsp_tui.sso.records import fresh, token_record
 from bsp_tui.sso.store import TokenStore, open_store
 
 if TYPE_CHECKING:
@@ -32,7 +34,12 @@ if TYPE_CHECKING:
 
     from bsp_tui.sso.trace import Tracer
 
-EMBEDDED_BASE_URL = "http://plateforme.bsp"
+# Builds the transport to a platform running in this process.
+EmbeddedTransport = Callable[[], httpx.AsyncBaseTransport]
+NO_EMBEDDED_PLATFORM = (
+    "Ce profil utilise la plateforme intégrée, que ce programme ne fournit pas : "
+    "ouvrez la session avec bsp_tui.launcher.open_session, ou indiquez BSP_PLATFORM_URL."
+)
 EXCHANGE_GRANT = "urn:ietf:params:oauth:grant-type:token-exchange"
 ACCESS_TOKEN_TYPE = "urn:ietf:params:oauth:token-type:access_token"  # noqa: S105 - a URN
 LOCK_TIMEOUT = 60
@@ -64,23 +71,6 @@ class _SessionLock:
             await self._file.release()
         finally:
             self._tasks.release()
-
-
-def _margin(record: dict) -> float:
-    """Renew this long before expiry: 15 s, or a quarter of a short lifetime."""
-    return min(15.0, record.get("lifetime", 60) / 4)
-
-
-def fresh(record: dict | None, min_valid: float = 0) -> bool:
-    """True when a stored token stays valid for `min_valid` seconds and the margin."""
-    if not record:
-        return False
-    return record["expires_at"] - time.time() >= max(min_valid, _margin(record))
-
-
-def _token_record(token: str, expires_in: int) -> dict:
-    # Counted on this machine's clock from `expires_in`: immune to clock skew.
-    return {"token": token, "expires_at": time.time() + expires_in, "lifetime": expires_in}
 
 
 def _who(userinfo: dict, id_claims: dict) -> dict:
@@ -115,9 +105,15 @@ class Session:
     """
 
     def __init__(
-        self, profile: Profile, store: TokenStore, dirs: Folders, tracer: Tracer | None = None
+        self,
+        profile: Profile,
+        store: TokenStore,
+        dirs: Folders,
+        tracer: Tracer | None = None,
+        embedded: EmbeddedTransport | None = None,
     ) -> None:
         self.profile = profile
+        self._embedded = embedded
         self.store = store
         self.tracer = tracer
         self.warnings: list[str] = []
@@ -133,12 +129,21 @@ class Session:
             )
 
     @classmethod
-    def open(cls, profile: Profile | None = None, tracer: Tracer | None = None) -> Session:
-        """The session of `profile` (default: the configured one) over its store."""
+    def open(
+        cls,
+        profile: Profile | None = None,
+        tracer: Tracer | None = None,
+        embedded: EmbeddedTransport | None = None,
+    ) -> Session:
+        """The session of `profile` (default: the configured one) over its store.
+
+        `embedded` builds the transport to an embedded platform, for a profile that uses
+        one (the launcher's composition root, `bsp_tui.launcher`, hands it in).
+        """
         profile = profile or load_profile()
         dirs = folders().ensure()
         store = open_store(profile.token_store, profile.name, dirs.data)
-        return cls(profile, store, dirs, tracer)
+        return cls(profile, store, dirs, tracer, embedded)
 
     # -- wiring -------------------------------------------------------------------
 
@@ -155,9 +160,9 @@ class Session:
             self._tls = httpx.create_ssl_context()
             if self.profile.embedded:
                 # Built only when needed: a script whose tokens are cached never starts it.
-                from bsp_tui.platform.app import create_app
-
-                self._mounts[EMBEDDED_BASE_URL] = httpx.ASGITransport(app=create_app())
+                if self._embedded is None:
+                    raise UsageError(NO_EMBEDDED_PLATFORM)
+                self._mounts[EMBEDDED_BASE_URL] = self._embedded()
         client = httpx.AsyncClient(
             base_url=base_url,
             mounts=self._mounts,
@@ -245,7 +250,7 @@ class Session:
             "auth_time": claims.get("auth_time", claims["iat"]),
             "who": _who(await self._userinfo(tokens["access_token"]), claims),
         }
-        access = _token_record(tokens["access_token"], int(tokens.get("expires_in", 60)))
+        access = token_record(tokens["access_token"], int(tokens.get("expires_in", 60)))
         previous = self.store.get("session")
         async with self._lock:
             self._wipe()
@@ -306,7 +311,7 @@ class Session:
         }
         if "refresh_expires_in" in tokens:
             session["refresh_expires_at"] = time.time() + int(tokens["refresh_expires_in"])
-        access = _token_record(tokens["access_token"], int(tokens.get("expires_in", 60)))
+        access = token_record(tokens["access_token"], int(tokens.get("expires_in", 60)))
         self.store.put("session", session)
         self.store.put("access", access)
         return access["token"]
@@ -353,7 +358,7 @@ class Session:
                         "audience": audience,
                     }
                 )
-                return _token_record(body["access_token"], int(body.get("expires_in", 60)))
+                return token_record(body["access_token"], int(body.get("expires_in", 60)))
             except TokenEndpointError as error:
                 if error.error == "invalid_target":
                     raise UsageError(f"Service inconnu de la plateforme : {audience}.") from None
@@ -442,10 +447,12 @@ class Session:
 
     # -- connectors -------------------------------------------------------------------
 
+    def cached_token(self, audience: str) -> dict | None:
+        """The stored API token of one service (or None), as its client's auth reads it."""
+        return self.store.get(f"api:{audience}")
+
     def client_for(self, audience: str) -> httpx.AsyncClient:
         """An HTTP client for one service, whose auth adds and renews its bearer token."""
-        from bsp_tui.sso.auth import ConnectorAuth
-
         return self._client(f"{self.platform_base}/api/{audience}", ConnectorAuth(self, audience))
 
 

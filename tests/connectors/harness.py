@@ -20,9 +20,9 @@ from typing import Any, TypeVar
 import httpx
 
 from bsp_tui.platform.app import create_app
-from bsp_tui.platform.embedded import EMBEDDED_BASE_URL
 from bsp_tui.platform.population import ensure_population
 from bsp_tui.platform.settings import PlatformSettings
+from bsp_tui.sso.profile import EMBEDDED_BASE_URL
 from tests.conftest import Clock, Emulation
 from tests.e2e.conftest import ServedPlatform
 from tests.e2e.test_sso_cli import Launcher

@@ -24,8 +24,8 @@ from bsp_tui.app.app import BspApp
 from bsp_tui.app.screens.lock import LockScreen
 from bsp_tui.app.screens.signin import SignInScreen
 from bsp_tui.app.screens.waiting import WaitingScreen
+from bsp_tui.launcher import open_session
 from bsp_tui.printable import printable
-from bsp_tui.sso.session import Session
 from connectors.dmp.client import DmpClient
 from connectors.dmp.screen import DmpView, DocumentViewer
 from connectors.eprescription.client import RxClient
@@ -87,7 +87,7 @@ def first_middle_last(count: int) -> list[int]:
 
 async def add_documents(titles: tuple[str, ...], tmp_path: Path) -> None:
     """As the doctor in another terminal: one document per title in DUPONT's DMP."""
-    async with Session.open() as session, session.client_for("dmp") as http:
+    async with open_session() as session, session.client_for("dmp") as http:
         client = DmpClient(http)
         for number, title in enumerate(titles):
             path = tmp_path / f"compte-rendu-{number}.txt"
@@ -97,7 +97,7 @@ async def add_documents(titles: tuple[str, ...], tmp_path: Path) -> None:
 
 async def log_out_elsewhere() -> None:
     """`bsp logout` from another terminal: the session ends at PSC and in the store."""
-    async with Session.open() as session:
+    async with open_session() as session:
         assert await session.logout()
 
 
@@ -186,7 +186,7 @@ async def test_prescription_and_dispensing_rows_act_on_the_line_under_the_cursor
 
 async def test_the_pharmacist_chooses_for_the_line_under_the_cursor() -> None:
     await sign_in_outside("generaliste")
-    async with Session.open() as session, session.client_for("eprescription") as http:
+    async with open_session() as session, session.client_for("eprescription") as http:
         lines = [
             LineRequest(PARACETAMOL, "1 comprimé", 1, None),
             LineRequest(AMOXICILLINE, "1 gélule", 1, None),

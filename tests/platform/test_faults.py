@@ -7,8 +7,8 @@ import pytest
 
 from bsp_tui.platform import faults
 from bsp_tui.platform.app import create_app
-from bsp_tui.platform.embedded import EMBEDDED_BASE_URL
 from bsp_tui.platform.settings import PlatformSettings
+from bsp_tui.sso.profile import EMBEDDED_BASE_URL
 from tests.conftest import Emulation
 
 pytestmark = pytest.mark.anyio

@@ -17,7 +17,7 @@ import time
 import jwt
 import pytest
 
-from bsp_tui.platform.embedded import EMBEDDED_BASE_URL
+from bsp_tui.sso.profile import EMBEDDED_BASE_URL
 from tests.conftest import (
     CIBA_GRANT,
     DEVICE_GRANT,

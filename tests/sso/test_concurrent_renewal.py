@@ -14,7 +14,7 @@ import time
 import pytest
 
 from bsp_tui.app.faults import expire_locally
-from bsp_tui.sso.session import Session
+from bsp_tui.launcher import open_session
 from connectors.base import registry
 from tests.app.conftest import sign_in_outside
 
@@ -27,7 +27,7 @@ async def test_concurrent_renewals_in_one_process_refresh_once(
 ) -> None:
     monkeypatch.setenv("BSP_TOKEN_STORE", "file")
     await sign_in_outside("generaliste")
-    async with Session.open() as session:
+    async with open_session() as session:
         for audience in AUDIENCES:
             await session.connector_token(audience)
         expire_locally(session, AUDIENCES, time.time())

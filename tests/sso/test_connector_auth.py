@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from bsp_tui.launcher import open_session
 from bsp_tui.sso import auth
 from bsp_tui.sso.errors import NoSessionError
 from bsp_tui.sso.session import Session
@@ -39,7 +40,7 @@ class CountingStore:
 async def signed_in(bsp_home: Path, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[Session]:
     monkeypatch.setenv("BSP_TOKEN_STORE", "memory")
     monkeypatch.setenv("BSP_POLL_INTERVAL", "1")
-    async with Session.open() as session:
+    async with open_session() as session:
         await sign_in(session)
         session.store = CountingStore(session.store)  # type: ignore[assignment]
         yield session

@@ -12,6 +12,7 @@ import httpx
 import keyring
 import pytest
 
+from bsp_tui.launcher import open_session
 from bsp_tui.phone import VirtualPhone
 from bsp_tui.platform.core import Platform
 from bsp_tui.platform.settings import PlatformSettings
@@ -41,7 +42,7 @@ def shared_keyring(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[
 
 @pytest.fixture
 async def session(shared_keyring: Path) -> AsyncIterator[Session]:
-    async with Session.open() as opened:
+    async with open_session() as opened:
         yield opened
 
 
@@ -102,7 +103,7 @@ async def test_another_process_reuses_the_session_without_any_exchange(
 ) -> None:
     await sign_in(session)
     first = {a: await session.connector_token(a) for a in AUDIENCES}
-    async with Session.open() as other:
+    async with open_session() as other:
         calls = token_calls(other)
         again = {a: await other.connector_token(a) for a in AUDIENCES}
         assert (await other.status())["who"]["name"] == "Élise Martin-Dubois"
@@ -256,3 +257,12 @@ async def test_an_audience_the_platform_does_not_serve_is_a_usage_error(
     await sign_in(session)
     with pytest.raises(UsageError, match="Service inconnu de la plateforme : radiologie"):
         await session.connector_token("radiologie")
+
+
+async def test_a_session_opened_without_the_composition_root_has_no_embedded_platform() -> None:
+    from bsp_tui.sso.session import NO_EMBEDDED_PLATFORM, Session
+
+    async with Session.open() as bare:  # sign-in alone: it never builds the platform
+        with pytest.raises(UsageError) as refused:
+            _ = bare.http
+    assert refused.value.message == NO_EMBEDDED_PLATFORM

@@ -12,9 +12,9 @@ import pytest
 from keyring.backend import KeyringBackend
 from keyring.backends import fail
 
+from bsp_tui.launcher import open_session
 from bsp_tui.sso import store as store_module
 from bsp_tui.sso.errors import StoreUnavailableError, UsageError
-from bsp_tui.sso.session import Session
 from bsp_tui.sso.store import FileStore, KeyringStore, MemoryStore, open_store
 from tests.support.keyring_backend import FileKeyring, HangingKeyring
 
@@ -99,7 +99,7 @@ def test_keyring_refused_without_secure_backend_names_the_choices(bsp_home: Path
 @pytest.mark.usefixtures("no_secure_keyring")
 def test_session_open_without_secure_backend_writes_no_file(bsp_home: Path) -> None:
     with pytest.raises(StoreUnavailableError, match="BSP_TOKEN_STORE=file"):
-        Session.open()
+        open_session()
     assert files_under(bsp_home) == []
 
 
@@ -109,7 +109,7 @@ def test_session_open_without_secure_backend_writes_no_file(bsp_home: Path) -> N
 @pytest.mark.usefixtures("no_secure_keyring")
 def test_file_store_is_0600_and_announced(bsp_home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("BSP_TOKEN_STORE", "file")
-    session = Session.open()
+    session = open_session()
     assert isinstance(session.store, FileStore)
     path = session.store.path
     assert path.is_relative_to(bsp_home)
@@ -123,7 +123,7 @@ def test_file_store_is_0600_and_announced(bsp_home: Path, monkeypatch: pytest.Mo
     assert json.loads(path.read_text(encoding="utf-8")) == {"session": ENTRY}
     assert [p for p in files_under(bsp_home) if p.suffix == ".tmp"] == []
 
-    again = Session.open()  # every start warns again
+    again = open_session()  # every start warns again
     assert any("en clair" in warning for warning in again.warnings)
     assert again.store.get("session") == ENTRY
 
@@ -182,7 +182,7 @@ def test_memory_store_writes_nothing_under_bsp_home(
     bsp_home: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("BSP_TOKEN_STORE", "memory")
-    session = Session.open()
+    session = open_session()
     assert isinstance(session.store, MemoryStore)
     assert session.warnings == []
     for key in ("session", "access", "api:dmp"):
@@ -227,11 +227,11 @@ def test_keyring_store_round_trips_and_deletes(file_keyring: Path, bsp_home: Pat
 
 
 def test_session_open_uses_the_keyring_without_warning(file_keyring: Path) -> None:
-    session = Session.open()
+    session = open_session()
     assert session.store.kind == "keyring"
     assert session.warnings == []
     session.store.put("session", ENTRY)
-    assert Session.open().store.get("session") == ENTRY
+    assert open_session().store.get("session") == ENTRY
 
 
 def test_unreadable_keyring_entry_reads_as_none(file_keyring: Path) -> None:
@@ -277,7 +277,7 @@ def test_keyring_failure_is_reported_not_raised_raw(
 @pytest.mark.usefixtures("no_secure_keyring", "fresh_memory")
 def test_profile_token_store_memory_is_used(bsp_home: Path) -> None:
     write_config(bsp_home, '[profiles.default]\ntoken_store = "memory"\n')
-    session = Session.open()
+    session = open_session()
     assert session.profile.token_store == "memory"
     assert isinstance(session.store, MemoryStore)
 
@@ -285,7 +285,7 @@ def test_profile_token_store_memory_is_used(bsp_home: Path) -> None:
 @pytest.mark.usefixtures("no_secure_keyring")
 def test_profile_token_store_file_is_used_and_announced(bsp_home: Path) -> None:
     write_config(bsp_home, '[profiles.default]\ntoken_store = "file"\n')
-    session = Session.open()
+    session = open_session()
     assert isinstance(session.store, FileStore)
     assert any("en clair" in warning for warning in session.warnings)
 
@@ -294,7 +294,7 @@ def test_profile_token_store_file_is_used_and_announced(bsp_home: Path) -> None:
 def test_unknown_token_store_in_profile_is_a_usage_error(bsp_home: Path) -> None:
     write_config(bsp_home, '[profiles.default]\ntoken_store = "plaintext"\n')
     with pytest.raises(UsageError, match="plaintext") as caught:
-        Session.open()
+        open_session()
     assert "keyring, file, memory" in caught.value.message
     assert caught.value.exit_code == 2
 
@@ -305,15 +305,15 @@ def test_unknown_token_store_in_environment_is_a_usage_error(
 ) -> None:
     monkeypatch.setenv("BSP_TOKEN_STORE", "clipboard")
     with pytest.raises(UsageError, match="clipboard"):
-        Session.open()
+        open_session()
 
 
 @pytest.mark.usefixtures("no_secure_keyring", "fresh_memory")
 def test_environment_overrides_the_profile(bsp_home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     write_config(bsp_home, '[profiles.default]\ntoken_store = "memory"\n')
     monkeypatch.setenv("BSP_TOKEN_STORE", "file")
-    assert isinstance(Session.open().store, FileStore)
+    assert isinstance(open_session().store, FileStore)
 
     write_config(bsp_home, '[profiles.default]\ntoken_store = "keyring"\n')
     monkeypatch.setenv("BSP_TOKEN_STORE", "memory")
-    assert isinstance(Session.open().store, MemoryStore)  # no refusal: keyring not asked
+    assert isinstance(open_session().store, MemoryStore)  # no refusal: keyring not asked

@@ -14,9 +14,9 @@ import httpx
 import oidc_provider_mock
 import pytest
 
+from bsp_tui.launcher import open_session
 from bsp_tui.sso.errors import SsoError
 from bsp_tui.sso.idtoken import IdTokenError
-from bsp_tui.sso.session import Session
 
 pytestmark = pytest.mark.anyio
 SUB = "claire.dupont@example.org"
@@ -64,7 +64,7 @@ def approve_in_browser(url: str) -> None:
 
 
 async def test_sign_in_with_the_authorization_code_flow(profile: str) -> None:
-    async with Session.open() as session:
+    async with open_session() as session:
         assert not session.emulated
         record = await session.sign_in("browser", lambda _: None, opener=approve_in_browser)
         assert record["issuer"] == profile
@@ -83,7 +83,7 @@ async def test_a_denied_authorization_is_a_plain_refusal(profile: str) -> None:
             back = browser.post(url, data={"action": "deny"})
             browser.get(back.headers["location"])
 
-    async with Session.open() as session:
+    async with open_session() as session:
         with pytest.raises(SsoError, match="Connexion refusée"):
             await session.sign_in("browser", lambda _: None, opener=deny)
 
@@ -93,7 +93,7 @@ async def test_an_assurance_level_the_provider_does_not_give_ends_the_sign_in(
 ) -> None:
     config = bsp_home / "config" / "config.toml"
     config.write_text(config.read_text().replace('acr = ""', 'acr = "eidas1"'))
-    async with Session.open() as session:
+    async with open_session() as session:
         with pytest.raises(IdTokenError, match="niveau d'authentification"):
             await session.sign_in("browser", lambda _: None, opener=approve_in_browser)
         assert session.store.get("session") is None
@@ -119,7 +119,7 @@ async def test_a_code_without_our_state_is_refused(profile: str) -> None:
             location = back.headers["location"].replace("state=", "state=forged")
             browser.get(location)
 
-    async with Session.open() as session:
+    async with open_session() as session:
         with pytest.raises(SsoError, match="state inattendu"):
             await session.sign_in("browser", lambda _: None, opener=forged)
         assert session.store.get("session") is None

@@ -19,6 +19,7 @@ from hypothesis import strategies as st
 from joserfc import jwt
 from joserfc.jwk import OctKey
 
+from bsp_tui.launcher import open_session
 from bsp_tui.phone import VirtualPhone
 from bsp_tui.platform.core import Platform
 from bsp_tui.platform.settings import PlatformSettings
@@ -98,7 +99,7 @@ class Secrets:
 async def traced(shared_keyring: Path) -> AsyncIterator[tuple[Session, Tracer, Secrets]]:
     tracer = Tracer()
     secrets = Secrets()
-    async with Session.open(tracer=tracer) as session:
+    async with open_session(tracer=tracer) as session:
         secrets.watch(session.http)
         yield session, tracer, secrets
 

@@ -15,7 +15,7 @@ from textual.pilot import Pilot
 from textual.widgets import Button, DataTable, Input, Static
 
 from bsp_tui.app.app import BspApp
-from bsp_tui.sso.session import Session
+from bsp_tui.launcher import open_session
 from connectors.eprescription.catalogue import medication, search
 from connectors.eprescription.client import RxClient
 from connectors.eprescription.editor import (
@@ -146,13 +146,13 @@ async def test_the_doctor_searches_adds_lines_signs_and_exports_the_qr(tmp_path:
 async def prescribe_outside(*lines: LineRequest) -> list[str]:
     """As the doctor, in another terminal: prescriptions for DUPONT; their numbers."""
     await sign_in_outside("generaliste")
-    async with Session.open() as session, session.client_for("eprescription") as http:
+    async with open_session() as session, session.client_for("eprescription") as http:
         client = RxClient(http)
         return [(await client.create("262037511122263", [line])).display_number for line in lines]
 
 
 async def dispense_outside(number: str) -> None:
-    async with Session.open() as session, session.client_for("eprescription") as http:
+    async with open_session() as session, session.client_for("eprescription") as http:
         await RxClient(http).dispense(number)
 
 

@@ -10,9 +10,9 @@ import httpx
 import pytest
 
 from bsp_tui.platform.app import create_app
-from bsp_tui.platform.embedded import EMBEDDED_BASE_URL
 from bsp_tui.platform.population import Beneficiary, generate
 from bsp_tui.platform.settings import PlatformSettings
+from bsp_tui.sso.profile import EMBEDDED_BASE_URL
 from connectors.ins.models import Identity
 from tests.conftest import Emulation
 from tests.e2e.conftest import personas, served  # noqa: F401 - fixtures for test_cli_e2e

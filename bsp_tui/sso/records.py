@@ -1,0 +1,23 @@
+"""Stored tokens: how a token is kept, and whether it is still fresh enough to use."""
+
+from __future__ import annotations
+
+import time
+
+
+def _margin(record: dict) -> float:
+    """Renew this long before expiry: 15 s, or a quarter of a short lifetime."""
+    return min(15.0, record.get("lifetime", 60) / 4)
+
+
+def fresh(record: dict | None, min_valid: float = 0) -> bool:
+    """True when a stored token stays valid for `min_valid` seconds and the margin."""
+    if not record:
+        return False
+    return record["expires_at"] - time.time() >= max(min_valid, _margin(record))
+
+
+def token_record(token: str, expires_in: int) -> dict:
+    """A token as the store keeps it, its expiry counted on this machine's clock (from
+    `expires_in`: immune to clock skew)."""
+    return {"token": token, "expires_at": time.time() + expires_in, "lifetime": expires_in}
