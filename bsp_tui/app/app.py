@@ -134,7 +134,7 @@ class BspApp(App[None]):
             self.notify(warning, severity="warning", timeout=10)
         if self.demo:
             for screen in self.screen_stack:
-                if isinstance(screen, SignInScreen):
+                if isinstance(screen, SignInScreen) and screen.is_mounted:
                     screen.load_personas()
         if self.load_facts():
             # Replacing a screen whose Header has just mounted crashes Textual 8.2.8: the

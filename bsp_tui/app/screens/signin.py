@@ -46,14 +46,20 @@ class SignInScreen(BspScreen):
             yield Static("", id="signin-error", classes="error")
 
     def on_mount(self) -> None:
+        self.personas_asked = False
         self.query_one("#national-id", Input).focus()
         if self.app.demo and self.app._session is not None:  # type: ignore[attr-defined]
             self.load_personas()
 
-    @work(exit_on_error=False, exclusive=True, group="personas")
-    async def load_personas(self) -> None:
-        """Fill the persona picker from the platform's demo directory (once the session
-        store is open: after the store choice, when there is no keyring)."""
+    def load_personas(self) -> None:
+        """Fill the persona picker, once, from the platform's demo directory (as soon as
+        the session store is open: after the store choice, when there is no keyring)."""
+        if not self.personas_asked:
+            self.personas_asked = True
+            self.fill_personas()
+
+    @work(exit_on_error=False, group="personas")
+    async def fill_personas(self) -> None:
         personas = await self.app.demo_personas()  # type: ignore[attr-defined]
         options = [(f"{p['display_name']} — {p['profession']}", p["national_id"]) for p in personas]
         self.query_one("#persona", Select).set_options(options)
