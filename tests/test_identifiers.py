@@ -8,7 +8,7 @@ import pytest
 from hypothesis import assume, example, given
 from hypothesis import strategies as st
 
-from bsp_tui.identifiers import is_valid_rpps, luhn_check_digit, national_id_problem
+from bsp_tui.domain.identifiers import is_valid_rpps, luhn_check_digit, national_id_problem
 
 ASCII_DIGITS = "0123456789"
 # Characters that `str.isdigit()` accepts but that are not ASCII digits.

@@ -19,7 +19,8 @@ import httpx
 from filelock import AsyncFileLock
 
 from bsp_tui.config import Folders, folders
-from bsp_tui.identifiers import PROFESSIONS, national_id_problem
+from bsp_tui.domain import professions
+from bsp_tui.domain.identifiers import national_id_problem
 from bsp_tui.sso import flows
 from bsp_tui.sso.auth import ConnectorAuth
 from bsp_tui.sso.errors import NoSessionError, SsoError, UsageError
@@ -93,7 +94,7 @@ def _who(userinfo: dict, id_claims: dict) -> dict:
         "national_id": claims.get("SubjectNameID") or claims.get("preferred_username", ""),
         "rpps": rpps,
         "profession_code": code,
-        "profession": PROFESSIONS.get(code, code),
+        "profession": professions.label(code),
         "organisation": claims.get("SubjectOrganization", ""),
     }
 

@@ -1,5 +1,6 @@
 """DMP: the shared medical record (Mon espace santé)."""
 
+from bsp_tui.domain.professions import INFIRMIER, MEDECIN, PHARMACIEN
 from connectors.base import Connector
 
 CONNECTOR = Connector(
@@ -7,7 +8,7 @@ CONNECTOR = Connector(
     title="DMP",
     description="Dossier médical partagé : consulter et alimenter",
     order=2,
-    professions=frozenset({"10", "21", "60"}),
+    professions=frozenset({MEDECIN, PHARMACIEN, INFIRMIER}),
     refusal="Le DMP est réservé aux professionnels de santé.",
     screen="connectors.dmp.screen:DmpView",
     service="connectors.dmp.service:router",

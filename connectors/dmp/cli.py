@@ -17,6 +17,7 @@ from pathlib import Path
 import click
 
 from bsp_tui.commands.session import open_session
+from bsp_tui.domain import professions
 from bsp_tui.exitcodes import ExitCode
 from bsp_tui.output import CommandError, json_option, print_json, run_async
 from connectors.dmp.client import (
@@ -65,7 +66,6 @@ REFUSALS = {
     "masked": "document masqué",
     "too_large": "document trop volumineux",
 }
-PROFESSIONS = {"10": "Médecin", "21": "Pharmacien", "60": "Infirmier", "SECR": "Secrétaire"}
 
 mode_option = click.option(
     "--mode",
@@ -265,7 +265,7 @@ def _history_line(entry: AccessEntry) -> str:
     result = (
         f"REFUSÉ ({REFUSALS.get(entry.refusal, entry.refusal)})" if entry.refused else "accordé"
     )
-    profession = PROFESSIONS.get(entry.profession, entry.profession)
+    profession = professions.label(entry.profession)
     line = (
         f"{_local(entry.at)}  {entry.name[:26]:<26}  {profession[:11]:<11}  "
         f"{MODE_LABELS.get(entry.mode, entry.mode):<13}  {action} — {result}"

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 
+from bsp_tui.domain.professions import INFIRMIER, MEDECIN, PHARMACIEN
+
 # Document types the emulated DMP knows, by LOINC code (the seeded population uses them).
 DOCUMENT_TYPES: dict[str, str] = {
     "11488-4": "Compte rendu de consultation",
@@ -40,9 +42,6 @@ CENTRE_15 = "centre_15"
 MODES = (NORMAL, BRIS_DE_GLACE, CENTRE_15)
 MODE_LABELS = {NORMAL: "normal", BRIS_DE_GLACE: "bris de glace", CENTRE_15: "centre 15"}
 
-MEDECIN = "10"
-PHARMACIEN = "21"
-INFIRMIER = "60"
 EMERGENCY_MEDICINE = "SM57"  # savoir-faire « médecine d'urgence »: the regulating doctors
 
 # The access matrix: the document types each profession may read and add.

@@ -1,5 +1,6 @@
 """Ordonnance numérique: e-prescription."""
 
+from bsp_tui.domain.professions import INFIRMIER, MEDECIN, PHARMACIEN
 from connectors.base import Connector
 
 CONNECTOR = Connector(
@@ -7,7 +8,7 @@ CONNECTOR = Connector(
     title="Ordonnance numérique",
     description="Prescrire, consulter et délivrer les ordonnances",
     order=3,
-    professions=frozenset({"10", "21", "60"}),
+    professions=frozenset({MEDECIN, PHARMACIEN, INFIRMIER}),
     refusal="L'ordonnance numérique est réservée aux prescripteurs, pharmaciens et infirmiers.",
     screen="connectors.eprescription.screen:PrescriptionView",
     service="connectors.eprescription.service:router",

@@ -1,5 +1,6 @@
 """FSE: the electronic care sheet (SESAM-Vitale)."""
 
+from bsp_tui.domain.professions import INFIRMIER, MEDECIN
 from connectors.base import Connector
 
 CONNECTOR = Connector(
@@ -7,7 +8,7 @@ CONNECTOR = Connector(
     title="Feuille de soins",
     description="Feuilles de soins électroniques : facturer et suivre les envois",
     order=4,
-    professions=frozenset({"10", "60"}),
+    professions=frozenset({MEDECIN, INFIRMIER}),
     refusal="La feuille de soins se signe avec la carte d'un médecin ou d'un infirmier.",
     screen="connectors.fse.screen:FseView",
     service="connectors.fse.service:router",

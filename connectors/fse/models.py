@@ -29,12 +29,12 @@ from dataclasses import asdict, dataclass, field, replace
 from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
 
+from bsp_tui.domain.professions import INFIRMIER, MEDECIN
+
 CENT = Decimal("0.01")
 ZERO = Decimal("0.00")
 PF_AMOUNT = Decimal("2.00")
 PF_YEARLY_CAP = Decimal("50.00")
-MEDECIN = "10"
-INFIRMIER = "60"
 
 ALD = "ALD"
 CSS = "CSS"

@@ -28,7 +28,7 @@ from bsp_tui.app.screens.waiting import WaitingScreen
 from bsp_tui.app.widgets.phone_panel import PhonePanel
 from bsp_tui.app.widgets.tile import ConnectorTile
 from bsp_tui.app.widgets.trace_panel import TracePanel
-from bsp_tui.identifiers import luhn_check_digit
+from bsp_tui.domain.identifiers import luhn_check_digit
 from bsp_tui.sso import flows
 from bsp_tui.sso.trace import RedactedToken, TraceEntry
 from tests.app.conftest import wait_for

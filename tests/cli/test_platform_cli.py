@@ -7,7 +7,7 @@ import socket
 
 import pytest
 
-from bsp_tui.identifiers import is_valid_rpps
+from bsp_tui.domain.identifiers import is_valid_rpps
 from bsp_tui.platform.core import Platform
 from bsp_tui.platform.psc.errors import OAuthError
 from tests.cli.conftest import Bsp, pending_request

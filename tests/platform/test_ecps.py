@@ -5,7 +5,7 @@ from __future__ import annotations
 import pyotp
 import pytest
 
-from bsp_tui.identifiers import is_valid_rpps
+from bsp_tui.domain.identifiers import is_valid_rpps
 from tests.conftest import Emulation
 
 pytestmark = pytest.mark.anyio

@@ -8,7 +8,7 @@ from textual.containers import Horizontal, Vertical
 from textual.widgets import Button, Input, Label, RadioButton, RadioSet, Select, Static
 
 from bsp_tui.app.screens.base import BspScreen
-from bsp_tui.identifiers import national_id_problem
+from bsp_tui.domain.identifiers import national_id_problem
 from bsp_tui.sso.errors import SsoError
 from bsp_tui.sso.profile import EMBEDDED_CIBA_ONLY, FLOWS, load_profile
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
-from bsp_tui.identifiers import luhn_check_digit
+from bsp_tui.domain.identifiers import luhn_check_digit
 
 PROFESSION_OID = "1.2.250.1.213.1.1.5.5"
 RPPS_OID = "1.2.250.1.71.4.2.1"

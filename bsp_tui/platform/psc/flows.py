@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 from authlib.oauth2.rfc7636 import create_s256_code_challenge
 
-from bsp_tui.identifiers import national_id_problem
+from bsp_tui.domain.identifiers import national_id_problem
 from bsp_tui.platform.db import Database
 from bsp_tui.platform.psc.ecps import Ecps, EcpsError
 from bsp_tui.platform.psc.errors import OAuthError

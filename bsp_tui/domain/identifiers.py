@@ -49,14 +49,3 @@ def national_id_problem(value: str) -> str | None:
             return "Un identifiant ADELI compte 0 suivi de 9 chiffres."
         return None
     return "L'identifiant national commence par 8 (RPPS) ou 0 (ADELI)."
-
-
-# Profession codes of the national nomenclature (and the emulation's `SECR`).
-PROFESSIONS: dict[str, str] = {
-    "10": "Médecin",
-    "21": "Pharmacien",
-    "40": "Chirurgien-dentiste",
-    "50": "Sage-femme",
-    "60": "Infirmier",
-    "SECR": "Secrétaire médicale",
-}
