@@ -28,7 +28,9 @@ class Connector:
     emulated national service (a FastAPI router the platform mounts at
     `/api/NAME`), or "" when the platform does not emulate it yet; `cli` the
     `module:attribute` of its click group, added to `bsp` as `bsp COMMAND …` where
-    COMMAND is `command` when given (a short name such as `rx`) and NAME otherwise, or "".
+    COMMAND is `command` when given (a short name such as `rx`) and NAME otherwise, or "";
+    `base_url` the absolute URL of a service the platform does not host (a third
+    party's own), or "" for the platform's `/api/NAME`.
     """
 
     name: str
@@ -41,6 +43,7 @@ class Connector:
     service: str = ""
     cli: str = ""
     command: str = ""
+    base_url: str = ""
 
     @property
     def command_name(self) -> str:

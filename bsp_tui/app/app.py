@@ -305,7 +305,7 @@ class BspApp(App[None]):
 
         context = ConnectorContext(
             connector=connector,
-            client=self.session.client_for(connector.audience),
+            client=self.session.client_for(connector.audience, connector.base_url),
             who=self.session_facts["who"] if self.session_facts else {},
             get_patient=lambda: self.patient,
             set_patient=self.set_patient,

@@ -452,9 +452,13 @@ class Session:
         """The stored API token of one service (or None), as its client's auth reads it."""
         return self.store.get(f"api:{audience}")
 
-    def client_for(self, audience: str) -> httpx.AsyncClient:
-        """An HTTP client for one service, whose auth adds and renews its bearer token."""
-        return self._client(f"{self.platform_base}/api/{audience}", ConnectorAuth(self, audience))
+    def client_for(self, audience: str, base_url: str = "") -> httpx.AsyncClient:
+        """An HTTP client for one service, whose auth adds and renews its bearer token.
+
+        The service is the platform's `/api/AUDIENCE` unless `base_url` names its own.
+        """
+        url = base_url.rstrip("/") or f"{self.platform_base}/api/{audience}"
+        return self._client(url, ConnectorAuth(self, audience))
 
 
 def lock_path(dirs: Folders, profile: str) -> Path:

@@ -556,3 +556,14 @@ async def test_at_80x24_each_result_and_the_control_that_acts_on_it_are_on_scree
         await wait_for(pilot, lambda: queue.has_focus)
         await pilot.pause()
         assert wholly_visible(app, queue)
+
+
+async def test_a_tile_shows_the_platforms_words_literally() -> None:
+    await sign_in_outside("generaliste")
+    app = BspApp()
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(pilot, lambda: tile(app, "dmp").state == "ready", what="the tiles")
+        tile(app, "dmp").show("down", "[/x] [@click=app.quit]Cliquez[/]")
+        await pilot.pause()
+        assert "[/x] [@click=app.quit]Cliquez[/]" in str(tile(app, "dmp").render())
+        assert app.is_running

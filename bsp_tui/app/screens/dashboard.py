@@ -69,7 +69,7 @@ class DashboardScreen(BspScreen):
         session = self.app.session  # type: ignore[attr-defined]
         try:
             await session.connector_token(connector.audience)
-            async with session.client_for(connector.audience) as client:
+            async with session.client_for(connector.audience, connector.base_url) as client:
                 response = await client.get("/me")
         except NoSessionError as error:
             self.app.session_lost(error)  # type: ignore[attr-defined]

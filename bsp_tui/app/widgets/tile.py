@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from textual.binding import Binding
+from textual.content import Content
 from textual.message import Message
 from textual.reactive import reactive
 from textual.widgets import Static
 
 from connectors.base import Connector
+from connectors.view import literal
 
 STATES = {
     "checking": "… vérification",
@@ -48,8 +50,9 @@ class ConnectorTile(Static, can_focus=True):
         self.connector = connector
         self.border_title = f"{shortcut} · {connector.title}"
 
-    def render(self) -> str:
-        return f"{self.connector.description}\n\n{self.detail}"
+    def render(self) -> Content:
+        # The detail may quote the platform: shown literally, never read as markup.
+        return literal(f"{self.connector.description}\n\n{self.detail}")
 
     def watch_state(self, state: str) -> None:
         for name in STATES:

@@ -11,6 +11,7 @@ from textual.widgets import OptionList, Static
 from textual.widgets.option_list import Option
 
 from bsp_tui.sso.trace import TraceEntry
+from connectors.view import literal
 
 
 def entry_line(entry: TraceEntry) -> str:
@@ -63,10 +64,11 @@ class TracePanel(Vertical):
         """Append one exchange (called by the tracer as it happens)."""
         self._entries.append(entry)
         options = self.query_one("#trace-list", OptionList)
-        options.add_option(Option(entry_line(entry)))
+        options.add_option(Option(literal(entry_line(entry))))
         options.highlighted = options.option_count - 1
 
     @on(OptionList.OptionHighlighted, "#trace-list")
     def show(self, event: OptionList.OptionHighlighted) -> None:
         entry = self._entries[event.option_index]
-        self.query_one("#trace-detail", Static).update(entry_details(entry))
+        # Claims and errors quote the platform: shown literally, never read as markup.
+        self.query_one("#trace-detail", Static).update(literal(entry_details(entry)))
