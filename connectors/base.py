@@ -61,7 +61,8 @@ class Connector:
 
     def load_screen(self) -> type | None:
         """The screen class, imported on demand (None while there is none)."""
-        return _load(self.screen)
+        screen: type | None = _load(self.screen)
+        return screen
 
     def load_service(self) -> Any:
         """The emulated service's router, imported on demand (None while there is none)."""
@@ -106,6 +107,6 @@ class ConnectorContext:
 
     connector: Connector
     client: Any
-    who: dict
-    get_patient: Callable[[], dict | None]
-    set_patient: Callable[[dict | None], None]
+    who: dict[str, Any]
+    get_patient: Callable[[], dict[str, Any] | None]
+    set_patient: Callable[[dict[str, Any] | None], None]

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncGenerator
-from typing import Protocol
+from collections.abc import AsyncGenerator, Mapping
+from typing import Any, Protocol
 
 import httpx
 
@@ -23,7 +23,7 @@ class TokenSource(Protocol):
         """A valid API token for `audience`, never `refused` again."""
         ...
 
-    def cached_token(self, audience: str) -> dict | None:
+    def cached_token(self, audience: str) -> Mapping[str, Any] | None:
         """The stored record of that token (its expiry), without renewing it."""
         ...
 
@@ -44,14 +44,14 @@ class ConnectorAuth(httpx.Auth):
     def __init__(self, source: TokenSource, audience: str) -> None:
         self._source = source
         self._audience = audience
-        self._cached: dict | None = None
+        self._cached: Mapping[str, Any] | None = None
         self._read_at = 0.0
 
     async def _token(self, refused: str | None = None) -> str:
         cached = self._cached
         recent = time.monotonic() - self._read_at < REREAD
         if refused is None and cached is not None and recent and fresh(cached):
-            return cached["token"]
+            return str(cached["token"])
         token = await self._source.connector_token(self._audience, refused=refused)
         record = self._source.cached_token(self._audience)
         self._cached = record if record and record.get("token") == token else None

@@ -3,21 +3,31 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
+from typing import Any, TypedDict
 
 
-def _margin(record: dict) -> float:
+class TokenRecord(TypedDict):
+    """A token as the store keeps it."""
+
+    token: str
+    expires_at: float
+    lifetime: int
+
+
+def _margin(record: Mapping[str, Any]) -> float:
     """Renew this long before expiry: 15 s, or a quarter of a short lifetime."""
-    return min(15.0, record.get("lifetime", 60) / 4)
+    return min(15.0, float(record.get("lifetime", 60)) / 4)
 
 
-def fresh(record: dict | None, min_valid: float = 0) -> bool:
+def fresh(record: Mapping[str, Any] | None, min_valid: float = 0) -> bool:
     """True when a stored token stays valid for `min_valid` seconds and the margin."""
     if not record:
         return False
-    return record["expires_at"] - time.time() >= max(min_valid, _margin(record))
+    return float(record["expires_at"]) - time.time() >= max(min_valid, _margin(record))
 
 
-def token_record(token: str, expires_in: int) -> dict:
+def token_record(token: str, expires_in: int) -> TokenRecord:
     """A token as the store keeps it, its expiry counted on this machine's clock (from
     `expires_in`: immune to clock skew)."""
     return {"token": token, "expires_at": time.time() + expires_in, "lifetime": expires_in}
