@@ -104,8 +104,14 @@ async def log_out_elsewhere() -> None:
 async def back_on_sign_in(pilot: Pilot) -> None:
     app: BspApp = pilot.app  # type: ignore[assignment]
     await wait_for(pilot, lambda: on_screen(app, SignInScreen), what="the sign-in screen")
-    said = [message for _, message in notifications(app) if ENDED in message]
-    assert len(said) == 1, notifications(app)
+
+    def said() -> list[str]:
+        return [message for _, message in notifications(app) if ENDED in message]
+
+    # A notification is posted to the app: it is listed once the app has handled it.
+    await wait_for(pilot, said, what="the sentence saying the session ended")
+    await pilot.pause()
+    assert len(said()) == 1, notifications(app)
     assert app.patient is None
 
 
