@@ -113,13 +113,32 @@ class VirtualPhone:
         _raise_for(response)
         return response.json()
 
-    async def answer_oldest(self, name: str, pin: str, approve: bool = True) -> PendingRequest:
-        """Answer the persona's oldest pending request."""
+    async def answer_for(
+        self, name: str, pin: str, approve: bool = True, binding: str | None = None
+    ) -> PendingRequest:
+        """Answer the persona's pending request that shows `binding` (the only one without it).
+
+        With several requests pending and no `binding`, nothing is answered: guessing would
+        let one trainee approve another's sign-in, the list tells which numbers are waiting.
+        """
         persona = await self.persona(name)
         waiting = await self.pending(persona["national_id"])
+        if binding is not None:
+            waiting = [r for r in waiting if r.binding == binding]
         if not waiting:
+            shown = f" affichant {binding}" if binding is not None else ""
             raise PhoneError(
-                "no_request", f"Aucune demande en attente pour {persona['display_name']}.", 404
+                "no_request",
+                f"Aucune demande en attente{shown} pour {persona['display_name']}.",
+                404,
+            )
+        if len(waiting) > 1:
+            listed = " ; ".join(f"{r.binding} « {r.client_name} »" for r in waiting)
+            raise PhoneError(
+                "several_requests",
+                f"{len(waiting)} demandes en attente pour {persona['display_name']} ({listed}) : "
+                "choisissez celle dont le nombre s'affiche sur votre écran avec --binding NN.",
+                409,
             )
         await self.answer(waiting[0].id, approve, name, pin)
         return waiting[0]

@@ -11,7 +11,7 @@ import segno
 from bsp_tui.config import platform_url
 from bsp_tui.exitcodes import ExitCode
 from bsp_tui.output import CommandError, json_option, print_json, run_async
-from bsp_tui.phone import PhoneError, VirtualPhone
+from bsp_tui.phone import PendingRequest, PhoneError, VirtualPhone
 from bsp_tui.platform.embedded import platform_client
 
 _EXIT_FOR = {
@@ -20,6 +20,7 @@ _EXIT_FOR = {
     "unknown_request": ExitCode.NOT_FOUND,
     "expired": ExitCode.NOT_FOUND,
     "answered": ExitCode.FAILURE,
+    "several_requests": ExitCode.USAGE,
     "wrong_pin": ExitCode.NOT_ALLOWED,
     "wrong_otp": ExitCode.NOT_ALLOWED,
     "replayed_otp": ExitCode.NOT_ALLOWED,
@@ -29,6 +30,12 @@ _EXIT_FOR = {
 
 def _as_command_error(error: PhoneError) -> CommandError:
     return CommandError(error.message, _EXIT_FOR.get(error.code, ExitCode.FAILURE), error.code)
+
+
+def _binding(value: str | None) -> str | None:
+    if value is None or (len(value) == 2 and value.isdigit()):
+        return value
+    raise click.BadParameter("le nombre de liaison a deux chiffres (ex. 07).")
 
 
 persona_option = click.option("--persona", "name", required=True, help="Demo professional.")
@@ -79,19 +86,26 @@ async def _serve_requests(phone: VirtualPhone, persona: dict | None) -> None:
             await asyncio.sleep(1)
             continue
         announced = False
-        request = waiting[0]
+        # Every waiting request, with its number: two trainees signed in as the same
+        # professional each find the one their own screen shows.
+        click.echo("")
+        for request in waiting:
+            who = personas[request.national_id]["display_name"]
+            click.echo(
+                f"{request.binding}  {who} — « {request.client_name} » demande une connexion."
+            )
+        request = _chosen(waiting)
         seen.add(request.id)
-        who = personas[request.national_id]
-        click.echo(
-            f"\n{who['display_name']} — « {request.client_name} » demande une connexion."
-            f"\nNombre affiché : {request.binding}"
-        )
         pin = click.prompt(
-            "Code PIN (vide pour refuser)", default="", hide_input=True, show_default=False
+            f"Demande {request.binding} — code PIN (vide pour refuser)",
+            default="",
+            hide_input=True,
+            show_default=False,
         )
         try:
             if pin:
-                await phone.answer(request.id, True, who["name"], pin)
+                name = personas[request.national_id]["name"]
+                await phone.answer(request.id, True, name, pin)
                 click.echo("Connexion approuvée.")
             else:
                 await phone.answer(request.id, False)
@@ -100,14 +114,34 @@ async def _serve_requests(phone: VirtualPhone, persona: dict | None) -> None:
             click.echo(error.message, err=True)
 
 
+def _chosen(waiting: list[PendingRequest]) -> PendingRequest:
+    """The request to answer: the only one, or the one whose number the person types."""
+    if len(waiting) == 1:
+        return waiting[0]
+    numbers = [r.binding for r in waiting]
+    typed = click.prompt(
+        "Nombre affiché sur votre écran",
+        type=click.Choice(numbers),
+        show_choices=False,
+    )
+    return next(r for r in waiting if r.binding == typed)
+
+
 @phone_group.command("approve")
 @persona_option
 @click.option("--pin", help="The persona's PIN (not needed with --deny).")
+@click.option(
+    "--binding",
+    callback=lambda _ctx, _param, value: _binding(value),
+    help="The 2-digit number the signing-in screen shows (needed when several wait).",
+)
 @click.option("--deny", is_flag=True, help="Refuse the request instead.")
 @json_option
 @run_async
-async def approve(name: str, pin: str | None, deny: bool, as_json: bool) -> None:
-    """Answer that professional's oldest pending request."""
+async def approve(
+    name: str, pin: str | None, binding: str | None, deny: bool, as_json: bool
+) -> None:
+    """Answer that professional's pending request: the one showing --binding NN."""
     if not deny and not pin:
         raise CommandError(
             "--pin est obligatoire pour approuver (ou --deny pour refuser).",
@@ -116,7 +150,7 @@ async def approve(name: str, pin: str | None, deny: bool, as_json: bool) -> None
         )
     async with platform_client(platform_url()) as client:
         try:
-            request = await VirtualPhone(client).answer_oldest(name, pin or "", not deny)
+            request = await VirtualPhone(client).answer_for(name, pin or "", not deny, binding)
         except PhoneError as error:
             raise _as_command_error(error) from None
     outcome = "denied" if deny else "approved"

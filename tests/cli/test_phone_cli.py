@@ -12,7 +12,7 @@ import pyotp
 import pytest
 
 from bsp_tui.platform.core import Platform
-from tests.cli.conftest import Bsp, pending_request, shows_number
+from tests.cli.conftest import Bsp, Terminal, pending_request, shows_number
 
 
 @pytest.fixture
@@ -217,3 +217,69 @@ def test_unreachable_platform_json_error(bsp: Bsp, closed_port: int) -> None:
     assert set(error) == {"code", "message"}
     assert error["code"] == "unreachable"
     assert error["message"].startswith("Plateforme injoignable")
+
+
+# -- several requests for one professional: the number on the screen picks the request ---
+
+
+def test_several_pending_without_binding_refuse_and_list_them(bsp: Bsp, platform: Platform) -> None:
+    first = pending_request(platform, "generaliste", binding="37")
+    second = pending_request(platform, "generaliste", binding="52")
+    pin = platform.ecps.persona(name="generaliste")["pin"]
+    result = bsp("phone", "approve", "--persona", "generaliste", "--pin", pin)
+    assert result.returncode == 2, result.stderr
+    assert result.stdout == ""
+    assert "2 demandes en attente" in result.stderr
+    assert "37 « Lanceur bsp »" in result.stderr
+    assert "52 « Lanceur bsp »" in result.stderr
+    assert "--binding" in result.stderr
+    assert {platform.ecps.request(r).status for r in (first, second)} == {"pending"}
+
+
+def test_binding_answers_the_request_that_shows_it(bsp: Bsp, platform: Platform) -> None:
+    older = pending_request(platform, "generaliste", binding="37")
+    newer = pending_request(platform, "generaliste", binding="52")
+    pin = platform.ecps.persona(name="generaliste")["pin"]
+    args = ["phone", "approve", "--persona", "generaliste", "--pin", pin, "--json"]
+    result = bsp(*args, "--binding", "37")
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["request"] == older
+    assert platform.ecps.request(older).status == "approved"
+    assert platform.ecps.request(newer).status == "pending"
+    denied = bsp("phone", "approve", "--persona", "generaliste", "--deny", "--binding", "52")
+    assert denied.returncode == 0, denied.stderr
+    assert denied.stdout == "Demande 52 de « Lanceur bsp » refusée.\n"
+    assert platform.ecps.request(newer).status == "denied"
+
+
+def test_binding_nobody_shows_is_not_found(bsp: Bsp, platform: Platform) -> None:
+    request_id = pending_request(platform, "infirmier", binding="37")
+    result = bsp("phone", "approve", "--persona", "infirmier", "--deny", "--binding", "73")
+    assert result.returncode == 5
+    assert "Aucune demande en attente affichant 73" in result.stderr
+    assert platform.ecps.request(request_id).status == "pending"
+
+
+def test_binding_must_be_two_digits(bsp: Bsp) -> None:
+    result = bsp("phone", "approve", "--persona", "infirmier", "--deny", "--binding", "7")
+    assert result.returncode == 2
+    assert "deux chiffres" in result.stderr
+
+
+def test_interactive_phone_lists_every_request_and_answers_the_typed_number(
+    platform: Platform,
+) -> None:
+    older = pending_request(platform, "pharmacien", binding="37")
+    newer = pending_request(platform, "pharmacien", binding="52")
+    pin = platform.ecps.persona(name="pharmacien")["pin"]
+    with Terminal("phone", "--persona", "pharmacien") as phone:
+        phone.expect("37  ")
+        phone.expect("52  ")
+        screen = phone.expect("Nombre affiché sur votre écran")
+        assert "« Lanceur bsp » demande une connexion" in screen
+        phone.send("52\n")
+        phone.expect("Demande 52 — code PIN")
+        phone.send(f"{pin}\n")
+        phone.expect("Connexion approuvée.")
+    assert platform.ecps.request(newer).status == "approved"
+    assert platform.ecps.request(older).status == "pending"
