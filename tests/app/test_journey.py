@@ -35,6 +35,7 @@ from tests.app.conftest import (
     approvals,
     count_requests,
     national_id_of,
+    persona,
     pin_of,
     platform_database,
     sign_in_outside,
@@ -380,6 +381,26 @@ async def test_the_phone_panel_lists_every_request_and_answers_the_chosen_number
         await wait_for(pilot, lambda: on_screen(app, DashboardScreen), what="our dashboard")
     assert approvals() == 1
     assert request_status(other) == "pending", "the other trainee's sign-in is not ours to answer"
+
+
+async def test_an_empty_pin_on_the_phone_panel_is_refused_before_the_platform() -> None:
+    app = BspApp(demo=True)
+    async with app.run_test(size=DEMO_SIZE) as pilot:
+        waiting = await submit_national_id(pilot, national_id_of("generaliste"))
+        panel = waiting.query_one(PhonePanel)
+        await wait_for(pilot, lambda: panel.request is not None, what="the push on the panel")
+        await focus(pilot, "#phone-pin")
+        await pilot.press("enter")
+        await wait_for(
+            pilot,
+            lambda: "Saisissez le code PIN" in text_of(waiting, "#phone-result"),
+            what="the panel asking for the PIN",
+        )
+        assert persona("generaliste")["failures"] == 0, "an empty PIN is no wrong attempt"
+        assert count_requests("pending") == 1
+        await pilot.press(*pin_of("generaliste"), "enter")
+        await wait_for(pilot, lambda: on_screen(app, DashboardScreen), what="the dashboard")
+    assert approvals() == 1
 
 
 async def test_five_wrong_pins_lock_the_ecps() -> None:

@@ -143,6 +143,10 @@ class PhonePanel(Vertical):
         if request is None:
             return
         result = self.query_one("#phone-result", Static)
+        if approve and not pin:
+            # Refused here: sent, an empty PIN would count as a wrong attempt.
+            result.update("Saisissez le code PIN avant de valider.")
+            return
         name = self._personas.get(request.national_id, {}).get("name", "")
         try:
             await self.phone.answer(request.id, approve, name, pin)
