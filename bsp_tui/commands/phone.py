@@ -21,9 +21,12 @@ _EXIT_FOR = {
     "expired": ExitCode.NOT_FOUND,
     "answered": ExitCode.FAILURE,
     "several_requests": ExitCode.USAGE,
-    "wrong_pin": ExitCode.NOT_ALLOWED,
-    "wrong_otp": ExitCode.NOT_ALLOWED,
+    "refused": ExitCode.NOT_ALLOWED,
     "replayed_otp": ExitCode.NOT_ALLOWED,
+    "not_enrolled": ExitCode.NOT_ALLOWED,
+    "device_refused": ExitCode.NOT_ALLOWED,
+    "activation_refused": ExitCode.NOT_ALLOWED,
+    "code_required": ExitCode.USAGE,
     "locked": ExitCode.NOT_ALLOWED,
 }
 
@@ -103,12 +106,12 @@ async def _serve_requests(phone: VirtualPhone, persona: dict | None) -> None:
             show_default=False,
         )
         try:
+            name = personas[request.national_id]["name"]
             if pin:
-                name = personas[request.national_id]["name"]
                 await phone.answer(request.id, True, name, pin)
                 click.echo("Connexion approuvée.")
             else:
-                await phone.answer(request.id, False)
+                await phone.answer(request.id, False, name)
                 click.echo("Connexion refusée.")
         except PhoneError as error:
             click.echo(error.message, err=True)
@@ -170,13 +173,17 @@ async def approve(
 
 @phone_group.command("enrol")
 @persona_option
+@click.option(
+    "--code",
+    help="The activation code of the persona's card (needed on a served platform).",
+)
 @json_option
 @run_async
-async def enrol(name: str, as_json: bool) -> None:
-    """Print the device's otpauth:// URI and its QR code, for an authenticator app."""
+async def enrol(name: str, code: str | None, as_json: bool) -> None:
+    """Bind this phone to the persona; print the otpauth:// URI and its QR code."""
     async with platform_client(platform_url()) as client:
         try:
-            uri = await VirtualPhone(client).enrol(name)
+            uri = await VirtualPhone(client).enrol(name, code)
         except PhoneError as error:
             raise _as_command_error(error) from None
     if as_json:

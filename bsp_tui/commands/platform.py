@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import datetime as dt
+import io
+import os
 import socket
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import click
@@ -112,17 +116,98 @@ def serve(
 @platform_group.command("personas")
 @json_option
 def personas(as_json: bool) -> None:
-    """The demo professionals, with their national id and PIN."""
+    """The demo professionals, with their national id, PIN and activation code."""
     rows = _open().ecps.directory(with_pins=True)
     if as_json:
         print_json(rows)
         return
-    click.echo(f"{'NOM':<12} {'PROFESSIONNEL':<24} {'PROFESSION':<20} {'ID NATIONAL':<13} PIN")
+    click.echo(
+        f"{'NOM':<12} {'PROFESSIONNEL':<24} {'PROFESSION':<20} {'ID NATIONAL':<13} PIN  ACTIVATION"
+    )
     for r in rows:
         click.echo(
             f"{r['name']:<12} {r['display_name']:<24} {r['profession']:<20} "
-            f"{r['national_id']:<13} {r['pin']}"
+            f"{r['national_id']:<13} {r['pin']} {r['activation_code']}"
         )
+
+
+def _enrol_command(card: dict) -> str:
+    """What a card's QR code holds: the trainee's enrolment command, ready to run."""
+    return f"bsp phone enrol --persona {card['name']} --code {card['activation_code']}"
+
+
+def _card_lines(card: dict) -> list[str]:
+    expires = dt.datetime.fromtimestamp(card["activation_expires"]).strftime("%d/%m/%Y %H:%M")
+    return [
+        f"{card['display_name']} — {card['profession']} ({card['name']})",
+        f"Identifiant national : {card['national_id']}",
+        f"Code PIN : {card['pin']}",
+        f"Code d'activation e-CPS : {card['activation_code']} (usage unique, jusqu'au {expires})",
+        f"Enrôlement : {_enrol_command(card)}",
+    ]
+
+
+def _cards_html(cards: list[dict]) -> str:
+    import html
+
+    import segno
+
+    blocks = []
+    for card in cards:
+        qr = segno.make(_enrol_command(card), error="m").svg_inline(scale=3)
+        lines = "".join(f"<p>{html.escape(line)}</p>" for line in _card_lines(card))
+        blocks.append(f'<section class="card">{lines}{qr}</section>')
+    style = (
+        "body{font-family:sans-serif} .card{border:1px solid #000;padding:1em;margin:1em;"
+        "width:32em;break-inside:avoid;page-break-inside:avoid} .card p{margin:.2em 0}"
+    )
+    return (
+        '<!doctype html><html lang="fr"><head><meta charset="utf-8">'
+        f"<title>Cartes e-CPS de démonstration</title><style>{style}</style></head>"
+        f"<body>{''.join(blocks)}</body></html>\n"
+    )
+
+
+@platform_group.command("cards")
+@click.option(
+    "--output",
+    type=click.Path(dir_okay=False, writable=True, path_type=Path),
+    help="Write the cards as a printable HTML page (readable by you only) instead.",
+)
+@click.option(
+    "--copies",
+    default=1,
+    show_default=True,
+    type=click.IntRange(1, 50),
+    help="Cards per persona, each with its own activation code (one per trainee's phone).",
+)
+def cards(output: Path | None, copies: int) -> None:
+    """Printable persona cards: name, profession, national id, PIN, activation code, QR."""
+    import segno
+
+    platform = _open()
+    rows = []
+    for card in platform.ecps.directory(with_pins=True):
+        rows.append(card)
+        for _ in range(copies - 1):
+            fresh = platform.ecps.issue_code(card["name"])
+            rows.append(
+                card | {"activation_code": fresh["code"], "activation_expires": fresh["expires"]}
+            )
+    if output is not None:
+        # The cards hold PINs and activation codes: private until printed.
+        fd = os.open(output, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as file:
+            file.write(_cards_html(rows))
+        click.echo(f"{len(rows)} cartes écrites dans {output}.")
+        return
+    for card in rows:
+        click.echo("─" * 72)
+        for line in _card_lines(card):
+            click.echo(line)
+        qr = io.StringIO()
+        segno.make(_enrol_command(card), error="m").terminal(out=qr, compact=True)
+        click.echo(qr.getvalue(), nl=False)
 
 
 @platform_group.command("patients")

@@ -74,7 +74,7 @@ def _persona_approver(session: Session, name: str, pin: str) -> Callable[[str], 
         try:
             await phone.approve_binding(name, pin, binding)
         except PhoneError as error:
-            code = ExitCode.NOT_ALLOWED if error.status in (403, 423) else ExitCode.FAILURE
+            code = ExitCode.NOT_ALLOWED if error.status in (401, 403, 423) else ExitCode.FAILURE
             raise CommandError(error.message, code, error.code) from None
 
     return approve

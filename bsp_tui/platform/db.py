@@ -20,6 +20,17 @@ CREATE TABLE IF NOT EXISTS personas (
     last_totp_counter INTEGER NOT NULL DEFAULT 0, failures INTEGER NOT NULL DEFAULT 0,
     locked_until REAL NOT NULL DEFAULT 0
 );
+CREATE TABLE IF NOT EXISTS ecps_activations (
+    code TEXT PRIMARY KEY, name TEXT NOT NULL, created REAL NOT NULL, expires REAL NOT NULL,
+    used REAL
+);
+CREATE TABLE IF NOT EXISTS ecps_devices (
+    id TEXT PRIMARY KEY, name TEXT NOT NULL, public_jwk TEXT NOT NULL,
+    totp_secret TEXT NOT NULL, last_totp_counter INTEGER NOT NULL DEFAULT 0,
+    created REAL NOT NULL, revoked REAL
+);
+CREATE TABLE IF NOT EXISTS ecps_proofs (jti TEXT PRIMARY KEY, expires REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS ecps_lockouts (name TEXT PRIMARY KEY, count INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS ecps_requests (
     id TEXT PRIMARY KEY, national_id TEXT NOT NULL, binding TEXT NOT NULL,
     client_id TEXT NOT NULL, client_name TEXT NOT NULL, channel TEXT NOT NULL,

@@ -95,6 +95,7 @@ class ServedPlatform:
     _stdout: _Drain
     _stderr: _Drain
     stopped: bool = field(default=False)
+    enrolled: set[tuple[str, str]] = field(default_factory=set)
 
     @property
     def issuer(self) -> str:
@@ -114,6 +115,30 @@ class ServedPlatform:
     def server_env(self) -> dict[str, str]:
         """For `bsp platform …` commands that work on the server's own database."""
         return bsp_env(self.home)
+
+    def activation_code(self, name: str) -> str:
+        """A fresh activation code for the persona, issued on the server's side (its
+        database), as `bsp platform cards` would print one."""
+        from bsp_tui.platform.core import Platform
+        from bsp_tui.platform.settings import PlatformSettings
+
+        database = self.home / "data" / "platform.sqlite3"
+        platform = Platform.open(PlatformSettings(database=database))
+        try:
+            return platform.ecps.issue_code(name)["code"]
+        finally:
+            platform.db.close()
+
+    def enrol_phone(self, name: str, env: dict[str, str] | None = None) -> None:
+        """Enrol the phone of `env` (default: the client home's) for the persona, as a
+        trainee does with the code of the card: once per home."""
+        env = env or self.phone_env()
+        if (env["BSP_HOME"], name) in self.enrolled:
+            return
+        code = self.activation_code(name)
+        result = run_bsp("phone", "enrol", "--persona", name, "--code", code, env=env)
+        assert result.returncode == 0, result.stderr
+        self.enrolled.add((env["BSP_HOME"], name))
 
     def output(self) -> tuple[str, str]:
         """What the server printed so far, on stdout and stderr."""
@@ -209,7 +234,9 @@ def http(served: ServedPlatform) -> Iterator[httpx.Client]:
 def phone_approve(
     served: ServedPlatform, persona: dict, pin: str | None = None, deny: bool = False
 ) -> subprocess.CompletedProcess[str]:
-    """`bsp phone approve` in a subprocess, against the served platform."""
+    """`bsp phone approve` in a subprocess, against the served platform (its phone enrolled
+    with the persona's activation code first)."""
+    served.enrol_phone(persona["name"])
     args = ["phone", "approve", "--persona", persona["name"], "--json"]
     args += ["--deny"] if deny else ["--pin", persona["pin"] if pin is None else pin]
     return run_bsp(*args, env=served.phone_env())

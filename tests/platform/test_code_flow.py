@@ -131,7 +131,7 @@ async def test_code_flow_with_pkce_on_a_loopback_port(emu: Emulation) -> None:
     waiting = await emu.http.post(f"{AUTH}/login", data={"tx": tx, "national_id": national_id})
     assert waiting.status_code == 200
     binding = binding_on(waiting)
-    phone = (await emu.http.get("/ecps/requests", params={"national_id": national_id})).json()
+    phone = await emu.phone_requests("generaliste")
     assert [r["binding"] for r in phone] == [binding]
 
     still = await wait(emu, tx)
