@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import io
 import os
+import secrets
 import socket
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -80,6 +81,8 @@ def serve(
     settings.psc_access_ttl = access_ttl or settings.psc_access_ttl
     settings.psc_refresh_ttl = refresh_ttl or settings.psc_refresh_ttl
     settings.api_token_ttl = api_ttl or settings.api_token_ttl
+    given = os.environ.get("BSP_TRAINER_TOKEN", "")
+    settings.trainer_token = given or secrets.token_urlsafe(32)
     log_to_file(folders().ensure().logs / "platform.log")
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)
@@ -104,6 +107,11 @@ def serve(
         f"Plateforme servie sur http://{shown_host}:{bound_port}",
     )
     click.echo(f"Émetteur PSC : http://{shown_host}:{bound_port}/auth/realms/esante-wallet")
+    if given:
+        click.echo("Jeton formateur : celui de BSP_TRAINER_TOKEN.")
+    else:
+        # Shown once, on this terminal only: never logged, never stored.
+        click.echo(f"Jeton formateur (affiché une seule fois) : {settings.trainer_token}")
     click.echo("Ctrl+C pour arrêter.", err=True)
     config = uvicorn.Config(create_app(settings), log_config=None, access_log=False, lifespan="off")
     try:

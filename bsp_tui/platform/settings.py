@@ -40,6 +40,8 @@ class PlatformSettings:
     code_ttl: int = 60
     activation_ttl: int = 7 * 24 * 3600
     proof_leeway: int = 60
+    # None: the embedded platform, whose trainer is whoever runs it.
+    trainer_token: str | None = field(default=None, repr=False)
     clock: Callable[[], float] = field(default=time.time, repr=False)
 
     def now(self) -> float:

@@ -94,12 +94,18 @@ class ServedPlatform:
     process: subprocess.Popen[str]
     _stdout: _Drain
     _stderr: _Drain
+    trainer_token: str = ""
     stopped: bool = field(default=False)
     enrolled: set[tuple[str, str]] = field(default_factory=set)
 
     @property
     def issuer(self) -> str:
         return self.url + REALM
+
+    @property
+    def trainer(self) -> dict[str, str]:
+        """The header of the trainer's calls (faults, reset, personas, clients)."""
+        return {"Authorization": f"Bearer {self.trainer_token}"}
 
     @property
     def port(self) -> int:
@@ -170,11 +176,12 @@ class ServedPlatform:
         return stdout, stderr
 
 
-def start_platform(base: Path) -> ServedPlatform:
-    """Start `bsp platform serve --port 0` under base/server-home; wait for its address."""
+def start_platform(base: Path, **extra: str) -> ServedPlatform:
+    """Start `bsp platform serve --port 0` under base/server-home (with `extra` environment);
+    wait for its address and trainer token."""
     home = base / "server-home"
     client_home = base / "client-home"
-    env = bsp_env(home, BSP_POLL_INTERVAL="1")
+    env = bsp_env(home, BSP_POLL_INTERVAL="1", **extra)
     process = subprocess.Popen(
         [sys.executable, "-m", "bsp_tui", "platform", "serve", "--port", "0"],
         env=env,
@@ -195,7 +202,10 @@ def start_platform(base: Path) -> ServedPlatform:
     except queue.Empty:
         first = None
     match = re.fullmatch(r"Plateforme servie sur (http://127\.0\.0\.1:\d+)\n", first or "")
-    if match is None:
+    token = None
+    if match is not None:
+        token = _trainer_token(lines, extra.get("BSP_TRAINER_TOKEN"))
+    if match is None or token is None:
         process.kill()
         process.wait()
         stderr.join(timeout=5)
@@ -203,7 +213,26 @@ def start_platform(base: Path) -> ServedPlatform:
             f"`bsp platform serve` did not print its address within {START_TIMEOUT:.0f} s "
             f"(first line {first!r}, exit {process.returncode}):\n{''.join(stderr.text)[-3000:]}"
         )
-    return ServedPlatform(match.group(1), home, client_home, process, stdout, stderr)
+    return ServedPlatform(match.group(1), home, client_home, process, stdout, stderr, token)
+
+
+def _trainer_token(lines: queue.Queue[str | None], given: str | None) -> str | None:
+    """The trainer token `serve` prints once after its address (or says it took `given`
+    from BSP_TRAINER_TOKEN), read with a deadline."""
+    deadline = time.monotonic() + START_TIMEOUT
+    while (left := deadline - time.monotonic()) > 0:
+        try:
+            line = lines.get(timeout=left)
+        except queue.Empty:
+            return None
+        if line is None:
+            return None
+        if given and line == "Jeton formateur : celui de BSP_TRAINER_TOKEN.\n":
+            return given
+        found = re.fullmatch(r"Jeton formateur \(affiché une seule fois\) : (\S+)\n", line)
+        if found:
+            return found.group(1)
+    return None
 
 
 @pytest.fixture(scope="module")

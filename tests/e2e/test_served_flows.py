@@ -36,6 +36,7 @@ from tests.e2e.conftest import (
     ciba_sign_in,
     phone_approve,
     start_ciba,
+    start_platform,
     verify_id_token,
 )
 
@@ -287,3 +288,34 @@ def test_the_ciba_endpoint_is_the_one_discovery_names(
     discovery = http.get(f"{REALM}/.well-known/wallet-openid-configuration").json()
     assert discovery["backchannel_authentication_endpoint"] == served.url + CIBA
     assert discovery["token_endpoint"] == served.url + TOKEN
+
+
+# -- the trainer token ---------------------------------------------------------------------
+
+
+def test_serve_prints_its_trainer_token_once_and_never_logs_it(
+    served: ServedPlatform, http: httpx.Client
+) -> None:
+    stdout, _ = served.output()
+    lines = [line for line in stdout.splitlines() if line.startswith("Jeton formateur")]
+    assert lines == [f"Jeton formateur (affiché une seule fois) : {served.trainer_token}"]
+    assert len(served.trainer_token) >= 43
+    assert http.put("/demo/faults", json={"latency_ms": 10_000}).status_code == 401
+    assert http.put("/demo/faults", json={}, headers=served.trainer).status_code == 200
+    log = (served.home / "logs" / "platform.log").read_text(encoding="utf-8")
+    assert "PUT /demo/faults 401" in log
+    assert served.trainer_token not in log
+
+
+def test_serve_takes_the_trainer_token_from_the_environment(tmp_path) -> None:
+    given = secrets.token_urlsafe(32)
+    other = start_platform(tmp_path, BSP_TRAINER_TOKEN=given)
+    try:
+        with httpx.Client(base_url=other.url, timeout=15) as http:
+            bearer = {"Authorization": f"Bearer {given}"}
+            assert http.get("/demo/faults", headers=bearer).status_code == 200
+            assert http.get("/demo/faults").status_code == 401
+    finally:
+        stdout, _ = other.stop()
+    assert given not in stdout
+    assert "Jeton formateur : celui de BSP_TRAINER_TOKEN." in stdout
