@@ -44,6 +44,7 @@ CREATE TABLE IF NOT EXISTS pending_grants (
     last_poll REAL, created REAL NOT NULL, expires REAL NOT NULL,
     consumed INTEGER NOT NULL DEFAULT 0
 );
+CREATE TABLE IF NOT EXISTS code_sessions (code_hash TEXT PRIMARY KEY, sid TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS sessions (
     sid TEXT PRIMARY KEY, national_id TEXT NOT NULL, client_id TEXT NOT NULL,
     acr TEXT NOT NULL, auth_mode TEXT NOT NULL, scope TEXT NOT NULL, nonce TEXT,

@@ -130,7 +130,12 @@ def _code_sign_in(
     assert tx, form.text
     found.add("wallet transaction", tx.group(1))
     login = http.post(
-        "/wallet/auth/login", data={"tx": tx.group(1), "national_id": persona["national_id"]}
+        "/wallet/auth/login",
+        data={
+            "tx": tx.group(1),
+            "national_id": persona["national_id"],
+            "csrf": re.search(r'name="csrf" value="([^"]+)"', form.text).group(1),
+        },
     )
     assert login.status_code == 200, login.text
     assert phone_approve(served, persona).returncode == 0

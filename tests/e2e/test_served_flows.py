@@ -166,7 +166,12 @@ def test_authorization_code_with_pkce_sign_in(
     assert tx, form.text
 
     waiting = http.post(
-        "/wallet/auth/login", data={"tx": tx.group(1), "national_id": persona["national_id"]}
+        "/wallet/auth/login",
+        data={
+            "tx": tx.group(1),
+            "national_id": persona["national_id"],
+            "csrf": re.search(r'name="csrf" value="([^"]+)"', form.text).group(1),
+        },
     )
     assert waiting.status_code == 200, waiting.text
     binding = BINDING.search(waiting.text)
@@ -276,8 +281,13 @@ def test_exchange_to_every_service_then_logout_refuses_every_token(
         },
     )
     assert again.json()["error"] == "invalid_grant"
+    # A resource server (a confidential client the trainer registered) asks.
+    added = http.post("/demo/clients", json={"client_id": "serveur-dmp"}, headers=served.trainer)
+    assert added.status_code == 201, added.text
     introspected = http.post(
-        f"{OIDC}/token/introspect", data={"token": tokens["access_token"], "client_id": LAUNCHER}
+        f"{OIDC}/token/introspect",
+        data={"token": tokens["access_token"]},
+        auth=("serveur-dmp", added.json()["client_secret"]),
     )
     assert introspected.json() == {"active": False}
 

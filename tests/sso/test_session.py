@@ -229,8 +229,11 @@ async def test_browser_flow_signs_in_through_the_loopback_redirect(session: Sess
     async def drive(url: str) -> None:
         login_page = await session.http.get(url)
         tx = re.search(r'name="tx" value="([^"]+)"', login_page.text).group(1)
+        csrf = re.search(r'name="csrf" value="([^"]+)"', login_page.text).group(1)
+        # The client keeps the form's cookie, as the browser would.
         waiting = await session.http.post(
-            "/wallet/auth/login", data={"tx": tx, "national_id": persona["national_id"]}
+            "/wallet/auth/login",
+            data={"tx": tx, "national_id": persona["national_id"], "csrf": csrf},
         )
         binding = re.search(r'class="binding">(\d\d)<', waiting.text).group(1)
         await VirtualPhone(session.http).approve_binding(
