@@ -83,6 +83,7 @@ CREATE TABLE IF NOT EXISTS dmp_access_log (
     mode TEXT NOT NULL, reason TEXT NOT NULL, action TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS ecps_by_person ON ecps_requests (national_id, status);
+CREATE INDEX IF NOT EXISTS ecps_by_client ON ecps_requests (client_id, created);
 CREATE INDEX IF NOT EXISTS refresh_by_session ON refresh_tokens (sid);
 """
 

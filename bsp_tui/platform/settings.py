@@ -39,6 +39,10 @@ class PlatformSettings:
     lockout_seconds: int = 15 * 60
     code_ttl: int = 60
     activation_ttl: int = 7 * 24 * 3600
+    # Push bombing: at most this many prompts waiting on one professional's phone, and
+    # this many sign-ins started by one client software per minute (a room shares one).
+    ecps_max_pending: int = 10
+    ecps_client_per_minute: int = 120
     proof_leeway: int = 60
     # None: the embedded platform, whose trainer is whoever runs it.
     trainer_token: str | None = field(default=None, repr=False)

@@ -176,6 +176,7 @@ class Ecps:
         request_id = secrets.token_urlsafe(16)
         now = self._settings.now()
         with self._db.write() as conn:
+            self._within_limits(conn, national_id, client_id, now)
             conn.execute(
                 "INSERT INTO ecps_requests VALUES (?, ?, ?, ?, ?, ?, 'pending', ?, ?, NULL)",
                 (
@@ -190,6 +191,34 @@ class Ecps:
                 ),
             )
         return request_id
+
+    def _within_limits(
+        self, conn: sqlite3.Connection, national_id: str, client_id: str, now: float
+    ) -> None:
+        """Refuse a push beyond the professional's pending bound or the client's rate."""
+        (waiting,) = conn.execute(
+            "SELECT count(*) FROM ecps_requests "
+            "WHERE national_id = ? AND status = 'pending' AND expires > ?",
+            (national_id, now),
+        ).fetchone()
+        if waiting >= self._settings.ecps_max_pending:
+            raise EcpsError(
+                "too_many_pending",
+                f"{waiting} demandes attendent déjà sur l'e-CPS de ce professionnel : "
+                "répondez-y ou laissez-les expirer avant d'en lancer une autre.",
+                429,
+            )
+        (recent,) = conn.execute(
+            "SELECT count(*) FROM ecps_requests WHERE client_id = ? AND created > ?",
+            (client_id, now - 60),
+        ).fetchone()
+        if recent >= self._settings.ecps_client_per_minute:
+            raise EcpsError(
+                "slow_down",
+                f"Trop de connexions lancées par ce logiciel (plus de "
+                f"{self._settings.ecps_client_per_minute} par minute) : réessayez dans une minute.",
+                429,
+            )
 
     def _as_request(self, row: sqlite3.Row) -> Request:
         status = row["status"]

@@ -84,8 +84,8 @@ class Flows:
                 national_id, binding, client["client_id"], client["name"], AUTH_MODE
             )
         except EcpsError as error:
-            code = "unknown_user_id" if error.code == "unknown_user" else "access_denied"
-            raise OAuthError(code, error.message) from None
+            codes = {"unknown_user": "unknown_user_id", "slow_down": "slow_down"}
+            raise OAuthError(codes.get(error.code, "access_denied"), error.message) from None
 
     def _insert(self, kind: str, client_id: str, ttl: int, **fields: object) -> str:
         handle = secrets.token_urlsafe(32)
