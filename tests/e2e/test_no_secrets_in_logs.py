@@ -178,6 +178,8 @@ def _session(served: ServedPlatform, http: httpx.Client, found: Secrets) -> None
     devices = json.loads((Path(phone_home) / "data" / "ecps-devices.json").read_text())
     for key, device in devices.items():
         found.add(f"device key of {key}", device["key"]["d"])
+    trainer = {"Authorization": f"Bearer {served.trainer_token}"}
+    assert http.put("/demo/faults", json={}, headers=trainer).status_code == 200
     added = run_bsp("platform", "clients", "add", "auditeur", "--json", env=served.server_env())
     assert added.returncode == 0, added.stderr
     client_secret = json.loads(added.stdout)["client_secret"]
@@ -293,6 +295,9 @@ def test_a_whole_session_leaves_no_secret_in_logs_or_output(tmp_path: Path) -> N
                 )
     leaks = {where: found.found_in(content) for where, content in written.items()}
     assert {where: labels for where, labels in leaks.items() if labels} == {}
+    # The trainer token is printed once on the server's terminal, by design; never logged.
+    logged = {w: t for w, t in written.items() if w not in ("server stdout", "server stderr")}
+    assert logged and not [where for where, text in logged.items() if served.trainer_token in text]
 
 
 def test_the_search_finds_what_it_looks_for() -> None:
