@@ -10,8 +10,6 @@ a code.
 
 from __future__ import annotations
 
-import json
-import os
 import secrets
 import time
 from collections.abc import Callable, Generator
@@ -24,6 +22,7 @@ from joserfc import jwt
 from joserfc.jwk import OKPKey
 
 from bsp_tui.config import folders
+from bsp_tui.sso.store import FileStore
 
 # The header the platform reads the proof from (bsp_tui.platform.psc.phone_api).
 DEVICE_PROOF = "ECPS-Device-Proof"
@@ -66,31 +65,12 @@ def _raise_for(response: httpx.Response) -> None:
         ) from None
 
 
-class DeviceStore:
-    """This phone's enrolled devices, one per (platform, persona), in a private file."""
+class DeviceStore(FileStore):
+    """This phone's enrolled devices, one per (platform, persona): a file readable by its
+    owner only (the device keys and seeds are the phone's own secrets)."""
 
     def __init__(self, path: Path | None = None) -> None:
-        self.path = path or folders().data / "ecps-devices.json"
-
-    def _read(self) -> dict[str, dict]:
-        try:
-            return json.loads(self.path.read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            return {}
-
-    def get(self, key: str) -> dict | None:
-        """The device kept under `key`, if any."""
-        return self._read().get(key)
-
-    def put(self, key: str, device: dict) -> None:
-        """Keep `device` under `key` (written whole, then renamed: never half a file)."""
-        devices = self._read() | {key: device}
-        self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        temporary = self.path.with_suffix(f".{os.getpid()}.tmp")
-        fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w", encoding="utf-8") as file:
-            json.dump(devices, file)
-        temporary.replace(self.path)
+        super().__init__(path or folders().data / "ecps-devices.json")
 
 
 def device_proof(device: dict, method: str, path: str, now: float) -> str:

@@ -5,7 +5,6 @@ The platform is a real `bsp platform serve` subprocess on loopback.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -20,18 +19,12 @@ from bsp_tui.app.widgets.phone_panel import PhonePanel
 from bsp_tui.app.widgets.trace_panel import TracePanel
 from tests.app.conftest import wait_for
 from tests.app.test_journey import DEMO_SIZE, press_button
-from tests.e2e.conftest import ServedPlatform, start_platform
+from tests.e2e import conftest as e2e
+from tests.e2e.conftest import ServedPlatform
+
+served = e2e.served  # the e2e tests' served platform, one for this module
 
 pytestmark = [pytest.mark.anyio, pytest.mark.e2e]
-
-
-@pytest.fixture(scope="module")
-def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServedPlatform]:
-    platform = start_platform(tmp_path_factory.mktemp("served"))
-    try:
-        yield platform
-    finally:
-        platform.stop()
 
 
 @pytest.fixture
