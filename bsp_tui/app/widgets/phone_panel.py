@@ -9,6 +9,7 @@ from textual.widgets import Button, Digits, Input, OptionList, Static
 from textual.widgets.option_list import Option
 
 from bsp_tui.phone import PendingRequest, PhoneError, VirtualPhone
+from connectors.view import literal
 
 POLL_SECONDS = 1.0
 
@@ -81,7 +82,8 @@ class PhonePanel(Vertical):
         options = self.query_one("#phone-requests", OptionList)
         options.clear_options()
         options.add_options(
-            Option(f"{r.binding}  {self._who(r)} — {r.client_name}", id=r.id) for r in waiting
+            Option(literal(f"{r.binding}  {self._who(r)} — {r.client_name}"), id=r.id)
+            for r in waiting
         )
         options.display = len(waiting) > 1
         kept = next((r for r in waiting if self.request and r.id == self.request.id), None)
@@ -118,8 +120,11 @@ class PhonePanel(Vertical):
             return
         count = len(self.requests)
         intro = f"{count} demandes en attente. " if count > 1 else ""
+        # Names come from the platform: shown literally, never read as markup.
         status.update(
-            f"{intro}« {request.client_name} » demande une connexion pour {self._who(request)}."
+            literal(
+                f"{intro}« {request.client_name} » demande une connexion pour {self._who(request)}."
+            )
         )
         self.query_one("#phone-binding", Digits).update(request.binding)
         if fresh:
@@ -151,7 +156,7 @@ class PhonePanel(Vertical):
         try:
             await self.phone.answer(request.id, approve, name, pin)
         except PhoneError as error:
-            result.update(error.message)
+            result.update(literal(error.message))
             self.query_one("#phone-pin", Input).value = ""
             return
         result.update("Connexion validée." if approve else "Connexion refusée.")
