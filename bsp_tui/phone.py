@@ -188,9 +188,16 @@ class VirtualPhone:
         """Requests waiting for an answer (of one professional, or of every persona this
         phone is enrolled for), oldest first."""
         found: list[PendingRequest] = []
-        for persona in await self._enrolled():
-            if national_id is not None and persona["national_id"] != national_id:
-                continue
+        enrolled = [p for p in await self._enrolled() if national_id in (None, p["national_id"])]
+        if not enrolled:
+            # Waiting would be forever: nothing can reach a phone with no device.
+            raise PhoneError(
+                "not_enrolled",
+                "Ce téléphone n'est pas enrôlé : bsp phone enrol --persona NOM --code CODE "
+                "(le code de votre carte).",
+                401,
+            )
+        for persona in enrolled:
             response = await self._signed(persona["name"], "GET", "/ecps/requests")
             _raise_for(response)
             found += [

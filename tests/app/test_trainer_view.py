@@ -50,6 +50,12 @@ async def test_without_the_token_the_demo_shows_the_trainee_view(
         assert screen.query(PhonePanel) and screen.query(TracePanel)
         assert not screen.query(FaultPanel)
         assert not app.trainer_view
+        # This home's phone has no device on that platform: the panel says how to enrol.
+        await wait_for(
+            pilot,
+            lambda: "n'est pas enrôlé" in str(screen.query_one("#phone-status").render()),
+            what="the panel saying the phone is not enrolled",
+        )
 
 
 async def test_the_trainer_types_the_token_and_gets_the_fault_buttons(

@@ -32,9 +32,11 @@ from tests.e2e.conftest import (
     REALM,
     Poller,
     ServedPlatform,
+    bsp_env,
     ciba_poller,
     ciba_sign_in,
     phone_approve,
+    run_bsp,
     start_ciba,
     start_platform,
     verify_id_token,
@@ -329,3 +331,17 @@ def test_serve_takes_the_trainer_token_from_the_environment(tmp_path) -> None:
         stdout, _ = other.stop()
     assert given not in stdout
     assert "Jeton formateur : celui de BSP_TRAINER_TOKEN." in stdout
+
+
+def test_a_phone_not_enrolled_on_a_served_platform_says_how_to_enrol(
+    served: ServedPlatform, personas: dict, tmp_path
+) -> None:
+    env = bsp_env(tmp_path / "new-phone", BSP_PLATFORM_URL=served.url)
+    pin = personas["generaliste"]["pin"]
+    result = run_bsp("phone", "approve", "--persona", "generaliste", "--pin", pin, env=env)
+    assert result.returncode == 4
+    assert "n'est pas enrôlé" in result.stderr
+    assert "bsp phone enrol --persona NOM --code CODE" in result.stderr
+    enrol = run_bsp("phone", "enrol", "--persona", "generaliste", env=env)
+    assert enrol.returncode == 2
+    assert "code d'activation est nécessaire" in enrol.stderr

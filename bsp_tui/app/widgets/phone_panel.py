@@ -67,7 +67,12 @@ class PhonePanel(Vertical):
         if not self._personas:
             self._personas = {p["national_id"]: p for p in await self.phone.personas()}
         # Newest first: the sign-in just started on this launcher is usually on top.
-        waiting = list(reversed(await self.phone.pending()))
+        try:
+            waiting = list(reversed(await self.phone.pending()))
+        except PhoneError as error:
+            if self.is_attached and error.code == "not_enrolled":
+                self.query_one("#phone-status", Static).update(literal(error.message))
+            return
         if not self.is_attached:
             return  # the screen went away while the platform answered
         if [r.id for r in waiting] != [r.id for r in self.requests]:
