@@ -168,7 +168,8 @@ async def test_trainer_journey_needs_one_approval_for_the_session(shared_keyring
         )
         picker.value = national_id
         await wait_for(pilot, lambda: signin.query_one("#national-id", Input).value == national_id)
-        assert "✓" in text_of(signin, "#id-check")
+        # The check follows the field's change message: on a busy machine, a moment later.
+        await wait_for(pilot, lambda: "✓" in text_of(signin, "#id-check"), what="the id check")
 
         await focus(pilot, "#national-id")
         await pilot.press("enter")
