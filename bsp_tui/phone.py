@@ -149,18 +149,17 @@ class VirtualPhone:
         return self._devices.get(self._key(name)) or {}
 
     async def _signed(self, name: str, method: str, path: str, **kwargs: object) -> httpx.Response:
-        """A call proven by the persona's device; enrolled again once if the platform
-        forgot it (a local platform reset its database)."""
-        for attempt in (1, 2):
-            device = await self._device(name)
-            response = await self._client.request(
-                method, path, auth=_Proof(device, self._clock), **kwargs
-            )
-            refused = response.status_code == 401 and self._activation is not None
-            if not refused or attempt == 2:
-                return response
+        """A call proven by the persona's device; on the embedded platform, enrolled again
+        once if the platform forgot the device (its database was replaced)."""
+        response = await self._proven(name, method, path, **kwargs)
+        if response.status_code == 401 and self._activation is not None:
             await self.enrol(name, self._activation(name))
-        raise AssertionError("unreachable")  # pragma: no cover - the loop returns
+            response = await self._proven(name, method, path, **kwargs)
+        return response
+
+    async def _proven(self, name: str, method: str, path: str, **kwargs: object) -> httpx.Response:
+        device = await self._device(name)
+        return await self._client.request(method, path, auth=_Proof(device, self._clock), **kwargs)
 
     async def personas(self) -> list[dict]:
         """The demo professionals (no secrets)."""
