@@ -8,7 +8,7 @@ import os
 import secrets
 import socket
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -43,13 +43,78 @@ def _open() -> Platform:
             CommandError(
                 f"BSP_PLATFORM_URL désigne la plateforme servie {served}, mais cette commande "
                 f"agit sur la base locale {settings.database} : lancez-la là où tourne "
-                "`bsp platform serve` (avec son BSP_HOME), sans BSP_PLATFORM_URL.",
+                "`bsp platform serve` (avec son BSP_HOME), sans BSP_PLATFORM_URL "
+                "(personas, cards et reset passent aussi par HTTP avec BSP_TRAINER_TOKEN).",
                 ExitCode.USAGE,
                 "served_platform",
             ),
             False,
         )
     return Platform.open(settings)
+
+
+class _Trainer:
+    """The trainer's side of the platform: its database here, or a served platform over
+    HTTP with BSP_TRAINER_TOKEN (a trainer on another machine than the server)."""
+
+    def __init__(self) -> None:
+        self.url = platform_url()
+        token = os.environ.get("BSP_TRAINER_TOKEN", "")
+        self._local = None if (self.url and token) else _open()
+        self._headers = {"Authorization": f"Bearer {token}"}
+
+    def _call(self, method: str, path: str) -> Any:
+        import httpx
+
+        try:
+            response = httpx.request(
+                method, f"{self.url.rstrip('/')}{path}", headers=self._headers, timeout=15
+            )
+        except httpx.HTTPError:
+            fail(
+                CommandError(
+                    f"Plateforme injoignable à {self.url}.", ExitCode.UNREACHABLE, "unreachable"
+                ),
+                False,
+            )
+        if response.status_code == 401:
+            fail(
+                CommandError(
+                    "Jeton formateur refusé par la plateforme servie (BSP_TRAINER_TOKEN).",
+                    ExitCode.NOT_ALLOWED,
+                    "trainer_token",
+                ),
+                False,
+            )
+        if not response.is_success:
+            fail(
+                CommandError(
+                    f"La plateforme a répondu {response.status_code}.",
+                    ExitCode.FAILURE,
+                    "platform_error",
+                ),
+                False,
+            )
+        return response.json()
+
+    def directory(self) -> list[dict]:
+        """Every persona with PIN and current activation code."""
+        if self._local is not None:
+            return self._local.ecps.directory(with_pins=True)
+        return self._call("GET", "/demo/personas")
+
+    def new_code(self, name: str) -> dict:
+        """Another activation code for the persona: code, expires."""
+        if self._local is not None:
+            return self._local.ecps.issue_code(name)
+        return self._call("POST", f"/demo/personas/{name}/activation-codes")
+
+    def reset(self) -> None:
+        """Back to the seeded state."""
+        if self._local is not None:
+            self._local.reset()
+        else:
+            self._call("POST", "/demo/reset")
 
 
 @click.group("platform")
@@ -125,7 +190,7 @@ def serve(
 @json_option
 def personas(as_json: bool) -> None:
     """The demo professionals, with their national id, PIN and activation code."""
-    rows = _open().ecps.directory(with_pins=True)
+    rows = _Trainer().directory()
     if as_json:
         print_json(rows)
         return
@@ -193,12 +258,12 @@ def cards(output: Path | None, copies: int) -> None:
     """Printable persona cards: name, profession, national id, PIN, activation code, QR."""
     import segno
 
-    platform = _open()
+    trainer = _Trainer()
     rows = []
-    for card in platform.ecps.directory(with_pins=True):
+    for card in trainer.directory():
         rows.append(card)
         for _ in range(copies - 1):
-            fresh = platform.ecps.issue_code(card["name"])
+            fresh = trainer.new_code(card["name"])
             rows.append(
                 card | {"activation_code": fresh["code"], "activation_expires": fresh["expires"]}
             )
@@ -247,7 +312,7 @@ def patients(as_json: bool) -> None:
 @platform_group.command("reset")
 def reset() -> None:
     """Back to the seeded state: no session, no pending request, no lockout."""
-    _open().reset()
+    _Trainer().reset()
     click.echo("Plateforme remise à l'état initial.")
 
 

@@ -2,8 +2,8 @@
 
 `bsp platform serve` makes a token (or takes `BSP_TRAINER_TOKEN`) and prints it once;
 every `/demo/…` route (faults, reset, the personas with their PINs and activation codes,
-client registration) then needs `Authorization: Bearer TOKEN`. The embedded platform
-has no token: the person at the desk owns it, as they own its database.
+new codes for more cards, client registration) then needs `Authorization: Bearer TOKEN`.
+The embedded platform has no token: the person at the desk owns it, as its database.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, ConfigDict, Field
 
+from bsp_tui.platform.psc.ecps import EcpsError
 from bsp_tui.platform.psc.routes import platform_of
 from bsp_tui.platform.services import ServiceError
 
@@ -53,6 +54,16 @@ async def reset(request: Request) -> dict:
 async def personas(request: Request) -> list[dict]:
     """The demo professionals with their PINs and activation codes (the trainer's cards)."""
     return platform_of(request).ecps.directory(with_pins=True)
+
+
+@router.post("/personas/{name}/activation-codes", status_code=201)
+async def new_activation_code(request: Request, name: str) -> dict:
+    """Another single-use activation code for the persona (one more trainee's card)."""
+    ecps = platform_of(request).ecps
+    try:
+        return ecps.issue_code(name)
+    except EcpsError as error:
+        raise ServiceError(404, "not-found", error.message) from None
 
 
 class NewClient(BaseModel):

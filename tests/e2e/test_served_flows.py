@@ -345,3 +345,37 @@ def test_a_phone_not_enrolled_on_a_served_platform_says_how_to_enrol(
     enrol = run_bsp("phone", "enrol", "--persona", "generaliste", env=env)
     assert enrol.returncode == 2
     assert "code d'activation est nécessaire" in enrol.stderr
+
+
+def test_the_trainer_prints_the_cards_from_another_machine_with_the_token(
+    served: ServedPlatform, personas: dict, tmp_path
+) -> None:
+    trainer = bsp_env(
+        tmp_path / "trainer", BSP_PLATFORM_URL=served.url, BSP_TRAINER_TOKEN=served.trainer_token
+    )
+    listed = run_bsp("platform", "personas", "--json", env=trainer)
+    assert listed.returncode == 0, listed.stderr
+    assert {p["name"]: p["pin"] for p in json.loads(listed.stdout)} == {
+        name: p["pin"] for name, p in personas.items()
+    }
+    output = tmp_path / "cartes.html"
+    cards = run_bsp("platform", "cards", "--copies", "2", "--output", str(output), env=trainer)
+    assert cards.returncode == 0, cards.stderr
+    codes = re.findall(r"--code ([A-Z2-9-]{14})", output.read_text(encoding="utf-8"))
+    assert len(set(codes)) == 10
+    # A trainee enrols with one of them, over HTTP from a third home.
+    enrolled = run_bsp(
+        "phone",
+        "enrol",
+        "--persona",
+        "infirmier",
+        "--code",
+        codes[6],
+        env=bsp_env(tmp_path / "trainee", BSP_PLATFORM_URL=served.url),
+    )
+    assert enrolled.returncode == 0, enrolled.stderr
+    wrong = trainer | {"BSP_TRAINER_TOKEN": "pas-le-bon"}
+    refused = run_bsp("platform", "personas", env=wrong)
+    assert refused.returncode == 4
+    assert "Jeton formateur refusé" in refused.stderr
+    assert refused.stdout == ""

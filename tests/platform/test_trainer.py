@@ -16,6 +16,7 @@ POWERS = [
     ("POST", "/demo/faults/reset", None),
     ("POST", "/demo/reset", None),
     ("GET", "/demo/personas", None),
+    ("POST", "/demo/personas/generaliste/activation-codes", None),
     ("POST", "/demo/clients", {"client_id": "intrus", "redirect_uris": []}),
 ]
 
@@ -43,6 +44,7 @@ async def test_without_the_trainer_token_nothing_changes(
     assert emu.platform.db.all("SELECT * FROM faults") == []
     assert emu.platform.db.one("SELECT count(*) FROM sessions WHERE ended IS NULL")[0] == 1
     assert emu.platform.clients.get("intrus") is None
+    assert emu.platform.db.all("SELECT * FROM ecps_activations WHERE used IS NULL") == []
 
 
 async def test_with_the_trainer_token_every_power_works(emu: Emulation) -> None:
