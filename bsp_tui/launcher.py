@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import httpx
 
+from bsp_tui.phone import DeviceStore, VirtualPhone
 from bsp_tui.sso.profile import EMBEDDED_BASE_URL, Profile
 from bsp_tui.sso.session import Session
 from bsp_tui.sso.trace import Tracer
@@ -40,3 +41,22 @@ def platform_client(url: str | None) -> httpx.AsyncClient:
         return httpx.AsyncClient(base_url=url.rstrip("/"), timeout=TIMEOUT)
     transport = embedded_transport()
     return httpx.AsyncClient(transport=transport, base_url=EMBEDDED_BASE_URL, timeout=TIMEOUT)
+
+
+def local_activation(name: str) -> str:
+    """An activation code issued by the embedded platform's own database: the person at
+    their desk owns that platform, so their phone needs no trainer to enrol."""
+    from bsp_tui.platform.core import Platform
+    from bsp_tui.platform.settings import PlatformSettings
+
+    platform = Platform.open(PlatformSettings.from_env())
+    try:
+        return str(platform.ecps.issue_code(name)["code"])
+    finally:
+        platform.db.close()
+
+
+def virtual_phone(client: httpx.AsyncClient, devices: DeviceStore | None = None) -> VirtualPhone:
+    """The virtual e-CPS phone over `client`; on the embedded platform it enrols itself."""
+    embedded = str(client.base_url).rstrip("/") == EMBEDDED_BASE_URL
+    return VirtualPhone(client, devices, activation=local_activation if embedded else None)

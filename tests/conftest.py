@@ -13,6 +13,7 @@ import httpx
 import pyotp
 import pytest
 
+from bsp_tui.phone import DEVICE_PROOF, DeviceStore, VirtualPhone, device_proof
 from bsp_tui.platform.app import create_app
 from bsp_tui.platform.core import Platform
 from bsp_tui.platform.settings import PlatformSettings
@@ -56,12 +57,32 @@ class Emulation:
         row = self.platform.ecps.persona(name=name)
         return {key: row[key] for key in row.keys()}  # noqa: SIM118 - sqlite3.Row
 
-    def code(self, name: str, at: float | None = None) -> str:
-        """The persona's device code at the platform's clock (or at `at`)."""
-        import datetime as dt
+    @property
+    def phone(self) -> VirtualPhone:
+        """The virtual phone on this platform, activated through it, dated by its clock."""
+        return VirtualPhone(
+            self.http,
+            activation=lambda name: self.platform.ecps.issue_code(name)["code"],
+            clock=self.clock,
+        )
 
-        when = dt.datetime.fromtimestamp(self.clock() if at is None else at, tz=dt.UTC)
-        return pyotp.TOTP(self.persona(name)["totp_secret"]).at(when)
+    async def device(self, name: str) -> dict:
+        """The persona's device on this test's phone (enrolled on first use)."""
+        store = DeviceStore()
+        key = f"{EMBEDDED_BASE_URL}#{name}"
+        if store.get(key) is None:
+            await self.phone.enrol(name)
+        return store.get(key) or {}
+
+    async def proof(self, name: str, method: str, path: str) -> dict[str, str]:
+        """The header proving the persona's device makes this call now."""
+        device = await self.device(name)
+        return {DEVICE_PROOF: device_proof(device, method, path, self.clock())}
+
+    async def code(self, name: str, at: float | None = None) -> str:
+        """The persona's device code at the platform's clock (or at `at`)."""
+        totp = pyotp.TOTP((await self.device(name))["totp"])
+        return totp.at(self.clock() if at is None else at)
 
     async def answer(
         self,
@@ -74,14 +95,30 @@ class Emulation:
         body = {
             "approve": approve,
             "pin": self.persona(name)["pin"] if pin is None else pin,
-            "otp": self.code(name) if otp is None else otp,
+            "otp": await self.code(name) if otp is None else otp,
         }
-        return await self.http.post(f"/ecps/requests/{request_id}/answer", json=body)
+        path = f"/ecps/requests/{request_id}/answer"
+        return await self.http.post(path, json=body, headers=await self.proof(name, "POST", path))
+
+    async def phone_requests(self, name: str | None = None) -> list[dict]:
+        """What the persona's phone lists (with no name: every persona's phones)."""
+        if name is None:
+            names = [row["name"] for row in self.platform.ecps.personas()]
+            return [r for n in names for r in await self.phone_requests(n)]
+        headers = await self.proof(name, "GET", "/ecps/requests")
+        response = await self.http.get("/ecps/requests", headers=headers)
+        assert response.status_code == 200, response.text
+        return response.json()
+
+    async def request_status(self, name: str, request_id: str) -> str:
+        """Where one of the persona's requests stands, as its phone reads it."""
+        path = f"/ecps/requests/{request_id}"
+        response = await self.http.get(path, headers=await self.proof(name, "GET", path))
+        assert response.status_code == 200, response.text
+        return response.json()["status"]
 
     async def pending_id(self, name: str) -> str:
-        national_id = self.persona(name)["national_id"]
-        response = await self.http.get("/ecps/requests", params={"national_id": national_id})
-        requests = response.json()
+        requests = await self.phone_requests(name)
         assert requests, f"no pending e-CPS request for {name}"
         return requests[0]["id"]
 

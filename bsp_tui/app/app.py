@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import dataclasses
+import os
 import time
 from collections.abc import Callable, Iterable
 from functools import cached_property
 from typing import TYPE_CHECKING
 
+import httpx
 from textual import events, work
 from textual.app import App, SystemCommand
 from textual.binding import Binding
@@ -84,6 +86,8 @@ class BspApp(App[None]):
         self.last_activity = clock()
         self.locked = False  # while locked, the header names no patient
         self.type_ahead = TypeAhead(self)
+        # The served platform's trainer token: faults and reset need it there.
+        self.trainer_token: str | None = os.environ.get("BSP_TRAINER_TOKEN") or None
 
     @cached_property
     def connectors(self) -> list[Connector]:
@@ -101,6 +105,24 @@ class BspApp(App[None]):
 
     # -- start ----------------------------------------------------------------------
 
+    @cached_property
+    def served(self) -> bool:
+        """The configured platform is served (a room's), not embedded in this process."""
+        try:
+            return not load_profile().embedded
+        except SsoError:
+            return False
+
+    @property
+    def trainer_view(self) -> bool:
+        """Demo mode shows the trainer's powers: embedded, or served with the token."""
+        return not self.served or self.trainer_token is not None
+
+    @property
+    def trainer_headers(self) -> dict[str, str]:
+        """The header of the trainer's calls to the platform (none when embedded)."""
+        return {"Authorization": f"Bearer {self.trainer_token}"} if self.trainer_token else {}
+
     def on_mount(self) -> None:
         self.run_worker(self.type_ahead.run(), name="type-ahead", exit_on_error=False)
         keymap, problems = load_keymap()
@@ -108,6 +130,10 @@ class BspApp(App[None]):
         for problem in problems:
             self.notify(problem, severity="warning", timeout=10, markup=False)
         self._signin_mounted = self.push_screen(SignInScreen())
+        if self.demo and not self.trainer_view:
+            from bsp_tui.app.screens.trainer_token import TrainerTokenScreen
+
+            self.push_screen(TrainerTokenScreen(), self.trainer_token_given)
         if self.demo:
             self.open_session()  # the demo's panels ask the platform at once
         else:
@@ -339,11 +365,35 @@ class BspApp(App[None]):
             self.patient = None
             self.notify("Contexte patient effacé.")
 
+    @work(exit_on_error=False, group="trainer")
+    async def trainer_token_given(self, token: str | None) -> None:
+        """Check the typed token with the platform; with it, the fault panels appear."""
+        if not token:
+            self.notify("Vue stagiaire : téléphone et trace, sans les pannes.")
+            return
+        try:
+            answer = await self.session.http.get(
+                "/demo/faults", headers={"Authorization": f"Bearer {token}"}
+            )
+        except (SsoError, httpx.HTTPError) as error:
+            self.notify(f"Jeton formateur non vérifié : {error}", severity="error")
+            return
+        if answer.status_code != 200:
+            self.notify("Jeton formateur refusé : vue stagiaire.", severity="error")
+            return
+        self.trainer_token = token
+        from bsp_tui.app.widgets.demo import DemoDock
+
+        for screen in self.screen_stack:
+            for dock in screen.query(DemoDock):
+                dock.show_faults()
+        self.notify("Vue formateur : les pannes sont disponibles.")
+
     async def demo_personas(self) -> list[dict]:
         """The emulated platform's demo professionals (no secrets)."""
-        from bsp_tui.phone import VirtualPhone
+        from bsp_tui.launcher import virtual_phone
 
-        return await VirtualPhone(self.session.http).personas()
+        return await virtual_phone(self.session.http).personas()
 
     # -- command palette and themes -----------------------------------------------------------
 

@@ -33,8 +33,11 @@ async def apply_fault(app: App, action: str, service: str | None) -> str:
         )
         expire_locally(session, audiences, now)
         return "Session révoquée chez PSC : il faudra se reconnecter."
+    trainer = app.trainer_headers  # type: ignore[attr-defined]
     if action in ("down", "slow"):
-        faults = (await session.http.get("/demo/faults")).json()
+        answer = await session.http.get("/demo/faults", headers=trainer)
+        answer.raise_for_status()
+        faults = answer.json()
         if action == "down":
             if service is None:
                 return "Choisissez d'abord le service à couper."
@@ -48,10 +51,10 @@ async def apply_fault(app: App, action: str, service: str | None) -> str:
                 if faults["latency_ms"]
                 else "Réseau rétabli."
             )
-        response = await session.http.put("/demo/faults", json=faults)
+        response = await session.http.put("/demo/faults", json=faults, headers=trainer)
         response.raise_for_status()
         return message
     if action == "reset":
-        (await session.http.post("/demo/faults/reset")).raise_for_status()
+        (await session.http.post("/demo/faults/reset", headers=trainer)).raise_for_status()
         return "Pannes levées."
     raise ValueError(f"unknown fault {action}")

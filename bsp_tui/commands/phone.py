@@ -10,9 +10,9 @@ import segno
 
 from bsp_tui.config import platform_url
 from bsp_tui.exitcodes import ExitCode
-from bsp_tui.launcher import platform_client
+from bsp_tui.launcher import platform_client, virtual_phone
 from bsp_tui.output import CommandError, json_option, print_json, run_async
-from bsp_tui.phone import PhoneError, VirtualPhone
+from bsp_tui.phone import PendingRequest, PhoneError, VirtualPhone
 
 _EXIT_FOR = {
     "unknown_persona": ExitCode.USAGE,
@@ -20,15 +20,25 @@ _EXIT_FOR = {
     "unknown_request": ExitCode.NOT_FOUND,
     "expired": ExitCode.NOT_FOUND,
     "answered": ExitCode.FAILURE,
-    "wrong_pin": ExitCode.NOT_ALLOWED,
-    "wrong_otp": ExitCode.NOT_ALLOWED,
+    "several_requests": ExitCode.USAGE,
+    "refused": ExitCode.NOT_ALLOWED,
     "replayed_otp": ExitCode.NOT_ALLOWED,
+    "not_enrolled": ExitCode.NOT_ALLOWED,
+    "device_refused": ExitCode.NOT_ALLOWED,
+    "activation_refused": ExitCode.NOT_ALLOWED,
+    "code_required": ExitCode.USAGE,
     "locked": ExitCode.NOT_ALLOWED,
 }
 
 
 def _as_command_error(error: PhoneError) -> CommandError:
     return CommandError(error.message, _EXIT_FOR.get(error.code, ExitCode.FAILURE), error.code)
+
+
+def _binding(value: str | None) -> str | None:
+    if value is None or (len(value) == 2 and value.isdigit()):
+        return value
+    raise click.BadParameter("le nombre de liaison a deux chiffres (ex. 07).")
 
 
 persona_option = click.option("--persona", "name", required=True, help="Demo professional.")
@@ -53,7 +63,7 @@ async def _interactive(name: str | None) -> None:
             "no_terminal",
         )
     async with platform_client(platform_url()) as client:
-        phone = VirtualPhone(client)
+        phone = virtual_phone(client)
         persona = await phone.persona(name) if name else None
         click.echo("Téléphone e-CPS virtuel — Ctrl+C pour quitter.")
         try:
@@ -79,35 +89,62 @@ async def _serve_requests(phone: VirtualPhone, persona: dict | None) -> None:
             await asyncio.sleep(1)
             continue
         announced = False
-        request = waiting[0]
+        # Every waiting request, with its number: two trainees signed in as the same
+        # professional each find the one their own screen shows.
+        click.echo("")
+        for request in waiting:
+            who = personas[request.national_id]["display_name"]
+            click.echo(
+                f"{request.binding}  {who} — « {request.client_name} » demande une connexion."
+            )
+        request = _chosen(waiting)
         seen.add(request.id)
-        who = personas[request.national_id]
-        click.echo(
-            f"\n{who['display_name']} — « {request.client_name} » demande une connexion."
-            f"\nNombre affiché : {request.binding}"
-        )
         pin = click.prompt(
-            "Code PIN (vide pour refuser)", default="", hide_input=True, show_default=False
+            f"Demande {request.binding} — code PIN (vide pour refuser)",
+            default="",
+            hide_input=True,
+            show_default=False,
         )
         try:
+            name = personas[request.national_id]["name"]
             if pin:
-                await phone.answer(request.id, True, who["name"], pin)
+                await phone.answer(request.id, True, name, pin)
                 click.echo("Connexion approuvée.")
             else:
-                await phone.answer(request.id, False)
+                await phone.answer(request.id, False, name)
                 click.echo("Connexion refusée.")
         except PhoneError as error:
             click.echo(error.message, err=True)
 
 
+def _chosen(waiting: list[PendingRequest]) -> PendingRequest:
+    """The request to answer: the only one, or the one whose number the person types."""
+    if len(waiting) == 1:
+        return waiting[0]
+    numbers = [r.binding for r in waiting]
+    typed = click.prompt(
+        "Nombre affiché sur votre écran",
+        type=click.Choice(numbers),
+        show_choices=False,
+    )
+    return next(r for r in waiting if r.binding == typed)
+
+
 @phone_group.command("approve")
 @persona_option
 @click.option("--pin", help="The persona's PIN (not needed with --deny).")
+@click.option(
+    "--binding",
+    callback=lambda _ctx, _param, value: _binding(value),
+    help="The 2-digit number the signing-in screen shows (needed when several wait).",
+)
 @click.option("--deny", is_flag=True, help="Refuse the request instead.")
 @json_option
 @run_async
-async def approve(name: str, pin: str | None, deny: bool, as_json: bool) -> None:
-    """Answer that professional's oldest pending request."""
+async def approve(
+    name: str, pin: str | None, binding: str | None, deny: bool, as_json: bool
+) -> None:
+    """Answer that professional's pending request: the one showing --binding NN."""
     if not deny and not pin:
         raise CommandError(
             "--pin est obligatoire pour approuver (ou --deny pour refuser).",
@@ -116,7 +153,7 @@ async def approve(name: str, pin: str | None, deny: bool, as_json: bool) -> None
         )
     async with platform_client(platform_url()) as client:
         try:
-            request = await VirtualPhone(client).answer_oldest(name, pin or "", not deny)
+            request = await virtual_phone(client).answer_for(name, pin or "", not deny, binding)
         except PhoneError as error:
             raise _as_command_error(error) from None
     outcome = "denied" if deny else "approved"
@@ -136,13 +173,17 @@ async def approve(name: str, pin: str | None, deny: bool, as_json: bool) -> None
 
 @phone_group.command("enrol")
 @persona_option
+@click.option(
+    "--code",
+    help="The activation code of the persona's card (needed on a served platform).",
+)
 @json_option
 @run_async
-async def enrol(name: str, as_json: bool) -> None:
-    """Print the device's otpauth:// URI and its QR code, for an authenticator app."""
+async def enrol(name: str, code: str | None, as_json: bool) -> None:
+    """Bind this phone to the persona; print the otpauth:// URI and its QR code."""
     async with platform_client(platform_url()) as client:
         try:
-            uri = await VirtualPhone(client).enrol(name)
+            uri = await virtual_phone(client).enrol(name, code)
         except PhoneError as error:
             raise _as_command_error(error) from None
     if as_json:
@@ -160,7 +201,7 @@ async def code(name: str, as_json: bool) -> None:
     """Print the device's current one-time code."""
     async with platform_client(platform_url()) as client:
         try:
-            value = await VirtualPhone(client).code(name)
+            value = await virtual_phone(client).code(name)
         except PhoneError as error:
             raise _as_command_error(error) from None
     if as_json:

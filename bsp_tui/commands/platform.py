@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import datetime as dt
+import io
+import os
+import secrets
 import socket
-from typing import TYPE_CHECKING
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -38,13 +43,78 @@ def _open() -> Platform:
             CommandError(
                 f"BSP_PLATFORM_URL désigne la plateforme servie {served}, mais cette commande "
                 f"agit sur la base locale {settings.database} : lancez-la là où tourne "
-                "`bsp platform serve` (avec son BSP_HOME), sans BSP_PLATFORM_URL.",
+                "`bsp platform serve` (avec son BSP_HOME), sans BSP_PLATFORM_URL "
+                "(personas, cards et reset passent aussi par HTTP avec BSP_TRAINER_TOKEN).",
                 ExitCode.USAGE,
                 "served_platform",
             ),
             False,
         )
     return Platform.open(settings)
+
+
+class _Trainer:
+    """The trainer's side of the platform: its database here, or a served platform over
+    HTTP with BSP_TRAINER_TOKEN (a trainer on another machine than the server)."""
+
+    def __init__(self) -> None:
+        self.url = platform_url()
+        token = os.environ.get("BSP_TRAINER_TOKEN", "")
+        self._local = None if (self.url and token) else _open()
+        self._headers = {"Authorization": f"Bearer {token}"}
+
+    def _call(self, method: str, path: str) -> Any:
+        import httpx
+
+        try:
+            response = httpx.request(
+                method, f"{self.url.rstrip('/')}{path}", headers=self._headers, timeout=15
+            )
+        except httpx.HTTPError:
+            fail(
+                CommandError(
+                    f"Plateforme injoignable à {self.url}.", ExitCode.UNREACHABLE, "unreachable"
+                ),
+                False,
+            )
+        if response.status_code == 401:
+            fail(
+                CommandError(
+                    "Jeton formateur refusé par la plateforme servie (BSP_TRAINER_TOKEN).",
+                    ExitCode.NOT_ALLOWED,
+                    "trainer_token",
+                ),
+                False,
+            )
+        if not response.is_success:
+            fail(
+                CommandError(
+                    f"La plateforme a répondu {response.status_code}.",
+                    ExitCode.FAILURE,
+                    "platform_error",
+                ),
+                False,
+            )
+        return response.json()
+
+    def directory(self) -> list[dict]:
+        """Every persona with PIN and current activation code."""
+        if self._local is not None:
+            return self._local.ecps.directory(with_pins=True)
+        return self._call("GET", "/demo/personas")
+
+    def new_code(self, name: str) -> dict:
+        """Another activation code for the persona: code, expires."""
+        if self._local is not None:
+            return self._local.ecps.issue_code(name)
+        return self._call("POST", f"/demo/personas/{name}/activation-codes")
+
+    def reset(self) -> None:
+        """Back to the seeded state."""
+        if self._local is not None:
+            self._local.reset()
+        else:
+            self._call("POST", "/demo/reset")
 
 
 @click.group("platform")
@@ -76,6 +146,8 @@ def serve(
     settings.psc_access_ttl = access_ttl or settings.psc_access_ttl
     settings.psc_refresh_ttl = refresh_ttl or settings.psc_refresh_ttl
     settings.api_token_ttl = api_ttl or settings.api_token_ttl
+    given = os.environ.get("BSP_TRAINER_TOKEN", "")
+    settings.trainer_token = given or secrets.token_urlsafe(32)
     log_to_file(folders().ensure().logs / "platform.log")
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)
@@ -100,6 +172,11 @@ def serve(
         f"Plateforme servie sur http://{shown_host}:{bound_port}",
     )
     click.echo(f"Émetteur PSC : http://{shown_host}:{bound_port}/auth/realms/esante-wallet")
+    if given:
+        click.echo("Jeton formateur : celui de BSP_TRAINER_TOKEN.")
+    else:
+        # Shown once, on this terminal only: never logged, never stored.
+        click.echo(f"Jeton formateur (affiché une seule fois) : {settings.trainer_token}")
     click.echo("Ctrl+C pour arrêter.", err=True)
     config = uvicorn.Config(create_app(settings), log_config=None, access_log=False, lifespan="off")
     try:
@@ -112,17 +189,98 @@ def serve(
 @platform_group.command("personas")
 @json_option
 def personas(as_json: bool) -> None:
-    """The demo professionals, with their national id and PIN."""
-    rows = _open().ecps.directory(with_pins=True)
+    """The demo professionals, with their national id, PIN and activation code."""
+    rows = _Trainer().directory()
     if as_json:
         print_json(rows)
         return
-    click.echo(f"{'NOM':<12} {'PROFESSIONNEL':<24} {'PROFESSION':<20} {'ID NATIONAL':<13} PIN")
+    click.echo(
+        f"{'NOM':<12} {'PROFESSIONNEL':<24} {'PROFESSION':<20} {'ID NATIONAL':<13} PIN  ACTIVATION"
+    )
     for r in rows:
         click.echo(
             f"{r['name']:<12} {r['display_name']:<24} {r['profession']:<20} "
-            f"{r['national_id']:<13} {r['pin']}"
+            f"{r['national_id']:<13} {r['pin']} {r['activation_code']}"
         )
+
+
+def _enrol_command(card: dict) -> str:
+    """What a card's QR code holds: the trainee's enrolment command, ready to run."""
+    return f"bsp phone enrol --persona {card['name']} --code {card['activation_code']}"
+
+
+def _card_lines(card: dict) -> list[str]:
+    expires = dt.datetime.fromtimestamp(card["activation_expires"]).strftime("%d/%m/%Y %H:%M")
+    return [
+        f"{card['display_name']} — {card['profession']} ({card['name']})",
+        f"Identifiant national : {card['national_id']}",
+        f"Code PIN : {card['pin']}",
+        f"Code d'activation e-CPS : {card['activation_code']} (usage unique, jusqu'au {expires})",
+        f"Enrôlement : {_enrol_command(card)}",
+    ]
+
+
+def _cards_html(cards: list[dict]) -> str:
+    import html
+
+    import segno
+
+    blocks = []
+    for card in cards:
+        qr = segno.make(_enrol_command(card), error="m").svg_inline(scale=3)
+        lines = "".join(f"<p>{html.escape(line)}</p>" for line in _card_lines(card))
+        blocks.append(f'<section class="card">{lines}{qr}</section>')
+    style = (
+        "body{font-family:sans-serif} .card{border:1px solid #000;padding:1em;margin:1em;"
+        "width:32em;break-inside:avoid;page-break-inside:avoid} .card p{margin:.2em 0}"
+    )
+    return (
+        '<!doctype html><html lang="fr"><head><meta charset="utf-8">'
+        f"<title>Cartes e-CPS de démonstration</title><style>{style}</style></head>"
+        f"<body>{''.join(blocks)}</body></html>\n"
+    )
+
+
+@platform_group.command("cards")
+@click.option(
+    "--output",
+    type=click.Path(dir_okay=False, writable=True, path_type=Path),
+    help="Write the cards as a printable HTML page (readable by you only) instead.",
+)
+@click.option(
+    "--copies",
+    default=1,
+    show_default=True,
+    type=click.IntRange(1, 50),
+    help="Cards per persona, each with its own activation code (one per trainee's phone).",
+)
+def cards(output: Path | None, copies: int) -> None:
+    """Printable persona cards: name, profession, national id, PIN, activation code, QR."""
+    import segno
+
+    trainer = _Trainer()
+    rows = []
+    for card in trainer.directory():
+        rows.append(card)
+        for _ in range(copies - 1):
+            fresh = trainer.new_code(card["name"])
+            rows.append(
+                card | {"activation_code": fresh["code"], "activation_expires": fresh["expires"]}
+            )
+    if output is not None:
+        # The cards hold PINs and activation codes: private until printed.
+        fd = os.open(output, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as file:
+            file.write(_cards_html(rows))
+        click.echo(f"{len(rows)} cartes écrites dans {output}.")
+        return
+    for card in rows:
+        click.echo("─" * 72)
+        for line in _card_lines(card):
+            click.echo(line)
+        qr = io.StringIO()
+        segno.make(_enrol_command(card), error="m").terminal(out=qr, compact=True)
+        click.echo(qr.getvalue(), nl=False)
 
 
 @platform_group.command("patients")
@@ -154,7 +312,7 @@ def patients(as_json: bool) -> None:
 @platform_group.command("reset")
 def reset() -> None:
     """Back to the seeded state: no session, no pending request, no lockout."""
-    _open().reset()
+    _Trainer().reset()
     click.echo("Plateforme remise à l'état initial.")
 
 

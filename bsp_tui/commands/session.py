@@ -12,7 +12,7 @@ import click
 from bsp_tui import launcher
 from bsp_tui.exitcodes import ExitCode
 from bsp_tui.output import CommandError, json_option, print_json, run_async
-from bsp_tui.phone import PhoneError, VirtualPhone
+from bsp_tui.phone import PhoneError
 from bsp_tui.sso import flows
 from bsp_tui.sso.errors import UsageError
 from bsp_tui.sso.profile import EMBEDDED_CIBA_ONLY, FLOWS
@@ -69,13 +69,13 @@ class Progress:
 
 
 def _persona_approver(session: Session, name: str, pin: str) -> Callable[[str], Awaitable[None]]:
-    phone = VirtualPhone(session.http)
+    phone = launcher.virtual_phone(session.http)
 
     async def approve(binding: str) -> None:
         try:
             await phone.approve_binding(name, pin, binding)
         except PhoneError as error:
-            code = ExitCode.NOT_ALLOWED if error.status in (403, 423) else ExitCode.FAILURE
+            code = ExitCode.NOT_ALLOWED if error.status in (401, 403, 423) else ExitCode.FAILURE
             raise CommandError(error.message, code, error.code) from None
 
     return approve
@@ -118,7 +118,7 @@ async def login(
             try:
                 national_id = (
                     national_id
-                    or (await VirtualPhone(session.http).persona(persona))["national_id"]
+                    or (await launcher.virtual_phone(session.http).persona(persona))["national_id"]
                 )
             except PhoneError as error:
                 raise UsageError(error.message) from None

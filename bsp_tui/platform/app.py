@@ -6,10 +6,10 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 
-from fastapi import FastAPI, Request, Response
+from fastapi import Depends, FastAPI, Request, Response
 
 from bsp_tui import __version__
-from bsp_tui.platform import faults
+from bsp_tui.platform import faults, trainer
 from bsp_tui.platform.core import AUDIENCES, Platform
 from bsp_tui.platform.psc import phone_api, routes, wallet
 from bsp_tui.platform.psc.errors import OAuthError
@@ -41,7 +41,10 @@ def create_app(settings: PlatformSettings | None = None) -> FastAPI:
         if service is not None:
             app.include_router(service, prefix=f"/api/{connector.name}")
     app.include_router(services_router)
-    app.include_router(faults.router)
+    # The trainer's powers: open on the embedded platform, behind its token when served.
+    only_trainer = [Depends(trainer.require_trainer)]
+    app.include_router(faults.router, dependencies=only_trainer)
+    app.include_router(trainer.router, dependencies=only_trainer)
 
     @app.exception_handler(OAuthError)
     async def oauth_error(_: Request, error: OAuthError) -> Response:

@@ -16,11 +16,13 @@ from connectors.base import registry
 # The service audiences a PSC access token can be exchanged for: one per connector.
 AUDIENCES = tuple(connector.audience for connector in registry())
 
-# Kept by a reset: keys and personas (enrolled authenticators keep working) and the
-# clients table, from which only registered third-party clients are removed. Every other
-# table, connectors' own included, is emptied; the population is generated again on
-# first use.
-_KEPT_TABLES = frozenset({"signing_keys", "personas", "clients"})
+# Kept by a reset: keys, personas, their enrolled devices and activation codes (the
+# trainer's printed cards and the trainees' phones keep working) and the clients table,
+# from which only registered third-party clients are removed. Every other table,
+# connectors' own included, is emptied; the population is generated again on first use.
+_KEPT_TABLES = frozenset(
+    {"signing_keys", "personas", "ecps_devices", "ecps_activations", "clients"}
+)
 
 
 @dataclass

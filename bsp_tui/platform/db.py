@@ -20,6 +20,17 @@ CREATE TABLE IF NOT EXISTS personas (
     last_totp_counter INTEGER NOT NULL DEFAULT 0, failures INTEGER NOT NULL DEFAULT 0,
     locked_until REAL NOT NULL DEFAULT 0
 );
+CREATE TABLE IF NOT EXISTS ecps_activations (
+    code TEXT PRIMARY KEY, name TEXT NOT NULL, created REAL NOT NULL, expires REAL NOT NULL,
+    used REAL
+);
+CREATE TABLE IF NOT EXISTS ecps_devices (
+    id TEXT PRIMARY KEY, name TEXT NOT NULL, public_jwk TEXT NOT NULL,
+    totp_secret TEXT NOT NULL, last_totp_counter INTEGER NOT NULL DEFAULT 0,
+    created REAL NOT NULL, revoked REAL
+);
+CREATE TABLE IF NOT EXISTS ecps_proofs (jti TEXT PRIMARY KEY, expires REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS ecps_lockouts (name TEXT PRIMARY KEY, count INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS ecps_requests (
     id TEXT PRIMARY KEY, national_id TEXT NOT NULL, binding TEXT NOT NULL,
     client_id TEXT NOT NULL, client_name TEXT NOT NULL, channel TEXT NOT NULL,
@@ -33,6 +44,7 @@ CREATE TABLE IF NOT EXISTS pending_grants (
     last_poll REAL, created REAL NOT NULL, expires REAL NOT NULL,
     consumed INTEGER NOT NULL DEFAULT 0
 );
+CREATE TABLE IF NOT EXISTS code_sessions (code_hash TEXT PRIMARY KEY, sid TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS sessions (
     sid TEXT PRIMARY KEY, national_id TEXT NOT NULL, client_id TEXT NOT NULL,
     acr TEXT NOT NULL, auth_mode TEXT NOT NULL, scope TEXT NOT NULL, nonce TEXT,
@@ -71,6 +83,7 @@ CREATE TABLE IF NOT EXISTS dmp_access_log (
     mode TEXT NOT NULL, reason TEXT NOT NULL, action TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS ecps_by_person ON ecps_requests (national_id, status);
+CREATE INDEX IF NOT EXISTS ecps_by_client ON ecps_requests (client_id, created);
 CREATE INDEX IF NOT EXISTS refresh_by_session ON refresh_tokens (sid);
 """
 

@@ -38,6 +38,14 @@ class PlatformSettings:
     lockout_after: int = 5
     lockout_seconds: int = 15 * 60
     code_ttl: int = 60
+    activation_ttl: int = 7 * 24 * 3600
+    # Push bombing: at most this many prompts waiting on one professional's phone, and
+    # this many sign-ins started by one client software per minute (a room shares one).
+    ecps_max_pending: int = 10
+    ecps_client_per_minute: int = 120
+    proof_leeway: int = 60
+    # None: the embedded platform, whose trainer is whoever runs it.
+    trainer_token: str | None = field(default=None, repr=False)
     clock: Callable[[], float] = field(default=time.time, repr=False)
 
     def now(self) -> float:
@@ -60,4 +68,5 @@ class PlatformSettings:
             ecps_request_ttl=_env_seconds("BSP_ECPS_REQUEST_TTL", 120),
             poll_interval=_env_seconds("BSP_POLL_INTERVAL", 2),
             lockout_seconds=_env_seconds("BSP_ECPS_LOCKOUT", 15 * 60),
+            activation_ttl=_env_seconds("BSP_ECPS_ACTIVATION_TTL", 7 * 24 * 3600),
         )

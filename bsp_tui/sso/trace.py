@@ -88,7 +88,7 @@ _PLATFORM_STEPS = tuple(
         (r"/ecps/requests/[^/]+$", "e-CPS : état d'une demande"),
         (r"/ecps/requests$", "e-CPS : demandes en attente"),
         (r"/ecps/personas$", "e-CPS : annuaire"),
-        (r"/ecps/devices/[^/]+/enrol$", "e-CPS : enrôlement"),
+        (r"/ecps/devices$", "e-CPS : enrôlement"),
         (r"/wallet/auth/login$", "Connexion PSC : identifiant"),
         (r"/wallet/auth/wait$", "Connexion PSC : attente"),
         (r"/demo/faults(/reset)?$", "Démonstration : pannes"),

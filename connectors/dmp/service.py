@@ -739,7 +739,17 @@ async def binary_read(
                 "data": base64.b64encode(content).decode("ascii"),
             }
         )
-    return Response(content, media_type=row["content_type"])
+    # An author's HTML (or anything) must not run from the platform's origin: served as
+    # a download, never sniffed, and sandboxed should a browser render it anyway.
+    return Response(
+        content,
+        media_type=row["content_type"],
+        headers={
+            "Content-Disposition": f'attachment; filename="{row["id"]}"',
+            "X-Content-Type-Options": "nosniff",
+            "Content-Security-Policy": "sandbox; default-src 'none'",
+        },
+    )
 
 
 ADD_BODY_SCHEMA = {

@@ -17,8 +17,7 @@ from textual.dom import NoScreen
 from textual.pilot import Pilot
 
 from bsp_tui.config import folders
-from bsp_tui.launcher import open_session
-from bsp_tui.phone import VirtualPhone
+from bsp_tui.launcher import open_session, virtual_phone
 from bsp_tui.platform.core import Platform
 from bsp_tui.platform.settings import PlatformSettings
 from bsp_tui.sso.store import MemoryStore
@@ -120,7 +119,7 @@ async def sign_in_outside(name: str = "generaliste") -> dict:
     """Sign in as another terminal would (CLI-like, same store): one approval."""
     pin = pin_of(name)
     async with open_session() as session:
-        phone = VirtualPhone(session.http)
+        phone = virtual_phone(session.http)
         who = await phone.persona(name)
 
         async def approve(binding: str) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import socket
+import sqlite3
 from pathlib import Path
 
 import keyring
@@ -28,13 +29,16 @@ from bsp_tui.app.screens.store_choice import StoreChoiceScreen
 from bsp_tui.app.screens.waiting import WaitingScreen
 from bsp_tui.app.widgets.phone_panel import PhonePanel
 from bsp_tui.app.widgets.tile import ConnectorTile
+from bsp_tui.launcher import virtual_phone
 from connectors.base import registry
 from tests.app.conftest import (
     FakeClock,
     approvals,
     count_requests,
     national_id_of,
+    persona,
     pin_of,
+    platform_database,
     sign_in_outside,
     wait_for,
 )
@@ -142,9 +146,8 @@ async def approve_in_panel(pilot, name: str, binding: str) -> None:
 
 async def approve_from_test(app: BspApp, name: str, binding: str) -> None:
     """The professional approves on their phone (another device: not the launcher's UI)."""
-    from bsp_tui.phone import VirtualPhone
 
-    await VirtualPhone(app.session.http).approve_binding(name, pin_of(name), binding)
+    await virtual_phone(app.session.http).approve_binding(name, pin_of(name), binding)
 
 
 # -- the trainer's whole journey ------------------------------------------------------------
@@ -316,6 +319,88 @@ async def test_denied_on_the_phone_panel_says_so_and_cancel_goes_back() -> None:
         await wait_for(pilot, lambda: on_screen(app, SignInScreen))
     assert approvals() == 0
     assert count_requests("denied") == 1
+
+
+def start_other_sign_in(name: str, binding: str) -> str:
+    """Another trainee signs in as the same professional (in process); its request id."""
+    from bsp_tui.platform.core import Platform
+    from bsp_tui.platform.settings import PlatformSettings
+    from tests.conftest import LAUNCHER
+
+    platform = Platform.open(PlatformSettings.from_env())
+    try:
+        national_id = platform.ecps.persona(name=name)["national_id"]
+        platform.flows.start_ciba(
+            platform.clients.get(LAUNCHER), "openid scope_all", national_id, binding, "eidas1", None
+        )
+        return platform.ecps.pending(national_id)[-1].id
+    finally:
+        platform.db.close()
+
+
+def request_status(request_id: str) -> str:
+    """Where an e-CPS request stands, read from the platform's database."""
+    connection = sqlite3.connect(platform_database())
+    try:
+        return connection.execute(
+            "SELECT status FROM ecps_requests WHERE id = ?", (request_id,)
+        ).fetchone()[0]
+    finally:
+        connection.close()
+
+
+async def test_the_phone_panel_lists_every_request_and_answers_the_chosen_number() -> None:
+    app = BspApp(demo=True)
+    async with app.run_test(size=DEMO_SIZE) as pilot:
+        # Another trainee asked first, as the same professional: the oldest request.
+        signin = await start_on_sign_in(pilot)
+        other = start_other_sign_in("generaliste", "99")
+        # The sign-in screen's panel shows it (and takes the focus) before we type our id.
+        await wait_for(pilot, lambda: signin.query_one(PhonePanel).request is not None)
+        waiting = await submit_national_id(pilot, national_id_of("generaliste"))
+        mine = waiting.query_one("#binding", Digits).value
+        panel = waiting.query_one(PhonePanel)
+        await wait_for(pilot, lambda: len(panel.requests) == 2, what="both requests on the panel")
+        options = panel.query_one("#phone-requests", OptionList)
+        assert options.display
+        shown = [str(options.get_option_at_index(i).prompt) for i in range(2)]
+        assert {line[:2] for line in shown} == {mine, "99"}
+        assert all("Lanceur bsp" in line and "Élise Martin-Dubois" in line for line in shown)
+        # Choose the other trainee's number with the keyboard, then come back to ours.
+        await focus(pilot, "#phone-requests")
+        target = next(i for i, r in enumerate(panel.requests) if r.binding == "99")
+        await pilot.press("home", *["down"] * target)
+        await wait_for(pilot, lambda: panel.request.binding == "99", what="99 chosen")
+        assert panel.query_one("#phone-binding", Digits).value == "99"
+        back = next(i for i, r in enumerate(panel.requests) if r.binding == mine)
+        await pilot.press("home", *["down"] * back)
+        await wait_for(pilot, lambda: panel.request.binding == mine, what="our number chosen")
+        await pilot.press("enter")  # chosen: on to the PIN
+        await wait_for(pilot, lambda: panel.query_one("#phone-pin").has_focus, what="PIN focus")
+        await pilot.press(*pin_of("generaliste"), "enter")
+        await wait_for(pilot, lambda: on_screen(app, DashboardScreen), what="our dashboard")
+    assert approvals() == 1
+    assert request_status(other) == "pending", "the other trainee's sign-in is not ours to answer"
+
+
+async def test_an_empty_pin_on_the_phone_panel_is_refused_before_the_platform() -> None:
+    app = BspApp(demo=True)
+    async with app.run_test(size=DEMO_SIZE) as pilot:
+        waiting = await submit_national_id(pilot, national_id_of("generaliste"))
+        panel = waiting.query_one(PhonePanel)
+        await wait_for(pilot, lambda: panel.request is not None, what="the push on the panel")
+        await focus(pilot, "#phone-pin")
+        await pilot.press("enter")
+        await wait_for(
+            pilot,
+            lambda: "Saisissez le code PIN" in text_of(waiting, "#phone-result"),
+            what="the panel asking for the PIN",
+        )
+        assert persona("generaliste")["failures"] == 0, "an empty PIN is no wrong attempt"
+        assert count_requests("pending") == 1
+        await pilot.press(*pin_of("generaliste"), "enter")
+        await wait_for(pilot, lambda: on_screen(app, DashboardScreen), what="the dashboard")
+    assert approvals() == 1
 
 
 async def test_five_wrong_pins_lock_the_ecps() -> None:

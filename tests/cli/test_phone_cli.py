@@ -11,8 +11,9 @@ from collections.abc import Iterator
 import pyotp
 import pytest
 
+from bsp_tui.config import folders
 from bsp_tui.platform.core import Platform
-from tests.cli.conftest import Bsp, pending_request, shows_number
+from tests.cli.conftest import Bsp, Terminal, pending_request, shows_number
 
 
 @pytest.fixture
@@ -23,14 +24,23 @@ def closed_port() -> Iterator[int]:
         yield holder.getsockname()[1]
 
 
+def device_of(name: str) -> dict:
+    """The persona's device as this home's phone keeps it."""
+    devices = json.loads((folders().data / "ecps-devices.json").read_text())
+    return devices[f"http://plateforme.bsp#{name}"]
+
+
 def test_enrol_prints_the_otpauth_uri_and_its_qr_code(bsp: Bsp, platform: Platform) -> None:
     result = bsp("phone", "enrol", "--persona", "generaliste")
     assert result.returncode == 0, result.stderr
     uri, *qr = result.stdout.splitlines()
     totp = pyotp.parse_uri(uri)
     persona = platform.ecps.persona(name="generaliste")
+    device = platform.db.one(
+        "SELECT * FROM ecps_devices WHERE id = ?", (device_of("generaliste")["device_id"],)
+    )
     assert uri.startswith("otpauth://totp/")
-    assert totp.secret == persona["totp_secret"]
+    assert totp.secret == device["totp_secret"]
     assert totp.name == persona["national_id"]
     assert totp.issuer == "e-CPS (bsp)"
     assert len(qr) >= 10
@@ -43,15 +53,31 @@ def test_enrol_json(bsp: Bsp, platform: Platform) -> None:
     assert result.returncode == 0, result.stderr
     body = json.loads(result.stdout)
     assert set(body) == {"otpauth_uri"}
-    secret = platform.ecps.persona(name="pharmacien")["totp_secret"]
-    assert pyotp.parse_uri(body["otpauth_uri"]).secret == secret
+    assert pyotp.parse_uri(body["otpauth_uri"]).secret == device_of("pharmacien")["totp"]
+
+
+def test_enrol_on_the_embedded_platform_needs_no_code_and_keeps_the_key_private(
+    bsp: Bsp, platform: Platform
+) -> None:
+    assert bsp("phone", "enrol", "--persona", "infirmier").returncode == 0
+    path = folders().data / "ecps-devices.json"
+    assert path.stat().st_mode & 0o777 == 0o600
+    assert set(device_of("infirmier")["key"]) == {"kty", "crv", "x", "d"}
+
+
+def test_enrol_with_a_code_nobody_issued_is_refused(bsp: Bsp) -> None:
+    result = bsp("phone", "enrol", "--persona", "infirmier", "--code", "AAAA-BBBB-CCCC")
+    assert result.returncode == 4
+    assert "Code d'activation refusé" in result.stderr
+    assert "otpauth" not in result.stdout
 
 
 @pytest.mark.parametrize("as_json", [False, True])
 def test_code_is_the_enrolled_device_current_code(
     bsp: Bsp, platform: Platform, as_json: bool
 ) -> None:
-    totp = pyotp.parse_uri(platform.ecps.enrol("infirmier"))
+    enrolled = bsp("phone", "enrol", "--persona", "infirmier", "--json")
+    totp = pyotp.parse_uri(json.loads(enrolled.stdout)["otpauth_uri"])
     before = time.time()
     result = bsp("phone", "code", "--persona", "infirmier", *(["--json"] if as_json else []))
     after = time.time()
@@ -115,7 +141,7 @@ def test_wrong_pin_is_not_allowed_and_never_printed(bsp: Bsp, platform: Platform
     wrong = f"{(int(pin) + 1) % 10_000:04d}"
     result = bsp("phone", "approve", "--persona", "pharmacien", "--pin", wrong)
     assert result.returncode == 4
-    assert "Code PIN incorrect" in result.stderr
+    assert "Code PIN ou appareil refusé" in result.stderr
     assert "Il reste 4 essais" in result.stderr
     assert result.stdout == ""
     assert not shows_number(result.stderr, wrong)
@@ -134,8 +160,8 @@ def test_wrong_pin_json_error(bsp: Bsp, platform: Platform) -> None:
     result = bsp("phone", "approve", "--persona", "urgentiste", "--pin", wrong, "--json")
     assert result.returncode == 4
     error = json.loads(result.stdout)["error"]
-    assert error["code"] == "wrong_pin"
-    assert error["message"].startswith("Code PIN incorrect.")
+    assert error["code"] == "refused"
+    assert error["message"].startswith("Code PIN ou appareil refusé.")
     assert not shows_number(result.stdout + result.stderr, wrong)
 
 
@@ -217,3 +243,69 @@ def test_unreachable_platform_json_error(bsp: Bsp, closed_port: int) -> None:
     assert set(error) == {"code", "message"}
     assert error["code"] == "unreachable"
     assert error["message"].startswith("Plateforme injoignable")
+
+
+# -- several requests for one professional: the number on the screen picks the request ---
+
+
+def test_several_pending_without_binding_refuse_and_list_them(bsp: Bsp, platform: Platform) -> None:
+    first = pending_request(platform, "generaliste", binding="37")
+    second = pending_request(platform, "generaliste", binding="52")
+    pin = platform.ecps.persona(name="generaliste")["pin"]
+    result = bsp("phone", "approve", "--persona", "generaliste", "--pin", pin)
+    assert result.returncode == 2, result.stderr
+    assert result.stdout == ""
+    assert "2 demandes en attente" in result.stderr
+    assert "37 « Lanceur bsp »" in result.stderr
+    assert "52 « Lanceur bsp »" in result.stderr
+    assert "--binding" in result.stderr
+    assert {platform.ecps.request(r).status for r in (first, second)} == {"pending"}
+
+
+def test_binding_answers_the_request_that_shows_it(bsp: Bsp, platform: Platform) -> None:
+    older = pending_request(platform, "generaliste", binding="37")
+    newer = pending_request(platform, "generaliste", binding="52")
+    pin = platform.ecps.persona(name="generaliste")["pin"]
+    args = ["phone", "approve", "--persona", "generaliste", "--pin", pin, "--json"]
+    result = bsp(*args, "--binding", "37")
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["request"] == older
+    assert platform.ecps.request(older).status == "approved"
+    assert platform.ecps.request(newer).status == "pending"
+    denied = bsp("phone", "approve", "--persona", "generaliste", "--deny", "--binding", "52")
+    assert denied.returncode == 0, denied.stderr
+    assert denied.stdout == "Demande 52 de « Lanceur bsp » refusée.\n"
+    assert platform.ecps.request(newer).status == "denied"
+
+
+def test_binding_nobody_shows_is_not_found(bsp: Bsp, platform: Platform) -> None:
+    request_id = pending_request(platform, "infirmier", binding="37")
+    result = bsp("phone", "approve", "--persona", "infirmier", "--deny", "--binding", "73")
+    assert result.returncode == 5
+    assert "Aucune demande en attente affichant 73" in result.stderr
+    assert platform.ecps.request(request_id).status == "pending"
+
+
+def test_binding_must_be_two_digits(bsp: Bsp) -> None:
+    result = bsp("phone", "approve", "--persona", "infirmier", "--deny", "--binding", "7")
+    assert result.returncode == 2
+    assert "deux chiffres" in result.stderr
+
+
+def test_interactive_phone_lists_every_request_and_answers_the_typed_number(
+    platform: Platform,
+) -> None:
+    older = pending_request(platform, "pharmacien", binding="37")
+    newer = pending_request(platform, "pharmacien", binding="52")
+    pin = platform.ecps.persona(name="pharmacien")["pin"]
+    with Terminal("phone", "--persona", "pharmacien") as phone:
+        phone.expect("37  ")
+        phone.expect("52  ")
+        screen = phone.expect("Nombre affiché sur votre écran")
+        assert "« Lanceur bsp » demande une connexion" in screen
+        phone.send("52\n")
+        phone.expect("Demande 52 — code PIN")
+        phone.send(f"{pin}\n")
+        phone.expect("Connexion approuvée.")
+    assert platform.ecps.request(newer).status == "approved"
+    assert platform.ecps.request(older).status == "pending"

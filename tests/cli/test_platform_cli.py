@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import json
+import re
 import socket
+import time
+from pathlib import Path
 
 import pytest
 
@@ -41,13 +44,57 @@ def test_personas_table(bsp: Bsp, platform: Platform) -> None:
     assert result.returncode == 0, result.stderr
     header, *rows = result.stdout.splitlines()
     assert header.split()[:2] == ["NOM", "PROFESSIONNEL"]
-    assert header.endswith("PIN")
+    assert header.endswith("PIN  ACTIVATION")
     assert len(rows) == 5
     for row in rows:
         name = row.split()[0]
         persona = platform.ecps.persona(name=name)
         assert persona["national_id"] in row.split()
-        assert row.split()[-1] == persona["pin"]
+        assert row.split()[-2] == persona["pin"]
+        assert row.split()[-1] == platform.ecps.activation_code(name)["code"]
+
+
+def test_personas_show_each_persona_s_activation_code_until_it_is_spent(
+    bsp: Bsp, platform: Platform
+) -> None:
+    listed = {p["name"]: p for p in json.loads(bsp("platform", "personas", "--json").stdout)}
+    code = listed["infirmier"]["activation_code"]
+    assert re.fullmatch(r"[A-Z2-9]{4}-[A-Z2-9]{4}-[A-Z2-9]{4}", code)
+    assert listed["infirmier"]["activation_expires"] > time.time() + 24 * 3600
+    again = json.loads(bsp("platform", "personas", "--json").stdout)
+    assert {p["name"]: p["activation_code"] for p in again}["infirmier"] == code
+    key = {"kty": "OKP", "crv": "Ed25519", "x": "11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo"}
+    platform.ecps.enrol("infirmier", code, key)
+    after = json.loads(bsp("platform", "personas", "--json").stdout)
+    assert {p["name"]: p["activation_code"] for p in after}["infirmier"] != code
+
+
+def test_cards_print_what_a_trainee_needs(bsp: Bsp, platform: Platform) -> None:
+    result = bsp("platform", "cards")
+    assert result.returncode == 0, result.stderr
+    for persona in platform.ecps.directory(with_pins=True):
+        code = persona["activation_code"]
+        assert f"Identifiant national : {persona['national_id']}" in result.stdout
+        assert f"Code PIN : {persona['pin']}" in result.stdout
+        assert f"Code d'activation e-CPS : {code}" in result.stdout
+        assert f"bsp phone enrol --persona {persona['name']} --code {code}" in result.stdout
+        assert persona["display_name"] in result.stdout
+    assert result.stdout.count("█") > 1000  # five QR codes
+
+
+def test_cards_to_a_printable_file_readable_by_its_owner_only(
+    bsp: Bsp, platform: Platform, tmp_path: Path
+) -> None:
+    output = tmp_path / "cartes.html"
+    result = bsp("platform", "cards", "--output", str(output), "--copies", "3")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == f"15 cartes écrites dans {output}.\n"
+    assert output.stat().st_mode & 0o777 == 0o600
+    page = output.read_text(encoding="utf-8")
+    assert page.count('<section class="card">') == 15
+    assert page.count("<svg") == 15
+    codes = re.findall(r"Code d&#x27;activation e-CPS : ([A-Z2-9-]{14})", page)
+    assert len(set(codes)) == 15, "each copy has its own single-use code"
 
 
 def test_clients_add_json_gives_a_working_secret(bsp: Bsp, platform: Platform) -> None:
@@ -156,6 +203,7 @@ def test_keys_rotate(bsp: Bsp, platform: Platform) -> None:
     "args",
     [
         ["personas"],
+        ["cards"],
         ["patients", "--json"],
         ["reset"],
         ["keys", "rotate"],

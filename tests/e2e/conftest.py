@@ -94,11 +94,18 @@ class ServedPlatform:
     process: subprocess.Popen[str]
     _stdout: _Drain
     _stderr: _Drain
+    trainer_token: str = ""
     stopped: bool = field(default=False)
+    enrolled: set[tuple[str, str]] = field(default_factory=set)
 
     @property
     def issuer(self) -> str:
         return self.url + REALM
+
+    @property
+    def trainer(self) -> dict[str, str]:
+        """The header of the trainer's calls (faults, reset, personas, clients)."""
+        return {"Authorization": f"Bearer {self.trainer_token}"}
 
     @property
     def port(self) -> int:
@@ -114,6 +121,30 @@ class ServedPlatform:
     def server_env(self) -> dict[str, str]:
         """For `bsp platform …` commands that work on the server's own database."""
         return bsp_env(self.home)
+
+    def activation_code(self, name: str) -> str:
+        """A fresh activation code for the persona, issued on the server's side (its
+        database), as `bsp platform cards` would print one."""
+        from bsp_tui.platform.core import Platform
+        from bsp_tui.platform.settings import PlatformSettings
+
+        database = self.home / "data" / "platform.sqlite3"
+        platform = Platform.open(PlatformSettings(database=database))
+        try:
+            return platform.ecps.issue_code(name)["code"]
+        finally:
+            platform.db.close()
+
+    def enrol_phone(self, name: str, env: dict[str, str] | None = None) -> None:
+        """Enrol the phone of `env` (default: the client home's) for the persona, as a
+        trainee does with the code of the card: once per home."""
+        env = env or self.phone_env()
+        if (env["BSP_HOME"], name) in self.enrolled:
+            return
+        code = self.activation_code(name)
+        result = run_bsp("phone", "enrol", "--persona", name, "--code", code, env=env)
+        assert result.returncode == 0, result.stderr
+        self.enrolled.add((env["BSP_HOME"], name))
 
     def output(self) -> tuple[str, str]:
         """What the server printed so far, on stdout and stderr."""
@@ -145,11 +176,12 @@ class ServedPlatform:
         return stdout, stderr
 
 
-def start_platform(base: Path) -> ServedPlatform:
-    """Start `bsp platform serve --port 0` under base/server-home; wait for its address."""
+def start_platform(base: Path, **extra: str) -> ServedPlatform:
+    """Start `bsp platform serve --port 0` under base/server-home (with `extra` environment);
+    wait for its address and trainer token."""
     home = base / "server-home"
     client_home = base / "client-home"
-    env = bsp_env(home, BSP_POLL_INTERVAL="1")
+    env = bsp_env(home, BSP_POLL_INTERVAL="1", **extra)
     process = subprocess.Popen(
         [sys.executable, "-m", "bsp_tui", "platform", "serve", "--port", "0"],
         env=env,
@@ -170,7 +202,10 @@ def start_platform(base: Path) -> ServedPlatform:
     except queue.Empty:
         first = None
     match = re.fullmatch(r"Plateforme servie sur (http://127\.0\.0\.1:\d+)\n", first or "")
-    if match is None:
+    token = None
+    if match is not None:
+        token = _trainer_token(lines, extra.get("BSP_TRAINER_TOKEN"))
+    if match is None or token is None:
         process.kill()
         process.wait()
         stderr.join(timeout=5)
@@ -178,7 +213,26 @@ def start_platform(base: Path) -> ServedPlatform:
             f"`bsp platform serve` did not print its address within {START_TIMEOUT:.0f} s "
             f"(first line {first!r}, exit {process.returncode}):\n{''.join(stderr.text)[-3000:]}"
         )
-    return ServedPlatform(match.group(1), home, client_home, process, stdout, stderr)
+    return ServedPlatform(match.group(1), home, client_home, process, stdout, stderr, token)
+
+
+def _trainer_token(lines: queue.Queue[str | None], given: str | None) -> str | None:
+    """The trainer token `serve` prints once after its address (or says it took `given`
+    from BSP_TRAINER_TOKEN), read with a deadline."""
+    deadline = time.monotonic() + START_TIMEOUT
+    while (left := deadline - time.monotonic()) > 0:
+        try:
+            line = lines.get(timeout=left)
+        except queue.Empty:
+            return None
+        if line is None:
+            return None
+        if given and line == "Jeton formateur : celui de BSP_TRAINER_TOKEN.\n":
+            return given
+        found = re.fullmatch(r"Jeton formateur \(affiché une seule fois\) : (\S+)\n", line)
+        if found:
+            return found.group(1)
+    return None
 
 
 @pytest.fixture(scope="module")
@@ -209,7 +263,9 @@ def http(served: ServedPlatform) -> Iterator[httpx.Client]:
 def phone_approve(
     served: ServedPlatform, persona: dict, pin: str | None = None, deny: bool = False
 ) -> subprocess.CompletedProcess[str]:
-    """`bsp phone approve` in a subprocess, against the served platform."""
+    """`bsp phone approve` in a subprocess, against the served platform (its phone enrolled
+    with the persona's activation code first)."""
+    served.enrol_phone(persona["name"])
     args = ["phone", "approve", "--persona", persona["name"], "--json"]
     args += ["--deny"] if deny else ["--pin", persona["pin"] if pin is None else pin]
     return run_bsp(*args, env=served.phone_env())

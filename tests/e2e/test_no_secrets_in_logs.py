@@ -52,12 +52,15 @@ class Secrets:
     def __init__(self) -> None:
         self.long: dict[str, str] = {}
         self.digits: dict[str, str] = {}
+        self.short: dict[str, str] = {}
 
     def add(self, label: str, value: str) -> None:
         if value.isdigit():
             self.digits[label] = value
+        elif len(value) < _FRAGMENT:  # an activation code: searched whole
+            assert len(value) >= 12, f"{label} is too short to search for"
+            self.short[label] = value
         else:
-            assert len(value) >= _FRAGMENT, f"{label} is too short to search for"
             self.long[label] = value
 
     def tokens(self, label: str, response: dict) -> None:
@@ -82,6 +85,7 @@ class Secrets:
             for label, value in self.digits.items()
             if re.search(rf"(?<![\d.]){value}(?![\d.])", numbers)
         ]
+        found += [label for label, value in self.short.items() if value in text]
         return found
 
 
@@ -126,7 +130,12 @@ def _code_sign_in(
     assert tx, form.text
     found.add("wallet transaction", tx.group(1))
     login = http.post(
-        "/wallet/auth/login", data={"tx": tx.group(1), "national_id": persona["national_id"]}
+        "/wallet/auth/login",
+        data={
+            "tx": tx.group(1),
+            "national_id": persona["national_id"],
+            "csrf": re.search(r'name="csrf" value="([^"]+)"', form.text).group(1),
+        },
     )
     assert login.status_code == 200, login.text
     assert phone_approve(served, persona).returncode == 0
@@ -153,12 +162,24 @@ def _session(served: ServedPlatform, http: httpx.Client, found: Secrets) -> None
     listed = run_bsp("platform", "personas", "--json", env=served.server_env())
     assert listed.returncode == 0, listed.stderr
     personas = {p["name"]: p for p in json.loads(listed.stdout)}
+    phone_home = served.phone_env()["BSP_HOME"]
     seeds = {}
     for name, persona in personas.items():
         found.add(f"PIN of {name}", persona["pin"])
-        enrolled = http.post(f"/ecps/devices/{name}/enrol")
-        seeds[name] = pyotp.parse_uri(enrolled.json()["otpauth_uri"]).secret
+        code = served.activation_code(name)
+        found.add(f"activation code of {name}", code)
+        enrolled = run_bsp(
+            "phone", "enrol", "--persona", name, "--code", code, "--json", env=served.phone_env()
+        )
+        assert enrolled.returncode == 0, enrolled.stderr
+        served.enrolled.add((phone_home, name))
+        seeds[name] = pyotp.parse_uri(json.loads(enrolled.stdout)["otpauth_uri"]).secret
         found.add(f"TOTP seed of {name}", seeds[name])
+    devices = json.loads((Path(phone_home) / "data" / "ecps-devices.json").read_text())
+    for key, device in devices.items():
+        found.add(f"device key of {key}", device["key"]["d"])
+    trainer = {"Authorization": f"Bearer {served.trainer_token}"}
+    assert http.put("/demo/faults", json={}, headers=trainer).status_code == 200
     added = run_bsp("platform", "clients", "add", "auditeur", "--json", env=served.server_env())
     assert added.returncode == 0, added.stderr
     client_secret = json.loads(added.stdout)["client_secret"]
@@ -174,7 +195,7 @@ def _session(served: ServedPlatform, http: httpx.Client, found: Secrets) -> None
     found.add("wrong PIN", wrong_pin)
     refused = phone_approve(served, generaliste, pin=wrong_pin)
     assert refused.returncode == 4
-    assert "Code PIN incorrect" in refused.stderr
+    assert "Code PIN ou appareil refusé" in refused.stderr
     assert phone_approve(served, generaliste).returncode == 0
     ciba = ciba_poller(http, started).until_done()
     assert ciba.status_code == 200, ciba.text
@@ -274,6 +295,9 @@ def test_a_whole_session_leaves_no_secret_in_logs_or_output(tmp_path: Path) -> N
                 )
     leaks = {where: found.found_in(content) for where, content in written.items()}
     assert {where: labels for where, labels in leaks.items() if labels} == {}
+    # The trainer token is printed once on the server's terminal, by design; never logged.
+    logged = {w: t for w, t in written.items() if w not in ("server stdout", "server stderr")}
+    assert logged and not [where for where, text in logged.items() if served.trainer_token in text]
 
 
 def test_the_search_finds_what_it_looks_for() -> None:

@@ -32,10 +32,13 @@ from tests.e2e.conftest import (
     REALM,
     Poller,
     ServedPlatform,
+    bsp_env,
     ciba_poller,
     ciba_sign_in,
     phone_approve,
+    run_bsp,
     start_ciba,
+    start_platform,
     verify_id_token,
 )
 
@@ -165,7 +168,12 @@ def test_authorization_code_with_pkce_sign_in(
     assert tx, form.text
 
     waiting = http.post(
-        "/wallet/auth/login", data={"tx": tx.group(1), "national_id": persona["national_id"]}
+        "/wallet/auth/login",
+        data={
+            "tx": tx.group(1),
+            "national_id": persona["national_id"],
+            "csrf": re.search(r'name="csrf" value="([^"]+)"', form.text).group(1),
+        },
     )
     assert waiting.status_code == 200, waiting.text
     binding = BINDING.search(waiting.text)
@@ -275,8 +283,13 @@ def test_exchange_to_every_service_then_logout_refuses_every_token(
         },
     )
     assert again.json()["error"] == "invalid_grant"
+    # A resource server (a confidential client the trainer registered) asks.
+    added = http.post("/demo/clients", json={"client_id": "serveur-dmp"}, headers=served.trainer)
+    assert added.status_code == 201, added.text
     introspected = http.post(
-        f"{OIDC}/token/introspect", data={"token": tokens["access_token"], "client_id": LAUNCHER}
+        f"{OIDC}/token/introspect",
+        data={"token": tokens["access_token"]},
+        auth=("serveur-dmp", added.json()["client_secret"]),
     )
     assert introspected.json() == {"active": False}
 
@@ -287,3 +300,82 @@ def test_the_ciba_endpoint_is_the_one_discovery_names(
     discovery = http.get(f"{REALM}/.well-known/wallet-openid-configuration").json()
     assert discovery["backchannel_authentication_endpoint"] == served.url + CIBA
     assert discovery["token_endpoint"] == served.url + TOKEN
+
+
+# -- the trainer token ---------------------------------------------------------------------
+
+
+def test_serve_prints_its_trainer_token_once_and_never_logs_it(
+    served: ServedPlatform, http: httpx.Client
+) -> None:
+    stdout, _ = served.output()
+    lines = [line for line in stdout.splitlines() if line.startswith("Jeton formateur")]
+    assert lines == [f"Jeton formateur (affiché une seule fois) : {served.trainer_token}"]
+    assert len(served.trainer_token) >= 43
+    assert http.put("/demo/faults", json={"latency_ms": 10_000}).status_code == 401
+    assert http.put("/demo/faults", json={}, headers=served.trainer).status_code == 200
+    log = (served.home / "logs" / "platform.log").read_text(encoding="utf-8")
+    assert "PUT /demo/faults 401" in log
+    assert served.trainer_token not in log
+
+
+def test_serve_takes_the_trainer_token_from_the_environment(tmp_path) -> None:
+    given = secrets.token_urlsafe(32)
+    other = start_platform(tmp_path, BSP_TRAINER_TOKEN=given)
+    try:
+        with httpx.Client(base_url=other.url, timeout=15) as http:
+            bearer = {"Authorization": f"Bearer {given}"}
+            assert http.get("/demo/faults", headers=bearer).status_code == 200
+            assert http.get("/demo/faults").status_code == 401
+    finally:
+        stdout, _ = other.stop()
+    assert given not in stdout
+    assert "Jeton formateur : celui de BSP_TRAINER_TOKEN." in stdout
+
+
+def test_a_phone_not_enrolled_on_a_served_platform_says_how_to_enrol(
+    served: ServedPlatform, personas: dict, tmp_path
+) -> None:
+    env = bsp_env(tmp_path / "new-phone", BSP_PLATFORM_URL=served.url)
+    pin = personas["generaliste"]["pin"]
+    result = run_bsp("phone", "approve", "--persona", "generaliste", "--pin", pin, env=env)
+    assert result.returncode == 4
+    assert "n'est pas enrôlé" in result.stderr
+    assert "bsp phone enrol --persona NOM --code CODE" in result.stderr
+    enrol = run_bsp("phone", "enrol", "--persona", "generaliste", env=env)
+    assert enrol.returncode == 2
+    assert "code d'activation est nécessaire" in enrol.stderr
+
+
+def test_the_trainer_prints_the_cards_from_another_machine_with_the_token(
+    served: ServedPlatform, personas: dict, tmp_path
+) -> None:
+    trainer = bsp_env(
+        tmp_path / "trainer", BSP_PLATFORM_URL=served.url, BSP_TRAINER_TOKEN=served.trainer_token
+    )
+    listed = run_bsp("platform", "personas", "--json", env=trainer)
+    assert listed.returncode == 0, listed.stderr
+    assert {p["name"]: p["pin"] for p in json.loads(listed.stdout)} == {
+        name: p["pin"] for name, p in personas.items()
+    }
+    output = tmp_path / "cartes.html"
+    cards = run_bsp("platform", "cards", "--copies", "2", "--output", str(output), env=trainer)
+    assert cards.returncode == 0, cards.stderr
+    codes = re.findall(r"--code ([A-Z2-9-]{14})", output.read_text(encoding="utf-8"))
+    assert len(set(codes)) == 10
+    # A trainee enrols with one of them, over HTTP from a third home.
+    enrolled = run_bsp(
+        "phone",
+        "enrol",
+        "--persona",
+        "infirmier",
+        "--code",
+        codes[6],
+        env=bsp_env(tmp_path / "trainee", BSP_PLATFORM_URL=served.url),
+    )
+    assert enrolled.returncode == 0, enrolled.stderr
+    wrong = trainer | {"BSP_TRAINER_TOKEN": "pas-le-bon"}
+    refused = run_bsp("platform", "personas", env=wrong)
+    assert refused.returncode == 4
+    assert "Jeton formateur refusé" in refused.stderr
+    assert refused.stdout == ""

@@ -26,6 +26,7 @@ class Launcher:
     """The real CLI of one person: its own BSP_HOME and its own (test) keyring."""
 
     def __init__(self, served: ServedPlatform, home: Path, **extra: str) -> None:
+        self.served = served
         self.keyring = home / "keyring.json"
         self.env = (
             bsp_env(
@@ -42,6 +43,8 @@ class Launcher:
         return run_bsp(*args, env=self.env)
 
     def login(self, persona: dict) -> subprocess.CompletedProcess[str]:
+        """Sign in with the virtual phone of this home (enrolled with the card's code)."""
+        self.served.enrol_phone(persona["name"], self.env)
         result = self.run("login", "--persona", persona["name"], "--pin", persona["pin"])
         assert result.returncode == 0, result.stderr
         return result

@@ -14,7 +14,7 @@ async def test_ciba_sign_in_gives_two_factor_tokens(emu: Emulation) -> None:
     assert started.status_code == 200
     body = started.json()
     assert set(body) == {"auth_req_id", "expires_in", "interval"}
-    phone = (await emu.http.get("/ecps/requests")).json()
+    phone = await emu.phone_requests("generaliste")
     assert [(r["binding"], r["client_name"]) for r in phone] == [("37", "Lanceur bsp")]
 
     pending = await emu.poll_ciba(body["auth_req_id"])

@@ -44,6 +44,12 @@ def tx_of(page: httpx.Response) -> str:
     return found.group(1)
 
 
+def csrf_of(page: httpx.Response) -> str:
+    found = re.search(r'<input type="hidden" name="csrf" value="([^"]+)">', page.text)
+    assert found, page.text
+    return found.group(1)
+
+
 def binding_on(page: httpx.Response) -> str:
     found = re.search(r'<p class="binding">(\d\d)</p>', page.text)
     assert found, page.text
@@ -61,8 +67,9 @@ async def login(emu: Emulation, name: str, **params: str | None) -> str:
     page = await emu.http.get(AUTH, params=authorize_params(**params))
     assert page.status_code == 200, page.text
     tx = tx_of(page)
+    national_id = emu.persona(name)["national_id"]
     waiting = await emu.http.post(
-        f"{AUTH}/login", data={"tx": tx, "national_id": emu.persona(name)["national_id"]}
+        f"{AUTH}/login", data={"tx": tx, "national_id": national_id, "csrf": csrf_of(page)}
     )
     assert waiting.status_code == 200, waiting.text
     return tx
@@ -128,10 +135,12 @@ async def test_code_flow_with_pkce_on_a_loopback_port(emu: Emulation) -> None:
     tx = tx_of(page)
 
     national_id = emu.persona("generaliste")["national_id"]
-    waiting = await emu.http.post(f"{AUTH}/login", data={"tx": tx, "national_id": national_id})
+    waiting = await emu.http.post(
+        f"{AUTH}/login", data={"tx": tx, "national_id": national_id, "csrf": csrf_of(page)}
+    )
     assert waiting.status_code == 200
     binding = binding_on(waiting)
-    phone = (await emu.http.get("/ecps/requests", params={"national_id": national_id})).json()
+    phone = await emu.phone_requests("generaliste")
     assert [r["binding"] for r in phone] == [binding]
 
     still = await wait(emu, tx)
@@ -163,16 +172,23 @@ async def test_the_port_less_registration_itself_is_accepted(emu: Emulation) -> 
 
 async def test_bad_national_id_on_the_login_page(emu: Emulation) -> None:
     _, challenge = pkce_pair()
-    tx = tx_of(await emu.http.get(AUTH, params=authorize_params(challenge)))
-    page = await emu.http.post(f"{AUTH}/login", data={"tx": tx, "national_id": "810000012300"})
+    form = await emu.http.get(AUTH, params=authorize_params(challenge))
+    tx = tx_of(form)
+    page = await emu.http.post(
+        f"{AUTH}/login", data={"tx": tx, "national_id": "810000012300", "csrf": csrf_of(form)}
+    )
     assert page.status_code == 400
     assert "La clé de contrôle du numéro RPPS est fausse" in page.text
     assert tx_of(page) == tx
 
 
 async def test_unknown_transaction_on_the_login_page(emu: Emulation) -> None:
+    _, challenge = pkce_pair()
+    csrf = csrf_of(await emu.http.get(AUTH, params=authorize_params(challenge)))
     national_id = emu.persona("generaliste")["national_id"]
-    page = await emu.http.post(f"{AUTH}/login", data={"tx": "nope", "national_id": national_id})
+    page = await emu.http.post(
+        f"{AUTH}/login", data={"tx": "nope", "national_id": national_id, "csrf": csrf}
+    )
     assert page.status_code == 400
     assert "Cette connexion a expiré" in page.text
 

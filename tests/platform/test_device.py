@@ -88,7 +88,7 @@ async def test_full_device_sign_in(emu: Emulation) -> None:
     page = await submit(emu, body["user_code"], national_id)
     assert page.status_code == 200
     binding = binding_on(page)
-    phone = (await emu.http.get("/ecps/requests", params={"national_id": national_id})).json()
+    phone = await emu.phone_requests("generaliste")
     assert [(r["binding"], r["client_name"]) for r in phone] == [(binding, "Lanceur bsp")]
 
     pending = await poll(emu, body["device_code"])
@@ -118,7 +118,7 @@ async def test_unknown_user_code(emu: Emulation) -> None:
     page = await submit(emu, "AAAA-AAAA", emu.persona("infirmier")["national_id"])
     assert page.status_code == 400
     assert "Code inconnu ou expiré" in page.text
-    assert (await emu.http.get("/ecps/requests")).json() == []
+    assert await emu.phone_requests() == []
 
 
 async def test_user_code_serves_once(emu: Emulation) -> None:
@@ -128,7 +128,7 @@ async def test_user_code_serves_once(emu: Emulation) -> None:
     second = await submit(emu, body["user_code"], national_id)
     assert second.status_code == 400
     assert "Ce code a déjà été utilisé." in second.text
-    assert len((await emu.http.get("/ecps/requests")).json()) == 1
+    assert len(await emu.phone_requests()) == 1
 
 
 async def test_bad_national_id_keeps_the_user_code(emu: Emulation) -> None:

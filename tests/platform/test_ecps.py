@@ -1,11 +1,14 @@
-"""The e-CPS second factor: PIN, enrolled device (TOTP), replay, lockout, the phone API."""
+"""The e-CPS second factor: PIN, enrolled device (key and TOTP), replay, lockout, the phone API."""
 
 from __future__ import annotations
 
 import pyotp
 import pytest
+from joserfc.jwk import OKPKey
 
 from bsp_tui.domain.identifiers import is_valid_rpps
+from bsp_tui.phone import DEVICE_PROOF, device_proof
+from bsp_tui.platform.psc.ecps import REFUSED
 from tests.conftest import Emulation
 
 pytestmark = pytest.mark.anyio
@@ -22,11 +25,7 @@ async def new_request(emu: Emulation, name: str, binding: str = "42") -> tuple[s
     """Start a CIBA sign-in; returns (auth_req_id, e-CPS request id)."""
     started = await emu.start_ciba(name, binding=binding)
     assert started.status_code == 200, started.text
-    requests = (
-        await emu.http.get(
-            "/ecps/requests", params={"national_id": emu.persona(name)["national_id"]}
-        )
-    ).json()
+    requests = await emu.phone_requests(name)
     return started.json()["auth_req_id"], requests[-1]["id"]
 
 
@@ -44,15 +43,15 @@ async def test_wrong_pin_counts_down_then_locks(emu: Emulation) -> None:
     bad = wrong_pin(emu, "generaliste")
     for left in (4, 3, 2):
         status, code, message = error_of(await emu.answer(request_id, "generaliste", pin=bad))
-        assert (status, code) == (403, "wrong_pin")
-        assert message == f"Code PIN incorrect. Il reste {left} essais avant verrouillage."
+        assert (status, code) == (403, "refused")
+        assert message == f"{REFUSED} Il reste {left} essais avant verrouillage."
     status, code, message = error_of(await emu.answer(request_id, "generaliste", pin=bad))
-    assert (status, code) == (403, "wrong_pin")
+    assert (status, code) == (403, "refused")
     assert "Il reste 1 essai avant verrouillage." in message
 
     status, code, message = error_of(await emu.answer(request_id, "generaliste", pin=bad))
     assert (status, code, message) == (423, "locked", LOCKED)
-    assert (await emu.http.get(f"/ecps/requests/{request_id}")).json()["status"] == "locked"
+    assert await emu.request_status("generaliste", request_id) == "locked"
 
     # The client waiting on the locked request is told, not left pending.
     polled = await emu.poll_ciba(auth_req_id)
@@ -138,19 +137,19 @@ async def test_a_correct_pin_resets_the_failure_count(emu: Emulation) -> None:
 
 async def test_wrong_device_code(emu: Emulation) -> None:
     _, request_id = await new_request(emu, "generaliste")
-    good = emu.code("generaliste")
+    good = await emu.code("generaliste")
     wrong = f"{(int(good) + 1) % 1_000_000:06d}"
     status, code, message = error_of(await emu.answer(request_id, "generaliste", otp=wrong))
-    assert (status, code) == (403, "wrong_otp")
-    assert message.startswith("Le code de l'appareil enrôlé est faux.")
-    assert "Il reste 4 essais" in message
-    assert (await emu.http.get(f"/ecps/requests/{request_id}")).json()["status"] == "pending"
+    # The same answer as a wrong PIN: which factor was wrong is not told.
+    assert (status, code) == (403, "refused")
+    assert message == f"{REFUSED} Il reste 4 essais avant verrouillage."
+    assert await emu.request_status("generaliste", request_id) == "pending"
 
 
 async def test_a_device_code_serves_once(emu: Emulation) -> None:
     _, first = await new_request(emu, "generaliste", binding="11")
     _, second = await new_request(emu, "generaliste", binding="22")
-    code = emu.code("generaliste")
+    code = await emu.code("generaliste")
     assert (await emu.answer(first, "generaliste", otp=code)).status_code == 200
     status, error, message = error_of(await emu.answer(second, "generaliste", otp=code))
     assert (status, error) == (403, "replayed_otp")
@@ -164,8 +163,8 @@ async def test_an_earlier_step_is_refused_once_a_later_one_served(emu: Emulation
     _, first = await new_request(emu, "urgentiste", binding="11")
     _, second = await new_request(emu, "urgentiste", binding="22")
     now = emu.clock()
-    assert (await emu.answer(first, "urgentiste", otp=emu.code("urgentiste", now))).is_success
-    previous = emu.code("urgentiste", now - 30)
+    assert (await emu.answer(first, "urgentiste", otp=await emu.code("urgentiste", now))).is_success
+    previous = await emu.code("urgentiste", now - 30)
     answered = await emu.answer(second, "urgentiste", otp=previous)
     assert error_of(answered)[:2] == (403, "replayed_otp")
 
@@ -173,7 +172,7 @@ async def test_an_earlier_step_is_refused_once_a_later_one_served(emu: Emulation
 @pytest.mark.parametrize("offset", [-30, 30])
 async def test_one_step_of_clock_drift_is_accepted(emu: Emulation, offset: int) -> None:
     _, request_id = await new_request(emu, "infirmier")
-    drifted = emu.code("infirmier", emu.clock() + offset)
+    drifted = await emu.code("infirmier", emu.clock() + offset)
     answered = await emu.answer(request_id, "infirmier", otp=drifted)
     assert answered.status_code == 200
     assert answered.json()["status"] == "approved"
@@ -182,33 +181,42 @@ async def test_one_step_of_clock_drift_is_accepted(emu: Emulation, offset: int) 
 @pytest.mark.parametrize("offset", [-60, 60])
 async def test_two_steps_of_clock_drift_are_refused(emu: Emulation, offset: int) -> None:
     _, request_id = await new_request(emu, "infirmier")
-    drifted = emu.code("infirmier", emu.clock() + offset)
-    if drifted in {emu.code("infirmier", emu.clock() + step) for step in (-30, 0, 30)}:
+    drifted = await emu.code("infirmier", emu.clock() + offset)
+    if drifted in {await emu.code("infirmier", emu.clock() + step) for step in (-30, 0, 30)}:
         pytest.skip("the two codes happen to coincide")  # one chance in ~10^5
     answered = await emu.answer(request_id, "infirmier", otp=drifted)
-    assert error_of(answered)[:2] == (403, "wrong_otp")
+    assert error_of(answered)[:2] == (403, "refused")
 
 
 async def test_enrolment_uri_gives_the_codes_the_platform_accepts(emu: Emulation) -> None:
-    enrolled = await emu.http.post("/ecps/devices/pharmacien/enrol")
+    code = emu.platform.ecps.issue_code("pharmacien")["code"]
+    key = OKPKey.generate_key("Ed25519")
+    body = {"persona": "pharmacien", "code": code, "public_key": key.as_dict(private=False)}
+    enrolled = await emu.http.post("/ecps/devices", json=body)
     assert enrolled.status_code == 200
     assert enrolled.headers["cache-control"] == "no-store"
     uri = enrolled.json()["otpauth_uri"]
     assert uri.startswith("otpauth://totp/")
-    device = pyotp.parse_uri(uri)
-    assert isinstance(device, pyotp.TOTP)
-    assert device.issuer == "e-CPS (bsp)"
-    assert device.name == emu.persona("pharmacien")["national_id"]
+    totp = pyotp.parse_uri(uri)
+    assert isinstance(totp, pyotp.TOTP)
+    assert totp.issuer == "e-CPS (bsp)"
+    assert totp.name == emu.persona("pharmacien")["national_id"]
 
+    device = {"device_id": enrolled.json()["device_id"], "key": key.as_dict(private=True)}
     _, request_id = await new_request(emu, "pharmacien")
-    answered = await emu.answer(request_id, "pharmacien", otp=device.at(emu.clock()))
+    path = f"/ecps/requests/{request_id}/answer"
+    answer = {"approve": True, "pin": emu.persona("pharmacien")["pin"], "otp": totp.at(emu.clock())}
+    proof = {DEVICE_PROOF: device_proof(device, "POST", path, emu.clock())}
+    answered = await emu.http.post(path, json=answer, headers=proof)
     assert answered.status_code == 200
     assert answered.json()["status"] == "approved"
 
 
-async def test_enrolling_an_unknown_persona_is_404(emu: Emulation) -> None:
-    response = await emu.http.post("/ecps/devices/nobody/enrol")
-    assert error_of(response)[:2] == (404, "unknown_user")
+async def test_enrolling_an_unknown_persona_is_refused_as_any_bad_code(emu: Emulation) -> None:
+    key = OKPKey.generate_key("Ed25519").as_dict(private=False)
+    body = {"persona": "nobody", "code": "AAAA-BBBB-CCCC", "public_key": key}
+    response = await emu.http.post("/ecps/devices", json=body)
+    assert error_of(response)[:2] == (403, "activation_refused")
 
 
 # -- the life of a request ------------------------------------------------------------
@@ -217,7 +225,7 @@ async def test_enrolling_an_unknown_persona_is_404(emu: Emulation) -> None:
 async def test_an_expired_request_cannot_be_answered(emu: Emulation) -> None:
     _, request_id = await new_request(emu, "generaliste")
     emu.clock.advance(121)
-    assert (await emu.http.get("/ecps/requests")).json() == []
+    assert await emu.phone_requests("generaliste") == []
     status, code, message = error_of(await emu.answer(request_id, "generaliste"))
     assert (status, code) == (410, "expired")
     assert "a expiré" in message
@@ -230,7 +238,7 @@ async def test_a_request_is_answered_once(emu: Emulation) -> None:
     status, code, message = error_of(await emu.answer(request_id, "generaliste", approve=False))
     assert (status, code) == (409, "answered")
     assert "déjà reçu une réponse" in message
-    assert (await emu.http.get(f"/ecps/requests/{request_id}")).json()["status"] == "approved"
+    assert await emu.request_status("generaliste", request_id) == "approved"
 
 
 async def test_denying_needs_no_pin(emu: Emulation) -> None:
@@ -242,24 +250,27 @@ async def test_denying_needs_no_pin(emu: Emulation) -> None:
 
 
 async def test_unknown_request_is_404(emu: Emulation) -> None:
+    path = "/ecps/requests/nope/answer"
     answered = await emu.http.post(
-        "/ecps/requests/nope/answer", json={"approve": True, "pin": "0000", "otp": "000000"}
+        path,
+        json={"approve": True, "pin": "0000", "otp": "000000"},
+        headers=await emu.proof("generaliste", "POST", path),
     )
     assert error_of(answered) == (404, "unknown_request", "Cette demande e-CPS n'existe pas.")
-    shown = await emu.http.get("/ecps/requests/nope")
+    headers = await emu.proof("generaliste", "GET", "/ecps/requests/nope")
+    shown = await emu.http.get("/ecps/requests/nope", headers=headers)
     assert error_of(shown)[:2] == (404, "unknown_request")
 
 
-async def test_the_phone_sees_its_pending_requests(emu: Emulation) -> None:
+async def test_the_phone_sees_only_its_professional_s_requests(emu: Emulation) -> None:
     await new_request(emu, "generaliste", binding="11")
     await new_request(emu, "pharmacien", binding="22")
-    everyone = (await emu.http.get("/ecps/requests")).json()
-    assert [r["binding"] for r in everyone] == ["11", "22"]
     national_id = emu.persona("pharmacien")["national_id"]
-    mine = (await emu.http.get("/ecps/requests", params={"national_id": national_id})).json()
+    mine = await emu.phone_requests("pharmacien")
     assert [(r["binding"], r["national_id"], r["status"]) for r in mine] == [
         ("22", national_id, "pending")
     ]
+    assert [r["binding"] for r in await emu.phone_requests("generaliste")] == ["11"]
 
 
 # -- the directory --------------------------------------------------------------------

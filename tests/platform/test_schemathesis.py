@@ -81,7 +81,7 @@ def _known_values(app: FastAPI) -> dict[str, st.SearchStrategy]:
     )
     issued = platform.tokens.issue(sid, ISSUER)
     api_tokens = [
-        platform.tokens.exchange(issued["access_token"], audience, ISSUER)["access_token"]
+        platform.tokens.exchange(issued["access_token"], audience, ISSUER, LAUNCHER)["access_token"]
         for audience in AUDIENCES
     ]
     jwts = [issued["access_token"], issued["id_token"], *api_tokens]

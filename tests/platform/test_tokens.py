@@ -52,8 +52,23 @@ async def refresh(emu: Emulation, refresh_token: str) -> httpx.Response:
     )
 
 
-async def introspect(emu: Emulation, token: str, client_id: str = LAUNCHER) -> httpx.Response:
-    return await emu.http.post(INTROSPECT, data={"token": token, "client_id": client_id})
+RESOURCE_SERVER = "serveur-ressource"
+
+
+def resource_server(emu: Emulation) -> tuple[str, str]:
+    """A confidential client of this platform (a resource server): its id and secret."""
+    secret = getattr(emu, "resource_server_secret", None)
+    if secret is None:
+        secret = emu.platform.clients.add(RESOURCE_SERVER, [])
+        emu.resource_server_secret = secret  # type: ignore[attr-defined]
+    return RESOURCE_SERVER, secret
+
+
+async def introspect(emu: Emulation, token: str, client_id: str | None = None) -> httpx.Response:
+    """Introspection by the resource server (or by `client_id`, without a secret)."""
+    if client_id is not None:
+        return await emu.http.post(INTROSPECT, data={"token": token, "client_id": client_id})
+    return await emu.http.post(INTROSPECT, data={"token": token}, auth=resource_server(emu))
 
 
 async def revoke(emu: Emulation, token: str) -> httpx.Response:

@@ -12,8 +12,7 @@ import httpx
 import keyring
 import pytest
 
-from bsp_tui.launcher import open_session
-from bsp_tui.phone import VirtualPhone
+from bsp_tui.launcher import open_session, virtual_phone
 from bsp_tui.platform.core import Platform
 from bsp_tui.platform.settings import PlatformSettings
 from bsp_tui.sso import flows
@@ -56,7 +55,7 @@ def pin_of(name: str) -> str:
 
 async def sign_in(session: Session, name: str = "generaliste") -> list[flows.FlowEvent]:
     events: list[flows.FlowEvent] = []
-    phone = VirtualPhone(session.http)
+    phone = virtual_phone(session.http)
     persona = await phone.persona(name)
     pin = pin_of(name)
 
@@ -209,13 +208,13 @@ async def test_device_flow_signs_in(session: Session) -> None:
     async def the_professional() -> None:
         await shown.wait()
         code = next(e for e in events if isinstance(e, flows.UserCode))
-        persona = await VirtualPhone(session.http).persona("infirmier")
+        persona = await virtual_phone(session.http).persona("infirmier")
         page = await session.http.post(
             code.verification_uri,
             data={"user_code": code.code, "national_id": persona["national_id"]},
         )
         binding = re.search(r'class="binding">(\d\d)<', page.text).group(1)
-        await VirtualPhone(session.http).approve_binding("infirmier", pin_of("infirmier"), binding)
+        await virtual_phone(session.http).approve_binding("infirmier", pin_of("infirmier"), binding)
 
     helper = asyncio.create_task(the_professional())
     await session.sign_in("device", on_event)
@@ -225,16 +224,19 @@ async def test_device_flow_signs_in(session: Session) -> None:
 
 async def test_browser_flow_signs_in_through_the_loopback_redirect(session: Session) -> None:
     loop = asyncio.get_running_loop()
-    persona = await VirtualPhone(session.http).persona("pharmacien")
+    persona = await virtual_phone(session.http).persona("pharmacien")
 
     async def drive(url: str) -> None:
         login_page = await session.http.get(url)
         tx = re.search(r'name="tx" value="([^"]+)"', login_page.text).group(1)
+        csrf = re.search(r'name="csrf" value="([^"]+)"', login_page.text).group(1)
+        # The client keeps the form's cookie, as the browser would.
         waiting = await session.http.post(
-            "/wallet/auth/login", data={"tx": tx, "national_id": persona["national_id"]}
+            "/wallet/auth/login",
+            data={"tx": tx, "national_id": persona["national_id"], "csrf": csrf},
         )
         binding = re.search(r'class="binding">(\d\d)<', waiting.text).group(1)
-        await VirtualPhone(session.http).approve_binding(
+        await virtual_phone(session.http).approve_binding(
             "pharmacien", pin_of("pharmacien"), binding
         )
         back = await session.http.get("/wallet/auth/wait", params={"tx": tx})

@@ -19,8 +19,7 @@ from hypothesis import strategies as st
 from joserfc import jwt
 from joserfc.jwk import OctKey
 
-from bsp_tui.launcher import open_session
-from bsp_tui.phone import VirtualPhone
+from bsp_tui.launcher import open_session, virtual_phone
 from bsp_tui.platform.core import Platform
 from bsp_tui.platform.settings import PlatformSettings
 from bsp_tui.sso.errors import UsageError
@@ -113,7 +112,7 @@ def pin_of(name: str) -> str:
 
 
 async def sign_in(session: Session, name: str = "generaliste") -> None:
-    phone = VirtualPhone(session.http)
+    phone = virtual_phone(session.http)
     persona = await phone.persona(name)
     pin = pin_of(name)
 

@@ -22,7 +22,12 @@ LAUNCHER_NAME = "Lanceur bsp"
 # RFC 8252 §7.3: a loopback redirect may use any port; the launcher registers it port-less.
 LAUNCHER_REDIRECTS = ["http://127.0.0.1/callback"]
 _CLIENT_ID = re.compile(r"[a-z0-9][a-z0-9-]{1,39}")
-_LOOPBACK_HOSTS = {"127.0.0.1", "[::1]", "::1"}
+_VISIBLE = re.compile(r"[!-~]+")  # visible ASCII: no space, no control character
+# A loopback redirect with a port: lower-case scheme, a port without leading zero, a path
+# of visible ASCII, no query or fragment.
+_LOOPBACK_REDIRECT = re.compile(
+    r"http://(?P<host>127\.0\.0\.1|\[::1\]):(?P<port>[1-9][0-9]{0,4})(?P<path>/[!\x22$->@-~]*)"
+)
 
 
 def seed_clients(db: Database, settings: PlatformSettings) -> None:
@@ -35,29 +40,18 @@ def seed_clients(db: Database, settings: PlatformSettings) -> None:
 
 
 def redirect_allowed(registered: list[str], candidate: str) -> bool:
-    """Exact match, except that a port-less loopback registration admits any port."""
+    """Exact string match (RFC 9700 §2.1), with RFC 8252's one exception: a port-less
+    loopback registration admits the same URI with any port, written canonically.
+
+    Nothing is normalised first: a different case, a padded port, spaces or control
+    characters make another string, refused rather than "fixed" and echoed.
+    """
     if candidate in registered:
         return True
-    try:
-        asked = urlsplit(candidate)
-        asked_port = asked.port
-    except ValueError:
+    loopback = _LOOPBACK_REDIRECT.fullmatch(candidate)
+    if loopback is None or int(loopback["port"]) > 65535:
         return False
-    if asked.hostname is None or asked_port is None:
-        return False
-    for uri in registered:
-        known = urlsplit(uri)
-        if (
-            known.port is None
-            and known.netloc in _LOOPBACK_HOSTS
-            and asked.scheme == known.scheme == "http"
-            and asked.netloc.rsplit(":", 1)[0] == known.netloc
-            and asked.path == known.path
-            and not asked.query
-            and not asked.fragment
-        ):
-            return True
-    return False
+    return f"http://{loopback['host']}{loopback['path']}" in registered
 
 
 class Clients:
@@ -75,8 +69,14 @@ class Clients:
             )
         for uri in redirect_uris:
             parts = urlsplit(uri)
-            if parts.scheme not in ("http", "https") or not parts.netloc or parts.fragment:
-                raise ValueError(f"URI de redirection invalide : {uri}")
+            if (
+                parts.scheme not in ("http", "https")
+                or not uri.startswith(f"{parts.scheme}://")
+                or not parts.netloc
+                or parts.fragment
+                or not _VISIBLE.fullmatch(uri)
+            ):
+                raise ValueError(f"URI de redirection invalide : {uri!r}")
         secret = secrets.token_urlsafe(32)
         with self._db.write() as conn:
             if conn.execute("SELECT 1 FROM clients WHERE client_id = ?", (client_id,)).fetchone():

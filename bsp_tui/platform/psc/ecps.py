@@ -1,6 +1,15 @@
 """The e-CPS second factor: pending approval requests, PIN + enrolled device, lockout.
 
 PIN length is not published for the real app: the emulation uses 4 digits.
+
+The real app is activated with the CPS card or codes sent to the professional; the
+emulation's activation is its own design. The trainer's side issues single-use, expiring
+activation codes per persona; a phone enrols with one and registers the public half of
+an Ed25519 key it made (and receives the device's TOTP seed). From then on each of its
+calls carries a proof: a JWT signed by that key naming the method and path, fresh and
+never used before. Every device of a persona may approve at once (a room of trainees
+sharing five personas); approving also needs the PIN and the device's current code.
+Only a proven device can make a wrong attempt count, so the lockout is not anyone's.
 """
 
 from __future__ import annotations
@@ -13,12 +22,23 @@ import sqlite3
 from dataclasses import dataclass
 
 import pyotp
+from joserfc import jwt
+from joserfc.errors import JoseError
+from joserfc.jwk import OKPKey
+from joserfc.jws import extract_compact
 
 from bsp_tui.platform.db import Database
 from bsp_tui.platform.psc.directory import PERSONAS
 from bsp_tui.platform.settings import PlatformSettings
 
 TOTP_ISSUER = "e-CPS (bsp)"
+# The device key's signature algorithm (joserfc's name for EdDSA over Ed25519).
+DEVICE_ALGORITHM = "Ed25519"
+# Activation codes are typed from a card: no 0/O, 1/I/L, in groups of four.
+_CODE_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
+_CODE_GROUPS = 3
+# The one answer for any wrong factor: which one was wrong is no one's business.
+REFUSED = "Code PIN ou appareil refusé."
 
 
 class EcpsError(Exception):
@@ -29,6 +49,32 @@ class EcpsError(Exception):
         self.code = code
         self.message = message
         self.status = status
+
+
+def device_refused() -> EcpsError:
+    """The answer to a call without a valid proof of an enrolled device."""
+    return EcpsError(
+        "device_refused",
+        "Appareil e-CPS non reconnu : enrôlez-le avec `bsp phone enrol --persona NOM "
+        "--code CODE` (le code d'activation figure sur votre carte).",
+        401,
+    )
+
+
+def activation_refused() -> EcpsError:
+    """The answer to any activation code that does not enrol (unknown, used, expired)."""
+    return EcpsError(
+        "activation_refused",
+        "Code d'activation refusé : il est inconnu, déjà utilisé ou expiré. "
+        "Demandez-en un nouveau au formateur.",
+        403,
+    )
+
+
+def normalise_code(code: str) -> str:
+    """An activation code as stored: upper case, groups joined by dashes."""
+    letters = "".join(c for c in code.upper() if c.isalnum())
+    return "-".join(letters[i : i + 4] for i in range(0, len(letters), 4))
 
 
 @dataclass(frozen=True)
@@ -88,7 +134,8 @@ class Ecps:
         return self._db.all("SELECT * FROM personas ORDER BY rowid")
 
     def directory(self, with_pins: bool = False) -> list[dict]:
-        """The demo directory as lists show it; PINs only for the platform's own commands."""
+        """The demo directory as lists show it; PINs and activation codes only for the
+        trainer (the platform's own commands, or over HTTP with the trainer token)."""
         entries = []
         for row in self.personas():
             profile = json.loads(row["profile"])
@@ -101,7 +148,10 @@ class Ecps:
                 "rpps": row["rpps"],
             }
             if with_pins:
+                activation = self.activation_code(row["name"])
                 entry["pin"] = row["pin"]
+                entry["activation_code"] = activation["code"]
+                entry["activation_expires"] = activation["expires"]
             entries.append(entry)
         return entries
 
@@ -126,6 +176,7 @@ class Ecps:
         request_id = secrets.token_urlsafe(16)
         now = self._settings.now()
         with self._db.write() as conn:
+            self._within_limits(conn, national_id, client_id, now)
             conn.execute(
                 "INSERT INTO ecps_requests VALUES (?, ?, ?, ?, ?, ?, 'pending', ?, ?, NULL)",
                 (
@@ -140,6 +191,34 @@ class Ecps:
                 ),
             )
         return request_id
+
+    def _within_limits(
+        self, conn: sqlite3.Connection, national_id: str, client_id: str, now: float
+    ) -> None:
+        """Refuse a push beyond the professional's pending bound or the client's rate."""
+        (waiting,) = conn.execute(
+            "SELECT count(*) FROM ecps_requests "
+            "WHERE national_id = ? AND status = 'pending' AND expires > ?",
+            (national_id, now),
+        ).fetchone()
+        if waiting >= self._settings.ecps_max_pending:
+            raise EcpsError(
+                "too_many_pending",
+                f"{waiting} demandes attendent déjà sur l'e-CPS de ce professionnel : "
+                "répondez-y ou laissez-les expirer avant d'en lancer une autre.",
+                429,
+            )
+        (recent,) = conn.execute(
+            "SELECT count(*) FROM ecps_requests WHERE client_id = ? AND created > ?",
+            (client_id, now - 60),
+        ).fetchone()
+        if recent >= self._settings.ecps_client_per_minute:
+            raise EcpsError(
+                "slow_down",
+                f"Trop de connexions lancées par ce logiciel (plus de "
+                f"{self._settings.ecps_client_per_minute} par minute) : réessayez dans une minute.",
+                429,
+            )
 
     def _as_request(self, row: sqlite3.Row) -> Request:
         status = row["status"]
@@ -173,16 +252,21 @@ class Ecps:
             params += (national_id,)
         return [self._as_request(r) for r in self._db.all(sql + " ORDER BY created", params)]
 
-    def answer(self, request_id: str, approve: bool, pin: str = "", otp: str = "") -> Request:
-        """Approve (PIN and current device code) or deny a pending request."""
+    def answer(
+        self, request_id: str, device: sqlite3.Row, approve: bool, pin: str = "", otp: str = ""
+    ) -> Request:
+        """Approve (PIN and the device's current code) or deny one of the device's requests."""
         now = self._settings.now()
         with self._db.write() as conn:
-            row = conn.execute("SELECT * FROM ecps_requests WHERE id = ?", (request_id,)).fetchone()
-            if row is None:
-                raise EcpsError("unknown_request", "Cette demande e-CPS n'existe pas.", 404)
             persona = conn.execute(
-                "SELECT * FROM personas WHERE national_id = ?", (row["national_id"],)
+                "SELECT * FROM personas WHERE name = ?", (device["name"],)
             ).fetchone()
+            row = conn.execute(
+                "SELECT * FROM ecps_requests WHERE id = ? AND national_id = ?",
+                (request_id, persona["national_id"]),
+            ).fetchone()
+            if row is None:  # another professional's request is not this phone's to see
+                raise EcpsError("unknown_request", "Cette demande e-CPS n'existe pas.", 404)
             if persona["locked_until"] > now:
                 raise EcpsError("locked", self._locked_message(persona["locked_until"]), 423)
             request = self._as_request(row)
@@ -193,11 +277,14 @@ class Ecps:
             if not approve:
                 self._close(conn, request_id, "denied", now)
                 return self._as_request(self._reread(conn, request_id))
-            failure = self._check_factors(conn, persona, pin, otp, now)
+            failure = self._check_factors(conn, persona, device, pin, otp, now)
             if failure is None:
                 conn.execute("UPDATE personas SET failures = 0 WHERE name = ?", (persona["name"],))
+                conn.execute("DELETE FROM ecps_lockouts WHERE name = ?", (persona["name"],))
                 self._close(conn, request_id, "approved", now)
                 return self._as_request(self._reread(conn, request_id))
+            if failure.code == "replayed_otp":
+                raise failure
             error = self._count_failure(conn, persona, failure, now)
         raise error
 
@@ -211,11 +298,16 @@ class Ecps:
         )
 
     def _check_factors(
-        self, conn: sqlite3.Connection, persona: sqlite3.Row, pin: str, otp: str, now: float
+        self,
+        conn: sqlite3.Connection,
+        persona: sqlite3.Row,
+        device: sqlite3.Row,
+        pin: str,
+        otp: str,
+        now: float,
     ) -> EcpsError | None:
-        if not hmac.compare_digest(pin.encode(), persona["pin"].encode()):
-            return EcpsError("wrong_pin", "Code PIN incorrect.", 403)
-        totp = pyotp.TOTP(persona["totp_secret"])
+        right_pin = hmac.compare_digest(pin.encode(), persona["pin"].encode())
+        totp = pyotp.TOTP(device["totp_secret"])
         current = totp.timecode(dt.datetime.fromtimestamp(now, tz=dt.UTC))
         matched = next(
             (
@@ -225,16 +317,21 @@ class Ecps:
             ),
             None,
         )
-        if matched is None:
-            return EcpsError("wrong_otp", "Le code de l'appareil enrôlé est faux.", 403)
-        if matched <= persona["last_totp_counter"]:
+        if not right_pin or matched is None:
+            return EcpsError("refused", REFUSED, 403)
+        # Each device has its own codes: only the same phone approving twice within 30 s
+        # meets its own spent code (the phone then uses the next one).
+        last = conn.execute(
+            "SELECT last_totp_counter FROM ecps_devices WHERE id = ?", (device["id"],)
+        ).fetchone()[0]
+        if matched <= last:
             return EcpsError(
                 "replayed_otp",
                 "Ce code de l'appareil a déjà servi : attendez le suivant.",
                 403,
             )
         conn.execute(
-            "UPDATE personas SET last_totp_counter = ? WHERE name = ?", (matched, persona["name"])
+            "UPDATE ecps_devices SET last_totp_counter = ? WHERE id = ?", (matched, device["id"])
         )
         return None
 
@@ -257,7 +354,18 @@ class Ecps:
                 f"{failure.message} Il reste {left} essai{plural} avant verrouillage.",
                 failure.status,
             )
-        until = now + self._settings.lockout_seconds
+        # Each lockout lasts twice the one before, until a right answer: a patient
+        # guesser gets a handful of tries a day, then fewer, not five every 15 minutes.
+        row = conn.execute(
+            "SELECT count FROM ecps_lockouts WHERE name = ?", (persona["name"],)
+        ).fetchone()
+        earlier = row[0] if row else 0
+        conn.execute(
+            "INSERT INTO ecps_lockouts (name, count) VALUES (?, ?) "
+            "ON CONFLICT (name) DO UPDATE SET count = excluded.count",
+            (persona["name"], earlier + 1),
+        )
+        until = now + self._settings.lockout_seconds * 2 ** min(earlier, 16)
         conn.execute(
             "UPDATE personas SET failures = 0, locked_until = ? WHERE name = ?",
             (until, persona["name"]),
@@ -271,9 +379,111 @@ class Ecps:
         )
         return EcpsError("locked", self._locked_message(until), 423)
 
-    def enrol(self, name: str) -> str:
-        """The `otpauth://` URI of the professional's enrolled device."""
+    # -- activation and devices ---------------------------------------------------------
+
+    def activation_code(self, name: str) -> dict:
+        """The persona's unused activation code (a new one when none is left): code, expires."""
         persona = self.persona(name=name)
-        return pyotp.TOTP(persona["totp_secret"]).provisioning_uri(
+        now = self._settings.now()
+        with self._db.write() as conn:
+            row = conn.execute(
+                "SELECT code, expires FROM ecps_activations "
+                "WHERE name = ? AND used IS NULL AND expires > ? ORDER BY created DESC",
+                (persona["name"], now),
+            ).fetchone()
+            if row is not None:
+                return {"code": row["code"], "expires": row["expires"]}
+        return self.issue_code(name)
+
+    def issue_code(self, name: str) -> dict:
+        """A new single-use activation code for the persona: code, expires."""
+        persona = self.persona(name=name)
+        now = self._settings.now()
+        letters = "".join(secrets.choice(_CODE_ALPHABET) for _ in range(4 * _CODE_GROUPS))
+        code = normalise_code(letters)
+        expires = now + self._settings.activation_ttl
+        with self._db.write() as conn:
+            conn.execute(
+                "INSERT INTO ecps_activations (code, name, created, expires) VALUES (?, ?, ?, ?)",
+                (code, persona["name"], now, expires),
+            )
+        return {"code": code, "expires": expires}
+
+    def enrol(
+        self, name: str, code: str, public_jwk: dict, replaces: sqlite3.Row | None = None
+    ) -> tuple[str, str]:
+        """Spend `code` to bind a device of the persona: (its id, its `otpauth://` URI).
+
+        `replaces` is this phone's previous device, proven by its key: it stops working.
+        """
+        try:
+            key = OKPKey.import_key(public_jwk)
+        except (JoseError, ValueError, TypeError, KeyError):
+            raise EcpsError(
+                "bad_key", "Clé publique d'appareil illisible (Ed25519).", 400
+            ) from None
+        if key.is_private or public_jwk.get("crv") != "Ed25519":
+            raise EcpsError("bad_key", "Clé publique d'appareil illisible (Ed25519).", 400)
+        now = self._settings.now()
+        device_id = secrets.token_urlsafe(16)
+        seed = pyotp.random_base32()
+        with self._db.write() as conn:
+            spent = conn.execute(
+                "UPDATE ecps_activations SET used = ? "
+                "WHERE code = ? AND name = ? AND used IS NULL AND expires > ?",
+                (now, normalise_code(code), name, now),
+            ).rowcount
+            if spent != 1:
+                raise activation_refused()
+            if replaces is not None and replaces["name"] == name:
+                conn.execute(
+                    "UPDATE ecps_devices SET revoked = ? WHERE id = ?", (now, replaces["id"])
+                )
+            conn.execute(
+                "INSERT INTO ecps_devices (id, name, public_jwk, totp_secret, created) "
+                "VALUES (?, ?, ?, ?, ?)",
+                (device_id, name, json.dumps(key.as_dict(private=False)), seed, now),
+            )
+        persona = self.persona(name=name)
+        uri = pyotp.TOTP(seed).provisioning_uri(
             name=persona["national_id"], issuer_name=TOTP_ISSUER
         )
+        return device_id, uri
+
+    def device(self, proof: str, method: str, path: str) -> sqlite3.Row:
+        """The enrolled device that signed `proof` for this call; `device_refused` otherwise.
+
+        The proof is a JWT signed by the device's key, with `htm` and `htu` naming this
+        call's method and path, `iat` within the leeway of now and a `jti` never seen.
+        """
+        now = self._settings.now()
+        try:
+            device_id = extract_compact(proof.encode()).headers()["kid"]
+            row = self._db.one(
+                "SELECT * FROM ecps_devices WHERE id = ? AND revoked IS NULL", (device_id,)
+            )
+            if row is None:
+                raise device_refused()
+            key = OKPKey.import_key(json.loads(row["public_jwk"]))
+            claims = jwt.decode(proof, key, algorithms=[DEVICE_ALGORITHM]).claims
+        except (JoseError, ValueError, TypeError, KeyError):
+            raise device_refused() from None
+        iat, jti = claims.get("iat"), claims.get("jti")
+        fresh = isinstance(iat, int | float) and abs(now - iat) <= self._settings.proof_leeway
+        if not (
+            fresh
+            and isinstance(jti, str)
+            and 16 <= len(jti) <= 64
+            and claims.get("htm") == method
+            and claims.get("htu") == path
+        ):
+            raise device_refused()
+        with self._db.write() as conn:
+            conn.execute("DELETE FROM ecps_proofs WHERE expires <= ?", (now,))
+            seen = conn.execute(
+                "INSERT OR IGNORE INTO ecps_proofs (jti, expires) VALUES (?, ?)",
+                (jti, now + 2 * self._settings.proof_leeway),
+            ).rowcount
+        if seen != 1:  # a replayed proof
+            raise device_refused()
+        return row

@@ -84,8 +84,8 @@ class Flows:
                 national_id, binding, client["client_id"], client["name"], AUTH_MODE
             )
         except EcpsError as error:
-            code = "unknown_user_id" if error.code == "unknown_user" else "access_denied"
-            raise OAuthError(code, error.message) from None
+            codes = {"unknown_user": "unknown_user_id", "slow_down": "slow_down"}
+            raise OAuthError(codes.get(error.code, "access_denied"), error.message) from None
 
     def _insert(self, kind: str, client_id: str, ttl: int, **fields: object) -> str:
         handle = secrets.token_urlsafe(32)
@@ -261,7 +261,11 @@ class Flows:
         verifier: str | None,
         issuer: str,
     ) -> dict:
-        """grant_type=authorization_code: one use, same client, same redirect, PKCE proof."""
+        """grant_type=authorization_code: one use, same client, same redirect, PKCE proof.
+
+        A code presented again ends the session its first use opened (RFC 9700 §4.2.4):
+        someone else holds it, and the tokens it bought are no longer to be trusted.
+        """
         with self._db.write() as conn:
             grant = conn.execute(
                 "SELECT * FROM pending_grants WHERE kind = 'code' AND code_hash = ?",
@@ -269,25 +273,46 @@ class Flows:
             ).fetchone()
             if grant is None:
                 raise OAuthError("invalid_grant", "Code d'autorisation inconnu.")
-            if grant["consumed"]:
-                raise OAuthError("invalid_grant", "Code d'autorisation déjà utilisé.")
-            if grant["expires"] <= self._settings.now():
-                raise OAuthError("invalid_grant", "Code d'autorisation expiré.")
-            if grant["client_id"] != client["client_id"]:
-                raise OAuthError("invalid_grant", "Ce code a été délivré à un autre client.")
-            if redirect_uri != grant["redirect_uri"]:
-                raise OAuthError("invalid_grant", "redirect_uri différente de la demande.")
-            if not verifier:
-                raise OAuthError("invalid_grant", "PKCE : code_verifier manquant.")
-            if not _VERIFIER.fullmatch(verifier) or not hmac.compare_digest(
-                create_s256_code_challenge(verifier), grant["code_challenge"]
-            ):
-                raise OAuthError("invalid_grant", "PKCE : code_verifier ne correspond pas.")
-            conn.execute(
-                "UPDATE pending_grants SET consumed = 1 WHERE handle_hash = ?",
-                (grant["handle_hash"],),
+            replayed = grant["consumed"]
+            if not replayed:
+                self._check_redemption(grant, client, redirect_uri, verifier)
+                conn.execute(
+                    "UPDATE pending_grants SET consumed = 1 WHERE handle_hash = ?",
+                    (grant["handle_hash"],),
+                )
+        if replayed:
+            first = self._db.one(
+                "SELECT sid FROM code_sessions WHERE code_hash = ?", (token_hash(code),)
             )
-        return self._sign_in(grant, issuer)
+            if first is not None:
+                self._tokens.end_session(first["sid"], "code_replay")
+            raise OAuthError("invalid_grant", "Code d'autorisation déjà utilisé.")
+        body, sid = self._sign_in_session(grant, issuer)
+        with self._db.write() as conn:
+            conn.execute(
+                "INSERT INTO code_sessions (code_hash, sid) VALUES (?, ?)", (token_hash(code), sid)
+            )
+        return body
+
+    def _check_redemption(
+        self,
+        grant: sqlite3.Row,
+        client: sqlite3.Row,
+        redirect_uri: str | None,
+        verifier: str | None,
+    ) -> None:
+        if grant["expires"] <= self._settings.now():
+            raise OAuthError("invalid_grant", "Code d'autorisation expiré.")
+        if grant["client_id"] != client["client_id"]:
+            raise OAuthError("invalid_grant", "Ce code a été délivré à un autre client.")
+        if redirect_uri != grant["redirect_uri"]:
+            raise OAuthError("invalid_grant", "redirect_uri différente de la demande.")
+        if not verifier:
+            raise OAuthError("invalid_grant", "PKCE : code_verifier manquant.")
+        if not _VERIFIER.fullmatch(verifier) or not hmac.compare_digest(
+            create_s256_code_challenge(verifier), grant["code_challenge"]
+        ):
+            raise OAuthError("invalid_grant", "PKCE : code_verifier ne correspond pas.")
 
     # -- polling (CIBA and device) ------------------------------------------------------
 
@@ -340,10 +365,14 @@ class Flows:
     # -- shared ---------------------------------------------------------------------------
 
     def _sign_in(self, grant: sqlite3.Row, issuer: str) -> dict:
+        return self._sign_in_session(grant, issuer)[0]
+
+    def _sign_in_session(self, grant: sqlite3.Row, issuer: str) -> tuple[dict, str]:
+        """Open the session of an approved grant: its tokens and its sid."""
         sid = self._tokens.open_session(
             grant["national_id"], grant["client_id"], grant["scope"], grant["nonce"], AUTH_MODE
         )
-        return self._tokens.issue(sid, issuer)
+        return self._tokens.issue(sid, issuer), sid
 
     def _attach(self, handle_hash: str, request_id: str, national_id: str) -> None:
         with self._db.write() as conn:

@@ -13,15 +13,36 @@ h1{color:#000091;font-size:1.4rem}.binding{font-size:4rem;font-weight:bold;color
 """
 
 
-def page(title: str, body: str, status: int = 200, refresh: str | None = None) -> HTMLResponse:
-    """A page in the national palette; `body` is already-escaped HTML."""
+# Every page: never framed (clickjacking of the e-CPS steps), no script, forms posted
+# back here only, no sniffing of the type, no address leaking in a Referer.
+SECURITY_HEADERS = {
+    "Cache-Control": "no-store",
+    "Content-Security-Policy": (
+        "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; "
+        "frame-ancestors 'none'; base-uri 'none'"
+    ),
+    "X-Frame-Options": "DENY",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+}
+
+
+def page(
+    title: str,
+    body: str,
+    status: int = 200,
+    refresh: str | None = None,
+    headers: dict[str, str] | None = None,
+) -> HTMLResponse:
+    """A page in the national palette, with the security headers; `body` is
+    already-escaped HTML."""
     meta = f'<meta http-equiv="refresh" content="{escape(refresh)}">' if refresh else ""
     html = (
         f'<!doctype html><html lang="fr"><head><meta charset="utf-8">{meta}'
         f"<title>{escape(title)}</title><style>{_STYLE}</style></head>"
         f"<body><h1>{escape(title)}</h1>{body}</body></html>"
     )
-    return HTMLResponse(html, status_code=status, headers={"Cache-Control": "no-store"})
+    return HTMLResponse(html, status_code=status, headers=SECURITY_HEADERS | (headers or {}))
 
 
 def error_line(message: str) -> str:

@@ -5,13 +5,15 @@ The real app's interface is not published; these routes are the emulation's own.
 
 from __future__ import annotations
 
+import sqlite3
+from collections.abc import Callable
 from dataclasses import asdict
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
-from bsp_tui.platform.psc.ecps import EcpsError
+from bsp_tui.platform.psc.ecps import EcpsError, device_refused
 from bsp_tui.platform.psc.ecps import Request as EcpsRequest
 from bsp_tui.platform.psc.routes import platform_of
 
@@ -43,40 +45,86 @@ async def personas(request: Request) -> list[dict]:
     return platform_of(request).ecps.directory()
 
 
+DEVICE_PROOF = "ECPS-Device-Proof"
+
+
+def proven_device(request: Request) -> sqlite3.Row:
+    """The enrolled device whose signed proof this call carries (EcpsError otherwise)."""
+    proof = request.headers.get(DEVICE_PROOF, "")
+    if not proof or len(proof) > 4096:
+        raise device_refused()
+    return platform_of(request).ecps.device(proof, request.method, request.url.path)
+
+
+def _device_call(request: Request, answer: Callable[[sqlite3.Row], object]) -> JSONResponse:
+    try:
+        return JSONResponse(answer(proven_device(request)))
+    except EcpsError as error:
+        return ecps_error(error)
+
+
 @router.get("/requests")
-async def pending(request: Request, national_id: str | None = None) -> list[dict]:
-    """Pending approval requests, oldest first (for one professional when asked)."""
-    return [_request_body(r) for r in platform_of(request).ecps.pending(national_id)]
+async def pending(request: Request) -> JSONResponse:
+    """The proven device's professional's pending requests, oldest first."""
+    ecps = platform_of(request).ecps
+
+    def mine(device: sqlite3.Row) -> list[dict]:
+        national_id = ecps.persona(name=device["name"])["national_id"]
+        return [_request_body(r) for r in ecps.pending(national_id)]
+
+    return _device_call(request, mine)
 
 
 @router.get("/requests/{request_id}")
 async def one_request(request: Request, request_id: str) -> JSONResponse:
-    """One request and where it stands."""
-    try:
-        return JSONResponse(_request_body(platform_of(request).ecps.request(request_id)))
-    except EcpsError as error:
-        return ecps_error(error)
+    """One of the proven device's professional's requests, and where it stands."""
+    ecps = platform_of(request).ecps
+
+    def shown(device: sqlite3.Row) -> dict:
+        found = ecps.request(request_id)
+        if found.national_id != ecps.persona(name=device["name"])["national_id"]:
+            raise EcpsError("unknown_request", "Cette demande e-CPS n'existe pas.", 404)
+        return _request_body(found)
+
+    return _device_call(request, shown)
 
 
 @router.post("/requests/{request_id}/answer")
 async def answer(request: Request, request_id: str, body: Answer) -> JSONResponse:
-    """Approve with PIN and device code, or deny."""
-    try:
-        result = platform_of(request).ecps.answer(request_id, body.approve, body.pin, body.otp)
-    except EcpsError as error:
-        return ecps_error(error)
-    return JSONResponse(_request_body(result))
+    """Approve with PIN and device code, or deny (the device's proof either way)."""
+    ecps = platform_of(request).ecps
+    return _device_call(
+        request,
+        lambda device: _request_body(
+            ecps.answer(request_id, device, body.approve, body.pin, body.otp)
+        ),
+    )
 
 
-@router.post("/devices/{name}/enrol")
-async def enrol(request: Request, name: str) -> JSONResponse:
-    """The enrolled device's `otpauth://` URI, for the virtual phone or an authenticator app.
+class Enrolment(BaseModel):
+    """A phone binds itself to a persona with an activation code and its public key."""
 
-    The real activation needs the physical CPS card or codes sent to the professional;
-    the emulation hands the demo device to whoever asks for it.
+    model_config = ConfigDict(extra="forbid")
+
+    persona: str = Field(max_length=64)
+    code: str = Field(max_length=64)
+    public_key: dict[str, str] = Field(
+        description="The device's Ed25519 public key, as a JWK (kty OKP, crv Ed25519, x)."
+    )
+
+
+@router.post("/devices")
+async def enrol(request: Request, body: Enrolment) -> JSONResponse:
+    """Spend an activation code to enrol a device; answers its id and `otpauth://` URI.
+
+    A proof of this phone's previous device, when sent, revokes that device.
     """
+    ecps = platform_of(request).ecps
     try:
-        uri = platform_of(request).ecps.enrol(name)
+        replaces = proven_device(request) if request.headers.get(DEVICE_PROOF) else None
+        device_id, uri = ecps.enrol(body.persona, body.code, body.public_key, replaces)
     except EcpsError as error:
         return ecps_error(error)
-    return JSONResponse({"otpauth_uri": uri}, headers={"Cache-Control": "no-store"})
+    return JSONResponse(
+        {"device_id": device_id, "otpauth_uri": uri}, headers={"Cache-Control": "no-store"}
+    )

@@ -208,7 +208,7 @@ async def token(
             raise OAuthError(
                 "invalid_target", f"Audience inconnue ; possibles : {', '.join(AUDIENCES)}."
             )
-        body = platform.tokens.exchange(subject_token, audience, issuer)
+        body = platform.tokens.exchange(subject_token, audience, issuer, client["client_id"])
     else:
         raise OAuthError("unsupported_grant_type", "Type d'autorisation non pris en charge.")
     return _no_store(body)
@@ -250,9 +250,14 @@ async def introspect(
     client_id: OptionalForm = None,
     client_secret: OptionalForm = None,
 ) -> JSONResponse:
-    """RFC 7662 introspection, for authenticated clients."""
+    """RFC 7662 introspection, for authenticated confidential clients (resource servers)."""
     platform = platform_of(request)
-    platform.clients.authenticate(request.headers, client_id, client_secret)
+    client = platform.clients.authenticate(request.headers, client_id, client_secret)
+    if client["secret_hash"] is None:
+        # A public client proves nothing about itself: it would learn who holds any token.
+        raise OAuthError(
+            "invalid_client", "L'introspection est réservée aux clients confidentiels.", 401
+        )
     if not token:
         raise OAuthError("invalid_request", "Paramètre token manquant.")
     return _no_store(platform.tokens.introspect(token, issuer_of(request)))

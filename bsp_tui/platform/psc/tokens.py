@@ -234,12 +234,18 @@ class Tokens:
             )
         return self.issue(row["sid"], issuer)
 
-    def exchange(self, subject_token: str, audience: str, issuer: str) -> dict:
-        """RFC 8693: a PSC access token becomes an API token for one service."""
+    def exchange(self, subject_token: str, audience: str, issuer: str, client_id: str) -> dict:
+        """RFC 8693: a PSC access token becomes an API token for one service.
+
+        Only for the client the PSC token was issued to (RFC 9700 §4.10): a token that
+        leaked from another application buys nothing here.
+        """
         try:
             psc = self.verify_live(subject_token, issuer)
         except InvalidTokenError as error:
             raise OAuthError("invalid_grant", f"Jeton PSC refusé : {error}.") from None
+        if psc.get("azp") != client_id:
+            raise OAuthError("invalid_grant", "Ce jeton PSC a été délivré à un autre client.")
         session = self._session(psc["sid"])
         profile = json.loads(self._persona(session["national_id"])["profile"])
         claims = self._base_claims(session, issuer, self._settings.api_token_ttl)

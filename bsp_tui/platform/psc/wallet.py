@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hmac
+import secrets
 from typing import Annotated
 from urllib.parse import urlencode
 
@@ -16,6 +18,23 @@ from bsp_tui.platform.psc.routes import REALM, WALLET_AUTH, platform_of
 router = APIRouter(tags=["Pro Santé Connect — pages"])
 TITLE = "Pro Santé Connect"
 _WAIT_SECONDS = "2"
+# The login form's anti-CSRF token: a cookie of this browser, repeated in the form. A page
+# elsewhere can post the form but cannot read or set the cookie (RFC 9700 §4.7).
+CSRF_COOKIE = "bsp_wallet_csrf"
+CSRF_FIELD = "csrf"
+
+
+def _csrf_of(request: Request) -> str:
+    """This browser's anti-CSRF token, or a new one."""
+    known = request.cookies.get(CSRF_COOKIE, "")
+    return known if 32 <= len(known) <= 64 else secrets.token_urlsafe(32)
+
+
+def _with_csrf_cookie(response: Response, csrf: str) -> Response:
+    response.set_cookie(
+        CSRF_COOKIE, csrf, httponly=True, samesite="strict", path="/wallet", max_age=3600
+    )
+    return response
 
 
 def _redirect(uri: str, **params: str | None) -> RedirectResponse:
@@ -24,16 +43,18 @@ def _redirect(uri: str, **params: str | None) -> RedirectResponse:
     return RedirectResponse(f"{uri}{separator}{query}", status_code=302)
 
 
-def _login_form(handle: str, message: str = "", status: int = 200) -> Response:
+def _login_form(request: Request, handle: str, message: str = "", status: int = 200) -> Response:
+    csrf = _csrf_of(request)
     body = (
         "<p>Identifiez-vous avec votre e-CPS.</p>"
         + error_line(message)
         + f'<form method="post" action="{WALLET_AUTH}/login">'
         + hidden("tx", handle)
+        + hidden(CSRF_FIELD, csrf)
         + field("national_id", "Identifiant national (8 + RPPS)")
         + "<button>Continuer</button></form>"
     )
-    return page(TITLE, body, status)
+    return _with_csrf_cookie(page(TITLE, body, status), csrf)
 
 
 @router.get(WALLET_AUTH)
@@ -80,23 +101,31 @@ async def authorize(
         return _redirect(
             redirect_uri, error=error.error, error_description=error.description, state=state
         )
-    return _login_form(handle)
+    return _login_form(request, handle)
 
 
 @router.post(f"{WALLET_AUTH}/login")
 async def wallet_login(
     request: Request,
-    tx: Annotated[str, Form()],
-    national_id: Annotated[str, Form()],
+    tx: Annotated[str, Form(max_length=256)],
+    national_id: Annotated[str, Form(max_length=64)],
+    csrf: Annotated[str, Form(max_length=64)] = "",
 ) -> Response:
     """The national id was given: push the request to e-CPS and wait."""
+    cookie = request.cookies.get(CSRF_COOKIE, "")
+    if not cookie or not hmac.compare_digest(cookie.encode(), csrf.encode()):
+        return page(
+            TITLE,
+            error_line("Formulaire expiré ou envoyé depuis un autre site : recommencez."),
+            403,
+        )
     platform = platform_of(request)
     try:
         binding = platform.flows.code_login(tx, national_id.strip())
     except OAuthError as error:
         if error.error == "invalid_request":
             return page(TITLE, error_line(error.description), 400)
-        return _login_form(tx, error.description, 400)
+        return _login_form(request, tx, error.description, 400)
     return _waiting(tx, binding)
 
 
@@ -118,7 +147,7 @@ async def wallet_wait(request: Request, tx: str) -> Response:
     except OAuthError as error:
         return page(TITLE, error_line(error.description), 400)
     if status == "login":
-        return _login_form(tx)
+        return _login_form(request, tx)
     if status == "pending":
         return _waiting(tx, detail)
     if status == "approved":

@@ -600,3 +600,21 @@ async def test_broken_documents_are_refused_with_a_4xx(dmp: Harness) -> None:
         answer = await dmp.emu.http.post(DMP + "/DocumentReference", content=raw, headers=headers)
         assert answer.status_code == 400, raw
     assert len(documents_of(dmp, ins)) == before
+
+
+async def test_a_document_s_content_is_a_download_that_cannot_run_on_the_platform(
+    dmp: Harness,
+) -> None:
+    """An author's HTML, served from the platform's origin, would run there (issue 12)."""
+    ins = dmp.patient(0)
+    page = b"<script>fetch('/demo/faults')</script>"
+    body = report(ins, page)
+    body["content"][0]["attachment"]["contentType"] = "text/html"
+    added = await dmp.post("generaliste", body)
+    assert added.status_code == 201, added.text
+    content = await dmp.get("generaliste", f"/Binary/{added.json()['id']}", accept="*/*")
+    assert content.status_code == 200
+    assert content.content == page
+    assert content.headers["content-disposition"].startswith("attachment")
+    assert content.headers["x-content-type-options"] == "nosniff"
+    assert "sandbox" in content.headers["content-security-policy"]

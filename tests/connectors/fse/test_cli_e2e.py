@@ -192,7 +192,7 @@ def test_with_the_service_down_or_the_platform_gone_nothing_is_lost(
     typed = ("--degraded", "--birthdate", patients["dupont"]["birthdate"], "--json")
     offline = data(gone.run("fse", "new", dupont, "--act", "G", *typed))["number"]
     faults = f"{served.url}/demo/faults"
-    assert httpx.put(faults, json={"down": ["fse"]}).status_code == 200
+    assert httpx.put(faults, json={"down": ["fse"]}, headers=served.trainer).status_code == 200
     try:
         refused(
             doctor.run("fse", "send"),
@@ -201,7 +201,7 @@ def test_with_the_service_down_or_the_platform_gone_nothing_is_lost(
         )
         refused(doctor.run("fse", "new", dupont, "--act", "G"), 6, "Droits illisibles")
     finally:
-        assert httpx.post(f"{faults}/reset").status_code == 200
+        assert httpx.post(f"{faults}/reset", headers=served.trainer).status_code == 200
     assert states(doctor)[number] == states(doctor)[offline] == "pending"
     assert data(doctor.run("fse", "send", "--json"))["accepted"] == 2
     assert billed(served, number) == billed(served, offline) == 1
