@@ -7,18 +7,22 @@ import time
 from collections.abc import Awaitable, Callable
 
 from fastapi import FastAPI, Request, Response
+from fastapi.responses import JSONResponse
 
 from bsp_tui import __version__
 from bsp_tui.platform import faults
+from bsp_tui.platform.bodies import BodyGuard
 from bsp_tui.platform.core import AUDIENCES, Platform
 from bsp_tui.platform.psc import phone_api, routes, wallet
 from bsp_tui.platform.psc.errors import OAuthError
 from bsp_tui.platform.services import ServiceError
 from bsp_tui.platform.services import router as services_router
 from bsp_tui.platform.settings import PlatformSettings
+from bsp_tui.sqlite import DatabaseBusyError
 from connectors.base import registry
 
 log = logging.getLogger("bsp.platform.http")
+RETRY_AFTER_BUSY = "1"  # seconds: another request's write is short, the lock soon free
 
 
 def create_app(settings: PlatformSettings | None = None) -> FastAPI:
@@ -36,10 +40,12 @@ def create_app(settings: PlatformSettings | None = None) -> FastAPI:
     app.include_router(routes.router)
     app.include_router(wallet.router)
     app.include_router(phone_api.router)
+    body_limits = {}
     for connector in registry():
         service = connector.load_service()
         if service is not None:
             app.include_router(service, prefix=f"/api/{connector.name}")
+            body_limits[f"/api/{connector.name}/"] = connector.max_body_bytes
     app.include_router(services_router)
     app.include_router(faults.router)
 
@@ -50,6 +56,18 @@ def create_app(settings: PlatformSettings | None = None) -> FastAPI:
     @app.exception_handler(ServiceError)
     async def service_error(_: Request, error: ServiceError) -> Response:
         return error.response()
+
+    @app.exception_handler(DatabaseBusyError)
+    async def database_busy(request: Request, _: DatabaseBusyError) -> Response:
+        # Another writer held the lock past the short wait: try again, rather than a 500.
+        message = "Plateforme occupée : réessayez dans un instant."
+        headers = {"Retry-After": RETRY_AFTER_BUSY}
+        if request.url.path.startswith("/api/"):
+            response = ServiceError(503, "transient", message).response()
+            response.headers.update(headers)
+            return response
+        body = {"error": "temporarily_unavailable", "error_description": message}
+        return JSONResponse(body, status_code=503, headers=headers)
 
     @app.middleware("http")
     async def simulated_faults(
@@ -84,6 +102,9 @@ def create_app(settings: PlatformSettings | None = None) -> FastAPI:
             (time.perf_counter() - started) * 1000,
         )
         return response
+
+    # Outermost: no endpoint, middleware or fault sees a body over its cap or bad JSON.
+    app.add_middleware(BodyGuard, limits=body_limits)
 
     @app.get("/", tags=["Index"])
     async def index(request: Request) -> dict:

@@ -38,6 +38,9 @@ class PlatformSettings:
     lockout_after: int = 5
     lockout_seconds: int = 15 * 60
     code_ttl: int = 60
+    # How long a write waits for another's lock before the platform answers 503: the wait
+    # holds up the served platform's event loop, so it stays well under a second.
+    db_busy_seconds: float = 0.5
     clock: Callable[[], float] = field(default=time.time, repr=False)
 
     def now(self) -> float:

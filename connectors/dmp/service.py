@@ -68,8 +68,6 @@ MODE_SYSTEM = "urn:bsp:dmp:mode"
 ACTION_SYSTEM = "urn:bsp:dmp:action"
 INS_OIDS = (OID_NIR, OID_NIA, OID_NIR_TEST, OID_NIR_DEMO)
 STATUSES = ("current", "superseded", "entered-in-error")
-# The whole request body may carry 1 MiB of content in base64, plus the resource around it.
-MAX_BODY_BYTES = MAX_CONTENT_BYTES * 4 // 3 + 64 * 1024
 
 router = APIRouter(tags=["DMP"])
 Credentials = Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
@@ -835,17 +833,9 @@ def _too_large(size: int) -> DmpServiceError:
 
 
 async def _read_body(request: Request) -> Any:
-    declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > MAX_BODY_BYTES:
-        raise _too_large(int(declared) * 3 // 4)
-    chunks, size = [], 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > MAX_BODY_BYTES:
-            raise _too_large(size * 3 // 4)
-        chunks.append(chunk)
+    # The platform's body guard has already capped it at models.MAX_BODY_BYTES.
     try:
-        return json.loads(b"".join(chunks))
+        return json.loads(await request.body())
     except (ValueError, RecursionError):
         raise _invalid(
             "Le corps de la requête doit être une ressource DocumentReference en JSON.",
@@ -909,8 +899,6 @@ def _new_document(body: Any) -> NewDocument:
             f"Unsupported content type: {', '.join(sorted(CONTENT_TYPES))}.",
         )
     data = _field(attachment.get("data"), str, "attachment.data (base64)")
-    if len(data) > MAX_BODY_BYTES:
-        raise _too_large(len(data) * 3 // 4)
     try:
         content = base64.b64decode(data, validate=True)
     except (binascii.Error, ValueError):
