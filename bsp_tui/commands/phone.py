@@ -11,7 +11,7 @@ import segno
 from bsp_tui.config import platform_url
 from bsp_tui.exitcodes import ExitCode
 from bsp_tui.launcher import platform_client
-from bsp_tui.output import CommandError, json_option, print_json, run_async
+from bsp_tui.output import CommandError, echo, json_option, print_json, run_async
 from bsp_tui.phone import PhoneError, VirtualPhone
 
 _EXIT_FOR = {
@@ -55,13 +55,13 @@ async def _interactive(name: str | None) -> None:
     async with platform_client(platform_url()) as client:
         phone = VirtualPhone(client)
         persona = await phone.persona(name) if name else None
-        click.echo("Téléphone e-CPS virtuel — Ctrl+C pour quitter.")
+        echo("Téléphone e-CPS virtuel — Ctrl+C pour quitter.")
         try:
             await _serve_requests(phone, persona)
         except PhoneError as error:
             raise _as_command_error(error) from None
         except (KeyboardInterrupt, asyncio.CancelledError):
-            click.echo("\nAu revoir.")
+            echo("\nAu revoir.")
 
 
 async def _serve_requests(phone: VirtualPhone, persona: dict | None) -> None:
@@ -74,7 +74,7 @@ async def _serve_requests(phone: VirtualPhone, persona: dict | None) -> None:
         ]
         if not waiting:
             if not announced:
-                click.echo("En attente d'une demande de connexion…")
+                echo("En attente d'une demande de connexion…")
                 announced = True
             await asyncio.sleep(1)
             continue
@@ -82,7 +82,7 @@ async def _serve_requests(phone: VirtualPhone, persona: dict | None) -> None:
         request = waiting[0]
         seen.add(request.id)
         who = personas[request.national_id]
-        click.echo(
+        echo(
             f"\n{who['display_name']} — « {request.client_name} » demande une connexion."
             f"\nNombre affiché : {request.binding}"
         )
@@ -92,12 +92,12 @@ async def _serve_requests(phone: VirtualPhone, persona: dict | None) -> None:
         try:
             if pin:
                 await phone.answer(request.id, True, who["name"], pin)
-                click.echo("Connexion approuvée.")
+                echo("Connexion approuvée.")
             else:
                 await phone.answer(request.id, False)
-                click.echo("Connexion refusée.")
+                echo("Connexion refusée.")
         except PhoneError as error:
-            click.echo(error.message, err=True)
+            echo(error.message, err=True)
 
 
 @phone_group.command("approve")
@@ -131,7 +131,7 @@ async def approve(name: str, pin: str | None, deny: bool, as_json: bool) -> None
         )
         return
     verb = "refusée" if deny else "approuvée"
-    click.echo(f"Demande {request.binding} de « {request.client_name} » {verb}.")
+    echo(f"Demande {request.binding} de « {request.client_name} » {verb}.")
 
 
 @phone_group.command("enrol")
@@ -148,7 +148,7 @@ async def enrol(name: str, as_json: bool) -> None:
     if as_json:
         print_json({"otpauth_uri": uri})
         return
-    click.echo(uri)
+    echo(uri)
     segno.make(uri, error="m").terminal(compact=True)
 
 
@@ -166,4 +166,4 @@ async def code(name: str, as_json: bool) -> None:
     if as_json:
         print_json({"code": value})
     else:
-        click.echo(value)
+        echo(value)

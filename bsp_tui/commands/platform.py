@@ -10,7 +10,7 @@ import click
 from bsp_tui.config import folders, platform_url
 from bsp_tui.exitcodes import ExitCode
 from bsp_tui.logs import log_to_file
-from bsp_tui.output import CommandError, fail, json_option, print_json
+from bsp_tui.output import CommandError, echo, fail, json_option, print_json
 from bsp_tui.platform.settings import PlatformSettings
 
 if TYPE_CHECKING:
@@ -96,17 +96,17 @@ def serve(
     sock.listen(2048)
     bound_port = sock.getsockname()[1]
     shown_host = f"[{host}]" if family == socket.AF_INET6 else host
-    click.echo(
+    echo(
         f"Plateforme servie sur http://{shown_host}:{bound_port}",
     )
-    click.echo(f"Émetteur PSC : http://{shown_host}:{bound_port}/auth/realms/esante-wallet")
-    click.echo("Ctrl+C pour arrêter.", err=True)
+    echo(f"Émetteur PSC : http://{shown_host}:{bound_port}/auth/realms/esante-wallet")
+    echo("Ctrl+C pour arrêter.", err=True)
     config = uvicorn.Config(create_app(settings), log_config=None, access_log=False, lifespan="off")
     try:
         uvicorn.Server(config).run(sockets=[sock])
     except KeyboardInterrupt:
         # uvicorn has shut down cleanly and passes the Ctrl+C on: not an error.
-        click.echo("Plateforme arrêtée.", err=True)
+        echo("Plateforme arrêtée.", err=True)
 
 
 @platform_group.command("personas")
@@ -117,9 +117,9 @@ def personas(as_json: bool) -> None:
     if as_json:
         print_json(rows)
         return
-    click.echo(f"{'NOM':<12} {'PROFESSIONNEL':<24} {'PROFESSION':<20} {'ID NATIONAL':<13} PIN")
+    echo(f"{'NOM':<12} {'PROFESSIONNEL':<24} {'PROFESSION':<20} {'ID NATIONAL':<13} PIN")
     for r in rows:
-        click.echo(
+        echo(
             f"{r['name']:<12} {r['display_name']:<24} {r['profession']:<20} "
             f"{r['national_id']:<13} {r['pin']}"
         )
@@ -143,9 +143,9 @@ def patients(as_json: bool) -> None:
     if as_json:
         print_json(rows)
         return
-    click.echo(f"{'INS':<16} {'NOM':<22} {'PRÉNOMS':<26} S {'NÉ(E) LE':<10} {'LIEU':<5} STATUT")
+    echo(f"{'INS':<16} {'NOM':<22} {'PRÉNOMS':<26} S {'NÉ(E) LE':<10} {'LIEU':<5} STATUT")
     for r in rows:
-        click.echo(
+        echo(
             f"{r['ins']:<16} {r['family'][:22]:<22} {r['given'][:26]:<26} {r['sex']} "
             f"{r['birthdate']} {r['birthplace']} {r['status']}"
         )
@@ -155,7 +155,7 @@ def patients(as_json: bool) -> None:
 def reset() -> None:
     """Back to the seeded state: no session, no pending request, no lockout."""
     _open().reset()
-    click.echo("Plateforme remise à l'état initial.")
+    echo("Plateforme remise à l'état initial.")
 
 
 @platform_group.group("clients")
@@ -178,9 +178,9 @@ def clients_add(name: str, redirect_uris: tuple[str, ...], as_json: bool) -> Non
             {"client_id": name, "client_secret": secret, "redirect_uris": list(redirect_uris)}
         )
         return
-    click.echo(f"client_id     : {name}")
-    click.echo(f"client_secret : {secret}")
-    click.echo("Conservez ce secret : il ne sera plus affiché.", err=True)
+    echo(f"client_id     : {name}")
+    echo(f"client_secret : {secret}")
+    echo("Conservez ce secret : il ne sera plus affiché.", err=True)
 
 
 @platform_group.group("keys")
@@ -192,4 +192,4 @@ def keys_group() -> None:
 def keys_rotate() -> None:
     """Sign with a new key; the old one keeps verifying until its tokens expire."""
     kid = _open().keys.rotate()
-    click.echo(f"Nouvelle clé de signature : {kid}")
+    echo(f"Nouvelle clé de signature : {kid}")
