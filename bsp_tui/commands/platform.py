@@ -64,19 +64,34 @@ def platform_group() -> None:
 @click.option("--access-ttl", type=click.IntRange(1), help="PSC access token lifetime (s).")
 @click.option("--refresh-ttl", type=click.IntRange(1), help="PSC refresh token lifetime (s).")
 @click.option("--api-ttl", type=click.IntRange(1), help="API token lifetime (s).")
+@click.option(
+    "--request-timeout",
+    type=click.FloatRange(0.1),
+    default=10.0,
+    show_default=True,
+    help="Seconds a connection has to send its whole request before it is closed.",
+)
 def serve(
-    host: str, port: int, access_ttl: int | None, refresh_ttl: int | None, api_ttl: int | None
+    host: str,
+    port: int,
+    access_ttl: int | None,
+    refresh_ttl: int | None,
+    api_ttl: int | None,
+    request_timeout: float,
 ) -> None:
     """Serve the platform over HTTP for a room of launchers."""
     import uvicorn
 
     from bsp_tui.platform.app import create_app
+    from bsp_tui.platform.serving import protocol_with_timeout
 
     settings = _settings()
     settings.psc_access_ttl = access_ttl or settings.psc_access_ttl
     settings.psc_refresh_ttl = refresh_ttl or settings.psc_refresh_ttl
     settings.api_token_ttl = api_ttl or settings.api_token_ttl
-    log_to_file(folders().ensure().logs / "platform.log")
+    # uvicorn's own records too: an application error's traceback goes through the
+    # redaction instead of reaching stderr raw.
+    log_to_file(folders().ensure().logs / "platform.log", names=("bsp", "uvicorn"))
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -101,7 +116,13 @@ def serve(
     )
     echo(f"Émetteur PSC : http://{shown_host}:{bound_port}/auth/realms/esante-wallet")
     echo("Ctrl+C pour arrêter.", err=True)
-    config = uvicorn.Config(create_app(settings), log_config=None, access_log=False, lifespan="off")
+    config = uvicorn.Config(
+        create_app(settings),
+        http=protocol_with_timeout(request_timeout),
+        log_config=None,
+        access_log=False,
+        lifespan="off",
+    )
     try:
         uvicorn.Server(config).run(sockets=[sock])
     except KeyboardInterrupt:

@@ -99,7 +99,9 @@ def check_json(raw: bytes, declared_json: bool = True) -> None:
     except ValueError:
         return
     except RecursionError:
-        raise BodyError(400, "Le corps de la requête est un JSON trop profondément imbriqué.") from None
+        raise BodyError(
+            400, "Le corps de la requête est un JSON trop profondément imbriqué."
+        ) from None
     for where, value in _walk(document):
         if value is _NOT_FINITE:
             raise BodyError(

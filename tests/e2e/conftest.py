@@ -145,13 +145,14 @@ class ServedPlatform:
         return stdout, stderr
 
 
-def start_platform(base: Path) -> ServedPlatform:
-    """Start `bsp platform serve --port 0` under base/server-home; wait for its address."""
+def start_platform(base: Path, *options: str) -> ServedPlatform:
+    """Start `bsp platform serve --port 0 [options]` under base/server-home; wait for its
+    address."""
     home = base / "server-home"
     client_home = base / "client-home"
     env = bsp_env(home, BSP_POLL_INTERVAL="1")
     process = subprocess.Popen(
-        [sys.executable, "-m", "bsp_tui", "platform", "serve", "--port", "0"],
+        [sys.executable, "-m", "bsp_tui", "platform", "serve", "--port", "0", *options],
         env=env,
         stdin=subprocess.DEVNULL,
         stdout=subprocess.PIPE,
