@@ -25,6 +25,8 @@ import base64
 import binascii
 import json
 import secrets
+import sqlite3
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Annotated, Any
@@ -34,6 +36,7 @@ from fastapi.responses import JSONResponse, Response
 from fastapi.security import HTTPAuthorizationCredentials
 
 from bsp_tui.platform.db import Database
+from bsp_tui.platform.idempotency import Idempotency, is_race
 from bsp_tui.platform.population import ensure_population
 from bsp_tui.platform.psc.routes import platform_of
 from bsp_tui.platform.services import ServiceError, bearer, caller
@@ -777,22 +780,42 @@ async def document_add(
 ) -> JSONResponse:
     """Add a document (a consultation report, say): a DocumentReference with base64 content."""
     who = Caller.of(_claims(request, credentials), mode, reason)
-    body = await _read_body(request)
+    idempotency = await Idempotency.of(request, "dmp_add", who.national_id)
     db, now = _db(request), _now(request)
-    new = _new_document(body)
-    ins = _patient_ins(db, new.subject, "subject.identifier")
-    document_id = file_document(db, now, ins, who, new)
+    stored = idempotency.stored(db)
+    if stored is not None:
+        document_id = str(stored.resource)  # a retry: the document the first one added
+    else:
+        new = _new_document(await _read_body(request))
+        ins = _patient_ins(db, new.subject, "subject.identifier")
+        try:
+            document_id = file_document(
+                db, now, ins, who, new, lambda conn, added: idempotency.record(conn, now, added)
+            )
+        except sqlite3.IntegrityError as error:
+            if not is_race(error):
+                raise
+            document_id = str(idempotency.stored(db).resource)  # type: ignore[union-attr]
     row = _document_row(db, document_id)
     location = str(request.url_for("dmp_document_read", document_id=document_id))
-    oid = _dmp_of(db, ins)["oid"]
+    oid = _dmp_of(db, row["ins"])["oid"]
     return _fhir(_document_reference(request, row, oid), 201, headers={"Location": location})
 
 
-def file_document(db: Database, now: float, ins: str, who: Caller, new: NewDocument) -> str:
+def file_document(
+    db: Database,
+    now: float,
+    ins: str,
+    who: Caller,
+    new: NewDocument,
+    also: Callable[[sqlite3.Connection, str], None] | None = None,
+) -> str:
     """Add a document to the DMP of `ins` under the DMP's rules; its id.
 
     Also how another emulated service files a copy (the e-prescription's): a refusal
-    is traced in the patient's history and raised as a `DmpServiceError`.
+    is traced in the patient's history and raised as a `DmpServiceError`. `also` runs
+    in the transaction that adds the document, given its id: what it writes is
+    committed with the document, and what it raises leaves no document.
     """
     _authorize(db, now, ins, who, "add")
     if new.loinc not in who.types:
@@ -817,6 +840,8 @@ def file_document(db: Database, now: float, ins: str, who: Caller, new: NewDocum
                 int(INVISIBLE_PATIENT in new.labels),
             ),
         )
+        if also is not None:
+            also(conn, document_id)
     _trace(db, now, ins, who, "add", document_id)
     return document_id
 

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import json
 import re
+import sqlite3
 from dataclasses import replace
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
@@ -34,6 +35,7 @@ from fastapi.responses import JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials
 
 from bsp_tui.platform.db import Database
+from bsp_tui.platform.idempotency import Idempotency, is_race
 from bsp_tui.platform.population import ensure_population
 from bsp_tui.platform.psc.routes import platform_of
 from bsp_tui.platform.services import ServiceError, bearer, caller
@@ -440,15 +442,39 @@ def _receive(conn: Any, content: dict, batch_id: str, who: dict, today: str, now
 async def batches(request: Request, credentials: Credentials) -> dict:
     """Receive a batch of care sheets; answer its ARL (see the module's docstring)."""
     claims = _caller(request, credentials)
-    data = await _object(request)
-    db, now = _db(request), platform_of(request).settings.now()
     who = {
         "national_id": str(claims.get("preferred_username", "")),
         "profession": str((claims.get("profession") or {}).get("code", "")),
     }
+    idempotency = await Idempotency.of(request, "fse_batch", who["national_id"])
+    db, now = _db(request), platform_of(request).settings.now()
+    stored = idempotency.stored(db)
+    if stored is not None:
+        return stored.answer  # a retry: the first request's ARL, word for word
+    data = await _object(request)
     batch_id, problem = _batch_problem(data)
     # A launcher's local day may be ahead of the platform's UTC day: one day of slack.
     today = _today(request, ahead=86_400)
+    try:
+        return _process(db, idempotency, data, batch_id, problem, who, today, now)
+    except sqlite3.IntegrityError as error:
+        if not is_race(error):
+            raise
+        return idempotency.stored(db).answer  # type: ignore[union-attr]
+
+
+def _process(
+    db: Database,
+    idempotency: Idempotency,
+    data: dict,
+    batch_id: str,
+    problem: str | None,
+    who: dict,
+    today: str,
+    now: float,
+) -> dict:
+    """The batch's ARL; the batch, its sheets and its key recorded in one transaction."""
+    received = datetime.fromtimestamp(now, UTC).isoformat(timespec="seconds")
     with db.write() as conn:
         if problem:
             arl = _negative(batch_id, problem)
@@ -468,8 +494,9 @@ async def batches(request: Request, credentials: Credentials) -> dict:
             " VALUES (?, ?, ?, ?, ?, ?)",
             (batch_id, who["national_id"], now, arl["status"], arl["code"], len(arl["sheets"])),
         )
-    received = datetime.fromtimestamp(now, UTC).isoformat(timespec="seconds")
-    return arl | {"received_at": received.replace("+00:00", "Z")}
+        arl["received_at"] = received.replace("+00:00", "Z")
+        idempotency.record(conn, now, answer=arl)
+    return arl
 
 
 @router.get("/billing")

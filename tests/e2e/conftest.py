@@ -145,12 +145,12 @@ class ServedPlatform:
         return stdout, stderr
 
 
-def start_platform(base: Path, *options: str) -> ServedPlatform:
-    """Start `bsp platform serve --port 0 [options]` under base/server-home; wait for its
-    address."""
+def start_platform(base: Path, *options: str, env: dict[str, str] | None = None) -> ServedPlatform:
+    """Start `bsp platform serve --port 0 [options]` under base/server-home, with `env`
+    added to its environment; wait for its address."""
     home = base / "server-home"
     client_home = base / "client-home"
-    env = bsp_env(home, BSP_POLL_INTERVAL="1")
+    env = bsp_env(home, BSP_POLL_INTERVAL="1") | (env or {})
     process = subprocess.Popen(
         [sys.executable, "-m", "bsp_tui", "platform", "serve", "--port", "0", *options],
         env=env,
