@@ -8,6 +8,7 @@ import sys
 import click
 import segno
 
+from bsp_tui.commands.pin import PIN_ENV, pin_options, read_pin
 from bsp_tui.config import platform_url
 from bsp_tui.exitcodes import ExitCode
 from bsp_tui.launcher import platform_client
@@ -48,7 +49,7 @@ async def _interactive(name: str | None) -> None:
     if not sys.stdin.isatty():
         raise CommandError(
             "Le téléphone interactif demande un terminal : utilisez "
-            "`bsp phone approve --persona NOM --pin PIN`.",
+            "`bsp phone approve --persona NOM --pin-stdin`.",
             ExitCode.USAGE,
             "no_terminal",
         )
@@ -102,15 +103,17 @@ async def _serve_requests(phone: VirtualPhone, persona: dict | None) -> None:
 
 @phone_group.command("approve")
 @persona_option
-@click.option("--pin", help="The persona's PIN (not needed with --deny).")
+@pin_options
 @click.option("--deny", is_flag=True, help="Refuse the request instead.")
 @json_option
 @run_async
-async def approve(name: str, pin: str | None, deny: bool, as_json: bool) -> None:
+async def approve(name: str, pin: str | None, pin_stdin: bool, deny: bool, as_json: bool) -> None:
     """Answer that professional's oldest pending request."""
+    pin = None if deny else read_pin(pin, pin_stdin)
     if not deny and not pin:
         raise CommandError(
-            "--pin est obligatoire pour approuver (ou --deny pour refuser).",
+            f"Le PIN est obligatoire pour approuver (--pin-stdin, ou {PIN_ENV}), "
+            "ou --deny pour refuser.",
             ExitCode.USAGE,
             "usage",
         )

@@ -10,6 +10,7 @@ from contextlib import asynccontextmanager
 import click
 
 from bsp_tui import launcher
+from bsp_tui.commands.pin import PIN_ENV, pin_options, read_pin
 from bsp_tui.exitcodes import ExitCode
 from bsp_tui.output import CommandError, echo, json_option, print_json, run_async
 from bsp_tui.phone import PhoneError, VirtualPhone
@@ -96,15 +97,21 @@ def _print_who(status: dict) -> None:
 @click.option("--flow", type=click.Choice(FLOWS), help="ciba (e-CPS push), device, browser.")
 @click.option("--id", "national_id", help="National id: 8 + RPPS (CIBA).")
 @click.option("--persona", help="Emulated platform only: the virtual phone approves.")
-@click.option("--pin", help="The persona's PIN (with --persona).")
+@pin_options
 @json_option
 @run_async
 async def login(
-    flow: str | None, national_id: str | None, persona: str | None, pin: str | None, as_json: bool
+    flow: str | None,
+    national_id: str | None,
+    persona: str | None,
+    pin: str | None,
+    pin_stdin: bool,
+    as_json: bool,
 ) -> None:
     """Sign in once, with two factors; every connector then uses this session."""
+    pin = read_pin(pin, pin_stdin) if persona else pin
     if persona and not pin:
-        raise UsageError("--persona demande --pin.")
+        raise UsageError(f"--persona demande le PIN : --pin-stdin, ou {PIN_ENV}.")
     async with open_session() as session:
         flow = flow or session.profile.flow
         if flow not in session.profile.person_flows:

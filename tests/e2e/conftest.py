@@ -43,6 +43,7 @@ _ISOLATED = (
     "BSP_ECPS_REQUEST_TTL",
     "BSP_POLL_INTERVAL",
     "BSP_ECPS_LOCKOUT",
+    "BSP_PIN",
 )
 
 
@@ -52,12 +53,16 @@ def bsp_env(home: Path, **extra: str) -> dict[str, str]:
     return env | {"BSP_HOME": str(home)} | extra
 
 
-def run_bsp(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    """Run the real `bsp` command, without a terminal, and capture what it prints."""
+def run_bsp(
+    *args: str, env: dict[str, str], stdin: str | None = None
+) -> subprocess.CompletedProcess[str]:
+    """Run the real `bsp` command, without a terminal (`stdin` on its standard input, or
+    nothing), and capture what it prints."""
     return subprocess.run(
         [sys.executable, "-m", "bsp_tui", *args],
         env=env,
-        stdin=subprocess.DEVNULL,
+        input=stdin,
+        stdin=subprocess.DEVNULL if stdin is None else None,
         capture_output=True,
         text=True,
         encoding="utf-8",
@@ -212,8 +217,11 @@ def phone_approve(
 ) -> subprocess.CompletedProcess[str]:
     """`bsp phone approve` in a subprocess, against the served platform."""
     args = ["phone", "approve", "--persona", persona["name"], "--json"]
-    args += ["--deny"] if deny else ["--pin", persona["pin"] if pin is None else pin]
-    return run_bsp(*args, env=served.phone_env())
+    if deny:
+        return run_bsp(*args, "--deny", env=served.phone_env())
+    # The PIN as the docs give it: in BSP_PIN, never on the command line.
+    pin = persona["pin"] if pin is None else pin
+    return run_bsp(*args, env=served.phone_env() | {"BSP_PIN": pin})
 
 
 def start_ciba(http: httpx.Client, persona: dict, binding: str) -> dict:

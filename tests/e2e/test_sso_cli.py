@@ -38,11 +38,14 @@ class Launcher:
             | extra
         )
 
-    def run(self, *args: str) -> subprocess.CompletedProcess[str]:
-        return run_bsp(*args, env=self.env)
+    def run(self, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+        return run_bsp(*args, env=self.env, stdin=stdin)
 
     def login(self, persona: dict) -> subprocess.CompletedProcess[str]:
-        result = self.run("login", "--persona", persona["name"], "--pin", persona["pin"])
+        # The PIN on standard input, as the docs give it: never on the command line.
+        result = self.run(
+            "login", "--persona", persona["name"], "--pin-stdin", stdin=persona["pin"] + "\n"
+        )
         assert result.returncode == 0, result.stderr
         return result
 
