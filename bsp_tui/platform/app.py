@@ -86,7 +86,11 @@ def create_app(settings: PlatformSettings | None = None) -> FastAPI:
             return ServiceError(503, "transient", message).response()
         return await call_next(request)
 
-    # Added last, so it wraps the faults too: their 503s and latency are logged.
+    # Around every endpoint and the faults: none sees a body over its cap, or bad JSON.
+    app.add_middleware(BodyGuard, limits=body_limits)
+
+    # Added last, so it wraps the faults and the body guard too: their 503s, 413s and
+    # latency are logged.
     @app.middleware("http")
     async def access_log(
         request: Request, call_next: Callable[[Request], Awaitable[Response]]
@@ -102,9 +106,6 @@ def create_app(settings: PlatformSettings | None = None) -> FastAPI:
             (time.perf_counter() - started) * 1000,
         )
         return response
-
-    # Outermost: no endpoint, middleware or fault sees a body over its cap or bad JSON.
-    app.add_middleware(BodyGuard, limits=body_limits)
 
     @app.get("/", tags=["Index"])
     async def index(request: Request) -> dict:
