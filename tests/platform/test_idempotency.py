@@ -5,7 +5,9 @@ send a key and, after a transport error, send the same request once more."""
 from __future__ import annotations
 
 import json
+import sqlite3
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from pathlib import Path
 
 import httpx
@@ -144,3 +146,40 @@ async def test_the_same_key_gets_the_first_answer_another_request_is_refused(
     )
     assert bare.status_code == 201
     assert count(platform, "SELECT count(*) FROM rx_prescriptions") == 3
+
+
+class BusyOnceTransport(httpx.AsyncBaseTransport):
+    """The platform for real, its database locked by another connection for the first
+    request only: released as soon as the platform has answered it."""
+
+    def __init__(self, inner: httpx.AsyncBaseTransport, path: Path) -> None:
+        self.inner = inner
+        self.other = sqlite3.connect(path, isolation_level=None)
+        self.other.execute("BEGIN IMMEDIATE")
+        self.statuses: list[int] = []
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        response = await self.inner.handle_async_request(request)
+        self.statuses.append(response.status_code)
+        if self.other.in_transaction:
+            self.other.execute("ROLLBACK")
+        return response
+
+
+async def test_a_busy_platform_is_asked_once_more_after_retry_after(
+    settings: PlatformSettings, clock: Clock
+) -> None:
+    quick = replace(settings, db_busy_seconds=0.01)
+    async with harness.in_process(harness.Harness, "eprescription", quick, clock) as platform:
+        ins = platform.patient(0)
+        token = await platform.token("generaliste")
+        transport = BusyOnceTransport(platform.transport, platform.db.path)
+        async with httpx.AsyncClient(
+            transport=transport,
+            base_url=f"{EMBEDDED_BASE_URL}/api/eprescription",
+            headers={"Authorization": f"Bearer {token}"},
+        ) as client:
+            made = await RxClient(client).create(ins, [LineRequest(PARACETAMOL, "1 cp", 2, None)])
+        transport.other.close()
+        assert transport.statuses == [503, 201]
+        assert made.number == platform.db.one("SELECT number FROM rx_prescriptions")[0]
