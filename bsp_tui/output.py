@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import functools
 import json
-import re
 import sys
 from collections.abc import Callable, Coroutine
 from typing import Any, NoReturn
@@ -14,6 +13,7 @@ import click
 import httpx
 
 from bsp_tui.exitcodes import ExitCode
+from bsp_tui.printable import UNSAFE, printable
 from bsp_tui.sso.errors import SsoError
 
 
@@ -27,44 +27,20 @@ class CommandError(Exception):
         self.code = code
 
 
-# What a terminal may act on in text it prints: C0 controls but newline and tab (ESC
-# starts CSI/OSC sequences: clear the screen, set the title, write the clipboard with
-# OSC 52; CR overwrites a line), DEL and the C1 controls (U+009B is CSI in one character),
-# the bidirectional overrides and isolates (text shown in another order than it reads),
-# the line and paragraph separators, and lone surrogates (which cannot even be encoded).
-_UNSAFE = re.compile(
-    "[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028-\u202e\u2066-\u2069\ud800-\udfff]"
-)
-
-
-def _escaped(match: re.Match[str]) -> str:
-    code = ord(match.group())
-    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
-
-
-def neutralise(text: str) -> str:
-    """`text` with every control character and escape sequence made visible and inert.
-
-    Each such character is written as its escape (`\\x1b`, `\\u202e`); newline and tab
-    stay, so that multi-line content (a DMP document, a dosage) still reads as written.
-    Everything the platform sends that the CLI prints as text goes through here.
-    """
-    return _UNSAFE.sub(_escaped, text)
-
-
 def echo(message: object = "", *, err: bool = False, nl: bool = True) -> None:
-    """Print a line of text (stdout, or stderr with `err`), neutralised."""
-    click.echo(neutralise(str(message)), err=err, nl=nl)
+    """Print a line of text (stdout, or stderr with `err`), every control character in it
+    shown, never obeyed (bsp_tui.printable): all the CLI prints as text comes here."""
+    click.echo(printable(str(message)), err=err, nl=nl)
 
 
 def json_text(data: Any, indent: int | None = None) -> str:
     """`data` as JSON text that is safe on a terminal and decodes to exactly `data`.
 
-    json.dumps already escapes C0 controls; the other characters `neutralise` stops
+    json.dumps already escapes C0 controls; the other characters a terminal may obey
     (they can only be inside strings) are written as JSON `\\uXXXX` escapes.
     """
     text = json.dumps(data, ensure_ascii=False, indent=indent)
-    return _UNSAFE.sub(lambda match: f"\\u{ord(match.group()):04x}", text)
+    return UNSAFE.sub(lambda match: f"\\u{ord(match.group()):04x}", text)
 
 
 def print_json(data: Any) -> None:

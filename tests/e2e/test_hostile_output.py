@@ -64,11 +64,11 @@ def test_dmp_titles_contents_and_reasons_print_inert(
     inert(emergency.run("dmp", "list", ins, *glass))
 
     listed = inert(doctor.run("dmp", "list", ins))
-    assert "\\x1b]0;pwned\\x07" in listed and "\\x9b31m fin\\u202e" in listed
+    assert "␛]0;pwned␇" in listed and "\ufffd31m fin\ufffd" in listed
     shown = inert(doctor.run("dmp", "show", added["id"]))
-    assert "ligne 1\n\\x1b[31mrouge\\x1b[0m\tfin\\x0d\n" in shown  # newline and tab kept
+    assert "ligne 1\n␛[31mrouge␛[0m\tfin␍\n" in shown  # newline and tab kept
     history = inert(doctor.run("dmp", "history", ins))
-    assert "Urgence vitale \\x1b]52;c;cGF5bG9hZA==\\x07" in history
+    assert "Urgence vitale ␛]52;c;cGF5bG9hZA==␇" in history
 
     # JSON stays exact: the same strings, escaped as JSON, never raw on the terminal.
     for args in (("list", ins), ("show", added["id"]), ("history", ins)):
@@ -85,7 +85,7 @@ def test_a_prescription_s_dosage_prints_inert(cli: dict[str, Launcher], ins: str
     doctor = cli["generaliste"]
     created = data(doctor.run("rx", "create", ins, "--line", f"{PARACETAMOL};{DOSAGE};2", "--json"))
     shown = inert(doctor.run("rx", "show", created["number"]))
-    assert "1 comprimé \\x1b[2J\\x1b[H matin" in shown
+    assert "1 comprimé ␛[2J␛[H matin" in shown
     inert(doctor.run("rx", "show", created["number"], "--json"))
     again = data(doctor.run("rx", "show", created["number"], "--json"))
     assert again["lines"][0]["dosage"] == DOSAGE
