@@ -19,7 +19,7 @@ from connectors.dmp.client import DmpClient
 from connectors.eprescription.client import RxClient
 from connectors.eprescription.models import LineRequest
 from connectors.fse.client import FseClient
-from connectors.fse.models import build_sheet
+from connectors.fse.models import Rights, build_sheet
 from connectors.retry import IDEMPOTENCY_HEADER
 from tests.conftest import Clock
 from tests.connectors import harness
@@ -183,3 +183,49 @@ async def test_a_busy_platform_is_asked_once_more_after_retry_after(
         transport.other.close()
         assert transport.statuses == [503, 201]
         assert made.number == platform.db.one("SELECT number FROM rx_prescriptions")[0]
+
+
+async def test_dmp_additions_and_fse_batches_answer_a_key_as_the_first_time(
+    platform: harness.Harness,
+) -> None:
+    ins = platform.patient(0)
+    dmp = {"Authorization": f"Bearer {await platform.token('generaliste', 'dmp')}"}
+    report = {
+        "resourceType": "DocumentReference",
+        "status": "current",
+        "type": {"coding": [{"system": "http://loinc.org", "code": "11488-4"}]},
+        "subject": {"identifier": {"value": ins}},
+        "content": [{"attachment": {"contentType": "text/plain", "data": "UkFT"}}],
+    }
+    documents = "SELECT count(*) FROM dmp_documents"
+    before = count(platform, documents)
+    add = "/api/dmp/DocumentReference"
+    first = await platform.emu.http.post(add, json=report, headers=dmp | {IDEMPOTENCY_HEADER: "d"})
+    again = await platform.emu.http.post(add, json=report, headers=dmp | {IDEMPOTENCY_HEADER: "d"})
+    assert (first.status_code, again.status_code) == (201, 201)
+    assert first.headers["Location"] == again.headers["Location"]
+    assert count(platform, documents) == before + 1
+    other = await platform.emu.http.post(
+        add, json=report, params={"mode": "normal"}, headers=dmp | {IDEMPOTENCY_HEADER: "d"}
+    )
+    assert other.status_code == 422  # the same body, another query: another request
+
+    fse = {"Authorization": f"Bearer {await platform.token('generaliste', 'fse')}"}
+    read = await platform.emu.http.post("/api/fse/rights", json={"ins": ins}, headers=fse)
+    rights = Rights.from_json(read.json())
+    sheet = build_sheet(rights, ["G"], TODAY, False, False, rights.pf_used)
+    batch = {"batch_id": "LOT-K", "sheets": [sheet.content()]}
+    sent = [
+        await platform.emu.http.post(
+            "/api/fse/batches", json=batch, headers=fse | {IDEMPOTENCY_HEADER: "f"}
+        )
+        for _ in range(2)
+    ]
+    assert sent[0].json() == sent[1].json()  # word for word: not `already_received`
+    assert sent[0].json()["sheets"][0]["already_received"] is False
+    changed = await platform.emu.http.post(
+        "/api/fse/batches",
+        json=batch | {"batch_id": "LOT-L"},
+        headers=fse | {IDEMPOTENCY_HEADER: "f"},
+    )
+    assert changed.status_code == 422
