@@ -15,8 +15,8 @@ import httpx
 import pytest
 
 from bsp_tui.platform.app import create_app
-from bsp_tui.platform.embedded import EMBEDDED_BASE_URL
 from bsp_tui.platform.settings import PlatformSettings
+from bsp_tui.sso.profile import EMBEDDED_BASE_URL
 from tests.conftest import Clock, Emulation
 
 pytestmark = pytest.mark.anyio

@@ -13,8 +13,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from bsp_tui.platform.embedded import EMBEDDED_BASE_URL
 from bsp_tui.platform.settings import PlatformSettings
+from bsp_tui.sso.profile import EMBEDDED_BASE_URL
 from connectors.dmp.client import DmpClient
 from connectors.eprescription.client import RxClient
 from connectors.eprescription.models import LineRequest
