@@ -196,7 +196,7 @@ def main() -> None:
             pin = next(p["pin"] for p in personas if p["name"] == PERSONA)
             store = {"BSP_TOKEN_STORE": "file"}  # explicit opt-in: a throwaway home
             env = bsp_env(base / "client", BSP_PLATFORM_URL=url, **store)
-            bsp("login", "--persona", PERSONA, "--pin", pin, env=env)
+            bsp("login", "--persona", PERSONA, env=env | {"BSP_PIN": pin})
             token = bsp("token", "ins", "--min-valid", "600", env=env).stdout.strip()
             data = rows(args.rows)
             batch = base / "batch.csv"

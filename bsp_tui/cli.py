@@ -9,6 +9,7 @@ import click
 
 from bsp_tui import __version__
 from bsp_tui.exitcodes import ExitCode
+from bsp_tui.output import echo
 
 # Subcommands are imported when asked for: `bsp` alone starts the interface without
 # loading the HTTP, JOSE and platform stacks that the commands need.
@@ -61,8 +62,8 @@ def cli(ctx: click.Context, demo: bool) -> None:
     """
     if ctx.invoked_subcommand is None:
         if not (sys.stdin.isatty() and sys.stdout.isatty()):
-            click.echo(ctx.get_help())
-            click.echo("\nbsp: l'interface demande un terminal.", err=True)
+            echo(ctx.get_help())
+            echo("\nbsp: l'interface demande un terminal.", err=True)
             ctx.exit(int(ExitCode.USAGE))
         from bsp_tui.app.app import run  # Textual is imported only for the interface
 

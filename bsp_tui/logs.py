@@ -21,24 +21,33 @@ def redact(text: str) -> str:
     return text
 
 
-class RedactingFilter(logging.Filter):
-    """Rewrites each record's message so that a token never reaches a handler."""
+class RedactingFormatter(logging.Formatter):
+    """Formats a record, then redacts the whole text: message, arguments, traceback, stack.
 
-    def filter(self, record: logging.LogRecord) -> bool:
-        record.msg = redact(record.getMessage())
-        record.args = None
-        return True
+    Redacting `record.msg` alone misses a token that reaches the log as an argument
+    formatted late, inside an exception's message, or in a traceback's source lines.
+    """
+
+    def format(self, record: logging.LogRecord) -> str:
+        return redact(super().format(record))
 
 
-def log_to_file(path: Path, level: int = logging.INFO) -> None:
-    """Send bsp's log records to `path`, redacted, once per process and path."""
-    root = logging.getLogger("bsp")
-    root.setLevel(level)
-    for handler in root.handlers:
-        if isinstance(handler, logging.FileHandler) and Path(handler.baseFilename) == path:
-            return
+def log_to_file(path: Path, level: int = logging.INFO, names: tuple[str, ...] = ("bsp",)) -> None:
+    """Send the records of the loggers `names` (bsp's) to `path`, redacted, once per
+    process, logger and path."""
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    handler = logging.FileHandler(path, encoding="utf-8")
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
-    handler.addFilter(RedactingFilter())
-    root.addHandler(handler)
+    handler: logging.FileHandler | None = None
+    for name in names:
+        logger = logging.getLogger(name)
+        logger.setLevel(level)
+        if any(
+            isinstance(known, logging.FileHandler) and Path(known.baseFilename) == path
+            for known in logger.handlers
+        ):
+            continue
+        if handler is None:
+            handler = logging.FileHandler(path, encoding="utf-8")
+            handler.setFormatter(
+                RedactingFormatter("%(asctime)s %(levelname)s %(name)s %(message)s")
+            )
+        logger.addHandler(handler)

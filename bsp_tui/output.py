@@ -13,6 +13,7 @@ import click
 import httpx
 
 from bsp_tui.exitcodes import ExitCode
+from bsp_tui.printable import UNSAFE, printable
 from bsp_tui.sso.errors import SsoError
 
 
@@ -26,16 +27,32 @@ class CommandError(Exception):
         self.code = code
 
 
+def echo(message: object = "", *, err: bool = False, nl: bool = True) -> None:
+    """Print a line of text (stdout, or stderr with `err`), every control character in it
+    shown, never obeyed (bsp_tui.printable): all the CLI prints as text comes here."""
+    click.echo(printable(str(message)), err=err, nl=nl)
+
+
+def json_text(data: Any, indent: int | None = None) -> str:
+    """`data` as JSON text that is safe on a terminal and decodes to exactly `data`.
+
+    json.dumps already escapes C0 controls; the other characters a terminal may obey
+    (they can only be inside strings) are written as JSON `\\uXXXX` escapes.
+    """
+    text = json.dumps(data, ensure_ascii=False, indent=indent)
+    return UNSAFE.sub(lambda match: f"\\u{ord(match.group()):04x}", text)
+
+
 def print_json(data: Any) -> None:
     """One JSON document on stdout."""
-    click.echo(json.dumps(data, ensure_ascii=False, indent=2))
+    click.echo(json_text(data, indent=2))
 
 
 def fail(error: CommandError, as_json: bool) -> NoReturn:
     """Report an expected failure and exit with its code."""
     if as_json:
         print_json({"error": {"code": error.code, "message": error.message}})
-    click.echo(f"bsp: {error.message}", err=True)
+    echo(f"bsp: {error.message}", err=True)
     sys.exit(int(error.exit_code))
 
 

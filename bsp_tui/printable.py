@@ -12,9 +12,12 @@ from __future__ import annotations
 
 import re
 
-# C0 controls but tab and newline, DEL, C1 controls, and the bidirectional embeddings,
-# overrides and isolates.
-_UNSAFE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+# C0 controls but tab and newline, DEL, C1 controls (U+009B is CSI in one character),
+# the bidirectional marks, embeddings, overrides and isolates, the line and paragraph
+# separators, and lone surrogates (which cannot even be encoded for the terminal).
+UNSAFE = re.compile(
+    "[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028-\u202e\u2066-\u2069\ud800-\udfff]"
+)
 
 
 def _stand_in(match: re.Match[str]) -> str:
@@ -26,4 +29,4 @@ def _stand_in(match: re.Match[str]) -> str:
 
 def printable(text: str) -> str:
     """`text` with every control character but newline and tab shown, not obeyed."""
-    return _UNSAFE.sub(_stand_in, text)
+    return UNSAFE.sub(_stand_in, text)

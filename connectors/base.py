@@ -15,6 +15,7 @@ from importlib.metadata import entry_points
 from typing import Any
 
 ENTRY_POINT_GROUP = "bsp.connectors"
+DEFAULT_MAX_BODY_BYTES = 256 * 1024  # a request body to a service, unless it says otherwise
 
 
 @dataclass(frozen=True)
@@ -30,7 +31,8 @@ class Connector:
     `module:attribute` of its click group, added to `bsp` as `bsp COMMAND …` where
     COMMAND is `command` when given (a short name such as `rx`) and NAME otherwise, or "";
     `base_url` the absolute URL of a service the platform does not host (a third
-    party's own), or "" for the platform's `/api/NAME`.
+    party's own), or "" for the platform's `/api/NAME`; `max_body_bytes` caps every
+    request body of its service (the platform answers 413).
     """
 
     name: str
@@ -44,6 +46,7 @@ class Connector:
     cli: str = ""
     command: str = ""
     base_url: str = ""
+    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
 
     @property
     def command_name(self) -> str:

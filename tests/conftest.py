@@ -191,6 +191,7 @@ def bsp_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
         "BSP_PSC_ACCESS_TTL",
         "BSP_PSC_REFRESH_TTL",
         "BSP_API_TOKEN_TTL",
+        "BSP_PIN",
     ):
         monkeypatch.delenv(name, raising=False)
     yield home

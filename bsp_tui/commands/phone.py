@@ -8,10 +8,11 @@ import sys
 import click
 import segno
 
+from bsp_tui.commands.pin import PIN_ENV, pin_options, read_pin
 from bsp_tui.config import platform_url
 from bsp_tui.exitcodes import ExitCode
 from bsp_tui.launcher import platform_client, virtual_phone
-from bsp_tui.output import CommandError, json_option, print_json, run_async
+from bsp_tui.output import CommandError, echo, json_option, print_json, run_async
 from bsp_tui.phone import PendingRequest, PhoneError, VirtualPhone
 
 _EXIT_FOR = {
@@ -58,20 +59,20 @@ async def _interactive(name: str | None) -> None:
     if not sys.stdin.isatty():
         raise CommandError(
             "Le téléphone interactif demande un terminal : utilisez "
-            "`bsp phone approve --persona NOM --pin PIN`.",
+            "`bsp phone approve --persona NOM --pin-stdin`.",
             ExitCode.USAGE,
             "no_terminal",
         )
     async with platform_client(platform_url()) as client:
         phone = virtual_phone(client)
         persona = await phone.persona(name) if name else None
-        click.echo("Téléphone e-CPS virtuel — Ctrl+C pour quitter.")
+        echo("Téléphone e-CPS virtuel — Ctrl+C pour quitter.")
         try:
             await _serve_requests(phone, persona)
         except PhoneError as error:
             raise _as_command_error(error) from None
         except (KeyboardInterrupt, asyncio.CancelledError):
-            click.echo("\nAu revoir.")
+            echo("\nAu revoir.")
 
 
 async def _serve_requests(phone: VirtualPhone, persona: dict | None) -> None:
@@ -84,19 +85,17 @@ async def _serve_requests(phone: VirtualPhone, persona: dict | None) -> None:
         ]
         if not waiting:
             if not announced:
-                click.echo("En attente d'une demande de connexion…")
+                echo("En attente d'une demande de connexion…")
                 announced = True
             await asyncio.sleep(1)
             continue
         announced = False
         # Every waiting request, with its number: two trainees signed in as the same
         # professional each find the one their own screen shows.
-        click.echo("")
+        echo("")
         for request in waiting:
             who = personas[request.national_id]["display_name"]
-            click.echo(
-                f"{request.binding}  {who} — « {request.client_name} » demande une connexion."
-            )
+            echo(f"{request.binding}  {who} — « {request.client_name} » demande une connexion.")
         request = _chosen(waiting)
         seen.add(request.id)
         pin = click.prompt(
@@ -109,12 +108,12 @@ async def _serve_requests(phone: VirtualPhone, persona: dict | None) -> None:
             name = personas[request.national_id]["name"]
             if pin:
                 await phone.answer(request.id, True, name, pin)
-                click.echo("Connexion approuvée.")
+                echo("Connexion approuvée.")
             else:
                 await phone.answer(request.id, False, name)
-                click.echo("Connexion refusée.")
+                echo("Connexion refusée.")
         except PhoneError as error:
-            click.echo(error.message, err=True)
+            echo(error.message, err=True)
 
 
 def _chosen(waiting: list[PendingRequest]) -> PendingRequest:
@@ -132,7 +131,7 @@ def _chosen(waiting: list[PendingRequest]) -> PendingRequest:
 
 @phone_group.command("approve")
 @persona_option
-@click.option("--pin", help="The persona's PIN (not needed with --deny).")
+@pin_options
 @click.option(
     "--binding",
     callback=lambda _ctx, _param, value: _binding(value),
@@ -142,12 +141,14 @@ def _chosen(waiting: list[PendingRequest]) -> PendingRequest:
 @json_option
 @run_async
 async def approve(
-    name: str, pin: str | None, binding: str | None, deny: bool, as_json: bool
+    name: str, pin: str | None, pin_stdin: bool, binding: str | None, deny: bool, as_json: bool
 ) -> None:
     """Answer that professional's pending request: the one showing --binding NN."""
+    pin = None if deny else read_pin(pin, pin_stdin)
     if not deny and not pin:
         raise CommandError(
-            "--pin est obligatoire pour approuver (ou --deny pour refuser).",
+            f"Le PIN est obligatoire pour approuver (--pin-stdin, ou {PIN_ENV}), "
+            "ou --deny pour refuser.",
             ExitCode.USAGE,
             "usage",
         )
@@ -168,7 +169,7 @@ async def approve(
         )
         return
     verb = "refusée" if deny else "approuvée"
-    click.echo(f"Demande {request.binding} de « {request.client_name} » {verb}.")
+    echo(f"Demande {request.binding} de « {request.client_name} » {verb}.")
 
 
 @phone_group.command("enrol")
@@ -189,7 +190,7 @@ async def enrol(name: str, code: str | None, as_json: bool) -> None:
     if as_json:
         print_json({"otpauth_uri": uri})
         return
-    click.echo(uri)
+    echo(uri)
     segno.make(uri, error="m").terminal(compact=True)
 
 
@@ -207,4 +208,4 @@ async def code(name: str, as_json: bool) -> None:
     if as_json:
         print_json({"code": value})
     else:
-        click.echo(value)
+        echo(value)

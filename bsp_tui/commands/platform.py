@@ -15,7 +15,7 @@ import click
 from bsp_tui.config import folders, platform_url
 from bsp_tui.exitcodes import ExitCode
 from bsp_tui.logs import log_to_file
-from bsp_tui.output import CommandError, fail, json_option, print_json
+from bsp_tui.output import CommandError, echo, fail, json_option, print_json
 from bsp_tui.platform.settings import PlatformSettings
 
 if TYPE_CHECKING:
@@ -134,13 +134,26 @@ def platform_group() -> None:
 @click.option("--access-ttl", type=click.IntRange(1), help="PSC access token lifetime (s).")
 @click.option("--refresh-ttl", type=click.IntRange(1), help="PSC refresh token lifetime (s).")
 @click.option("--api-ttl", type=click.IntRange(1), help="API token lifetime (s).")
+@click.option(
+    "--request-timeout",
+    type=click.FloatRange(0.1),
+    default=10.0,
+    show_default=True,
+    help="Seconds a connection has to send its whole request before it is closed.",
+)
 def serve(
-    host: str, port: int, access_ttl: int | None, refresh_ttl: int | None, api_ttl: int | None
+    host: str,
+    port: int,
+    access_ttl: int | None,
+    refresh_ttl: int | None,
+    api_ttl: int | None,
+    request_timeout: float,
 ) -> None:
     """Serve the platform over HTTP for a room of launchers."""
     import uvicorn
 
     from bsp_tui.platform.app import create_app
+    from bsp_tui.platform.serving import protocol_with_timeout
 
     settings = _settings()
     settings.psc_access_ttl = access_ttl or settings.psc_access_ttl
@@ -148,7 +161,9 @@ def serve(
     settings.api_token_ttl = api_ttl or settings.api_token_ttl
     given = os.environ.get("BSP_TRAINER_TOKEN", "")
     settings.trainer_token = given or secrets.token_urlsafe(32)
-    log_to_file(folders().ensure().logs / "platform.log")
+    # uvicorn's own records too: an application error's traceback goes through the
+    # redaction instead of reaching stderr raw.
+    log_to_file(folders().ensure().logs / "platform.log", names=("bsp", "uvicorn"))
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -168,22 +183,28 @@ def serve(
     sock.listen(2048)
     bound_port = sock.getsockname()[1]
     shown_host = f"[{host}]" if family == socket.AF_INET6 else host
-    click.echo(
+    echo(
         f"Plateforme servie sur http://{shown_host}:{bound_port}",
     )
-    click.echo(f"Émetteur PSC : http://{shown_host}:{bound_port}/auth/realms/esante-wallet")
+    echo(f"Émetteur PSC : http://{shown_host}:{bound_port}/auth/realms/esante-wallet")
     if given:
-        click.echo("Jeton formateur : celui de BSP_TRAINER_TOKEN.")
+        echo("Jeton formateur : celui de BSP_TRAINER_TOKEN.")
     else:
         # Shown once, on this terminal only: never logged, never stored.
-        click.echo(f"Jeton formateur (affiché une seule fois) : {settings.trainer_token}")
-    click.echo("Ctrl+C pour arrêter.", err=True)
-    config = uvicorn.Config(create_app(settings), log_config=None, access_log=False, lifespan="off")
+        echo(f"Jeton formateur (affiché une seule fois) : {settings.trainer_token}")
+    echo("Ctrl+C pour arrêter.", err=True)
+    config = uvicorn.Config(
+        create_app(settings),
+        http=protocol_with_timeout(request_timeout),
+        log_config=None,
+        access_log=False,
+        lifespan="off",
+    )
     try:
         uvicorn.Server(config).run(sockets=[sock])
     except KeyboardInterrupt:
         # uvicorn has shut down cleanly and passes the Ctrl+C on: not an error.
-        click.echo("Plateforme arrêtée.", err=True)
+        echo("Plateforme arrêtée.", err=True)
 
 
 @platform_group.command("personas")
@@ -194,11 +215,11 @@ def personas(as_json: bool) -> None:
     if as_json:
         print_json(rows)
         return
-    click.echo(
+    echo(
         f"{'NOM':<12} {'PROFESSIONNEL':<24} {'PROFESSION':<20} {'ID NATIONAL':<13} PIN  ACTIVATION"
     )
     for r in rows:
-        click.echo(
+        echo(
             f"{r['name']:<12} {r['display_name']:<24} {r['profession']:<20} "
             f"{r['national_id']:<13} {r['pin']} {r['activation_code']}"
         )
@@ -272,15 +293,16 @@ def cards(output: Path | None, copies: int) -> None:
         fd = os.open(output, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "w", encoding="utf-8") as file:
             file.write(_cards_html(rows))
-        click.echo(f"{len(rows)} cartes écrites dans {output}.")
+        echo(f"{len(rows)} cartes écrites dans {output}.")
         return
     for card in rows:
-        click.echo("─" * 72)
+        echo("─" * 72)
         for line in _card_lines(card):
-            click.echo(line)
+            echo(line)
         qr = io.StringIO()
         segno.make(_enrol_command(card), error="m").terminal(out=qr, compact=True)
-        click.echo(qr.getvalue(), nl=False)
+        # Our own drawing, made of the terminal's colour sequences: printed as it is.
+        click.echo(qr.getvalue(), nl=False)  # noqa: TID251
 
 
 @platform_group.command("patients")
@@ -301,9 +323,9 @@ def patients(as_json: bool) -> None:
     if as_json:
         print_json(rows)
         return
-    click.echo(f"{'INS':<16} {'NOM':<22} {'PRÉNOMS':<26} S {'NÉ(E) LE':<10} {'LIEU':<5} STATUT")
+    echo(f"{'INS':<16} {'NOM':<22} {'PRÉNOMS':<26} S {'NÉ(E) LE':<10} {'LIEU':<5} STATUT")
     for r in rows:
-        click.echo(
+        echo(
             f"{r['ins']:<16} {r['family'][:22]:<22} {r['given'][:26]:<26} {r['sex']} "
             f"{r['birthdate']} {r['birthplace']} {r['status']}"
         )
@@ -313,7 +335,7 @@ def patients(as_json: bool) -> None:
 def reset() -> None:
     """Back to the seeded state: no session, no pending request, no lockout."""
     _Trainer().reset()
-    click.echo("Plateforme remise à l'état initial.")
+    echo("Plateforme remise à l'état initial.")
 
 
 @platform_group.group("clients")
@@ -336,9 +358,9 @@ def clients_add(name: str, redirect_uris: tuple[str, ...], as_json: bool) -> Non
             {"client_id": name, "client_secret": secret, "redirect_uris": list(redirect_uris)}
         )
         return
-    click.echo(f"client_id     : {name}")
-    click.echo(f"client_secret : {secret}")
-    click.echo("Conservez ce secret : il ne sera plus affiché.", err=True)
+    echo(f"client_id     : {name}")
+    echo(f"client_secret : {secret}")
+    echo("Conservez ce secret : il ne sera plus affiché.", err=True)
 
 
 @platform_group.group("keys")
@@ -350,4 +372,4 @@ def keys_group() -> None:
 def keys_rotate() -> None:
     """Sign with a new key; the old one keeps verifying until its tokens expire."""
     kid = _open().keys.rotate()
-    click.echo(f"Nouvelle clé de signature : {kid}")
+    echo(f"Nouvelle clé de signature : {kid}")

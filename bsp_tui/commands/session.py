@@ -10,8 +10,9 @@ from contextlib import asynccontextmanager
 import click
 
 from bsp_tui import launcher
+from bsp_tui.commands.pin import PIN_ENV, pin_options, read_pin
 from bsp_tui.exitcodes import ExitCode
-from bsp_tui.output import CommandError, json_option, print_json, run_async
+from bsp_tui.output import CommandError, echo, json_option, print_json, run_async
 from bsp_tui.phone import PhoneError
 from bsp_tui.sso import flows
 from bsp_tui.sso.errors import UsageError
@@ -27,7 +28,7 @@ async def open_session() -> AsyncIterator[Session]:
     """The configured profile's session; its warnings go to stderr first."""
     session = launcher.open_session()
     for warning in session.warnings:
-        click.echo(warning, err=True)
+        echo(warning, err=True)
     async with session:
         yield session
 
@@ -45,27 +46,28 @@ class Progress:
 
     def __call__(self, event: flows.FlowEvent) -> None:
         if isinstance(event, flows.Binding):
-            click.echo(
+            echo(
                 f"Validez la connexion sur votre e-CPS : le nombre affiché doit être "
                 f"{event.number} (la demande expire dans {event.expires_in} s).",
                 err=True,
             )
         elif isinstance(event, flows.UserCode):
-            click.echo(
+            echo(
                 f"Ouvrez {event.verification_uri} et saisissez le code {event.code}\n"
                 f"(ou ouvrez directement {event.verification_uri_complete}).",
                 err=True,
             )
         elif isinstance(event, flows.BrowserOpened):
-            click.echo(f"Ouverture du navigateur ; si rien ne s'ouvre : {event.url}", err=True)
+            echo(f"Ouverture du navigateur ; si rien ne s'ouvre : {event.url}", err=True)
         elif isinstance(event, flows.Waiting) and self._live:
-            click.echo(f"\rEn attente de validation… {event.seconds_left:>4} s", nl=False, err=True)
+            # Our own countdown, rewritten in place: the one line whose CR is meant.
+            click.echo(f"\rEn attente de validation… {event.seconds_left:>4} s", nl=False, err=True)  # noqa: TID251
             self._counting = True
 
     def done(self) -> None:
         """End the countdown line."""
         if self._counting:
-            click.echo("", err=True)
+            echo("", err=True)
 
 
 def _persona_approver(session: Session, name: str, pin: str) -> Callable[[str], Awaitable[None]]:
@@ -83,27 +85,33 @@ def _persona_approver(session: Session, name: str, pin: str) -> Callable[[str], 
 
 def _print_who(status: dict) -> None:
     who = status["who"]
-    click.echo(f"Connecté : {who['name']} — {who['profession'] or 'profession inconnue'}")
+    echo(f"Connecté : {who['name']} — {who['profession'] or 'profession inconnue'}")
     if who["national_id"]:
         rpps = f" (RPPS {who['rpps']})" if who["rpps"] else ""
-        click.echo(f"Identifiant national : {who['national_id']}{rpps}")
+        echo(f"Identifiant national : {who['national_id']}{rpps}")
     if who["organisation"]:
-        click.echo(f"Structure : {who['organisation']}")
+        echo(f"Structure : {who['organisation']}")
 
 
 @click.command("login")
 @click.option("--flow", type=click.Choice(FLOWS), help="ciba (e-CPS push), device, browser.")
 @click.option("--id", "national_id", help="National id: 8 + RPPS (CIBA).")
 @click.option("--persona", help="Emulated platform only: the virtual phone approves.")
-@click.option("--pin", help="The persona's PIN (with --persona).")
+@pin_options
 @json_option
 @run_async
 async def login(
-    flow: str | None, national_id: str | None, persona: str | None, pin: str | None, as_json: bool
+    flow: str | None,
+    national_id: str | None,
+    persona: str | None,
+    pin: str | None,
+    pin_stdin: bool,
+    as_json: bool,
 ) -> None:
     """Sign in once, with two factors; every connector then uses this session."""
+    pin = read_pin(pin, pin_stdin) if persona else pin
     if persona and not pin:
-        raise UsageError("--persona demande --pin.")
+        raise UsageError(f"--persona demande le PIN : --pin-stdin, ou {PIN_ENV}.")
     async with open_session() as session:
         flow = flow or session.profile.flow
         if flow not in session.profile.person_flows:
@@ -137,7 +145,7 @@ async def login(
         print_json(status)
     else:
         _print_who(status)
-        click.echo(f"Session valable jusqu'au {_clock(status['session_expires_at'])}.")
+        echo(f"Session valable jusqu'au {_clock(status['session_expires_at'])}.")
 
 
 @click.command("status")
@@ -151,14 +159,14 @@ async def status(as_json: bool) -> None:
         print_json(report)
         return
     _print_who(report)
-    click.echo(f"Niveau : {report['acr'] or '—'} depuis le {_clock(report['auth_time'])}")
-    click.echo(f"Session valable jusqu'au {_clock(report['session_expires_at'])}")
-    click.echo(f"Jeton PSC valable jusqu'au {_clock(report['access_token_expires_at'])}")
+    echo(f"Niveau : {report['acr'] or '—'} depuis le {_clock(report['auth_time'])}")
+    echo(f"Session valable jusqu'au {_clock(report['session_expires_at'])}")
+    echo(f"Jeton PSC valable jusqu'au {_clock(report['access_token_expires_at'])}")
     for name, connector in report["connectors"].items():
         until = connector["token_expires_at"]
         state = f"jeton jusqu'au {_clock(until)}" if until else "pas de jeton en cache"
-        click.echo(f"  {name:<14} {state}")
-    click.echo(f"Stockage des jetons : {report['store']}")
+        echo(f"  {name:<14} {state}")
+    echo(f"Stockage des jetons : {report['store']}")
 
 
 @click.command("token")
@@ -180,7 +188,7 @@ async def token(connector: str, min_valid: int, as_json: bool) -> None:
     if as_json:
         print_json({"connector": connector, "access_token": value, "expires_at": int(expires_at)})
     else:
-        click.echo(value)
+        echo(value)
 
 
 @click.command("logout")
@@ -193,4 +201,4 @@ async def logout(as_json: bool) -> None:
     if as_json:
         print_json({"logged_out": ended})
     else:
-        click.echo("Déconnecté : la session est révoquée." if ended else "Aucune session ouverte.")
+        echo("Déconnecté : la session est révoquée." if ended else "Aucune session ouverte.")

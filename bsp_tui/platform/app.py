@@ -7,18 +7,22 @@ import time
 from collections.abc import Awaitable, Callable
 
 from fastapi import Depends, FastAPI, Request, Response
+from fastapi.responses import JSONResponse
 
 from bsp_tui import __version__
 from bsp_tui.platform import faults, trainer
+from bsp_tui.platform.bodies import BodyGuard
 from bsp_tui.platform.core import AUDIENCES, Platform
 from bsp_tui.platform.psc import phone_api, routes, wallet
 from bsp_tui.platform.psc.errors import OAuthError
 from bsp_tui.platform.services import ServiceError
 from bsp_tui.platform.services import router as services_router
 from bsp_tui.platform.settings import PlatformSettings
+from bsp_tui.sqlite import DatabaseBusyError
 from connectors.base import registry
 
 log = logging.getLogger("bsp.platform.http")
+RETRY_AFTER_BUSY = "1"  # seconds: another request's write is short, the lock soon free
 
 
 def create_app(settings: PlatformSettings | None = None) -> FastAPI:
@@ -36,10 +40,12 @@ def create_app(settings: PlatformSettings | None = None) -> FastAPI:
     app.include_router(routes.router)
     app.include_router(wallet.router)
     app.include_router(phone_api.router)
+    body_limits = {}
     for connector in registry():
         service = connector.load_service()
         if service is not None:
             app.include_router(service, prefix=f"/api/{connector.name}")
+            body_limits[f"/api/{connector.name}/"] = connector.max_body_bytes
     app.include_router(services_router)
     # The trainer's powers: open on the embedded platform, behind its token when served.
     only_trainer = [Depends(trainer.require_trainer)]
@@ -53,6 +59,18 @@ def create_app(settings: PlatformSettings | None = None) -> FastAPI:
     @app.exception_handler(ServiceError)
     async def service_error(_: Request, error: ServiceError) -> Response:
         return error.response()
+
+    @app.exception_handler(DatabaseBusyError)
+    async def database_busy(request: Request, _: DatabaseBusyError) -> Response:
+        # Another writer held the lock past the short wait: try again, rather than a 500.
+        message = "Plateforme occupée : réessayez dans un instant."
+        headers = {"Retry-After": RETRY_AFTER_BUSY}
+        if request.url.path.startswith("/api/"):
+            response = ServiceError(503, "transient", message).response()
+            response.headers.update(headers)
+            return response
+        body = {"error": "temporarily_unavailable", "error_description": message}
+        return JSONResponse(body, status_code=503, headers=headers)
 
     @app.middleware("http")
     async def simulated_faults(
@@ -71,7 +89,11 @@ def create_app(settings: PlatformSettings | None = None) -> FastAPI:
             return ServiceError(503, "transient", message).response()
         return await call_next(request)
 
-    # Added last, so it wraps the faults too: their 503s and latency are logged.
+    # Around every endpoint and the faults: none sees a body over its cap, or bad JSON.
+    app.add_middleware(BodyGuard, limits=body_limits)
+
+    # Added last, so it wraps the faults and the body guard too: their 503s, 413s and
+    # latency are logged.
     @app.middleware("http")
     async def access_log(
         request: Request, call_next: Callable[[Request], Awaitable[Response]]

@@ -40,7 +40,7 @@ class Platform:
     @classmethod
     def open(cls, settings: PlatformSettings) -> Platform:
         """Open (and on first start, seed) the platform stored at `settings.database`."""
-        db = Database(settings.database)
+        db = Database(settings.database, settings.db_busy_seconds)
         seed_personas(db)
         seed_clients(db, settings)
         keys = SigningKeys(db, settings)

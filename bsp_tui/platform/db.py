@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from bsp_tui.sqlite import SqliteFile
+from bsp_tui.sqlite import DEFAULT_BUSY_SECONDS, SqliteFile
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS signing_keys (
@@ -91,5 +91,5 @@ CREATE INDEX IF NOT EXISTS refresh_by_session ON refresh_tokens (sid);
 class Database(SqliteFile):
     """The platform's database: its own schema; connectors add theirs with `ensure_schema`."""
 
-    def __init__(self, path: Path) -> None:
-        super().__init__(path, SCHEMA)
+    def __init__(self, path: Path, busy_seconds: float = DEFAULT_BUSY_SECONDS) -> None:
+        super().__init__(path, SCHEMA, busy_seconds)

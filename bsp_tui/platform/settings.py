@@ -46,6 +46,9 @@ class PlatformSettings:
     proof_leeway: int = 60
     # None: the embedded platform, whose trainer is whoever runs it.
     trainer_token: str | None = field(default=None, repr=False)
+    # How long a write waits for another's lock before the platform answers 503: the wait
+    # holds up the served platform's event loop, so it stays well under a second.
+    db_busy_seconds: float = 0.5
     clock: Callable[[], float] = field(default=time.time, repr=False)
 
     def now(self) -> float:

@@ -39,12 +39,14 @@ class SigningKeys:
             "ORDER BY created DESC LIMIT 1"
         )
         if row is None:
+            # Generated before taking the write lock: an RSA key takes a while, and the
+            # lock stops every other writer of the platform meanwhile.
+            kid, pem = self._new_key()
             with self._db.write() as conn:
                 row = conn.execute(
                     "SELECT kid, private_pem FROM signing_keys WHERE retired IS NULL"
                 ).fetchone()
                 if row is None:
-                    kid, pem = self._new_key()
                     conn.execute(
                         "INSERT INTO signing_keys VALUES (?, ?, ?, NULL)",
                         (kid, pem, self._settings.now()),

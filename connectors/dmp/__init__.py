@@ -2,6 +2,7 @@
 
 from bsp_tui.domain.professions import INFIRMIER, MEDECIN, PHARMACIEN
 from connectors.base import Connector
+from connectors.dmp.models import MAX_BODY_BYTES
 
 CONNECTOR = Connector(
     name="dmp",
@@ -13,4 +14,5 @@ CONNECTOR = Connector(
     screen="connectors.dmp.screen:DmpView",
     service="connectors.dmp.service:router",
     cli="connectors.dmp.cli:group",
+    max_body_bytes=MAX_BODY_BYTES,
 )

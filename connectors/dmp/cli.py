@@ -19,7 +19,7 @@ import click
 from bsp_tui.commands.session import open_session
 from bsp_tui.domain import professions
 from bsp_tui.exitcodes import ExitCode
-from bsp_tui.output import CommandError, json_option, print_json, run_async
+from bsp_tui.output import CommandError, echo, json_option, print_json, run_async
 from connectors.dmp.client import (
     BAD_INPUT,
     NOT_ALLOWED,
@@ -105,11 +105,9 @@ def _checked(mode: str, reason: str | None, loinc: str | None = None) -> None:
 
 def _emergency_notice(mode: str, reason: str | None) -> None:
     if mode == BRIS_DE_GLACE:
-        click.echo(
-            f"Accès en bris de glace, motif « {reason} » : tracé et visible du patient.", err=True
-        )
+        echo(f"Accès en bris de glace, motif « {reason} » : tracé et visible du patient.", err=True)
     elif mode == CENTRE_15:
-        click.echo("Accès en mode centre 15 : tracé et visible du patient.", err=True)
+        echo("Accès en mode centre 15 : tracé et visible du patient.", err=True)
 
 
 def _day(value: str) -> str:
@@ -164,16 +162,16 @@ async def list_documents(
         return
     _emergency_notice(mode, reason)
     if not documents:
-        click.echo("Aucun document visible dans ce DMP.")
+        echo("Aucun document visible dans ce DMP.")
         return
-    click.echo(f"{'DATE':<10}  {'TYPE':<36}  {'ID':<16}  {'AUTEUR':<28}  TITRE")
+    echo(f"{'DATE':<10}  {'TYPE':<36}  {'ID':<16}  {'AUTEUR':<28}  TITRE")
     for d in documents:
         kind = f"{d.loinc} {d.type_label}"[:36]
-        click.echo(
+        echo(
             f"{_day(d.date):<10}  {kind:<36}  {d.id:<16}  {d.author_name[:28]:<28}  "
             f"{d.title}{_flags(d)}"
         )
-    click.echo(f"{len(documents)} document(s), mode {MODE_LABELS[mode]}.", err=True)
+    echo(f"{len(documents)} document(s), mode {MODE_LABELS[mode]}.", err=True)
 
 
 @group.command("show")
@@ -209,17 +207,17 @@ async def show(
         print_json(info.as_json() | content)
         return
     _emergency_notice(mode, reason)
-    click.echo(f"Document {info.id} — {info.loinc} {info.type_label}{_flags(info)}")
-    click.echo(f"Titre : {info.title}")
-    click.echo(f"Date : {_day(info.date)} — auteur : {info.author_name} ({info.author_id})")
-    click.echo(f"Contenu : {info.content_type}, {info.size} octets")
-    click.echo("")
+    echo(f"Document {info.id} — {info.loinc} {info.type_label}{_flags(info)}")
+    echo(f"Titre : {info.title}")
+    echo(f"Date : {_day(info.date)} — auteur : {info.author_name} ({info.author_id})")
+    echo(f"Contenu : {info.content_type}, {info.size} octets")
+    echo("")
     if document.is_text:
-        click.echo(document.text())
+        echo(document.text())
     elif output is None:
-        click.echo("Contenu binaire : utilisez --output FICHIER ou --json pour le récupérer.")
+        echo("Contenu binaire : utilisez --output FICHIER ou --json pour le récupérer.")
     if output is not None:
-        click.echo(f"Contenu enregistré dans {output}.", err=True)
+        echo(f"Contenu enregistré dans {output}.", err=True)
 
 
 @group.command("add")
@@ -244,7 +242,7 @@ async def add(ins: str, file: Path, loinc: str, title: str | None, as_json: bool
     if as_json:
         print_json(info.as_json())
         return
-    click.echo(
+    echo(
         f"Document ajouté au DMP de {info.ins} : {info.id} "
         f"({info.loinc} {info.type_label}, {info.size} octets)."
     )
@@ -284,6 +282,6 @@ async def history(ins: str, as_json: bool) -> None:
     if as_json:
         print_json({"ins": ins.strip().upper(), "events": [e.as_json() for e in entries]})
         return
-    click.echo(f"{'DATE':<19}  {'PROFESSIONNEL':<26}  {'PROFESSION':<11}  {'MODE':<13}  ACTION")
+    echo(f"{'DATE':<19}  {'PROFESSIONNEL':<26}  {'PROFESSION':<11}  {'MODE':<13}  ACTION")
     for entry in entries:
-        click.echo(_history_line(entry))
+        echo(_history_line(entry))

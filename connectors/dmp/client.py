@@ -31,6 +31,7 @@ from connectors.dmp.models import (
     mode_problem,
 )
 from connectors.ins.models import ins_problem, oid_of
+from connectors.retry import post_once
 
 FHIR_JSON = "application/fhir+json"
 BAD_INPUT = "bad_input"
@@ -307,7 +308,8 @@ class DmpClient:
                 }
             ],
         }
-        response = await self._http.post(
+        response = await post_once(
+            self._http,
             "/DocumentReference",
             json=resource,
             params=_params(mode, reason),

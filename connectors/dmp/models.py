@@ -57,6 +57,8 @@ CENTRE_15_PROFESSION = MEDECIN
 CENTRE_15_SAVOIR_FAIRE = EMERGENCY_MEDICINE
 
 MAX_CONTENT_BYTES = 1024 * 1024  # the emulation's upload limit: 1 MiB of document content
+# The whole request body may carry 1 MiB of content in base64, plus the resource around it.
+MAX_BODY_BYTES = MAX_CONTENT_BYTES * 4 // 3 + 64 * 1024
 MAX_REASON_CHARS = 500
 MAX_TITLE_CHARS = 200
 

@@ -25,6 +25,8 @@ import base64
 import binascii
 import json
 import secrets
+import sqlite3
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Annotated, Any
@@ -34,6 +36,7 @@ from fastapi.responses import JSONResponse, Response
 from fastapi.security import HTTPAuthorizationCredentials
 
 from bsp_tui.platform.db import Database
+from bsp_tui.platform.idempotency import Idempotency, is_race
 from bsp_tui.platform.population import ensure_population
 from bsp_tui.platform.psc.routes import platform_of
 from bsp_tui.platform.services import ServiceError, bearer, caller
@@ -68,8 +71,6 @@ MODE_SYSTEM = "urn:bsp:dmp:mode"
 ACTION_SYSTEM = "urn:bsp:dmp:action"
 INS_OIDS = (OID_NIR, OID_NIA, OID_NIR_TEST, OID_NIR_DEMO)
 STATUSES = ("current", "superseded", "entered-in-error")
-# The whole request body may carry 1 MiB of content in base64, plus the resource around it.
-MAX_BODY_BYTES = MAX_CONTENT_BYTES * 4 // 3 + 64 * 1024
 
 router = APIRouter(tags=["DMP"])
 Credentials = Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
@@ -789,22 +790,42 @@ async def document_add(
 ) -> JSONResponse:
     """Add a document (a consultation report, say): a DocumentReference with base64 content."""
     who = Caller.of(_claims(request, credentials), mode, reason)
-    body = await _read_body(request)
+    idempotency = await Idempotency.of(request, "dmp_add", who.national_id)
     db, now = _db(request), _now(request)
-    new = _new_document(body)
-    ins = _patient_ins(db, new.subject, "subject.identifier")
-    document_id = file_document(db, now, ins, who, new)
+    stored = idempotency.stored(db)
+    if stored is not None:
+        document_id = str(stored.resource)  # a retry: the document the first one added
+    else:
+        new = _new_document(await _read_body(request))
+        ins = _patient_ins(db, new.subject, "subject.identifier")
+        try:
+            document_id = file_document(
+                db, now, ins, who, new, lambda conn, added: idempotency.record(conn, now, added)
+            )
+        except sqlite3.IntegrityError as error:
+            if not is_race(error):
+                raise
+            document_id = str(idempotency.stored(db).resource)  # type: ignore[union-attr]
     row = _document_row(db, document_id)
     location = str(request.url_for("dmp_document_read", document_id=document_id))
-    oid = _dmp_of(db, ins)["oid"]
+    oid = _dmp_of(db, row["ins"])["oid"]
     return _fhir(_document_reference(request, row, oid), 201, headers={"Location": location})
 
 
-def file_document(db: Database, now: float, ins: str, who: Caller, new: NewDocument) -> str:
+def file_document(
+    db: Database,
+    now: float,
+    ins: str,
+    who: Caller,
+    new: NewDocument,
+    also: Callable[[sqlite3.Connection, str], None] | None = None,
+) -> str:
     """Add a document to the DMP of `ins` under the DMP's rules; its id.
 
     Also how another emulated service files a copy (the e-prescription's): a refusal
-    is traced in the patient's history and raised as a `DmpServiceError`.
+    is traced in the patient's history and raised as a `DmpServiceError`. `also` runs
+    in the transaction that adds the document, given its id: what it writes is
+    committed with the document, and what it raises leaves no document.
     """
     _authorize(db, now, ins, who, "add")
     if new.loinc not in who.types:
@@ -829,6 +850,8 @@ def file_document(db: Database, now: float, ins: str, who: Caller, new: NewDocum
                 int(INVISIBLE_PATIENT in new.labels),
             ),
         )
+        if also is not None:
+            also(conn, document_id)
     _trace(db, now, ins, who, "add", document_id)
     return document_id
 
@@ -845,17 +868,9 @@ def _too_large(size: int) -> DmpServiceError:
 
 
 async def _read_body(request: Request) -> Any:
-    declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > MAX_BODY_BYTES:
-        raise _too_large(int(declared) * 3 // 4)
-    chunks, size = [], 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > MAX_BODY_BYTES:
-            raise _too_large(size * 3 // 4)
-        chunks.append(chunk)
+    # The platform's body guard has already capped it at models.MAX_BODY_BYTES.
     try:
-        return json.loads(b"".join(chunks))
+        return json.loads(await request.body())
     except (ValueError, RecursionError):
         raise _invalid(
             "Le corps de la requête doit être une ressource DocumentReference en JSON.",
@@ -919,8 +934,6 @@ def _new_document(body: Any) -> NewDocument:
             f"Unsupported content type: {', '.join(sorted(CONTENT_TYPES))}.",
         )
     data = _field(attachment.get("data"), str, "attachment.data (base64)")
-    if len(data) > MAX_BODY_BYTES:
-        raise _too_large(len(data) * 3 // 4)
     try:
         content = base64.b64decode(data, validate=True)
     except (binascii.Error, ValueError):

@@ -17,7 +17,7 @@ import click
 
 from bsp_tui.commands.session import open_session
 from bsp_tui.exitcodes import ExitCode
-from bsp_tui.output import CommandError, json_option, print_json, run_async
+from bsp_tui.output import CommandError, echo, json_option, print_json, run_async
 from connectors.eprescription.catalogue import search
 from connectors.eprescription.client import (
     BAD_INPUT,
@@ -106,7 +106,7 @@ def _write_qr(number: str, path: Path | None) -> None:
             ExitCode.FAILURE,
             "qr_file",
         ) from None
-    click.echo(f"QR code enregistré dans {path}.", err=True)
+    echo(f"QR code enregistré dans {path}.", err=True)
 
 
 @asynccontextmanager
@@ -124,22 +124,20 @@ def _print(prescription: Prescription, as_json: bool) -> None:
     if as_json:
         print_json(prescription.as_json())
         return
-    click.echo(
-        f"Ordonnance {prescription.display_number} — {STATUS_LABELS.get(prescription.status, '')}"
-    )
-    click.echo(f"Patient : {prescription.patient_name} (INS {prescription.ins})")
+    echo(f"Ordonnance {prescription.display_number} — {STATUS_LABELS.get(prescription.status, '')}")
+    echo(f"Patient : {prescription.patient_name} (INS {prescription.ins})")
     prescriber, day = prescription.prescriber_name, french_day(prescription.created)
-    click.echo(f"Prescripteur : {prescriber} — le {day}")
+    echo(f"Prescripteur : {prescriber} — le {day}")
     for line in prescription.lines:
-        click.echo(f"{line.line}. {line.label} [{line.cip13}]")
-        click.echo(f"   {line.dosage} — {line.quantity}")
+        echo(f"{line.line}. {line.label} [{line.cip13}]")
+        echo(f"   {line.dosage} — {line.quantity}")
         if line.outcome:
             given = OUTCOME_LABELS[line.outcome]
             if line.dispensed_cip13:
                 given += f" par {line.dispensed_label or line.dispensed_cip13}"
-            click.echo(f"   → {given}")
+            echo(f"   → {given}")
     if prescription.pharmacy:
-        click.echo(
+        echo(
             f"Délivrée le {french_day(prescription.dispensed_at)} par {prescription.pharmacy}"
             f" ({prescription.pharmacist_name})."
         )
@@ -150,9 +148,9 @@ def _dmp_notice(prescription: Prescription) -> None:
     if copy is None:
         return
     if copy.filed:
-        click.echo(f"Copie déposée dans le DMP du patient (document {copy.document_id}).", err=True)
+        echo(f"Copie déposée dans le DMP du patient (document {copy.document_id}).", err=True)
     else:
-        click.echo(f"Copie non déposée dans le DMP : {copy.reason}", err=True)
+        echo(f"Copie non déposée dans le DMP : {copy.reason}", err=True)
 
 
 @click.group("rx")
@@ -172,10 +170,10 @@ def meds(text: str, as_json: bool) -> None:
         )
         return
     if not found:
-        click.echo(f"Aucun médicament du catalogue ne correspond à « {text} ».", err=True)
+        echo(f"Aucun médicament du catalogue ne correspond à « {text} ».", err=True)
         return
     for medication in found:
-        click.echo(f"{medication.cip13}  {medication.label}")
+        echo(f"{medication.cip13}  {medication.label}")
 
 
 @group.command("create")
@@ -208,8 +206,8 @@ async def create(ins: str, lines: tuple[str, ...], qr_file: Path | None, as_json
     if as_json:
         print_json(prescription.as_json())
         return
-    click.echo(f"Ordonnance {prescription.display_number} pour {prescription.patient_name}.")
-    click.echo(qr_text(prescription.number))
+    echo(f"Ordonnance {prescription.display_number} pour {prescription.patient_name}.")
+    echo(qr_text(prescription.number))
     _dmp_notice(prescription)
 
 
@@ -258,7 +256,7 @@ async def cancel(number: str, as_json: bool) -> None:
     if as_json:
         print_json(prescription.as_json())
         return
-    click.echo(f"Ordonnance {prescription.display_number} annulée.")
+    echo(f"Ordonnance {prescription.display_number} annulée.")
 
 
 @group.command("qr")
@@ -282,4 +280,4 @@ async def qr(number: str, output: Path | None, as_json: bool) -> None:
         print_json(payload | ({"file": str(output)} if output else {}))
         return
     if output is None:
-        click.echo(qr_text(prescription.number))
+        echo(qr_text(prescription.number))

@@ -34,6 +34,7 @@ from connectors.eprescription.models import (
     parse_number,
 )
 from connectors.ins.models import ins_problem, oid_of
+from connectors.retry import post_once
 
 FHIR_JSON = "application/fhir+json"
 _KINDS = {400: BAD_INPUT, 413: BAD_INPUT, 422: BAD_INPUT, 403: NOT_ALLOWED, 409: NOT_ALLOWED}
@@ -259,7 +260,8 @@ class RxClient:
             "type": "collection",
             "entry": [{"resource": _request_resource(ins, line)} for line in lines],
         }
-        response = await self._http.post(
+        response = await post_once(
+            self._http,
             "/MedicationRequest",
             json=bundle,
             headers={"Content-Type": FHIR_JSON, "Accept": FHIR_JSON},

@@ -30,7 +30,9 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials
 
+from bsp_tui.failpoints import failpoint
 from bsp_tui.platform.db import Database
+from bsp_tui.platform.idempotency import Idempotency, is_race
 from bsp_tui.platform.population import ensure_population
 from bsp_tui.platform.psc.routes import platform_of
 from bsp_tui.platform.services import ServiceError, bearer, caller
@@ -64,7 +66,8 @@ from connectors.ins.models import ins_problem
 FHIR_JSON = "application/fhir+json"
 PATIENT_SYSTEM = "urn:oid:"
 AUTHOR_SYSTEM = "urn:oid:1.2.250.1.71.4.2.1"  # national id of a professional (IdNat_PS)
-MAX_BODY_BYTES = 256 * 1024
+# Crash tests stop the served platform here, the prescription committed, its copy not.
+FAILPOINT_ENV = "BSP_PLATFORM_FAILPOINT"
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS rx_prescriptions (
@@ -190,14 +193,9 @@ def _now(request: Request) -> float:
 
 
 async def _body(request: Request, kind: str) -> Any:
-    declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > MAX_BODY_BYTES:
-        raise RxServiceError(413, "too-costly", "Requête trop volumineuse.")
-    raw = await request.body()
-    if len(raw) > MAX_BODY_BYTES:
-        raise RxServiceError(413, "too-costly", "Requête trop volumineuse.")
+    # Capped (413) and checked for non-finite numbers by the platform's body guard.
     try:
-        return json.loads(raw)
+        return json.loads(await request.body())
     except (ValueError, RecursionError):
         raise _invalid(f"Le corps de la requête doit être un Bundle de {kind} en JSON.") from None
 
@@ -345,6 +343,15 @@ def _bundle(db: Database, row: Any, kind: str = "searchset", copy: dict | None =
     }
 
 
+COPY_PENDING = "pending"  # the copy's outcome until it is known
+
+
+def _copy_pending(row: Any) -> bool:
+    """True while the copy's outcome is unknown (NULL: a prescription made before the
+    outcome was recorded with it, whose copy never ran)."""
+    return row["dmp_document"] is None and row["dmp_refusal"] in (None, COPY_PENDING)
+
+
 def _copy_outcome(row: Any) -> dict:
     """Whether the DMP copy was filed: an OperationOutcome the answer carries."""
     if row["dmp_document"]:
@@ -354,6 +361,13 @@ def _copy_outcome(row: Any) -> dict:
             "diagnostics": "Copie de l'ordonnance déposée dans le DMP du patient.",
             "details": {"coding": [{"system": DMP_COPY_SYSTEM, "code": "filed"}]},
             "expression": [f"DocumentReference/{row['dmp_document']}"],
+        }
+    elif _copy_pending(row):
+        issue = {
+            "severity": "warning",
+            "code": "incomplete",
+            "diagnostics": "Copie non déposée dans le DMP : dépôt en attente.",
+            "details": {"coding": [{"system": DMP_COPY_SYSTEM, "code": COPY_PENDING}]},
         }
     else:
         issue = {
@@ -420,27 +434,62 @@ def _prescription_text(number: str, who: Professional, patient: str, lines: list
     return "\n".join(body).encode()
 
 
-def _file_copy(
-    db: Database, now: float, who: Professional, ins: str, number: str, text: bytes
-) -> tuple[str | None, str, str]:
-    """File the copy in the DMP: (document id, '', '') or (None, refusal code, reason).
+def _file_copy(db: Database, now: float, who: Professional, row: Any) -> None:
+    """File the pending DMP copy of the prescription `row`, and record how it went.
 
     The prescription stands either way: a DMP that is closed, missing, or that blocks
-    the prescriber does not stop the patient from getting the medication.
+    the prescriber does not stop the patient from getting the medication. The outcome
+    is recorded only while the copy is still pending, in the transaction that adds the
+    document: a retry filing it at the same time adds no second copy.
     """
+    number = row["number"]
+    lines = [
+        LineRequest(line["cip13"], line["dosage"], line["boxes"], line["duration_days"])
+        for line in db.all("SELECT * FROM rx_lines WHERE number = ? ORDER BY line", (number,))
+    ]
+    text = _prescription_text(number, who, row["patient"], lines)
+    recorded = (
+        "UPDATE rx_prescriptions SET dmp_document = ?, dmp_refusal = ?, dmp_reason = ?"
+        " WHERE number = ? AND dmp_document IS NULL"
+        " AND (dmp_refusal IS NULL OR dmp_refusal = ?)"
+    )
+
+    def filed(conn: sqlite3.Connection, document_id: str) -> None:
+        done = conn.execute(recorded, (document_id, "", "", number, COPY_PENDING))
+        if done.rowcount == 0:
+            raise _CopyAlreadyRecordedError
+
     try:
         author = dmp.Caller.of(who.claims, None, None)
         document = dmp.NewDocument(
-            ins,
+            row["ins"],
             PRESCRIPTION_LOINC,
             f"Ordonnance {format_number(number)}",
             "text/plain",
             text,
             frozenset(),
         )
-        return dmp.file_document(db, now, ins, author, document), "", ""
+        dmp.file_document(db, now, row["ins"], author, document, filed)
+    except _CopyAlreadyRecordedError:
+        pass
     except dmp.DmpServiceError as error:
-        return None, error.refusal or "no_dmp", error.message
+        with db.write() as conn:
+            conn.execute(
+                recorded, (None, error.refusal or "no_dmp", error.message, number, COPY_PENDING)
+            )
+
+
+class _CopyAlreadyRecordedError(Exception):
+    """Another request recorded the copy's outcome first."""
+
+
+def _created(db: Database, now: float, who: Professional, number: str) -> JSONResponse:
+    """The answer to the prescription's creation: its lines, and its DMP copy filed."""
+    row = _prescription(db, number)
+    if _copy_pending(row):
+        _file_copy(db, now, who, row)
+        row = _prescription(db, number)
+    return _fhir(_bundle(db, row, "collection", _copy_outcome(row)), 201)
 
 
 @router.post("/MedicationRequest", name="rx_create", status_code=201)
@@ -448,41 +497,57 @@ async def create(request: Request, credentials: Credentials) -> JSONResponse:
     """Record a prescription (one MedicationRequest a line) and number it."""
     who = Professional.of(request, credentials)
     who.require(PRESCRIBERS, "prescrire (réservé aux médecins)", "not_prescriber")
+    idempotency = await Idempotency.of(request, "rx_create", who.national_id)
+    db, now = _db(request), _now(request)
+    stored = idempotency.stored(db)
+    if stored is not None:  # a retry: the first request's prescription, its copy finished
+        return _created(db, now, who, str(stored.resource))
     resources = _entries(await _body(request, "MedicationRequest"), "MedicationRequest")
     if not 1 <= len(resources) <= MAX_LINES:
         raise _invalid(f"Une ordonnance compte de 1 à {MAX_LINES} lignes.")
     ins = _subject_ins(resources)
     lines = [_line_of(resource, index) for index, resource in enumerate(resources)]
-    db, now = _db(request), _now(request)
     patient = db.one("SELECT * FROM patients WHERE ins = ?", (ins,))
     if patient is None:
         raise RxServiceError(404, "not-found", "Aucun patient ne porte cet INS.")
     name = f"{patient['family']} {patient['given']}"
     number = new_number()
-    with db.write() as conn:
-        conn.execute(
-            "INSERT INTO rx_prescriptions (number, ins, oid, patient, prescriber_id, prescriber,"
-            " created, status) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            (number, ins, patient["oid"], name, who.national_id, who.name, now, ACTIVE),
-        )
-        conn.executemany(
-            "INSERT INTO rx_lines (number, line, cip13, dosage, boxes, duration_days)"
-            " VALUES (?, ?, ?, ?, ?, ?)",
-            [
-                (number, index, line.cip13, line.dosage, line.boxes, line.duration_days)
-                for index, line in enumerate(lines, start=1)
-            ],
-        )
-    text = _prescription_text(number, who, name, lines)
-    document, refusal, reason = _file_copy(db, now, who, ins, number, text)
-    with db.write() as conn:
-        conn.execute(
-            "UPDATE rx_prescriptions SET dmp_document = ?, dmp_refusal = ?, dmp_reason = ?"
-            " WHERE number = ?",
-            (document, refusal, reason, number),
-        )
-    row = _prescription(db, number)
-    return _fhir(_bundle(db, row, "collection", _copy_outcome(row)), 201)
+    try:
+        # Number, lines, status and key in one transaction; the copy's outcome is known
+        # to be pending from the start, so that a crash before it leaves a true record.
+        with db.write() as conn:
+            conn.execute(
+                "INSERT INTO rx_prescriptions (number, ins, oid, patient, prescriber_id,"
+                " prescriber, created, status, dmp_refusal, dmp_reason)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    number,
+                    ins,
+                    patient["oid"],
+                    name,
+                    who.national_id,
+                    who.name,
+                    now,
+                    ACTIVE,
+                    COPY_PENDING,
+                    "",
+                ),
+            )
+            conn.executemany(
+                "INSERT INTO rx_lines (number, line, cip13, dosage, boxes, duration_days)"
+                " VALUES (?, ?, ?, ?, ?, ?)",
+                [
+                    (number, index, line.cip13, line.dosage, line.boxes, line.duration_days)
+                    for index, line in enumerate(lines, start=1)
+                ],
+            )
+            idempotency.record(conn, now, number)
+    except sqlite3.IntegrityError as error:
+        if not is_race(error):
+            raise
+        number = str(idempotency.stored(db).resource)  # type: ignore[union-attr]
+    failpoint(FAILPOINT_ENV, "rx_before_copy")
+    return _created(db, now, who, number)
 
 
 # -- reading ------------------------------------------------------------------------------

@@ -19,7 +19,7 @@ import httpx
 
 from bsp_tui.commands.session import open_session
 from bsp_tui.exitcodes import ExitCode
-from bsp_tui.output import CommandError, fail, json_option, print_json, run_async
+from bsp_tui.output import CommandError, echo, fail, json_option, print_json, run_async
 from bsp_tui.sso.errors import SsoError
 from connectors.fse.client import (
     BAD_INPUT,
@@ -120,7 +120,7 @@ def acts(as_json: bool) -> None:
         return
     for act in CATALOGUE.values():
         child = f" (moins de 6 ans : {french_euros(act.under_six)})" if act.under_six else ""
-        click.echo(f"{act.code:<5} {act.label:<52} {french_euros(act.tariff):>9}{child}")
+        echo(f"{act.code:<5} {act.label:<52} {french_euros(act.tariff):>9}{child}")
 
 
 async def _read_rights(ins: str, day: str, degraded: bool) -> Rights:
@@ -226,7 +226,7 @@ async def new(
     if as_json:
         print_json(entry.as_json())
         return
-    click.echo(f"{entry.number} mis en boîte d'envoi (en attente).")
+    echo(f"{entry.number} mis en boîte d'envoi (en attente).")
     _describe(entry)
 
 
@@ -234,10 +234,10 @@ def _describe(entry: Entry) -> None:
     sheet = entry.sheet
     mode = " — mode dégradé" if sheet.degraded else ""
     who = f"{entry.patient} " if entry.patient else ""
-    click.echo(f"Patient : {who}(INS {entry.ins}) — soins du {entry.care_date}{mode}")
-    click.echo(sheet.rights.summary())
+    echo(f"Patient : {who}(INS {entry.ins}) — soins du {entry.care_date}{mode}")
+    echo(sheet.rights.summary())
     for line in amounts_lines(sheet):
-        click.echo(line)
+        echo(line)
 
 
 @group.command("send")
@@ -251,12 +251,12 @@ async def send(as_json: bool) -> None:
             if as_json:
                 print_json({"sent": 0, "accepted": 0, "rejected": 0, "left": 0, "arls": []})
             else:
-                click.echo("Aucune feuille en attente.")
+                echo("Aucune feuille en attente.")
             return
         try:
             async with fse_client() as fse:
                 report = await send_outbox(
-                    outbox, fse, lambda line: click.echo(line, err=True), wait=True
+                    outbox, fse, lambda line: echo(line, err=True), wait=True
                 )
         except SendBusyError:
             raise CommandError(
@@ -292,14 +292,14 @@ async def send(as_json: bool) -> None:
         return
     for arl in report.arls:
         if not arl.positive:
-            click.echo(f"ARL négatif pour le lot {arl.batch_id} : {arl.code} {arl.reason}.")
+            echo(f"ARL négatif pour le lot {arl.batch_id} : {arl.code} {arl.reason}.")
             continue
-        click.echo(f"ARL positif pour le lot {arl.batch_id} ({len(arl.sheets)} feuille(s)).")
+        echo(f"ARL positif pour le lot {arl.batch_id} ({len(arl.sheets)} feuille(s)).")
         for result in arl.sheets:
             entry = entries[result.number]
             again = " (déjà reçue)" if result.already_received else ""
-            click.echo(f"  {result.number}  {entry.state_label}{again}")
-    click.echo(
+            echo(f"  {result.number}  {entry.state_label}{again}")
+    echo(
         f"{report.accepted} acceptée(s), {report.rejected} rejetée(s), {report.left} en attente.",
         err=True,
     )
@@ -325,12 +325,12 @@ def outbox_command(as_json: bool) -> None:
         print_json({"count": len(entries), "sheets": [e.as_json() for e in entries]})
         return
     if not entries:
-        click.echo("La boîte d'envoi est vide.")
+        echo("La boîte d'envoi est vide.")
         return
-    click.echo(f"{'NUMÉRO':<21}  {'DATE':<10}  {'PATIENT':<28}  {'MONTANT':>9}  ÉTAT")
+    echo(f"{'NUMÉRO':<21}  {'DATE':<10}  {'PATIENT':<28}  {'MONTANT':>9}  ÉTAT")
     for e in entries:
         patient = e.patient or e.ins
-        click.echo(
+        echo(
             f"{e.number:<21}  {e.care_date:<10}  {patient[:28]:<28}  "
             f"{french_euros(e.sheet.amounts.base):>9}  {e.state_label}"
         )
@@ -361,5 +361,5 @@ def show(number: str, as_json: bool) -> None:
     if as_json:
         print_json(entry.as_json())
         return
-    click.echo(f"Feuille {entry.number} — {entry.state_label}")
+    echo(f"Feuille {entry.number} — {entry.state_label}")
     _describe(entry)

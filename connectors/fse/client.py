@@ -22,6 +22,7 @@ from connectors.fse.models import (
     number_problem,
 )
 from connectors.ins.models import birthdate_problem, ins_problem
+from connectors.retry import post_once
 
 BAD_INPUT = "bad_input"
 NOT_ALLOWED = "not_allowed"
@@ -208,7 +209,7 @@ class FseClient:
         self._http = client
 
     async def _post(self, path: str, body: dict) -> dict:
-        response = await self._http.post(path, json=body)
+        response = await post_once(self._http, path, json=body)
         if response.status_code != 200:
             raise _outcome(response)
         return response.json()

@@ -57,6 +57,9 @@ PARAMEDICAL_RATE = 60
 OUT_OF_PATHWAY_RATE = 30
 CARD_RATE = 70
 MAX_ACTS = 20
+# No sheet comes near it (20 acts at the dearest tariff make €1,200): the platform refuses
+# larger amounts before computing with them.
+MAX_AMOUNT = Decimal("100000.00")
 
 
 def euros(value: Decimal | str) -> str:

@@ -10,16 +10,14 @@ the others). Without the variable they cost nothing.
 
 from __future__ import annotations
 
-import os
 import secrets
-import sys
-import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from filelock import Timeout
 
+from bsp_tui import failpoints
 from connectors.fse.client import Arl, FseClient
 from connectors.fse.outbox import Outbox
 
@@ -29,10 +27,8 @@ LOCK_WAIT = 120.0
 
 
 def failpoint(name: str) -> None:
-    """Announce the point on stderr and wait forever, when the environment names it."""
-    if os.environ.get(FAILPOINT_ENV) == name:
-        print(f"bsp-fse-failpoint {name}", file=sys.stderr, flush=True)
-        threading.Event().wait()
+    """Announce the point on stderr and wait forever, when BSP_FSE_FAILPOINT names it."""
+    failpoints.failpoint(FAILPOINT_ENV, name)
 
 
 def new_batch_id() -> str:

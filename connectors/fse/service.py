@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import json
 import re
+import sqlite3
 from dataclasses import replace
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
@@ -34,6 +35,7 @@ from fastapi.responses import JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials
 
 from bsp_tui.platform.db import Database
+from bsp_tui.platform.idempotency import Idempotency, is_race
 from bsp_tui.platform.population import ensure_population
 from bsp_tui.platform.psc.routes import platform_of
 from bsp_tui.platform.services import ServiceError, bearer, caller
@@ -41,6 +43,8 @@ from connectors import fse as fse_package
 from connectors.fse.models import (
     CATALOGUE,
     EXEMPTIONS,
+    MAX_ACTS,
+    MAX_AMOUNT,
     ZERO,
     Rights,
     Sheet,
@@ -270,7 +274,9 @@ async def rights(request: Request, credentials: Credentials) -> dict:
     return found.as_json() | {"open": found.open_on(day), "care_date": day}
 
 
-def _is_day(value: str) -> bool:
+def _is_day(value: Any) -> bool:
+    if not isinstance(value, str):
+        return False
     try:
         return datetime.strptime(value, "%Y-%m-%d").date().isoformat() == value
     except ValueError:
@@ -301,12 +307,15 @@ def _batch_problem(data: dict) -> tuple[str, str | None]:
     return batch_id, None
 
 
-def _outcome(number: str, status: str, code: str = "", amounts: dict | None = None) -> dict:
+def _outcome(
+    number: str, status: str, code: str = "", amounts: dict | None = None, field: str = ""
+) -> dict:
+    reason = REJECTIONS.get(code, "")
     return {
         "number": number,
         "status": status,
         "code": code,
-        "reason": REJECTIONS.get(code, ""),
+        "reason": f"{reason} ({field})" if field else reason,
         "already_received": False,
         "amounts": amounts or {},
     }
@@ -327,21 +336,43 @@ def _rights_on_file(declared: Rights, known: Any) -> Rights:
     )
 
 
+class MalformedSheetError(ValueError):
+    """A sheet field missing or of the wrong type or range: `field` names it."""
+
+    def __init__(self, field: str) -> None:
+        super().__init__(field)
+        self.field = field
+
+
+_AMOUNT_FIELDS = ("base", "amo", "participation_forfaitaire", "patient", "due_now")
+
+
 def _valid(content: dict, today: str) -> Sheet:
-    """The sheet, every field of the expected type; ValueError (or alike) otherwise."""
-    sheet = sheet_of(content)
+    """The sheet, every field of the expected type and range; MalformedSheetError otherwise."""
+    try:
+        sheet = sheet_of(content)
+    except KeyError as error:
+        raise MalformedSheetError(str(error.args[0])) from None
+    except (TypeError, ValueError, AttributeError, InvalidOperation):
+        raise MalformedSheetError("contenu") from None
     r = sheet.rights
     checks = (
-        _is_day(sheet.care_date) and sheet.care_date <= today,
-        bool(sheet.acts) and all(isinstance(code, str) for code in sheet.acts),
-        isinstance(r.ins, str) and not ins_problem(r.ins),
-        _is_day(r.birthdate),
-        isinstance(r.rate, int) and not isinstance(r.rate, bool) and 0 <= r.rate <= 100,
-        r.exemption in ("", *EXEMPTIONS) and isinstance(r.coordinated, bool),
-        all(value.is_finite() for value in sheet.amounts.as_decimals()),
+        ("care_date", _is_day(sheet.care_date) and sheet.care_date <= today),
+        ("acts", bool(sheet.acts) and all(isinstance(code, str) for code in sheet.acts)),
+        ("acts", len(sheet.acts) <= MAX_ACTS),
+        ("rights.ins", isinstance(r.ins, str) and not ins_problem(r.ins)),
+        ("rights.birthdate", _is_day(r.birthdate)),
+        ("care_date", _is_day(r.birthdate) and r.birthdate <= sheet.care_date),
+        ("rights.rate", type(r.rate) is int and 0 <= r.rate <= 100),
+        ("rights.exemption", r.exemption in ("", *EXEMPTIONS)),
+        ("rights.coordinated", isinstance(r.coordinated, bool)),
     )
-    if not all(checks):
-        raise ValueError("malformed sheet")
+    for field, ok in checks:
+        if not ok:
+            raise MalformedSheetError(field)
+    for name, value in zip(_AMOUNT_FIELDS, sheet.amounts.as_decimals(), strict=True):
+        if not (value.is_finite() and -MAX_AMOUNT <= value <= MAX_AMOUNT):
+            raise MalformedSheetError(f"amounts.{name}")
     return sheet
 
 
@@ -350,8 +381,8 @@ def _check(conn: Any, content: dict, profession: str, today: str) -> tuple[dict,
     number = content["number"]
     try:
         sheet = _valid(content, today)
-    except (KeyError, TypeError, ValueError, AttributeError, InvalidOperation):
-        return _outcome(number, "rejected", MALFORMED_SHEET), "", ""
+    except MalformedSheetError as error:
+        return _outcome(number, "rejected", MALFORMED_SHEET, field=error.field), "", ""
     ins, day = sheet.ins, sheet.care_date
     if any(code not in CATALOGUE for code in sheet.acts):
         return _outcome(number, "rejected", UNKNOWN_ACT), ins, day
@@ -360,6 +391,9 @@ def _check(conn: Any, content: dict, profession: str, today: str) -> tuple[dict,
     known = conn.execute(_ON_FILE, (ins,)).fetchone()
     if known is None:
         return _outcome(number, "rejected", UNKNOWN_PATIENT), ins, day
+    if day < known["birthdate"]:
+        # The birth date the platform holds, not the sheet's: care before birth is a typo.
+        return _outcome(number, "rejected", MALFORMED_SHEET, field="care_date"), ins, day
     if known["closed_on"] and day >= known["closed_on"]:
         return _outcome(number, "rejected", RIGHTS_CLOSED), ins, day
     paid = pf_used(conn, ins, day[:4])
@@ -373,10 +407,13 @@ def _check(conn: Any, content: dict, profession: str, today: str) -> tuple[dict,
 def _receive(conn: Any, content: dict, batch_id: str, who: dict, today: str, now: float) -> dict:
     number, print_ = content["number"], fingerprint(content)
     row = conn.execute(
-        "SELECT fingerprint, status, code, amounts FROM fse_sheets WHERE number = ?", (number,)
+        "SELECT fingerprint, status, code, amounts, national_id FROM fse_sheets WHERE number = ?",
+        (number,),
     ).fetchone()
     if row is not None:
-        if row[0] != print_:
+        # A number belongs to the professional who first sent it: another one sending it,
+        # same content or not, learns nothing of that sheet.
+        if row[0] != print_ or row[4] != who["national_id"]:
             return _outcome(number, "rejected", NUMBER_REUSED)
         return _outcome(number, row[1], row[2], json.loads(row[3])) | {"already_received": True}
     outcome, ins, care_date = _check(conn, content, who["profession"], today)
@@ -405,15 +442,39 @@ def _receive(conn: Any, content: dict, batch_id: str, who: dict, today: str, now
 async def batches(request: Request, credentials: Credentials) -> dict:
     """Receive a batch of care sheets; answer its ARL (see the module's docstring)."""
     claims = _caller(request, credentials)
-    data = await _object(request)
-    db, now = _db(request), platform_of(request).settings.now()
     who = {
         "national_id": str(claims.get("preferred_username", "")),
         "profession": str((claims.get("profession") or {}).get("code", "")),
     }
+    idempotency = await Idempotency.of(request, "fse_batch", who["national_id"])
+    db, now = _db(request), platform_of(request).settings.now()
+    stored = idempotency.stored(db)
+    if stored is not None:
+        return stored.answer  # a retry: the first request's ARL, word for word
+    data = await _object(request)
     batch_id, problem = _batch_problem(data)
     # A launcher's local day may be ahead of the platform's UTC day: one day of slack.
     today = _today(request, ahead=86_400)
+    try:
+        return _process(db, idempotency, data, batch_id, problem, who, today, now)
+    except sqlite3.IntegrityError as error:
+        if not is_race(error):
+            raise
+        return idempotency.stored(db).answer  # type: ignore[union-attr]
+
+
+def _process(
+    db: Database,
+    idempotency: Idempotency,
+    data: dict,
+    batch_id: str,
+    problem: str | None,
+    who: dict,
+    today: str,
+    now: float,
+) -> dict:
+    """The batch's ARL; the batch, its sheets and its key recorded in one transaction."""
+    received = datetime.fromtimestamp(now, UTC).isoformat(timespec="seconds")
     with db.write() as conn:
         if problem:
             arl = _negative(batch_id, problem)
@@ -433,8 +494,9 @@ async def batches(request: Request, credentials: Credentials) -> dict:
             " VALUES (?, ?, ?, ?, ?, ?)",
             (batch_id, who["national_id"], now, arl["status"], arl["code"], len(arl["sheets"])),
         )
-    received = datetime.fromtimestamp(now, UTC).isoformat(timespec="seconds")
-    return arl | {"received_at": received.replace("+00:00", "Z")}
+        arl["received_at"] = received.replace("+00:00", "Z")
+        idempotency.record(conn, now, answer=arl)
+    return arl
 
 
 @router.get("/billing")

@@ -24,7 +24,7 @@ import httpx
 
 from bsp_tui.commands.session import open_session
 from bsp_tui.exitcodes import ExitCode
-from bsp_tui.output import CommandError, json_option, print_json, run_async
+from bsp_tui.output import CommandError, echo, json_option, json_text, print_json, run_async
 from bsp_tui.sso.errors import SsoError
 from connectors.ins.client import (
     InputError,
@@ -49,7 +49,7 @@ def bad_input(field: str, reason: str, as_json: bool, label: str | None = None) 
     message = f"{label or field} : {reason}"
     if as_json:
         print_json({"error": {"code": "bad_input", "field": field, "message": message}})
-    click.echo(f"bsp: {message}", err=True)
+    echo(f"bsp: {message}", err=True)
     sys.exit(int(ExitCode.USAGE))
 
 
@@ -78,11 +78,11 @@ def describe(identity: Identity) -> str:
 def print_lookup(result: LookupResult) -> None:
     """A lookup answer for people."""
     if result.identity is not None:
-        click.echo(f"00 — une identité :\n{describe(result.identity)}")
+        echo(f"00 — une identité :\n{describe(result.identity)}")
     elif result.code == "01":
-        click.echo("01 — aucune identité ne correspond à ces traits.")
+        echo("01 — aucune identité ne correspond à ces traits.")
     else:
-        click.echo(
+        echo(
             "02 — plusieurs identités correspondent : précisez les autres prénoms de naissance "
             '(--given "PRÉNOM1 PRÉNOM2") ou le lieu de naissance (--birthplace CODE).'
         )
@@ -347,7 +347,7 @@ async def run_batch(
         while next_index in results:
             result = results.pop(next_index)
             counts["error" if "error" in result else result["code"]] += 1
-            lines.append(json.dumps(result, ensure_ascii=False))
+            lines.append(json_text(result))
             next_index += 1
             window.release()
         if lines:
@@ -432,11 +432,11 @@ def verify(
         problem = (f"Les traits donnés ne sont pas ceux de l'INS {ins}.", ExitCode.FAILURE)
     if problem:
         # The answer is data (printed above with --json); the exit code says how it went.
-        click.echo(f"bsp: {problem[0]}", err=True)
+        echo(f"bsp: {problem[0]}", err=True)
         sys.exit(int(problem[1]))
     if not as_json:
         checked = " ; les traits donnés sont les siens" if result.consistent else ""
-        click.echo(f"INS {ins} connu (OID {result.oid}){checked}.")
+        echo(f"INS {ins} connu (OID {result.oid}){checked}.")
 
 
 @run_async
@@ -484,6 +484,6 @@ async def _card(serial: str, rank: int | None, as_json: bool) -> None:
     if as_json:
         print_json(found.to_json())
         return
-    click.echo(f"Carte Vitale {found.serial} — choisissez un bénéficiaire (--rank) :")
+    echo(f"Carte Vitale {found.serial} — choisissez un bénéficiaire (--rank) :")
     for b in found.beneficiaries:
-        click.echo(f"  {b.rank}  {b.family} {b.given}, né(e) le {b.birthdate}")
+        echo(f"  {b.rank}  {b.family} {b.given}, né(e) le {b.birthdate}")

@@ -198,10 +198,11 @@ def test_approve_needs_a_pin_or_deny(bsp: Bsp) -> None:
     assert json.loads(result.stdout) == {
         "error": {
             "code": "usage",
-            "message": "--pin est obligatoire pour approuver (ou --deny pour refuser).",
+            "message": "Le PIN est obligatoire pour approuver (--pin-stdin, ou BSP_PIN), "
+            "ou --deny pour refuser.",
         }
     }
-    assert "--pin est obligatoire" in result.stderr
+    assert "Le PIN est obligatoire" in result.stderr
 
 
 def test_interactive_phone_refuses_without_a_terminal(bsp: Bsp) -> None:

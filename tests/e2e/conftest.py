@@ -43,6 +43,7 @@ _ISOLATED = (
     "BSP_ECPS_REQUEST_TTL",
     "BSP_POLL_INTERVAL",
     "BSP_ECPS_LOCKOUT",
+    "BSP_PIN",
 )
 
 
@@ -52,12 +53,16 @@ def bsp_env(home: Path, **extra: str) -> dict[str, str]:
     return env | {"BSP_HOME": str(home)} | extra
 
 
-def run_bsp(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    """Run the real `bsp` command, without a terminal, and capture what it prints."""
+def run_bsp(
+    *args: str, env: dict[str, str], stdin: str | None = None
+) -> subprocess.CompletedProcess[str]:
+    """Run the real `bsp` command, without a terminal (`stdin` on its standard input, or
+    nothing), and capture what it prints."""
     return subprocess.run(
         [sys.executable, "-m", "bsp_tui", *args],
         env=env,
-        stdin=subprocess.DEVNULL,
+        input=stdin,
+        stdin=subprocess.DEVNULL if stdin is None else None,
         capture_output=True,
         text=True,
         encoding="utf-8",
@@ -176,14 +181,15 @@ class ServedPlatform:
         return stdout, stderr
 
 
-def start_platform(base: Path, **extra: str) -> ServedPlatform:
-    """Start `bsp platform serve --port 0` under base/server-home (with `extra` environment);
-    wait for its address and trainer token."""
+def start_platform(base: Path, *options: str, env: dict[str, str] | None = None) -> ServedPlatform:
+    """Start `bsp platform serve --port 0 [options]` under base/server-home, with `env`
+    added to its environment; wait for its address and trainer token."""
     home = base / "server-home"
     client_home = base / "client-home"
-    env = bsp_env(home, BSP_POLL_INTERVAL="1", **extra)
+    given = (env or {}).get("BSP_TRAINER_TOKEN")
+    env = bsp_env(home, BSP_POLL_INTERVAL="1") | (env or {})
     process = subprocess.Popen(
-        [sys.executable, "-m", "bsp_tui", "platform", "serve", "--port", "0"],
+        [sys.executable, "-m", "bsp_tui", "platform", "serve", "--port", "0", *options],
         env=env,
         stdin=subprocess.DEVNULL,
         stdout=subprocess.PIPE,
@@ -204,7 +210,7 @@ def start_platform(base: Path, **extra: str) -> ServedPlatform:
     match = re.fullmatch(r"Plateforme servie sur (http://127\.0\.0\.1:\d+)\n", first or "")
     token = None
     if match is not None:
-        token = _trainer_token(lines, extra.get("BSP_TRAINER_TOKEN"))
+        token = _trainer_token(lines, given)
     if match is None or token is None:
         process.kill()
         process.wait()
@@ -267,8 +273,11 @@ def phone_approve(
     with the persona's activation code first)."""
     served.enrol_phone(persona["name"])
     args = ["phone", "approve", "--persona", persona["name"], "--json"]
-    args += ["--deny"] if deny else ["--pin", persona["pin"] if pin is None else pin]
-    return run_bsp(*args, env=served.phone_env())
+    if deny:
+        return run_bsp(*args, "--deny", env=served.phone_env())
+    # The PIN as the docs give it: in BSP_PIN, never on the command line.
+    pin = persona["pin"] if pin is None else pin
+    return run_bsp(*args, env=served.phone_env() | {"BSP_PIN": pin})
 
 
 def start_ciba(http: httpx.Client, persona: dict, binding: str) -> dict:

@@ -9,6 +9,7 @@ handle and client secret the run used.
 from __future__ import annotations
 
 import json
+import logging
 import math
 import re
 import secrets
@@ -20,6 +21,7 @@ import httpx
 import pyotp
 import pytest
 
+from bsp_tui.logs import log_to_file
 from bsp_tui.platform.core import AUDIENCES
 from tests.conftest import (
     ACCESS_TYPE,
@@ -276,6 +278,7 @@ def test_a_whole_session_leaves_no_secret_in_logs_or_output(tmp_path: Path) -> N
     finally:
         stdout, stderr = served.stop()
 
+    _log_an_exception_carrying_a_token(served.home / "logs" / "exception.log", found)
     log = served.home / "logs" / "platform.log"
     assert log.is_file()
     text = log.read_text(encoding="utf-8")
@@ -298,6 +301,23 @@ def test_a_whole_session_leaves_no_secret_in_logs_or_output(tmp_path: Path) -> N
     # The trainer token is printed once on the server's terminal, by design; never logged.
     logged = {w: t for w, t in written.items() if w not in ("server stdout", "server stderr")}
     assert logged and not [where for where, text in logged.items() if served.trainer_token in text]
+
+
+def _log_an_exception_carrying_a_token(path: Path, found: Secrets) -> None:
+    """On purpose: a traceback whose exception carries one of the run's real tokens,
+    written by bsp's own file logging; the search below must not find the token."""
+    label, token = next((k, v) for k, v in found.long.items() if k.endswith("API token"))
+    log_to_file(path)
+    try:
+        try:
+            raise ValueError(f"{label} refusé : {token}")
+        except ValueError:
+            logging.getLogger("bsp.test").exception("échec volontaire avec %s", token)
+    finally:
+        for handler in logging.getLogger("bsp").handlers[:]:
+            logging.getLogger("bsp").removeHandler(handler)
+            handler.close()
+    assert "Traceback" in path.read_text(encoding="utf-8")
 
 
 def test_the_search_finds_what_it_looks_for() -> None:

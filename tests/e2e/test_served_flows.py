@@ -321,7 +321,7 @@ def test_serve_prints_its_trainer_token_once_and_never_logs_it(
 
 def test_serve_takes_the_trainer_token_from_the_environment(tmp_path) -> None:
     given = secrets.token_urlsafe(32)
-    other = start_platform(tmp_path, BSP_TRAINER_TOKEN=given)
+    other = start_platform(tmp_path, env={"BSP_TRAINER_TOKEN": given})
     try:
         with httpx.Client(base_url=other.url, timeout=15) as http:
             bearer = {"Authorization": f"Bearer {given}"}

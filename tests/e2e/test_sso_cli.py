@@ -39,13 +39,16 @@ class Launcher:
             | extra
         )
 
-    def run(self, *args: str) -> subprocess.CompletedProcess[str]:
-        return run_bsp(*args, env=self.env)
+    def run(self, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+        return run_bsp(*args, env=self.env, stdin=stdin)
 
     def login(self, persona: dict) -> subprocess.CompletedProcess[str]:
-        """Sign in with the virtual phone of this home (enrolled with the card's code)."""
+        """Sign in with the virtual phone of this home (enrolled with the card's code); the
+        PIN on standard input, as the docs give it: never on the command line."""
         self.served.enrol_phone(persona["name"], self.env)
-        result = self.run("login", "--persona", persona["name"], "--pin", persona["pin"])
+        result = self.run(
+            "login", "--persona", persona["name"], "--pin-stdin", stdin=persona["pin"] + "\n"
+        )
         assert result.returncode == 0, result.stderr
         return result
 

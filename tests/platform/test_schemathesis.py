@@ -4,18 +4,21 @@ Every operation the app publishes gets valid and invalid requests (schemathesis,
 the ASGI app in process). Random values alone rarely get past client authentication,
 so some fields are swapped for values the platform knows (the launcher's client id, a
 persona's national id, live tokens, pending handles) to reach the code behind. Whatever
-a request carries, the answer must be a success or a clear 4xx, never a 5xx.
+a request carries, the answer must be a success or a clear 4xx, never a 5xx; JSON
+bodies also carry, now and then, a non-finite number (NaN, Infinity) or a lone surrogate.
 """
 
 from __future__ import annotations
 
+import json
+import math
 import tempfile
 from collections.abc import Iterator, MutableMapping
 from pathlib import Path
 
 import pytest
 import schemathesis
-from fastapi import FastAPI, Response
+from fastapi import FastAPI, Request, Response
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 from schemathesis.checks import not_a_server_error
@@ -157,6 +160,27 @@ def _swap_in_known_values(
                 container[name] = data.draw(known[name], label=name)
 
 
+# What JSON has no room for but Python's parser (and so a naive service) accepts, and
+# what no UTF-8 text can carry: the platform must refuse them with a 4xx.
+HOSTILE = st.sampled_from(
+    [float("nan"), float("inf"), float("-inf"), "\ud800", "fin\udfff", {"x": float("nan")}]
+)
+
+
+def _swap_in_hostile_values(case: schemathesis.Case, data: st.DataObject) -> None:
+    """Now and then, one field of a JSON body becomes a non-finite number or bad Unicode.
+
+    The body then travels as the bytes Python's json module writes (`NaN`, `Infinity`,
+    `"\\ud800"`): the HTTP client's own serialiser refuses to write them.
+    """
+    if "json" not in (case.media_type or "") or not isinstance(case.body, MutableMapping):
+        return
+    if case.body and data.draw(st.integers(0, 3), label="hostile body") == 0:
+        name = data.draw(st.sampled_from(sorted(map(str, case.body))), label="hostile field")
+        case.body[name] = data.draw(HOSTILE, label="hostile value")
+        case.body = json.dumps(case.body).encode()
+
+
 def _fuzz(schema: Schema, method: str, path: str, known: dict, places: dict[str, set[str]]) -> None:
     """Call one operation with generated requests; fail on the first 5xx."""
     operation = schema[path][method]
@@ -176,6 +200,7 @@ def _fuzz(schema: Schema, method: str, path: str, known: dict, places: dict[str,
     @given(case=cases, data=st.data())
     def no_server_error(case: schemathesis.Case, data: st.DataObject) -> None:
         _swap_in_known_values(case, places, known, data)
+        _swap_in_hostile_values(case, data)
         # The platform's own answer: a redirect is not followed to the client's address.
         response = case.call(allow_redirects=False)
         case.validate_response(response, checks=[not_a_server_error])
@@ -208,8 +233,26 @@ def test_the_fuzzing_reports_a_server_error() -> None:
 
     @app.get("/fragile")
     async def fragile(n: int) -> Response:
-        return Response(status_code=500 if n == 0 else 200)
+        return Response(status_code=500 if n % 2 == 0 else 200)  # half the inputs break it
 
     schema = schemathesis.openapi.from_asgi("/openapi.json", app)
     with pytest.raises(FailureGroup):
         _fuzz(schema, "GET", "/fragile", {}, {})
+
+
+def test_the_fuzzing_sends_non_finite_numbers_and_bad_unicode() -> None:
+    """The hostile values reach the app: a service that trusts Python's parser fails."""
+    app = FastAPI()
+    body = {"type": "object", "properties": {"x": {"type": "number"}}, "required": ["x"]}
+    extra = {"requestBody": {"content": {"application/json": {"schema": body}}}}
+
+    @app.post("/naive", openapi_extra=extra)
+    async def naive(request: Request) -> Response:
+        value = json.loads(await request.body()).get("x")
+        broken = isinstance(value, float) and not math.isfinite(value)
+        broken = broken or (isinstance(value, str) and not value.isprintable())
+        return Response(status_code=500 if broken else 200)
+
+    schema = schemathesis.openapi.from_asgi("/openapi.json", app)
+    with pytest.raises(FailureGroup):
+        _fuzz(schema, "POST", "/naive", {}, {})

@@ -11,8 +11,7 @@ import base64
 
 import pytest
 
-from connectors.dmp.models import DOCUMENT_TYPES, MAX_CONTENT_BYTES, READABLE_TYPES
-from connectors.dmp.service import MAX_BODY_BYTES
+from connectors.dmp.models import DOCUMENT_TYPES, MAX_BODY_BYTES, MAX_CONTENT_BYTES, READABLE_TYPES
 from tests.connectors.dmp.conftest import DMP, FHIR_JSON, Harness, entries, outcome, refusal
 
 pytestmark = pytest.mark.anyio
