@@ -169,7 +169,7 @@ async def bsp_tile_opens(opens: int) -> list[float]:
     from bsp_tui.app.screens.signin import SignInScreen
     from bsp_tui.app.screens.waiting import WaitingScreen
     from bsp_tui.app.widgets.tile import ConnectorTile
-    from bsp_tui.phone import VirtualPhone
+    from bsp_tui.launcher import virtual_phone
     from bsp_tui.platform.core import Platform
     from bsp_tui.platform.settings import PlatformSettings
     from connectors.view import ConnectorView
@@ -190,7 +190,7 @@ async def bsp_tile_opens(opens: int) -> list[float]:
                 and app.screen.query_one("#binding", Digits).value
             ),
         )
-        phone = VirtualPhone(app.session.http)
+        phone = virtual_phone(app.session.http)
         await phone.approve_binding(PERSONA, persona["pin"], binding)
         await until(pilot, lambda: isinstance(app.screen, DashboardScreen))
         await until(

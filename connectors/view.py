@@ -39,6 +39,8 @@ log = logging.getLogger(__name__)
 UNREACHABLE = "La plateforme est injoignable : réessayez dans un instant."
 # A view shorter than this (in rows) is compact: 80×24 leaves it 21.
 COMPACT_BELOW = 34
+# The launcher's rows around a view: header, session bar, footer.
+FRAME_ROWS = 3
 UNEXPECTED = "Erreur inattendue ({kind}) : réessayez, ou signalez-la au support."
 
 
@@ -128,8 +130,19 @@ class ConnectorView(Vertical):
         super().__init__(id=f"view-{context.connector.name}")
         self.context = context
 
+    def on_mount(self) -> None:
+        # Decided from the terminal before the first layout, so that a short terminal
+        # does not lay the view out twice; a resize decides again.
+        self.fit(self.app.size.height - FRAME_ROWS)
+
     def on_resize(self, event: events.Resize) -> None:
-        compact = event.size.height < COMPACT_BELOW
+        self.fit(event.size.height)
+
+    def fit(self, rows: int) -> None:
+        """Compact below `COMPACT_BELOW` rows, bordered above."""
+        compact = rows < COMPACT_BELOW
+        if compact == self.has_class("-compact"):
+            return
         self.set_class(compact, "-compact")
         for widget in self.query("Input, Select, Button"):
             widget.compact = compact  # type: ignore[attr-defined]

@@ -42,7 +42,7 @@ from bsp_tui.app.screens.signin import SignInScreen  # noqa: E402
 from bsp_tui.app.screens.waiting import WaitingScreen  # noqa: E402
 from bsp_tui.app.widgets.session_bar import SessionBar  # noqa: E402
 from bsp_tui.app.widgets.tile import ConnectorTile  # noqa: E402
-from bsp_tui.phone import VirtualPhone  # noqa: E402
+from bsp_tui.launcher import virtual_phone  # noqa: E402
 from bsp_tui.platform.core import Platform  # noqa: E402
 from bsp_tui.platform.settings import PlatformSettings  # noqa: E402
 from themes import DEFAULT_THEME  # noqa: E402
@@ -151,7 +151,7 @@ async def sign_in_with_phone(
     )
     if shot:
         await shooter.shoot(pilot, shot)
-    await VirtualPhone(app.session.http).approve_binding(name, who["pin"], binding)
+    await virtual_phone(app.session.http).approve_binding(name, who["pin"], binding)
     await tiles_checked(pilot)
     hold_clock_at_sign_in(app, clock)
 
