@@ -193,10 +193,20 @@ def main() -> None:
             personas = json.loads(
                 bsp("platform", "personas", "--json", env=bsp_env(base / "server")).stdout
             )
-            pin = next(p["pin"] for p in personas if p["name"] == PERSONA)
+            persona = next(p for p in personas if p["name"] == PERSONA)
             store = {"BSP_TOKEN_STORE": "file"}  # explicit opt-in: a throwaway home
             env = bsp_env(base / "client", BSP_PLATFORM_URL=url, **store)
-            bsp("login", "--persona", PERSONA, env=env | {"BSP_PIN": pin})
+            # A served platform's phone enrols with the card's activation code first.
+            bsp(
+                "phone",
+                "enrol",
+                "--persona",
+                PERSONA,
+                "--code",
+                persona["activation_code"],
+                env=env,
+            )
+            bsp("login", "--persona", PERSONA, env=env | {"BSP_PIN": persona["pin"]})
             token = bsp("token", "ins", "--min-valid", "600", env=env).stdout.strip()
             data = rows(args.rows)
             batch = base / "batch.csv"
