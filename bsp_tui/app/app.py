@@ -286,7 +286,10 @@ class BspApp(App[None]):
         self.refresh_bindings()
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        # Lock, logout and the patient key mean nothing before sign-in: hidden until then.
+        # Lock, logout and the patient key mean nothing before sign-in: hidden until then;
+        # a locked launcher shows no patient, so it offers nothing to do with one either.
+        if action == "clear_patient" and self.locked:
+            return False
         return not (action in ("lock", "logout", "clear_patient") and self.session_facts is None)
 
     # -- idle lock --------------------------------------------------------------------------
@@ -343,6 +346,7 @@ class BspApp(App[None]):
         self.patient = patient
 
     def watch_patient(self, patient: dict | None) -> None:
+        self.refresh_bindings()
         if self.locked:
             self.sub_title = "Session verrouillée"
         elif patient is None:

@@ -435,6 +435,9 @@ async def test_the_locked_screen_shows_no_patient_until_a_new_approval() -> None
         assert "Session verrouillée" in shown
         assert ins not in shown and "DUPONT" not in shown
         assert app.patient is not None  # kept for after the unlock, only not shown
+        await pilot.press("delete")  # nothing to do with a patient while locked
+        await pilot.pause()
+        assert app.patient is not None and "Effacer le patient" not in screen_text(app)
 
         await press_button(pilot, "#unlock")
         await wait_for(
