@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import subprocess
 import sys
 import threading
 from collections.abc import Iterator
@@ -33,6 +32,7 @@ from tests.app.conftest import (  # noqa: F401 - autouse fixtures of the launche
     wait_for,
 )
 from tests.app.test_journey import on_screen, tile
+from tests.support.shell import run_bsp
 
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGE = ROOT / "tests" / "thirdparty"
@@ -85,18 +85,6 @@ def installed(monkeypatch: pytest.MonkeyPatch, hello_url: str) -> dict[str, str]
     }
 
 
-def bsp(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "bsp_tui", *args],
-        env=os.environ | env,
-        stdin=subprocess.DEVNULL,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
-
-
 def test_the_registry_finds_it_and_the_platform_starts_without_its_service(
     installed: dict[str, str],
 ) -> None:
@@ -114,11 +102,11 @@ def test_the_registry_finds_it_and_the_platform_starts_without_its_service(
 
 
 def test_bsp_hello_ping_works_on_the_one_session(installed: dict[str, str]) -> None:
-    signed = bsp(installed, "login", "--persona", "generaliste", "--pin", pin_of("generaliste"))
+    signed = run_bsp(installed, "login", "--persona", "generaliste", "--pin", pin_of("generaliste"))
     assert signed.returncode == 0, signed.stderr
-    listed = bsp(installed, "--help")
+    listed = run_bsp(installed, "--help")
     assert "hello" in listed.stdout
-    pinged = bsp(installed, "hello", "ping")
+    pinged = run_bsp(installed, "hello", "ping")
     assert pinged.returncode == 0, pinged.stderr
     assert pinged.stdout.strip() == "Bonjour Élise"
 

@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 
 from tests.app.conftest import approvals, national_id_of, pin_of, sign_in_outside
+from tests.support.shell import run_bsp
 
 pytestmark = pytest.mark.skipif(
     shutil.which("tmux") is None, reason="tmux is not installed (apt-get install tmux)"
@@ -107,19 +108,6 @@ def env(shared_keyring: Path) -> dict[str, str]:
     }
 
 
-def other_shell(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    """`bsp ARGS…` in another shell, with no terminal."""
-    return subprocess.run(
-        [*bsp_command(), *args],
-        env=os.environ | env,
-        stdin=subprocess.DEVNULL,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
-
-
 def test_real_bsp_in_tmux_signs_in_and_shows_the_dashboard(
     terminal: Terminal, env: dict[str, str]
 ) -> None:
@@ -133,7 +121,7 @@ def test_real_bsp_in_tmux_signs_in_and_shows_the_dashboard(
     waiting = terminal.wait_until("binding number", lambda s: "Validez sur votre e-CPS" in s)
     assert "expire dans" in waiting
 
-    phone = other_shell(env, "phone", "approve", "--persona", "generaliste", "--pin", pin)
+    phone = run_bsp(env, "phone", "approve", "--persona", "generaliste", "--pin", pin)
     assert phone.returncode == 0, phone.stderr
     assert "approuvée" in phone.stdout
 
@@ -185,7 +173,7 @@ def test_at_80x24_the_ins_answer_shows_and_a_logout_elsewhere_ends_the_dmp_scree
     terminal.wait_until("the dashboard", lambda s: "1 · INS" in s)
     terminal.key("2")
     terminal.wait_until("the DMP list", lambda s: "document" in s and "DUPONT" in s)
-    logout = other_shell(env, "logout")
+    logout = run_bsp(env, "logout")
     assert logout.returncode == 0, logout.stderr
     terminal.key("r")
     ended = terminal.wait_until(
