@@ -9,7 +9,6 @@ from collections.abc import Callable, Iterable
 from functools import cached_property
 from typing import TYPE_CHECKING
 
-import httpx
 from textual import events, work
 from textual.app import App, SystemCommand
 from textual.binding import Binding
@@ -372,6 +371,8 @@ class BspApp(App[None]):
     @work(exit_on_error=False, group="trainer")
     async def trainer_token_given(self, token: str | None) -> None:
         """Check the typed token with the platform; with it, the fault panels appear."""
+        import httpx  # the HTTP stack is loaded after the first paint, not at start-up
+
         if not token:
             self.notify("Vue stagiaire : téléphone et trace, sans les pannes.")
             return
