@@ -14,6 +14,8 @@ from importlib import import_module
 from importlib.metadata import entry_points
 from typing import Any
 
+from bsp_tui.domain.patients import PatientContext
+
 ENTRY_POINT_GROUP = "bsp.connectors"
 DEFAULT_MAX_BODY_BYTES = 256 * 1024  # a request body to a service, unless it says otherwise
 
@@ -111,5 +113,5 @@ class ConnectorContext:
     connector: Connector
     client: Any
     who: dict[str, Any]
-    get_patient: Callable[[], dict[str, Any] | None]
-    set_patient: Callable[[dict[str, Any] | None], None]
+    get_patient: Callable[[], PatientContext | None]
+    set_patient: Callable[[PatientContext | None], None]

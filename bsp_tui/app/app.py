@@ -19,6 +19,7 @@ from bsp_tui.app.keymap import load_keymap
 from bsp_tui.app.prefs import Prefs
 from bsp_tui.app.screens.signin import SignInScreen
 from bsp_tui.app.typeahead import TypeAhead
+from bsp_tui.domain.patients import PatientContext
 from bsp_tui.sso.errors import NoSessionError, SsoError, StoreUnavailableError
 from bsp_tui.sso.profile import Profile, load_profile
 from themes import DEFAULT_THEME, THEMES
@@ -60,7 +61,7 @@ class BspApp(App[None]):
         Binding("ctrl+q", "quit", "Quitter", id="quit"),
     ]
 
-    patient: reactive[dict | None] = reactive(None)
+    patient: reactive[PatientContext | None] = reactive(None)
     session_facts: reactive[dict | None] = reactive(None, always_update=True, init=False)
 
     def __init__(
@@ -340,20 +341,18 @@ class BspApp(App[None]):
         )
         self.push_screen(ConnectorScreen(context))
 
-    def set_patient(self, patient: dict | None) -> None:
+    def set_patient(self, patient: PatientContext | None) -> None:
         """Make a patient the context every connector opens on (None clears it)."""
         self.patient = patient
 
-    def watch_patient(self, patient: dict | None) -> None:
+    def watch_patient(self, patient: PatientContext | None) -> None:
         self.refresh_bindings()
         if self.locked:
             self.sub_title = "Session verrouillée"
         elif patient is None:
             self.sub_title = self.SUB_TITLE
         else:
-            self.sub_title = (
-                f"Patient : {patient['family']} {patient['given']} — INS {patient['ins']}"
-            )
+            self.sub_title = f"Patient : {patient.label}"
 
     def recheck(self) -> None:
         """Check the dashboard's tiles again, wherever the dashboard is in the stack."""

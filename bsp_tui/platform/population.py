@@ -14,9 +14,9 @@ import sqlite3
 from dataclasses import dataclass
 from datetime import date, timedelta
 
+from bsp_tui.domain.patients import SEXES, Identity, ins_key, is_nia, normalise_name, oid_of
 from bsp_tui.platform.db import Database
 from connectors.dmp.models import DOCUMENT_TYPES
-from connectors.ins.models import SEXES, Identity, ins_key, is_nia, normalise_name, oid_of
 
 SEED = 20_251_126
 POPULATION = 520

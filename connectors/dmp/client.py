@@ -15,6 +15,7 @@ from typing import Any
 
 import httpx
 
+from bsp_tui.domain.patients import ins_problem, oid_of
 from connectors.dmp.models import (
     AUTHOR_ID_SYSTEM,
     CONSULTATION_REPORT,
@@ -30,7 +31,6 @@ from connectors.dmp.models import (
     loinc_problem,
     mode_problem,
 )
-from connectors.ins.models import ins_problem, oid_of
 from connectors.retry import post_once
 
 FHIR_JSON = "application/fhir+json"

@@ -18,6 +18,7 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Button, DataTable, Input, Static
 
+from bsp_tui.domain.patients import PatientContext
 from connectors.base import ConnectorContext
 from connectors.dmp.client import DmpClient, DmpError
 from connectors.dmp.models import (
@@ -186,7 +187,7 @@ class DmpView(ConnectorView):
         self.sorted_by: tuple[str, bool] | None = None
 
     @property
-    def patient(self) -> dict | None:
+    def patient(self) -> PatientContext | None:
         return self.context.get_patient()
 
     def compose(self) -> ComposeResult:
@@ -207,9 +208,7 @@ class DmpView(ConnectorView):
             self.query_one("#dmp-break-glass", Button).disabled = True
             self.say(NO_PATIENT, error=True)
             return
-        self.query_one("#dmp-patient", Static).update(
-            literal(f"{patient['family']} {patient['given']} — INS {patient['ins']}")
-        )
+        self.query_one("#dmp-patient", Static).update(literal(patient.label))
         self.query_one(DataTable).focus()
         self.load()
 
@@ -231,7 +230,7 @@ class DmpView(ConnectorView):
             return
         self.say("Chargement des documents…")
         try:
-            documents = await self.client.list(patient["ins"], mode=self.mode, reason=self.reason)
+            documents = await self.client.list(patient.ins, mode=self.mode, reason=self.reason)
         except DmpError as error:
             self.show_documents([])
             self.say(f"Accès refusé par le DMP : {error.message}", error=True)

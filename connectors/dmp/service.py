@@ -35,6 +35,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse, Response
 from fastapi.security import HTTPAuthorizationCredentials
 
+from bsp_tui.domain.patients import OID_NIA, OID_NIR, OID_NIR_DEMO, OID_NIR_TEST, ins_problem
 from bsp_tui.platform.db import Database
 from bsp_tui.platform.idempotency import Idempotency, is_race
 from bsp_tui.platform.population import ensure_population
@@ -62,7 +63,6 @@ from connectors.dmp.models import (
     SECURITY_LABELS,
     readable_types,
 )
-from connectors.ins.models import OID_NIA, OID_NIR, OID_NIR_DEMO, OID_NIR_TEST, ins_problem
 
 FHIR_JSON = "application/fhir+json"
 OUTCOME_SYSTEM = "urn:bsp:dmp:refusal"  # the emulation's own refusal codes

@@ -11,8 +11,8 @@ import re
 from dataclasses import dataclass
 from functools import cache
 
+from bsp_tui.domain.patients import normalise_name
 from connectors.eprescription.models import ean13_check_digit
-from connectors.ins.models import normalise_name
 
 CIP13_PREFIX = "3400955"
 

@@ -16,6 +16,7 @@ from typing import TypeVar
 import click
 
 from bsp_tui.commands.session import open_session
+from bsp_tui.domain.patients import ins_problem
 from bsp_tui.exitcodes import ExitCode
 from bsp_tui.output import CommandError, echo, json_option, print_json, run_async
 from connectors.eprescription.catalogue import search
@@ -45,7 +46,6 @@ from connectors.eprescription.models import (
     qr_text,
     save_qr,
 )
-from connectors.ins.models import ins_problem
 
 EXIT_CODES = {
     BAD_INPUT: ExitCode.USAGE,

@@ -14,6 +14,7 @@ from typing import Any
 
 import httpx
 
+from bsp_tui.domain.patients import ins_problem, oid_of
 from connectors.dmp.client import BAD_INPUT, FAILURE, NOT_ALLOWED, NOT_FOUND, UNAVAILABLE
 from connectors.eprescription.catalogue import medication
 from connectors.eprescription.models import (
@@ -33,7 +34,6 @@ from connectors.eprescription.models import (
     line_problem,
     parse_number,
 )
-from connectors.ins.models import ins_problem, oid_of
 from connectors.retry import post_once
 
 FHIR_JSON = "application/fhir+json"

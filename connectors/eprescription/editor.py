@@ -17,6 +17,7 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.widgets import Button, DataTable, Input, Static
 
+from bsp_tui.domain.patients import PatientContext
 from connectors.eprescription.catalogue import Medication, medication, search
 from connectors.eprescription.client import RxClient, RxError
 from connectors.eprescription.models import (
@@ -77,7 +78,7 @@ class PrescriptionEditor(VerticalScroll):
     PrescriptionEditor #rx-export-actions { height: auto; }
     """
 
-    def __init__(self, client: RxClient, patient: dict | None) -> None:
+    def __init__(self, client: RxClient, patient: PatientContext | None) -> None:
         super().__init__(id="rx-editor")
         self.client = client
         self.patient = patient
@@ -211,7 +212,7 @@ class PrescriptionEditor(VerticalScroll):
             return
         self.say("Transmission de l'ordonnance…")
         self.query_one("#rx-sign", Button).disabled = True
-        self.send(self.patient["ins"], list(self.lines))
+        self.send(self.patient.ins, list(self.lines))
 
     @service_worker(group="rx-sign", unreachable=UNREACHABLE)
     async def send(self, ins: str, lines: list[LineRequest]) -> None:

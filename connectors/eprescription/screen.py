@@ -57,11 +57,7 @@ class PrescriptionView(ConnectorView):
         client = RxClient(self.context.client)
         if self.role == "editor":
             patient = self.context.get_patient()
-            who = (
-                f"Patient : {patient['family']} {patient['given']} — INS {patient['ins']}"
-                if patient
-                else "Aucun patient choisi."
-            )
+            who = f"Patient : {patient.label}" if patient else "Aucun patient choisi."
             yield Static(literal(who), id="rx-patient")
             yield PrescriptionEditor(client, patient)
         else:

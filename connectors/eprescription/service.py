@@ -30,6 +30,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials
 
+from bsp_tui.domain.patients import ins_problem
 from bsp_tui.failpoints import failpoint
 from bsp_tui.platform.db import Database
 from bsp_tui.platform.idempotency import Idempotency, is_race
@@ -61,7 +62,6 @@ from connectors.eprescription.models import (
     new_number,
     parse_number,
 )
-from connectors.ins.models import ins_problem
 
 FHIR_JSON = "application/fhir+json"
 PATIENT_SYSTEM = "urn:oid:"

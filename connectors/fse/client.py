@@ -12,6 +12,7 @@ from datetime import date
 
 import httpx
 
+from bsp_tui.domain.patients import birthdate_problem, ins_problem
 from connectors.fse.models import (
     EXEMPTIONS,
     MAX_ACTS,
@@ -21,7 +22,6 @@ from connectors.fse.models import (
     act_problem,
     number_problem,
 )
-from connectors.ins.models import birthdate_problem, ins_problem
 from connectors.retry import post_once
 
 BAD_INPUT = "bad_input"

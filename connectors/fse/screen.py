@@ -27,6 +27,7 @@ from textual.widgets import (
     TabPane,
 )
 
+from bsp_tui.domain.patients import PatientContext
 from bsp_tui.sso.errors import NoSessionError, SsoError
 from connectors.base import ConnectorContext
 from connectors.fse.client import FseClient, FseError
@@ -95,7 +96,7 @@ class FseView(ConnectorView):
         self.today = date.today().isoformat()
 
     @property
-    def patient(self) -> dict | None:
+    def patient(self) -> PatientContext | None:
         """The context patient (chosen in INS)."""
         return self.context.get_patient()
 
@@ -142,10 +143,7 @@ class FseView(ConnectorView):
             self.say(NO_PATIENT, error=True)
             return
         self.query_one("#fse-patient", Static).update(
-            literal(
-                f"{patient['family']} {patient['given']} — INS {patient['ins']} — né(e) le "
-                f"{patient.get('birthdate', '?')}"
-            )
+            literal(f"{patient.label} — né(e) le {patient.birthdate or '?'}")
         )
         self.update_amounts()
         self.query_one("#fse-act", Select).focus()
@@ -174,7 +172,7 @@ class FseView(ConnectorView):
         try:
             if self.context.client is None:
                 raise SsoError("pas de session")
-            self.rights = await FseClient(self.context.client).rights(patient["ins"], self.today)
+            self.rights = await FseClient(self.context.client).rights(patient.ins, self.today)
         except FseError as error:
             problem = error.message
         except NoSessionError:
@@ -201,16 +199,16 @@ class FseView(ConnectorView):
         if self.rights is not None:
             return self.rights
         patient = self.patient
-        if not self.typed or patient is None or not patient.get("birthdate"):
+        if not self.typed or patient is None or not patient.birthdate:
             return None
         exemption = self.query_one("#fse-exemption", Select).value
         return Rights(
-            ins=patient["ins"],
-            birthdate=patient["birthdate"],
+            ins=patient.ins,
+            birthdate=patient.birthdate,
             exemption=str(exemption) if isinstance(exemption, str) else "",
             coordinated=self.query_one("#fse-coordinated", Checkbox).value,
-            family=patient.get("family", ""),
-            given=patient.get("given", ""),
+            family=patient.family,
+            given=patient.given,
             source="saisie",
         )
 

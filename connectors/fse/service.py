@@ -34,6 +34,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials
 
+from bsp_tui.domain.patients import ins_problem
 from bsp_tui.platform.db import Database
 from bsp_tui.platform.idempotency import Idempotency, is_race
 from bsp_tui.platform.population import ensure_population
@@ -54,7 +55,6 @@ from connectors.fse.models import (
     number_problem,
     sheet_of,
 )
-from connectors.ins.models import ins_problem
 
 router = APIRouter(tags=["FSE"])
 Credentials = Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]

@@ -23,6 +23,7 @@ import click
 import httpx
 
 from bsp_tui.commands.session import open_session
+from bsp_tui.domain.patients import Identity, Traits
 from bsp_tui.exitcodes import ExitCode
 from bsp_tui.output import CommandError, echo, json_option, json_text, print_json, run_async
 from bsp_tui.sso.errors import SsoError
@@ -36,7 +37,6 @@ from connectors.ins.client import (
     checked_serial,
     checked_traits,
 )
-from connectors.ins.models import Identity, Traits
 
 FIELDS = ("family", "given", "sex", "birthdate", "birthplace")
 REQUIRED = FIELDS[:4]

@@ -19,7 +19,7 @@ from dataclasses import asdict, dataclass
 
 import httpx
 
-from connectors.ins.models import (
+from bsp_tui.domain.patients import (
     Identity,
     Traits,
     card_serial_problem,

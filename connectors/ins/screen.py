@@ -13,10 +13,9 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.widgets import Button, Input, Label, Select, Static
 
-from connectors.base import ConnectorContext
-from connectors.ins.client import FOUND, NONE, SEVERAL, InputError, InsClient, InsServiceError
-from connectors.ins.models import (
+from bsp_tui.domain.patients import (
     Identity,
+    PatientContext,
     Traits,
     birthdate_problem,
     cog_problem,
@@ -24,6 +23,8 @@ from connectors.ins.models import (
     normalise_name,
     sex_problem,
 )
+from connectors.base import ConnectorContext
+from connectors.ins.client import FOUND, NONE, SEVERAL, InputError, InsClient, InsServiceError
 from connectors.view import ConnectorView, literal, service_worker
 
 FIELDS = ("family", "given", "sex", "birthdate", "birthplace")
@@ -51,19 +52,6 @@ def field_problems(traits: Traits) -> dict[str, str]:
         else None,
     }
     return {name: reason for name, reason in checks.items() if reason}
-
-
-def patient_of(identity: Identity) -> dict:
-    """The patient context an identity gives (what the header and the other screens use)."""
-    return {
-        "family": identity.family,
-        "given": identity.given,
-        "ins": identity.ins,
-        "oid": identity.oid,
-        "sex": identity.sex,
-        "birthdate": identity.birthdate,
-        "birthplace": identity.birthplace,
-    }
 
 
 class InsView(ConnectorView):
@@ -210,7 +198,7 @@ class InsView(ConnectorView):
     def choose(self) -> None:
         if self.identity is None:
             return
-        self.context.set_patient(patient_of(self.identity))
+        self.context.set_patient(PatientContext.of(self.identity))
         self.say(f"Patient choisi : {self.identity.family} {self.identity.given}.")
 
 

@@ -41,16 +41,16 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials
 
-from bsp_tui.platform.population import ensure_population
-from bsp_tui.platform.psc.routes import platform_of
-from bsp_tui.platform.services import ServiceError, bearer, caller
-from connectors import ins as ins_package
-from connectors.ins.models import (
+from bsp_tui.domain.patients import (
     Identity,
     Traits,
     card_serial_problem,
     ins_problem,
 )
+from bsp_tui.platform.population import ensure_population
+from bsp_tui.platform.psc.routes import platform_of
+from bsp_tui.platform.services import ServiceError, bearer, caller
+from connectors import ins as ins_package
 
 router = APIRouter(tags=["INSi"])
 Credentials = Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]

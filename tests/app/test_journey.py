@@ -29,6 +29,7 @@ from bsp_tui.app.screens.store_choice import StoreChoiceScreen
 from bsp_tui.app.screens.waiting import WaitingScreen
 from bsp_tui.app.widgets.phone_panel import PhonePanel
 from bsp_tui.app.widgets.tile import ConnectorTile
+from bsp_tui.domain.patients import PatientContext
 from bsp_tui.launcher import virtual_phone
 from connectors.base import registry
 from tests.app.conftest import (
@@ -592,7 +593,11 @@ async def test_the_patient_context_shows_in_the_header_and_one_key_clears_it() -
     app = BspApp()
     async with app.run_test(size=PLAIN_SIZE) as pilot:
         await wait_for(pilot, lambda: on_screen(app, DashboardScreen))
-        app.set_patient({"family": "DUPONT", "given": "Marie", "ins": "255081416802538"})
+        app.set_patient(
+            PatientContext(
+                "255081416802538", "1.2.250.1.213.1.4.10", "DUPONT", "Marie", "F", "1955-08-14"
+            )
+        )
         await wait_for(pilot, lambda: "DUPONT" in app.sub_title)
         assert app.sub_title == "Patient : DUPONT Marie — INS 255081416802538"
         await pilot.press("delete")

@@ -14,6 +14,7 @@ from textual.widgets import Input, Select
 from bsp_tui.app.app import BspApp
 from bsp_tui.app.screens.connector import ConnectorScreen
 from bsp_tui.app.screens.dashboard import DashboardScreen
+from bsp_tui.domain.patients import PatientContext
 from connectors.base import ConnectorContext, connector_named
 from tests.app.conftest import wait_for
 from tests.app.test_journey import on_screen, tile
@@ -54,7 +55,7 @@ def fill_traits(
 def fake_context(
     name: str,
     handler: Callable[[httpx.Request], httpx.Response] | None = None,
-    patient: dict | None = None,
+    patient: PatientContext | None = None,
 ) -> ConnectorContext:
     """A context whose client answers with `handler` (fixed data) and a patient slot."""
     connector = connector_named(name)
@@ -66,7 +67,7 @@ def fake_context(
             base_url=f"http://plateforme.bsp/api/{name}", transport=httpx.MockTransport(handler)
         )
 
-    def set_patient(value: dict | None) -> None:
+    def set_patient(value: PatientContext | None) -> None:
         state["patient"] = value
 
     return ConnectorContext(

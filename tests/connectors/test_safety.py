@@ -24,6 +24,7 @@ from bsp_tui.app.app import BspApp
 from bsp_tui.app.screens.lock import LockScreen
 from bsp_tui.app.screens.signin import SignInScreen
 from bsp_tui.app.screens.waiting import WaitingScreen
+from bsp_tui.domain.patients import Identity
 from bsp_tui.launcher import open_session
 from bsp_tui.printable import printable
 from connectors.dmp.client import DmpClient
@@ -34,7 +35,6 @@ from connectors.eprescription.models import LineRequest
 from connectors.eprescription.pharmacy import PrescriptionLookup
 from connectors.fse.outbox import profile_outbox
 from connectors.fse.screen import FseView
-from connectors.ins.models import Identity
 from connectors.ins.screen import FIELDS, InsView
 from tests.app.conftest import (  # noqa: F401 - autouse fixtures of the launcher's tests
     app_environment,
@@ -424,7 +424,7 @@ async def test_the_locked_screen_shows_no_patient_until_a_new_approval() -> None
     app = BspApp()
     async with app.run_test(size=(80, 24)) as pilot:
         await choose_dupont(pilot)
-        ins = app.patient["ins"]
+        ins = app.patient.ins
         await pilot.press("3")  # the prescription editor: clinical data on screen
         await wait_for(pilot, lambda: app.screen.id == "connector-eprescription")
         await wait_for(pilot, lambda: ins in screen_text(app), what="the patient shown")

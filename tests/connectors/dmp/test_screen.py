@@ -11,6 +11,7 @@ from textual.pilot import Pilot
 from textual.widgets import DataTable, Input, Static
 
 from bsp_tui.app.app import BspApp
+from bsp_tui.domain.patients import PatientContext
 from connectors.dmp.client import DmpClient
 from connectors.dmp.models import BRIS_DE_GLACE, DocumentInfo
 from connectors.dmp.screen import (
@@ -64,7 +65,7 @@ async def test_documents_viewer_and_break_glass() -> None:
     app = BspApp()
     async with app.run_test(size=SIZE) as pilot:
         await choose_dupont(pilot)
-        ins = app.patient["ins"]
+        ins = app.patient.ins
         screen = await open_tile(pilot, 2, "dmp")
         view = screen.query_one(DmpView)
         table = view.query_one(DataTable)
@@ -171,7 +172,9 @@ def test_html_is_shown_without_its_tags() -> None:
 
 # -- snapshot ---------------------------------------------------------------------------------
 
-PATIENT = {"family": "DUPONT", "given": "MARIE LOUISE", "ins": "262037511100190"}
+PATIENT = PatientContext(
+    "262037511100190", "1.2.250.1.213.1.4.10", "DUPONT", "MARIE LOUISE", "F", "1962-03-14"
+)
 DOCS = [
     ("a1", "2024-05-02", "11488-4", "Compte rendu de consultation", "Consultation de suivi"),
     ("a2", "2023-11-20", "11502-2", "Compte rendu d'examens biologiques", "Bilan sanguin"),
@@ -187,7 +190,7 @@ def reference(doc: tuple[str, str, str, str, str]) -> dict:
         "status": "current",
         "date": f"{date}T10:00:00+00:00",
         "type": {"coding": [{"system": "http://loinc.org", "code": loinc, "display": label}]},
-        "subject": {"identifier": {"value": PATIENT["ins"]}},
+        "subject": {"identifier": {"value": PATIENT.ins}},
         "description": title,
         "author": [{"display": "Dr Élise Martin-Dubois"}],
         "content": [{"attachment": {"contentType": "text/plain", "size": 120}}],

@@ -374,7 +374,7 @@ async def test_an_unknown_patient_or_a_patient_without_dmp_is_not_found(dmp: Har
         "SELECT p.ins FROM patients p LEFT JOIN dmps d ON d.ins = p.ins WHERE d.ins IS NULL"
     )["ins"]
     unknown = "1" + ins[1:13]
-    from connectors.ins.models import ins_key
+    from bsp_tui.domain.patients import ins_key
 
     unknown = unknown[:13] + ins_key(unknown[:13])
     assert dmp.db.one("SELECT 1 FROM patients WHERE ins = ?", (unknown,)) is None

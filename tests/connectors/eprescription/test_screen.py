@@ -15,6 +15,7 @@ from textual.pilot import Pilot
 from textual.widgets import Button, DataTable, Input, Static
 
 from bsp_tui.app.app import BspApp
+from bsp_tui.domain.patients import PatientContext
 from bsp_tui.launcher import open_session
 from connectors.eprescription.catalogue import medication, search
 from connectors.eprescription.client import RxClient
@@ -136,7 +137,7 @@ async def test_the_doctor_searches_adds_lines_signs_and_exports_the_qr(tmp_path:
 
         async with app.session.client_for("eprescription") as http:
             stored = await RxClient(http).show(number)
-        assert stored.ins == app.patient["ins"]
+        assert stored.ins == app.patient.ins
         assert [(line.cip13, line.boxes, line.duration_days) for line in stored.lines] == [
             (editor.lines[0].cip13, 2, None),
             (AMOXICILLINE, None, 7),
@@ -231,7 +232,9 @@ async def test_the_pharmacist_retrieves_dispenses_and_is_refused_a_second_time()
 
 # -- on fixed data ----------------------------------------------------------------------------
 
-PATIENT = {"family": "DUPONT", "given": "MARIE LOUISE", "ins": "262037511122263"}
+PATIENT = PatientContext(
+    "262037511122263", "1.2.250.1.213.1.4.10", "DUPONT", "MARIE LOUISE", "F", "1962-03-14"
+)
 FIXED = "7QK2M9DX4HNB"
 FIXED_NUMBER = FIXED + check_character(FIXED)
 
@@ -251,7 +254,7 @@ def fixed_bundle(request: httpx.Request, dispensed: bool = False) -> dict:
                 "groupIdentifier": {"system": NUMBER_SYSTEM, "value": number},
                 "identifier": [{"value": str(index)}],
                 "subject": {
-                    "identifier": {"value": PATIENT["ins"]},
+                    "identifier": {"value": PATIENT.ins},
                     "display": "DUPONT MARIE LOUISE",
                 },
                 "requester": {
@@ -291,7 +294,7 @@ def fixed_service(request: httpx.Request) -> httpx.Response:
     return httpx.Response(status, json=fixed_bundle(request))
 
 
-def context(profession: str, patient: dict | None = PATIENT):
+def context(profession: str, patient: PatientContext | None = PATIENT):
     ctx = fake_context("eprescription", fixed_service, patient)
     ctx.who = {"profession_code": profession}
     return ctx

@@ -8,6 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from bsp_tui.domain.patients import is_nia
 from bsp_tui.platform.population import generate
 from connectors.fse.models import (
     CATALOGUE,
@@ -21,7 +22,6 @@ from connectors.fse.models import (
     number_problem,
     sheet_of,
 )
-from connectors.ins.models import is_nia
 from tests.connectors.fse.conftest import rights
 
 DAY = "2025-06-15"

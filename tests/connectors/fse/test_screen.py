@@ -14,6 +14,7 @@ from textual.pilot import Pilot
 from textual.widgets import Checkbox, DataTable, Select, Static, TabbedContent
 
 from bsp_tui.app.app import BspApp
+from bsp_tui.domain.patients import PatientContext
 from connectors.fse.models import Rights, build_sheet
 from connectors.fse.outbox import ACCEPTED, PENDING, REJECTED, profile_outbox
 from connectors.fse.screen import NO_PATIENT, RIGHTS_UNREAD, FseView
@@ -27,15 +28,17 @@ from tests.connectors.dmp.test_screen import choose_dupont
 from tests.connectors.screens import SIZE, HostApp, fake_context, open_tile, still_cursors
 
 pytestmark = pytest.mark.anyio
-PATIENT = {
-    "family": "DUPONT",
-    "given": "MARIE LOUISE",
-    "ins": "262037511122263",
-    "birthdate": "1962-03-14",
-}
+PATIENT = PatientContext(
+    ins="262037511122263",
+    oid="1.2.250.1.213.1.4.10",
+    family="DUPONT",
+    given="MARIE LOUISE",
+    sex="F",
+    birthdate="1962-03-14",
+)
 RIGHTS = Rights(
-    ins=PATIENT["ins"],
-    birthdate=PATIENT["birthdate"],
+    ins=PATIENT.ins,
+    birthdate=PATIENT.birthdate,
     family="DUPONT",
     given="MARIE LOUISE",
     serial="1000000000",

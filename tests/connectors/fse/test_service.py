@@ -9,10 +9,10 @@ from decimal import Decimal
 
 import pytest
 
+from bsp_tui.domain.patients import ins_key
 from connectors.fse.client import FseError
 from connectors.fse.models import build_sheet, new_number
 from connectors.fse.service import CLOSED_SCENARIO_ON, MAX_SHEETS
-from connectors.ins.models import ins_key
 from tests.connectors.fse.conftest import TODAY, Harness, outcome, refusal, rights
 
 pytestmark = pytest.mark.anyio

@@ -9,11 +9,11 @@ from collections.abc import AsyncIterator
 import httpx
 import pytest
 
+from bsp_tui.domain.patients import Identity
 from bsp_tui.platform.app import create_app
 from bsp_tui.platform.population import Beneficiary, generate
 from bsp_tui.platform.settings import PlatformSettings
 from bsp_tui.sso.profile import EMBEDDED_BASE_URL
-from connectors.ins.models import Identity
 from tests.conftest import Emulation
 from tests.e2e.conftest import personas, served  # noqa: F401 - fixtures for test_cli_e2e
 
@@ -41,7 +41,7 @@ def family_card() -> tuple[str, list[Beneficiary]]:
 
 def unknown_ins() -> str:
     """A well-formed INS (valid key) that no patient has."""
-    from connectors.ins.models import ins_key
+    from bsp_tui.domain.patients import ins_key
 
     for order in range(1, 999):
         body = f"1991275111{order:03d}"

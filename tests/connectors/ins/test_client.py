@@ -12,12 +12,12 @@ from dataclasses import asdict
 import httpx
 import pytest
 
+from bsp_tui.domain.patients import Identity, Traits
 from bsp_tui.exitcodes import ExitCode
 from bsp_tui.output import CommandError
 from bsp_tui.sso.errors import NoSessionError
 from connectors.ins.cli import FIELDS, Row, parse_batch, run_batch, summary
 from connectors.ins.client import InputError, InsClient, InsServiceError, LookupResult
-from connectors.ins.models import Identity, Traits
 from tests.connectors.ins.conftest import family_card, scenario, unknown_ins
 
 pytestmark = pytest.mark.anyio

@@ -8,7 +8,7 @@ import unicodedata
 from hypothesis import example, given
 from hypothesis import strategies as st
 
-from connectors.ins.models import (
+from bsp_tui.domain.patients import (
     OID_NIA,
     OID_NIR_TEST,
     Traits,

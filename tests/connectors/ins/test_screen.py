@@ -53,11 +53,11 @@ async def test_a_found_identity_becomes_the_patient() -> None:
         await wait_for(pilot, lambda: view.query_one("#ins-choose").has_focus, what="the choice")
         await pilot.press("enter")
         await wait_for(pilot, lambda: app.patient is not None, what="the patient chosen")
-        assert app.patient["family"] == "DUPONT"
-        assert app.patient["sex"] == "F" and app.patient["birthdate"] == "1962-03-14"
-        assert app.patient["oid"] and len(app.patient["ins"]) == 15
+        assert app.patient.family == "DUPONT"
+        assert app.patient.sex == "F" and app.patient.birthdate == "1962-03-14"
+        assert app.patient.oid and len(app.patient.ins) == 15
         assert app.sub_title.startswith("Patient : DUPONT MARIE")
-        assert app.patient["ins"] in app.sub_title
+        assert app.patient.ins in app.sub_title
 
 
 async def test_several_identities_ask_for_more_and_bad_input_sends_nothing() -> None:

@@ -9,8 +9,8 @@ from dataclasses import asdict, replace
 import httpx
 import pytest
 
+from bsp_tui.domain.patients import OID_NIA, OID_NIR_TEST
 from connectors import ins as ins_package
-from connectors.ins.models import OID_NIA, OID_NIR_TEST
 from tests.conftest import Emulation
 from tests.connectors.ins.conftest import BY_INS, api_token, family_card, scenario, unknown_ins
 

@@ -1,6 +1,8 @@
-"""INS domain: the identity number (NIR or NIA) and its key, the five traits, normalisation.
+"""Patients: the identity number (INS: NIR or NIA) and its key, the five traits and their
+normalisation, the identity INSi answers, and the patient context every connector shares.
 
-Shared by the client (which checks input before any request) and the emulated INSi.
+Shared by the clients (which check input before any request), the emulated services and
+the platform's seed data.
 """
 
 from __future__ import annotations
@@ -9,6 +11,7 @@ import re
 import unicodedata
 from dataclasses import dataclass
 from datetime import date
+from typing import Any
 
 OID_NIR = "1.2.250.1.213.1.4.8"
 OID_NIA = "1.2.250.1.213.1.4.9"
@@ -225,6 +228,40 @@ class Traits:
         return None
 
 
-def identity_of(data: dict) -> Identity:
+def identity_of(data: dict[str, Any]) -> Identity:
     """An Identity from its JSON form (unknown keys ignored)."""
     return Identity(**{name: str(data[name]) for name in Identity.__dataclass_fields__})
+
+
+@dataclass(frozen=True)
+class PatientContext:
+    """The patient the professional is working on, shared by every connector's view.
+
+    Set from an identity (the INS connector's choice); the others read it to know whose
+    record, prescription or care sheet they work on."""
+
+    ins: str
+    oid: str
+    family: str
+    given: str
+    sex: str
+    birthdate: str
+    birthplace: str = ""
+
+    @classmethod
+    def of(cls, identity: Identity) -> PatientContext:
+        """The context an identity gives."""
+        return cls(
+            identity.ins,
+            identity.oid,
+            identity.family,
+            identity.given,
+            identity.sex,
+            identity.birthdate,
+            identity.birthplace,
+        )
+
+    @property
+    def label(self) -> str:
+        """How screens name the patient: birth name, first names and INS."""
+        return f"{self.family} {self.given} — INS {self.ins}"
