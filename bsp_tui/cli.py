@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import sys
 from importlib import import_module
 
@@ -60,7 +61,10 @@ def cli(ctx: click.Context, demo: bool) -> None:
 
     Without a command: the launcher's interface.
     """
-    if ctx.invoked_subcommand is None:
+    if ctx.invoked_subcommand is not None:
+        # The command's name only: its arguments may hold a PIN or a patient's identity.
+        logging.getLogger("bsp.cli").info("Commande : bsp %s.", ctx.invoked_subcommand)
+    else:
         if not (sys.stdin.isatty() and sys.stdout.isatty()):
             echo(ctx.get_help())
             echo("\nbsp: l'interface demande un terminal.", err=True)

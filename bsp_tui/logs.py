@@ -1,9 +1,12 @@
-"""Logging to a file under the logs folder, with a filter that keeps secrets out."""
+"""Logging to rotating files under the logs folder, redacted so that no secret is kept:
+`bsp.log` for the launcher and the command line, `platform.log` for a served platform."""
 
 from __future__ import annotations
 
 import logging
+import os
 import re
+from logging.handlers import RotatingFileHandler
 from pathlib import Path
 
 # A JWT (three base64url parts starting with a JSON header) or a long opaque token.
@@ -32,21 +35,42 @@ class RedactingFormatter(logging.Formatter):
         return redact(super().format(record))
 
 
-def log_to_file(path: Path, level: int = logging.INFO, names: tuple[str, ...] = ("bsp",)) -> None:
+LEVEL_ENV = "BSP_LOG_LEVEL"
+MAX_BYTES = 5 * 1024 * 1024
+BACKUPS = 5
+
+
+def level_from_env(default: int = logging.INFO) -> int:
+    """The level `BSP_LOG_LEVEL` names (DEBUG, INFO, WARNING, ERROR), else `default`."""
+    named = logging.getLevelName(os.environ.get(LEVEL_ENV, "").strip().upper())
+    return named if isinstance(named, int) else default
+
+
+def log_to_file(
+    path: Path,
+    level: int | None = None,
+    names: tuple[str, ...] = ("bsp",),
+    max_bytes: int = MAX_BYTES,
+    backups: int = BACKUPS,
+) -> None:
     """Send the records of the loggers `names` (bsp's) to `path`, redacted, once per
-    process, logger and path."""
+    process, logger and path; the file rotates past `max_bytes`, keeping `backups` old ones.
+
+    The level is `level`, else `BSP_LOG_LEVEL`, else INFO."""
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    handler: logging.FileHandler | None = None
+    handler: logging.Handler | None = None
     for name in names:
         logger = logging.getLogger(name)
-        logger.setLevel(level)
+        logger.setLevel(level if level is not None else level_from_env())
         if any(
             isinstance(known, logging.FileHandler) and Path(known.baseFilename) == path
             for known in logger.handlers
         ):
             continue
         if handler is None:
-            handler = logging.FileHandler(path, encoding="utf-8")
+            handler = RotatingFileHandler(
+                path, maxBytes=max_bytes, backupCount=backups, encoding="utf-8"
+            )
             handler.setFormatter(
                 RedactingFormatter("%(asctime)s %(levelname)s %(name)s %(message)s")
             )

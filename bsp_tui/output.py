@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import json
+import logging
 import sys
 from collections.abc import Callable, Coroutine
 from typing import Any, NoReturn
@@ -50,6 +51,9 @@ def print_json(data: Any) -> None:
 
 def fail(error: CommandError, as_json: bool) -> NoReturn:
     """Report an expected failure and exit with its code."""
+    logging.getLogger("bsp.cli").warning(
+        "%s (%s, code %d)", error.message, error.code, error.exit_code
+    )
     if as_json:
         print_json({"error": {"code": error.code, "message": error.message}})
     echo(f"bsp: {error.message}", err=True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import logging
 import os
 import time
 from collections.abc import Callable, Iterable
@@ -238,6 +239,7 @@ class BspApp(App[None]):
         self.session_facts = None
         self.patient = None
         self.set_locked(False)
+        logging.getLogger("bsp.app").info("Session terminée : %s.", reason)
         self.notify(
             f"Votre session a pris fin : reconnectez-vous avec votre e-CPS ({reason}).",
             severity="error",

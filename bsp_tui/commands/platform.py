@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+import logging
 import os
 import secrets
 import socket
@@ -162,8 +163,10 @@ def serve(
     given = os.environ.get("BSP_TRAINER_TOKEN", "")
     settings.trainer_token = given or secrets.token_urlsafe(32)
     # uvicorn's own records too: an application error's traceback goes through the
-    # redaction instead of reaching stderr raw.
-    log_to_file(folders().ensure().logs / "platform.log", names=("bsp", "uvicorn"))
+    # redaction instead of reaching stderr raw. The platform's records stay out of the
+    # command's own bsp.log.
+    log_to_file(folders().ensure().logs / "platform.log", names=("bsp.platform", "uvicorn"))
+    logging.getLogger("bsp.platform").propagate = False
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)

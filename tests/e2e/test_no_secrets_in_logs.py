@@ -290,7 +290,11 @@ def test_a_whole_session_leaves_no_secret_in_logs_or_output(tmp_path: Path) -> N
     assert len(found.long) >= 25 and len(found.digits) >= 20
 
     written = {"server stdout": stdout, "server stderr": stderr}
-    for home in (served.home, served.client_home):
+    phone_home = Path(served.phone_env()["BSP_HOME"])
+    # The phone's commands were given PINs, codes and seeds: their own log has lines.
+    phone_log = (phone_home / "logs" / "bsp.log").read_text(encoding="utf-8")
+    assert "Commande : bsp phone." in phone_log and "Code PIN ou appareil refusé" in phone_log
+    for home in (served.home, served.client_home, phone_home):
         for path in sorted((home / "logs").rglob("*")):
             if path.is_file():
                 written[str(path.relative_to(tmp_path))] = path.read_text(
