@@ -20,6 +20,7 @@ from bsp_tui.app.keymap import load_keymap
 from bsp_tui.app.prefs import Prefs
 from bsp_tui.app.screens.signin import SignInScreen
 from bsp_tui.app.typeahead import TypeAhead
+from bsp_tui.config import ConfigError, write_setting
 from bsp_tui.domain.patients import PatientContext
 from bsp_tui.sso.errors import NoSessionError, SsoError, StoreUnavailableError
 from bsp_tui.sso.profile import Profile, load_profile
@@ -174,7 +175,12 @@ class BspApp(App[None]):
         if choice not in ("memory", "file"):
             self.exit()
             return
-        self.open_session(dataclasses.replace(load_profile(), token_store=choice))
+        profile = load_profile()
+        try:
+            write_setting(("profiles", profile.name), "token_store", choice)
+        except (OSError, ConfigError) as error:
+            self.notify(f"Choix non retenu pour la prochaine fois : {error}", severity="warning")
+        self.open_session(dataclasses.replace(profile, token_store=choice))
 
     @property
     def session(self) -> Session:

@@ -12,20 +12,16 @@ An entry that is not a string is reported and left out: a typo never stops bsp.
 
 from __future__ import annotations
 
-import tomllib
-
-from bsp_tui.config import folders
+from bsp_tui.config import ConfigError, config_file, read_config
 
 
 def load_keymap() -> tuple[dict[str, str], list[str]]:
     """The keymap of `config.toml` (binding id → keys) and the problems found in it."""
-    path = folders().config / "config.toml"
+    path = config_file()
     try:
-        document = tomllib.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        return {}, []
-    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as error:
-        return {}, [f"Raccourcis ignorés : {path} est illisible ({error})."]
+        document = read_config()
+    except ConfigError as error:
+        return {}, [f"Raccourcis ignorés : {error}"]
     table = document.get("keymap", {})
     if not isinstance(table, dict):
         return {}, [f"Raccourcis ignorés : [keymap] de {path} n'est pas une table."]

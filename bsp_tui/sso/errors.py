@@ -38,9 +38,10 @@ class SignInRefusedError(SsoError):
 
 
 class StoreUnavailableError(SsoError):
-    """No token store can be used until the person chooses one."""
+    """No token store can be used until the person chooses one: no session can be kept,
+    so a command that needs one ends as without a session (exit 3)."""
 
-    exit_code = ExitCode.USAGE
+    exit_code = ExitCode.NO_SESSION
     code = "no_token_store"
 
 

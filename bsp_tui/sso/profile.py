@@ -18,10 +18,9 @@ Read from `config.toml` in the config folder:
 from __future__ import annotations
 
 import os
-import tomllib
 from dataclasses import dataclass, fields
 
-from bsp_tui.config import folders
+from bsp_tui.config import ConfigError, config_file, read_config
 from bsp_tui.sso.errors import UsageError
 
 EMBEDDED = "embedded"
@@ -75,14 +74,18 @@ class Profile:
 def load_profile(name: str | None = None) -> Profile:
     """The profile named (or `BSP_PROFILE`, or `default`), with environment overrides."""
     name = name or os.environ.get("BSP_PROFILE") or "default"
-    path = folders().config / "config.toml"
+    path = config_file()
     values: dict = {}
     if path.exists():
         try:
-            document = tomllib.loads(path.read_text(encoding="utf-8"))
-        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as error:
-            raise UsageError(f"Fichier de configuration illisible ({path}) : {error}.") from None
-        values = document.get("profiles", {}).get(name, {})
+            document = read_config()
+        except ConfigError as error:
+            raise UsageError(str(error)) from None
+        profiles = document.get("profiles", {})
+        if name != "default" and name not in profiles:
+            known = ", ".join(sorted(profiles)) or "aucun"
+            raise UsageError(f"Profil « {name} » inconnu dans {path} (profils : {known}).")
+        values = profiles.get(name, {})
         if not isinstance(values, dict):
             raise UsageError(f"Le profil « {name} » de {path} n'est pas une table.")
         known = {f.name for f in fields(Profile)}

@@ -21,9 +21,10 @@ KEYRING_TIMEOUT = float(os.environ.get("BSP_KEYRING_TIMEOUT", "5"))
 T = TypeVar("T")
 
 NO_SECURE_STORE = (
-    "Aucun trousseau sécurisé n'est disponible : rien n'est enregistré. Choisissez "
-    "BSP_TOKEN_STORE=file (fichier 0600 en clair, signalé à chaque démarrage) ou "
-    "BSP_TOKEN_STORE=memory (ce processus seulement), ou token_store dans le profil."
+    "Aucun trousseau sécurisé n'est disponible : rien n'est enregistré. Choisissez une "
+    "fois pour ce profil : bsp config set token_store file (fichier 0600 en clair, signalé "
+    "à chaque démarrage) ou bsp config set token_store memory (ce processus seulement) ; "
+    "ou BSP_TOKEN_STORE=file ou memory pour cette commande."
 )
 
 

@@ -29,6 +29,7 @@ from bsp_tui.app.screens.store_choice import StoreChoiceScreen
 from bsp_tui.app.screens.waiting import WaitingScreen
 from bsp_tui.app.widgets.phone_panel import PhonePanel
 from bsp_tui.app.widgets.tile import ConnectorTile
+from bsp_tui.config import read_config
 from bsp_tui.domain.patients import PatientContext
 from bsp_tui.launcher import virtual_phone
 from connectors.base import registry
@@ -623,6 +624,16 @@ async def test_without_a_secure_keyring_the_person_chooses_the_store() -> None:
         )
         assert app.session.store.kind == "memory"
         assert app.session_facts is None
+    # The choice is the profile's from now on: the next start asks nothing.
+    assert read_config()["profiles"]["default"]["token_store"] == "memory"
+    again = BspApp()
+    async with again.run_test(size=PLAIN_SIZE) as pilot:
+        await wait_for(
+            pilot,
+            lambda: on_screen(again, SignInScreen) and again._session is not None,
+            what="the sign-in screen on the remembered store",
+        )
+        assert again.session.store.kind == "memory"
 
 
 async def test_the_chosen_theme_is_remembered() -> None:

@@ -201,9 +201,15 @@ def test_with_no_secure_keyring_nothing_is_stored_until_a_choice(
     no_keyring = {"PYTHON_KEYRING_BACKEND": "keyring.backends.fail.Keyring"}
     refused = Launcher(served, tmp_path / "refused", **no_keyring)
     result = refused.run("login", "--persona", persona["name"], "--pin", persona["pin"])
-    assert result.returncode == 2
-    assert "BSP_TOKEN_STORE=file" in result.stderr
+    assert result.returncode == 3
+    assert "bsp config set token_store file" in result.stderr
     assert not list((tmp_path / "refused").rglob("tokens-*"))
+    assert refused.run("status").returncode == 3
+
+    # Chosen once for the profile, the store is used by every later command.
+    assert refused.run("config", "set", "token_store", "memory").returncode == 0
+    remembered = refused.run("status", "--json")
+    assert remembered.returncode == 3 and "trousseau" not in remembered.stderr
 
     as_file = Launcher(served, tmp_path / "file", BSP_TOKEN_STORE="file", **no_keyring)
     as_file.login(persona)

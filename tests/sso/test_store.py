@@ -91,8 +91,8 @@ def test_keyring_refused_without_secure_backend_names_the_choices(bsp_home: Path
         open_store("keyring", "default", bsp_home / "data")
     message = caught.value.message
     assert "BSP_TOKEN_STORE=file" in message
-    assert "memory" in message
-    assert caught.value.exit_code == 2
+    assert "bsp config set token_store file" in message and "memory" in message
+    assert caught.value.exit_code == 3  # no session can be kept: as without one
     assert not bsp_home.exists()
 
 

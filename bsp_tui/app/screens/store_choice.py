@@ -26,7 +26,8 @@ class StoreChoiceScreen(ModalScreen[str]):
                 "Ce poste n'a pas de trousseau sécurisé pour garder la session. Choisissez :\n"
                 "• en mémoire : rien n'est écrit, la session s'arrête avec bsp ;\n"
                 "• fichier : un fichier lisible par vous seul, mais en clair sur le disque.\n"
-                "Pour ne plus avoir à choisir : BSP_TOKEN_STORE=memory ou file."
+                "Votre choix est retenu pour ce profil (bsp config set token_store pour le "
+                "changer)."
             )
             with Horizontal(classes="actions"):
                 yield Button("En mémoire", variant="primary", id="memory")
