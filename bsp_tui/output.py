@@ -84,4 +84,4 @@ def run_async(func: Callable[..., Coroutine[Any, Any, Any]]) -> Callable[..., An
     return wrapper
 
 
-json_option = click.option("--json", "as_json", is_flag=True, help="Print one JSON document.")
+json_option = click.option("--json", "as_json", is_flag=True, help="Écrire un document JSON.")

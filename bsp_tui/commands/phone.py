@@ -42,14 +42,16 @@ def _binding(value: str | None) -> str | None:
     raise click.BadParameter("le nombre de liaison a deux chiffres (ex. 07).")
 
 
-persona_option = click.option("--persona", "name", required=True, help="Demo professional.")
+persona_option = click.option(
+    "--persona", "name", required=True, help="Professionnel de démonstration."
+)
 
 
 @click.group("phone", invoke_without_command=True)
-@click.option("--persona", "name", help="Only this professional's requests.")
+@click.option("--persona", "name", help="Les demandes de ce professionnel seulement.")
 @click.pass_context
 def phone_group(ctx: click.Context, name: str | None) -> None:
-    """The virtual e-CPS phone (interactive without a subcommand)."""
+    """Le téléphone e-CPS virtuel (interactif sans sous-commande)."""
     if ctx.invoked_subcommand is None:
         _interactive(name)
 
@@ -135,15 +137,15 @@ def _chosen(waiting: list[PendingRequest]) -> PendingRequest:
 @click.option(
     "--binding",
     callback=lambda _ctx, _param, value: _binding(value),
-    help="The 2-digit number the signing-in screen shows (needed when several wait).",
+    help="Le nombre à 2 chiffres affiché à la connexion (nécessaire si plusieurs attendent).",
 )
-@click.option("--deny", is_flag=True, help="Refuse the request instead.")
+@click.option("--deny", is_flag=True, help="Refuser la demande.")
 @json_option
 @run_async
 async def approve(
     name: str, pin: str | None, pin_stdin: bool, binding: str | None, deny: bool, as_json: bool
 ) -> None:
-    """Answer that professional's pending request: the one showing --binding NN."""
+    """Répondre à la demande en attente de ce professionnel : celle qui affiche --binding NN."""
     pin = None if deny else read_pin(pin, pin_stdin)
     if not deny and not pin:
         raise CommandError(
@@ -176,12 +178,12 @@ async def approve(
 @persona_option
 @click.option(
     "--code",
-    help="The activation code of the persona's card (needed on a served platform).",
+    help="Le code d'activation de la carte (nécessaire sur une plateforme servie).",
 )
 @json_option
 @run_async
 async def enrol(name: str, code: str | None, as_json: bool) -> None:
-    """Bind this phone to the persona; print the otpauth:// URI and its QR code."""
+    """Associer ce téléphone au professionnel ; écrit l'URI otpauth:// et son QR code."""
     async with platform_client(platform_url()) as client:
         try:
             uri = await virtual_phone(client).enrol(name, code)
@@ -199,7 +201,7 @@ async def enrol(name: str, code: str | None, as_json: bool) -> None:
 @json_option
 @run_async
 async def code(name: str, as_json: bool) -> None:
-    """Print the device's current one-time code."""
+    """Écrire le code à usage unique actuel de l'appareil."""
     async with platform_client(platform_url()) as client:
         try:
             value = await virtual_phone(client).code(name)

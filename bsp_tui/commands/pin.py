@@ -24,11 +24,11 @@ F = TypeVar("F", bound=Callable[..., Any])
 def pin_options(func: F) -> F:
     """Add `--pin` and `--pin-stdin` to a command (its parameters `pin`, `pin_stdin`)."""
     func = click.option(
-        "--pin-stdin", is_flag=True, help="Read the PIN from standard input (one line)."
+        "--pin-stdin", is_flag=True, help="Lire le PIN sur l'entrée standard (une ligne)."
     )(func)
     return click.option(
         "--pin",
-        help=f"The PIN (discouraged: shown by ps, kept in history; use --pin-stdin or {PIN_ENV}).",
+        help=f"Le PIN (déconseillé : visible dans ps et l'historique ; --pin-stdin ou {PIN_ENV}).",
     )(func)
 
 

@@ -120,27 +120,29 @@ class _Trainer:
 
 @click.group("platform")
 def platform_group() -> None:
-    """The emulated national platform (PSC, e-CPS, services)."""
+    """La plateforme nationale émulée (PSC, e-CPS, services)."""
 
 
 @platform_group.command("serve")
-@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Adresse d'écoute.")
 @click.option(
     "--port",
     default=8700,
     show_default=True,
     type=click.IntRange(0, 65535),
-    help="Port (0: any free port, printed on start).",
+    help="Port (0 : un port libre, écrit au démarrage).",
 )
-@click.option("--access-ttl", type=click.IntRange(1), help="PSC access token lifetime (s).")
-@click.option("--refresh-ttl", type=click.IntRange(1), help="PSC refresh token lifetime (s).")
-@click.option("--api-ttl", type=click.IntRange(1), help="API token lifetime (s).")
+@click.option("--access-ttl", type=click.IntRange(1), help="Durée du jeton d'accès PSC (s).")
+@click.option(
+    "--refresh-ttl", type=click.IntRange(1), help="Durée du jeton de rafraîchissement PSC (s)."
+)
+@click.option("--api-ttl", type=click.IntRange(1), help="Durée des jetons d'API (s).")
 @click.option(
     "--request-timeout",
     type=click.FloatRange(0.1),
     default=10.0,
     show_default=True,
-    help="Seconds a connection has to send its whole request before it is closed.",
+    help="Secondes laissées à une connexion pour envoyer sa requête entière avant fermeture.",
 )
 def serve(
     host: str,
@@ -150,7 +152,7 @@ def serve(
     api_ttl: int | None,
     request_timeout: float,
 ) -> None:
-    """Serve the platform over HTTP for a room of launchers."""
+    """Servir la plateforme en HTTP pour une salle de lanceurs."""
     import uvicorn
 
     from bsp_tui.platform.app import create_app
@@ -213,7 +215,7 @@ def serve(
 @platform_group.command("personas")
 @json_option
 def personas(as_json: bool) -> None:
-    """The demo professionals, with their national id, PIN and activation code."""
+    """Les professionnels de démonstration : identifiant national, PIN, code d'activation."""
     rows = _Trainer().directory()
     if as_json:
         print_json(rows)
@@ -269,17 +271,17 @@ def _cards_html(cards: list[dict]) -> str:
 @click.option(
     "--output",
     type=click.Path(dir_okay=False, writable=True, path_type=Path),
-    help="Write the cards as a printable HTML page (readable by you only) instead.",
+    help="Écrire les cartes dans une page HTML à imprimer (lisible par vous seul).",
 )
 @click.option(
     "--copies",
     default=1,
     show_default=True,
     type=click.IntRange(1, 50),
-    help="Cards per persona, each with its own activation code (one per trainee's phone).",
+    help="Cartes par professionnel, chacune avec son code d'activation (une par téléphone).",
 )
 def cards(output: Path | None, copies: int) -> None:
-    """Printable persona cards: name, profession, national id, PIN, activation code, QR."""
+    """Cartes à imprimer : nom, profession, identifiant national, PIN, code d'activation, QR."""
     import segno
 
     trainer = _Trainer()
@@ -311,7 +313,7 @@ def cards(output: Path | None, copies: int) -> None:
 @platform_group.command("patients")
 @json_option
 def patients(as_json: bool) -> None:
-    """The synthetic patients: INS, OID, traits, identity status."""
+    """Les patients synthétiques : INS, OID, traits, statut de l'identité."""
     from bsp_tui.platform.population import ensure_population
 
     platform = _open()
@@ -336,22 +338,24 @@ def patients(as_json: bool) -> None:
 
 @platform_group.command("reset")
 def reset() -> None:
-    """Back to the seeded state: no session, no pending request, no lockout."""
+    """Revenir à l'état initial : ni session, ni demande en attente, ni blocage."""
     _Trainer().reset()
     echo("Plateforme remise à l'état initial.")
 
 
 @platform_group.group("clients")
 def clients_group() -> None:
-    """OIDC clients registered at PSC."""
+    """Les clients OIDC enregistrés auprès de PSC."""
 
 
 @clients_group.command("add")
 @click.argument("name")
-@click.option("--redirect-uri", "redirect_uris", multiple=True, help="Allowed redirect URI.")
+@click.option(
+    "--redirect-uri", "redirect_uris", multiple=True, help="URI de redirection autorisée."
+)
 @json_option
 def clients_add(name: str, redirect_uris: tuple[str, ...], as_json: bool) -> None:
-    """Register another relying party; prints its id and secret (shown once)."""
+    """Enregistrer un autre client ; écrit son identifiant et son secret (affiché une fois)."""
     try:
         secret = _open().clients.add(name, list(redirect_uris))
     except ValueError as error:
@@ -368,11 +372,11 @@ def clients_add(name: str, redirect_uris: tuple[str, ...], as_json: bool) -> Non
 
 @platform_group.group("keys")
 def keys_group() -> None:
-    """The platform's signing keys."""
+    """Les clés de signature de la plateforme."""
 
 
 @keys_group.command("rotate")
 def keys_rotate() -> None:
-    """Sign with a new key; the old one keeps verifying until its tokens expire."""
+    """Signer avec une nouvelle clé ; l'ancienne vérifie encore ses jetons jusqu'à leur fin."""
     kid = _open().keys.rotate()
     echo(f"Nouvelle clé de signature : {kid}")
