@@ -25,80 +25,24 @@ import argparse
 import asyncio
 import csv
 import json
-import os
-import queue
 import random
-import re
 import resource
 import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 
 import httpx
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bsp_tui.platform.population import generate  # noqa: E402
+from bench.common import bsp, serve, signed_in
+from bsp_tui.platform.population import generate
 
 TARGET = 0.8
-PERSONA = "generaliste"
-START_TIMEOUT = 30.0
 FIELDS = ("family", "given", "sex", "birthdate", "birthplace")
-
-
-def bsp_env(home: Path, **extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("BSP_")}
-    return env | {"BSP_HOME": str(home)} | extra
-
-
-def bsp(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    result = subprocess.run(
-        [sys.executable, "-m", "bsp_tui", *args],
-        env=env,
-        stdin=subprocess.DEVNULL,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    if result.returncode != 0:
-        raise SystemExit(f"bsp {' '.join(args[:2])} failed ({result.returncode}):\n{result.stderr}")
-    return result
-
-
-def serve(home: Path) -> tuple[subprocess.Popen[str], str]:
-    process = subprocess.Popen(
-        [sys.executable, "-m", "bsp_tui", "platform", "serve", "--port", "0"],
-        env=bsp_env(home),
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-    )
-    lines: queue.Queue[str] = queue.Queue()
-    assert process.stdout is not None
-    stdout = process.stdout
-
-    def drain() -> None:
-        for line in stdout:
-            lines.put(line)
-
-    threading.Thread(target=drain, daemon=True).start()
-    try:
-        first = lines.get(timeout=START_TIMEOUT)
-    except queue.Empty:
-        process.kill()
-        raise SystemExit("the platform did not start") from None
-    match = re.search(r"(http://127\.0\.0\.1:\d+)", first)
-    if match is None:
-        process.kill()
-        raise SystemExit(f"unexpected first line from the platform: {first!r}")
-    return process, match.group(1)
 
 
 def rows(count: int) -> list[dict[str, str]]:
@@ -190,23 +134,7 @@ def main() -> None:
         base = Path(folder)
         server, url = serve(base / "server")
         try:
-            personas = json.loads(
-                bsp("platform", "personas", "--json", env=bsp_env(base / "server")).stdout
-            )
-            persona = next(p for p in personas if p["name"] == PERSONA)
-            store = {"BSP_TOKEN_STORE": "file"}  # explicit opt-in: a throwaway home
-            env = bsp_env(base / "client", BSP_PLATFORM_URL=url, **store)
-            # A served platform's phone enrols with the card's activation code first.
-            bsp(
-                "phone",
-                "enrol",
-                "--persona",
-                PERSONA,
-                "--code",
-                persona["activation_code"],
-                env=env,
-            )
-            bsp("login", "--persona", PERSONA, env=env | {"BSP_PIN": persona["pin"]})
+            env = signed_in(base / "client", base / "server", url)
             token = bsp("token", "ins", "--min-valid", "600", env=env).stdout.strip()
             data = rows(args.rows)
             batch = base / "batch.csv"

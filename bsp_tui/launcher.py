@@ -9,12 +9,16 @@ imports the platform; an import-linter contract keeps it so.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import httpx
 
-from bsp_tui.phone import DeviceStore, VirtualPhone
 from bsp_tui.sso.profile import EMBEDDED_BASE_URL, Profile
 from bsp_tui.sso.session import Session
-from bsp_tui.sso.trace import Tracer
+
+if TYPE_CHECKING:
+    from bsp_tui.phone import DeviceStore, VirtualPhone
+    from bsp_tui.sso.trace import Tracer
 
 TIMEOUT = httpx.Timeout(10.0, connect=5.0)
 
@@ -58,5 +62,7 @@ def local_activation(name: str) -> str:
 
 def virtual_phone(client: httpx.AsyncClient, devices: DeviceStore | None = None) -> VirtualPhone:
     """The virtual e-CPS phone over `client`; on the embedded platform it enrols itself."""
+    from bsp_tui.phone import VirtualPhone  # JOSE for device proofs: only for the phone
+
     embedded = str(client.base_url).rstrip("/") == EMBEDDED_BASE_URL
     return VirtualPhone(client, devices, activation=local_activation if embedded else None)

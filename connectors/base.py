@@ -12,9 +12,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from importlib import import_module
 from importlib.metadata import entry_points
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from bsp_tui.domain.patients import PatientContext
+if TYPE_CHECKING:
+    from bsp_tui.domain.patients import PatientContext
 
 ENTRY_POINT_GROUP = "bsp.connectors"
 DEFAULT_MAX_BODY_BYTES = 256 * 1024  # a request body to a service, unless it says otherwise

@@ -6,6 +6,7 @@ import sys
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
+from typing import TYPE_CHECKING
 
 import click
 
@@ -13,12 +14,13 @@ from bsp_tui import launcher
 from bsp_tui.commands.pin import PIN_ENV, pin_options, read_pin
 from bsp_tui.exitcodes import ExitCode
 from bsp_tui.output import CommandError, echo, json_option, print_json, run_async
-from bsp_tui.phone import PhoneError
-from bsp_tui.sso import flows
 from bsp_tui.sso.errors import UsageError
 from bsp_tui.sso.profile import EMBEDDED_CIBA_ONLY, FLOWS
 from bsp_tui.sso.session import Session
 from connectors.base import registry
+
+if TYPE_CHECKING:
+    from bsp_tui.sso import flows
 
 CONNECTOR_NAMES = [connector.name for connector in registry()]
 
@@ -45,6 +47,8 @@ class Progress:
         self._counting = False
 
     def __call__(self, event: flows.FlowEvent) -> None:
+        from bsp_tui.sso import flows  # loaded with the sign-in, not before
+
         if isinstance(event, flows.Binding):
             echo(
                 f"Validez la connexion sur votre e-CPS : le nombre affiché doit être "
@@ -71,6 +75,8 @@ class Progress:
 
 
 def _persona_approver(session: Session, name: str, pin: str) -> Callable[[str], Awaitable[None]]:
+    from bsp_tui.phone import PhoneError
+
     phone = launcher.virtual_phone(session.http)
 
     async def approve(binding: str) -> None:
@@ -94,9 +100,13 @@ def _print_who(status: dict) -> None:
 
 
 @click.command("login")
-@click.option("--flow", type=click.Choice(FLOWS), help="ciba (e-CPS push), device, browser.")
-@click.option("--id", "national_id", help="National id: 8 + RPPS (CIBA).")
-@click.option("--persona", help="Emulated platform only: the virtual phone approves.")
+@click.option(
+    "--flow",
+    type=click.Choice(FLOWS),
+    help="ciba (notification e-CPS), device (code), browser (navigateur).",
+)
+@click.option("--id", "national_id", help="Identifiant national : 8 + RPPS (CIBA).")
+@click.option("--persona", help="Plateforme émulée seulement : le téléphone virtuel valide.")
 @pin_options
 @json_option
 @run_async
@@ -108,7 +118,7 @@ async def login(
     pin_stdin: bool,
     as_json: bool,
 ) -> None:
-    """Sign in once, with two factors; every connector then uses this session."""
+    """Se connecter une fois, à deux facteurs ; chaque connecteur utilise ensuite la session."""
     pin = read_pin(pin, pin_stdin) if persona else pin
     if persona and not pin:
         raise UsageError(f"--persona demande le PIN : --pin-stdin, ou {PIN_ENV}.")
@@ -118,6 +128,8 @@ async def login(
             raise UsageError(EMBEDDED_CIBA_ONLY)
         approve = None
         if persona:
+            from bsp_tui.phone import PhoneError  # the virtual phone: only with --persona
+
             if not session.emulated or flow != "ciba":
                 raise UsageError(
                     "--persona ne fonctionne qu'avec la plateforme émulée et le parcours ciba ; "
@@ -149,12 +161,24 @@ async def login(
 
 
 @click.command("status")
+@click.option(
+    "--check/--no-check",
+    default=None,
+    help="Demander aussi au fournisseur si la session vit (par défaut : oui sur une "
+    "plateforme servie, non sur la plateforme intégrée, que seul ce poste utilise).",
+)
 @json_option
 @run_async
-async def status(as_json: bool) -> None:
-    """Who is signed in, with which assurance, until when; exit 3 when nobody is."""
+async def status(check: bool | None, as_json: bool) -> None:
+    """Qui est connecté, avec quel niveau, jusqu'à quand ; code 3 si personne ne l'est.
+
+    Sur une plateforme servie, la session est vérifiée auprès du fournisseur (une
+    révocation n'est connue que de lui) ; sur la plateforme intégrée, le stockage répond
+    sans la démarrer, sauf avec --check.
+    """
     async with open_session() as session:
-        report = await session.status(CONNECTOR_NAMES)
+        live = check if check is not None else not session.profile.embedded
+        report = await session.status(CONNECTOR_NAMES, live=live)
     if as_json:
         print_json(report)
         return
@@ -176,12 +200,12 @@ async def status(as_json: bool) -> None:
     type=click.IntRange(0),
     default=60,
     show_default=True,
-    help="Seconds the token must stay valid.",
+    help="Secondes pendant lesquelles le jeton doit rester valable.",
 )
 @json_option
 @run_async
 async def token(connector: str, min_valid: int, as_json: bool) -> None:
-    """Print an access token for one connector's service (for curl and scripts)."""
+    """Écrire un jeton d'accès au service d'un connecteur (pour curl et les scripts)."""
     async with open_session() as session:
         value = await session.connector_token(connector, min_valid)
         expires_at = session.store.get(f"api:{connector}")["expires_at"]
@@ -195,7 +219,7 @@ async def token(connector: str, min_valid: int, as_json: bool) -> None:
 @json_option
 @run_async
 async def logout(as_json: bool) -> None:
-    """Revoke the session at the provider and wipe the local store."""
+    """Révoquer la session chez le fournisseur et effacer le stockage local."""
     async with open_session() as session:
         ended = await session.logout()
     if as_json:

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import httpx
-from joserfc.jwk import KeySet
 
 from bsp_tui.sso.errors import SsoError, UnreachableError
+
+if TYPE_CHECKING:
+    from joserfc.jwk import KeySet
 
 PSC_DISCOVERY = "/.well-known/wallet-openid-configuration"
 STANDARD_DISCOVERY = "/.well-known/openid-configuration"
@@ -79,6 +83,8 @@ class Provider:
             response = await self._get(await self.endpoint("jwks_uri"))
             try:
                 response.raise_for_status()
+                from joserfc.jwk import KeySet  # only to check an ID token: not on start-up
+
                 self._jwks = KeySet.import_key_set(response.json())
             except (httpx.HTTPStatusError, ValueError, KeyError, TypeError):
                 raise SsoError("Les clés publiques du fournisseur sont illisibles.") from None

@@ -16,15 +16,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import httpx
-from filelock import AsyncFileLock
 
 from bsp_tui.config import Folders, folders
 from bsp_tui.domain import professions
 from bsp_tui.domain.identifiers import national_id_problem
-from bsp_tui.sso import flows
 from bsp_tui.sso.auth import ConnectorAuth
 from bsp_tui.sso.errors import NoSessionError, SsoError, UsageError
-from bsp_tui.sso.idtoken import validate_id_token
 from bsp_tui.sso.profile import EMBEDDED_BASE_URL, REALM_PATH, Profile, load_profile
 from bsp_tui.sso.provider import Provider, TokenEndpointError, unreachable
 from bsp_tui.sso.records import fresh, token_record
@@ -33,6 +30,9 @@ from bsp_tui.sso.store import TokenStore, open_store
 if TYPE_CHECKING:
     import ssl
 
+    from filelock import AsyncFileLock
+
+    from bsp_tui.sso import flows
     from bsp_tui.sso.trace import Tracer
 
 # Builds the transport to a platform running in this process.
@@ -56,12 +56,17 @@ class _SessionLock:
     """
 
     def __init__(self, path: Path) -> None:
-        self._file = AsyncFileLock(str(path), timeout=LOCK_TIMEOUT)
+        self._path = path
+        self._file: AsyncFileLock | None = None  # made on first use: most commands never lock
         self._tasks = asyncio.Lock()
 
     async def __aenter__(self) -> None:
         await self._tasks.acquire()
         try:
+            if self._file is None:
+                from filelock import AsyncFileLock
+
+                self._file = AsyncFileLock(str(self._path), timeout=LOCK_TIMEOUT)
             await self._file.acquire()
         except BaseException:
             self._tasks.release()
@@ -69,7 +74,8 @@ class _SessionLock:
 
     async def __aexit__(self, *exc: object) -> None:
         try:
-            await self._file.release()
+            if self._file is not None:
+                await self._file.release()
         finally:
             self._tasks.release()
 
@@ -219,6 +225,10 @@ class Session:
         opener: Callable[[str], object] | None = None,
     ) -> dict:
         """Run a flow, check the ID token, keep the session; returns the session record."""
+        # The flows and the ID-token check (JOSE) are loaded only to sign in.
+        from bsp_tui.sso import flows
+        from bsp_tui.sso.idtoken import validate_id_token
+
         profile = self.profile
         if flow == "ciba":
             problem = national_id_problem(national_id or "")
@@ -376,18 +386,21 @@ class Session:
 
     # -- status and logout ----------------------------------------------------------
 
-    async def status(self, audiences: Iterable[str] = ()) -> dict:
+    async def status(self, audiences: Iterable[str] = (), live: bool = True) -> dict:
         """Who is signed in and until when, and each connector's cached token.
 
-        The session is checked with the provider (userinfo), not only read from the store.
+        With `live`, the session is checked with the provider (userinfo), renewed first
+        if its access token has expired; without, the store alone answers (`live` is
+        then False in the report).
         """
-        access = await self.access_token()
-        info = await self._userinfo(access)
-        if not info:
-            async with self._lock:
-                access = await self._access_locked(0, refused=access)
-            if not await self._userinfo(access):
-                raise NoSessionError("La session n'est plus reconnue")
+        if live:
+            access = await self.access_token()
+            info = await self._userinfo(access)
+            if not info:
+                async with self._lock:
+                    access = await self._access_locked(0, refused=access)
+                if not await self._userinfo(access):
+                    raise NoSessionError("La session n'est plus reconnue")
         session = self._session_record()
         access_record = self.store.get("access") or {}
         connectors = {}
@@ -407,6 +420,7 @@ class Session:
             "session_expires_at": int(session["refresh_expires_at"]),
             "access_token_expires_at": int(access_record.get("expires_at", 0)),
             "connectors": connectors,
+            "live": live,
         }
 
     async def logout(self) -> bool:
