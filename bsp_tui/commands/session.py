@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from bsp_tui.sso import flows
 
 CONNECTOR_NAMES = [connector.name for connector in registry()]
+PSC = "psc"  # the identity provider's own access token, beside the connectors' ones
 
 
 @asynccontextmanager
@@ -194,7 +195,7 @@ async def status(check: bool | None, as_json: bool) -> None:
 
 
 @click.command("token")
-@click.argument("connector", type=click.Choice(CONNECTOR_NAMES))
+@click.argument("connector", type=click.Choice([PSC, *CONNECTOR_NAMES]))
 @click.option(
     "--min-valid",
     type=click.IntRange(0),
@@ -205,10 +206,17 @@ async def status(check: bool | None, as_json: bool) -> None:
 @json_option
 @run_async
 async def token(connector: str, min_valid: int, as_json: bool) -> None:
-    """Écrire un jeton d'accès au service d'un connecteur (pour curl et les scripts)."""
+    """Écrire un jeton d'accès au service d'un connecteur (pour curl et les scripts).
+
+    « psc » donne le jeton d'accès Pro Santé Connect lui-même (pour l'échange de jetons).
+    """
     async with open_session() as session:
-        value = await session.connector_token(connector, min_valid)
-        expires_at = session.store.get(f"api:{connector}")["expires_at"]
+        if connector == PSC:
+            value = await session.access_token(min_valid)
+            expires_at = session.store.get("access")["expires_at"]
+        else:
+            value = await session.connector_token(connector, min_valid)
+            expires_at = session.store.get(f"api:{connector}")["expires_at"]
     if as_json:
         print_json({"connector": connector, "access_token": value, "expires_at": int(expires_at)})
     else:

@@ -110,6 +110,24 @@ def test_sign_in_once_then_every_connector_from_fresh_processes(
     assert report["who"]["name"] == "Élise Martin-Dubois"
     assert report["acr"] == "eidas1"
     assert all(c["token_expires_at"] for c in report["connectors"].values())
+    assert report["live"] is True  # a served platform is asked
+
+    # The PSC access token itself, for a token exchange by hand (the guide's curl).
+    psc = json.loads(launcher.run("token", "psc", "--json").stdout)
+    assert psc["connector"] == "psc" and psc["expires_at"] > time.time()
+    exchanged = httpx.post(
+        f"{served.issuer}/protocol/openid-connect/token",
+        data={
+            "grant_type": "urn:ietf:params:oauth:grant-type:token-exchange",
+            "subject_token": psc["access_token"],
+            "subject_token_type": "urn:ietf:params:oauth:token-type:access_token",
+            "audience": "dmp",
+            "client_id": "bsp-launcher",
+        },
+        timeout=15,
+    )
+    assert exchanged.status_code == 200, exchanged.text
+    assert me(served, "dmp", exchanged.json()["access_token"]).status_code == 200
 
 
 def test_a_token_past_its_lifetime_renews_silently(
