@@ -156,7 +156,7 @@ def serve(
     import uvicorn
 
     from bsp_tui.platform.app import create_app
-    from bsp_tui.platform.serving import protocol_with_timeout
+    from bsp_tui.platform.serving import listening_socket, protocol_with_timeout
 
     settings = _settings()
     settings.psc_access_ttl = access_ttl or settings.psc_access_ttl
@@ -169,11 +169,8 @@ def serve(
     # command's own bsp.log.
     log_to_file(folders().ensure().logs / "platform.log", names=("bsp.platform", "uvicorn"))
     logging.getLogger("bsp.platform").propagate = False
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
-        sock.bind((host, port))
+        sock = listening_socket(host, port)
     except OSError as error:
         fail(
             CommandError(
@@ -183,11 +180,8 @@ def serve(
             ),
             False,
         )
-    # Listen before printing the address: a script that reads it and connects at once
-    # is queued in the backlog until uvicorn accepts, instead of being refused.
-    sock.listen(2048)
     bound_port = sock.getsockname()[1]
-    shown_host = f"[{host}]" if family == socket.AF_INET6 else host
+    shown_host = f"[{host}]" if sock.family == socket.AF_INET6 else host
     echo(
         f"Plateforme servie sur http://{shown_host}:{bound_port}",
     )

@@ -10,6 +10,7 @@ deadline, from the connection (or the previous response) to its last byte.
 from __future__ import annotations
 
 import asyncio
+import socket
 
 import h11
 from uvicorn.protocols.http.h11_impl import H11Protocol
@@ -68,3 +69,24 @@ class TimelyH11Protocol(H11Protocol):
 def protocol_with_timeout(seconds: float) -> type[TimelyH11Protocol]:
     """The protocol class with that request deadline, for `uvicorn.Config(http=…)`."""
     return type("TimelyH11Protocol", (TimelyH11Protocol,), {"request_timeout": seconds})
+
+
+def listening_socket(host: str, port: int, backlog: int = 2048) -> socket.socket:
+    """A TCP socket bound to `host:port` and listening (port 0: any free one).
+
+    Made with `IPPROTO_TCP`, not protocol 0: asyncio sets `TCP_NODELAY` on the
+    connections it accepts only when the listening socket says TCP. Without it, Nagle's
+    algorithm meets the client's delayed ACK and every request after the first on a
+    keep-alive connection waits about 40 ms. Listening before the address is printed
+    queues a script that connects at once in the backlog instead of refusing it.
+    """
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+        sock.listen(backlog)
+    except OSError:
+        sock.close()
+        raise
+    return sock
