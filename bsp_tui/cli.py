@@ -5,13 +5,18 @@ from __future__ import annotations
 import logging
 import os
 import sys
+from contextlib import AbstractAsyncContextManager
 from importlib import import_module
+from typing import TYPE_CHECKING
 
 import click
 
 from bsp_tui import __version__, clickfr
 from bsp_tui.exitcodes import ExitCode
 from bsp_tui.output import echo
+
+if TYPE_CHECKING:
+    import httpx
 
 clickfr.install()  # before the decorators below: some of click's words are taken there
 
@@ -66,6 +71,16 @@ def _connector_commands() -> dict[str, tuple[str, str]]:
     }
 
 
+def session_client(
+    audience: str, base_url: str = "", *, signed_in: bool = False
+) -> AbstractAsyncContextManager[httpx.AsyncClient]:
+    """The connectors' client factory (`ctx.obj`): a client on the signed-in session,
+    whose HTTP and sign-in stacks are imported only when a command asks for one."""
+    from bsp_tui.commands.session import connector_client
+
+    return connector_client(audience, base_url, signed_in=signed_in)
+
+
 class LazyGroup(click.Group):
     """A group whose `LAZY_COMMANDS` and connectors' groups are imported on first use."""
 
@@ -115,6 +130,7 @@ def cli(ctx: click.Context, demo: bool, profile: str | None) -> None:
 
     Sans commande : l'interface du lanceur.
     """
+    ctx.obj = session_client
     if profile:
         # The one place every part reads the profile from, child processes included.
         os.environ["BSP_PROFILE"] = profile

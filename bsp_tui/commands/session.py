@@ -9,6 +9,7 @@ from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING
 
 import click
+import httpx
 
 from bsp_tui import launcher
 from bsp_tui.commands.pin import PIN_ENV, pin_options, read_pin
@@ -34,6 +35,19 @@ async def open_session() -> AsyncIterator[Session]:
         echo(warning, err=True)
     async with session:
         yield session
+
+
+@asynccontextmanager
+async def connector_client(
+    audience: str, base_url: str = "", *, signed_in: bool = False
+) -> AsyncIterator[httpx.AsyncClient]:
+    """A client for a connector's service on the session: the `ClientFactory` that `bsp`
+    hands every connector's group (connectors.kit.cli)."""
+    async with open_session() as session:
+        if signed_in:
+            await session.connector_token(audience)
+        async with session.client_for(audience, base_url) as http:
+            yield http
 
 
 def _clock(timestamp: float) -> str:

@@ -9,27 +9,13 @@ from __future__ import annotations
 
 import base64
 import time
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from datetime import datetime
 from pathlib import Path
 
 import click
 
-from bsp_tui.commands.session import open_session
 from bsp_tui.domain import professions
-from bsp_tui.exitcodes import ExitCode
-from bsp_tui.output import CommandError, echo, json_option, print_json, run_async
-from connectors.dmp.client import (
-    BAD_INPUT,
-    NOT_ALLOWED,
-    NOT_FOUND,
-    UNAVAILABLE,
-    DmpClient,
-    DmpError,
-    checked_loinc,
-    checked_mode,
-)
+from connectors.dmp.client import DmpClient, DmpError, checked_loinc, checked_mode
 from connectors.dmp.models import (
     BRIS_DE_GLACE,
     CENTRE_15,
@@ -41,13 +27,9 @@ from connectors.dmp.models import (
     AccessEntry,
     DocumentInfo,
 )
+from connectors.kit.cli import checked, client, command, json_option, print_json
+from connectors.kit.cli import say as echo
 
-EXIT_CODES = {
-    BAD_INPUT: ExitCode.USAGE,
-    NOT_ALLOWED: ExitCode.NOT_ALLOWED,
-    NOT_FOUND: ExitCode.NOT_FOUND,
-    UNAVAILABLE: ExitCode.UNREACHABLE,
-}
 ACTIONS = {
     "check": "vérification des droits",
     "list": "liste des documents",
@@ -79,28 +61,11 @@ reason_option = click.option(
 )
 
 
-def _failure(error: DmpError) -> CommandError:
-    return CommandError(error.message, EXIT_CODES.get(error.kind, ExitCode.FAILURE), error.code)
-
-
-@asynccontextmanager
-async def dmp_client() -> AsyncIterator[DmpClient]:
-    """A DMP client on the signed-in session; DMP errors become exit codes."""
-    try:
-        async with open_session() as session, session.client_for("dmp") as http:
-            yield DmpClient(http)
-    except DmpError as error:
-        raise _failure(error) from None
-
-
 def _checked(mode: str, reason: str | None, loinc: str | None = None) -> None:
     """Client-side checks before the session is even opened."""
-    try:
-        checked_mode(mode, reason)
-        if loinc is not None:
-            checked_loinc(loinc)
-    except DmpError as error:
-        raise _failure(error) from None
+    checked(lambda: checked_mode(mode, reason))
+    if loinc is not None:
+        checked(lambda: checked_loinc(loinc))
 
 
 def _emergency_notice(mode: str, reason: str | None) -> None:
@@ -135,7 +100,7 @@ def group() -> None:
 @mode_option
 @reason_option
 @json_option
-@run_async
+@command
 async def list_documents(
     ins: str, loinc: str | None, since: str | None, mode: str, reason: str | None, as_json: bool
 ) -> None:
@@ -145,11 +110,11 @@ async def list_documents(
         try:
             datetime.strptime(since, "%Y-%m-%d")
         except ValueError:
-            raise CommandError(
-                f"--since s'écrit AAAA-MM-JJ (reçu « {since} »).", ExitCode.USAGE, BAD_INPUT
-            ) from None
-    async with dmp_client() as dmp:
-        documents = await dmp.list(ins, type=loinc, since=since, mode=mode, reason=reason)
+            raise DmpError.bad_input(f"--since s'écrit AAAA-MM-JJ (reçu « {since} »).") from None
+    async with client("dmp") as http:
+        documents = await DmpClient(http).list(
+            ins, type=loinc, since=since, mode=mode, reason=reason
+        )
     if as_json:
         print_json(
             {
@@ -184,14 +149,14 @@ async def list_documents(
     help="Write the content to this file.",
 )
 @json_option
-@run_async
+@command
 async def show(
     document_id: str, mode: str, reason: str | None, output: Path | None, as_json: bool
 ) -> None:
     """One document: its metadata, then its content when it is text."""
     _checked(mode, reason)
-    async with dmp_client() as dmp:
-        document = await dmp.show(document_id, mode=mode, reason=reason)
+    async with client("dmp") as http:
+        document = await DmpClient(http).show(document_id, mode=mode, reason=reason)
     if output is not None:
         output.write_bytes(document.content)
     info = document.info
@@ -233,12 +198,12 @@ async def show(
 )
 @click.option("--title", help="Title shown in the DMP (default: the type's label).")
 @json_option
-@run_async
+@command
 async def add(ins: str, file: Path, loinc: str, title: str | None, as_json: bool) -> None:
     """Add a document (a consultation report by default) to the patient's DMP."""
     _checked(NORMAL, None, loinc)
-    async with dmp_client() as dmp:
-        info = await dmp.add(ins, file, loinc, title)
+    async with client("dmp") as http:
+        info = await DmpClient(http).add(ins, file, loinc, title)
     if as_json:
         print_json(info.as_json())
         return
@@ -274,11 +239,11 @@ def _history_line(entry: AccessEntry) -> str:
 @group.command("history")
 @click.argument("ins")
 @json_option
-@run_async
+@command
 async def history(ins: str, as_json: bool) -> None:
     """Who accessed the patient's DMP, when, in which mode and why (most recent first)."""
-    async with dmp_client() as dmp:
-        entries = await dmp.history(ins)
+    async with client("dmp") as http:
+        entries = await DmpClient(http).history(ins)
     if as_json:
         print_json({"ins": ins.strip().upper(), "events": [e.as_json() for e in entries]})
         return

@@ -1,9 +1,9 @@
 """The DMP client: FHIR requests over an httpx client that already carries the DMP token.
 
 Input is checked before any request (INS key, access mode and reason, LOINC type, file);
-the service's refusals come back as `DmpError` with a `kind` a caller can branch on:
-`bad_input`, `not_allowed`, `not_found`, `unavailable` or `failure`, and the
-OperationOutcome's reason in French (`message`) and English (`message_en`).
+the service's refusals come back as `DmpError`, the kit's `ConnectorError`: a `kind` a
+caller can branch on, the OperationOutcome's reason in French (`message`) and English
+(`message_en`), its code and the exit code.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from typing import Any
 
 import httpx
 
+from bsp_tui.domain.fhir import FHIR_JSON
 from bsp_tui.domain.patients import ins_problem, oid_of
 from connectors.dmp.models import (
     AUTHOR_ID_SYSTEM,
@@ -31,37 +32,21 @@ from connectors.dmp.models import (
     loinc_problem,
     mode_problem,
 )
+from connectors.kit.errors import ConnectorError, sentence
 from connectors.retry import post_once
 
-FHIR_JSON = "application/fhir+json"
-BAD_INPUT = "bad_input"
-NOT_ALLOWED = "not_allowed"
-NOT_FOUND = "not_found"
-UNAVAILABLE = "unavailable"
-FAILURE = "failure"
-_KINDS = {400: BAD_INPUT, 413: BAD_INPUT, 415: BAD_INPUT, 422: BAD_INPUT}
-_KINDS |= {403: NOT_ALLOWED, 404: NOT_FOUND, 503: UNAVAILABLE}
 # Extensions the platform may not know, for the files people add most.
 _EXTENSIONS = {".txt": "text/plain", ".md": "text/plain", ".html": "text/html", ".htm": "text/html"}
 
 
-class DmpError(Exception):
-    """A refusal or a failure, with its kind, the HTTP status (0 before any request), the
-    OperationOutcome's code and reason (French `message`, English `message_en`)."""
+class DmpError(ConnectorError):
+    """A refusal or a failure of the DMP (see `ConnectorError`)."""
 
-    def __init__(
-        self, kind: str, message: str, message_en: str = "", status: int = 0, code: str = ""
-    ) -> None:
-        super().__init__(message)
-        self.kind = kind
-        self.message = message
-        self.message_en = message_en or message
-        self.status = status
-        self.code = code or kind
+    UNREADABLE = "Le DMP a répondu {status}."
 
 
 def _bad(message: str) -> DmpError:
-    return DmpError(BAD_INPUT, message[:1].upper() + message[1:] + ".")
+    return DmpError.bad_input(sentence(message))
 
 
 def checked_ins(ins: str) -> str:
@@ -107,24 +92,6 @@ def _params(mode: str, reason: str | None) -> dict[str, str]:
     if reason and mode != NORMAL:
         params["reason"] = reason
     return params
-
-
-def _outcome(response: httpx.Response) -> DmpError:
-    kind = _KINDS.get(response.status_code, FAILURE)
-    message, english, code = "", "", ""
-    try:
-        body = response.json()
-        issue = body["issue"][0]
-        message = str(issue.get("diagnostics", ""))
-        details = issue.get("details") or {}
-        english = str(details.get("text", ""))
-        codings = details.get("coding") or []
-        code = str(codings[0].get("code", "")) if codings else str(issue.get("code", ""))
-    except (ValueError, KeyError, IndexError, TypeError, AttributeError):
-        pass
-    if not message:
-        message = f"Le DMP a répondu {response.status_code}."
-    return DmpError(kind, message, english, response.status_code, code or kind)
 
 
 def _labels(resource: dict) -> tuple[str, ...]:
@@ -217,7 +184,7 @@ class DmpClient:
     async def _get(self, path: str, params: dict[str, Any], accept: str = FHIR_JSON) -> Any:
         response = await self._http.get(path, params=params, headers={"Accept": accept})
         if response.status_code != 200:
-            raise _outcome(response)
+            raise DmpError.from_response(response)
         return response
 
     async def patient(
@@ -316,7 +283,7 @@ class DmpClient:
             headers={"Content-Type": FHIR_JSON, "Accept": FHIR_JSON},
         )
         if response.status_code != 201:
-            raise _outcome(response)
+            raise DmpError.from_response(response)
         return document_info(response.json())
 
     async def history(self, ins: str) -> list[AccessEntry]:

@@ -9,15 +9,12 @@ import httpx
 import pytest
 
 from connectors.dmp.client import (
-    BAD_INPUT,
-    NOT_ALLOWED,
-    NOT_FOUND,
-    UNAVAILABLE,
     DmpClient,
     DmpError,
     content_type_of,
 )
 from connectors.dmp.models import MAX_CONTENT_BYTES, READABLE_TYPES
+from connectors.kit.errors import BAD_INPUT, NOT_ALLOWED, NOT_FOUND, UNAVAILABLE
 from tests.connectors.dmp.conftest import Harness
 
 pytestmark = pytest.mark.anyio

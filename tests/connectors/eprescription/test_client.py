@@ -9,10 +9,6 @@ import httpx
 import pytest
 
 from connectors.eprescription.client import (
-    BAD_INPUT,
-    NOT_ALLOWED,
-    NOT_FOUND,
-    UNAVAILABLE,
     RxClient,
     RxError,
 )
@@ -22,6 +18,7 @@ from connectors.eprescription.models import (
     check_character,
     format_number,
 )
+from connectors.kit.errors import BAD_INPUT, NOT_ALLOWED, NOT_FOUND, UNAVAILABLE
 from tests.connectors.eprescription.conftest import (
     AMOXICILLINE,
     NOT_IN_CATALOGUE,
