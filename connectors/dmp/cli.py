@@ -27,8 +27,7 @@ from connectors.dmp.models import (
     AccessEntry,
     DocumentInfo,
 )
-from connectors.kit.cli import checked, client, command, json_option, print_json
-from connectors.kit.cli import say as echo
+from connectors.kit.cli import client, command, json_option, print_json, say
 
 ACTIONS = {
     "check": "vérification des droits",
@@ -62,17 +61,17 @@ reason_option = click.option(
 
 
 def _checked(mode: str, reason: str | None, loinc: str | None = None) -> None:
-    """Client-side checks before the session is even opened."""
-    checked(lambda: checked_mode(mode, reason))
+    """Client-side checks before the session is even opened (exit 2)."""
+    checked_mode(mode, reason)
     if loinc is not None:
-        checked(lambda: checked_loinc(loinc))
+        checked_loinc(loinc)
 
 
 def _emergency_notice(mode: str, reason: str | None) -> None:
     if mode == BRIS_DE_GLACE:
-        echo(f"Accès en bris de glace, motif « {reason} » : tracé et visible du patient.", err=True)
+        say(f"Accès en bris de glace, motif « {reason} » : tracé et visible du patient.", err=True)
     elif mode == CENTRE_15:
-        echo("Accès en mode centre 15 : tracé et visible du patient.", err=True)
+        say("Accès en mode centre 15 : tracé et visible du patient.", err=True)
 
 
 def _day(value: str) -> str:
@@ -127,16 +126,16 @@ async def list_documents(
         return
     _emergency_notice(mode, reason)
     if not documents:
-        echo("Aucun document visible dans ce DMP.")
+        say("Aucun document visible dans ce DMP.")
         return
-    echo(f"{'DATE':<10}  {'TYPE':<36}  {'ID':<16}  {'AUTEUR':<28}  TITRE")
+    say(f"{'DATE':<10}  {'TYPE':<36}  {'ID':<16}  {'AUTEUR':<28}  TITRE")
     for d in documents:
         kind = f"{d.loinc} {d.type_label}"[:36]
-        echo(
+        say(
             f"{_day(d.date):<10}  {kind:<36}  {d.id:<16}  {d.author_name[:28]:<28}  "
             f"{d.title}{_flags(d)}"
         )
-    echo(f"{len(documents)} document(s), mode {MODE_LABELS[mode]}.", err=True)
+    say(f"{len(documents)} document(s), mode {MODE_LABELS[mode]}.", err=True)
 
 
 @group.command("show")
@@ -172,17 +171,17 @@ async def show(
         print_json(info.as_json() | content)
         return
     _emergency_notice(mode, reason)
-    echo(f"Document {info.id} — {info.loinc} {info.type_label}{_flags(info)}")
-    echo(f"Titre : {info.title}")
-    echo(f"Date : {_day(info.date)} — auteur : {info.author_name} ({info.author_id})")
-    echo(f"Contenu : {info.content_type}, {info.size} octets")
-    echo("")
+    say(f"Document {info.id} — {info.loinc} {info.type_label}{_flags(info)}")
+    say(f"Titre : {info.title}")
+    say(f"Date : {_day(info.date)} — auteur : {info.author_name} ({info.author_id})")
+    say(f"Contenu : {info.content_type}, {info.size} octets")
+    say("")
     if document.is_text:
-        echo(document.text())
+        say(document.text())
     elif output is None:
-        echo("Contenu binaire : utilisez --output FICHIER ou --json pour le récupérer.")
+        say("Contenu binaire : utilisez --output FICHIER ou --json pour le récupérer.")
     if output is not None:
-        echo(f"Contenu enregistré dans {output}.", err=True)
+        say(f"Contenu enregistré dans {output}.", err=True)
 
 
 @group.command("add")
@@ -207,7 +206,7 @@ async def add(ins: str, file: Path, loinc: str, title: str | None, as_json: bool
     if as_json:
         print_json(info.as_json())
         return
-    echo(
+    say(
         f"Document ajouté au DMP de {info.ins} : {info.id} "
         f"({info.loinc} {info.type_label}, {info.size} octets)."
     )
@@ -247,6 +246,6 @@ async def history(ins: str, as_json: bool) -> None:
     if as_json:
         print_json({"ins": ins.strip().upper(), "events": [e.as_json() for e in entries]})
         return
-    echo(f"{'DATE':<19}  {'PROFESSIONNEL':<26}  {'PROFESSION':<11}  {'MODE':<13}  ACTION")
+    say(f"{'DATE':<19}  {'PROFESSIONNEL':<26}  {'PROFESSION':<11}  {'MODE':<13}  ACTION")
     for entry in entries:
-        echo(_history_line(entry))
+        say(_history_line(entry))

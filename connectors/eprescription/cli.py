@@ -8,25 +8,17 @@ exits 5, no session exits 3, an unreachable platform exits 6 (see DESIGN.md).
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from collections.abc import Callable
 from pathlib import Path
 from typing import TypeVar
 
 import click
 
-from bsp_tui.commands.session import open_session
 from bsp_tui.domain.patients import ins_problem
 from bsp_tui.exitcodes import ExitCode
-from bsp_tui.output import CommandError, echo, json_option, print_json, run_async
 from connectors.eprescription.catalogue import search
 from connectors.eprescription.client import (
-    BAD_INPUT,
-    NOT_ALLOWED,
-    NOT_FOUND,
-    UNAVAILABLE,
     RxClient,
-    RxError,
     bad_input,
     catalogue_problem,
     checked_choices,
@@ -46,13 +38,15 @@ from connectors.eprescription.models import (
     qr_text,
     save_qr,
 )
+from connectors.kit.cli import (
+    CommandError,
+    client,
+    command,
+    json_option,
+    print_json,
+    say,
+)
 
-EXIT_CODES = {
-    BAD_INPUT: ExitCode.USAGE,
-    NOT_ALLOWED: ExitCode.NOT_ALLOWED,
-    NOT_FOUND: ExitCode.NOT_FOUND,
-    UNAVAILABLE: ExitCode.UNREACHABLE,
-}
 T = TypeVar("T")
 
 qr_option = click.option(
@@ -63,23 +57,11 @@ qr_option = click.option(
 )
 
 
-def _failure(error: RxError) -> CommandError:
-    return CommandError(error.message, EXIT_CODES.get(error.kind, ExitCode.FAILURE), error.code)
-
-
-def _checked(check: Callable[[], T]) -> T:
-    """Run a client-side check before any request; its RxError exits 2."""
-    try:
-        return check()
-    except RxError as error:
-        raise _failure(error) from None
-
-
 def _parsed(parse: Callable[[str], T], value: str, option: str) -> T:
     try:
         return parse(value)
     except ValueError as error:
-        raise _failure(bad_input(f"{option} : {error}")) from None
+        raise bad_input(f"{option} : {error}") from None
 
 
 def _line(text: str) -> LineRequest:
@@ -92,7 +74,7 @@ def _line(text: str) -> LineRequest:
 
 def _qr_suffix(path: Path | None) -> None:
     if path is not None and path.suffix.lower() not in (".svg", ".png"):
-        raise _failure(bad_input(f"--qr / --output « {path.name} » : un fichier .svg ou .png"))
+        raise bad_input(f"--qr / --output « {path.name} » : un fichier .svg ou .png")
 
 
 def _write_qr(number: str, path: Path | None) -> None:
@@ -106,17 +88,7 @@ def _write_qr(number: str, path: Path | None) -> None:
             ExitCode.FAILURE,
             "qr_file",
         ) from None
-    echo(f"QR code enregistré dans {path}.", err=True)
-
-
-@asynccontextmanager
-async def rx_client() -> AsyncIterator[RxClient]:
-    """An e-prescription client on the signed-in session; its errors become exit codes."""
-    try:
-        async with open_session() as session, session.client_for("eprescription") as http:
-            yield RxClient(http)
-    except RxError as error:
-        raise _failure(error) from None
+    say(f"QR code enregistré dans {path}.", err=True)
 
 
 def _print(prescription: Prescription, as_json: bool) -> None:
@@ -124,20 +96,20 @@ def _print(prescription: Prescription, as_json: bool) -> None:
     if as_json:
         print_json(prescription.as_json())
         return
-    echo(f"Ordonnance {prescription.display_number} — {STATUS_LABELS.get(prescription.status, '')}")
-    echo(f"Patient : {prescription.patient_name} (INS {prescription.ins})")
+    say(f"Ordonnance {prescription.display_number} — {STATUS_LABELS.get(prescription.status, '')}")
+    say(f"Patient : {prescription.patient_name} (INS {prescription.ins})")
     prescriber, day = prescription.prescriber_name, french_day(prescription.created)
-    echo(f"Prescripteur : {prescriber} — le {day}")
+    say(f"Prescripteur : {prescriber} — le {day}")
     for line in prescription.lines:
-        echo(f"{line.line}. {line.label} [{line.cip13}]")
-        echo(f"   {line.dosage} — {line.quantity}")
+        say(f"{line.line}. {line.label} [{line.cip13}]")
+        say(f"   {line.dosage} — {line.quantity}")
         if line.outcome:
             given = OUTCOME_LABELS[line.outcome]
             if line.dispensed_cip13:
                 given += f" par {line.dispensed_label or line.dispensed_cip13}"
-            echo(f"   → {given}")
+            say(f"   → {given}")
     if prescription.pharmacy:
-        echo(
+        say(
             f"Délivrée le {french_day(prescription.dispensed_at)} par {prescription.pharmacy}"
             f" ({prescription.pharmacist_name})."
         )
@@ -148,9 +120,9 @@ def _dmp_notice(prescription: Prescription) -> None:
     if copy is None:
         return
     if copy.filed:
-        echo(f"Copie déposée dans le DMP du patient (document {copy.document_id}).", err=True)
+        say(f"Copie déposée dans le DMP du patient (document {copy.document_id}).", err=True)
     else:
-        echo(f"Copie non déposée dans le DMP : {copy.reason}", err=True)
+        say(f"Copie non déposée dans le DMP : {copy.reason}", err=True)
 
 
 @click.group("rx")
@@ -170,10 +142,10 @@ def meds(text: str, as_json: bool) -> None:
         )
         return
     if not found:
-        echo(f"Aucun médicament du catalogue ne correspond à « {text} ».", err=True)
+        say(f"Aucun médicament du catalogue ne correspond à « {text} ».", err=True)
         return
     for medication in found:
-        echo(f"{medication.cip13}  {medication.label}")
+        say(f"{medication.cip13}  {medication.label}")
 
 
 @group.command("create")
@@ -188,38 +160,38 @@ def meds(text: str, as_json: bool) -> None:
 )
 @qr_option
 @json_option
-@run_async
+@command
 async def create(ins: str, lines: tuple[str, ...], qr_file: Path | None, as_json: bool) -> None:
     """Prescribe to the patient; prints the number and its QR code."""
     ins = ins.strip().upper()
     problem = ins_problem(ins)
     if problem:
-        raise _failure(bad_input(f"INS « {ins} » : {problem}"))
+        raise bad_input(f"INS « {ins} » : {problem}")
     requests: list[LineRequest] = [
         _parsed(_line, text, f"--line {index}") for index, text in enumerate(lines, start=1)
     ]
-    _checked(lambda: checked_lines(requests))
+    checked_lines(requests)
     _qr_suffix(qr_file)
-    async with rx_client() as rx:
-        prescription = await rx.create(ins, requests)
+    async with client("eprescription") as http:
+        prescription = await RxClient(http).create(ins, requests)
     _write_qr(prescription.number, qr_file)
     if as_json:
         print_json(prescription.as_json())
         return
-    echo(f"Ordonnance {prescription.display_number} pour {prescription.patient_name}.")
-    echo(qr_text(prescription.number))
+    say(f"Ordonnance {prescription.display_number} pour {prescription.patient_name}.")
+    say(qr_text(prescription.number))
     _dmp_notice(prescription)
 
 
 @group.command("show")
 @click.argument("number")
 @json_option
-@run_async
+@command
 async def show(number: str, as_json: bool) -> None:
     """A prescription by its number (typed or scanned), with how it was dispensed."""
-    _checked(lambda: checked_number(number))
-    async with rx_client() as rx:
-        prescription = await rx.show(number)
+    checked_number(number)
+    async with client("eprescription") as http:
+        prescription = await RxClient(http).show(number)
     _print(prescription, as_json)
 
 
@@ -233,30 +205,30 @@ async def show(number: str, as_json: bool) -> None:
     help="How line N was dispensed; lines not named are dispensed as prescribed.",
 )
 @json_option
-@run_async
+@command
 async def dispense(number: str, choices: tuple[str, ...], as_json: bool) -> None:
     """Record the dispensing (every line, once): the number is then used up."""
-    _checked(lambda: checked_number(number))
+    checked_number(number)
     requests: list[DispenseRequest] = [_parsed(parse_dispense, text, "--line") for text in choices]
-    _checked(lambda: checked_choices(requests))
-    async with rx_client() as rx:
-        prescription = await rx.dispense(number, requests)
+    checked_choices(requests)
+    async with client("eprescription") as http:
+        prescription = await RxClient(http).dispense(number, requests)
     _print(prescription, as_json)
 
 
 @group.command("cancel")
 @click.argument("number")
 @json_option
-@run_async
+@command
 async def cancel(number: str, as_json: bool) -> None:
     """Cancel one of your prescriptions, before it is dispensed."""
-    _checked(lambda: checked_number(number))
-    async with rx_client() as rx:
-        prescription = await rx.cancel(number)
+    checked_number(number)
+    async with client("eprescription") as http:
+        prescription = await RxClient(http).cancel(number)
     if as_json:
         print_json(prescription.as_json())
         return
-    echo(f"Ordonnance {prescription.display_number} annulée.")
+    say(f"Ordonnance {prescription.display_number} annulée.")
 
 
 @group.command("qr")
@@ -267,17 +239,17 @@ async def cancel(number: str, as_json: bool) -> None:
     help="Write the QR code to this file (.svg or .png) instead of the terminal.",
 )
 @json_option
-@run_async
+@command
 async def qr(number: str, output: Path | None, as_json: bool) -> None:
     """A prescription's QR code: in the terminal, or as SVG/PNG for printing."""
-    _checked(lambda: checked_number(number))
+    checked_number(number)
     _qr_suffix(output)
-    async with rx_client() as rx:
-        prescription = await rx.show(number)
+    async with client("eprescription") as http:
+        prescription = await RxClient(http).show(number)
     _write_qr(prescription.number, output)
     if as_json:
         payload = {"number": format_number(prescription.number), "qr": prescription.qr}
         print_json(payload | ({"file": str(output)} if output else {}))
         return
     if output is None:
-        echo(qr_text(prescription.number))
+        say(qr_text(prescription.number))

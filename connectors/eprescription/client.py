@@ -1,10 +1,9 @@
 """The e-prescription client: FHIR requests over an httpx client carrying the service's token.
 
 Input is checked before any request (INS key, CIP13 key and catalogue, dosage, quantity,
-the number's check character); the service's refusals come back as `RxError` with a
-`kind` a caller can branch on (the DMP client's): `bad_input`, `not_allowed`,
-`not_found`, `unavailable` or `failure`, the emulation's refusal `code` and the reason
-in French (`message`).
+the number's check character); the service's refusals come back as `RxError`, the kit's
+`ConnectorError`: a `kind` a caller can branch on, the emulation's refusal `code`, the
+reason in French (`message`) and the exit code.
 """
 
 from __future__ import annotations
@@ -14,8 +13,8 @@ from typing import Any
 
 import httpx
 
+from bsp_tui.domain.fhir import FHIR_JSON
 from bsp_tui.domain.patients import ins_problem, oid_of
-from connectors.dmp.client import BAD_INPUT, FAILURE, NOT_ALLOWED, NOT_FOUND, UNAVAILABLE
 from connectors.eprescription.catalogue import medication
 from connectors.eprescription.models import (
     CIP13_SYSTEM,
@@ -34,28 +33,20 @@ from connectors.eprescription.models import (
     line_problem,
     parse_number,
 )
+from connectors.kit.errors import ConnectorError, sentence
 from connectors.retry import post_once
 
-FHIR_JSON = "application/fhir+json"
-_KINDS = {400: BAD_INPUT, 413: BAD_INPUT, 422: BAD_INPUT, 403: NOT_ALLOWED, 409: NOT_ALLOWED}
-_KINDS |= {404: NOT_FOUND, 503: UNAVAILABLE}
 
+class RxError(ConnectorError):
+    """A refusal or a failure of the e-prescription service (see `ConnectorError`)."""
 
-class RxError(Exception):
-    """A refusal or a failure: its kind, the HTTP status (0 before any request), the
-    emulation's refusal code (or the kind) and the reason in French."""
-
-    def __init__(self, kind: str, message: str, status: int = 0, code: str = "") -> None:
-        super().__init__(message)
-        self.kind = kind
-        self.message = message
-        self.status = status
-        self.code = code or kind
+    UNREADABLE = "Le service d'ordonnance numérique a répondu {status}."
+    REASON_SYSTEM = REFUSAL_SYSTEM
 
 
 def bad_input(message: str) -> RxError:
     """A `bad_input` RxError: one French sentence, capital first, full stop last."""
-    return RxError(BAD_INPUT, message[:1].upper() + message[1:].rstrip(".") + ".")
+    return RxError.bad_input(sentence(message))
 
 
 def checked_number(text: str) -> str:
@@ -98,22 +89,6 @@ def checked_choices(choices: Iterable[DispenseRequest]) -> list[DispenseRequest]
         if problem:
             raise bad_input(f"substitution de la ligne {choice.line} : {problem}")
     return choices
-
-
-def _outcome(response: httpx.Response) -> RxError:
-    kind = _KINDS.get(response.status_code, FAILURE)
-    message, code = "", ""
-    try:
-        issue = response.json()["issue"][0]
-        message = str(issue.get("diagnostics", ""))
-        codings = (issue.get("details") or {}).get("coding") or []
-        refusal = [c.get("code") for c in codings if c.get("system") == REFUSAL_SYSTEM]
-        code = str(refusal[0]) if refusal else ""
-    except (ValueError, KeyError, IndexError, TypeError, AttributeError):
-        pass
-    if not message:
-        message = f"Le service d'ordonnance numérique a répondu {response.status_code}."
-    return RxError(kind, message, response.status_code, code)
 
 
 def _cip13(concept: dict) -> str:
@@ -245,7 +220,7 @@ class RxClient:
             headers={"Accept": FHIR_JSON},
         )
         if response.status_code not in (200, 201):
-            raise _outcome(response)
+            raise RxError.from_response(response)
         return response.json()
 
     async def create(self, ins: str, lines: Iterable[LineRequest]) -> Prescription:
@@ -267,7 +242,7 @@ class RxClient:
             headers={"Content-Type": FHIR_JSON, "Accept": FHIR_JSON},
         )
         if response.status_code != 201:
-            raise _outcome(response)
+            raise RxError.from_response(response)
         return prescription_of(response.json())
 
     async def show(self, number: str) -> Prescription:

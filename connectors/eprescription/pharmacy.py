@@ -17,7 +17,6 @@ from textual.widgets import Button, DataTable, Input, Static
 
 from connectors.eprescription.catalogue import medication
 from connectors.eprescription.client import (
-    BAD_INPUT,
     RxClient,
     RxError,
     catalogue_problem,
@@ -39,6 +38,7 @@ from connectors.eprescription.models import (
     cip13_problem,
     french_day,
 )
+from connectors.kit.errors import BAD_INPUT
 from connectors.view import literal, literal_row, service_worker
 
 CHOICE_COLUMN = "choice"
