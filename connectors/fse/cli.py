@@ -10,22 +10,13 @@ every sheet in the outbox and says so; they go out with the next send.
 from __future__ import annotations
 
 import sys
-from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager, contextmanager
 from datetime import date
 
 import click
 import httpx
 
-from bsp_tui.commands.session import open_session
 from bsp_tui.exitcodes import ExitCode
-from bsp_tui.output import CommandError, echo, fail, json_option, print_json, run_async
-from bsp_tui.sso.errors import SsoError
 from connectors.fse.client import (
-    BAD_INPUT,
-    NOT_ALLOWED,
-    NOT_FOUND,
-    UNAVAILABLE,
     FseClient,
     FseError,
     checked_acts,
@@ -45,37 +36,22 @@ from connectors.fse.models import (
 )
 from connectors.fse.outbox import Entry, leftover, profile_outbox
 from connectors.fse.sender import SendBusyError, send_outbox
+from connectors.kit.cli import (
+    CommandError,
+    client,
+    command,
+    exit_with,
+    failure,
+    json_option,
+    print_json,
+    say,
+)
+from connectors.kit.errors import UNAVAILABLE, SsoError
 
-EXIT_CODES = {
-    BAD_INPUT: ExitCode.USAGE,
-    NOT_ALLOWED: ExitCode.NOT_ALLOWED,
-    NOT_FOUND: ExitCode.NOT_FOUND,
-    UNAVAILABLE: ExitCode.UNREACHABLE,
-}
 NOT_QUEUED = (
     "Rien n'a été mis en boîte d'envoi ; sans réseau, donnez les droits de l'attestation "
     "du patient : --degraded --birthdate AAAA-MM-JJ [--exemption …] [--out-of-pathway]."
 )
-
-
-def _failure(error: FseError) -> CommandError:
-    return CommandError(error.message, EXIT_CODES.get(error.kind, ExitCode.FAILURE), error.code)
-
-
-@contextmanager
-def _refusals() -> Iterator[None]:
-    """FSE errors (bad input before any request, the service's refusals) as exit codes."""
-    try:
-        yield
-    except FseError as error:
-        raise _failure(error) from None
-
-
-@asynccontextmanager
-async def fse_client() -> AsyncIterator[FseClient]:
-    """An FSE client on the signed-in session."""
-    async with open_session() as session, session.client_for("fse") as http:
-        yield FseClient(http)
 
 
 def amounts_lines(sheet: Sheet) -> list[str]:
@@ -120,13 +96,13 @@ def acts(as_json: bool) -> None:
         return
     for act in CATALOGUE.values():
         child = f" (moins de 6 ans : {french_euros(act.under_six)})" if act.under_six else ""
-        echo(f"{act.code:<5} {act.label:<52} {french_euros(act.tariff):>9}{child}")
+        say(f"{act.code:<5} {act.label:<52} {french_euros(act.tariff):>9}{child}")
 
 
 async def _read_rights(ins: str, day: str, degraded: bool) -> Rights:
     try:
-        async with fse_client() as fse:
-            rights = await fse.rights(ins, day)
+        async with client("fse") as http:
+            rights = await FseClient(http).rights(ins, day)
     except SsoError as error:
         raise CommandError(
             f"Droits illisibles : {error.message} {NOT_QUEUED}", error.exit_code, error.code
@@ -138,12 +114,9 @@ async def _read_rights(ins: str, day: str, degraded: bool) -> Rights:
             "unreachable",
         ) from None
     except FseError as error:
-        message = error.message
         if error.kind == UNAVAILABLE:
-            message = f"Droits illisibles : {error.message} {NOT_QUEUED}"
-        raise CommandError(
-            message, EXIT_CODES.get(error.kind, ExitCode.FAILURE), error.code
-        ) from None
+            raise failure(error, "Droits illisibles :", NOT_QUEUED) from None
+        raise
     if not rights.open_on(day):
         raise CommandError(
             f"Les droits de ce patient sont fermés depuis le {rights.closed_on} : la feuille "
@@ -178,7 +151,7 @@ async def _read_rights(ins: str, day: str, degraded: bool) -> Rights:
     help="Tiers payant (default: with any exemption; always for CSS and AME).",
 )
 @json_option
-@run_async
+@command
 async def new(
     ins: str,
     codes: tuple[str, ...],
@@ -191,31 +164,24 @@ async def new(
     as_json: bool,
 ) -> None:
     """Make a care sheet for the patient and put it in the outbox; print its number."""
-    with _refusals():
-        ins = checked_ins(ins)
-        chosen = checked_acts(list(codes))
+    ins = checked_ins(ins)
+    chosen = checked_acts(list(codes))
     typed = birthdate is not None
     if typed and not degraded:
-        raise CommandError(
-            "--birthdate : les droits saisis vont avec --degraded (sans carte Vitale).",
-            ExitCode.USAGE,
-            BAD_INPUT,
+        raise FseError.bad_input(
+            "--birthdate : les droits saisis vont avec --degraded (sans carte Vitale)."
         )
     if not typed and (exemption or out_of_pathway or regime != "01"):
-        raise CommandError(
+        raise FseError.bad_input(
             "--birthdate : obligatoire pour saisir des droits (--regime, --exemption, "
-            "--out-of-pathway).",
-            ExitCode.USAGE,
-            BAD_INPUT,
+            "--out-of-pathway)."
         )
     day = date.today().isoformat()
     if birthdate is not None:
-        with _refusals():
-            rights = typed_rights(ins, birthdate, regime, exemption or "", not out_of_pathway)
+        rights = typed_rights(ins, birthdate, regime, exemption or "", not out_of_pathway)
     else:
         rights = await _read_rights(ins, day, degraded)
-    with _refusals():
-        paying = tiers_payant_for(rights, tiers_payant)
+    paying = tiers_payant_for(rights, tiers_payant)
     outbox = profile_outbox()
     try:
         pf = rights.pf_used + outbox.pf_queued(ins, day[:4])
@@ -226,7 +192,7 @@ async def new(
     if as_json:
         print_json(entry.as_json())
         return
-    echo(f"{entry.number} mis en boîte d'envoi (en attente).")
+    say(f"{entry.number} mis en boîte d'envoi (en attente).")
     _describe(entry)
 
 
@@ -234,15 +200,15 @@ def _describe(entry: Entry) -> None:
     sheet = entry.sheet
     mode = " — mode dégradé" if sheet.degraded else ""
     who = f"{entry.patient} " if entry.patient else ""
-    echo(f"Patient : {who}(INS {entry.ins}) — soins du {entry.care_date}{mode}")
-    echo(sheet.rights.summary())
+    say(f"Patient : {who}(INS {entry.ins}) — soins du {entry.care_date}{mode}")
+    say(sheet.rights.summary())
     for line in amounts_lines(sheet):
-        echo(line)
+        say(line)
 
 
 @group.command("send")
 @json_option
-@run_async
+@command
 async def send(as_json: bool) -> None:
     """Send the queued sheets as batches; print each ARL and the sheets' results."""
     outbox = profile_outbox()
@@ -251,12 +217,12 @@ async def send(as_json: bool) -> None:
             if as_json:
                 print_json({"sent": 0, "accepted": 0, "rejected": 0, "left": 0, "arls": []})
             else:
-                echo("Aucune feuille en attente.")
+                say("Aucune feuille en attente.")
             return
         try:
-            async with fse_client() as fse:
+            async with client("fse") as http:
                 report = await send_outbox(
-                    outbox, fse, lambda line: echo(line, err=True), wait=True
+                    outbox, FseClient(http), lambda line: say(line, err=True), wait=True
                 )
         except SendBusyError:
             raise CommandError(
@@ -276,11 +242,7 @@ async def send(as_json: bool) -> None:
                 "unreachable",
             ) from None
         except FseError as error:
-            raise CommandError(
-                f"{error.message} {leftover(outbox.waiting())}",
-                EXIT_CODES.get(error.kind, ExitCode.FAILURE),
-                error.code,
-            ) from None
+            raise failure(error, suffix=leftover(outbox.waiting())) from None
         entries = {e.number: e for e in outbox.entries()}
     finally:
         outbox.close()
@@ -292,14 +254,14 @@ async def send(as_json: bool) -> None:
         return
     for arl in report.arls:
         if not arl.positive:
-            echo(f"ARL négatif pour le lot {arl.batch_id} : {arl.code} {arl.reason}.")
+            say(f"ARL négatif pour le lot {arl.batch_id} : {arl.code} {arl.reason}.")
             continue
-        echo(f"ARL positif pour le lot {arl.batch_id} ({len(arl.sheets)} feuille(s)).")
+        say(f"ARL positif pour le lot {arl.batch_id} ({len(arl.sheets)} feuille(s)).")
         for result in arl.sheets:
             entry = entries[result.number]
             again = " (déjà reçue)" if result.already_received else ""
-            echo(f"  {result.number}  {entry.state_label}{again}")
-    echo(
+            say(f"  {result.number}  {entry.state_label}{again}")
+    say(
         f"{report.accepted} acceptée(s), {report.rejected} rejetée(s), {report.left} en attente.",
         err=True,
     )
@@ -325,12 +287,12 @@ def outbox_command(as_json: bool) -> None:
         print_json({"count": len(entries), "sheets": [e.as_json() for e in entries]})
         return
     if not entries:
-        echo("La boîte d'envoi est vide.")
+        say("La boîte d'envoi est vide.")
         return
-    echo(f"{'NUMÉRO':<21}  {'DATE':<10}  {'PATIENT':<28}  {'MONTANT':>9}  ÉTAT")
+    say(f"{'NUMÉRO':<21}  {'DATE':<10}  {'PATIENT':<28}  {'MONTANT':>9}  ÉTAT")
     for e in entries:
         patient = e.patient or e.ins
-        echo(
+        say(
             f"{e.number:<21}  {e.care_date:<10}  {patient[:28]:<28}  "
             f"{french_euros(e.sheet.amounts.base):>9}  {e.state_label}"
         )
@@ -342,17 +304,16 @@ def outbox_command(as_json: bool) -> None:
 def show(number: str, as_json: bool) -> None:
     """One sheet of the outbox: patient, rights, acts, amounts and state."""
     try:
-        with _refusals():
-            number = checked_number(number)
-    except CommandError as error:
-        fail(error, as_json)
+        number = checked_number(number)
+    except FseError as error:
+        exit_with(error, as_json)
     outbox = profile_outbox()
     try:
         entry = outbox.get(number)
     finally:
         outbox.close()
     if entry is None:
-        fail(
+        exit_with(
             CommandError(
                 f"Aucune feuille {number} dans la boîte d'envoi.", ExitCode.NOT_FOUND, "not_found"
             ),
@@ -361,5 +322,5 @@ def show(number: str, as_json: bool) -> None:
     if as_json:
         print_json(entry.as_json())
         return
-    echo(f"Feuille {entry.number} — {entry.state_label}")
+    say(f"Feuille {entry.number} — {entry.state_label}")
     _describe(entry)

@@ -1,8 +1,8 @@
 """The FSE client: rights and batches over an httpx client that already carries the FSE token.
 
 Input is checked before any request (INS key, act codes, sheet number, typed rights);
-the service's refusals come back as `FseError` with a `kind` a caller can branch on:
-`bad_input`, `not_allowed`, `not_found`, `unavailable` or `failure`.
+the service's refusals come back as `FseError`, the kit's `ConnectorError`: a `kind` a
+caller can branch on, the reason in French, the field at fault and the exit code.
 """
 
 from __future__ import annotations
@@ -22,34 +22,19 @@ from connectors.fse.models import (
     act_problem,
     number_problem,
 )
+from connectors.kit.errors import ConnectorError
 from connectors.retry import post_once
 
-BAD_INPUT = "bad_input"
-NOT_ALLOWED = "not_allowed"
-NOT_FOUND = "not_found"
-UNAVAILABLE = "unavailable"
-FAILURE = "failure"
-_KINDS = {400: BAD_INPUT, 422: BAD_INPUT, 403: NOT_ALLOWED, 404: NOT_FOUND, 503: UNAVAILABLE}
 
+class FseError(ConnectorError):
+    """A refusal or a failure of the FSE service (see `ConnectorError`)."""
 
-class FseError(Exception):
-    """A refusal or a failure: its kind, the French reason, the HTTP status (0 before any
-    request), the emulation's code, and the field at fault when there is one."""
-
-    def __init__(
-        self, kind: str, message: str, status: int = 0, code: str = "", field: str = ""
-    ) -> None:
-        super().__init__(message)
-        self.kind = kind
-        self.message = message
-        self.status = status
-        self.code = code or kind
-        self.field = field
+    UNREADABLE = "Le service FSE a répondu {status}."
 
 
 def bad_input(field: str, problem: str) -> FseError:
     """A `bad_input` error naming the field."""
-    return FseError(BAD_INPUT, f"{field} : {problem}.", code=BAD_INPUT, field=field)
+    return FseError.bad_input(f"{field} : {problem}.", field=field)
 
 
 def checked_ins(ins: str) -> str:
@@ -161,26 +146,6 @@ class Arl:
         }
 
 
-def _outcome(response: httpx.Response) -> FseError:
-    kind = _KINDS.get(response.status_code, FAILURE)
-    message, code, field = "", kind, ""
-    try:
-        issue = response.json()["issue"][0]
-        message = str(issue.get("diagnostics", ""))
-        codings = (issue.get("details") or {}).get("coding") or []
-        code = str(codings[0].get("code", kind)) if codings else str(issue.get("code", kind))
-        field = str((issue.get("expression") or [""])[0])
-    except (ValueError, KeyError, IndexError, TypeError, AttributeError):
-        pass
-    return FseError(
-        kind,
-        message or f"Le service FSE a répondu {response.status_code}.",
-        response.status_code,
-        code,
-        field,
-    )
-
-
 def arl_of(body: dict) -> Arl:
     """An ARL from the service's JSON answer."""
     return Arl(
@@ -211,7 +176,7 @@ class FseClient:
     async def _post(self, path: str, body: dict) -> dict:
         response = await post_once(self._http, path, json=body)
         if response.status_code != 200:
-            raise _outcome(response)
+            raise FseError.from_response(response)
         return response.json()
 
     async def rights(self, ins: str, care_date: str | None = None) -> Rights:
@@ -227,5 +192,5 @@ class FseClient:
         """The caller's sheets as the platform holds them, billed or rejected."""
         response = await self._http.get("/billing")
         if response.status_code != 200:
-            raise _outcome(response)
+            raise FseError.from_response(response)
         return response.json()

@@ -8,11 +8,11 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.widgets import Button, DataTable, Static
 
-from bsp_tui.sso.errors import NoSessionError, SsoError
 from connectors.fse.client import FseClient, FseError
 from connectors.fse.models import french_euros
 from connectors.fse.outbox import Entry, Outbox, leftover
 from connectors.fse.sender import SendBusyError, SendReport, send_outbox
+from connectors.kit.errors import NoSessionError, SsoError
 from connectors.view import literal, literal_row, service_worker
 
 COLUMNS = (("number", "Numéro"), ("patient", "Patient"), ("date", "Date"))

@@ -28,7 +28,6 @@ from textual.widgets import (
 )
 
 from bsp_tui.domain.patients import PatientContext
-from bsp_tui.sso.errors import NoSessionError, SsoError
 from connectors.base import ConnectorContext
 from connectors.fse.client import FseClient, FseError
 from connectors.fse.models import (
@@ -43,6 +42,7 @@ from connectors.fse.models import (
 )
 from connectors.fse.outbox import Outbox, profile_outbox
 from connectors.fse.outbox_view import OutboxView
+from connectors.kit.errors import NoSessionError, SsoError
 from connectors.view import ConnectorView, literal, literal_row, service_worker
 
 NO_PATIENT = "Choisissez d'abord un patient dans INS (tuile 1)."
