@@ -22,11 +22,9 @@ from typing import IO, Any, NoReturn
 import click
 import httpx
 
-from bsp_tui.commands.session import open_session
 from bsp_tui.domain.patients import Identity, Traits
 from bsp_tui.exitcodes import ExitCode
-from bsp_tui.output import CommandError, echo, json_option, json_text, print_json, run_async
-from bsp_tui.sso.errors import SsoError
+from bsp_tui.output import json_text
 from connectors.ins.client import (
     InputError,
     InsClient,
@@ -37,6 +35,8 @@ from connectors.ins.client import (
     checked_serial,
     checked_traits,
 )
+from connectors.kit.cli import CommandError, client, command, json_option, print_json, say
+from connectors.kit.errors import SsoError
 
 FIELDS = ("family", "given", "sex", "birthdate", "birthplace")
 REQUIRED = FIELDS[:4]
@@ -49,20 +49,8 @@ def bad_input(field: str, reason: str, as_json: bool, label: str | None = None) 
     message = f"{label or field} : {reason}"
     if as_json:
         print_json({"error": {"code": "bad_input", "field": field, "message": message}})
-    echo(f"bsp: {message}", err=True)
+    say(f"bsp: {message}", err=True)
     sys.exit(int(ExitCode.USAGE))
-
-
-def service_failure(error: InsServiceError) -> CommandError:
-    """The exit code a script sees for a refusal of the service."""
-    codes = {
-        400: ExitCode.USAGE,
-        422: ExitCode.USAGE,
-        403: ExitCode.NOT_ALLOWED,
-        404: ExitCode.NOT_FOUND,
-        503: ExitCode.UNREACHABLE,
-    }
-    return CommandError(error.message, codes.get(error.status, ExitCode.FAILURE), error.code)
 
 
 def describe(identity: Identity) -> str:
@@ -78,11 +66,11 @@ def describe(identity: Identity) -> str:
 def print_lookup(result: LookupResult) -> None:
     """A lookup answer for people."""
     if result.identity is not None:
-        echo(f"00 — une identité :\n{describe(result.identity)}")
+        say(f"00 — une identité :\n{describe(result.identity)}")
     elif result.code == "01":
-        echo("01 — aucune identité ne correspond à ces traits.")
+        say("01 — aucune identité ne correspond à ces traits.")
     else:
-        echo(
+        say(
             "02 — plusieurs identités correspondent : précisez les autres prénoms de naissance "
             '(--given "PRÉNOM1 PRÉNOM2") ou le lieu de naissance (--birthplace CODE).'
         )
@@ -157,13 +145,10 @@ def lookup(
     _lookup(traits=traits, as_json=as_json)
 
 
-@run_async
+@command
 async def _lookup(traits: Traits, as_json: bool) -> None:
-    async with open_session() as session, session.client_for("ins") as http:
-        try:
-            result = await InsClient(http).lookup(traits)
-        except InsServiceError as error:
-            raise service_failure(error) from None
+    async with client("ins") as http:
+        result = await InsClient(http).lookup(traits)
     if as_json:
         print_json(result.to_json())
     else:
@@ -300,8 +285,7 @@ async def _one(ins: InsClient, row: Row) -> dict:
     except InputError as error:  # pragma: no cover - rows are checked when read
         return _row_error("bad_input", str(error), error.field)
     except InsServiceError as error:
-        failure = service_failure(error)
-        return _row_error(failure.code, error.message, error.field, status=error.status)
+        return _row_error(error.code, error.message, error.field, status=error.status)
     except SsoError as error:
         raise FatalError(CommandError(error.message, error.exit_code, error.code)) from None
     except httpx.TimeoutException:
@@ -376,15 +360,13 @@ async def run_batch(
     return counts, fatal[0] if fatal else None
 
 
-@run_async
+@command
 async def _batch(rows: list[Row], concurrency: int, as_json: bool) -> None:
-    async with open_session() as session:
-        # Fails now (exit 3) rather than on every row when nobody is signed in.
-        await session.connector_token("ins")
-        async with session.client_for("ins") as http:
-            _, fatal = await run_batch(
-                InsClient(http), rows, len(rows), concurrency, sys.stdout, sys.stderr
-            )
+    # Fails now (exit 3) rather than on every row when nobody is signed in.
+    async with client("ins", signed_in=True) as http:
+        _, fatal = await run_batch(
+            InsClient(http), rows, len(rows), concurrency, sys.stdout, sys.stderr
+        )
     if fatal is not None:
         raise fatal
 
@@ -432,20 +414,17 @@ def verify(
         problem = (f"Les traits donnés ne sont pas ceux de l'INS {ins}.", ExitCode.FAILURE)
     if problem:
         # The answer is data (printed above with --json); the exit code says how it went.
-        echo(f"bsp: {problem[0]}", err=True)
+        say(f"bsp: {problem[0]}", err=True)
         sys.exit(int(problem[1]))
     if not as_json:
         checked = " ; les traits donnés sont les siens" if result.consistent else ""
-        echo(f"INS {ins} connu (OID {result.oid}){checked}.")
+        say(f"INS {ins} connu (OID {result.oid}){checked}.")
 
 
-@run_async
+@command
 async def _verify(ins: str, traits: Traits | None, as_json: bool) -> Verification:
-    async with open_session() as session, session.client_for("ins") as http:
-        try:
-            return await InsClient(http).verify(ins, traits)
-        except InsServiceError as error:
-            raise service_failure(error) from None
+    async with client("ins") as http:
+        return await InsClient(http).verify(ins, traits)
 
 
 @ins_group.command("card")
@@ -464,17 +443,14 @@ def card(serial: str, rank: int | None, as_json: bool) -> None:
     _card(serial=serial, rank=rank, as_json=as_json)
 
 
-@run_async
+@command
 async def _card(serial: str, rank: int | None, as_json: bool) -> None:
-    async with open_session() as session, session.client_for("ins") as http:
-        client = InsClient(http)
-        try:
-            if rank is None:
-                found = await client.by_card(serial)
-            else:
-                result = await client.card_identity(serial, rank)
-        except InsServiceError as error:
-            raise service_failure(error) from None
+    async with client("ins") as http:
+        ins = InsClient(http)
+        if rank is None:
+            found = await ins.by_card(serial)
+        else:
+            result = await ins.card_identity(serial, rank)
     if rank is not None:
         if as_json:
             print_json(result.to_json())
@@ -484,6 +460,6 @@ async def _card(serial: str, rank: int | None, as_json: bool) -> None:
     if as_json:
         print_json(found.to_json())
         return
-    echo(f"Carte Vitale {found.serial} — choisissez un bénéficiaire (--rank) :")
+    say(f"Carte Vitale {found.serial} — choisissez un bénéficiaire (--rank) :")
     for b in found.beneficiaries:
-        echo(f"  {b.rank}  {b.family} {b.given}, né(e) le {b.birthdate}")
+        say(f"  {b.rank}  {b.family} {b.given}, né(e) le {b.birthdate}")

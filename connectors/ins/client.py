@@ -4,7 +4,8 @@
 auth adds the connector's token (what `Session.client_for("ins")` and the screen
 context give). Every input is checked before any request: a malformed value raises
 `InputError(field, reason)` and nothing is sent. The service's refusals raise
-`InsServiceError` with the HTTP status and the OperationOutcome's diagnostics.
+`InsServiceError` with the HTTP status and the OperationOutcome's diagnostics; both are
+the kit's `ConnectorError`, with their exit code.
 
     async with session.client_for("ins") as http:
         ins = InsClient(http)
@@ -26,28 +27,23 @@ from bsp_tui.domain.patients import (
     identity_of,
     ins_problem,
 )
+from connectors.kit.errors import BAD_INPUT, FAILURE, ConnectorError
 
 FOUND, NONE, SEVERAL = "00", "01", "02"
 
 
-class InputError(ValueError):
+class InputError(ConnectorError, ValueError):
     """A malformed input, caught before any request: which field, and why (in French)."""
 
     def __init__(self, field: str, reason: str) -> None:
-        super().__init__(f"{field} : {reason}")
-        self.field = field
+        super().__init__(BAD_INPUT, f"{field} : {reason}", field=field)
         self.reason = reason
 
 
-class InsServiceError(Exception):
+class InsServiceError(ConnectorError):
     """The INS service refused a request (an OperationOutcome, or an unreadable answer)."""
 
-    def __init__(self, status: int, code: str, message: str, field: str | None = None) -> None:
-        super().__init__(message)
-        self.status = status
-        self.code = code
-        self.message = message
-        self.field = field
+    UNREADABLE = "Réponse inattendue du service INS (HTTP {status})."
 
 
 @dataclass(frozen=True)
@@ -153,17 +149,7 @@ class InsClient:
             data = None
         if response.is_success and isinstance(data, dict):
             return data
-        issue = {}
-        if isinstance(data, dict) and data.get("resourceType") == "OperationOutcome":
-            issue = (data.get("issue") or [{}])[0]
-        message = (
-            issue.get("diagnostics")
-            or f"Réponse inattendue du service INS (HTTP {response.status_code})."
-        )
-        field = (issue.get("expression") or [None])[0]
-        raise InsServiceError(
-            response.status_code, str(issue.get("code", "unknown")), message, field
-        )
+        raise InsServiceError.from_response(response)
 
     async def lookup(self, traits: Traits) -> LookupResult:
         """Look an identity up by its traits (the birthplace is optional)."""
@@ -174,7 +160,9 @@ class InsClient:
         try:
             return _lookup_result(await self._post("lookup", body))
         except (KeyError, TypeError, ValueError) as error:
-            raise InsServiceError(200, "unknown", f"Réponse INS illisible : {error}.") from None
+            raise InsServiceError(
+                FAILURE, f"Réponse INS illisible : {error}.", status=200, code="unknown"
+            ) from None
 
     async def verify(self, ins: str, traits: Traits | None = None) -> Verification:
         """Is the INS known; with traits (all optional), are they its own?"""

@@ -18,6 +18,7 @@ from bsp_tui.output import CommandError
 from bsp_tui.sso.errors import NoSessionError
 from connectors.ins.cli import FIELDS, Row, parse_batch, run_batch, summary
 from connectors.ins.client import InputError, InsClient, InsServiceError, LookupResult
+from connectors.kit.errors import NOT_ALLOWED
 from tests.connectors.ins.conftest import family_card, scenario, unknown_ins
 
 pytestmark = pytest.mark.anyio
@@ -197,7 +198,7 @@ class FakeIns:
         self.in_flight -= 1
         self.finished.append(traits.family)
         if traits.family == "REFUSE":
-            raise InsServiceError(403, "forbidden", "Refusé.")
+            raise InsServiceError(NOT_ALLOWED, "Refusé.", status=403, code="forbidden")
         if traits.family == "GONE":
             raise NoSessionError("Aucune session : connectez-vous avec `bsp login`.")
         if traits.family == "SLOW":
