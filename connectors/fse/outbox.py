@@ -20,7 +20,9 @@ from filelock import AsyncFileLock
 
 from bsp_tui.sqlite import SqliteFile
 from connectors.fse.models import ZERO, Sheet, new_number, sheet_of
+from connectors.kit.local import profile_data
 
+OUTBOX_STEM, OUTBOX_SUFFIX = "fse-outbox", ".sqlite3"
 PENDING = "pending"
 SENDING = "sending"
 ACCEPTED = "accepted"
@@ -86,8 +88,8 @@ def leftover(count: int) -> str:
 
 
 def outbox_path(data: Path, profile: str) -> Path:
-    """Where a profile's outbox lives."""
-    return data / f"fse-outbox-{profile}.sqlite3"
+    """Where a profile's outbox lives (`profile_data` names the configured one's)."""
+    return data / f"{OUTBOX_STEM}-{profile}{OUTBOX_SUFFIX}"
 
 
 class Outbox:
@@ -216,7 +218,4 @@ class Outbox:
 
 def profile_outbox() -> Outbox:
     """The outbox of the configured profile (`BSP_PROFILE`), in its data folder."""
-    from bsp_tui.config import folders
-    from bsp_tui.sso.profile import load_profile
-
-    return Outbox(outbox_path(folders().data, load_profile().name))
+    return Outbox(profile_data(OUTBOX_STEM, OUTBOX_SUFFIX))

@@ -1,5 +1,6 @@
 """A third party's connector, installed beside bsp: it knows bsp only by its public
-API (the Connector contract, the connector view kit, the launcher's session).
+API (the Connector contract and the connector kit: its screen base, its
+client on the launcher's session).
 
 Its service is its own, at `BSP_HELLO_URL`, not one the emulated platform hosts.
 """

@@ -1,13 +1,11 @@
-"""Its command, `bsp hello ping`: the same session as every connector."""
+"""Its command, `bsp hello ping`: the same session as every connector, through the kit."""
 
 from __future__ import annotations
-
-import asyncio
 
 import click
 
 from bsp_hello import CONNECTOR
-from bsp_tui.launcher import open_session
+from connectors.kit.cli import client, command, say
 
 
 @click.group()
@@ -16,14 +14,8 @@ def hello() -> None:
 
 
 @hello.command()
-def ping() -> None:
+@command
+async def ping() -> None:
     """Ask the service who is signed in."""
-
-    async def ask() -> str:
-        async with (
-            open_session() as session,
-            session.client_for(CONNECTOR.audience, CONNECTOR.base_url) as http,
-        ):
-            return (await http.get("/me")).json()["hello"]
-
-    click.echo(asyncio.run(ask()))
+    async with client(CONNECTOR.audience, CONNECTOR.base_url) as http:
+        say((await http.get("/me")).json()["hello"])
