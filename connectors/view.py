@@ -21,7 +21,7 @@ from __future__ import annotations
 import functools
 import logging
 from collections.abc import Callable, Coroutine, Iterable
-from typing import Any, Protocol
+from typing import Any, ClassVar, Protocol
 
 import httpx
 from rich.text import Text
@@ -29,10 +29,12 @@ from textual import events, work
 from textual.containers import Vertical
 from textual.content import Content
 from textual.message import Message
+from textual.widget import Widget
+from textual.widgets import Static
 
 from bsp_tui.printable import printable
-from bsp_tui.sso.errors import NoSessionError, SsoError
 from connectors.base import ConnectorContext
+from connectors.kit.errors import NoSessionError, SsoError
 
 log = logging.getLogger(__name__)
 
@@ -114,10 +116,24 @@ def _say(widget: SaysInPlace, message: str) -> None:
         widget.say(message, error=True)
 
 
-class ConnectorView(Vertical):
+class StatusLine(Widget):
+    """A widget with a status line of its own (`SaysInPlace`): the `Static` whose id is
+    `STATUS_ID`, which `say` fills literally, with the `-error` class for a failure."""
+
+    STATUS_ID: ClassVar[str] = "status"
+
+    def say(self, message: str, error: bool = False) -> None:
+        """Show `message` in the status line (in the error style with `error`)."""
+        status = self.query_one(f"#{self.STATUS_ID}", Static)
+        status.update(literal(message))
+        status.set_class(error, "-error")
+
+
+class ConnectorView(StatusLine, Vertical):
     """Base class of every connector's screen (`Connector.screen` names a subclass).
 
-    In a short terminal (80×24 over SSH) the view's inputs, lists and buttons drop
+    Its `say` shows a message in the Static of id `STATUS_ID` (`StatusLine`). In a
+    short terminal (80×24 over SSH) the view's inputs, lists and buttons drop
     their borders and the view has the `-compact` class, so that a result and the
     control that acts on it stay on screen; what still does not fit scrolls.
     """

@@ -165,6 +165,8 @@ class BreakGlassModal(ModalScreen[str | None]):
 class DmpView(ConnectorView):
     """The context patient's DMP documents."""
 
+    STATUS_ID = "dmp-status"
+
     BINDINGS = [
         Binding("s", "sort_next", "Trier", id="dmp.sort"),
         Binding("b", "break_glass", "Bris de glace", id="dmp.break-glass"),
@@ -211,11 +213,6 @@ class DmpView(ConnectorView):
         self.query_one("#dmp-patient", Static).update(literal(patient.label))
         self.query_one(DataTable).focus()
         self.load()
-
-    def say(self, message: str, error: bool = False) -> None:
-        status = self.query_one("#dmp-status", Static)
-        status.update(literal(message))
-        status.set_class(error, "-error")
 
     @property
     def client(self) -> DmpClient:

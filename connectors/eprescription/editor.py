@@ -28,7 +28,7 @@ from connectors.eprescription.models import (
     quantity_of,
     save_qr,
 )
-from connectors.view import literal, literal_row, service_worker
+from connectors.view import StatusLine, literal, literal_row, service_worker
 
 NO_PATIENT = "Choisissez d'abord un patient dans INS : l'ordonnance est faite pour lui."
 CHOOSE_MEDICATION = "Choisissez d'abord un médicament dans la liste (Entrée)."
@@ -44,8 +44,10 @@ def quantity_label(line: LineRequest) -> str:
     return f"{line.duration_days} j"
 
 
-class PrescriptionEditor(VerticalScroll):
+class PrescriptionEditor(StatusLine, VerticalScroll):
     """A new prescription for the context patient (it scrolls in a short terminal)."""
+
+    STATUS_ID = "rx-status"
 
     BINDINGS = [
         Binding("delete", "remove_line", "Retirer la ligne", id="rx.remove-line"),
@@ -121,11 +123,6 @@ class PrescriptionEditor(VerticalScroll):
                 widget.disabled = True
             return
         self.query_one("#rx-search", Input).focus()
-
-    def say(self, message: str, error: bool = False) -> None:
-        status = self.query_one("#rx-status", Static)
-        status.update(literal(message))
-        status.set_class(error, "-error")
 
     # -- the catalogue ------------------------------------------------------------------
 

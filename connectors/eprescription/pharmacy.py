@@ -39,7 +39,7 @@ from connectors.eprescription.models import (
     french_day,
 )
 from connectors.kit.errors import BAD_INPUT
-from connectors.view import literal, literal_row, service_worker
+from connectors.view import StatusLine, literal, literal_row, service_worker
 
 CHOICE_COLUMN = "choice"
 
@@ -68,8 +68,10 @@ def found_message(prescription: Prescription, can_dispense: bool) -> tuple[str, 
     return f"Ordonnance {number} : {count} ligne{'s' if count > 1 else ''}, {what}.", False
 
 
-class PrescriptionLookup(VerticalScroll):
+class PrescriptionLookup(StatusLine, VerticalScroll):
     """Find a prescription by number; dispense it when `can_dispense` (it scrolls)."""
+
+    STATUS_ID = "rx-lookup-status"
 
     BINDINGS = [
         Binding("d", "choose('dispensed')", "Délivré", id="rx.dispensed"),
@@ -123,11 +125,6 @@ class PrescriptionLookup(VerticalScroll):
     def on_mount(self) -> None:
         self.query_one("#rx-number-input", Input).focus()
         self.set_dispensable(False)
-
-    def say(self, message: str, error: bool = False) -> None:
-        status = self.query_one("#rx-lookup-status", Static)
-        status.update(literal(message))
-        status.set_class(error, "-error")
 
     def set_dispensable(self, on: bool) -> None:
         for widget in self.query("#rx-choices Button, #rx-choices Input, #rx-validate"):

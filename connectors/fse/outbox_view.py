@@ -13,7 +13,7 @@ from connectors.fse.models import french_euros
 from connectors.fse.outbox import Entry, Outbox, leftover
 from connectors.fse.sender import SendBusyError, SendReport, send_outbox
 from connectors.kit.errors import NoSessionError, SsoError
-from connectors.view import literal, literal_row, service_worker
+from connectors.view import StatusLine, literal_row, service_worker
 
 COLUMNS = (("number", "Numéro"), ("patient", "Patient"), ("date", "Date"))
 COLUMNS += (("amount", "Montant"), ("state", "État"))
@@ -46,8 +46,10 @@ def arl_summary(report: SendReport) -> str:
     )
 
 
-class OutboxView(Vertical):
+class OutboxView(StatusLine, Vertical):
     """The outbox table and the send button."""
+
+    STATUS_ID = "fse-send-status"
 
     DEFAULT_CSS = """
     OutboxView #fse-outbox { height: 1fr; }
@@ -72,12 +74,6 @@ class OutboxView(Vertical):
 
     def on_mount(self) -> None:
         self.refresh_table()
-
-    def say(self, message: str, error: bool = False) -> None:
-        """Show a message under the send button."""
-        status = self.query_one("#fse-send-status", Static)
-        status.update(literal(message))
-        status.set_class(error, "-error")
 
     def refresh_table(self) -> None:
         """Read the outbox again."""

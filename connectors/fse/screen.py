@@ -62,6 +62,8 @@ def rights_text(rights: Rights) -> str:
 class FseView(ConnectorView):
     """Make care sheets for the context patient; follow and send the outbox."""
 
+    STATUS_ID = "fse-status"
+
     BINDINGS = [
         Binding("a", "add_act", "Ajouter l'acte", id="fse.add-act"),
         Binding("d", "remove_act", "Retirer l'acte", id="fse.remove-act"),
@@ -151,12 +153,6 @@ class FseView(ConnectorView):
 
     async def on_unmount(self) -> None:
         self.outbox.close()
-
-    def say(self, message: str, error: bool = False) -> None:
-        """Show a message under the sheet."""
-        status = self.query_one("#fse-status", Static)
-        status.update(literal(message))
-        status.set_class(error, "-error")
 
     # -- rights ---------------------------------------------------------------------------
 

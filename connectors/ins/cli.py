@@ -24,7 +24,6 @@ import httpx
 
 from bsp_tui.domain.patients import Identity, Traits
 from bsp_tui.exitcodes import ExitCode
-from bsp_tui.output import json_text
 from connectors.ins.client import (
     InputError,
     InsClient,
@@ -35,7 +34,15 @@ from connectors.ins.client import (
     checked_serial,
     checked_traits,
 )
-from connectors.kit.cli import CommandError, client, command, json_option, print_json, say
+from connectors.kit.cli import (
+    CommandError,
+    client,
+    command,
+    json_option,
+    json_text,
+    print_json,
+    say,
+)
 from connectors.kit.errors import SsoError
 
 FIELDS = ("family", "given", "sex", "birthdate", "birthplace")

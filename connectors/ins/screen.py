@@ -57,6 +57,8 @@ def field_problems(traits: Traits) -> dict[str, str]:
 class InsView(ConnectorView):
     """Look an identity up by its traits and choose it as the patient."""
 
+    STATUS_ID = "ins-outcome"
+
     DEFAULT_CSS = """
     InsView #ins-scroll { height: 1fr; }
     InsView .title { text-style: bold; margin-bottom: 1; }
@@ -131,11 +133,6 @@ class InsView(ConnectorView):
             reason = problems.get(name, "")
             shown = literal(f"⚠ {reason}" if reason else "")
             self.query_one(f"#ins-{name}-error", Static).update(shown)
-
-    def say(self, message: str, error: bool = False) -> None:
-        outcome = self.query_one("#ins-outcome", Static)
-        outcome.update(literal(message))
-        outcome.set_class(error, "-error")
 
     @on(Input.Submitted)
     @on(Button.Pressed, "#ins-search")

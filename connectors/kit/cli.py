@@ -1,7 +1,8 @@
 """The click helpers of a connector's commands: `bsp NAME …` speaks like every command.
 
-- `say` prints a line (stdout, or stderr with `err`), `json_option` adds `--json` and
-  `print_json` prints one JSON document: data on stdout, one-sentence errors on stderr.
+- `say` prints a line (stdout, or stderr with `err`), `json_option` adds `--json`,
+  `print_json` prints one JSON document (`json_text` is its text, for NDJSON): data on
+  stdout, one-sentence errors on stderr; control characters are shown, never obeyed.
 - `command` runs an async command body: a `ConnectorError` (or a `CommandError`, a
   session's failure, an unreachable platform) ends it with one sentence and its exit code.
 - `client(NAME)` is an HTTP client for the connector's service on the signed-in session,
@@ -21,11 +22,11 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable, Coroutine
 from contextlib import AbstractAsyncContextManager
-from typing import TYPE_CHECKING, Any, NoReturn, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, NoReturn, Protocol
 
 import click
 
-from bsp_tui.output import CommandError, echo, fail, json_option, print_json, run_async
+from bsp_tui.output import CommandError, echo, fail, json_option, json_text, print_json, run_async
 from connectors.kit.errors import ConnectorError
 
 if TYPE_CHECKING:
@@ -34,17 +35,16 @@ if TYPE_CHECKING:
 __all__ = [
     "ClientFactory",
     "CommandError",
-    "checked",
     "client",
     "command",
     "exit_with",
     "failure",
     "json_option",
+    "json_text",
     "print_json",
     "say",
 ]
 
-T = TypeVar("T")
 say = echo
 
 
@@ -77,14 +77,6 @@ def failure(error: ConnectorError, prefix: str = "", suffix: str = "") -> Comman
     `suffix` when given), its exit code, its reason code."""
     message = " ".join(part for part in (prefix, error.message, suffix) if part)
     return CommandError(message, error.exit_code, error.code)
-
-
-def checked(check: Callable[[], T]) -> T:
-    """Run a client-side check before any request; its ConnectorError exits (2)."""
-    try:
-        return check()
-    except ConnectorError as error:
-        raise failure(error) from None
 
 
 def exit_with(error: ConnectorError | CommandError, as_json: bool) -> NoReturn:

@@ -5,20 +5,19 @@ from __future__ import annotations
 from textual.app import ComposeResult
 from textual.widgets import Static
 
-from connectors.view import ConnectorView, literal, service_worker
+from connectors.view import ConnectorView, service_worker
 
 
 class HelloView(ConnectorView):
     """One line: what the service answered."""
+
+    STATUS_ID = "hello-answer"
 
     def compose(self) -> ComposeResult:
         yield Static("", id="hello-answer")
 
     def on_mount(self) -> None:
         self.ask()
-
-    def say(self, message: str, error: bool = False) -> None:
-        self.query_one("#hello-answer", Static).update(literal(message))
 
     @service_worker(group="hello")
     async def ask(self) -> None:
