@@ -8,6 +8,7 @@ import time
 import webbrowser
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import Any
 from urllib.parse import urlencode
 
 from authlib.oauth2.rfc7636 import create_s256_code_challenge
@@ -61,7 +62,7 @@ OnEvent = Callable[[FlowEvent], None]
 class SignedIn:
     """A flow's outcome: the token response and the nonce the ID token must carry."""
 
-    tokens: dict
+    tokens: dict[str, Any]
     nonce: str | None
 
 
@@ -73,7 +74,7 @@ _REFUSED = {
 
 async def _poll(
     provider: Provider, data: dict[str, str], interval: int, expires_in: int, on_event: OnEvent
-) -> dict:
+) -> dict[str, Any]:
     deadline = time.monotonic() + expires_in
     first = True
     while True:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from typing import Any
 
 from joserfc import jwt
 from joserfc.errors import (
@@ -46,9 +47,9 @@ async def validate_id_token(
     nonce: str | None,
     acr: str,
     now: Callable[[], float] = time.time,
-) -> dict:
+) -> dict[str, Any]:
     """The claims of a valid ID token from `provider` for its client, or IdTokenError."""
-    claims: dict | None = None
+    claims: dict[str, Any] | None = None
     for refresh in (False, True):
         keys = await provider.jwks(refresh=refresh)
         try:

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, fields
+from typing import Any
 
 from bsp_tui.config import ConfigError, config_file, read_config
 from bsp_tui.sso.errors import UsageError
@@ -75,7 +76,7 @@ def load_profile(name: str | None = None) -> Profile:
     """The profile named (or `BSP_PROFILE`, or `default`), with environment overrides."""
     name = name or os.environ.get("BSP_PROFILE") or "default"
     path = config_file()
-    values: dict = {}
+    values: dict[str, Any] = {}
     if path.exists():
         try:
             document = read_config()
@@ -83,8 +84,8 @@ def load_profile(name: str | None = None) -> Profile:
             raise UsageError(str(error)) from None
         profiles = document.get("profiles", {})
         if name != "default" and name not in profiles:
-            known = ", ".join(sorted(profiles)) or "aucun"
-            raise UsageError(f"Profil « {name} » inconnu dans {path} (profils : {known}).")
+            names = ", ".join(sorted(profiles)) or "aucun"
+            raise UsageError(f"Profil « {name} » inconnu dans {path} (profils : {names}).")
         values = profiles.get(name, {})
         if not isinstance(values, dict):
             raise UsageError(f"Le profil « {name} » de {path} n'est pas une table.")

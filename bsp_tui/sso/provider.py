@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import httpx
 
@@ -41,16 +41,16 @@ class Provider:
         self.issuer = issuer
         self.client_id = client_id
         self._client_secret = client_secret
-        self._metadata: dict | None = None
+        self._metadata: dict[str, Any] | None = None
         self._jwks: KeySet | None = None
 
-    async def _get(self, url: str, **kwargs: object) -> httpx.Response:
+    async def _get(self, url: str, **kwargs: Any) -> httpx.Response:
         try:
             return await self.http.get(url, **kwargs)
         except httpx.TransportError:
             raise unreachable("Le fournisseur d'identité") from None
 
-    async def metadata(self) -> dict:
+    async def metadata(self) -> dict[str, Any]:
         """Discovery: PSC's own path first, then the standard one."""
         if self._metadata is None:
             for path in (PSC_DISCOVERY, STANDARD_DISCOVERY):
@@ -75,7 +75,7 @@ class Provider:
         url = (await self.metadata()).get(name)
         if not url:
             raise SsoError(f"Ce fournisseur d'identité ne propose pas « {name} ».")
-        return url
+        return str(url)
 
     async def jwks(self, refresh: bool = False) -> KeySet:
         """The provider's signing keys (fetched again when `refresh`)."""
@@ -90,17 +90,19 @@ class Provider:
                 raise SsoError("Les clés publiques du fournisseur sont illisibles.") from None
         return self._jwks
 
-    async def post_form(self, endpoint: str, data: dict[str, str]) -> dict:
+    async def post_form(self, endpoint: str, data: dict[str, str]) -> dict[str, Any]:
         """POST a form to an endpoint named in discovery, authenticated as this client.
 
         A public client (the launcher) names itself; a confidential one uses HTTP Basic.
         """
         url = await self.endpoint(endpoint)
+        auth: httpx.Auth
         if self._client_secret:
             auth = httpx.BasicAuth(self.client_id, self._client_secret)
             form = data
         else:
-            auth, form = None, {"client_id": self.client_id} | data
+            # A bare Auth adds nothing: the client names itself in the form.
+            auth, form = httpx.Auth(), {"client_id": self.client_id} | data
         try:
             response = await self.http.post(url, data=form, auth=auth)
         except httpx.TransportError:
@@ -117,6 +119,6 @@ class Provider:
             response.status_code,
         )
 
-    async def token(self, data: dict[str, str]) -> dict:
+    async def token(self, data: dict[str, str]) -> dict[str, Any]:
         """A token-endpoint request."""
         return await self.post_form("token_endpoint", data)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping
-from typing import Any, TypedDict
+from typing import Any, TypedDict, TypeGuard
 
 
 class TokenRecord(TypedDict):
@@ -20,7 +20,7 @@ def _margin(record: Mapping[str, Any]) -> float:
     return min(15.0, float(record.get("lifetime", 60)) / 4)
 
 
-def fresh(record: Mapping[str, Any] | None, min_valid: float = 0) -> bool:
+def fresh(record: Mapping[str, Any] | None, min_valid: float = 0) -> TypeGuard[Mapping[str, Any]]:
     """True when a stored token stays valid for `min_valid` seconds and the margin."""
     if not record:
         return False

@@ -13,7 +13,7 @@ import os
 import time
 from collections.abc import Awaitable, Callable, Iterable
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import httpx
 
@@ -80,7 +80,7 @@ class _SessionLock:
             self._tasks.release()
 
 
-def _who(userinfo: dict, id_claims: dict) -> dict:
+def _who(userinfo: dict[str, Any], id_claims: dict[str, Any]) -> dict[str, Any]:
     claims = id_claims | userinfo
     roles = claims.get("SubjectRole") or []
     code = roles[0].split("^")[0] if roles else ""
@@ -175,7 +175,7 @@ class Session:
             mounts=self._mounts,
             auth=auth,
             timeout=HTTP_TIMEOUT,
-            verify=self._tls,
+            verify=self._tls or True,
         )
         if self.tracer is not None:
             self.tracer.attach(client)
@@ -223,7 +223,7 @@ class Session:
         national_id: str | None = None,
         approve: Callable[[str], Awaitable[None]] | None = None,
         opener: Callable[[str], object] | None = None,
-    ) -> dict:
+    ) -> dict[str, Any]:
         """Run a flow, check the ID token, keep the session; returns the session record."""
         # The flows and the ID-token check (JOSE) are loaded only to sign in.
         from bsp_tui.sso import flows
@@ -240,10 +240,8 @@ class Session:
         elif flow == "device":
             outcome = await flows.device(self.provider, profile.scope, on_event)
         elif flow == "browser":
-            extra = {"opener": opener} if opener else {}
-            outcome = await flows.browser(
-                self.provider, profile.scope, profile.acr, on_event, **extra
-            )
+            args = (self.provider, profile.scope, profile.acr, on_event)
+            outcome = await (flows.browser(*args, opener) if opener else flows.browser(*args))
         else:
             raise UsageError(f"Parcours inconnu « {flow} » : ciba, device ou browser.")
         tokens = outcome.tokens
@@ -271,7 +269,7 @@ class Session:
             await self._revoke(previous["refresh_token"])
         return record
 
-    async def _userinfo(self, access_token: str) -> dict:
+    async def _userinfo(self, access_token: str) -> dict[str, Any]:
         try:
             url = await self.provider.endpoint("userinfo_endpoint")
             response = await self.http.get(url, headers={"Authorization": f"Bearer {access_token}"})
@@ -284,7 +282,7 @@ class Session:
 
     # -- tokens -------------------------------------------------------------------
 
-    def _session_record(self) -> dict:
+    def _session_record(self) -> dict[str, Any]:
         record = self.store.get("session")
         if not record:
             raise NoSessionError("Aucune session", "connectez-vous avec `bsp login`.")
@@ -297,7 +295,7 @@ class Session:
         """A PSC access token valid for at least `min_valid` seconds, renewed if needed."""
         record = self.store.get("access")
         if fresh(record, min_valid) and self.store.get("session"):
-            return record["token"]
+            return str(record["token"])
         async with self._lock:
             return await self._access_locked(min_valid)
 
@@ -305,7 +303,7 @@ class Session:
         record = self.store.get("access")
         if fresh(record, min_valid) and record["token"] != refused:
             self._session_record()
-            return record["token"]
+            return str(record["token"])
         session = self._session_record()
         try:
             tokens = await self.provider.token(
@@ -325,7 +323,7 @@ class Session:
         access = token_record(tokens["access_token"], int(tokens.get("expires_in", 60)))
         self.store.put("session", session)
         self.store.put("access", access)
-        return access["token"]
+        return str(access["token"])
 
     async def connector_token(
         self, audience: str, min_valid: float = 0, refused: str | None = None
@@ -337,12 +335,12 @@ class Session:
         key = f"api:{audience}"
         record = self.store.get(key)
         if fresh(record, min_valid) and record["token"] != refused and self.store.get("session"):
-            return record["token"]
+            return str(record["token"])
         async with self._lock:
             record = self.store.get(key)
             if fresh(record, min_valid) and record["token"] != refused:
                 self._session_record()
-                return record["token"]
+                return str(record["token"])
             record = await self._exchange(audience)
             self.store.put(key, record)
             session = self._session_record()
@@ -355,9 +353,9 @@ class Session:
                 f"Un jeton {audience} vit au plus {record['lifetime']} s : "
                 f"impossible de garantir {int(min_valid)} s."
             )
-        return record["token"]
+        return str(record["token"])
 
-    async def _exchange(self, audience: str) -> dict:
+    async def _exchange(self, audience: str) -> dict[str, Any]:
         access = await self._access_locked(0)
         for attempt in (1, 2):
             try:
@@ -369,7 +367,7 @@ class Session:
                         "audience": audience,
                     }
                 )
-                return token_record(body["access_token"], int(body.get("expires_in", 60)))
+                return dict(token_record(body["access_token"], int(body.get("expires_in", 60))))
             except TokenEndpointError as error:
                 if error.error == "invalid_target":
                     raise UsageError(f"Service inconnu de la plateforme : {audience}.") from None
@@ -386,7 +384,7 @@ class Session:
 
     # -- status and logout ----------------------------------------------------------
 
-    async def status(self, audiences: Iterable[str] = (), live: bool = True) -> dict:
+    async def status(self, audiences: Iterable[str] = (), live: bool = True) -> dict[str, Any]:
         """Who is signed in and until when, and each connector's cached token.
 
         With `live`, the session is checked with the provider (userinfo), renewed first
@@ -462,7 +460,7 @@ class Session:
 
     # -- connectors -------------------------------------------------------------------
 
-    def cached_token(self, audience: str) -> dict | None:
+    def cached_token(self, audience: str) -> dict[str, Any] | None:
         """The stored API token of one service (or None), as its client's auth reads it."""
         return self.store.get(f"api:{audience}")
 

@@ -11,9 +11,9 @@ import contextlib
 import json
 import os
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Protocol, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from bsp_tui.sso.errors import StoreUnavailableError
 
@@ -33,10 +33,10 @@ class TokenStore(Protocol):
 
     kind: str
 
-    def get(self, key: str) -> dict | None:
+    def get(self, key: str) -> dict[str, Any] | None:
         """The entry, or None."""
 
-    def put(self, key: str, value: dict) -> None:
+    def put(self, key: str, value: Mapping[str, Any]) -> None:
         """Write (replace) an entry."""
 
     def delete(self, key: str) -> None:
@@ -47,16 +47,16 @@ class MemoryStore:
     """This process only: nothing reaches the disk."""
 
     kind = "memory"
-    _shared: dict[str, dict[str, dict]] = {}  # noqa: RUF012 - per-process by design
+    _shared: dict[str, dict[str, dict[str, Any]]] = {}  # noqa: RUF012 - per-process by design
 
     def __init__(self, namespace: str) -> None:
         self._data = self._shared.setdefault(namespace, {})
 
-    def get(self, key: str) -> dict | None:
+    def get(self, key: str) -> dict[str, Any] | None:
         return self._data.get(key)
 
-    def put(self, key: str, value: dict) -> None:
-        self._data[key] = value
+    def put(self, key: str, value: Mapping[str, Any]) -> None:
+        self._data[key] = dict(value)
 
     def delete(self, key: str) -> None:
         self._data.pop(key, None)
@@ -70,7 +70,7 @@ class FileStore:
     def __init__(self, path: Path) -> None:
         self.path = path
 
-    def _read(self) -> dict[str, dict]:
+    def _read(self) -> dict[str, dict[str, Any]]:
         try:
             data = json.loads(self.path.read_text(encoding="utf-8"))
         except FileNotFoundError:
@@ -82,7 +82,7 @@ class FileStore:
             return {}
         return {key: value for key, value in data.items() if isinstance(value, dict)}
 
-    def _write(self, data: dict[str, dict]) -> None:
+    def _write(self, data: dict[str, dict[str, Any]]) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         temporary = self.path.with_suffix(f".{os.getpid()}.tmp")
         fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
@@ -90,11 +90,11 @@ class FileStore:
             json.dump(data, handle)
         temporary.replace(self.path)
 
-    def get(self, key: str) -> dict | None:
+    def get(self, key: str) -> dict[str, Any] | None:
         return self._read().get(key)
 
-    def put(self, key: str, value: dict) -> None:
-        self._write(self._read() | {key: value})
+    def put(self, key: str, value: Mapping[str, Any]) -> None:
+        self._write(self._read() | {key: dict(value)})
 
     def delete(self, key: str) -> None:
         data = self._read()
@@ -145,7 +145,7 @@ class KeyringStore:
     def __init__(self, service: str) -> None:
         self.service = service
 
-    def get(self, key: str) -> dict | None:
+    def get(self, key: str) -> dict[str, Any] | None:
         import keyring
 
         raw = _bounded(lambda: keyring.get_password(self.service, key), "lecture")
@@ -157,7 +157,7 @@ class KeyringStore:
             return None
         return value if isinstance(value, dict) else None
 
-    def put(self, key: str, value: dict) -> None:
+    def put(self, key: str, value: Mapping[str, Any]) -> None:
         import keyring
 
         raw = json.dumps(value, separators=(",", ":"))

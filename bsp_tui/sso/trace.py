@@ -112,7 +112,7 @@ def _scrub(value: Any, secrets: tuple[str, ...]) -> Any:
     return value
 
 
-def _json(value: dict) -> str:
+def _json(value: dict[str, Any]) -> str:
     return json.dumps(value, ensure_ascii=False, default=str)
 
 
@@ -124,8 +124,8 @@ class RedactedToken:
     """
 
     field: str
-    header: dict | None = dataclasses.field(default=None, hash=False)
-    claims: dict | None = dataclasses.field(default=None, hash=False)
+    header: dict[str, Any] | None = dataclasses.field(default=None, hash=False)
+    claims: dict[str, Any] | None = dataclasses.field(default=None, hash=False)
     display: str = OPAQUE
 
     @classmethod
@@ -346,7 +346,7 @@ class Tracer:
         except ValueError:
             return None
 
-    def _learn(self, metadata: dict) -> None:
+    def _learn(self, metadata: dict[str, Any]) -> None:
         """Remember the provider's endpoint paths from its discovery document."""
         for kind in (TOKEN_ENDPOINT, *_ENDPOINT_STEPS):
             url = metadata.get(kind)
