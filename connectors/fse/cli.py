@@ -103,20 +103,16 @@ async def _read_rights(ins: str, day: str, degraded: bool) -> Rights:
     try:
         async with client("fse") as http:
             rights = await FseClient(http).rights(ins, day)
-    except SsoError as error:
-        raise CommandError(
-            f"Droits illisibles : {error.message} {NOT_QUEUED}", error.exit_code, error.code
-        ) from None
+    except (SsoError, FseError) as error:
+        if isinstance(error, FseError) and error.kind != UNAVAILABLE:
+            raise
+        raise failure(error, "Droits illisibles :", NOT_QUEUED) from None
     except httpx.TransportError:
         raise CommandError(
             f"Droits illisibles : plateforme injoignable. {NOT_QUEUED}",
             ExitCode.UNREACHABLE,
             "unreachable",
         ) from None
-    except FseError as error:
-        if error.kind == UNAVAILABLE:
-            raise failure(error, "Droits illisibles :", NOT_QUEUED) from None
-        raise
     if not rights.open_on(day):
         raise CommandError(
             f"Les droits de ce patient sont fermés depuis le {rights.closed_on} : la feuille "
@@ -231,18 +227,14 @@ async def send(as_json: bool) -> None:
                 ExitCode.FAILURE,
                 "busy",
             ) from None
-        except SsoError as error:
-            raise CommandError(
-                f"{error.message} {leftover(outbox.waiting())}", error.exit_code, error.code
-            ) from None
+        except (SsoError, FseError) as error:
+            raise failure(error, suffix=leftover(outbox.waiting())) from None
         except httpx.TransportError:
             raise CommandError(
                 f"Plateforme injoignable. {leftover(outbox.waiting())}",
                 ExitCode.UNREACHABLE,
                 "unreachable",
             ) from None
-        except FseError as error:
-            raise failure(error, suffix=leftover(outbox.waiting())) from None
         entries = {e.number: e for e in outbox.entries()}
     finally:
         outbox.close()

@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any, NoReturn, Protocol
 import click
 
 from bsp_tui.output import CommandError, echo, fail, json_option, json_text, print_json, run_async
-from connectors.kit.errors import ConnectorError
+from connectors.kit.errors import ConnectorError, SsoError
 
 if TYPE_CHECKING:
     import httpx
@@ -72,9 +72,9 @@ def client(
     return clients(audience, base_url, signed_in=signed_in)
 
 
-def failure(error: ConnectorError, prefix: str = "", suffix: str = "") -> CommandError:
-    """The command failure a ConnectorError ends on: its sentence (between `prefix` and
-    `suffix` when given), its exit code, its reason code."""
+def failure(error: ConnectorError | SsoError, prefix: str = "", suffix: str = "") -> CommandError:
+    """The command failure a ConnectorError (or the session's) ends on: its sentence
+    (between `prefix` and `suffix` when given), its exit code, its reason code."""
     message = " ".join(part for part in (prefix, error.message, suffix) if part)
     return CommandError(message, error.exit_code, error.code)
 
