@@ -118,7 +118,10 @@ def _say(widget: SaysInPlace, message: str) -> None:
 
 class StatusLine(Widget):
     """A widget with a status line of its own (`SaysInPlace`): the `Static` whose id is
-    `STATUS_ID`, which `say` fills literally, with the `-error` class for a failure."""
+    `STATUS_ID`, which `say` fills literally, with the `-error` class for a failure.
+
+    Mix it in after the container (`class Editor(VerticalScroll, StatusLine)`): Textual
+    takes a widget's default CSS along its first base only."""
 
     STATUS_ID: ClassVar[str] = "status"
 
@@ -129,7 +132,7 @@ class StatusLine(Widget):
         status.set_class(error, "-error")
 
 
-class ConnectorView(StatusLine, Vertical):
+class ConnectorView(Vertical, StatusLine):
     """Base class of every connector's screen (`Connector.screen` names a subclass).
 
     Its `say` shows a message in the Static of id `STATUS_ID` (`StatusLine`). In a

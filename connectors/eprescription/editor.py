@@ -44,7 +44,7 @@ def quantity_label(line: LineRequest) -> str:
     return f"{line.duration_days} j"
 
 
-class PrescriptionEditor(StatusLine, VerticalScroll):
+class PrescriptionEditor(VerticalScroll, StatusLine):
     """A new prescription for the context patient (it scrolls in a short terminal)."""
 
     STATUS_ID = "rx-status"

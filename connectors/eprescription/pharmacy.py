@@ -68,7 +68,7 @@ def found_message(prescription: Prescription, can_dispense: bool) -> tuple[str, 
     return f"Ordonnance {number} : {count} ligne{'s' if count > 1 else ''}, {what}.", False
 
 
-class PrescriptionLookup(StatusLine, VerticalScroll):
+class PrescriptionLookup(VerticalScroll, StatusLine):
     """Find a prescription by number; dispense it when `can_dispense` (it scrolls)."""
 
     STATUS_ID = "rx-lookup-status"

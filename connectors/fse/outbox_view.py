@@ -46,7 +46,7 @@ def arl_summary(report: SendReport) -> str:
     )
 
 
-class OutboxView(StatusLine, Vertical):
+class OutboxView(Vertical, StatusLine):
     """The outbox table and the send button."""
 
     STATUS_ID = "fse-send-status"
