@@ -9,6 +9,8 @@ STAMP := $(VENV)/.installed
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
+	@# The distribution was named bsp before bsp-sante: an older .venv would list both.
+	@$(BIN)/python -m pip uninstall --quiet --yes bsp 2>/dev/null || true
 	$(BIN)/python -m pip install --quiet -e '.[test]'
 	@touch $(STAMP)
 

@@ -53,10 +53,10 @@ mode_option = click.option(
     type=click.Choice(MODES),
     default=NORMAL,
     show_default=True,
-    help="Access mode: bris_de_glace (emergency, needs --reason) or centre_15 (regulation).",
+    help="Mode d'accès : bris_de_glace (urgence, avec --reason) ou centre_15 (régulation).",
 )
 reason_option = click.option(
-    "--reason", help="Why (required with bris_de_glace): traced and shown to the patient."
+    "--reason", help="Motif (obligatoire en bris_de_glace) : tracé et montré au patient."
 )
 
 
@@ -89,13 +89,13 @@ def _flags(info: DocumentInfo) -> str:
 
 @click.group("dmp")
 def group() -> None:
-    """DMP: a patient's shared medical record (list, show, add, history)."""
+    """DMP : le dossier médical partagé du patient (list, show, add, history)."""
 
 
 @group.command("list")
 @click.argument("ins")
-@click.option("--type", "loinc", metavar="LOINC", help="Only this document type.")
-@click.option("--since", metavar="YYYY-MM-DD", help="Only documents of that day and after.")
+@click.option("--type", "loinc", metavar="LOINC", help="Seulement ce type de document.")
+@click.option("--since", metavar="YYYY-MM-DD", help="Seulement les documents de ce jour et après.")
 @mode_option
 @reason_option
 @json_option
@@ -103,7 +103,7 @@ def group() -> None:
 async def list_documents(
     ins: str, loinc: str | None, since: str | None, mode: str, reason: str | None, as_json: bool
 ) -> None:
-    """The documents of the patient's DMP that you may see, most recent first."""
+    """Les documents du DMP du patient que vous pouvez voir, du plus récent au plus ancien."""
     _checked(mode, reason, loinc)
     if since is not None:
         try:
@@ -145,14 +145,14 @@ async def list_documents(
 @click.option(
     "--output",
     type=click.Path(dir_okay=False, writable=True, path_type=Path),
-    help="Write the content to this file.",
+    help="Écrire le contenu dans ce fichier.",
 )
 @json_option
 @command
 async def show(
     document_id: str, mode: str, reason: str | None, output: Path | None, as_json: bool
 ) -> None:
-    """One document: its metadata, then its content when it is text."""
+    """Un document : sa fiche, puis son contenu quand c'est du texte."""
     _checked(mode, reason)
     async with client("dmp") as http:
         document = await DmpClient(http).show(document_id, mode=mode, reason=reason)
@@ -193,13 +193,13 @@ async def show(
     metavar="LOINC",
     default=CONSULTATION_REPORT,
     show_default=True,
-    help="Document type (LOINC): " + ", ".join(DOCUMENT_TYPES) + ".",
+    help="Type de document (LOINC) : " + ", ".join(DOCUMENT_TYPES) + ".",
 )
-@click.option("--title", help="Title shown in the DMP (default: the type's label).")
+@click.option("--title", help="Titre affiché dans le DMP (par défaut : le libellé du type).")
 @json_option
 @command
 async def add(ins: str, file: Path, loinc: str, title: str | None, as_json: bool) -> None:
-    """Add a document (a consultation report by default) to the patient's DMP."""
+    """Ajouter un document (un compte rendu de consultation par défaut) au DMP du patient."""
     _checked(NORMAL, None, loinc)
     async with client("dmp") as http:
         info = await DmpClient(http).add(ins, file, loinc, title)
@@ -240,7 +240,7 @@ def _history_line(entry: AccessEntry) -> str:
 @json_option
 @command
 async def history(ins: str, as_json: bool) -> None:
-    """Who accessed the patient's DMP, when, in which mode and why (most recent first)."""
+    """Qui a accédé au DMP du patient, quand, dans quel mode et pourquoi (du plus récent)."""
     async with client("dmp") as http:
         entries = await DmpClient(http).history(ins)
     if as_json:

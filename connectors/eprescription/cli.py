@@ -53,7 +53,7 @@ qr_option = click.option(
     "--qr",
     "qr_file",
     type=click.Path(dir_okay=False, writable=True, path_type=Path),
-    help="Also write the QR code to this file (.svg or .png), for printing.",
+    help="Écrire aussi le QR code dans ce fichier (.svg ou .png), pour l'imprimer.",
 )
 
 
@@ -127,14 +127,14 @@ def _dmp_notice(prescription: Prescription) -> None:
 
 @click.group("rx")
 def group() -> None:
-    """Ordonnance numérique: prescribe, show, dispense, cancel; the medication catalogue."""
+    """Ordonnance numérique : prescrire, consulter, délivrer, annuler ; les médicaments."""
 
 
 @group.command("meds")
 @click.argument("text")
 @json_option
 def meds(text: str, as_json: bool) -> None:
-    """Search the medication catalogue by name (accents optional) or CIP13."""
+    """Chercher dans le catalogue des médicaments par nom (accents facultatifs) ou CIP13."""
     found = search(text)
     if as_json:
         print_json(
@@ -156,13 +156,13 @@ def meds(text: str, as_json: bool) -> None:
     multiple=True,
     required=True,
     metavar="'CIP13;DOSAGE;QUANTITY'",
-    help="One line: CIP13, dosage, then boxes (2) or a duration (30j). Repeat for more.",
+    help="Une ligne : CIP13, posologie, puis boîtes (2) ou durée (30j). À répéter.",
 )
 @qr_option
 @json_option
 @command
 async def create(ins: str, lines: tuple[str, ...], qr_file: Path | None, as_json: bool) -> None:
-    """Prescribe to the patient; prints the number and its QR code."""
+    """Prescrire au patient ; écrit le numéro et son QR code."""
     ins = ins.strip().upper()
     problem = ins_problem(ins)
     if problem:
@@ -188,7 +188,7 @@ async def create(ins: str, lines: tuple[str, ...], qr_file: Path | None, as_json
 @json_option
 @command
 async def show(number: str, as_json: bool) -> None:
-    """A prescription by its number (typed or scanned), with how it was dispensed."""
+    """Une ordonnance par son numéro (saisi ou scanné), et comment elle a été délivrée."""
     checked_number(number)
     async with client("eprescription") as http:
         prescription = await RxClient(http).show(number)
@@ -202,12 +202,12 @@ async def show(number: str, as_json: bool) -> None:
     "choices",
     multiple=True,
     metavar="N=dispensed|not_dispensed|substituted:CIP13",
-    help="How line N was dispensed; lines not named are dispensed as prescribed.",
+    help="Comment la ligne N a été délivrée ; les lignes non nommées le sont comme prescrites.",
 )
 @json_option
 @command
 async def dispense(number: str, choices: tuple[str, ...], as_json: bool) -> None:
-    """Record the dispensing (every line, once): the number is then used up."""
+    """Enregistrer la délivrance (toutes les lignes, une fois) : le numéro est alors épuisé."""
     checked_number(number)
     requests: list[DispenseRequest] = [_parsed(parse_dispense, text, "--line") for text in choices]
     checked_choices(requests)
@@ -221,7 +221,7 @@ async def dispense(number: str, choices: tuple[str, ...], as_json: bool) -> None
 @json_option
 @command
 async def cancel(number: str, as_json: bool) -> None:
-    """Cancel one of your prescriptions, before it is dispensed."""
+    """Annuler une de vos ordonnances, avant sa délivrance."""
     checked_number(number)
     async with client("eprescription") as http:
         prescription = await RxClient(http).cancel(number)
@@ -236,12 +236,12 @@ async def cancel(number: str, as_json: bool) -> None:
 @click.option(
     "--output",
     type=click.Path(dir_okay=False, writable=True, path_type=Path),
-    help="Write the QR code to this file (.svg or .png) instead of the terminal.",
+    help="Écrire le QR code dans ce fichier (.svg ou .png) plutôt que dans le terminal.",
 )
 @json_option
 @command
 async def qr(number: str, output: Path | None, as_json: bool) -> None:
-    """A prescription's QR code: in the terminal, or as SVG/PNG for printing."""
+    """Le QR code d'une ordonnance : dans le terminal, ou en SVG/PNG pour l'imprimer."""
     checked_number(number)
     _qr_suffix(output)
     async with client("eprescription") as http:

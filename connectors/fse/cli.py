@@ -73,13 +73,13 @@ def amounts_lines(sheet: Sheet) -> list[str]:
 
 @click.group("fse")
 def group() -> None:
-    """FSE: electronic care sheets (acts, new, outbox, send, show)."""
+    """FSE : les feuilles de soins électroniques (acts, new, outbox, send, show)."""
 
 
 @group.command("acts")
 @json_option
 def acts(as_json: bool) -> None:
-    """The act catalogue: code, label, tariff (and the under-6 tariff when there is one)."""
+    """Le catalogue des actes : code, libellé, tarif (et celui des moins de 6 ans s'il existe)."""
     rows = [
         {
             "code": act.code,
@@ -127,24 +127,28 @@ async def _read_rights(ins: str, day: str, degraded: bool) -> Rights:
 
 @group.command("new")
 @click.argument("ins")
-@click.option("--act", "codes", multiple=True, metavar="CODE", help="An act (repeat for more).")
-@click.option("--degraded", is_flag=True, help="No Vitale card: degraded mode.")
 @click.option(
-    "--birthdate", metavar="YYYY-MM-DD", help="With --degraded: rights typed, no network needed."
+    "--act", "codes", multiple=True, metavar="CODE", help="Un acte (à répéter pour plusieurs)."
 )
-@click.option("--regime", default="01", show_default=True, help="Typed rights: the regime.")
+@click.option("--degraded", is_flag=True, help="Sans carte Vitale : mode dégradé.")
+@click.option(
+    "--birthdate",
+    metavar="YYYY-MM-DD",
+    help="Avec --degraded : droits saisis, sans besoin du réseau.",
+)
+@click.option("--regime", default="01", show_default=True, help="Droits saisis : le régime.")
 @click.option(
     "--exemption",
     type=click.Choice(EXEMPTIONS, case_sensitive=False),
-    help="Typed rights: the exemption.",
+    help="Droits saisis : l'exonération.",
 )
 @click.option(
-    "--out-of-pathway", is_flag=True, help="Typed rights: outside the coordinated pathway."
+    "--out-of-pathway", is_flag=True, help="Droits saisis : hors parcours de soins coordonnés."
 )
 @click.option(
     "--tiers-payant/--no-tiers-payant",
     default=None,
-    help="Tiers payant (default: with any exemption; always for CSS and AME).",
+    help="Tiers payant (par défaut : avec une exonération ; toujours en CSS et AME).",
 )
 @json_option
 @command
@@ -159,7 +163,7 @@ async def new(
     tiers_payant: bool | None,
     as_json: bool,
 ) -> None:
-    """Make a care sheet for the patient and put it in the outbox; print its number."""
+    """Faire une feuille de soins pour le patient, en boîte d'envoi ; écrit son numéro."""
     ins = checked_ins(ins)
     chosen = checked_acts(list(codes))
     typed = birthdate is not None
@@ -206,7 +210,7 @@ def _describe(entry: Entry) -> None:
 @json_option
 @command
 async def send(as_json: bool) -> None:
-    """Send the queued sheets as batches; print each ARL and the sheets' results."""
+    """Envoyer les feuilles en attente par lots ; écrit chaque ARL et le résultat des feuilles."""
     outbox = profile_outbox()
     try:
         if not outbox.waiting():
@@ -269,7 +273,7 @@ async def send(as_json: bool) -> None:
 @group.command("outbox")
 @json_option
 def outbox_command(as_json: bool) -> None:
-    """The outbox: every sheet with its state (en attente, envoyée, acceptée, rejetée)."""
+    """La boîte d'envoi : chaque feuille et son état (en attente, envoyée, acceptée, rejetée)."""
     outbox = profile_outbox()
     try:
         entries = outbox.entries()
@@ -294,7 +298,7 @@ def outbox_command(as_json: bool) -> None:
 @click.argument("number")
 @json_option
 def show(number: str, as_json: bool) -> None:
-    """One sheet of the outbox: patient, rights, acts, amounts and state."""
+    """Une feuille de la boîte d'envoi : patient, droits, actes, montants et état."""
     try:
         number = checked_number(number)
     except FseError as error:

@@ -85,30 +85,33 @@ def print_lookup(result: LookupResult) -> None:
 
 @click.group("ins")
 def ins_group() -> None:
-    """INS: look patients up in the national identity service (INSi), verify an INS."""
+    """INS : rechercher un patient au téléservice INSi, vérifier un INS."""
 
 
 # -- lookup -----------------------------------------------------------------------------
 
 
 @ins_group.command("lookup")
-@click.option("--family", help="Birth name (nom de naissance).")
-@click.option("--given", help='Birth first names, space separated, in order ("Jean Pierre").')
-@click.option("--sex", help="F or M.")
-@click.option("--birthdate", help="YYYY-MM-DD.")
-@click.option("--birthplace", help="INSEE code of the birthplace (COG; 99xxx abroad).")
+@click.option("--family", help="Nom de naissance.")
+@click.option(
+    "--given", help="Prénoms de naissance, séparés par des espaces, dans l'ordre (« Jean Pierre »)."
+)
+@click.option("--sex", help="F ou M.")
+@click.option("--birthdate", help="AAAA-MM-JJ.")
+@click.option("--birthplace", help="Code INSEE du lieu de naissance (COG ; 99xxx à l'étranger).")
 @click.option(
     "--batch",
     "batch",
     type=click.Path(dir_okay=False, allow_dash=True, path_type=str),
-    help="CSV (header family,given,sex,birthdate,birthplace) or NDJSON file; - for stdin.",
+    help="Fichier CSV (en-tête family,given,sex,birthdate,birthplace) ou NDJSON ; - pour "
+    "l'entrée standard.",
 )
 @click.option(
     "--concurrency",
     type=click.IntRange(1, MAX_CONCURRENCY),
     default=8,
     show_default=True,
-    help="Lookups in flight at once (with --batch).",
+    help="Recherches menées en même temps (avec --batch).",
 )
 @json_option
 def lookup(
@@ -121,10 +124,10 @@ def lookup(
     concurrency: int,
     as_json: bool,
 ) -> None:
-    """Look a patient up by traits: 00 one identity, 01 none, 02 several (add traits).
+    """Rechercher un patient par ses traits : 00 une identité, 01 aucune, 02 plusieurs.
 
-    With --batch, one NDJSON line per input row on stdout, in input order; progress and
-    a summary on stderr.
+    Avec --batch, une ligne NDJSON par ligne lue, dans l'ordre, sur la sortie standard ;
+    l'avancement et un bilan sur la sortie d'erreur.
     """
     values = {
         "family": family,
@@ -383,11 +386,11 @@ async def _batch(rows: list[Row], concurrency: int, as_json: bool) -> None:
 
 @ins_group.command("verify")
 @click.argument("ins")
-@click.option("--family", help="Birth name to check against the INS.")
-@click.option("--given", help="Birth first names to check.")
-@click.option("--sex", help="F or M.")
-@click.option("--birthdate", help="YYYY-MM-DD.")
-@click.option("--birthplace", help="INSEE code of the birthplace.")
+@click.option("--family", help="Nom de naissance à vérifier pour cet INS.")
+@click.option("--given", help="Prénoms de naissance à vérifier.")
+@click.option("--sex", help="F ou M.")
+@click.option("--birthdate", help="AAAA-MM-JJ.")
+@click.option("--birthplace", help="Code INSEE du lieu de naissance.")
 @json_option
 def verify(
     ins: str,
@@ -398,9 +401,9 @@ def verify(
     birthplace: str | None,
     as_json: bool,
 ) -> None:
-    """Is this INS (NIR or NIA, key checked) known; with traits, are they its own?
+    """Cet INS (NIR ou NIA, clé vérifiée) est-il connu ; avec des traits, sont-ils les siens ?
 
-    Exit 0 when known (and consistent), 5 when unknown, 1 when the traits differ.
+    Code 0 s'il est connu (et cohérent), 5 s'il est inconnu, 1 si les traits diffèrent.
     """
     try:
         ins = checked_ins(ins)
@@ -436,10 +439,10 @@ async def _verify(ins: str, traits: Traits | None, as_json: bool) -> Verificatio
 
 @ins_group.command("card")
 @click.argument("serial")
-@click.option("--rank", type=int, help="The beneficiary's rank on the card: their identity.")
+@click.option("--rank", type=int, help="Le rang du bénéficiaire sur la carte : son identité.")
 @json_option
 def card(serial: str, rank: int | None, as_json: bool) -> None:
-    """The beneficiaries of a Vitale card; with --rank, that beneficiary's identity."""
+    """Les bénéficiaires d'une carte Vitale ; avec --rank, l'identité de ce bénéficiaire."""
     try:
         serial = checked_serial(serial)
         if rank is not None and not 1 <= rank <= 99:
