@@ -1,0 +1,42 @@
+"""The seeded population stays the same data, whoever seeds it: patients, Vitale cards and
+each DMP with its documents, digested in a fixed order."""
+
+from __future__ import annotations
+
+import hashlib
+
+from bsp_tui.platform.core import Platform
+from bsp_tui.platform.population import ensure_population
+from bsp_tui.platform.settings import PlatformSettings
+
+# Each table's rows in a stable order (never the rowid: only the data counts).
+TABLES = {
+    "patients": "SELECT * FROM patients ORDER BY ins",
+    "card_beneficiaries": "SELECT * FROM card_beneficiaries ORDER BY serial, rank",
+    "dmps": "SELECT * FROM dmps ORDER BY ins",
+    "dmp_blocks": "SELECT * FROM dmp_blocks ORDER BY ins, national_id",
+    "dmp_documents": "SELECT * FROM dmp_documents ORDER BY id",
+}
+COUNTS = {
+    "patients": 520,
+    "card_beneficiaries": 604,
+    "dmps": 466,
+    "dmp_blocks": 9,
+    "dmp_documents": 3787,
+}
+DIGEST = "591e72659c375c9faf1cb15ccfdb54ffe76259589fb751e6eff33b3c4b771a19"
+
+
+def test_the_seeded_population_is_the_same_data(settings: PlatformSettings) -> None:
+    platform = Platform.open(settings)
+    ensure_population(platform.db)
+    digest = hashlib.sha256()
+    counts = {}
+    for table, sql in TABLES.items():
+        rows = platform.db.all(sql)
+        counts[table] = len(rows)
+        for row in rows:
+            digest.update(repr(tuple(row)).encode())
+    platform.db.close()
+    assert counts == COUNTS
+    assert digest.hexdigest() == DIGEST
