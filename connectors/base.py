@@ -30,7 +30,9 @@ class Connector:
     `refusal` why the others may not; `screen` the `module:Class` of its screen,
     or "" while the connector has none; `service` the `module:attribute` of the
     emulated national service (a FastAPI router the platform mounts at
-    `/api/NAME`), or "" when the platform does not emulate it yet; `cli` the
+    `/api/NAME`), or "" when the platform does not emulate it yet; `seed` the
+    `module:function` that makes the service's tables and seed data when the platform
+    opens (given the platform's `Seeding`), or "" when it keeps nothing; `cli` the
     `module:attribute` of its click group, added to `bsp` as `bsp COMMAND …` where
     COMMAND is `command` when given (a short name such as `rx`) and NAME otherwise, or "";
     `base_url` the absolute URL of a service the platform does not host (a third
@@ -46,6 +48,7 @@ class Connector:
     refusal: str = ""
     screen: str = ""
     service: str = ""
+    seed: str = ""
     cli: str = ""
     command: str = ""
     base_url: str = ""
@@ -73,6 +76,11 @@ class Connector:
     def load_service(self) -> Any:
         """The emulated service's router, imported on demand (None while there is none)."""
         return _load(self.service)
+
+    def load_seed(self) -> Any:
+        """The function making the service's tables and seed data, imported on demand
+        (None while there is none)."""
+        return _load(self.seed)
 
     def load_cli(self) -> Any:
         """The connector's click group, imported on demand (None while there is none)."""

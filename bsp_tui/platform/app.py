@@ -11,12 +11,12 @@ from fastapi.responses import JSONResponse
 
 from bsp_tui import __version__
 from bsp_tui.platform import faults, trainer
+from bsp_tui.platform.api import ServiceError, unavailable
+from bsp_tui.platform.api import router as services_router
 from bsp_tui.platform.bodies import BodyGuard
-from bsp_tui.platform.core import AUDIENCES, Platform
+from bsp_tui.platform.core import Platform
 from bsp_tui.platform.psc import phone_api, routes, wallet
 from bsp_tui.platform.psc.errors import OAuthError
-from bsp_tui.platform.services import ServiceError
-from bsp_tui.platform.services import router as services_router
 from bsp_tui.platform.settings import PlatformSettings
 from bsp_tui.sqlite import DatabaseBusyError
 from connectors.base import registry
@@ -66,7 +66,7 @@ def create_app(settings: PlatformSettings | None = None) -> FastAPI:
         message = "Plateforme occupée : réessayez dans un instant."
         headers = {"Retry-After": RETRY_AFTER_BUSY}
         if request.url.path.startswith("/api/"):
-            response = ServiceError(503, "transient", message).response()
+            response = unavailable(message).response()
             response.headers.update(headers)
             return response
         body = {"error": "temporarily_unavailable", "error_description": message}
@@ -86,7 +86,7 @@ def create_app(settings: PlatformSettings | None = None) -> FastAPI:
         service = path.split("/")[2] if path.startswith("/api/") else ""
         if service in now.down:
             message = f"Service {service} indisponible (panne simulée)."
-            return ServiceError(503, "transient", message).response()
+            return unavailable(message).response()
         return await call_next(request)
 
     # Around every endpoint and the faults: none sees a body over its cap, or bad JSON.
@@ -124,7 +124,7 @@ def create_app(settings: PlatformSettings | None = None) -> FastAPI:
                 "openid_configuration": f"{issuer}/.well-known/openid-configuration",
             },
             "ecps": f"{base}/ecps",
-            "services": {name: f"{base}/api/{name}/" for name in AUDIENCES},
+            "services": {name: f"{base}/api/{name}/" for name in platform.audiences},
             "openapi": f"{base}/openapi.json",
         }
 

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cache
 
 from bsp_tui.platform.db import Database
+from bsp_tui.platform.population import ensure_population
 from bsp_tui.platform.psc.clients import Clients, seed_clients
 from bsp_tui.platform.psc.ecps import Ecps, seed_personas
 from bsp_tui.platform.psc.flows import Flows
@@ -13,13 +15,18 @@ from bsp_tui.platform.settings import PlatformSettings
 from bsp_tui.platform.signing import SigningKeys
 from connectors.base import registry
 
-# The service audiences a PSC access token can be exchanged for: one per connector.
-AUDIENCES = tuple(connector.audience for connector in registry())
+
+@cache
+def audiences() -> tuple[str, ...]:
+    """The service audiences a PSC access token can be exchanged for: one per installed
+    connector (read from the registry when the platform first opens)."""
+    return tuple(connector.audience for connector in registry())
+
 
 # Kept by a reset: keys, personas, their enrolled devices and activation codes (the
 # trainer's printed cards and the trainees' phones keep working) and the clients table,
 # from which only registered third-party clients are removed. Every other table,
-# connectors' own included, is emptied; the population is generated again on first use.
+# connectors' own included, is emptied, then seeded again.
 _KEPT_TABLES = frozenset(
     {"signing_keys", "personas", "ecps_devices", "ecps_activations", "clients"}
 )
@@ -27,7 +34,7 @@ _KEPT_TABLES = frozenset(
 
 @dataclass
 class Platform:
-    """Everything behind the platform's HTTP endpoints."""
+    """Everything behind the platform's HTTP endpoints (`audiences`: its services')."""
 
     settings: PlatformSettings
     db: Database
@@ -36,13 +43,16 @@ class Platform:
     tokens: Tokens
     clients: Clients
     flows: Flows
+    audiences: tuple[str, ...]
 
     @classmethod
     def open(cls, settings: PlatformSettings) -> Platform:
-        """Open (and on first start, seed) the platform stored at `settings.database`."""
+        """Open the platform stored at `settings.database`: on first start, every table
+        is made and seeded (the population, and each connector's own)."""
         db = Database(settings.database, settings.db_busy_seconds)
         seed_personas(db)
         seed_clients(db, settings)
+        ensure_population(db)
         keys = SigningKeys(db, settings)
         ecps = Ecps(db, settings)
         tokens = Tokens(db, settings, keys)
@@ -54,6 +64,7 @@ class Platform:
             tokens,
             Clients(db, settings),
             Flows(db, settings, ecps, tokens),
+            audiences(),
         )
 
     def reset(self) -> None:
@@ -71,3 +82,4 @@ class Platform:
                 conn.execute(f'DELETE FROM "{table}"')  # noqa: S608 - names from sqlite_master
             conn.execute("DELETE FROM clients WHERE secret_hash IS NOT NULL")
             conn.execute("UPDATE personas SET failures = 0, locked_until = 0")
+        ensure_population(self.db)

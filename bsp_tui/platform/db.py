@@ -66,21 +66,9 @@ CREATE TABLE IF NOT EXISTS card_beneficiaries (
     rate INTEGER NOT NULL, exemption TEXT NOT NULL, coordinated INTEGER NOT NULL,
     PRIMARY KEY (serial, rank)
 );
-CREATE TABLE IF NOT EXISTS dmps (ins TEXT PRIMARY KEY, status TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS dmp_blocks (
-    ins TEXT NOT NULL, national_id TEXT NOT NULL, PRIMARY KEY (ins, national_id)
-);
-CREATE TABLE IF NOT EXISTS dmp_documents (
-    id TEXT PRIMARY KEY, ins TEXT NOT NULL, loinc TEXT NOT NULL, title TEXT NOT NULL,
-    author_id TEXT NOT NULL, author_name TEXT NOT NULL, created TEXT NOT NULL,
-    content_type TEXT NOT NULL, content BLOB NOT NULL, masked INTEGER NOT NULL,
-    invisible_patient INTEGER NOT NULL, status TEXT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS documents_by_patient ON dmp_documents (ins, created);
-CREATE TABLE IF NOT EXISTS dmp_access_log (
-    id INTEGER PRIMARY KEY AUTOINCREMENT, ins TEXT NOT NULL, at REAL NOT NULL,
-    national_id TEXT NOT NULL, name TEXT NOT NULL, profession TEXT NOT NULL,
-    mode TEXT NOT NULL, reason TEXT NOT NULL, action TEXT NOT NULL
+CREATE TABLE IF NOT EXISTS idempotency_keys (
+    scope TEXT NOT NULL, key TEXT NOT NULL, fingerprint TEXT NOT NULL, created REAL NOT NULL,
+    resource TEXT, answer TEXT, PRIMARY KEY (scope, key)
 );
 CREATE INDEX IF NOT EXISTS ecps_by_person ON ecps_requests (national_id, status);
 CREATE INDEX IF NOT EXISTS ecps_by_client ON ecps_requests (client_id, created);

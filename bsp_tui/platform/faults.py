@@ -25,7 +25,7 @@ from fastapi import APIRouter, Request
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictInt
 from pydantic_core import PydanticCustomError
 
-from bsp_tui.platform.core import AUDIENCES
+from bsp_tui.platform.core import audiences
 from bsp_tui.platform.db import Database
 from bsp_tui.platform.psc.routes import platform_of
 
@@ -51,9 +51,9 @@ NO_FAULT = Faults()
 
 def service_problem(name: str) -> str:
     """Why `name` cannot be taken down, in French; "" when it can."""
-    if name in AUDIENCES:
+    if name in audiences():
         return ""
-    return f"Service inconnu « {name} » ; possibles : {', '.join(AUDIENCES)}."
+    return f"Service inconnu « {name} » ; possibles : {', '.join(audiences())}."
 
 
 def latency_problem(latency_ms: int) -> str:
@@ -69,7 +69,7 @@ def read_faults(db: Database) -> Faults:
     if not rows:
         return NO_FAULT
     try:
-        down = frozenset(json.loads(rows.get(_DOWN, "[]"))) & frozenset(AUDIENCES)
+        down = frozenset(json.loads(rows.get(_DOWN, "[]"))) & frozenset(audiences())
         latency = int(rows.get(_LATENCY, "0"))
     except (ValueError, TypeError):
         return NO_FAULT  # a row written by hand that makes no sense: no fault
@@ -125,8 +125,13 @@ def _latency_in_range(latency_ms: int) -> int:
     return latency_ms
 
 
+def _services_enum(schema: dict[str, Any]) -> None:
+    # Filled when the schema is drawn, after the platform has read its connectors.
+    schema["enum"] = [*audiences()]
+
+
 ServiceName = Annotated[
-    str, AfterValidator(_known_service), Field(json_schema_extra={"enum": [*AUDIENCES]})
+    str, AfterValidator(_known_service), Field(json_schema_extra=_services_enum)
 ]
 Latency = Annotated[
     StrictInt,

@@ -25,19 +25,13 @@ from typing import Any
 
 from fastapi import Request
 
+from bsp_tui.domain.fhir import Issue
+from bsp_tui.platform.api import ServiceError, invalid
 from bsp_tui.platform.db import Database
-from bsp_tui.platform.services import ServiceError
 
 HEADER = "Idempotency-Key"
 KEPT_SECONDS = 24 * 3600
 _KEY = re.compile(r"[\x21-\x7e]{1,255}")  # visible ASCII, as the IETF draft's examples
-
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS idempotency_keys (
-    scope TEXT NOT NULL, key TEXT NOT NULL, fingerprint TEXT NOT NULL, created REAL NOT NULL,
-    resource TEXT, answer TEXT, PRIMARY KEY (scope, key)
-);
-"""
 
 
 @dataclass(frozen=True)
@@ -61,11 +55,7 @@ class Idempotency:
         """The request's key, or a 400 ServiceError when the header is malformed."""
         key = request.headers.get(HEADER)
         if key is not None and not _KEY.fullmatch(key):
-            raise ServiceError(
-                400,
-                "invalid",
-                f"En-tête {HEADER} invalide : de 1 à 255 caractères ASCII visibles.",
-            )
+            raise invalid(f"En-tête {HEADER} invalide : de 1 à 255 caractères ASCII visibles.")
         digest = hashlib.sha256(request.url.query.encode())
         digest.update(b"\0" + await request.body())
         return cls(f"{operation}:{caller_id}", key, digest.hexdigest())
@@ -77,7 +67,6 @@ class Idempotency:
         """
         if self.key is None:
             return None
-        db.ensure_schema(SCHEMA)
         row = db.one(
             "SELECT fingerprint, resource, answer FROM idempotency_keys"
             " WHERE scope = ? AND key = ?",
@@ -88,8 +77,11 @@ class Idempotency:
         if row["fingerprint"] != self.fingerprint:
             raise ServiceError(
                 422,
-                "conflict",
-                f"{HEADER} déjà utilisée pour une autre requête : une clé nouvelle par opération.",
+                Issue(
+                    "conflict",
+                    f"{HEADER} déjà utilisée pour une autre requête : "
+                    "une clé nouvelle par opération.",
+                ),
             )
         answer = json.loads(row["answer"]) if row["answer"] is not None else None
         return Stored(row["resource"], answer)
@@ -97,8 +89,7 @@ class Idempotency:
     def record(
         self, conn: sqlite3.Connection, now: float, resource: str | None = None, answer: Any = None
     ) -> None:
-        """Inside the creating transaction: keep the key with what it created (after
-        `stored`, which creates the table).
+        """Inside the creating transaction: keep the key with what it created.
 
         A key recorded meanwhile by a racing request raises sqlite3.IntegrityError, which
         rolls the whole transaction back: see `is_race`.

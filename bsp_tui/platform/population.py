@@ -1,22 +1,24 @@
-"""The emulated platform's synthetic population: patients, Vitale cards, DMPs.
+"""The emulated platform's synthetic population: patients and Vitale cards.
 
-Generated deterministically (a fixed seed), on first use, into the platform's
-database. Names, numbers and documents are synthetic; the NIR/NIA keys are valid.
-A few scenario patients come first, with fixed traits, so that demos and tests can
-name them; the rest is drawn at random.
+Generated deterministically (a fixed seed) into the platform's database when the
+platform opens, followed by each connector's own seed data (a DMP's documents, say),
+drawn on from the same generator. Names and numbers are synthetic; the NIR/NIA keys
+are valid. A few scenario patients come first, with fixed traits, so that demos and
+tests can name them; the rest is drawn at random.
 """
 
 from __future__ import annotations
 
-import hashlib
 import random
-import sqlite3
 from dataclasses import dataclass
 from datetime import date, timedelta
+from functools import cache
+from typing import Any, NamedTuple
 
 from bsp_tui.domain.patients import SEXES, Identity, ins_key, is_nia, normalise_name, oid_of
 from bsp_tui.platform.db import Database
-from connectors.dmp.models import DOCUMENT_TYPES
+from bsp_tui.platform.patients import Beneficiary
+from connectors.base import registry
 
 SEED = 20_251_126
 POPULATION = 520
@@ -151,29 +153,6 @@ BIRTHPLACES_FRANCE = (
 BIRTHPLACES_ABROAD = ("99350", "99352", "99351", "99127", "99134", "99139", "99109", "99341")
 STATUS_WEIGHTS = (("QUAL", 45), ("VALI", 20), ("RECUP", 25), ("PROV", 10))
 
-AUTHORS = (
-    ("810000012301", "Dr Élise Martin-Dubois"),
-    ("810000045608", "Dr Karim Benali"),
-    ("810000099991", "Dr Paul Rivière"),
-    ("810000088882", "Laboratoire Biomédical du Centre"),
-    ("810000077773", "Centre d'imagerie Saint-Louis"),
-)
-URGENTISTE = "810000045608"
-GENERALISTE = "810000012301"
-
-
-@dataclass(frozen=True)
-class Beneficiary:
-    """A person on a Vitale card, with the insurance rights the card carries."""
-
-    serial: str
-    rank: int
-    ins: str
-    regime: str
-    rate: int
-    exemption: str
-    coordinated: bool
-
 
 def make_ins(sex: str, birthdate: date, birthplace: str, order: int, nia: bool) -> str:
     """A matricule with its key: sex (1/2, or 7/8 for a NIA), year, month, place, order."""
@@ -255,8 +234,17 @@ def _scenario(draw: _Draw) -> list[Identity]:
     ]
 
 
-def generate() -> tuple[list[Identity], list[Beneficiary], dict[str, dict]]:
-    """The whole population: identities, Vitale cards, and each DMP's facts."""
+class Population(NamedTuple):
+    """The platform's people and Vitale cards, and the generator's state after them."""
+
+    people: list[Identity]
+    cards: list[Beneficiary]
+    random_state: Any
+
+
+@cache
+def generate() -> Population:
+    """The whole population: identities and Vitale cards (the same every time)."""
     draw = _Draw()
     people = _scenario(draw)
     while len(people) < POPULATION:
@@ -270,7 +258,8 @@ def generate() -> tuple[list[Identity], list[Beneficiary], dict[str, dict]]:
             first = people[-1].given.split(" ")[0].title()
             other = draw.random.choice(BIRTHPLACES_FRANCE)
             people.append(draw.identity(family, first, sex, born, other))
-    return people, _cards(draw, people), _dmps(draw, people)
+    cards = _cards(draw, people)
+    return Population(people, cards, draw.random.getstate())
 
 
 def _cards(draw: _Draw, people: list[Identity]) -> list[Beneficiary]:
@@ -298,104 +287,56 @@ def _cards(draw: _Draw, people: list[Identity]) -> list[Beneficiary]:
     return cards
 
 
-def _dmps(draw: _Draw, people: list[Identity]) -> dict[str, dict]:
-    dmps = {}
-    for index, person in enumerate(people):
-        if index > 8 and draw.random.random() < 0.12:
-            continue  # no DMP
-        closed = index == 1 or (index > 8 and draw.random.random() < 0.04)
-        blocked = [URGENTISTE] if index == 2 or (index > 8 and draw.random.random() < 0.02) else []
-        documents = []
-        for number in range(draw.random.randint(2, 14) if index != 0 else 12):
-            loinc = draw.random.choice(list(DOCUMENT_TYPES))
-            author = draw.random.choice(AUTHORS)
-            created = draw.birthdate(2012, 2026)
-            documents.append(
-                {
-                    "loinc": loinc,
-                    "author": author,
-                    "created": created.isoformat(),
-                    "masked": (index == 0 and number == 0) or draw.random.random() < 0.03,
-                    "invisible": (index == 0 and number == 1) or draw.random.random() < 0.02,
-                    "html": draw.random.random() < 0.3,
-                }
-            )
-        dmps[person.ins] = {"closed": closed, "blocked": blocked, "documents": documents}
-    return dmps
+@dataclass(frozen=True)
+class Seeding:
+    """What a connector's seed is given when the platform opens: the database, and the
+    population the platform generated (its patients, its Vitale cards).
 
+    A connector drawing its own data goes on from `population.random_state`, the state
+    the platform's draw left its generator in: it gets the same data every time, whatever
+    the other connectors draw.
+    """
 
-def _content(person: Identity, doc: dict) -> tuple[str, bytes]:
-    title = DOCUMENT_TYPES[doc["loinc"]]
-    lines = [
-        title,
-        f"Patient : {person.family} {person.given}, né(e) le {person.birthdate}",
-        f"INS : {person.ins} (OID {person.oid})",
-        f"Auteur : {doc['author'][1]} — {doc['created']}",
-        "",
-        "Document de démonstration généré par la plateforme émulée bsp.",
-    ]
-    if doc["html"]:
-        body = "".join(f"<p>{line}</p>" for line in lines[1:])
-        return "text/html", f"<html><body><h1>{title}</h1>{body}</body></html>".encode()
-    return "text/plain", "\n".join(lines).encode()
+    db: Database
 
+    @property
+    def population(self) -> Population:
+        """The population, generated on first need (seeds already done need none)."""
+        return generate()
 
-def _document_id(ins: str, number: int) -> str:
-    return hashlib.sha256(f"{ins}/{number}".encode()).hexdigest()[:16]
+    @property
+    def people(self) -> list[Identity]:
+        """Every patient, in seeding order (the scenario patients first)."""
+        return self.population.people
 
 
 def ensure_population(db: Database) -> None:
-    """Seed the population once; a no-op (one query) when it is already there."""
-    if db.one("SELECT 1 FROM patients LIMIT 1"):
-        return
-    people, cards, dmps = generate()
-    with db.write() as conn:
-        if conn.execute("SELECT 1 FROM patients LIMIT 1").fetchone():
-            return  # another process seeded it meanwhile
-        _insert(conn, people, cards, dmps)
+    """Seed the population, then each connector's tables and data; each part only once
+    (a query when it is already there)."""
+    if not db.one("SELECT 1 FROM patients LIMIT 1"):
+        population = generate()
+        with db.write() as conn:
+            if not conn.execute("SELECT 1 FROM patients LIMIT 1").fetchone():
+                _insert(conn, population)  # unless another process seeded it meanwhile
+    seeding = Seeding(db)
+    for connector in registry():
+        seed = connector.load_seed()
+        if seed is not None:
+            seed(seeding)
 
 
-def _insert(
-    conn: sqlite3.Connection,
-    people: list[Identity],
-    cards: list[Beneficiary],
-    dmps: dict[str, dict],
-) -> None:
+def _insert(conn: Any, population: Population) -> None:
     conn.executemany(
         "INSERT INTO patients VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
         [
             (p.ins, p.oid, p.family, p.given, p.sex, p.birthdate, p.birthplace, p.status)
-            for p in people
+            for p in population.people
         ],
     )
     conn.executemany(
         "INSERT INTO card_beneficiaries VALUES (?, ?, ?, ?, ?, ?, ?)",
         [
             (c.serial, c.rank, c.ins, c.regime, c.rate, c.exemption, int(c.coordinated))
-            for c in cards
+            for c in population.cards
         ],
     )
-    by_ins = {p.ins: p for p in people}
-    for ins, dmp in dmps.items():
-        conn.execute("INSERT INTO dmps VALUES (?, ?)", (ins, "closed" if dmp["closed"] else "open"))
-        conn.executemany(
-            "INSERT INTO dmp_blocks VALUES (?, ?)", [(ins, nid) for nid in dmp["blocked"]]
-        )
-        for number, doc in enumerate(dmp["documents"]):
-            content_type, content = _content(by_ins[ins], doc)
-            conn.execute(
-                "INSERT INTO dmp_documents VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'current')",
-                (
-                    _document_id(ins, number),
-                    ins,
-                    doc["loinc"],
-                    DOCUMENT_TYPES[doc["loinc"]],
-                    doc["author"][0],
-                    doc["author"][1],
-                    doc["created"],
-                    content_type,
-                    content,
-                    int(doc["masked"]),
-                    int(doc["invisible"]),
-                ),
-            )

@@ -15,9 +15,9 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, ConfigDict, Field
 
+from bsp_tui.platform.api import invalid, not_found, unauthorised
 from bsp_tui.platform.psc.ecps import EcpsError
 from bsp_tui.platform.psc.routes import platform_of
-from bsp_tui.platform.services import ServiceError
 
 _bearer = HTTPBearer(auto_error=False)
 
@@ -32,9 +32,7 @@ def require_trainer(
         return
     given = credentials.credentials if credentials is not None else ""
     if not hmac.compare_digest(given.encode(), expected.encode()):
-        raise ServiceError(
-            401,
-            "login",
+        raise unauthorised(
             "Réservé au formateur : le jeton formateur affiché par `bsp platform serve` "
             "est nécessaire (BSP_TRAINER_TOKEN).",
         )
@@ -63,7 +61,7 @@ async def new_activation_code(request: Request, name: str) -> dict:
     try:
         return ecps.issue_code(name)
     except EcpsError as error:
-        raise ServiceError(404, "not-found", error.message) from None
+        raise not_found(error.message) from None
 
 
 class NewClient(BaseModel):
@@ -81,7 +79,7 @@ async def add_client(request: Request, body: NewClient) -> dict:
     try:
         secret = platform_of(request).clients.add(body.client_id, body.redirect_uris)
     except ValueError as error:
-        raise ServiceError(400, "invalid", str(error)) from None
+        raise invalid(str(error)) from None
     return {
         "client_id": body.client_id,
         "client_secret": secret,

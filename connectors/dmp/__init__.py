@@ -13,6 +13,7 @@ CONNECTOR = Connector(
     refusal="Le DMP est réservé aux professionnels de santé.",
     screen="connectors.dmp.screen:DmpView",
     service="connectors.dmp.service:router",
+    seed="connectors.dmp.seed:seed",
     cli="connectors.dmp.cli:group",
     max_body_bytes=MAX_BODY_BYTES,
 )

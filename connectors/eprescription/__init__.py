@@ -12,6 +12,7 @@ CONNECTOR = Connector(
     refusal="L'ordonnance numérique est réservée aux prescripteurs, pharmaciens et infirmiers.",
     screen="connectors.eprescription.screen:PrescriptionView",
     service="connectors.eprescription.service:router",
+    seed="connectors.eprescription.seed:seed",
     cli="connectors.eprescription.cli:group",
     command="rx",
 )

@@ -22,22 +22,28 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse
-from fastapi.security import HTTPAuthorizationCredentials
 
+from bsp_tui.domain.fhir import FHIR_JSON
 from bsp_tui.domain.patients import ins_problem
 from bsp_tui.failpoints import failpoint
-from bsp_tui.platform.db import Database
+from bsp_tui.platform.api import (
+    Database,
+    Professional,
+    ServiceContext,
+    ServiceError,
+    invalid,
+    not_found,
+    refused,
+    service_context,
+)
 from bsp_tui.platform.idempotency import Idempotency, is_race
-from bsp_tui.platform.population import ensure_population
-from bsp_tui.platform.psc.routes import platform_of
-from bsp_tui.platform.services import ServiceError, bearer, caller
-from connectors.dmp import service as dmp
+from connectors.dmp.access import Caller
+from connectors.dmp.filing import NewDocument, file_document
 from connectors.eprescription.catalogue import medication
 from connectors.eprescription.models import (
     ACTIVE,
@@ -63,69 +69,22 @@ from connectors.eprescription.models import (
     parse_number,
 )
 
-FHIR_JSON = "application/fhir+json"
 PATIENT_SYSTEM = "urn:oid:"
 AUTHOR_SYSTEM = "urn:oid:1.2.250.1.71.4.2.1"  # national id of a professional (IdNat_PS)
 # Crash tests stop the served platform here, the prescription committed, its copy not.
 FAILPOINT_ENV = "BSP_PLATFORM_FAILPOINT"
 
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS rx_prescriptions (
-    number TEXT PRIMARY KEY, ins TEXT NOT NULL, oid TEXT NOT NULL, patient TEXT NOT NULL,
-    prescriber_id TEXT NOT NULL, prescriber TEXT NOT NULL, created REAL NOT NULL,
-    status TEXT NOT NULL, changed REAL, dmp_document TEXT, dmp_refusal TEXT,
-    dmp_reason TEXT
-);
-CREATE TABLE IF NOT EXISTS rx_lines (
-    number TEXT NOT NULL, line INTEGER NOT NULL, cip13 TEXT NOT NULL, dosage TEXT NOT NULL,
-    boxes INTEGER, duration_days INTEGER, outcome TEXT, dispensed_cip13 TEXT,
-    PRIMARY KEY (number, line)
-);
-CREATE TABLE IF NOT EXISTS rx_dispensings (
-    number TEXT PRIMARY KEY, at REAL NOT NULL, pharmacist_id TEXT NOT NULL,
-    pharmacist TEXT NOT NULL, pharmacy TEXT NOT NULL
-);
-"""
-
 router = APIRouter(tags=["Ordonnance numérique"])
-Credentials = Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
+Context = Annotated[ServiceContext, Depends(service_context("eprescription"))]
 NumberParam = Annotated[
     str | None,
     Query(alias="group-identifier", description="The prescription number (check included)."),
 ]
 
 
-class RxServiceError(ServiceError):
-    """An OperationOutcome with the reason in French and, for a refusal, its code."""
-
-    def __init__(self, status: int, code: str, french: str, refusal: str = "") -> None:
-        super().__init__(status, code, french)
-        self.refusal = refusal
-
-    def response(self) -> JSONResponse:
-        """The OperationOutcome answer."""
-        issue: dict[str, Any] = {
-            "severity": "error",
-            "code": self.code,
-            "diagnostics": self.message,
-        }
-        if self.refusal:
-            issue["details"] = {"coding": [{"system": REFUSAL_SYSTEM, "code": self.refusal}]}
-        return JSONResponse(
-            {"resourceType": "OperationOutcome", "issue": [issue]},
-            status_code=self.status,
-            media_type=FHIR_JSON,
-        )
-
-
-def _invalid(french: str) -> RxServiceError:
-    return RxServiceError(400, "invalid", french)
-
-
-def _refused(refusal: str, french: str) -> RxServiceError:
+def _refused(refusal: str, french: str) -> ServiceError:
     """A refusal: 403 for the matrix and ownership, 409 for the prescription's state."""
-    status = REFUSALS[refusal]
-    return RxServiceError(status, "forbidden" if status == 403 else "conflict", french, refusal)
+    return refused(REFUSALS[refusal], french, refusal, REFUSAL_SYSTEM)
 
 
 def _fhir(body: dict, status: int = 200) -> JSONResponse:
@@ -143,53 +102,15 @@ def _french_date(at: float) -> str:
 # -- who is calling -----------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Professional:
-    """The professional behind the API token."""
-
-    claims: dict
-    national_id: str
-    name: str
-    profession: str
-    profession_label: str
-    organisation: str
-
-    @classmethod
-    def of(cls, request: Request, credentials: HTTPAuthorizationCredentials | None) -> Professional:
-        claims = caller("eprescription", request, credentials)
-        profession = claims.get("profession") or {}
-        return cls(
-            claims=claims,
-            national_id=str(claims.get("preferred_username", "")),
-            name=f"{claims.get('given_name', '')} {claims.get('family_name', '')}".strip(),
-            profession=str(profession.get("code", "")),
-            profession_label=str(profession.get("label", "")) or "profession inconnue",
-            organisation=str(claims.get("SubjectOrganization", "")),
+def _require(who: Professional, allowed: frozenset[str], what: str, refusal: str) -> None:
+    """Refuse (403) unless the profession is allowed; the matrix's first rule first."""
+    if who.profession not in READERS:
+        raise _refused(
+            "profession",
+            f"Votre profession ({who.label}) n'a pas accès à l'ordonnance numérique.",
         )
-
-    def require(self, allowed: frozenset[str], what: str, refusal: str) -> None:
-        """Refuse (403) unless the profession is allowed; the matrix's first rule first."""
-        if self.profession not in READERS:
-            raise _refused(
-                "profession",
-                f"Votre profession ({self.profession_label}) n'a pas accès "
-                "à l'ordonnance numérique.",
-            )
-        if self.profession not in allowed:
-            raise _refused(
-                refusal, f"Votre profession ({self.profession_label}) ne peut pas {what}."
-            )
-
-
-def _db(request: Request) -> Database:
-    db = platform_of(request).db
-    db.ensure_schema(SCHEMA)
-    ensure_population(db)
-    return db
-
-
-def _now(request: Request) -> float:
-    return platform_of(request).settings.now()
+    if who.profession not in allowed:
+        raise _refused(refusal, f"Votre profession ({who.label}) ne peut pas {what}.")
 
 
 async def _body(request: Request, kind: str) -> Any:
@@ -197,20 +118,20 @@ async def _body(request: Request, kind: str) -> Any:
     try:
         return json.loads(await request.body())
     except (ValueError, RecursionError):
-        raise _invalid(f"Le corps de la requête doit être un Bundle de {kind} en JSON.") from None
+        raise invalid(f"Le corps de la requête doit être un Bundle de {kind} en JSON.") from None
 
 
 def _number(value: str | None) -> str:
     if not value:
-        raise _invalid("Le paramètre group-identifier (numéro d'ordonnance) est obligatoire.")
+        raise invalid("Le paramètre group-identifier (numéro d'ordonnance) est obligatoire.")
     try:
         return parse_number(value.rpartition("|")[2])
     except ValueError as error:
-        raise _invalid(f"Numéro d'ordonnance invalide : {error}.") from None
+        raise invalid(f"Numéro d'ordonnance invalide : {error}.") from None
 
 
-def _malformed(where: str) -> RxServiceError:
-    return _invalid(f"Ressource mal formée : {where} manquant ou invalide.")
+def _malformed(where: str) -> ServiceError:
+    return invalid(f"Ressource mal formée : {where} manquant ou invalide.")
 
 
 def _get(value: Any, kind: type, where: str) -> Any:
@@ -242,7 +163,7 @@ def _cip13_of(concept: Any, where: str) -> str:
     ]
     code = _get(codes[0] if codes else None, str, f"{where}.coding (CIP13)")
     if medication(code) is None:
-        raise _invalid(f"CIP13 « {code[:20]} » absent du catalogue.")
+        raise invalid(f"CIP13 « {code[:20]} » absent du catalogue.")
     return code
 
 
@@ -252,9 +173,7 @@ def _cip13_of(concept: Any, where: str) -> str:
 def _prescription(db: Database, number: str) -> Any:
     row = db.one("SELECT * FROM rx_prescriptions WHERE number = ?", (number,))
     if row is None:
-        raise RxServiceError(
-            404, "not-found", f"Aucune ordonnance ne porte le numéro {format_number(number)}."
-        )
+        raise not_found(f"Aucune ordonnance ne porte le numéro {format_number(number)}.")
     return row
 
 
@@ -399,7 +318,7 @@ def _line_of(resource: dict, index: int) -> LineRequest:
     line = LineRequest(cip13, text.strip(), boxes, days)
     problem = line_problem(line)
     if problem:
-        raise _invalid(f"Ligne {index + 1} : {problem}.")
+        raise invalid(f"Ligne {index + 1} : {problem}.")
     return line
 
 
@@ -410,11 +329,11 @@ def _subject_ins(resources: list[dict]) -> str:
         identifier = _get(subject.get("identifier"), dict, f"entry[{index}].subject.identifier")
         values.add(_get(identifier.get("value"), str, f"entry[{index}].subject.identifier.value"))
     if len(values) != 1:
-        raise _invalid("Toutes les lignes d'une ordonnance concernent le même patient.")
+        raise invalid("Toutes les lignes d'une ordonnance concernent le même patient.")
     ins = values.pop().strip().upper()
     problem = ins_problem(ins)
     if problem:
-        raise _invalid(f"INS invalide : {problem}.")
+        raise invalid(f"INS invalide : {problem}.")
     return ins
 
 
@@ -434,7 +353,7 @@ def _prescription_text(number: str, who: Professional, patient: str, lines: list
     return "\n".join(body).encode()
 
 
-def _file_copy(db: Database, now: float, who: Professional, row: Any) -> None:
+def _file_copy(context: ServiceContext, row: Any) -> None:
     """File the pending DMP copy of the prescription `row`, and record how it went.
 
     The prescription stands either way: a DMP that is closed, missing, or that blocks
@@ -442,7 +361,7 @@ def _file_copy(db: Database, now: float, who: Professional, row: Any) -> None:
     is recorded only while the copy is still pending, in the transaction that adds the
     document: a retry filing it at the same time adds no second copy.
     """
-    number = row["number"]
+    db, who, number = context.db, context.caller, row["number"]
     lines = [
         LineRequest(line["cip13"], line["dosage"], line["boxes"], line["duration_days"])
         for line in db.all("SELECT * FROM rx_lines WHERE number = ? ORDER BY line", (number,))
@@ -460,8 +379,8 @@ def _file_copy(db: Database, now: float, who: Professional, row: Any) -> None:
             raise _CopyAlreadyRecordedError
 
     try:
-        author = dmp.Caller.of(who.claims, None, None)
-        document = dmp.NewDocument(
+        author = Caller.of(who, None, None)
+        document = NewDocument(
             row["ins"],
             PRESCRIPTION_LOINC,
             f"Ordonnance {format_number(number)}",
@@ -469,48 +388,48 @@ def _file_copy(db: Database, now: float, who: Professional, row: Any) -> None:
             text,
             frozenset(),
         )
-        dmp.file_document(db, now, row["ins"], author, document, filed)
+        file_document(context, row["ins"], author, document, filed)
     except _CopyAlreadyRecordedError:
         pass
-    except dmp.DmpServiceError as error:
+    except ServiceError as error:
+        refusal = error.issue.reason or "no_dmp"
         with db.write() as conn:
-            conn.execute(
-                recorded, (None, error.refusal or "no_dmp", error.message, number, COPY_PENDING)
-            )
+            conn.execute(recorded, (None, refusal, error.issue.message, number, COPY_PENDING))
 
 
 class _CopyAlreadyRecordedError(Exception):
     """Another request recorded the copy's outcome first."""
 
 
-def _created(db: Database, now: float, who: Professional, number: str) -> JSONResponse:
+def _created(context: ServiceContext, number: str) -> JSONResponse:
     """The answer to the prescription's creation: its lines, and its DMP copy filed."""
+    db = context.db
     row = _prescription(db, number)
     if _copy_pending(row):
-        _file_copy(db, now, who, row)
+        _file_copy(context, row)
         row = _prescription(db, number)
     return _fhir(_bundle(db, row, "collection", _copy_outcome(row)), 201)
 
 
 @router.post("/MedicationRequest", name="rx_create", status_code=201)
-async def create(request: Request, credentials: Credentials) -> JSONResponse:
+async def create(request: Request, context: Context) -> JSONResponse:
     """Record a prescription (one MedicationRequest a line) and number it."""
-    who = Professional.of(request, credentials)
-    who.require(PRESCRIBERS, "prescrire (réservé aux médecins)", "not_prescriber")
+    who = context.caller
+    _require(who, PRESCRIBERS, "prescrire (réservé aux médecins)", "not_prescriber")
     idempotency = await Idempotency.of(request, "rx_create", who.national_id)
-    db, now = _db(request), _now(request)
+    db, now = context.db, context.now
     stored = idempotency.stored(db)
     if stored is not None:  # a retry: the first request's prescription, its copy finished
-        return _created(db, now, who, str(stored.resource))
+        return _created(context, str(stored.resource))
     resources = _entries(await _body(request, "MedicationRequest"), "MedicationRequest")
     if not 1 <= len(resources) <= MAX_LINES:
-        raise _invalid(f"Une ordonnance compte de 1 à {MAX_LINES} lignes.")
+        raise invalid(f"Une ordonnance compte de 1 à {MAX_LINES} lignes.")
     ins = _subject_ins(resources)
     lines = [_line_of(resource, index) for index, resource in enumerate(resources)]
-    patient = db.one("SELECT * FROM patients WHERE ins = ?", (ins,))
+    patient = context.patients.by_ins(ins)
     if patient is None:
-        raise RxServiceError(404, "not-found", "Aucun patient ne porte cet INS.")
-    name = f"{patient['family']} {patient['given']}"
+        raise not_found("Aucun patient ne porte cet INS.")
+    name = f"{patient.family} {patient.given}"
     number = new_number()
     try:
         # Number, lines, status and key in one transaction; the copy's outcome is known
@@ -523,7 +442,7 @@ async def create(request: Request, credentials: Credentials) -> JSONResponse:
                 (
                     number,
                     ins,
-                    patient["oid"],
+                    patient.oid,
                     name,
                     who.national_id,
                     who.name,
@@ -547,21 +466,19 @@ async def create(request: Request, credentials: Credentials) -> JSONResponse:
             raise
         number = str(idempotency.stored(db).resource)  # type: ignore[union-attr]
     failpoint(FAILPOINT_ENV, "rx_before_copy")
-    return _created(db, now, who, number)
+    return _created(context, number)
 
 
 # -- reading ------------------------------------------------------------------------------
 
 
 @router.get("/MedicationRequest", name="rx_read")
-async def read(
-    request: Request, credentials: Credentials, number: NumberParam = None
-) -> JSONResponse:
+async def read(request: Request, context: Context, number: NumberParam = None) -> JSONResponse:
     """A prescription by its number: its lines, and how they were dispensed."""
-    who = Professional.of(request, credentials)
-    who.require(READERS, "consulter une ordonnance", "profession")
+    who = context.caller
+    _require(who, READERS, "consulter une ordonnance", "profession")
     number = _number(number)
-    db = _db(request)
+    db = context.db
     row = _prescription(db, number)
     copy = _copy_outcome(row) if row["prescriber_id"] == who.national_id else None
     return _fhir(_bundle(db, row, copy=copy))
@@ -570,7 +487,7 @@ async def read(
 # -- dispensing ---------------------------------------------------------------------------
 
 
-def _already_dispensed(db: Database, number: str) -> RxServiceError:
+def _already_dispensed(db: Database, number: str) -> ServiceError:
     first = db.one("SELECT * FROM rx_dispensings WHERE number = ?", (number,))
     when = _french_date(first["at"]) if first else "une date inconnue"
     pharmacy = first["pharmacy"] if first else "une pharmacie inconnue"
@@ -580,7 +497,7 @@ def _already_dispensed(db: Database, number: str) -> RxServiceError:
     )
 
 
-def _cancelled(row: Any) -> RxServiceError:
+def _cancelled(row: Any) -> ServiceError:
     return _refused(
         "cancelled", f"Ordonnance annulée par son prescripteur le {_french_date(row['changed'])}."
     )
@@ -598,7 +515,7 @@ def _choices(resources: list[dict], number: str, count: int) -> dict[int, tuple[
         prefix = f"MedicationRequest/{number}-"
         tail = ref.removeprefix(prefix)
         if not ref.startswith(prefix) or not tail.isdigit() or not 1 <= int(tail) <= count:
-            raise _invalid(
+            raise invalid(
                 f"{where}.authorizingPrescription ne désigne pas une ligne de cette ordonnance."
             )
         status = resource.get("status")
@@ -614,11 +531,11 @@ def _choices(resources: list[dict], number: str, count: int) -> dict[int, tuple[
         else:
             raise _malformed(f"{where}.status (completed ou declined)")
         if int(tail) in choices:
-            raise _invalid(f"La ligne {tail} est délivrée deux fois.")
+            raise invalid(f"La ligne {tail} est délivrée deux fois.")
         choices[int(tail)] = (outcome, cip13)
     missing = sorted(set(range(1, count + 1)) - set(choices))
     if missing:
-        raise _invalid(
+        raise invalid(
             "Chaque ligne doit être délivrée, substituée ou refusée : manque la ligne "
             + ", ".join(map(str, missing))
             + "."
@@ -644,15 +561,13 @@ def _move(conn: sqlite3.Connection, number: str, status: str, now: float) -> str
 
 
 @router.post("/MedicationDispense", name="rx_dispense", status_code=201)
-async def dispense(
-    request: Request, credentials: Credentials, number: NumberParam = None
-) -> JSONResponse:
+async def dispense(request: Request, context: Context, number: NumberParam = None) -> JSONResponse:
     """Record the dispensing of every line; the number is used up."""
-    who = Professional.of(request, credentials)
-    who.require(DISPENSERS, "délivrer (réservé aux pharmaciens)", "not_pharmacist")
+    who = context.caller
+    _require(who, DISPENSERS, "délivrer (réservé aux pharmaciens)", "not_pharmacist")
     number = _number(number)
     resources = _entries(await _body(request, "MedicationDispense"), "MedicationDispense")
-    db, now = _db(request), _now(request)
+    db, now = context.db, context.now
     _prescription(db, number)
     count = db.one("SELECT count(*) AS n FROM rx_lines WHERE number = ?", (number,))["n"]
     choices = _choices(resources, number, count)
@@ -679,16 +594,14 @@ async def dispense(
 
 
 @router.post("/MedicationRequest/$cancel", name="rx_cancel")
-async def cancel(
-    request: Request, credentials: Credentials, number: NumberParam = None
-) -> JSONResponse:
+async def cancel(request: Request, context: Context, number: NumberParam = None) -> JSONResponse:
     """The prescriber cancels their prescription, before it is dispensed."""
-    who = Professional.of(request, credentials)
-    who.require(
-        PRESCRIBERS, "annuler une ordonnance (réservé à son prescripteur)", "not_prescriber"
+    who = context.caller
+    _require(
+        who, PRESCRIBERS, "annuler une ordonnance (réservé à son prescripteur)", "not_prescriber"
     )
     number = _number(number)
-    db, now = _db(request), _now(request)
+    db, now = context.db, context.now
     row = _prescription(db, number)
     if row["prescriber_id"] != who.national_id:
         raise _refused("not_author", "Seul le prescripteur de cette ordonnance peut l'annuler.")

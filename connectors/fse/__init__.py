@@ -12,5 +12,6 @@ CONNECTOR = Connector(
     refusal="La feuille de soins se signe avec la carte d'un médecin ou d'un infirmier.",
     screen="connectors.fse.screen:FseView",
     service="connectors.fse.service:router",
+    seed="connectors.fse.seed:seed",
     cli="connectors.fse.cli:group",
 )

@@ -25,21 +25,24 @@ from __future__ import annotations
 import json
 import re
 import sqlite3
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
-from fastapi.responses import JSONResponse
-from fastapi.security import HTTPAuthorizationCredentials
 
-from bsp_tui.domain.patients import ins_problem
-from bsp_tui.platform.db import Database
+from bsp_tui.domain.fhir import Issue
+from bsp_tui.domain.patients import Identity, ins_problem
+from bsp_tui.platform.api import (
+    Beneficiary,
+    Professional,
+    ServiceContext,
+    ServiceError,
+    field_error,
+    service_context,
+)
 from bsp_tui.platform.idempotency import Idempotency, is_race
-from bsp_tui.platform.population import ensure_population
-from bsp_tui.platform.psc.routes import platform_of
-from bsp_tui.platform.services import ServiceError, bearer, caller
 from connectors import fse as fse_package
 from connectors.fse.models import (
     CATALOGUE,
@@ -57,25 +60,10 @@ from connectors.fse.models import (
 )
 
 router = APIRouter(tags=["FSE"])
-Credentials = Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
+Context = Annotated[ServiceContext, Depends(service_context("fse"))]
 REFUSAL_SYSTEM = "urn:bsp:fse:refusal"  # the emulation's own codes
 MAX_SHEETS = 100
 _BATCH_ID = re.compile(r"[A-Za-z0-9-]{1,64}")
-
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS fse_rights_closures (ins TEXT PRIMARY KEY, closed_on TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS fse_batches (
-    id INTEGER PRIMARY KEY AUTOINCREMENT, batch_id TEXT NOT NULL, national_id TEXT NOT NULL,
-    received REAL NOT NULL, status TEXT NOT NULL, code TEXT NOT NULL, sheets INTEGER NOT NULL
-);
-CREATE TABLE IF NOT EXISTS fse_sheets (
-    number TEXT PRIMARY KEY, batch_id TEXT NOT NULL, national_id TEXT NOT NULL,
-    ins TEXT NOT NULL, care_date TEXT NOT NULL, fingerprint TEXT NOT NULL,
-    status TEXT NOT NULL, code TEXT NOT NULL, reason TEXT NOT NULL,
-    amounts TEXT NOT NULL, pf TEXT NOT NULL, received REAL NOT NULL
-);
-CREATE INDEX IF NOT EXISTS fse_sheets_by_patient ON fse_sheets (ins, status, care_date);
-"""
 
 BATCH_EMPTY = "L01"
 BATCH_DUPLICATE = "L02"
@@ -101,86 +89,45 @@ NEGATIVE = {
     BATCH_DUPLICATE: "le même numéro de feuille figure deux fois dans le lot",
     BATCH_MALFORMED: "lot ou feuille sans identifiant valide",
 }
-# The scenario patient whose rights are closed (LEFÈVRE Hélène, 9th scenario patient).
-CLOSED_SCENARIO_ROW = 9
-CLOSED_SCENARIO_ON = "2026-01-01"
 
 
-class FseServiceError(ServiceError):
+def _refusal(status: int, code: str, message: str, refusal: str, field: str = "") -> ServiceError:
     """An OperationOutcome with the emulation's code, and the field when one is at fault."""
-
-    def __init__(self, status: int, code: str, message: str, refusal: str, field: str = "") -> None:
-        super().__init__(status, code, message)
-        self.refusal = refusal
-        self.field = field
-
-    def response(self) -> JSONResponse:
-        """The OperationOutcome answer."""
-        issue: dict[str, Any] = {
-            "severity": "error",
-            "code": self.code,
-            "diagnostics": self.message,
-            "details": {"coding": [{"system": REFUSAL_SYSTEM, "code": self.refusal}]},
-        }
-        if self.field:
-            issue["expression"] = [self.field]
-        return JSONResponse(
-            {"resourceType": "OperationOutcome", "issue": [issue]}, status_code=self.status
-        )
+    return ServiceError(status, Issue(code, message, "", refusal, REFUSAL_SYSTEM, field))
 
 
-def _db(request: Request) -> Database:
-    db = platform_of(request).db
-    db.ensure_schema(SCHEMA)
-    ensure_population(db)
-    row = db.one("SELECT ins FROM patients WHERE rowid = ?", (CLOSED_SCENARIO_ROW,))
-    if row is not None and not db.one("SELECT 1 FROM fse_rights_closures WHERE ins = ?", (row[0],)):
-        with db.write() as conn:
-            conn.execute(
-                "INSERT OR IGNORE INTO fse_rights_closures VALUES (?, ?)",
-                (row[0], CLOSED_SCENARIO_ON),
-            )
-    return db
-
-
-def _caller(request: Request, credentials: HTTPAuthorizationCredentials | None) -> dict:
-    claims = caller("fse", request, credentials)
-    profession = claims.get("profession") or {}
-    if not fse_package.CONNECTOR.allows(str(profession.get("code", ""))):
-        label = profession.get("label") or "profession inconnue"
+def _caller(context: ServiceContext) -> Professional:
+    """The caller, once their profession is checked (403 for one without care sheets)."""
+    who = context.caller
+    if not fse_package.CONNECTOR.allows(who.profession):
         why = fse_package.CONNECTOR.refusal
-        raise FseServiceError(
+        raise _refusal(
             403,
             "forbidden",
-            f"Votre profession ({label}) ne fait pas de feuilles de soins : "
+            f"Votre profession ({who.label}) ne fait pas de feuilles de soins : "
             + why[:1].lower()
             + why[1:],
             "profession",
         )
-    return claims
-
-
-def _today(request: Request, ahead: float = 0) -> str:
-    now = platform_of(request).settings.now() + ahead
-    return datetime.fromtimestamp(now, UTC).date().isoformat()
+    return who
 
 
 async def _object(request: Request) -> dict:
     try:
         data = json.loads(await request.body())
     except (ValueError, UnicodeDecodeError, RecursionError):
-        raise FseServiceError(
+        raise _refusal(
             400, "structure", "Le corps de la requête n'est pas du JSON.", "structure"
         ) from None
     if not isinstance(data, dict):
-        raise FseServiceError(
+        raise _refusal(
             400, "structure", "Le corps de la requête doit être un objet JSON.", "structure"
         )
     return data
 
 
-def _field(name: str, message: str) -> FseServiceError:
-    return FseServiceError(422, "value", f"{name} : {message}.", "value", name)
+def _field(name: str, message: str) -> ServiceError:
+    return field_error(name, f"{message}.", "value", "value", REFUSAL_SYSTEM)
 
 
 _PF_SQL = "SELECT pf FROM fse_sheets WHERE ins = ? AND status = 'accepted' AND care_date LIKE ?"
@@ -192,36 +139,46 @@ def pf_used(conn: Any, ins: str, year: str) -> Decimal:
     return sum((Decimal(row[0]) for row in rows), ZERO)
 
 
-# What the platform knows of a patient: birth date, closure, and the card's rights (a child
-# on two cards: the lowest rank, then the first card, as `rights_of` reads them).
-_ON_FILE = (
-    "SELECT p.birthdate, p.family, p.given, f.closed_on, c.serial, c.rank, c.regime, c.rate, "
-    "c.exemption, c.coordinated "
-    "FROM patients p LEFT JOIN fse_rights_closures f ON f.ins = p.ins "
-    "LEFT JOIN card_beneficiaries c ON c.ins = p.ins WHERE p.ins = ? "
-    "ORDER BY c.rank, c.serial LIMIT 1"
-)
+@dataclass(frozen=True)
+class OnFile:
+    """What the platform knows of a patient: birth date, closure and the card's rights
+    (None for a patient no card carries)."""
+
+    identity: Identity
+    closed_on: str
+    card: Beneficiary | None
 
 
-def rights_of(db: Database, ins: str, day: str) -> Rights | None:
-    """The rights of a beneficiary on `day`, or None when no card carries that INS."""
-    row = db.one(_ON_FILE, (ins,))
-    if row is None or row["regime"] is None:
+def on_file(context: ServiceContext, ins: str) -> OnFile | None:
+    """What the platform knows of the patient of `ins`, or None for an unknown INS."""
+    identity = context.patients.by_ins(ins)
+    if identity is None:
         return None
-    used = sum((Decimal(r[0]) for r in db.all(_PF_SQL, (ins, f"{day[:4]}-%"))), ZERO)
+    closure = context.db.one("SELECT closed_on FROM fse_rights_closures WHERE ins = ?", (ins,))
+    closed_on = closure["closed_on"] if closure is not None else ""
+    return OnFile(identity, closed_on, context.patients.card_of(ins))
+
+
+def rights_of(context: ServiceContext, ins: str, day: str) -> Rights | None:
+    """The rights of a beneficiary on `day`, or None when no card carries that INS."""
+    known = on_file(context, ins)
+    if known is None or known.card is None:
+        return None
+    used = sum((Decimal(r[0]) for r in context.db.all(_PF_SQL, (ins, f"{day[:4]}-%"))), ZERO)
+    card = known.card
     return Rights(
         ins=ins,
-        birthdate=row["birthdate"],
-        regime=row["regime"],
-        rate=row["rate"],
-        exemption=row["exemption"],
-        coordinated=bool(row["coordinated"]),
-        family=row["family"],
-        given=row["given"],
-        serial=row["serial"],
-        rank=row["rank"],
+        birthdate=known.identity.birthdate,
+        regime=card.regime,
+        rate=card.rate,
+        exemption=card.exemption,
+        coordinated=card.coordinated,
+        family=known.identity.family,
+        given=known.identity.given,
+        serial=card.serial,
+        rank=card.rank,
         source="carte",
-        closed_on=row["closed_on"] or "",
+        closed_on=known.closed_on,
         pf_used=used,
     )
 
@@ -252,19 +209,19 @@ _BATCH_BODY = _body(
 
 
 @router.post("/rights", openapi_extra=_RIGHTS_BODY)
-async def rights(request: Request, credentials: Credentials) -> dict:
+async def rights(request: Request, context: Context) -> dict:
     """The beneficiary's rights on the day of care (today by default), like ADRi."""
-    _caller(request, credentials)
+    _caller(context)
     data = await _object(request)
     ins = data.get("ins")
     if not isinstance(ins, str) or ins_problem(ins):
         raise _field("ins", ins_problem(ins) if isinstance(ins, str) else "champ obligatoire")
-    day = data.get("care_date") or _today(request)
+    day = data.get("care_date") or context.today()
     if not isinstance(day, str) or not _is_day(day):
         raise _field("care_date", "date AAAA-MM-JJ attendue")
-    found = rights_of(_db(request), ins, day)
+    found = rights_of(context, ins, day)
     if found is None:
-        raise FseServiceError(
+        raise _refusal(
             404,
             "not-found",
             "Aucun droit connu pour ce patient (pas de carte Vitale) : "
@@ -321,18 +278,19 @@ def _outcome(
     }
 
 
-def _rights_on_file(declared: Rights, known: Any) -> Rights:
+def _rights_on_file(declared: Rights, known: OnFile) -> Rights:
     """The rights the platform prices with: its own, whatever the sheet declares; the
     declared ones only for a patient no card carries (typed from a certificate)."""
-    if known["regime"] is None:
-        return replace(declared, birthdate=known["birthdate"])
+    birthdate = known.identity.birthdate
+    if known.card is None:
+        return replace(declared, birthdate=birthdate)
     return replace(
         declared,
-        birthdate=known["birthdate"],
-        regime=known["regime"],
-        rate=known["rate"],
-        exemption=known["exemption"],
-        coordinated=bool(known["coordinated"]),
+        birthdate=birthdate,
+        regime=known.card.regime,
+        rate=known.card.rate,
+        exemption=known.card.exemption,
+        coordinated=known.card.coordinated,
     )
 
 
@@ -376,7 +334,7 @@ def _valid(content: dict, today: str) -> Sheet:
     return sheet
 
 
-def _check(conn: Any, content: dict, profession: str, today: str) -> tuple[dict, str, str]:
+def _check(context: ServiceContext, conn: Any, content: dict, today: str) -> tuple[dict, str, str]:
     """(outcome, ins, care date) of a sheet never received before, by the platform's rules."""
     number = content["number"]
     try:
@@ -386,15 +344,15 @@ def _check(conn: Any, content: dict, profession: str, today: str) -> tuple[dict,
     ins, day = sheet.ins, sheet.care_date
     if any(code not in CATALOGUE for code in sheet.acts):
         return _outcome(number, "rejected", UNKNOWN_ACT), ins, day
-    if any(CATALOGUE[code].profession != profession for code in sheet.acts):
+    if any(CATALOGUE[code].profession != context.caller.profession for code in sheet.acts):
         return _outcome(number, "rejected", ACT_NOT_ALLOWED), ins, day
-    known = conn.execute(_ON_FILE, (ins,)).fetchone()
+    known = on_file(context, ins)
     if known is None:
         return _outcome(number, "rejected", UNKNOWN_PATIENT), ins, day
-    if day < known["birthdate"]:
+    if day < known.identity.birthdate:
         # The birth date the platform holds, not the sheet's: care before birth is a typo.
         return _outcome(number, "rejected", MALFORMED_SHEET, field="care_date"), ins, day
-    if known["closed_on"] and day >= known["closed_on"]:
+    if known.closed_on and day >= known.closed_on:
         return _outcome(number, "rejected", RIGHTS_CLOSED), ins, day
     paid = pf_used(conn, ins, day[:4])
     rights = _rights_on_file(sheet.rights, known)
@@ -404,7 +362,8 @@ def _check(conn: Any, content: dict, profession: str, today: str) -> tuple[dict,
     return _outcome(number, "accepted", "", expected), ins, day
 
 
-def _receive(conn: Any, content: dict, batch_id: str, who: dict, today: str, now: float) -> dict:
+def _receive(context: ServiceContext, conn: Any, content: dict, batch_id: str, today: str) -> dict:
+    national_id = context.caller.national_id
     number, print_ = content["number"], fingerprint(content)
     row = conn.execute(
         "SELECT fingerprint, status, code, amounts, national_id FROM fse_sheets WHERE number = ?",
@@ -413,17 +372,17 @@ def _receive(conn: Any, content: dict, batch_id: str, who: dict, today: str, now
     if row is not None:
         # A number belongs to the professional who first sent it: another one sending it,
         # same content or not, learns nothing of that sheet.
-        if row[0] != print_ or row[4] != who["national_id"]:
+        if row[0] != print_ or row[4] != national_id:
             return _outcome(number, "rejected", NUMBER_REUSED)
         return _outcome(number, row[1], row[2], json.loads(row[3])) | {"already_received": True}
-    outcome, ins, care_date = _check(conn, content, who["profession"], today)
+    outcome, ins, care_date = _check(context, conn, content, today)
     pf = outcome["amounts"].get("participation_forfaitaire", "0.00")
     conn.execute(
         "INSERT INTO fse_sheets VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         (
             number,
             batch_id,
-            who["national_id"],
+            national_id,
             ins,
             care_date,
             print_,
@@ -432,31 +391,27 @@ def _receive(conn: Any, content: dict, batch_id: str, who: dict, today: str, now
             outcome["reason"],
             json.dumps(outcome["amounts"]),
             pf if outcome["status"] == "accepted" else "0.00",
-            now,
+            context.now,
         ),
     )
     return outcome
 
 
 @router.post("/batches", openapi_extra=_BATCH_BODY)
-async def batches(request: Request, credentials: Credentials) -> dict:
+async def batches(request: Request, context: Context) -> dict:
     """Receive a batch of care sheets; answer its ARL (see the module's docstring)."""
-    claims = _caller(request, credentials)
-    who = {
-        "national_id": str(claims.get("preferred_username", "")),
-        "profession": str((claims.get("profession") or {}).get("code", "")),
-    }
-    idempotency = await Idempotency.of(request, "fse_batch", who["national_id"])
-    db, now = _db(request), platform_of(request).settings.now()
+    who = _caller(context)
+    idempotency = await Idempotency.of(request, "fse_batch", who.national_id)
+    db = context.db
     stored = idempotency.stored(db)
     if stored is not None:
         return stored.answer  # a retry: the first request's ARL, word for word
     data = await _object(request)
     batch_id, problem = _batch_problem(data)
     # A launcher's local day may be ahead of the platform's UTC day: one day of slack.
-    today = _today(request, ahead=86_400)
+    today = context.today(ahead=86_400)
     try:
-        return _process(db, idempotency, data, batch_id, problem, who, today, now)
+        return _process(context, idempotency, data, batch_id, problem, today)
     except sqlite3.IntegrityError as error:
         if not is_race(error):
             raise
@@ -464,23 +419,22 @@ async def batches(request: Request, credentials: Credentials) -> dict:
 
 
 def _process(
-    db: Database,
+    context: ServiceContext,
     idempotency: Idempotency,
     data: dict,
     batch_id: str,
     problem: str | None,
-    who: dict,
     today: str,
-    now: float,
 ) -> dict:
     """The batch's ARL; the batch, its sheets and its key recorded in one transaction."""
+    db, now, national_id = context.db, context.now, context.caller.national_id
     received = datetime.fromtimestamp(now, UTC).isoformat(timespec="seconds")
     with db.write() as conn:
         if problem:
             arl = _negative(batch_id, problem)
         else:
             outcomes = [
-                _receive(conn, content, batch_id, who, today, now) for content in data["sheets"]
+                _receive(context, conn, content, batch_id, today) for content in data["sheets"]
             ]
             arl = {
                 "batch_id": batch_id,
@@ -492,7 +446,7 @@ def _process(
         conn.execute(
             "INSERT INTO fse_batches (batch_id, national_id, received, status, code, sheets)"
             " VALUES (?, ?, ?, ?, ?, ?)",
-            (batch_id, who["national_id"], now, arl["status"], arl["code"], len(arl["sheets"])),
+            (batch_id, national_id, now, arl["status"], arl["code"], len(arl["sheets"])),
         )
         arl["received_at"] = received.replace("+00:00", "Z")
         idempotency.record(conn, now, answer=arl)
@@ -500,13 +454,13 @@ def _process(
 
 
 @router.get("/billing")
-async def billing(request: Request, credentials: Credentials) -> dict:
+async def billing(context: Context) -> dict:
     """The caller's sheets as the platform holds them: billed (accepted) or rejected."""
-    claims = _caller(request, credentials)
-    rows = _db(request).all(
+    who = _caller(context)
+    rows = context.db.all(
         "SELECT number, batch_id, ins, care_date, status, code, reason, amounts FROM fse_sheets"
         " WHERE national_id = ? ORDER BY received, number",
-        (str(claims.get("preferred_username", "")),),
+        (who.national_id,),
     )
     sheets = [dict(row) | {"amounts": json.loads(row["amounts"])} for row in rows]
     billed = [s for s in sheets if s["status"] == "accepted"]

@@ -35,25 +35,23 @@ from __future__ import annotations
 
 import json
 from dataclasses import asdict
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request
-from fastapi.responses import JSONResponse
-from fastapi.security import HTTPAuthorizationCredentials
 
-from bsp_tui.domain.patients import (
-    Identity,
-    Traits,
-    card_serial_problem,
-    ins_problem,
+from bsp_tui.domain.patients import Identity, Traits, card_serial_problem, ins_problem
+from bsp_tui.platform.api import (
+    ServiceContext,
+    field_error,
+    invalid,
+    not_found,
+    refused,
+    service_context,
 )
-from bsp_tui.platform.population import ensure_population
-from bsp_tui.platform.psc.routes import platform_of
-from bsp_tui.platform.services import ServiceError, bearer, caller
 from connectors import ins as ins_package
 
 router = APIRouter(tags=["INSi"])
-Credentials = Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
+Context = Annotated[ServiceContext, Depends(service_context("ins"))]
 
 MESSAGES = {
     "00": "Une identité trouvée.",
@@ -79,44 +77,21 @@ def _body_schema(properties: dict, required: list[str]) -> dict:
     return {"requestBody": {"required": True, "content": {"application/json": {"schema": schema}}}}
 
 
-class FieldError(ServiceError):
-    """A missing or malformed field: a 422 OperationOutcome whose issue names it."""
-
-    def __init__(self, field: str, message: str, code: str = "value") -> None:
-        super().__init__(422, code, f"{field} : {message}")
-        self.field = field
-
-    def response(self) -> JSONResponse:
-        """The OperationOutcome, with the field as the issue's `expression`."""
-        response = super().response()
-        body = json.loads(response.body)
-        body["issue"][0]["expression"] = [self.field]
-        return JSONResponse(body, status_code=self.status)
-
-
-def _authorised(request: Request, credentials: HTTPAuthorizationCredentials | None) -> dict:
-    """The caller's claims, once the token and the profession are checked."""
-    claims = caller("ins", request, credentials)
-    profession = claims.get("profession") or {}
+def _authorised(context: ServiceContext) -> None:
+    """Refuse (403) a profession the INS connector does not allow."""
     connector = ins_package.CONNECTOR
-    if not connector.allows(str(profession.get("code", ""))):
-        raise ServiceError(
-            403,
-            "forbidden",
-            connector.refusal
-            or f"La profession « {profession.get('label', '?')} » n'a pas accès à l'INS.",
-        )
-    ensure_population(platform_of(request).db)
-    return claims
+    if not connector.allows(context.caller.profession):
+        label = context.caller.profession_label or "?"
+        raise refused(403, connector.refusal or f"La profession « {label} » n'a pas accès à l'INS.")
 
 
 async def _json_object(request: Request) -> dict:
     try:
         data = json.loads(await request.body())
     except (ValueError, UnicodeDecodeError, RecursionError):
-        raise ServiceError(400, "structure", "Le corps de la requête n'est pas du JSON.") from None
+        raise invalid("Le corps de la requête n'est pas du JSON.", code="structure") from None
     if not isinstance(data, dict):
-        raise ServiceError(400, "structure", "Le corps de la requête doit être un objet JSON.")
+        raise invalid("Le corps de la requête doit être un objet JSON.", code="structure")
     return data
 
 
@@ -124,12 +99,12 @@ def _text(data: dict, name: str, required: bool = True) -> str:
     value = data.get(name)
     if value is None:
         if required:
-            raise FieldError(name, "champ obligatoire", "required")
+            raise field_error(name, "champ obligatoire", "required")
         return ""
     if not isinstance(value, str):
-        raise FieldError(name, "une chaîne de caractères est attendue")
+        raise field_error(name, "une chaîne de caractères est attendue")
     if len(value) > FIELD_MAX:
-        raise FieldError(name, f"au plus {FIELD_MAX} caractères")
+        raise field_error(name, f"au plus {FIELD_MAX} caractères")
     return value
 
 
@@ -144,11 +119,7 @@ def _traits(data: dict, required: bool = True) -> Traits:
 def _check(traits: Traits, partial: bool = False) -> None:
     problem = traits.problem_as_is(partial)  # `_traits` has normalised them
     if problem:
-        raise FieldError(*problem)
-
-
-def _identity(row: Any) -> Identity:
-    return Identity(*(row[name] for name in Identity.__dataclass_fields__))
+        raise field_error(*problem)
 
 
 def given_names_match(asked: str, birth: str) -> bool:
@@ -159,15 +130,11 @@ def given_names_match(asked: str, birth: str) -> bool:
     )
 
 
-def matching(request: Request, traits: Traits) -> list[Identity]:
+def matching(context: ServiceContext, traits: Traits) -> list[Identity]:
     """Every identity whose traits match `traits` (normalised), by INSi's rules."""
-    rows = platform_of(request).db.all(
-        "SELECT * FROM patients WHERE family = ? AND birthdate = ? AND sex = ? ORDER BY rowid",
-        (traits.family, traits.birthdate, traits.sex),
-    )
     return [
         identity
-        for identity in map(_identity, rows)
+        for identity in context.patients.by_traits(traits.family, traits.birthdate, traits.sex)
         if given_names_match(traits.given, identity.given)
         and (not traits.birthplace or identity.birthplace == traits.birthplace)
     ]
@@ -183,37 +150,36 @@ def answer(found: list[Identity]) -> dict:
 @router.post(
     "/lookup", openapi_extra=_body_schema(_TRAITS_SCHEMA, ["family", "given", "sex", "birthdate"])
 )
-async def lookup(request: Request, credentials: Credentials) -> dict:
+async def lookup(request: Request, context: Context) -> dict:
     """Look an identity up by its traits: `00` one, `01` none, `02` several (none disclosed)."""
-    _authorised(request, credentials)
+    _authorised(context)
     traits = _traits(await _json_object(request))
     _check(traits)
-    return answer(matching(request, traits))
+    return answer(matching(context, traits))
 
 
 @router.post(
     "/verify",
     openapi_extra=_body_schema({"ins": _TEXT, **_TRAITS_SCHEMA}, ["ins"]),
 )
-async def verify(request: Request, credentials: Credentials) -> dict:
+async def verify(request: Request, context: Context) -> dict:
     """Is this INS known, and (when traits are given) are they this identity's?
 
     Only the traits given are compared; with none, `consistent` is null.
     """
-    _authorised(request, credentials)
+    _authorised(context)
     data = await _json_object(request)
     ins = _text(data, "ins").strip()
     problem = ins_problem(ins)
     if problem:
-        raise FieldError("ins", problem)
+        raise field_error("ins", problem)
     traits = _traits(data, required=False)
     # Only the traits given are checked and compared, each as in a lookup.
     _check(traits, partial=True)
-    row = platform_of(request).db.one("SELECT * FROM patients WHERE ins = ?", (ins,))
+    identity = context.patients.by_ins(ins)
     asked = {name: value for name, value in asdict(traits).items() if value}
-    if row is None:
+    if identity is None:
         return {"ins": ins, "oid": None, "known": False, "consistent": False if asked else None}
-    identity = _identity(row)
     consistent = None
     if asked:
         consistent = all(
@@ -229,32 +195,28 @@ def _serial(data: dict) -> str:
     serial = _text(data, "serial").strip()
     problem = card_serial_problem(serial)
     if problem:
-        raise FieldError("serial", problem)
+        raise field_error("serial", problem)
     return serial
 
 
 @router.post("/card", openapi_extra=_body_schema({"serial": _TEXT}, ["serial"]))
-async def card(request: Request, credentials: Credentials) -> dict:
+async def card(request: Request, context: Context) -> dict:
     """The beneficiaries a Vitale card carries (rank and traits), for the client to choose."""
-    _authorised(request, credentials)
+    _authorised(context)
     serial = _serial(await _json_object(request))
-    rows = platform_of(request).db.all(
-        "SELECT c.rank, p.family, p.given, p.birthdate FROM card_beneficiaries c "
-        "JOIN patients p ON p.ins = c.ins WHERE c.serial = ? ORDER BY c.rank",
-        (serial,),
-    )
-    if not rows:
-        raise ServiceError(404, "not-found", "Carte Vitale inconnue.")
+    beneficiaries = context.patients.card(serial)
+    if not beneficiaries:
+        raise not_found("Carte Vitale inconnue.")
     return {
         "serial": serial,
         "beneficiaries": [
             {
-                "rank": row["rank"],
-                "family": row["family"],
-                "given": row["given"].split(" ")[0],
-                "birthdate": row["birthdate"],
+                "rank": on_card.rank,
+                "family": identity.family,
+                "given": identity.given.split(" ")[0],
+                "birthdate": identity.birthdate,
             }
-            for row in rows
+            for on_card, identity in beneficiaries
         ],
     }
 
@@ -263,21 +225,19 @@ async def card(request: Request, credentials: Credentials) -> dict:
     "/card/identity",
     openapi_extra=_body_schema({"serial": _TEXT, "rank": {"type": "integer"}}, ["serial", "rank"]),
 )
-async def card_identity(request: Request, credentials: Credentials) -> dict:
+async def card_identity(request: Request, context: Context) -> dict:
     """The identity of one beneficiary of a Vitale card, as a `00` lookup answer."""
-    _authorised(request, credentials)
+    _authorised(context)
     data = await _json_object(request)
     serial = _serial(data)
     rank = data.get("rank")
     if rank is None:
-        raise FieldError("rank", "champ obligatoire", "required")
+        raise field_error("rank", "champ obligatoire", "required")
     if isinstance(rank, bool) or not isinstance(rank, int) or not 1 <= rank <= 99:
-        raise FieldError("rank", "le rang est un entier de 1 à 99")
-    row = platform_of(request).db.one(
-        "SELECT p.* FROM card_beneficiaries c JOIN patients p ON p.ins = c.ins "
-        "WHERE c.serial = ? AND c.rank = ?",
-        (serial, rank),
-    )
-    if row is None:
-        raise ServiceError(404, "not-found", "Aucun bénéficiaire de ce rang sur cette carte.")
-    return answer([_identity(row)])
+        raise field_error("rank", "le rang est un entier de 1 à 99")
+    found = [
+        identity for on_card, identity in context.patients.card(serial) if on_card.rank == rank
+    ]
+    if not found:
+        raise not_found("Aucun bénéficiaire de ce rang sur cette carte.")
+    return answer(found)

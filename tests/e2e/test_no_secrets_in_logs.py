@@ -22,7 +22,7 @@ import pyotp
 import pytest
 
 from bsp_tui.logs import log_to_file
-from bsp_tui.platform.core import AUDIENCES
+from bsp_tui.platform.core import audiences
 from tests.conftest import (
     ACCESS_TYPE,
     DEVICE_GRANT,
@@ -221,7 +221,7 @@ def _session(served: ServedPlatform, http: httpx.Client, found: Secrets) -> None
     access = refreshed.json()["access_token"]
 
     api_tokens = {}
-    for audience in AUDIENCES:
+    for audience in audiences():
         exchanged = http.post(
             TOKEN,
             data={

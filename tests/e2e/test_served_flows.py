@@ -17,7 +17,7 @@ from urllib.parse import parse_qs, urlsplit
 import httpx
 import pytest
 
-from bsp_tui.platform.core import AUDIENCES
+from bsp_tui.platform.core import audiences
 from tests.conftest import (
     ACCESS_TYPE,
     CIBA,
@@ -228,7 +228,7 @@ def test_exchange_to_every_service_then_logout_refuses_every_token(
     tokens = ciba_sign_in(served, http, persona)
 
     api_tokens = {}
-    for audience in AUDIENCES:
+    for audience in audiences():
         exchanged = http.post(
             TOKEN,
             data={

@@ -26,7 +26,7 @@ from schemathesis.core.failures import FailureGroup
 from schemathesis.generation.modes import GenerationMode
 
 from bsp_tui.platform.app import create_app
-from bsp_tui.platform.core import AUDIENCES
+from bsp_tui.platform.core import audiences
 from bsp_tui.platform.settings import PlatformSettings
 from tests.conftest import ACCESS_TYPE, CIBA_GRANT, DEVICE_GRANT, EXCHANGE_GRANT, LAUNCHER
 
@@ -85,7 +85,7 @@ def _known_values(app: FastAPI) -> dict[str, st.SearchStrategy]:
     issued = platform.tokens.issue(sid, ISSUER)
     api_tokens = [
         platform.tokens.exchange(issued["access_token"], audience, ISSUER, LAUNCHER)["access_token"]
-        for audience in AUDIENCES
+        for audience in audiences()
     ]
     jwts = [issued["access_token"], issued["id_token"], *api_tokens]
     ciba = platform.flows.start_ciba(
@@ -102,8 +102,8 @@ def _known_values(app: FastAPI) -> dict[str, st.SearchStrategy]:
         "grant_type": st.sampled_from(
             ["authorization_code", "refresh_token", CIBA_GRANT, DEVICE_GRANT, EXCHANGE_GRANT]
         ),
-        "service": st.sampled_from([*AUDIENCES, "inconnu"]),
-        "audience": st.sampled_from(AUDIENCES),
+        "service": st.sampled_from([*audiences(), "inconnu"]),
+        "audience": st.sampled_from(audiences()),
         "subject_token_type": st.just(ACCESS_TYPE),
         "subject_token": tokens,
         "token": tokens,

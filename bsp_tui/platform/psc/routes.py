@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from bsp_tui.platform.core import AUDIENCES, Platform
+from bsp_tui.platform.core import Platform
 from bsp_tui.platform.psc.errors import OAuthError
 from bsp_tui.platform.psc.flows import CIBA_GRANT, DEVICE_GRANT
 from bsp_tui.platform.psc.html import error_line, page
@@ -90,7 +90,7 @@ def discovery(request: Request) -> dict:
             "SubjectOrganizationID",
             "otherIds",
         ],
-        "token_exchange_audiences": list(AUDIENCES),
+        "token_exchange_audiences": list(platform_of(request).audiences),
     }
 
 
@@ -204,9 +204,10 @@ async def token(
             raise OAuthError(
                 "invalid_request", f"subject_token de type {ACCESS_TOKEN_TYPE} attendu."
             )
-        if audience not in AUDIENCES:
+        if audience not in platform.audiences:
             raise OAuthError(
-                "invalid_target", f"Audience inconnue ; possibles : {', '.join(AUDIENCES)}."
+                "invalid_target",
+                f"Audience inconnue ; possibles : {', '.join(platform.audiences)}.",
             )
         body = platform.tokens.exchange(subject_token, audience, issuer, client["client_id"])
     else:

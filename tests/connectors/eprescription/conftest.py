@@ -16,7 +16,7 @@ from bsp_tui.platform.population import ensure_population
 from bsp_tui.platform.settings import PlatformSettings
 from connectors.eprescription.catalogue import search
 from connectors.eprescription.models import REFUSAL_SYSTEM, ean13_check_digit
-from connectors.eprescription.service import SCHEMA
+from connectors.eprescription.seed import SCHEMA
 from tests.conftest import Clock
 from tests.connectors import harness
 from tests.connectors.dmp.test_cli_e2e import PERSONAS, patients  # noqa: F401 - e2e fixture

@@ -17,7 +17,7 @@ from bsp_tui.platform.population import ensure_population
 from bsp_tui.platform.settings import PlatformSettings
 from connectors.fse.client import FseClient
 from connectors.fse.models import Rights, Sheet, build_sheet
-from connectors.fse.service import SCHEMA
+from connectors.fse.seed import SCHEMA
 from tests.conftest import Clock
 from tests.connectors import harness
 from tests.connectors.dmp.conftest import outcome, refusal  # noqa: F401 - the same OperationOutcome shape

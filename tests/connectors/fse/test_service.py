@@ -12,7 +12,8 @@ import pytest
 from bsp_tui.domain.patients import ins_key
 from connectors.fse.client import FseError
 from connectors.fse.models import build_sheet, new_number
-from connectors.fse.service import CLOSED_SCENARIO_ON, MAX_SHEETS
+from connectors.fse.seed import CLOSED_SCENARIO_ON
+from connectors.fse.service import MAX_SHEETS
 from tests.connectors.fse.conftest import TODAY, Harness, outcome, refusal, rights
 
 pytestmark = pytest.mark.anyio

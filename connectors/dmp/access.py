@@ -1,0 +1,265 @@
+"""Who may use a DMP, how, and the trace every access leaves (the patient's history).
+
+The rules are in `rule_problem` and docs/emulation.md: the profession's document types,
+the access mode (break-glass, centre 15), the patient's blocks and a closed DMP. Every
+refusal reaching an existing DMP is traced, like every access.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, replace
+from typing import Any
+
+from bsp_tui.domain.fhir import Issue
+from bsp_tui.platform.api import Professional, ServiceContext, ServiceError
+from connectors.dmp.models import (
+    BREAK_GLASS_PROFESSIONS,
+    BRIS_DE_GLACE,
+    CENTRE_15,
+    CENTRE_15_PROFESSION,
+    CENTRE_15_SAVOIR_FAIRE,
+    DOCUMENT_TYPES,
+    MAX_REASON_CHARS,
+    MODES,
+    NORMAL,
+    readable_types,
+)
+
+OUTCOME_SYSTEM = "urn:bsp:dmp:refusal"  # the emulation's own refusal codes
+
+
+def problem(status: int, code: str, french: str, english: str, refusal: str = "") -> ServiceError:
+    """An OperationOutcome with the reason in French (diagnostics) and English (details),
+    and the emulation's refusal code when there is one."""
+    return ServiceError(status, Issue(code, french, english, refusal, OUTCOME_SYSTEM))
+
+
+def invalid(french: str, english: str, code: str = "invalid") -> ServiceError:
+    """A request the DMP cannot read (400)."""
+    return problem(400, code, french, english)
+
+
+# -- who is calling, and in which mode ---------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Caller:
+    """The professional behind the API token, and the mode they ask for."""
+
+    professional: Professional
+    mode: str
+    reason: str
+
+    @classmethod
+    def of(cls, professional: Professional, mode: str | None, reason: str | None) -> Caller:
+        """The caller in the mode asked for (normal by default), both checked."""
+        mode = NORMAL if mode in (None, "") else mode
+        if mode not in MODES:
+            raise invalid(
+                f"Mode d'accès inconnu « {mode[:40]} » : {', '.join(MODES)}.",
+                f"Unknown access mode; expected one of {', '.join(MODES)}.",
+                "value",
+            )
+        reason = (reason or "").strip()
+        if len(reason) > MAX_REASON_CHARS:
+            raise invalid(
+                f"Le motif dépasse {MAX_REASON_CHARS} caractères.",
+                f"The reason is longer than {MAX_REASON_CHARS} characters.",
+                "value",
+            )
+        return cls(professional, mode, reason if mode != NORMAL else "")
+
+    @property
+    def national_id(self) -> str:
+        """The caller's national id (IdNat_PS)."""
+        return self.professional.national_id
+
+    @property
+    def name(self) -> str:
+        """The caller's name, as the history shows it."""
+        return self.professional.name
+
+    @property
+    def profession(self) -> str:
+        """The caller's profession code."""
+        return self.professional.profession
+
+    @property
+    def profession_label(self) -> str:
+        """The caller's profession, for a refusal's message."""
+        return self.professional.label
+
+    @property
+    def types(self) -> frozenset[str]:
+        """The document types the caller's profession may read."""
+        return readable_types(self.profession)
+
+    @property
+    def emergency(self) -> bool:
+        """Break-glass and regulation see what the patient hid from professionals."""
+        return self.mode != NORMAL
+
+
+# -- the access history -------------------------------------------------------------------
+
+
+def _action(verb: str, target: str = "", refusal: str = "") -> str:
+    """How an access is stored: `verb[:target]`, prefixed `refused:CODE:` for a refusal."""
+    action = f"{verb}:{target}" if target else verb
+    return f"refused:{refusal}:{action}" if refusal else action
+
+
+def parse_action(action: str) -> tuple[str, str, str]:
+    """(verb, target, refusal) from a stored action."""
+    refusal = ""
+    if action.startswith("refused:"):
+        _, refusal, action = action.split(":", 2)
+    verb, _, target = action.partition(":")
+    return verb, target, refusal
+
+
+def trace(
+    context: ServiceContext, ins: str, who: Caller, verb: str, target: str = "", refusal: str = ""
+) -> None:
+    """Write an access (or a refused attempt) in the patient's history."""
+    with context.db.write() as conn:
+        conn.execute(
+            "INSERT INTO dmp_access_log (ins, at, national_id, name, profession, mode, reason,"
+            " action) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                ins,
+                context.now,
+                who.national_id,
+                who.name,
+                who.profession,
+                who.mode,
+                who.reason,
+                _action(verb, target, refusal),
+            ),
+        )
+
+
+def refuse(
+    context: ServiceContext,
+    ins: str,
+    who: Caller,
+    verb: str,
+    error: ServiceError,
+    target: str = "",
+) -> ServiceError:
+    """Trace a refused attempt in the patient's history; the error to raise."""
+    trace(context, ins, who, verb, target, error.issue.reason or error.issue.code)
+    return error
+
+
+def with_reason(error: ServiceError, refusal: str) -> ServiceError:
+    """The same error with another refusal code."""
+    return ServiceError(error.status, replace(error.issue, reason=refusal, system=OUTCOME_SYSTEM))
+
+
+# -- the rules ----------------------------------------------------------------------------
+
+
+def rule_problem(
+    context: ServiceContext, ins: str, dmp_status: str, who: Caller
+) -> ServiceError | None:
+    """Why this professional may not use this DMP in this mode, or None."""
+    if not who.types:
+        return problem(
+            403,
+            "forbidden",
+            f"Votre profession ({who.profession_label}) n'a pas accès au DMP.",
+            f"Your profession ({who.profession or 'unknown'}) has no access to the DMP.",
+            "profession",
+        )
+    if who.mode == BRIS_DE_GLACE and who.profession not in BREAK_GLASS_PROFESSIONS:
+        return problem(
+            403,
+            "forbidden",
+            "Le bris de glace est réservé aux médecins et aux infirmiers.",
+            "Break-glass access is reserved to physicians and nurses.",
+            "mode_profession",
+        )
+    if who.mode == CENTRE_15 and (
+        who.profession != CENTRE_15_PROFESSION
+        or who.professional.savoir_faire != CENTRE_15_SAVOIR_FAIRE
+    ):
+        return problem(
+            403,
+            "forbidden",
+            "Le mode centre 15 est réservé aux médecins régulateurs (médecine d'urgence).",
+            "The centre 15 mode is reserved to regulating physicians (emergency medicine).",
+            "mode_profession",
+        )
+    if who.mode == BRIS_DE_GLACE and not who.reason:
+        return problem(
+            400,
+            "required",
+            "Le bris de glace exige un motif : il sera tracé et visible du patient.",
+            "Break-glass access requires a reason: it is traced and shown to the patient.",
+            "reason_required",
+        )
+    if context.db.one(
+        "SELECT 1 FROM dmp_blocks WHERE ins = ? AND national_id = ?", (ins, who.national_id)
+    ):
+        return problem(
+            403,
+            "forbidden",
+            "Le patient vous a bloqué : vous n'avez pas accès à son DMP, même en urgence.",
+            "The patient has blocked you: you have no access to their DMP, even in an emergency.",
+            "blocked",
+        )
+    if dmp_status != "open":
+        return problem(
+            403,
+            "forbidden",
+            "Ce DMP est fermé : il ne peut plus être ni consulté ni alimenté.",
+            "This DMP is closed: it can be neither read nor added to.",
+            "closed",
+        )
+    return None
+
+
+def type_problem(who: Caller, loinc: str) -> ServiceError:
+    """The refusal of a document type the caller's profession may not read."""
+    label = DOCUMENT_TYPES.get(loinc, loinc)
+    return problem(
+        403,
+        "forbidden",
+        f"Votre profession ({who.profession_label}) n'a pas accès aux documents de type "
+        f"« {label} » ({loinc}).",
+        f"Your profession has no access to documents of type {loinc}.",
+        "document_type",
+    )
+
+
+def authorize(
+    context: ServiceContext, ins: str, who: Caller, verb: str, target: str = ""
+) -> dict[str, Any]:
+    """The DMP of `ins` if this professional may use it now; else trace and raise."""
+    dmp = dmp_of(context, ins)
+    error = rule_problem(context, ins, dmp["status"], who)
+    if error is not None:
+        raise refuse(context, ins, who, verb, error, target)
+    return dmp
+
+
+def dmp_of(context: ServiceContext, ins: str) -> dict[str, Any]:
+    """The patient's identity and their DMP's status; a 404 without either."""
+    identity = context.patients.by_ins(ins)
+    if identity is None:
+        raise problem(
+            404,
+            "not-found",
+            "Aucun patient ne porte cet INS.",
+            "No patient has this INS.",
+        )
+    row = context.db.one("SELECT status FROM dmps WHERE ins = ?", (ins,))
+    if row is None:
+        raise problem(
+            404,
+            "not-found",
+            "Ce patient n'a pas de DMP.",
+            "This patient has no DMP.",
+        )
+    return asdict(identity) | {"status": row["status"]}

@@ -1,0 +1,157 @@
+"""The DMP's records as FHIR R4 resources: DocumentReference, AuditEvent, Bundle."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from fastapi import Request
+from fastapi.responses import JSONResponse
+
+from bsp_tui.domain.fhir import FHIR_JSON
+from connectors.dmp.access import parse_action
+from connectors.dmp.models import (
+    AUTHOR_ID_SYSTEM,
+    CONFIDENTIALITY_SYSTEM,
+    DOCUMENT_TYPES,
+    INVISIBLE_PATIENT,
+    LOINC_SYSTEM,
+    MASQUE_PS,
+    PROFESSION_SYSTEM,
+    SECURITY_LABELS,
+)
+
+MODE_SYSTEM = "urn:bsp:dmp:mode"
+ACTION_SYSTEM = "urn:bsp:dmp:action"
+
+
+def fhir(body: dict, status: int = 200, headers: dict[str, str] | None = None) -> JSONResponse:
+    return JSONResponse(body, status_code=status, media_type=FHIR_JSON, headers=headers)
+
+
+def _instant(created: str) -> str:
+    return created if "T" in created else f"{created}T00:00:00Z"
+
+
+def recorded(at: float) -> str:
+    return datetime.fromtimestamp(at, UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+def ins_identifier(ins: str, oid: str) -> dict:
+    return {"system": f"urn:oid:{oid}", "value": ins}
+
+
+def document_reference(request: Request, row: Any, oid: str) -> dict:
+    labels = [
+        code
+        for code, flag in (
+            (MASQUE_PS, row["masked"]),
+            (INVISIBLE_PATIENT, row["invisible_patient"]),
+        )
+        if flag
+    ]
+    resource: dict[str, Any] = {
+        "resourceType": "DocumentReference",
+        "id": row["id"],
+        "status": row["status"],
+        "type": {
+            "coding": [
+                {
+                    "system": LOINC_SYSTEM,
+                    "code": row["loinc"],
+                    "display": DOCUMENT_TYPES.get(row["loinc"], row["loinc"]),
+                }
+            ]
+        },
+        "subject": {"identifier": ins_identifier(row["ins"], oid)},
+        "date": _instant(row["created"]),
+        "author": [
+            {
+                "identifier": {"system": AUTHOR_ID_SYSTEM, "value": row["author_id"]},
+                "display": row["author_name"],
+            }
+        ],
+        "description": row["title"],
+        "content": [
+            {
+                "attachment": {
+                    "contentType": row["content_type"],
+                    "size": row["size"],
+                    "title": row["title"],
+                    "url": str(request.url_for("dmp_binary", document_id=row["id"])),
+                    "creation": _instant(row["created"]),
+                }
+            }
+        ],
+    }
+    if labels:
+        resource["securityLabel"] = [
+            {
+                "coding": [
+                    {"system": CONFIDENTIALITY_SYSTEM, "code": c, "display": SECURITY_LABELS[c]}
+                ]
+            }
+            for c in labels
+        ]
+    return resource
+
+
+def bundle(entries: list[tuple[str, dict]]) -> dict:
+    return {
+        "resourceType": "Bundle",
+        "type": "searchset",
+        "total": len(entries),
+        "entry": [
+            {"fullUrl": url, "resource": resource, "search": {"mode": "match"}}
+            for url, resource in entries
+        ],
+    }
+
+
+_FHIR_ACTIONS = {
+    "check": "E",
+    "list": "R",
+    "metadata": "R",
+    "read": "R",
+    "add": "C",
+    "history": "R",
+}
+
+
+def audit_event(request: Request, row: Any, oid: str) -> dict:
+    verb, target, refusal = parse_action(row["action"])
+    entities: list[dict] = [{"what": {"identifier": ins_identifier(row["ins"], oid)}}]
+    if target:
+        entities.append({"what": {"reference": f"DocumentReference/{target}"}, "name": target})
+    purpose: dict[str, Any] = {"coding": [{"system": MODE_SYSTEM, "code": row["mode"]}]}
+    if row["reason"]:
+        purpose["text"] = row["reason"]
+    event: dict[str, Any] = {
+        "resourceType": "AuditEvent",
+        "id": str(row["id"]),
+        "type": {
+            "system": "http://dicom.nema.org/resources/ontology/DCM",
+            "code": "110110",
+            "display": "Patient Record",
+        },
+        "subtype": [{"system": ACTION_SYSTEM, "code": verb}],
+        "action": _FHIR_ACTIONS.get(verb, "E"),
+        "recorded": recorded(row["at"]),
+        "outcome": "4" if refusal else "0",
+        "purposeOfEvent": [purpose],
+        "agent": [
+            {
+                "who": {
+                    "identifier": {"system": AUTHOR_ID_SYSTEM, "value": row["national_id"]},
+                    "display": row["name"],
+                },
+                "role": [{"coding": [{"system": PROFESSION_SYSTEM, "code": row["profession"]}]}],
+                "requestor": True,
+            }
+        ],
+        "source": {"observer": {"display": "DMP (plateforme émulée bsp)"}},
+        "entity": entities,
+    }
+    if refusal:
+        event["outcomeDesc"] = refusal
+    return event

@@ -1,0 +1,172 @@
+"""Filing a document in a DMP: the resource a client posts, read and checked, and the
+filing itself under the DMP's rules.
+
+`file_document` is also how another emulated service files its copy in a patient's DMP
+(the e-prescription's): a declared link between the two slices.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import secrets
+import sqlite3
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from bsp_tui.platform.api import ServiceContext, ServiceError
+from connectors.dmp.access import Caller, authorize, invalid, problem, refuse, trace, type_problem
+from connectors.dmp.fhir import recorded
+from connectors.dmp.models import (
+    CONTENT_TYPES,
+    DOCUMENT_TYPES,
+    INVISIBLE_PATIENT,
+    LOINC_SYSTEM,
+    MASQUE_PS,
+    MAX_CONTENT_BYTES,
+    MAX_TITLE_CHARS,
+    SECURITY_LABELS,
+)
+from connectors.dmp.params import type_codes
+
+
+@dataclass(frozen=True)
+class NewDocument:
+    """A document to add: its subject (`system|INS`), type, title, content and labels."""
+
+    subject: str
+    loinc: str
+    title: str
+    content_type: str
+    content: bytes
+    labels: frozenset[str]
+
+
+def file_document(
+    context: ServiceContext,
+    ins: str,
+    who: Caller,
+    new: NewDocument,
+    also: Callable[[sqlite3.Connection, str], None] | None = None,
+) -> str:
+    """Add a document to the DMP of `ins` under the DMP's rules; its id.
+
+    Also how another emulated service files a copy (the e-prescription's): a refusal
+    is traced in the patient's history and raised as a `ServiceError`. `also` runs
+    in the transaction that adds the document, given its id: what it writes is
+    committed with the document, and what it raises leaves no document.
+    """
+    authorize(context, ins, who, "add")
+    if new.loinc not in who.types:
+        raise refuse(context, ins, who, "add", type_problem(who, new.loinc))
+    if len(new.content) > MAX_CONTENT_BYTES:
+        raise refuse(context, ins, who, "add", _too_large(len(new.content)))
+    document_id = secrets.token_hex(8)
+    with context.db.write() as conn:
+        conn.execute(
+            "INSERT INTO dmp_documents VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'current')",
+            (
+                document_id,
+                ins,
+                new.loinc,
+                new.title or DOCUMENT_TYPES[new.loinc],
+                who.national_id,
+                who.name,
+                recorded(context.now),
+                new.content_type,
+                new.content,
+                int(MASQUE_PS in new.labels),
+                int(INVISIBLE_PATIENT in new.labels),
+            ),
+        )
+        if also is not None:
+            also(conn, document_id)
+    trace(context, ins, who, "add", document_id)
+    return document_id
+
+
+def _too_large(size: int) -> ServiceError:
+    limit = MAX_CONTENT_BYTES // 1024
+    return problem(
+        413,
+        "too-costly",
+        f"Document trop volumineux ({size // 1024} Kio) : la limite est de {limit} Kio.",
+        f"Document too large ({size} bytes): the limit is {MAX_CONTENT_BYTES} bytes.",
+        "too_large",
+    )
+
+
+def _field(value: Any, kind: type, where: str) -> Any:
+    if not isinstance(value, kind):
+        raise invalid(
+            f"DocumentReference mal formée : {where} manquant ou invalide.",
+            f"Malformed DocumentReference: {where} missing or invalid.",
+            "structure",
+        )
+    return value
+
+
+def new_document(body: Any) -> NewDocument:
+    """The document a DocumentReference describes, checked; a 400 (or 415) otherwise."""
+    body = _field(body, dict, "la ressource")
+    if body.get("resourceType") != "DocumentReference":
+        _field(None, dict, "resourceType = DocumentReference")
+    if body.get("status", "current") != "current":
+        _field(None, dict, "status = current")
+    subject = _field(body.get("subject"), dict, "subject")
+    identifier = _field(subject.get("identifier"), dict, "subject.identifier")
+    value = _field(identifier.get("value"), str, "subject.identifier.value")
+    system = identifier.get("system", "")
+    system = _field(system, str, "subject.identifier.system")
+    codings = _field(_field(body.get("type"), dict, "type").get("coding"), list, "type.coding")
+    loincs = [
+        c.get("code")
+        for c in codings
+        if isinstance(c, dict) and c.get("system", LOINC_SYSTEM) == LOINC_SYSTEM
+    ]
+    loinc = _field(loincs[0] if loincs else None, str, "type.coding (LOINC)")
+    type_codes([loinc])
+    contents = _field(body.get("content"), list, "content")
+    if len(contents) != 1:
+        _field(None, dict, "content (une seule pièce jointe)")
+    first = _field(contents[0], dict, "content[0]")
+    attachment = _field(first.get("attachment"), dict, "content[0].attachment")
+    content_type = _field(attachment.get("contentType"), str, "attachment.contentType")
+    if content_type not in CONTENT_TYPES:
+        raise problem(
+            415,
+            "not-supported",
+            f"Type de contenu non pris en charge : {', '.join(sorted(CONTENT_TYPES))}.",
+            f"Unsupported content type: {', '.join(sorted(CONTENT_TYPES))}.",
+        )
+    data = _field(attachment.get("data"), str, "attachment.data (base64)")
+    try:
+        content = base64.b64decode(data, validate=True)
+    except (binascii.Error, ValueError):
+        raise invalid(
+            "attachment.data n'est pas du base64 valide.",
+            "attachment.data is not valid base64.",
+            "value",
+        ) from None
+    if not content:
+        _field(None, dict, "attachment.data (document vide)")
+    title = body.get("description", attachment.get("title", ""))
+    title = _field(title, str, "description").strip()
+    if len(title) > MAX_TITLE_CHARS:
+        _field(None, dict, f"description (au plus {MAX_TITLE_CHARS} caractères)")
+    labels = set()
+    for label in _field(body.get("securityLabel", []), list, "securityLabel"):
+        for coding in _field(_field(label, dict, "securityLabel").get("coding"), list, "coding"):
+            code = _field(coding, dict, "securityLabel.coding").get("code")
+            if not isinstance(code, str) or code not in SECURITY_LABELS:
+                _field(None, dict, f"securityLabel ({', '.join(SECURITY_LABELS)})")
+            labels.add(code)
+    return NewDocument(
+        f"{system}|{value}" if system else value,
+        loinc,
+        title,
+        content_type,
+        content,
+        frozenset(labels),
+    )

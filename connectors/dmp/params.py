@@ -1,0 +1,115 @@
+"""The DMP's search parameters: a patient's INS token, document types and dates."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+from bsp_tui.domain.patients import OID_NIA, OID_NIR, OID_NIR_DEMO, OID_NIR_TEST, ins_problem
+from bsp_tui.platform.api import Patients
+from connectors.dmp.access import invalid, problem
+from connectors.dmp.models import DOCUMENT_TYPES, LOINC_SYSTEM
+
+INS_OIDS = (OID_NIR, OID_NIA, OID_NIR_TEST, OID_NIR_DEMO)
+
+
+def patient_ins(patients: Patients, identifier: str | None, name: str) -> str:
+    """The INS of a `system|value` token (system optional), checked."""
+    if not identifier:
+        raise invalid(
+            f"Le paramètre {name} est obligatoire (urn:oid:1.2.250.1.213.1.4.10|INS).",
+            f"The {name} parameter is required.",
+            "required",
+        )
+    system, bar, value = identifier.rpartition("|")
+    if not bar:
+        system, value = "", identifier
+    malformed = ins_problem(value)
+    if malformed:
+        raise invalid(f"INS invalide : {malformed}.", "Malformed INS.", "value")
+    oid = system.removeprefix("urn:oid:")
+    if system and oid not in INS_OIDS:
+        raise invalid(
+            "Système d'identifiant inconnu : attendu urn:oid: suivi de l'OID de l'INS.",
+            "Unknown identifier system: expected urn:oid: and an INS OID.",
+            "value",
+        )
+    if system:
+        known = patients.by_ins(value)
+        if known is not None and known.oid != oid:
+            raise problem(
+                404,
+                "not-found",
+                f"Cet INS n'est pas connu sous l'OID {oid} (mais sous {known.oid}).",
+                "This INS is not known under that OID.",
+            )
+    return value
+
+
+def type_codes(values: list[str] | None) -> list[str]:
+    """The LOINC codes of `type` parameters (`system|code` or `code`, comma separated)."""
+    codes: list[str] = []
+    for value in values or []:
+        for token in value.split(","):
+            system, bar, code = token.rpartition("|")
+            if bar and system not in ("", LOINC_SYSTEM):
+                raise invalid(
+                    f"Système de type inconnu : attendu {LOINC_SYSTEM}.",
+                    f"Unknown type system: expected {LOINC_SYSTEM}.",
+                    "value",
+                )
+            code = code if bar else token
+            if code not in DOCUMENT_TYPES:
+                raise invalid(
+                    f"Type de document inconnu « {code[:20]} » : {', '.join(DOCUMENT_TYPES)}.",
+                    "Unknown document type (LOINC).",
+                    "value",
+                )
+            codes.append(code)
+    return codes
+
+
+_PREFIXES = ("eq", "ge", "gt", "le", "lt")
+
+
+def _date_range(value: str) -> tuple[str, str, str]:
+    """(prefix, first day, last day) of a FHIR date search value: YYYY, YYYY-MM or YYYY-MM-DD."""
+    prefix = value[:2] if value[:2] in _PREFIXES else "eq"
+    text = value[2:] if value[:2] in _PREFIXES else value
+    try:
+        if len(text) == 4 and text.isdigit():
+            first, last = date(int(text), 1, 1), date(int(text), 12, 31)
+        elif len(text) == 7 and text[4] == "-":
+            first = date(int(text[:4]), int(text[5:]), 1)
+            last = (first.replace(day=28) + timedelta(days=4)).replace(day=1) - timedelta(days=1)
+        elif len(text) == 10:
+            first = last = date.fromisoformat(text)
+        else:
+            raise ValueError(text)
+    except ValueError:
+        raise invalid(
+            "Date invalide : écrivez par exemple ge2020-01-01 (préfixes eq, ge, gt, le, lt).",
+            "Invalid date: write for instance ge2020-01-01 (prefixes eq, ge, gt, le, lt).",
+            "value",
+        ) from None
+    return prefix, first.isoformat(), last.isoformat()
+
+
+def date_filter(values: list[str] | None) -> tuple[str, list[str]]:
+    """The SQL conditions (on `created`) and their parameters for `date` parameters."""
+    clauses, params = [], []
+    day = "substr(created, 1, 10)"
+    for value in values or []:
+        prefix, first, last = _date_range(value)
+        if prefix == "eq":
+            clauses.append(f"{day} BETWEEN ? AND ?")
+            params += [first, last]
+        else:
+            operator, bound = {
+                "ge": (">=", first),
+                "gt": (">", last),
+                "le": ("<=", last),
+                "lt": ("<", first),
+            }[prefix]
+            clauses.append(f"{day} {operator} ?")
+            params.append(bound)
+    return "".join(f" AND {c}" for c in clauses), params
