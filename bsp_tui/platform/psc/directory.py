@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 
 from bsp_tui.domain.identifiers import luhn_check_digit
+from bsp_tui.domain.professions import INFIRMIER, MEDECIN, PHARMACIEN, SECRETAIRE, label
 
 PROFESSION_OID = "1.2.250.1.213.1.1.5.5"
 RPPS_OID = "1.2.250.1.71.4.2.1"
@@ -61,8 +62,8 @@ PERSONAS: tuple[Persona, ...] = (
         "DR",
         "Élise",
         "Martin-Dubois",
-        "10",
-        "Médecin",
+        MEDECIN,
+        label(MEDECIN),
         "SM54",
         "Médecine générale",
         "Cabinet médical des Tilleuls",
@@ -77,8 +78,8 @@ PERSONAS: tuple[Persona, ...] = (
         "DR",
         "Karim",
         "Benali",
-        "10",
-        "Médecin",
+        MEDECIN,
+        label(MEDECIN),
         "SM57",
         "Médecine d'urgence",
         "Centre hospitalier de Créteil",
@@ -93,8 +94,8 @@ PERSONAS: tuple[Persona, ...] = (
         "M",
         "Hugo",
         "Lefèvre",
-        "21",
-        "Pharmacien",
+        PHARMACIEN,
+        label(PHARMACIEN),
         "",
         "",
         "Pharmacie de l'Hôtel de Ville",
@@ -109,8 +110,8 @@ PERSONAS: tuple[Persona, ...] = (
         "MME",
         "Amandine",
         "N'Diaye",
-        "60",
-        "Infirmier",
+        INFIRMIER,
+        label(INFIRMIER),
         "",
         "",
         "Cabinet infirmier du Vieux-Port",
@@ -125,8 +126,8 @@ PERSONAS: tuple[Persona, ...] = (
         "MME",
         "Chloé",
         "Moreau",
-        "SECR",
-        "Secrétaire médicale",
+        SECRETAIRE,
+        label(SECRETAIRE),
         "",
         "",
         "Cabinet médical des Tilleuls",
