@@ -86,6 +86,17 @@ def file_document(
     return document_id
 
 
+def file_copy(
+    context: ServiceContext,
+    ins: str,
+    new: NewDocument,
+    also: Callable[[sqlite3.Connection, str], None] | None = None,
+) -> str:
+    """Another service files a copy in the DMP of `ins`, as its caller in normal mode
+    (see `file_document`); the document's id."""
+    return file_document(context, ins, Caller.of(context.caller, None, None), new, also)
+
+
 def _too_large(size: int) -> ServiceError:
     limit = MAX_CONTENT_BYTES // 1024
     return problem(

@@ -42,8 +42,7 @@ from bsp_tui.platform.api import (
     service_context,
 )
 from bsp_tui.platform.idempotency import Idempotency, is_race
-from connectors.dmp.access import Caller
-from connectors.dmp.filing import NewDocument, file_document
+from connectors.dmp.filing import NewDocument, file_copy
 from connectors.eprescription.catalogue import medication
 from connectors.eprescription.models import (
     ACTIVE,
@@ -379,7 +378,6 @@ def _file_copy(context: ServiceContext, row: Any) -> None:
             raise _CopyAlreadyRecordedError
 
     try:
-        author = Caller.of(who, None, None)
         document = NewDocument(
             row["ins"],
             PRESCRIPTION_LOINC,
@@ -388,7 +386,7 @@ def _file_copy(context: ServiceContext, row: Any) -> None:
             text,
             frozenset(),
         )
-        file_document(context, row["ins"], author, document, filed)
+        file_copy(context, row["ins"], document, filed)
     except _CopyAlreadyRecordedError:
         pass
     except ServiceError as error:
