@@ -308,10 +308,7 @@ def cards(output: Path | None, copies: int) -> None:
 @json_option
 def patients(as_json: bool) -> None:
     """Les patients synthétiques : INS, OID, traits, statut de l'identité."""
-    from bsp_tui.platform.population import ensure_population
-
-    platform = _open()
-    ensure_population(platform.db)
+    platform = _open()  # opening seeds the population once
     rows = [
         dict(row)
         for row in platform.db.all(

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import segno
 
-from connectors.dmp.models import INFIRMIER, MEDECIN, PHARMACIEN
+from bsp_tui.domain.professions import INFIRMIER, MEDECIN, PHARMACIEN
 
 # The access matrix: who may do what. Professions not listed (the secrétaire médicale,
 # `SECR`, among them) get nothing.
