@@ -5,10 +5,15 @@ from __future__ import annotations
 import logging
 import sys
 
-from bsp_tui.config import folders
-from bsp_tui.logs import log_to_file
-
 log = logging.getLogger("bsp.main")
+
+
+def start_log() -> None:
+    """Append this run's records to `bsp.log` in the logs folder."""
+    from bsp_tui.config import folders
+    from bsp_tui.logs import log_to_file
+
+    log_to_file(folders().logs / "bsp.log")
 
 
 def main() -> None:
@@ -18,14 +23,13 @@ def main() -> None:
     start: they open the interface without loading the command-line parser. Both log to
     `bsp.log` in the logs folder (level `BSP_LOG_LEVEL`, INFO by default), redacted.
     """
-    log_to_file(folders().logs / "bsp.log")
     args = sys.argv[1:]
     if args in ([], ["--demo"]) and sys.stdin.isatty() and sys.stdout.isatty():
         from bsp_tui.app.app import run
 
-        log.info("Interface démarrée%s.", " (mode formateur)" if args else "")
-        run(demo=bool(args))
+        run(demo=bool(args))  # the interface starts its log once its first screen is up
         return
+    start_log()
     from bsp_tui.cli import cli
 
     try:

@@ -136,6 +136,7 @@ class BspApp(App[None]):
             from bsp_tui.app.screens.trainer_token import TrainerTokenScreen
 
             self.push_screen(TrainerTokenScreen(), self.trainer_token_given)
+        self.call_after_refresh(self.start_log)
         if self.demo:
             self.open_session()  # the demo's panels ask the platform at once
         else:
@@ -237,6 +238,15 @@ class BspApp(App[None]):
     def on_session_ended(self, message: SessionEnded) -> None:
         """A connector screen found the session over (its error boundary said so)."""
         self.end_session(message.reason)
+
+    def start_log(self) -> None:
+        """The interface's log, once the first screen is painted (not on the way to it)."""
+        from bsp_tui.main import start_log
+
+        start_log()
+        logging.getLogger("bsp.app").info(
+            "Interface démarrée%s.", " (mode formateur)" if self.demo else ""
+        )
 
     def end_session(self, reason: str) -> None:
         """Back to the sign-in screen, from whatever screen is open, with one sentence."""
