@@ -41,7 +41,13 @@ def ins_identifier(ins: str, oid: str) -> dict:
     return {"system": f"urn:oid:{oid}", "value": ins}
 
 
-def document_reference(request: Request, row: Any, oid: str) -> dict:
+def binary_base(request: Request) -> str:
+    """Where each document's content is served (`…/Binary`), looked up once per answer: a
+    router lookup for each document was most of the time of a long list."""
+    return str(request.url_for("dmp_binary", document_id="_")).removesuffix("/_")
+
+
+def document_reference(binaries: str, row: Any, oid: str) -> dict:
     labels = [
         code
         for code, flag in (
@@ -78,7 +84,7 @@ def document_reference(request: Request, row: Any, oid: str) -> dict:
                     "contentType": row["content_type"],
                     "size": row["size"],
                     "title": row["title"],
-                    "url": str(request.url_for("dmp_binary", document_id=row["id"])),
+                    "url": f"{binaries}/{row['id']}",
                     "creation": _instant(row["created"]),
                 }
             }

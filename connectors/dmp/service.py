@@ -43,7 +43,14 @@ from connectors.dmp.access import (
     type_problem,
     with_reason,
 )
-from connectors.dmp.fhir import audit_event, bundle, document_reference, fhir, ins_identifier
+from connectors.dmp.fhir import (
+    audit_event,
+    binary_base,
+    bundle,
+    document_reference,
+    fhir,
+    ins_identifier,
+)
 from connectors.dmp.filing import file_document, new_document
 from connectors.dmp.params import date_filter, patient_ins, type_codes
 
@@ -230,10 +237,11 @@ async def document_search(
     )
     trace(context, ins, who, "list")
     base = str(request.url_for("dmp_document_search"))
+    binaries = binary_base(request)
     return fhir(
         bundle(
             [
-                (f"{base}/{row['id']}", document_reference(request, row, dmp["oid"]))
+                (f"{base}/{row['id']}", document_reference(binaries, row, dmp["oid"]))
                 for row in rows
                 if _visible(row, who)
             ]
@@ -252,7 +260,7 @@ async def document_read(
     """One document's metadata."""
     who = Caller.of(context.caller, mode, reason)
     row, dmp = _readable(context, document_id, who, "metadata")
-    return fhir(document_reference(request, row, dmp["oid"]))
+    return fhir(document_reference(binary_base(request), row, dmp["oid"]))
 
 
 @router.get("/Binary/{document_id}", name="dmp_binary")
@@ -351,7 +359,9 @@ async def document_add(
     row = _document_row(db, document_id)
     location = str(request.url_for("dmp_document_read", document_id=document_id))
     oid = dmp_of(context, row["ins"])["oid"]
-    return fhir(document_reference(request, row, oid), 201, headers={"Location": location})
+    return fhir(
+        document_reference(binary_base(request), row, oid), 201, headers={"Location": location}
+    )
 
 
 async def _read_body(request: Request) -> Any:
