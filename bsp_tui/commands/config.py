@@ -18,7 +18,7 @@ from bsp_tui.config import ConfigError, config_file, folders, read_config, write
 from bsp_tui.exitcodes import ExitCode
 from bsp_tui.output import CommandError, echo, fail, json_option, print_json
 from bsp_tui.sso.errors import UsageError
-from bsp_tui.sso.profile import EMBEDDED, FLOWS, STORES, Profile, load_profile
+from bsp_tui.sso.profile import EMBEDDED, FLOWS, STORES, Profile, load_profile, profile_name
 
 PROFILE_KEYS = tuple(f.name for f in dataclasses.fields(Profile) if f.name != "name")
 UI_KEYS = ("ui.theme", "ui.lock_after")
@@ -53,17 +53,13 @@ def _problem(key: str, value: str) -> str | None:
 def _place(key: str) -> tuple[tuple[str, ...], str]:
     """The table and the name a key is written under; a usage error for unknown keys."""
     if key in PROFILE_KEYS:
-        return ("profiles", _profile_name()), key
+        return ("profiles", profile_name()), key
     if key in UI_KEYS:
         return ("ui",), key.removeprefix("ui.")
     if key.startswith("keymap.") and len(key) > len("keymap."):
         return ("keymap",), key.removeprefix("keymap.")
     known = ", ".join((*PROFILE_KEYS, *UI_KEYS, "keymap.ID"))
     raise CommandError(f"Clé inconnue « {key} » : {known}.", ExitCode.USAGE, "usage")
-
-
-def _profile_name() -> str:
-    return os.environ.get("BSP_PROFILE") or "default"
 
 
 @contextmanager

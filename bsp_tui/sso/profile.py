@@ -72,9 +72,14 @@ class Profile:
         return self.issuer.rstrip("/") or self.platform_base(embedded_base) + REALM_PATH
 
 
+def profile_name(name: str | None = None) -> str:
+    """The profile in use: `name`, else `BSP_PROFILE` (which `--profile` sets), else default."""
+    return name or os.environ.get("BSP_PROFILE") or "default"
+
+
 def load_profile(name: str | None = None) -> Profile:
     """The profile named (or `BSP_PROFILE`, or `default`), with environment overrides."""
-    name = name or os.environ.get("BSP_PROFILE") or "default"
+    name = profile_name(name)
     path = config_file()
     values: dict[str, Any] = {}
     if path.exists():
