@@ -17,7 +17,7 @@ class DatabaseBusyError(Exception):
     """Another connection held the write lock for longer than this file waits."""
 
 
-def _private_file(path: Path) -> None:
+def private_file(path: Path) -> None:
     """Create `path` (if missing) readable by its owner only, and its side files too.
 
     SQLite creates the -wal and -shm files with the main file's mode, so the main file
@@ -43,7 +43,7 @@ class SqliteFile:
     def __init__(self, path: Path, schema: str, busy_seconds: float = DEFAULT_BUSY_SECONDS) -> None:
         self.path = path
         path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        _private_file(path)
+        private_file(path)
         self._conn = sqlite3.connect(
             path, timeout=busy_seconds, isolation_level=None, check_same_thread=False
         )

@@ -18,6 +18,7 @@ from bsp_tui.platform.app import create_app
 from bsp_tui.platform.core import Platform
 from bsp_tui.platform.settings import PlatformSettings
 from bsp_tui.sso.profile import EMBEDDED_BASE_URL
+from tests.support import postgres as postgres_support
 
 ISSUER = f"{EMBEDDED_BASE_URL}/auth/realms/esante-wallet"
 OIDC = "/auth/realms/esante-wallet/protocol/openid-connect"
@@ -202,9 +203,46 @@ def clock() -> Clock:
     return Clock()
 
 
+# The platform's own tests run on both engines; the rest on the embedded SQLite file.
+BOTH_ENGINES = ("tests/platform/", "tests/connectors/")
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """`engine` is SQLite and PostgreSQL for the platform's tests (but those marked
+    `sqlite_only`: they hold SQLite's own locks or read its file), SQLite elsewhere."""
+    if "engine" not in metafunc.fixturenames:
+        return
+    path = metafunc.definition.path.as_posix()
+    both = any(f"/{folder}" in path for folder in BOTH_ENGINES)
+    if both and not metafunc.definition.get_closest_marker("sqlite_only"):
+        metafunc.parametrize("engine", ["sqlite", "postgresql"], indirect=True)
+
+
 @pytest.fixture
-def settings(tmp_path: Path, clock: Clock) -> PlatformSettings:
-    return PlatformSettings(database=tmp_path / "platform.sqlite3", clock=clock)
+def engine(request: pytest.FixtureRequest) -> str:
+    """The storage engine under the test's platform."""
+    return getattr(request, "param", "sqlite")
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[postgres_support.Server]:
+    """A PostgreSQL server of this test process's own, with a seeded template database."""
+    with postgres_support.server() as server:
+        server.seed_template(PlatformSettings(database=server.url(postgres_support.TEMPLATE)))
+        yield server
+
+
+@pytest.fixture
+def settings(
+    tmp_path: Path, clock: Clock, engine: str, request: pytest.FixtureRequest
+) -> Iterator[PlatformSettings]:
+    if engine == "sqlite":
+        yield PlatformSettings(database=tmp_path / "platform.sqlite3", clock=clock)
+        return
+    server: postgres_support.Server = request.getfixturevalue("postgres")
+    url = server.create_database()
+    yield PlatformSettings(database=url, clock=clock)
+    server.drop_database(url)
 
 
 @pytest.fixture

@@ -313,7 +313,7 @@ def patients(as_json: bool) -> None:
         dict(row)
         for row in platform.db.all(
             "SELECT ins, oid, family, given, sex, birthdate, birthplace, status FROM patients "
-            "ORDER BY rowid"
+            "ORDER BY seq"
         )
     ]
     if as_json:

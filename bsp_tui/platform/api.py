@@ -28,7 +28,7 @@ from fastapi.responses import JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from bsp_tui.domain.fhir import FHIR_JSON, Issue, operation_outcome
-from bsp_tui.platform.db import Database
+from bsp_tui.platform.db import Database, Schema, Tx
 from bsp_tui.platform.patients import Beneficiary, Patients
 from bsp_tui.platform.population import Seeding
 from bsp_tui.platform.psc.routes import issuer_of, platform_of
@@ -39,9 +39,11 @@ __all__ = [
     "Database",
     "Patients",
     "Professional",
+    "Schema",
     "Seeding",
     "ServiceContext",
     "ServiceError",
+    "Tx",
     "field_error",
     "invalid",
     "not_found",

@@ -8,12 +8,13 @@ from collections.abc import Awaitable, Callable
 
 from fastapi import Depends, FastAPI, Request, Response
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DataError
 
 from bsp_tui import __version__
 from bsp_tui.platform import faults, trainer
 from bsp_tui.platform.api import ServiceError, unavailable
 from bsp_tui.platform.api import router as services_router
-from bsp_tui.platform.bodies import BodyGuard
+from bsp_tui.platform.bodies import BodyError, BodyGuard, problem_response
 from bsp_tui.platform.core import Platform
 from bsp_tui.platform.psc import phone_api, routes, wallet
 from bsp_tui.platform.psc.errors import OAuthError
@@ -71,6 +72,13 @@ def create_app(settings: PlatformSettings | None = None) -> FastAPI:
             return response
         body = {"error": "temporarily_unavailable", "error_description": message}
         return JSONResponse(body, status_code=503, headers=headers)
+
+    @app.exception_handler(DataError)
+    async def unstorable(request: Request, _: DataError) -> Response:
+        # A value the database cannot hold (PostgreSQL: a NUL in a form field) is the
+        # request's fault; the guard refuses the usual ones before any endpoint.
+        problem = BodyError(400, "Valeur refusée : un champ contient un caractère interdit.")
+        return problem_response(request.url.path, problem)
 
     @app.middleware("http")
     async def simulated_faults(

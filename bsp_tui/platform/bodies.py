@@ -8,7 +8,9 @@ later) can forget it:
 - a JSON body (`application/json`, `application/fhir+json`, any `+json`, or any body
   that parses as JSON) must be UTF-8 and hold neither a non-finite number (`NaN`,
   `Infinity`, which JSON does not have but Python's parser accepts) nor a lone
-  surrogate (`"\\ud800"`, which no UTF-8 text can carry): 400, the field at fault named.
+  surrogate (`"\\ud800"`, which no UTF-8 text can carry) nor a NUL character (which
+  PostgreSQL cannot store in text): 400, the field at fault named;
+- a path or query string with a NUL character is refused 400 as well.
 
 Bodies that are not valid JSON at all are left to the endpoint, which answers them
 in its own shape. Services get a FHIR OperationOutcome (the field in `expression`);
@@ -115,6 +117,8 @@ def check_json(raw: bytes, declared_json: bool = True) -> None:
                 f"{_path(where)} : texte Unicode invalide (surrogate isolé).",
                 _path(where),
             )
+        if isinstance(value, str) and "\x00" in value:
+            raise BodyError(400, f"{_path(where)} : caractère nul refusé.", _path(where))
 
 
 def problem_response(path: str, problem: BodyError) -> JSONResponse:
@@ -159,6 +163,8 @@ class BodyGuard:
             return
         path = scope.get("path", "")
         try:
+            if "\x00" in path or b"%00" in scope.get("query_string", b"").lower():
+                raise BodyError(400, "Adresse invalide : caractère nul refusé.")
             raw = await self._read(scope, receive, self.limit_for(path))
         except BodyError as problem:
             await problem_response(path, problem)(scope, receive, send)

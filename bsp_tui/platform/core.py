@@ -13,6 +13,7 @@ from bsp_tui.platform.psc.flows import Flows
 from bsp_tui.platform.psc.tokens import Tokens
 from bsp_tui.platform.settings import PlatformSettings
 from bsp_tui.platform.signing import SigningKeys
+from bsp_tui.platform.tables import PLATFORM
 from connectors.base import registry
 
 
@@ -50,6 +51,7 @@ class Platform:
         """Open the platform stored at `settings.database`: on first start, every table
         is made and seeded (the population, and each connector's own)."""
         db = Database(settings.database, settings.db_busy_seconds)
+        db.ensure(PLATFORM)
         seed_personas(db)
         seed_clients(db, settings)
         ensure_population(db)
@@ -73,13 +75,9 @@ class Platform:
         Signing keys and enrolled devices stay, so that enrolled authenticators keep working.
         """
         with self.db.write() as conn:
-            tables = conn.execute(
-                "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'"
-            ).fetchall()
-            for (table,) in tables:
-                if table in _KEPT_TABLES:
-                    continue
-                conn.execute(f'DELETE FROM "{table}"')  # noqa: S608 - names from sqlite_master
+            for table in reversed(self.db.table_names()):
+                if table not in _KEPT_TABLES:
+                    conn.execute(f'DELETE FROM "{table}"')  # noqa: S608 - declared names
             conn.execute("DELETE FROM clients WHERE secret_hash IS NOT NULL")
             conn.execute("UPDATE personas SET failures = 0, locked_until = 0")
         ensure_population(self.db)

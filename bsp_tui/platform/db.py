@@ -1,83 +1,287 @@
-"""The platform's state in SQLite, shared safely by a served and an embedded platform."""
+"""The platform's state, through SQLAlchemy Core: SQLite (embedded) or PostgreSQL (served).
+
+Every service writes plain SQL with named parameters (`:ins`) that both engines run
+unchanged; tables are declared once as SQLAlchemy `Table`s, so that each engine gets
+its own column types. A `Schema` is a named, versioned group of tables (the platform's,
+each connector's); its version is kept in `schema_versions`, and a file made by an
+older version is upgraded step by step when the platform opens.
+
+The two engines differ in how writers are kept apart, and this module hides it:
+- SQLite lets one writer through: every write transaction starts `BEGIN IMMEDIATE`, so
+  a read-check-write inside it is safe as written.
+- PostgreSQL runs writers side by side (READ COMMITTED): a section that reads then
+  writes takes a row lock (`tx.locked(...)`, `SELECT … FOR UPDATE`), an advisory lock
+  (`tx.serialize(name)`), or is written as a conditional update whose row count says
+  who won.
+A wait for a lock longer than `busy_seconds` raises `DatabaseBusyError` (answered 503).
+"""
 
 from __future__ import annotations
 
+import hashlib
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
-from bsp_tui.sqlite import DEFAULT_BUSY_SECONDS, SqliteFile
+from sqlalchemy import (
+    Column,
+    Connection,
+    Engine,
+    Integer,
+    MetaData,
+    RowMapping,
+    Table,
+    Text,
+    create_engine,
+    event,
+    inspect,
+    text,
+)
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import DBAPIError
 
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS signing_keys (
-    kid TEXT PRIMARY KEY, private_pem TEXT NOT NULL, created REAL NOT NULL, retired REAL
-);
-CREATE TABLE IF NOT EXISTS clients (
-    client_id TEXT PRIMARY KEY, name TEXT NOT NULL, secret_hash TEXT,
-    redirect_uris TEXT NOT NULL, created REAL NOT NULL
-);
-CREATE TABLE IF NOT EXISTS personas (
-    name TEXT PRIMARY KEY, national_id TEXT UNIQUE NOT NULL, rpps TEXT NOT NULL,
-    profile TEXT NOT NULL, pin TEXT NOT NULL, totp_secret TEXT NOT NULL,
-    last_totp_counter INTEGER NOT NULL DEFAULT 0, failures INTEGER NOT NULL DEFAULT 0,
-    locked_until REAL NOT NULL DEFAULT 0
-);
-CREATE TABLE IF NOT EXISTS ecps_activations (
-    code TEXT PRIMARY KEY, name TEXT NOT NULL, created REAL NOT NULL, expires REAL NOT NULL,
-    used REAL
-);
-CREATE TABLE IF NOT EXISTS ecps_devices (
-    id TEXT PRIMARY KEY, name TEXT NOT NULL, public_jwk TEXT NOT NULL,
-    totp_secret TEXT NOT NULL, last_totp_counter INTEGER NOT NULL DEFAULT 0,
-    created REAL NOT NULL, revoked REAL
-);
-CREATE TABLE IF NOT EXISTS ecps_proofs (jti TEXT PRIMARY KEY, expires REAL NOT NULL);
-CREATE TABLE IF NOT EXISTS ecps_lockouts (name TEXT PRIMARY KEY, count INTEGER NOT NULL);
-CREATE TABLE IF NOT EXISTS ecps_requests (
-    id TEXT PRIMARY KEY, national_id TEXT NOT NULL, binding TEXT NOT NULL,
-    client_id TEXT NOT NULL, client_name TEXT NOT NULL, channel TEXT NOT NULL,
-    status TEXT NOT NULL, created REAL NOT NULL, expires REAL NOT NULL, answered REAL
-);
-CREATE TABLE IF NOT EXISTS pending_grants (
-    handle_hash TEXT PRIMARY KEY, kind TEXT NOT NULL, client_id TEXT NOT NULL,
-    user_code TEXT UNIQUE, request_id TEXT, national_id TEXT,
-    scope TEXT NOT NULL, acr TEXT NOT NULL, nonce TEXT, redirect_uri TEXT, state TEXT,
-    code_challenge TEXT, code_hash TEXT UNIQUE, interval INTEGER NOT NULL,
-    last_poll REAL, created REAL NOT NULL, expires REAL NOT NULL,
-    consumed INTEGER NOT NULL DEFAULT 0
-);
-CREATE TABLE IF NOT EXISTS code_sessions (code_hash TEXT PRIMARY KEY, sid TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS sessions (
-    sid TEXT PRIMARY KEY, national_id TEXT NOT NULL, client_id TEXT NOT NULL,
-    acr TEXT NOT NULL, auth_mode TEXT NOT NULL, scope TEXT NOT NULL, nonce TEXT,
-    auth_time REAL NOT NULL, ended REAL, end_reason TEXT
-);
-CREATE TABLE IF NOT EXISTS refresh_tokens (
-    token_hash TEXT PRIMARY KEY, sid TEXT NOT NULL, created REAL NOT NULL,
-    expires REAL NOT NULL, used REAL
-);
-CREATE TABLE IF NOT EXISTS revoked_tokens (jti TEXT PRIMARY KEY, expires REAL NOT NULL);
-CREATE TABLE IF NOT EXISTS faults (name TEXT PRIMARY KEY, value TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS patients (
-    ins TEXT PRIMARY KEY, oid TEXT NOT NULL, family TEXT NOT NULL, given TEXT NOT NULL,
-    sex TEXT NOT NULL, birthdate TEXT NOT NULL, birthplace TEXT NOT NULL, status TEXT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS patients_by_traits ON patients (family, birthdate, sex);
-CREATE TABLE IF NOT EXISTS card_beneficiaries (
-    serial TEXT NOT NULL, rank INTEGER NOT NULL, ins TEXT NOT NULL, regime TEXT NOT NULL,
-    rate INTEGER NOT NULL, exemption TEXT NOT NULL, coordinated INTEGER NOT NULL,
-    PRIMARY KEY (serial, rank)
-);
-CREATE TABLE IF NOT EXISTS idempotency_keys (
-    scope TEXT NOT NULL, key TEXT NOT NULL, fingerprint TEXT NOT NULL, created REAL NOT NULL,
-    resource TEXT, answer TEXT, PRIMARY KEY (scope, key)
-);
-CREATE INDEX IF NOT EXISTS ecps_by_person ON ecps_requests (national_id, status);
-CREATE INDEX IF NOT EXISTS ecps_by_client ON ecps_requests (client_id, created);
-CREATE INDEX IF NOT EXISTS refresh_by_session ON refresh_tokens (sid);
-"""
+from bsp_tui.sqlite import DEFAULT_BUSY_SECONDS, DatabaseBusyError, private_file
+
+Params = Mapping[str, Any] | Sequence[Mapping[str, Any]]
+
+# SQLSTATEs that mean "waited too long for another transaction" on PostgreSQL:
+# lock_not_available (lock_timeout), deadlock_detected, serialization_failure.
+_PG_BUSY = frozenset({"55P03", "40P01", "40001"})
 
 
-class Database(SqliteFile):
-    """The platform's database: its own schema; connectors add theirs with `ensure_schema`."""
+@dataclass(frozen=True)
+class Schema:
+    """A named group of tables at a version, with the steps from each older version.
 
-    def __init__(self, path: Path, busy_seconds: float = DEFAULT_BUSY_SECONDS) -> None:
-        super().__init__(path, SCHEMA, busy_seconds)
+    `upgrades[n]` takes a database from version n to n + 1 inside the opening
+    transaction; a database with these tables but no recorded version is at version 1
+    (the files made before versions were kept).
+    """
+
+    name: str
+    version: int
+    tables: MetaData
+    upgrades: Mapping[int, Callable[[Tx], None]] = field(default_factory=dict)
+
+
+class SchemaError(Exception):
+    """The database cannot be brought to this version of bsp (made by a newer one, or
+    no step leads from its version)."""
+
+
+class Tx:
+    """One transaction: plain SQL with named parameters, rows as read-only mappings."""
+
+    def __init__(self, conn: Connection) -> None:
+        self._conn = conn
+
+    @property
+    def dialect(self) -> str:
+        """`sqlite` or `postgresql`."""
+        return self._conn.dialect.name
+
+    def execute(self, sql: str, params: Params | None = None) -> int:
+        """Run a statement (a list of parameter sets runs it once per set); the row count."""
+        return self._conn.execute(text(sql), params).rowcount
+
+    def one(self, sql: str, params: Mapping[str, Any] | None = None) -> RowMapping | None:
+        """The first row of a query, or None."""
+        return self._conn.execute(text(sql), params).mappings().first()
+
+    def all(self, sql: str, params: Mapping[str, Any] | None = None) -> list[RowMapping]:
+        """Every row of a query."""
+        return list(self._conn.execute(text(sql), params).mappings())
+
+    def value(self, sql: str, params: Mapping[str, Any] | None = None) -> Any:
+        """The first column of the first row, or None."""
+        return self._conn.execute(text(sql), params).scalar()
+
+    def locked(self, sql: str, params: Mapping[str, Any] | None = None) -> RowMapping | None:
+        """The first row of a SELECT, locked until the transaction ends (SQLite: the whole
+        database already is)."""
+        suffix = " FOR UPDATE" if self.dialect == "postgresql" else ""
+        return self.one(sql + suffix, params)
+
+    def serialize(self, name: str) -> None:
+        """Wait until no other transaction holds `name`, then hold it until this one ends:
+        for sections with no row to lock yet (seeding, creating the first key)."""
+        if self.dialect == "postgresql":
+            key = int.from_bytes(hashlib.sha256(name.encode()).digest()[:8], "big", signed=True)
+            self._conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": key})
+
+
+def database_url(target: Path | str) -> URL:
+    """The SQLAlchemy URL of a SQLite file path or of a `postgresql://` URL (psycopg 3)."""
+    if isinstance(target, Path) or "://" not in target:
+        return URL.create("sqlite", database=str(target))
+    url = make_url(target)
+    if url.drivername in ("postgresql", "postgres"):
+        url = url.set(drivername="postgresql+psycopg")
+    return url
+
+
+def shown_url(target: Path | str) -> str:
+    """The database as it can be shown: a file path, or a URL without its password."""
+    if isinstance(target, Path) or "://" not in target:
+        return str(target)
+    return make_url(target).render_as_string(hide_password=True)
+
+
+def _sqlite_engine(url: URL, busy_seconds: float) -> Engine:
+    path = Path(url.database or "")
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    private_file(path)
+    engine = create_engine(url, connect_args={"timeout": busy_seconds, "check_same_thread": False})
+
+    @event.listens_for(engine, "connect")
+    def _connect(dbapi_connection: Any, _: Any) -> None:
+        # The driver's own transaction handling is off: this module says when to BEGIN.
+        dbapi_connection.isolation_level = None
+        dbapi_connection.execute("PRAGMA journal_mode=WAL")
+        # A committed transaction survives a power cut, not only a killed process.
+        dbapi_connection.execute("PRAGMA synchronous=FULL")
+        dbapi_connection.execute(f"PRAGMA busy_timeout={int(busy_seconds * 1000)}")
+
+    @event.listens_for(engine, "begin")
+    def _begin(conn: Connection) -> None:
+        # A write takes the lock up front and so never fails half-way on a lock upgrade
+        # between two processes; a read runs each statement on its own snapshot.
+        if conn.get_execution_options().get("bsp_write"):
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+    return engine
+
+
+def _postgresql_engine(url: URL, busy_seconds: float) -> Engine:
+    wait = max(int(busy_seconds * 1000), 1)
+    return create_engine(
+        url,
+        pool_size=10,
+        max_overflow=20,
+        pool_pre_ping=True,
+        connect_args={"options": f"-c lock_timeout={wait} -c statement_timeout={wait * 60}"},
+    )
+
+
+def _is_busy(error: DBAPIError) -> bool:
+    orig = error.orig
+    if getattr(orig, "sqlite_errorname", "") in ("SQLITE_BUSY", "SQLITE_LOCKED"):
+        return True
+    return getattr(orig, "sqlstate", None) in _PG_BUSY
+
+
+@contextmanager
+def _busy_as_error() -> Iterator[None]:
+    try:
+        yield
+    except DBAPIError as error:
+        if _is_busy(error):
+            raise DatabaseBusyError("base de données occupée") from None
+        raise
+
+
+SCHEMA_VERSIONS = MetaData()
+Table(
+    "schema_versions",
+    SCHEMA_VERSIONS,
+    Column("name", Text, primary_key=True),
+    Column("version", Integer, nullable=False),
+)
+
+
+class Database:
+    """The platform's database: one engine, a pool of connections, versioned schemas."""
+
+    def __init__(self, target: Path | str, busy_seconds: float = DEFAULT_BUSY_SECONDS) -> None:
+        url = database_url(target)
+        # The SQLite file (None on PostgreSQL): its side files and modes are ours to keep.
+        self.path: Path | None = None
+        if url.get_backend_name() == "sqlite":
+            self.path = Path(url.database or "")
+            self.engine = _sqlite_engine(url, busy_seconds)
+        else:
+            self.engine = _postgresql_engine(url, busy_seconds)
+        self.dialect = self.engine.dialect.name
+        self.schemas: dict[str, Schema] = {}
+        with self.write() as tx:
+            SCHEMA_VERSIONS.create_all(tx._conn)
+
+    @contextmanager
+    def write(self) -> Iterator[Tx]:
+        """A write transaction: committed on success, rolled back on any error."""
+        with _busy_as_error(), self.engine.connect() as conn:
+            conn.execution_options(bsp_write=True)
+            with conn.begin():
+                yield Tx(conn)
+
+    @contextmanager
+    def read(self) -> Iterator[Tx]:
+        """Several reads on one connection (no lock taken)."""
+        with _busy_as_error(), self.engine.connect() as conn, conn.begin():
+            yield Tx(conn)
+
+    def one(self, sql: str, params: Mapping[str, Any] | None = None) -> RowMapping | None:
+        """The first row of a query, or None."""
+        with self.read() as tx:
+            return tx.one(sql, params)
+
+    def all(self, sql: str, params: Mapping[str, Any] | None = None) -> list[RowMapping]:
+        """Every row of a query."""
+        with self.read() as tx:
+            return tx.all(sql, params)
+
+    def value(self, sql: str, params: Mapping[str, Any] | None = None) -> Any:
+        """The first column of the first row, or None."""
+        with self.read() as tx:
+            return tx.value(sql, params)
+
+    def ensure(self, schema: Schema) -> None:
+        """Make the schema's missing tables, or upgrade them to its version (once per
+        process); raises SchemaError when a newer bsp made them."""
+        if schema.name in self.schemas:
+            return
+        with self.write() as tx:
+            tx.serialize("schema")
+            conn = tx._conn
+            found = tx.value(
+                "SELECT version FROM schema_versions WHERE name = :name", {"name": schema.name}
+            )
+            if found is None:
+                existing = set(inspect(conn).get_table_names())
+                found = 1 if existing & set(schema.tables.tables) else schema.version
+                tx.execute(
+                    "INSERT INTO schema_versions (name, version) VALUES (:name, :version)",
+                    {"name": schema.name, "version": found},
+                )
+            if found > schema.version:
+                raise SchemaError(
+                    f"Base de données faite par une version plus récente de bsp "
+                    f"(schéma {schema.name} v{found}, celle-ci connaît v{schema.version})."
+                )
+            for version in range(found, schema.version):
+                step = schema.upgrades.get(version)
+                if step is None:
+                    raise SchemaError(
+                        f"Aucune mise à niveau du schéma {schema.name} "
+                        f"de v{version} à v{version + 1}."
+                    )
+                step(tx)
+            schema.tables.create_all(conn)
+            tx.execute(
+                "UPDATE schema_versions SET version = :version WHERE name = :name",
+                {"name": schema.name, "version": schema.version},
+            )
+        self.schemas[schema.name] = schema
+
+    def table_names(self) -> list[str]:
+        """Every table of the schemas this process opened, parents before children."""
+        names: list[str] = []
+        for schema in self.schemas.values():
+            names.extend(table.name for table in schema.tables.sorted_tables)
+        return names
+
+    def close(self) -> None:
+        """Close every pooled connection."""
+        self.engine.dispose()

@@ -92,13 +92,13 @@ def set_faults(db: Database, faults: Faults) -> None:
         conn.execute("DELETE FROM faults")
         if faults.down:
             conn.execute(
-                "INSERT INTO faults (name, value) VALUES (?, ?)",
-                (_DOWN, json.dumps(sorted(faults.down))),
+                "INSERT INTO faults (name, value) VALUES (:name, :value)",
+                {"name": _DOWN, "value": json.dumps(sorted(faults.down))},
             )
         if faults.latency_ms:
             conn.execute(
-                "INSERT INTO faults (name, value) VALUES (?, ?)",
-                (_LATENCY, str(faults.latency_ms)),
+                "INSERT INTO faults (name, value) VALUES (:name, :value)",
+                {"name": _LATENCY, "value": str(faults.latency_ms)},
             )
 
 

@@ -19,15 +19,15 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-import sqlite3
 from dataclasses import dataclass
 from typing import Any
 
 from fastapi import Request
+from sqlalchemy.exc import IntegrityError
 
 from bsp_tui.domain.fhir import Issue
 from bsp_tui.platform.api import ServiceError, invalid
-from bsp_tui.platform.db import Database
+from bsp_tui.platform.db import Database, Tx
 
 HEADER = "Idempotency-Key"
 KEPT_SECONDS = 24 * 3600
@@ -69,8 +69,8 @@ class Idempotency:
             return None
         row = db.one(
             "SELECT fingerprint, resource, answer FROM idempotency_keys"
-            " WHERE scope = ? AND key = ?",
-            (self.scope, self.key),
+            " WHERE scope = :scope AND key = :key",
+            {"scope": self.scope, "key": self.key},
         )
         if row is None:
             return None
@@ -86,30 +86,31 @@ class Idempotency:
         answer = json.loads(row["answer"]) if row["answer"] is not None else None
         return Stored(row["resource"], answer)
 
-    def record(
-        self, conn: sqlite3.Connection, now: float, resource: str | None = None, answer: Any = None
-    ) -> None:
+    def record(self, conn: Tx, now: float, resource: str | None = None, answer: Any = None) -> None:
         """Inside the creating transaction: keep the key with what it created.
 
-        A key recorded meanwhile by a racing request raises sqlite3.IntegrityError, which
-        rolls the whole transaction back: see `is_race`.
+        A key recorded meanwhile by a racing request raises IntegrityError, which rolls
+        the whole transaction back: see `is_race`.
         """
         if self.key is None:
             return
-        conn.execute("DELETE FROM idempotency_keys WHERE created < ?", (now - KEPT_SECONDS,))
         conn.execute(
-            "INSERT INTO idempotency_keys VALUES (?, ?, ?, ?, ?, ?)",
-            (
-                self.scope,
-                self.key,
-                self.fingerprint,
-                now,
-                resource,
-                None if answer is None else json.dumps(answer),
-            ),
+            "DELETE FROM idempotency_keys WHERE created < :before", {"before": now - KEPT_SECONDS}
+        )
+        conn.execute(
+            "INSERT INTO idempotency_keys (scope, key, fingerprint, created, resource, answer)"
+            " VALUES (:scope, :key, :fingerprint, :now, :resource, :answer)",
+            {
+                "scope": self.scope,
+                "key": self.key,
+                "fingerprint": self.fingerprint,
+                "now": now,
+                "resource": resource,
+                "answer": None if answer is None else json.dumps(answer),
+            },
         )
 
 
-def is_race(error: sqlite3.IntegrityError) -> bool:
+def is_race(error: IntegrityError) -> bool:
     """True when the error is another request having recorded the same key first."""
     return "idempotency_keys" in str(error)

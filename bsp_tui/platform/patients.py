@@ -50,15 +50,16 @@ class Patients:
 
     def by_ins(self, ins: str) -> Identity | None:
         """The identity this INS names, if any."""
-        row = self._db.one("SELECT * FROM patients WHERE ins = ?", (ins,))
+        row = self._db.one("SELECT * FROM patients WHERE ins = :ins", {"ins": ins})
         return None if row is None else _identity(row)
 
     def by_traits(self, family: str, birthdate: str, sex: str) -> list[Identity]:
         """Every identity of that (normalised) birth name, birth date and sex, in seeding
         order."""
         rows = self._db.all(
-            "SELECT * FROM patients WHERE family = ? AND birthdate = ? AND sex = ? ORDER BY rowid",
-            (family, birthdate, sex),
+            "SELECT * FROM patients WHERE family = :family AND birthdate = :birthdate"
+            " AND sex = :sex ORDER BY seq",
+            {"family": family, "birthdate": birthdate, "sex": sex},
         )
         return [_identity(row) for row in rows]
 
@@ -66,9 +67,9 @@ class Patients:
         """The beneficiaries a Vitale card carries, by rank, with their identities."""
         rows = self._db.all(
             "SELECT c.serial, c.rank, c.regime, c.rate, c.exemption, c.coordinated, p.* "
-            "FROM card_beneficiaries c JOIN patients p ON p.ins = c.ins WHERE c.serial = ? "
+            "FROM card_beneficiaries c JOIN patients p ON p.ins = c.ins WHERE c.serial = :serial "
             "ORDER BY c.rank",
-            (serial,),
+            {"serial": serial},
         )
         return [(_beneficiary(row), _identity(row)) for row in rows]
 
@@ -76,6 +77,7 @@ class Patients:
         """The card that carries a patient's rights: a child on two cards is read on the
         lowest rank, then the first card."""
         row = self._db.one(
-            "SELECT * FROM card_beneficiaries WHERE ins = ? ORDER BY rank, serial LIMIT 1", (ins,)
+            "SELECT * FROM card_beneficiaries WHERE ins = :ins ORDER BY rank, serial LIMIT 1",
+            {"ins": ins},
         )
         return None if row is None else _beneficiary(row)

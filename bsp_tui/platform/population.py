@@ -10,14 +10,15 @@ tests can name them; the rest is drawn at random.
 from __future__ import annotations
 
 import random
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import date, timedelta
 from functools import cache
 from typing import Any, NamedTuple
 
 from bsp_tui.domain.patients import SEXES, Identity, ins_key, is_nia, normalise_name, oid_of
-from bsp_tui.platform.db import Database
+from bsp_tui.platform.db import Database, Tx
 from bsp_tui.platform.patients import Beneficiary
+from bsp_tui.platform.tables import PLATFORM
 from connectors.base import registry
 
 SEED = 20_251_126
@@ -313,10 +314,12 @@ class Seeding:
 def ensure_population(db: Database) -> None:
     """Seed the population, then each connector's tables and data; each part only once
     (a query when it is already there)."""
+    db.ensure(PLATFORM)
     if not db.one("SELECT 1 FROM patients LIMIT 1"):
         population = generate()
         with db.write() as conn:
-            if not conn.execute("SELECT 1 FROM patients LIMIT 1").fetchone():
+            conn.serialize("population")
+            if not conn.one("SELECT 1 FROM patients LIMIT 1"):
                 _insert(conn, population)  # unless another process seeded it meanwhile
     seeding = Seeding(db)
     for connector in registry():
@@ -325,18 +328,14 @@ def ensure_population(db: Database) -> None:
             seed(seeding)
 
 
-def _insert(conn: Any, population: Population) -> None:
-    conn.executemany(
-        "INSERT INTO patients VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-        [
-            (p.ins, p.oid, p.family, p.given, p.sex, p.birthdate, p.birthplace, p.status)
-            for p in population.people
-        ],
+def _insert(conn: Tx, population: Population) -> None:
+    conn.execute(
+        "INSERT INTO patients (ins, oid, family, given, sex, birthdate, birthplace, status, seq)"
+        " VALUES (:ins, :oid, :family, :given, :sex, :birthdate, :birthplace, :status, :seq)",
+        [asdict(p) | {"seq": seq} for seq, p in enumerate(population.people, 1)],
     )
-    conn.executemany(
-        "INSERT INTO card_beneficiaries VALUES (?, ?, ?, ?, ?, ?, ?)",
-        [
-            (c.serial, c.rank, c.ins, c.regime, c.rate, c.exemption, int(c.coordinated))
-            for c in population.cards
-        ],
+    conn.execute(
+        "INSERT INTO card_beneficiaries (serial, rank, ins, regime, rate, exemption, coordinated)"
+        " VALUES (:serial, :rank, :ins, :regime, :rate, :exemption, :coordinated)",
+        [asdict(c) | {"coordinated": int(c.coordinated)} for c in population.cards],
     )

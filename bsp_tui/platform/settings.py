@@ -28,7 +28,8 @@ def _env_seconds(name: str, default: int) -> int:
 class PlatformSettings:
     """Everything about the platform that a trainer or a test may want to change."""
 
-    database: Path
+    # A SQLite file, or a `postgresql://` URL (a served platform's, `--database`).
+    database: Path | str
     psc_access_ttl: int = 120
     psc_refresh_ttl: int = 10 * 3600
     api_token_ttl: int = 4 * 3600

@@ -43,13 +43,14 @@ class SigningKeys:
             # lock stops every other writer of the platform meanwhile.
             kid, pem = self._new_key()
             with self._db.write() as conn:
-                row = conn.execute(
-                    "SELECT kid, private_pem FROM signing_keys WHERE retired IS NULL"
-                ).fetchone()
+                # Workers starting together make one key, not one each.
+                conn.serialize("signing_keys")
+                row = conn.one("SELECT kid, private_pem FROM signing_keys WHERE retired IS NULL")
                 if row is None:
                     conn.execute(
-                        "INSERT INTO signing_keys VALUES (?, ?, ?, NULL)",
-                        (kid, pem, self._settings.now()),
+                        "INSERT INTO signing_keys (kid, private_pem, created)"
+                        " VALUES (:kid, :pem, :now)",
+                        {"kid": kid, "pem": pem, "now": self._settings.now()},
                     )
                     row = {"kid": kid, "private_pem": pem}
         return self._load(row["kid"], row["private_pem"])
@@ -59,8 +60,14 @@ class SigningKeys:
         kid, pem = self._new_key()
         now = self._settings.now()
         with self._db.write() as conn:
-            conn.execute("UPDATE signing_keys SET retired = ? WHERE retired IS NULL", (now,))
-            conn.execute("INSERT INTO signing_keys VALUES (?, ?, ?, NULL)", (kid, pem, now))
+            conn.serialize("signing_keys")
+            conn.execute(
+                "UPDATE signing_keys SET retired = :now WHERE retired IS NULL", {"now": now}
+            )
+            conn.execute(
+                "INSERT INTO signing_keys (kid, private_pem, created) VALUES (:kid, :pem, :now)",
+                {"kid": kid, "pem": pem, "now": now},
+            )
         return kid
 
     def verifying(self) -> KeySet:
@@ -68,8 +75,8 @@ class SigningKeys:
         self.active()
         horizon = self._settings.now() - self._settings.longest_token_ttl
         rows = self._db.all(
-            "SELECT kid, private_pem FROM signing_keys WHERE retired IS NULL OR retired > ?",
-            (horizon,),
+            "SELECT kid, private_pem FROM signing_keys WHERE retired IS NULL OR retired > :horizon",
+            {"horizon": horizon},
         )
         return KeySet([self._load(row["kid"], row["private_pem"]) for row in rows])
 

@@ -125,17 +125,18 @@ def trace(
     with context.db.write() as conn:
         conn.execute(
             "INSERT INTO dmp_access_log (ins, at, national_id, name, profession, mode, reason,"
-            " action) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            (
-                ins,
-                context.now,
-                who.national_id,
-                who.name,
-                who.profession,
-                who.mode,
-                who.reason,
-                _action(verb, target, refusal),
-            ),
+            " action) VALUES (:ins, :at, :national_id, :name, :profession, :mode, :reason,"
+            " :action)",
+            {
+                "ins": ins,
+                "at": context.now,
+                "national_id": who.national_id,
+                "name": who.name,
+                "profession": who.profession,
+                "mode": who.mode,
+                "reason": who.reason,
+                "action": _action(verb, target, refusal),
+            },
         )
 
 
@@ -200,7 +201,8 @@ def rule_problem(
             "reason_required",
         )
     if context.db.one(
-        "SELECT 1 FROM dmp_blocks WHERE ins = ? AND national_id = ?", (ins, who.national_id)
+        "SELECT 1 FROM dmp_blocks WHERE ins = :ins AND national_id = :national_id",
+        {"ins": ins, "national_id": who.national_id},
     ):
         return problem(
             403,
@@ -254,7 +256,7 @@ def dmp_of(context: ServiceContext, ins: str) -> dict[str, Any]:
             "Aucun patient ne porte cet INS.",
             "No patient has this INS.",
         )
-    row = context.db.one("SELECT status FROM dmps WHERE ins = ?", (ins,))
+    row = context.db.one("SELECT status FROM dmps WHERE ins = :ins", {"ins": ins})
     if row is None:
         raise problem(
             404,

@@ -10,12 +10,11 @@ from __future__ import annotations
 import base64
 import binascii
 import secrets
-import sqlite3
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from bsp_tui.platform.api import ServiceContext, ServiceError
+from bsp_tui.platform.api import ServiceContext, ServiceError, Tx
 from connectors.dmp.access import Caller, authorize, invalid, problem, refuse, trace, type_problem
 from connectors.dmp.fhir import recorded
 from connectors.dmp.models import (
@@ -29,6 +28,7 @@ from connectors.dmp.models import (
     SECURITY_LABELS,
 )
 from connectors.dmp.params import type_codes
+from connectors.dmp.seed import INSERT_DOCUMENT
 
 
 @dataclass(frozen=True)
@@ -48,7 +48,7 @@ def file_document(
     ins: str,
     who: Caller,
     new: NewDocument,
-    also: Callable[[sqlite3.Connection, str], None] | None = None,
+    also: Callable[[Tx, str], None] | None = None,
 ) -> str:
     """Add a document to the DMP of `ins` under the DMP's rules; its id.
 
@@ -65,20 +65,20 @@ def file_document(
     document_id = secrets.token_hex(8)
     with context.db.write() as conn:
         conn.execute(
-            "INSERT INTO dmp_documents VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'current')",
-            (
-                document_id,
-                ins,
-                new.loinc,
-                new.title or DOCUMENT_TYPES[new.loinc],
-                who.national_id,
-                who.name,
-                recorded(context.now),
-                new.content_type,
-                new.content,
-                int(MASQUE_PS in new.labels),
-                int(INVISIBLE_PATIENT in new.labels),
-            ),
+            INSERT_DOCUMENT,
+            {
+                "id": document_id,
+                "ins": ins,
+                "loinc": new.loinc,
+                "title": new.title or DOCUMENT_TYPES[new.loinc],
+                "author_id": who.national_id,
+                "author_name": who.name,
+                "created": recorded(context.now),
+                "content_type": new.content_type,
+                "content": new.content,
+                "masked": int(MASQUE_PS in new.labels),
+                "invisible_patient": int(INVISIBLE_PATIENT in new.labels),
+            },
         )
         if also is not None:
             also(conn, document_id)
@@ -90,7 +90,7 @@ def file_copy(
     context: ServiceContext,
     ins: str,
     new: NewDocument,
-    also: Callable[[sqlite3.Connection, str], None] | None = None,
+    also: Callable[[Tx, str], None] | None = None,
 ) -> str:
     """Another service files a copy in the DMP of `ins`, as its caller in normal mode
     (see `file_document`); the document's id."""

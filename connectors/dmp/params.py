@@ -94,15 +94,15 @@ def _date_range(value: str) -> tuple[str, str, str]:
     return prefix, first.isoformat(), last.isoformat()
 
 
-def date_filter(values: list[str] | None) -> tuple[str, list[str]]:
-    """The SQL conditions (on `created`) and their parameters for `date` parameters."""
-    clauses, params = [], []
+def date_filter(values: list[str] | None) -> tuple[str, dict[str, str]]:
+    """The SQL conditions (on `created`) and their named parameters for `date` parameters."""
+    clauses, params = [], {}
     day = "substr(created, 1, 10)"
-    for value in values or []:
+    for index, value in enumerate(values or []):
         prefix, first, last = _date_range(value)
         if prefix == "eq":
-            clauses.append(f"{day} BETWEEN ? AND ?")
-            params += [first, last]
+            clauses.append(f"{day} BETWEEN :date{index}a AND :date{index}b")
+            params |= {f"date{index}a": first, f"date{index}b": last}
         else:
             operator, bound = {
                 "ge": (">=", first),
@@ -110,6 +110,6 @@ def date_filter(values: list[str] | None) -> tuple[str, list[str]]:
                 "le": ("<=", last),
                 "lt": ("<", first),
             }[prefix]
-            clauses.append(f"{day} {operator} ?")
-            params.append(bound)
+            clauses.append(f"{day} {operator} :date{index}")
+            params[f"date{index}"] = bound
     return "".join(f" AND {c}" for c in clauses), params

@@ -13,28 +13,60 @@ from datetime import date, timedelta
 from functools import cache
 from typing import Any
 
+from sqlalchemy import Column, Double, Index, Integer, LargeBinary, MetaData, Table, Text
+
 from bsp_tui.domain.patients import Identity
-from bsp_tui.platform.api import Seeding
+from bsp_tui.platform.api import Schema, Seeding
 from connectors.dmp.models import DOCUMENT_TYPES
 
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS dmps (ins TEXT PRIMARY KEY, status TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS dmp_blocks (
-    ins TEXT NOT NULL, national_id TEXT NOT NULL, PRIMARY KEY (ins, national_id)
-);
-CREATE TABLE IF NOT EXISTS dmp_documents (
-    id TEXT PRIMARY KEY, ins TEXT NOT NULL, loinc TEXT NOT NULL, title TEXT NOT NULL,
-    author_id TEXT NOT NULL, author_name TEXT NOT NULL, created TEXT NOT NULL,
-    content_type TEXT NOT NULL, content BLOB NOT NULL, masked INTEGER NOT NULL,
-    invisible_patient INTEGER NOT NULL, status TEXT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS documents_by_patient ON dmp_documents (ins, created);
-CREATE TABLE IF NOT EXISTS dmp_access_log (
-    id INTEGER PRIMARY KEY AUTOINCREMENT, ins TEXT NOT NULL, at REAL NOT NULL,
-    national_id TEXT NOT NULL, name TEXT NOT NULL, profession TEXT NOT NULL,
-    mode TEXT NOT NULL, reason TEXT NOT NULL, action TEXT NOT NULL
-);
-"""
+TABLES = MetaData()
+Table(
+    "dmps",
+    TABLES,
+    Column("ins", Text, primary_key=True),
+    Column("status", Text, nullable=False),
+)
+Table(
+    "dmp_blocks",
+    TABLES,
+    Column("ins", Text, primary_key=True),
+    Column("national_id", Text, primary_key=True),
+)
+Table(
+    "dmp_documents",
+    TABLES,
+    Column("id", Text, primary_key=True),
+    *(
+        Column(name, Text, nullable=False)
+        for name in ("ins", "loinc", "title", "author_id", "author_name", "created")
+    ),
+    Column("content_type", Text, nullable=False),
+    Column("content", LargeBinary, nullable=False),
+    Column("masked", Integer, nullable=False),
+    Column("invisible_patient", Integer, nullable=False),
+    Column("status", Text, nullable=False),
+    Index("documents_by_patient", "ins", "created"),
+)
+Table(
+    "dmp_access_log",
+    TABLES,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("ins", Text, nullable=False),
+    Column("at", Double, nullable=False),
+    *(
+        Column(name, Text, nullable=False)
+        for name in ("national_id", "name", "profession", "mode", "reason", "action")
+    ),
+    sqlite_autoincrement=True,  # ids never reused: the history reads in their order
+)
+SCHEMA = Schema("dmp", 1, TABLES)
+
+INSERT_DOCUMENT = (
+    "INSERT INTO dmp_documents (id, ins, loinc, title, author_id, author_name, created,"
+    " content_type, content, masked, invisible_patient, status) VALUES (:id, :ins, :loinc,"
+    " :title, :author_id, :author_name, :created, :content_type, :content, :masked,"
+    " :invisible_patient, 'current')"
+)
 
 AUTHORS = (
     ("810000012301", "Dr Élise Martin-Dubois"),
@@ -50,19 +82,20 @@ SCENARIO = 9  # the scenario patients come first; their DMPs are fixed, not draw
 def seed(seeding: Seeding) -> None:
     """The tables, and every patient's DMP with its documents (once)."""
     db = seeding.db
-    db.ensure_schema(SCHEMA)
+    db.ensure(SCHEMA)
     if db.one("SELECT 1 FROM dmps LIMIT 1"):
         return
     dmps, blocks, documents = _rows(tuple(seeding.people), seeding.population.random_state)
     with db.write() as conn:
-        if conn.execute("SELECT 1 FROM dmps LIMIT 1").fetchone():
+        conn.serialize("dmp seed")
+        if conn.one("SELECT 1 FROM dmps LIMIT 1"):
             return  # another process seeded them meanwhile
-        conn.executemany("INSERT INTO dmps VALUES (?, ?)", dmps)
-        conn.executemany("INSERT INTO dmp_blocks VALUES (?, ?)", blocks)
-        conn.executemany(
-            "INSERT INTO dmp_documents VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'current')",
-            documents,
-        )
+        conn.execute("INSERT INTO dmps (ins, status) VALUES (:ins, :status)", dmps)
+        if blocks:
+            conn.execute(
+                "INSERT INTO dmp_blocks (ins, national_id) VALUES (:ins, :national_id)", blocks
+            )
+        conn.execute(INSERT_DOCUMENT, documents)
 
 
 def _day(draw: random.Random, start: int, end: int) -> date:
@@ -120,7 +153,7 @@ def _document_id(ins: str, number: int) -> str:
 @cache
 def _rows(
     people: tuple[Identity, ...], random_state: Any
-) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]], list[tuple[Any, ...]]]:
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]], list[dict[str, Any]]]:
     """The rows of the `dmps`, `dmp_blocks` and `dmp_documents` tables, drawn once per
     process (a test suite opens many platforms)."""
     draw = random.Random()  # noqa: S311 - synthetic data, reproducible on purpose
@@ -128,23 +161,23 @@ def _rows(
     by_ins = {p.ins: p for p in people}
     dmps, blocks, documents = [], [], []
     for ins, dmp in _dmps(draw, list(people)).items():
-        dmps.append((ins, "closed" if dmp["closed"] else "open"))
-        blocks += [(ins, nid) for nid in dmp["blocked"]]
+        dmps.append({"ins": ins, "status": "closed" if dmp["closed"] else "open"})
+        blocks += [{"ins": ins, "national_id": nid} for nid in dmp["blocked"]]
         for number, doc in enumerate(dmp["documents"]):
             content_type, content = _content(by_ins[ins], doc)
             documents.append(
-                (
-                    _document_id(ins, number),
-                    ins,
-                    doc["loinc"],
-                    DOCUMENT_TYPES[doc["loinc"]],
-                    doc["author"][0],
-                    doc["author"][1],
-                    doc["created"],
-                    content_type,
-                    content,
-                    int(doc["masked"]),
-                    int(doc["invisible"]),
-                ),
+                {
+                    "id": _document_id(ins, number),
+                    "ins": ins,
+                    "loinc": doc["loinc"],
+                    "title": DOCUMENT_TYPES[doc["loinc"]],
+                    "author_id": doc["author"][0],
+                    "author_name": doc["author"][1],
+                    "created": doc["created"],
+                    "content_type": content_type,
+                    "content": content,
+                    "masked": int(doc["masked"]),
+                    "invisible_patient": int(doc["invisible"]),
+                }
             )
     return dmps, blocks, documents

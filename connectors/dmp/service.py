@@ -23,11 +23,11 @@ from __future__ import annotations
 
 import base64
 import json
-import sqlite3
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse, Response
+from sqlalchemy.exc import IntegrityError
 
 from bsp_tui.domain.fhir import FHIR_JSON
 from bsp_tui.platform.api import Database, ServiceContext, ServiceError, service_context
@@ -83,7 +83,10 @@ def _visible(row: Any, who: Caller) -> bool:
 
 
 def _document_row(db: Database, document_id: str) -> Any:
-    row = db.one(f"SELECT {_DOC_COLUMNS} FROM dmp_documents WHERE id = ?", (document_id,))  # noqa: S608
+    row = db.one(
+        f"SELECT {_DOC_COLUMNS} FROM dmp_documents WHERE id = :id",  # noqa: S608
+        {"id": document_id},
+    )
     if row is None or row["status"] != "current":
         raise _no_document()
     return row
@@ -229,11 +232,12 @@ async def document_search(
     if forbidden:
         raise refuse(context, ins, who, "list", type_problem(who, forbidden[0]))
     wanted = sorted(set(codes) or who.types)
-    marks = ", ".join("?" for _ in wanted)
+    types = {f"type{index}": code for index, code in enumerate(wanted)}
+    marks = ", ".join(f":{name}" for name in types)
     rows = db.all(
-        f"SELECT {_DOC_COLUMNS} FROM dmp_documents WHERE ins = ? AND status = ?"  # noqa: S608
+        f"SELECT {_DOC_COLUMNS} FROM dmp_documents WHERE ins = :ins AND status = :status"  # noqa: S608
         f" AND loinc IN ({marks}){since} ORDER BY created DESC, id",
-        (ins, status, *wanted, *date_params),
+        {"ins": ins, "status": status, **types, **date_params},
     )
     trace(context, ins, who, "list")
     base = str(request.url_for("dmp_document_search"))
@@ -274,9 +278,9 @@ async def binary_read(
     """A document's content with its own content type (a FHIR Binary when asked for)."""
     who = Caller.of(context.caller, mode, reason)
     row, _ = _readable(context, document_id, who, "read")
-    content = context.db.one("SELECT content FROM dmp_documents WHERE id = ?", (document_id,))[
-        "content"
-    ]
+    content = context.db.value(
+        "SELECT content FROM dmp_documents WHERE id = :id", {"id": document_id}
+    )
     if FHIR_JSON in request.headers.get("accept", ""):
         return fhir(
             {
@@ -352,7 +356,7 @@ async def document_add(
                 new,
                 lambda conn, added: idempotency.record(conn, context.now, added),
             )
-        except sqlite3.IntegrityError as error:
+        except IntegrityError as error:
             if not is_race(error):
                 raise
             document_id = str(idempotency.stored(db).resource)  # type: ignore[union-attr]
@@ -390,7 +394,7 @@ async def history(
     ins = patient_ins(context.patients, patient_identifier, "patient.identifier")
     dmp = authorize(context, ins, who, "history")
     trace(context, ins, who, "history")
-    rows = db.all("SELECT * FROM dmp_access_log WHERE ins = ? ORDER BY id DESC", (ins,))
+    rows = db.all("SELECT * FROM dmp_access_log WHERE ins = :ins ORDER BY id DESC", {"ins": ins})
     base = str(request.url_for("dmp_history"))
     return fhir(
         bundle([(f"{base}/{row['id']}", audit_event(request, row, dmp["oid"])) for row in rows])

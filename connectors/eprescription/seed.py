@@ -2,27 +2,43 @@
 
 from __future__ import annotations
 
-from bsp_tui.platform.api import Seeding
+from sqlalchemy import Column, Double, Integer, MetaData, Table, Text
 
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS rx_prescriptions (
-    number TEXT PRIMARY KEY, ins TEXT NOT NULL, oid TEXT NOT NULL, patient TEXT NOT NULL,
-    prescriber_id TEXT NOT NULL, prescriber TEXT NOT NULL, created REAL NOT NULL,
-    status TEXT NOT NULL, changed REAL, dmp_document TEXT, dmp_refusal TEXT,
-    dmp_reason TEXT
-);
-CREATE TABLE IF NOT EXISTS rx_lines (
-    number TEXT NOT NULL, line INTEGER NOT NULL, cip13 TEXT NOT NULL, dosage TEXT NOT NULL,
-    boxes INTEGER, duration_days INTEGER, outcome TEXT, dispensed_cip13 TEXT,
-    PRIMARY KEY (number, line)
-);
-CREATE TABLE IF NOT EXISTS rx_dispensings (
-    number TEXT PRIMARY KEY, at REAL NOT NULL, pharmacist_id TEXT NOT NULL,
-    pharmacist TEXT NOT NULL, pharmacy TEXT NOT NULL
-);
-"""
+from bsp_tui.platform.api import Schema, Seeding
+
+TABLES = MetaData()
+Table(
+    "rx_prescriptions",
+    TABLES,
+    Column("number", Text, primary_key=True),
+    *(
+        Column(name, Text, nullable=False)
+        for name in ("ins", "oid", "patient", "prescriber_id", "prescriber")
+    ),
+    Column("created", Double, nullable=False),
+    Column("status", Text, nullable=False),
+    Column("changed", Double),
+    *(Column(name, Text) for name in ("dmp_document", "dmp_refusal", "dmp_reason")),
+)
+Table(
+    "rx_lines",
+    TABLES,
+    Column("number", Text, primary_key=True),
+    Column("line", Integer, primary_key=True),
+    *(Column(name, Text, nullable=False) for name in ("cip13", "dosage")),
+    *(Column(name, Integer) for name in ("boxes", "duration_days")),
+    *(Column(name, Text) for name in ("outcome", "dispensed_cip13")),
+)
+Table(
+    "rx_dispensings",
+    TABLES,
+    Column("number", Text, primary_key=True),
+    Column("at", Double, nullable=False),
+    *(Column(name, Text, nullable=False) for name in ("pharmacist_id", "pharmacist", "pharmacy")),
+)
+SCHEMA = Schema("eprescription", 1, TABLES)
 
 
 def seed(seeding: Seeding) -> None:
     """The tables."""
-    seeding.db.ensure_schema(SCHEMA)
+    seeding.db.ensure(SCHEMA)

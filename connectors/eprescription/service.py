@@ -21,12 +21,12 @@ refusal code in `details.coding` (system `urn:bsp:eprescription:refusal`).
 from __future__ import annotations
 
 import json
-import sqlite3
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import IntegrityError
 
 from bsp_tui.domain.fhir import FHIR_JSON
 from bsp_tui.domain.patients import ins_problem
@@ -36,6 +36,7 @@ from bsp_tui.platform.api import (
     Professional,
     ServiceContext,
     ServiceError,
+    Tx,
     invalid,
     not_found,
     refused,
@@ -170,7 +171,7 @@ def _cip13_of(concept: Any, where: str) -> str:
 
 
 def _prescription(db: Database, number: str) -> Any:
-    row = db.one("SELECT * FROM rx_prescriptions WHERE number = ?", (number,))
+    row = db.one("SELECT * FROM rx_prescriptions WHERE number = :number", {"number": number})
     if row is None:
         raise not_found(f"Aucune ordonnance ne porte le numéro {format_number(number)}.")
     return row
@@ -244,8 +245,9 @@ def _dispense_resource(row: Any, line: Any, dispensing: Any) -> dict:
 
 
 def _bundle(db: Database, row: Any, kind: str = "searchset", copy: dict | None = None) -> dict:
-    lines = db.all("SELECT * FROM rx_lines WHERE number = ? ORDER BY line", (row["number"],))
-    dispensing = db.one("SELECT * FROM rx_dispensings WHERE number = ?", (row["number"],))
+    number = {"number": row["number"]}
+    lines = db.all("SELECT * FROM rx_lines WHERE number = :number ORDER BY line", number)
+    dispensing = db.one("SELECT * FROM rx_dispensings WHERE number = :number", number)
     resources = [_request_resource(row, line) for line in lines]
     if dispensing is not None:
         resources += [_dispense_resource(row, line, dispensing) for line in lines]
@@ -363,18 +365,23 @@ def _file_copy(context: ServiceContext, row: Any) -> None:
     db, who, number = context.db, context.caller, row["number"]
     lines = [
         LineRequest(line["cip13"], line["dosage"], line["boxes"], line["duration_days"])
-        for line in db.all("SELECT * FROM rx_lines WHERE number = ? ORDER BY line", (number,))
+        for line in db.all(
+            "SELECT * FROM rx_lines WHERE number = :number ORDER BY line", {"number": number}
+        )
     ]
     text = _prescription_text(number, who, row["patient"], lines)
     recorded = (
-        "UPDATE rx_prescriptions SET dmp_document = ?, dmp_refusal = ?, dmp_reason = ?"
-        " WHERE number = ? AND dmp_document IS NULL"
-        " AND (dmp_refusal IS NULL OR dmp_refusal = ?)"
+        "UPDATE rx_prescriptions SET dmp_document = :document, dmp_refusal = :refusal,"
+        " dmp_reason = :reason WHERE number = :number AND dmp_document IS NULL"
+        " AND (dmp_refusal IS NULL OR dmp_refusal = :pending)"
     )
+    which = {"number": number, "pending": COPY_PENDING}
 
-    def filed(conn: sqlite3.Connection, document_id: str) -> None:
-        done = conn.execute(recorded, (document_id, "", "", number, COPY_PENDING))
-        if done.rowcount == 0:
+    def filed(conn: Tx, document_id: str) -> None:
+        done = conn.execute(
+            recorded, which | {"document": document_id, "refusal": "", "reason": ""}
+        )
+        if done == 0:
             raise _CopyAlreadyRecordedError
 
     try:
@@ -392,7 +399,8 @@ def _file_copy(context: ServiceContext, row: Any) -> None:
     except ServiceError as error:
         refusal = error.issue.reason or "no_dmp"
         with db.write() as conn:
-            conn.execute(recorded, (None, refusal, error.issue.message, number, COPY_PENDING))
+            outcome = {"document": None, "refusal": refusal, "reason": error.issue.message}
+            conn.execute(recorded, which | outcome)
 
 
 class _CopyAlreadyRecordedError(Exception):
@@ -436,30 +444,37 @@ async def create(request: Request, context: Context) -> JSONResponse:
             conn.execute(
                 "INSERT INTO rx_prescriptions (number, ins, oid, patient, prescriber_id,"
                 " prescriber, created, status, dmp_refusal, dmp_reason)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (
-                    number,
-                    ins,
-                    patient.oid,
-                    name,
-                    who.national_id,
-                    who.name,
-                    now,
-                    ACTIVE,
-                    COPY_PENDING,
-                    "",
-                ),
+                " VALUES (:number, :ins, :oid, :patient, :prescriber_id, :prescriber, :created,"
+                " :status, :refusal, '')",
+                {
+                    "number": number,
+                    "ins": ins,
+                    "oid": patient.oid,
+                    "patient": name,
+                    "prescriber_id": who.national_id,
+                    "prescriber": who.name,
+                    "created": now,
+                    "status": ACTIVE,
+                    "refusal": COPY_PENDING,
+                },
             )
-            conn.executemany(
+            conn.execute(
                 "INSERT INTO rx_lines (number, line, cip13, dosage, boxes, duration_days)"
-                " VALUES (?, ?, ?, ?, ?, ?)",
+                " VALUES (:number, :line, :cip13, :dosage, :boxes, :duration_days)",
                 [
-                    (number, index, line.cip13, line.dosage, line.boxes, line.duration_days)
+                    {
+                        "number": number,
+                        "line": index,
+                        "cip13": line.cip13,
+                        "dosage": line.dosage,
+                        "boxes": line.boxes,
+                        "duration_days": line.duration_days,
+                    }
                     for index, line in enumerate(lines, start=1)
                 ],
             )
             idempotency.record(conn, now, number)
-    except sqlite3.IntegrityError as error:
+    except IntegrityError as error:
         if not is_race(error):
             raise
         number = str(idempotency.stored(db).resource)  # type: ignore[union-attr]
@@ -486,7 +501,7 @@ async def read(request: Request, context: Context, number: NumberParam = None) -
 
 
 def _already_dispensed(db: Database, number: str) -> ServiceError:
-    first = db.one("SELECT * FROM rx_dispensings WHERE number = ?", (number,))
+    first = db.one("SELECT * FROM rx_dispensings WHERE number = :number", {"number": number})
     when = _french_date(first["at"]) if first else "une date inconnue"
     pharmacy = first["pharmacy"] if first else "une pharmacie inconnue"
     return _refused(
@@ -541,19 +556,22 @@ def _choices(resources: list[dict], number: str, count: int) -> dict[int, tuple[
     return choices
 
 
-def _move(conn: sqlite3.Connection, number: str, status: str, now: float) -> str:
+def _move(conn: Tx, number: str, status: str, now: float) -> str:
     """Inside a write transaction: an active prescription takes `status`; the one it had.
 
     Read under the write lock, so that of two pharmacies dispensing one number (or a
     pharmacy and the prescriber cancelling), exactly one finds it active.
     """
-    before = conn.execute(
-        "SELECT status FROM rx_prescriptions WHERE number = ?", (number,)
-    ).fetchone()["status"]
+    # Held until the move is written: of a dispensing and a cancelling at once, the
+    # second one reads what the first one left.
+    row = conn.locked(
+        "SELECT status FROM rx_prescriptions WHERE number = :number", {"number": number}
+    )
+    before = row["status"] if row else ""
     if before == ACTIVE:
         conn.execute(
-            "UPDATE rx_prescriptions SET status = ?, changed = ? WHERE number = ?",
-            (status, now, number),
+            "UPDATE rx_prescriptions SET status = :status, changed = :now WHERE number = :number",
+            {"status": status, "now": now, "number": number},
         )
     return before
 
@@ -567,19 +585,29 @@ async def dispense(request: Request, context: Context, number: NumberParam = Non
     resources = _entries(await _body(request, "MedicationDispense"), "MedicationDispense")
     db, now = context.db, context.now
     _prescription(db, number)
-    count = db.one("SELECT count(*) AS n FROM rx_lines WHERE number = ?", (number,))["n"]
+    count = db.value("SELECT count(*) FROM rx_lines WHERE number = :number", {"number": number})
     choices = _choices(resources, number, count)
     with db.write() as conn:
         status = _move(conn, number, COMPLETED, now)
         if status == ACTIVE:
             conn.execute(
-                "INSERT INTO rx_dispensings VALUES (?, ?, ?, ?, ?)",
-                (number, now, who.national_id, who.name, who.organisation),
+                "INSERT INTO rx_dispensings (number, at, pharmacist_id, pharmacist, pharmacy)"
+                " VALUES (:number, :now, :pharmacist_id, :pharmacist, :pharmacy)",
+                {
+                    "number": number,
+                    "now": now,
+                    "pharmacist_id": who.national_id,
+                    "pharmacist": who.name,
+                    "pharmacy": who.organisation,
+                },
             )
-            conn.executemany(
-                "UPDATE rx_lines SET outcome = ?, dispensed_cip13 = ?"
-                " WHERE number = ? AND line = ?",
-                [(outcome, cip13, number, line) for line, (outcome, cip13) in choices.items()],
+            conn.execute(
+                "UPDATE rx_lines SET outcome = :outcome, dispensed_cip13 = :cip13"
+                " WHERE number = :number AND line = :line",
+                [
+                    {"outcome": outcome, "cip13": cip13, "number": number, "line": line}
+                    for line, (outcome, cip13) in choices.items()
+                ],
             )
     if status == COMPLETED:
         raise _already_dispensed(db, number)

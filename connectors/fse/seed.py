@@ -2,23 +2,51 @@
 
 from __future__ import annotations
 
-from bsp_tui.domain.patients import normalise_name
-from bsp_tui.platform.api import Patients, Seeding
+from sqlalchemy import Column, Double, Index, Integer, MetaData, Table, Text
 
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS fse_rights_closures (ins TEXT PRIMARY KEY, closed_on TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS fse_batches (
-    id INTEGER PRIMARY KEY AUTOINCREMENT, batch_id TEXT NOT NULL, national_id TEXT NOT NULL,
-    received REAL NOT NULL, status TEXT NOT NULL, code TEXT NOT NULL, sheets INTEGER NOT NULL
-);
-CREATE TABLE IF NOT EXISTS fse_sheets (
-    number TEXT PRIMARY KEY, batch_id TEXT NOT NULL, national_id TEXT NOT NULL,
-    ins TEXT NOT NULL, care_date TEXT NOT NULL, fingerprint TEXT NOT NULL,
-    status TEXT NOT NULL, code TEXT NOT NULL, reason TEXT NOT NULL,
-    amounts TEXT NOT NULL, pf TEXT NOT NULL, received REAL NOT NULL
-);
-CREATE INDEX IF NOT EXISTS fse_sheets_by_patient ON fse_sheets (ins, status, care_date);
-"""
+from bsp_tui.domain.patients import normalise_name
+from bsp_tui.platform.api import Patients, Schema, Seeding
+
+TABLES = MetaData()
+Table(
+    "fse_rights_closures",
+    TABLES,
+    Column("ins", Text, primary_key=True),
+    Column("closed_on", Text, nullable=False),
+)
+Table(
+    "fse_batches",
+    TABLES,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    *(Column(name, Text, nullable=False) for name in ("batch_id", "national_id")),
+    Column("received", Double, nullable=False),
+    *(Column(name, Text, nullable=False) for name in ("status", "code")),
+    Column("sheets", Integer, nullable=False),
+    sqlite_autoincrement=True,
+)
+Table(
+    "fse_sheets",
+    TABLES,
+    Column("number", Text, primary_key=True),
+    *(
+        Column(name, Text, nullable=False)
+        for name in (
+            "batch_id",
+            "national_id",
+            "ins",
+            "care_date",
+            "fingerprint",
+            "status",
+            "code",
+            "reason",
+            "amounts",
+            "pf",
+        )
+    ),
+    Column("received", Double, nullable=False),
+    Index("fse_sheets_by_patient", "ins", "status", "care_date"),
+)
+SCHEMA = Schema("fse", 1, TABLES)
 
 # The scenario patient whose rights are closed, by her traits (docs/emulation.md).
 CLOSED_SCENARIO = ("Lefèvre", "Hélène", "F", "1955-09-03")
@@ -28,7 +56,7 @@ CLOSED_SCENARIO_ON = "2026-01-01"
 def seed(seeding: Seeding) -> None:
     """The tables, and the scenario patient's closed rights (once)."""
     db = seeding.db
-    db.ensure_schema(SCHEMA)
+    db.ensure(SCHEMA)
     if db.one("SELECT 1 FROM fse_rights_closures LIMIT 1"):
         return
     family, given, sex, birthdate = CLOSED_SCENARIO
@@ -38,7 +66,8 @@ def seed(seeding: Seeding) -> None:
         if person.given == normalise_name(given)
     ]
     with db.write() as conn:
-        conn.executemany(
-            "INSERT OR IGNORE INTO fse_rights_closures VALUES (?, ?)",
-            [(ins, CLOSED_SCENARIO_ON) for ins in closed],
+        conn.execute(
+            "INSERT INTO fse_rights_closures (ins, closed_on) VALUES (:ins, :closed_on)"
+            " ON CONFLICT DO NOTHING",
+            [{"ins": ins, "closed_on": CLOSED_SCENARIO_ON} for ins in closed],
         )

@@ -24,13 +24,13 @@ from __future__ import annotations
 
 import json
 import re
-import sqlite3
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
+from sqlalchemy.exc import IntegrityError
 
 from bsp_tui.domain.fhir import Issue
 from bsp_tui.domain.patients import Identity, ins_problem
@@ -39,6 +39,7 @@ from bsp_tui.platform.api import (
     Professional,
     ServiceContext,
     ServiceError,
+    Tx,
     field_error,
     service_context,
 )
@@ -130,13 +131,15 @@ def _field(name: str, message: str) -> ServiceError:
     return field_error(name, f"{message}.", "value", "value", REFUSAL_SYSTEM)
 
 
-_PF_SQL = "SELECT pf FROM fse_sheets WHERE ins = ? AND status = 'accepted' AND care_date LIKE ?"
+_PF_SQL = (
+    "SELECT pf FROM fse_sheets WHERE ins = :ins AND status = 'accepted' AND care_date LIKE :year"
+)
 
 
-def pf_used(conn: Any, ins: str, year: str) -> Decimal:
-    """The participation forfaitaire billed to a patient in a calendar year (`conn`: sqlite3)."""
-    rows = conn.execute(_PF_SQL, (ins, f"{year}-%")).fetchall()
-    return sum((Decimal(row[0]) for row in rows), ZERO)
+def pf_used(conn: Tx, ins: str, year: str) -> Decimal:
+    """The participation forfaitaire billed to a patient in a calendar year."""
+    rows = conn.all(_PF_SQL, {"ins": ins, "year": f"{year}-%"})
+    return sum((Decimal(row["pf"]) for row in rows), ZERO)
 
 
 @dataclass(frozen=True)
@@ -154,7 +157,9 @@ def on_file(context: ServiceContext, ins: str) -> OnFile | None:
     identity = context.patients.by_ins(ins)
     if identity is None:
         return None
-    closure = context.db.one("SELECT closed_on FROM fse_rights_closures WHERE ins = ?", (ins,))
+    closure = context.db.one(
+        "SELECT closed_on FROM fse_rights_closures WHERE ins = :ins", {"ins": ins}
+    )
     closed_on = closure["closed_on"] if closure is not None else ""
     return OnFile(identity, closed_on, context.patients.card_of(ins))
 
@@ -164,7 +169,8 @@ def rights_of(context: ServiceContext, ins: str, day: str) -> Rights | None:
     known = on_file(context, ins)
     if known is None or known.card is None:
         return None
-    used = sum((Decimal(r[0]) for r in context.db.all(_PF_SQL, (ins, f"{day[:4]}-%"))), ZERO)
+    with context.db.read() as conn:
+        used = pf_used(conn, ins, day[:4])
     card = known.card
     return Rights(
         ins=ins,
@@ -334,7 +340,7 @@ def _valid(content: dict, today: str) -> Sheet:
     return sheet
 
 
-def _check(context: ServiceContext, conn: Any, content: dict, today: str) -> tuple[dict, str, str]:
+def _check(context: ServiceContext, conn: Tx, content: dict, today: str) -> tuple[dict, str, str]:
     """(outcome, ins, care date) of a sheet never received before, by the platform's rules."""
     number = content["number"]
     try:
@@ -354,6 +360,8 @@ def _check(context: ServiceContext, conn: Any, content: dict, today: str) -> tup
         return _outcome(number, "rejected", MALFORMED_SHEET, field="care_date"), ins, day
     if known.closed_on and day >= known.closed_on:
         return _outcome(number, "rejected", RIGHTS_CLOSED), ins, day
+    # The yearly cap is counted one sheet at a time per patient, whichever batch it is in.
+    conn.serialize(f"fse pf {ins}")
     paid = pf_used(conn, ins, day[:4])
     rights = _rights_on_file(sheet.rights, known)
     expected = compute(list(sheet.acts), rights, day, sheet.tiers_payant, paid).as_json()
@@ -362,37 +370,44 @@ def _check(context: ServiceContext, conn: Any, content: dict, today: str) -> tup
     return _outcome(number, "accepted", "", expected), ins, day
 
 
-def _receive(context: ServiceContext, conn: Any, content: dict, batch_id: str, today: str) -> dict:
+def _receive(context: ServiceContext, conn: Tx, content: dict, batch_id: str, today: str) -> dict:
     national_id = context.caller.national_id
     number, print_ = content["number"], fingerprint(content)
-    row = conn.execute(
-        "SELECT fingerprint, status, code, amounts, national_id FROM fse_sheets WHERE number = ?",
-        (number,),
-    ).fetchone()
+    # One number is received once, even when two batches carry it at the same moment.
+    conn.serialize(f"fse sheet {number}")
+    row = conn.one(
+        "SELECT fingerprint, status, code, amounts, national_id FROM fse_sheets"
+        " WHERE number = :number",
+        {"number": number},
+    )
     if row is not None:
         # A number belongs to the professional who first sent it: another one sending it,
         # same content or not, learns nothing of that sheet.
-        if row[0] != print_ or row[4] != national_id:
+        if row["fingerprint"] != print_ or row["national_id"] != national_id:
             return _outcome(number, "rejected", NUMBER_REUSED)
-        return _outcome(number, row[1], row[2], json.loads(row[3])) | {"already_received": True}
+        already = {"already_received": True}
+        return _outcome(number, row["status"], row["code"], json.loads(row["amounts"])) | already
     outcome, ins, care_date = _check(context, conn, content, today)
     pf = outcome["amounts"].get("participation_forfaitaire", "0.00")
     conn.execute(
-        "INSERT INTO fse_sheets VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        (
-            number,
-            batch_id,
-            national_id,
-            ins,
-            care_date,
-            print_,
-            outcome["status"],
-            outcome["code"],
-            outcome["reason"],
-            json.dumps(outcome["amounts"]),
-            pf if outcome["status"] == "accepted" else "0.00",
-            context.now,
-        ),
+        "INSERT INTO fse_sheets (number, batch_id, national_id, ins, care_date, fingerprint,"
+        " status, code, reason, amounts, pf, received) VALUES (:number, :batch_id,"
+        " :national_id, :ins, :care_date, :fingerprint, :status, :code, :reason, :amounts,"
+        " :pf, :received)",
+        {
+            "number": number,
+            "batch_id": batch_id,
+            "national_id": national_id,
+            "ins": ins,
+            "care_date": care_date,
+            "fingerprint": print_,
+            "status": outcome["status"],
+            "code": outcome["code"],
+            "reason": outcome["reason"],
+            "amounts": json.dumps(outcome["amounts"]),
+            "pf": pf if outcome["status"] == "accepted" else "0.00",
+            "received": context.now,
+        },
     )
     return outcome
 
@@ -412,7 +427,7 @@ async def batches(request: Request, context: Context) -> dict:
     today = context.today(ahead=86_400)
     try:
         return _process(context, idempotency, data, batch_id, problem, today)
-    except sqlite3.IntegrityError as error:
+    except IntegrityError as error:
         if not is_race(error):
             raise
         return idempotency.stored(db).answer  # type: ignore[union-attr]
@@ -445,8 +460,15 @@ def _process(
             }
         conn.execute(
             "INSERT INTO fse_batches (batch_id, national_id, received, status, code, sheets)"
-            " VALUES (?, ?, ?, ?, ?, ?)",
-            (batch_id, national_id, now, arl["status"], arl["code"], len(arl["sheets"])),
+            " VALUES (:batch_id, :national_id, :now, :status, :code, :sheets)",
+            {
+                "batch_id": batch_id,
+                "national_id": national_id,
+                "now": now,
+                "status": arl["status"],
+                "code": arl["code"],
+                "sheets": len(arl["sheets"]),
+            },
         )
         arl["received_at"] = received.replace("+00:00", "Z")
         idempotency.record(conn, now, answer=arl)
@@ -459,8 +481,8 @@ async def billing(context: Context) -> dict:
     who = _caller(context)
     rows = context.db.all(
         "SELECT number, batch_id, ins, care_date, status, code, reason, amounts FROM fse_sheets"
-        " WHERE national_id = ? ORDER BY received, number",
-        (who.national_id,),
+        " WHERE national_id = :national_id ORDER BY received, number",
+        {"national_id": who.national_id},
     )
     sheets = [dict(row) | {"amounts": json.loads(row["amounts"])} for row in rows]
     billed = [s for s in sheets if s["status"] == "accepted"]

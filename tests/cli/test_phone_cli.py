@@ -37,7 +37,7 @@ def test_enrol_prints_the_otpauth_uri_and_its_qr_code(bsp: Bsp, platform: Platfo
     totp = pyotp.parse_uri(uri)
     persona = platform.ecps.persona(name="generaliste")
     device = platform.db.one(
-        "SELECT * FROM ecps_devices WHERE id = ?", (device_of("generaliste")["device_id"],)
+        "SELECT * FROM ecps_devices WHERE id = :id", {"id": device_of("generaliste")["device_id"]}
     )
     assert uri.startswith("otpauth://totp/")
     assert totp.secret == device["totp_secret"]

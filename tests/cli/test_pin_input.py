@@ -27,7 +27,7 @@ def bsp(*args: str, stdin: str = "", **env: str) -> subprocess.CompletedProcess[
 
 
 def status(platform: Platform, request_id: str) -> str:
-    return platform.db.one("SELECT status FROM ecps_requests WHERE id = ?", (request_id,))[0]
+    return platform.db.value("SELECT status FROM ecps_requests WHERE id = :id", {"id": request_id})
 
 
 @pytest.mark.parametrize("how", ["stdin", "environment", "argument"])

@@ -177,8 +177,8 @@ def test_reset_returns_to_the_seeded_state(bsp: Bsp, platform: Platform) -> None
     assert result.returncode == 0, result.stderr
     assert result.stdout == "Plateforme remise à l'état initial.\n"
     assert platform.ecps.pending() == []
-    assert platform.db.one("SELECT 1 FROM ecps_requests WHERE id = ?", (request_id,)) is None
-    assert platform.db.one("SELECT 1 FROM sessions WHERE sid = ?", (sid,)) is None
+    assert platform.db.one("SELECT 1 FROM ecps_requests WHERE id = :id", {"id": request_id}) is None
+    assert platform.db.one("SELECT 1 FROM sessions WHERE sid = :sid", {"sid": sid}) is None
     assert platform.clients.get("a-oublier") is None
     assert platform.clients.get(LAUNCHER) is not None
     # Keys and enrolled devices stay.

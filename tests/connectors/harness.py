@@ -69,7 +69,7 @@ class Harness:
         """The INS of a scenario patient: 0 DUPONT, 1 LEROY (closed DMP), 2 BERNARD (blocks
         the urgentiste in her DMP); docs/emulation.md lists the nine."""
         ensure_population(self.db)
-        return self.db.all("SELECT ins FROM patients ORDER BY rowid LIMIT 9")[index]["ins"]
+        return self.db.all("SELECT ins FROM patients ORDER BY seq LIMIT 9")[index]["ins"]
 
 
 H = TypeVar("H", bound=Harness)

@@ -44,6 +44,7 @@ def write_lock(path: Path) -> Iterator[None]:
         other.close()
 
 
+@pytest.mark.sqlite_only
 async def test_a_locked_database_answers_503_and_reads_go_on(quick: Emulation) -> None:
     signed = await quick.sign_in("generaliste")
     with write_lock(quick.platform.db.path):
@@ -66,6 +67,7 @@ async def test_a_locked_database_answers_503_and_reads_go_on(quick: Emulation) -
     assert (await quick.start_ciba("generaliste")).status_code == 200
 
 
+@pytest.mark.sqlite_only
 async def test_the_database_and_its_side_files_are_private(emu: Emulation) -> None:
     await emu.sign_in("generaliste")  # writes: the WAL and its index exist
     path = emu.platform.db.path

@@ -67,7 +67,7 @@ async def losing_client(
 
 
 def count(platform: harness.Harness, sql: str) -> int:
-    return platform.db.one(sql)[0]
+    return platform.db.value(sql)
 
 
 async def test_a_prescription_whose_answer_was_lost_is_made_once(
@@ -81,7 +81,7 @@ async def test_a_prescription_whose_answer_was_lost_is_made_once(
     assert count(platform, "SELECT count(*) FROM rx_prescriptions") == 1
     assert made.dmp_copy is not None and made.dmp_copy.filed
     assert count(platform, "SELECT count(*) FROM dmp_documents WHERE title LIKE 'Ordonnance %'")
-    assert made.number == platform.db.one("SELECT number FROM rx_prescriptions")[0]
+    assert made.number == platform.db.value("SELECT number FROM rx_prescriptions")
 
 
 async def test_a_dmp_document_whose_answer_was_lost_is_added_once(
@@ -95,9 +95,8 @@ async def test_a_dmp_document_whose_answer_was_lost_is_added_once(
     added = await DmpClient(client).add(ins, report, title="Suivi")
     assert transport.keys[0] == transport.keys[1] is not None
     assert count(platform, "SELECT count(*) FROM dmp_documents") == before + 1
-    assert platform.db.one("SELECT title FROM dmp_documents WHERE id = ?", (added.id,))[0] == (
-        "Suivi"
-    )
+    title = platform.db.value("SELECT title FROM dmp_documents WHERE id = :id", {"id": added.id})
+    assert title == "Suivi"
 
 
 async def test_an_fse_batch_whose_answer_was_lost_is_billed_once_and_answered_the_same(
@@ -166,6 +165,7 @@ class BusyOnceTransport(httpx.AsyncBaseTransport):
         return response
 
 
+@pytest.mark.sqlite_only
 async def test_a_busy_platform_is_asked_once_more_after_retry_after(
     settings: PlatformSettings, clock: Clock
 ) -> None:
@@ -182,7 +182,7 @@ async def test_a_busy_platform_is_asked_once_more_after_retry_after(
             made = await RxClient(client).create(ins, [LineRequest(PARACETAMOL, "1 cp", 2, None)])
         transport.other.close()
         assert transport.statuses == [503, 201]
-        assert made.number == platform.db.one("SELECT number FROM rx_prescriptions")[0]
+        assert made.number == platform.db.value("SELECT number FROM rx_prescriptions")
 
 
 async def test_dmp_additions_and_fse_batches_answer_a_key_as_the_first_time(

@@ -3,19 +3,23 @@
 from __future__ import annotations
 
 import pytest
+from sqlalchemy import Column, MetaData, Table, Text
 
+from bsp_tui.platform.db import Schema
 from tests.conftest import Emulation
 
 pytestmark = pytest.mark.anyio
-CONNECTOR_TABLE = "CREATE TABLE IF NOT EXISTS extra_things (id TEXT PRIMARY KEY);"
+EXTRA = MetaData()
+Table("extra_things", EXTRA, Column("id", Text, primary_key=True))
+CONNECTOR_SCHEMA = Schema("extra", 1, EXTRA)
 
 
 async def test_a_reset_empties_connector_tables_and_keeps_keys_and_personas(
     emu: Emulation,
 ) -> None:
     db = emu.platform.db
-    db.ensure_schema(CONNECTOR_TABLE)
-    db.ensure_schema(CONNECTOR_TABLE)  # a second call is a no-op
+    db.ensure(CONNECTOR_SCHEMA)
+    db.ensure(CONNECTOR_SCHEMA)  # a second call is a no-op
     with db.write() as conn:
         conn.execute("INSERT INTO extra_things VALUES ('x')")
     emu.platform.keys.active()  # made on first use

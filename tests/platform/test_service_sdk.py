@@ -23,7 +23,7 @@ def test_opening_the_platform_makes_every_connectors_tables_and_seed(
     db = platform.db
     try:
         assert db.one("SELECT COUNT(*) AS n FROM dmp_documents")["n"] == 3787
-        closures = [tuple(row) for row in db.all("SELECT * FROM fse_rights_closures")]
+        closures = [tuple(row.values()) for row in db.all("SELECT * FROM fse_rights_closures")]
         assert closures == [(LEFEVRE, CLOSED_SCENARIO_ON)]
         assert db.one("SELECT COUNT(*) AS n FROM rx_prescriptions")["n"] == 0
         assert platform.audiences == ("ins", "dmp", "eprescription", "fse")
@@ -34,12 +34,13 @@ def test_opening_the_platform_makes_every_connectors_tables_and_seed(
 async def test_a_reset_seeds_the_population_again(emu: Emulation) -> None:
     db = emu.platform.db
     with db.write() as conn:
-        conn.execute("DELETE FROM dmp_documents WHERE ins = ?", (LEFEVRE,))
+        conn.execute("DELETE FROM dmp_documents WHERE ins = :ins", {"ins": LEFEVRE})
     emu.platform.reset()
     assert db.one("SELECT COUNT(*) AS n FROM dmp_documents")["n"] == 3787
-    assert db.one("SELECT closed_on FROM fse_rights_closures WHERE ins = ?", (LEFEVRE,))[0] == (
-        CLOSED_SCENARIO_ON
+    closed = db.value(
+        "SELECT closed_on FROM fse_rights_closures WHERE ins = :ins", {"ins": LEFEVRE}
     )
+    assert closed == CLOSED_SCENARIO_ON
 
 
 @pytest.mark.parametrize(

@@ -42,7 +42,7 @@ async def test_without_the_trainer_token_nothing_changes(
     assert "pin" not in response.text
     # Nothing was done: no fault, the session still open, no client added.
     assert emu.platform.db.all("SELECT * FROM faults") == []
-    assert emu.platform.db.one("SELECT count(*) FROM sessions WHERE ended IS NULL")[0] == 1
+    assert emu.platform.db.value("SELECT count(*) FROM sessions WHERE ended IS NULL") == 1
     assert emu.platform.clients.get("intrus") is None
     assert emu.platform.db.all("SELECT * FROM ecps_activations WHERE used IS NULL") == []
 

@@ -6,11 +6,11 @@ import hmac
 import json
 import re
 import secrets
-import sqlite3
 from collections.abc import Mapping
 from urllib.parse import urlsplit
 
 from authlib.oauth2.rfc6749.util import extract_basic_authorization
+from sqlalchemy import RowMapping
 
 from bsp_tui.platform.db import Database
 from bsp_tui.platform.psc.errors import OAuthError
@@ -34,8 +34,14 @@ def seed_clients(db: Database, settings: PlatformSettings) -> None:
     """Register the launcher itself, once."""
     with db.write() as conn:
         conn.execute(
-            "INSERT OR IGNORE INTO clients VALUES (?, ?, NULL, ?, ?)",
-            (LAUNCHER_ID, LAUNCHER_NAME, json.dumps(LAUNCHER_REDIRECTS), settings.now()),
+            "INSERT INTO clients (client_id, name, redirect_uris, created)"
+            " VALUES (:id, :name, :uris, :now) ON CONFLICT DO NOTHING",
+            {
+                "id": LAUNCHER_ID,
+                "name": LAUNCHER_NAME,
+                "uris": json.dumps(LAUNCHER_REDIRECTS),
+                "now": settings.now(),
+            },
         )
 
 
@@ -79,29 +85,29 @@ class Clients:
                 raise ValueError(f"URI de redirection invalide : {uri!r}")
         secret = secrets.token_urlsafe(32)
         with self._db.write() as conn:
-            if conn.execute("SELECT 1 FROM clients WHERE client_id = ?", (client_id,)).fetchone():
-                raise ValueError(f"Un client « {client_id} » est déjà enregistré.")
-            conn.execute(
-                "INSERT INTO clients VALUES (?, ?, ?, ?, ?)",
-                (
-                    client_id,
-                    client_id,
-                    token_hash(secret),
-                    json.dumps(redirect_uris),
-                    self._settings.now(),
-                ),
+            added = conn.execute(
+                "INSERT INTO clients (client_id, name, secret_hash, redirect_uris, created)"
+                " VALUES (:id, :id, :secret, :uris, :now) ON CONFLICT DO NOTHING",
+                {
+                    "id": client_id,
+                    "secret": token_hash(secret),
+                    "uris": json.dumps(redirect_uris),
+                    "now": self._settings.now(),
+                },
             )
+            if not added:
+                raise ValueError(f"Un client « {client_id} » est déjà enregistré.")
         return secret
 
-    def get(self, client_id: str | None) -> sqlite3.Row | None:
+    def get(self, client_id: str | None) -> RowMapping | None:
         """A registered client, or None."""
         if not client_id:
             return None
-        return self._db.one("SELECT * FROM clients WHERE client_id = ?", (client_id,))
+        return self._db.one("SELECT * FROM clients WHERE client_id = :id", {"id": client_id})
 
     def authenticate(
         self, headers: Mapping[str, str], client_id: str | None, client_secret: str | None
-    ) -> sqlite3.Row:
+    ) -> RowMapping:
         """client_secret_basic, client_secret_post, or `none` for a public client.
 
         `headers` must look names up case-insensitively, as Starlette's `Headers` do.
@@ -120,6 +126,6 @@ class Clients:
             raise OAuthError("invalid_client", "Authentification du client refusée.", 401)
         return client
 
-    def redirect_uris(self, client: sqlite3.Row) -> list[str]:
+    def redirect_uris(self, client: RowMapping) -> list[str]:
         """The client's registered redirect URIs."""
         return json.loads(client["redirect_uris"])

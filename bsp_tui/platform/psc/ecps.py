@@ -18,7 +18,6 @@ import datetime as dt
 import hmac
 import json
 import secrets
-import sqlite3
 from dataclasses import dataclass
 
 import pyotp
@@ -27,7 +26,7 @@ from joserfc.errors import JoseError
 from joserfc.jwk import OKPKey
 from joserfc.jws import extract_compact
 
-from bsp_tui.platform.db import Database
+from bsp_tui.platform.db import Database, RowMapping, Tx
 from bsp_tui.platform.psc.directory import PERSONAS
 from bsp_tui.platform.settings import PlatformSettings
 
@@ -95,18 +94,20 @@ class Request:
 def seed_personas(db: Database) -> None:
     """Add every demo persona missing from the directory, each with its own PIN and seed."""
     with db.write() as conn:
-        for persona in PERSONAS:
+        for seq, persona in enumerate(PERSONAS, 1):
             conn.execute(
-                "INSERT OR IGNORE INTO personas"
-                " (name, national_id, rpps, profile, pin, totp_secret) VALUES (?, ?, ?, ?, ?, ?)",
-                (
-                    persona.name,
-                    persona.national_id,
-                    persona.rpps,
-                    json.dumps(persona.profile(), ensure_ascii=False),
-                    f"{secrets.randbelow(10_000):04d}",
-                    pyotp.random_base32(),
-                ),
+                "INSERT INTO personas (name, national_id, rpps, profile, pin, totp_secret, seq)"
+                " VALUES (:name, :national_id, :rpps, :profile, :pin, :totp_secret, :seq)"
+                " ON CONFLICT DO NOTHING",
+                {
+                    "name": persona.name,
+                    "national_id": persona.national_id,
+                    "rpps": persona.rpps,
+                    "profile": json.dumps(persona.profile(), ensure_ascii=False),
+                    "pin": f"{secrets.randbelow(10_000):04d}",
+                    "totp_secret": pyotp.random_base32(),
+                    "seq": seq,
+                },
             )
 
 
@@ -117,21 +118,23 @@ class Ecps:
         self._db = db
         self._settings = settings
 
-    def persona(self, *, national_id: str | None = None, name: str | None = None) -> sqlite3.Row:
+    def persona(self, *, national_id: str | None = None, name: str | None = None) -> RowMapping:
         """A professional of the directory, by national id or persona name."""
         if national_id is not None:
-            row = self._db.one("SELECT * FROM personas WHERE national_id = ?", (national_id,))
+            row = self._db.one(
+                "SELECT * FROM personas WHERE national_id = :id", {"id": national_id}
+            )
         else:
-            row = self._db.one("SELECT * FROM personas WHERE name = ?", (name,))
+            row = self._db.one("SELECT * FROM personas WHERE name = :name", {"name": name})
         if row is None:
             raise EcpsError(
                 "unknown_user", "Aucun professionnel e-CPS ne porte cet identifiant.", 404
             )
         return row
 
-    def personas(self) -> list[sqlite3.Row]:
+    def personas(self) -> list[RowMapping]:
         """Every professional of the demo directory."""
-        return self._db.all("SELECT * FROM personas ORDER BY rowid")
+        return self._db.all("SELECT * FROM personas ORDER BY seq, name")
 
     def directory(self, with_pins: bool = False) -> list[dict]:
         """The demo directory as lists show it; PINs and activation codes only for the
@@ -162,7 +165,7 @@ class Ecps:
             f"réessayez dans {minutes} min."
         )
 
-    def ensure_not_locked(self, persona: sqlite3.Row) -> None:
+    def ensure_not_locked(self, persona: RowMapping) -> None:
         """Refuse to start anything for a professional who is locked out."""
         if persona["locked_until"] > self._settings.now():
             raise EcpsError("locked", self._locked_message(persona["locked_until"]), 423)
@@ -176,31 +179,33 @@ class Ecps:
         request_id = secrets.token_urlsafe(16)
         now = self._settings.now()
         with self._db.write() as conn:
+            # One professional's pushes are counted one at a time.
+            conn.locked("SELECT name FROM personas WHERE national_id = :id", {"id": national_id})
             self._within_limits(conn, national_id, client_id, now)
             conn.execute(
-                "INSERT INTO ecps_requests VALUES (?, ?, ?, ?, ?, ?, 'pending', ?, ?, NULL)",
-                (
-                    request_id,
-                    national_id,
-                    binding,
-                    client_id,
-                    client_name,
-                    channel,
-                    now,
-                    now + self._settings.ecps_request_ttl,
-                ),
+                "INSERT INTO ecps_requests (id, national_id, binding, client_id, client_name,"
+                " channel, status, created, expires) VALUES (:id, :national_id, :binding,"
+                " :client_id, :client_name, :channel, 'pending', :created, :expires)",
+                {
+                    "id": request_id,
+                    "national_id": national_id,
+                    "binding": binding,
+                    "client_id": client_id,
+                    "client_name": client_name,
+                    "channel": channel,
+                    "created": now,
+                    "expires": now + self._settings.ecps_request_ttl,
+                },
             )
         return request_id
 
-    def _within_limits(
-        self, conn: sqlite3.Connection, national_id: str, client_id: str, now: float
-    ) -> None:
+    def _within_limits(self, conn: Tx, national_id: str, client_id: str, now: float) -> None:
         """Refuse a push beyond the professional's pending bound or the client's rate."""
-        (waiting,) = conn.execute(
+        waiting = conn.value(
             "SELECT count(*) FROM ecps_requests "
-            "WHERE national_id = ? AND status = 'pending' AND expires > ?",
-            (national_id, now),
-        ).fetchone()
+            "WHERE national_id = :id AND status = 'pending' AND expires > :now",
+            {"id": national_id, "now": now},
+        )
         if waiting >= self._settings.ecps_max_pending:
             raise EcpsError(
                 "too_many_pending",
@@ -208,10 +213,10 @@ class Ecps:
                 "répondez-y ou laissez-les expirer avant d'en lancer une autre.",
                 429,
             )
-        (recent,) = conn.execute(
-            "SELECT count(*) FROM ecps_requests WHERE client_id = ? AND created > ?",
-            (client_id, now - 60),
-        ).fetchone()
+        recent = conn.value(
+            "SELECT count(*) FROM ecps_requests WHERE client_id = :client AND created > :since",
+            {"client": client_id, "since": now - 60},
+        )
         if recent >= self._settings.ecps_client_per_minute:
             raise EcpsError(
                 "slow_down",
@@ -220,7 +225,7 @@ class Ecps:
                 429,
             )
 
-    def _as_request(self, row: sqlite3.Row) -> Request:
+    def _as_request(self, row: RowMapping) -> Request:
         status = row["status"]
         if status == "pending" and row["expires"] <= self._settings.now():
             status = "expired"
@@ -238,33 +243,36 @@ class Ecps:
 
     def request(self, request_id: str) -> Request:
         """One request, with `expired` computed from the clock."""
-        row = self._db.one("SELECT * FROM ecps_requests WHERE id = ?", (request_id,))
+        row = self._db.one("SELECT * FROM ecps_requests WHERE id = :id", {"id": request_id})
         if row is None:
             raise EcpsError("unknown_request", "Cette demande e-CPS n'existe pas.", 404)
         return self._as_request(row)
 
     def pending(self, national_id: str | None = None) -> list[Request]:
         """Requests still waiting for an answer, oldest first."""
-        sql = "SELECT * FROM ecps_requests WHERE status = 'pending' AND expires > ?"
-        params: tuple = (self._settings.now(),)
+        sql = "SELECT * FROM ecps_requests WHERE status = 'pending' AND expires > :now"
+        params: dict[str, object] = {"now": self._settings.now()}
         if national_id is not None:
-            sql += " AND national_id = ?"
-            params += (national_id,)
+            sql += " AND national_id = :id"
+            params["id"] = national_id
         return [self._as_request(r) for r in self._db.all(sql + " ORDER BY created", params)]
 
     def answer(
-        self, request_id: str, device: sqlite3.Row, approve: bool, pin: str = "", otp: str = ""
+        self, request_id: str, device: RowMapping, approve: bool, pin: str = "", otp: str = ""
     ) -> Request:
         """Approve (PIN and the device's current code) or deny one of the device's requests."""
         now = self._settings.now()
         with self._db.write() as conn:
-            persona = conn.execute(
-                "SELECT * FROM personas WHERE name = ?", (device["name"],)
-            ).fetchone()
-            row = conn.execute(
-                "SELECT * FROM ecps_requests WHERE id = ? AND national_id = ?",
-                (request_id, persona["national_id"]),
-            ).fetchone()
+            # The persona's row is held until the answer is written: two answers at once
+            # (two phones, a retry) count failures and spend codes one after the other.
+            persona = conn.locked(
+                "SELECT * FROM personas WHERE name = :name", {"name": device["name"]}
+            )
+            assert persona is not None  # a device's persona is never deleted
+            row = conn.one(
+                "SELECT * FROM ecps_requests WHERE id = :id AND national_id = :national_id",
+                {"id": request_id, "national_id": persona["national_id"]},
+            )
             if row is None:  # another professional's request is not this phone's to see
                 raise EcpsError("unknown_request", "Cette demande e-CPS n'existe pas.", 404)
             if persona["locked_until"] > now:
@@ -279,8 +287,9 @@ class Ecps:
                 return self._as_request(self._reread(conn, request_id))
             failure = self._check_factors(conn, persona, device, pin, otp, now)
             if failure is None:
-                conn.execute("UPDATE personas SET failures = 0 WHERE name = ?", (persona["name"],))
-                conn.execute("DELETE FROM ecps_lockouts WHERE name = ?", (persona["name"],))
+                name = {"name": persona["name"]}
+                conn.execute("UPDATE personas SET failures = 0 WHERE name = :name", name)
+                conn.execute("DELETE FROM ecps_lockouts WHERE name = :name", name)
                 self._close(conn, request_id, "approved", now)
                 return self._as_request(self._reread(conn, request_id))
             if failure.code == "replayed_otp":
@@ -288,20 +297,22 @@ class Ecps:
             error = self._count_failure(conn, persona, failure, now)
         raise error
 
-    def _reread(self, conn: sqlite3.Connection, request_id: str) -> sqlite3.Row:
-        return conn.execute("SELECT * FROM ecps_requests WHERE id = ?", (request_id,)).fetchone()
+    def _reread(self, conn: Tx, request_id: str) -> RowMapping:
+        row = conn.one("SELECT * FROM ecps_requests WHERE id = :id", {"id": request_id})
+        assert row is not None  # read in the same transaction
+        return row
 
-    def _close(self, conn: sqlite3.Connection, request_id: str, status: str, now: float) -> None:
+    def _close(self, conn: Tx, request_id: str, status: str, now: float) -> None:
         conn.execute(
-            "UPDATE ecps_requests SET status = ?, answered = ? WHERE id = ?",
-            (status, now, request_id),
+            "UPDATE ecps_requests SET status = :status, answered = :now WHERE id = :id",
+            {"status": status, "now": now, "id": request_id},
         )
 
     def _check_factors(
         self,
-        conn: sqlite3.Connection,
-        persona: sqlite3.Row,
-        device: sqlite3.Row,
+        conn: Tx,
+        persona: RowMapping,
+        device: RowMapping,
         pin: str,
         otp: str,
         now: float,
@@ -321,9 +332,9 @@ class Ecps:
             return EcpsError("refused", REFUSED, 403)
         # Each device has its own codes: only the same phone approving twice within 30 s
         # meets its own spent code (the phone then uses the next one).
-        last = conn.execute(
-            "SELECT last_totp_counter FROM ecps_devices WHERE id = ?", (device["id"],)
-        ).fetchone()[0]
+        last = conn.value(
+            "SELECT last_totp_counter FROM ecps_devices WHERE id = :id", {"id": device["id"]}
+        )
         if matched <= last:
             return EcpsError(
                 "replayed_otp",
@@ -331,14 +342,15 @@ class Ecps:
                 403,
             )
         conn.execute(
-            "UPDATE ecps_devices SET last_totp_counter = ? WHERE id = ?", (matched, device["id"])
+            "UPDATE ecps_devices SET last_totp_counter = :counter WHERE id = :id",
+            {"counter": matched, "id": device["id"]},
         )
         return None
 
     def _count_failure(
         self,
-        conn: sqlite3.Connection,
-        persona: sqlite3.Row,
+        conn: Tx,
+        persona: RowMapping,
         failure: EcpsError,
         now: float,
     ) -> EcpsError:
@@ -346,7 +358,8 @@ class Ecps:
         left = self._settings.lockout_after - failures
         if left > 0:
             conn.execute(
-                "UPDATE personas SET failures = ? WHERE name = ?", (failures, persona["name"])
+                "UPDATE personas SET failures = :failures WHERE name = :name",
+                {"failures": failures, "name": persona["name"]},
             )
             plural = "s" if left > 1 else ""
             return EcpsError(
@@ -356,26 +369,25 @@ class Ecps:
             )
         # Each lockout lasts twice the one before, until a right answer: a patient
         # guesser gets a handful of tries a day, then fewer, not five every 15 minutes.
-        row = conn.execute(
-            "SELECT count FROM ecps_lockouts WHERE name = ?", (persona["name"],)
-        ).fetchone()
-        earlier = row[0] if row else 0
+        name = persona["name"]
+        earlier = conn.value("SELECT count FROM ecps_lockouts WHERE name = :name", {"name": name})
+        earlier = earlier or 0
         conn.execute(
-            "INSERT INTO ecps_lockouts (name, count) VALUES (?, ?) "
+            "INSERT INTO ecps_lockouts (name, count) VALUES (:name, :count) "
             "ON CONFLICT (name) DO UPDATE SET count = excluded.count",
-            (persona["name"], earlier + 1),
+            {"name": name, "count": earlier + 1},
         )
         until = now + self._settings.lockout_seconds * 2 ** min(earlier, 16)
         conn.execute(
-            "UPDATE personas SET failures = 0, locked_until = ? WHERE name = ?",
-            (until, persona["name"]),
+            "UPDATE personas SET failures = 0, locked_until = :until WHERE name = :name",
+            {"until": until, "name": name},
         )
         # Every request still waiting for this professional ends now: their clients are
         # told at their next poll instead of waiting for an answer that cannot come.
         conn.execute(
-            "UPDATE ecps_requests SET status = 'locked', answered = ? "
-            "WHERE national_id = ? AND status = 'pending'",
-            (now, persona["national_id"]),
+            "UPDATE ecps_requests SET status = 'locked', answered = :now "
+            "WHERE national_id = :id AND status = 'pending'",
+            {"now": now, "id": persona["national_id"]},
         )
         return EcpsError("locked", self._locked_message(until), 423)
 
@@ -386,11 +398,11 @@ class Ecps:
         persona = self.persona(name=name)
         now = self._settings.now()
         with self._db.write() as conn:
-            row = conn.execute(
+            row = conn.one(
                 "SELECT code, expires FROM ecps_activations "
-                "WHERE name = ? AND used IS NULL AND expires > ? ORDER BY created DESC",
-                (persona["name"], now),
-            ).fetchone()
+                "WHERE name = :name AND used IS NULL AND expires > :now ORDER BY created DESC",
+                {"name": persona["name"], "now": now},
+            )
             if row is not None:
                 return {"code": row["code"], "expires": row["expires"]}
         return self.issue_code(name)
@@ -404,13 +416,14 @@ class Ecps:
         expires = now + self._settings.activation_ttl
         with self._db.write() as conn:
             conn.execute(
-                "INSERT INTO ecps_activations (code, name, created, expires) VALUES (?, ?, ?, ?)",
-                (code, persona["name"], now, expires),
+                "INSERT INTO ecps_activations (code, name, created, expires)"
+                " VALUES (:code, :name, :now, :expires)",
+                {"code": code, "name": persona["name"], "now": now, "expires": expires},
             )
         return {"code": code, "expires": expires}
 
     def enrol(
-        self, name: str, code: str, public_jwk: dict, replaces: sqlite3.Row | None = None
+        self, name: str, code: str, public_jwk: dict, replaces: RowMapping | None = None
     ) -> tuple[str, str]:
         """Spend `code` to bind a device of the persona: (its id, its `otpauth://` URI).
 
@@ -429,20 +442,27 @@ class Ecps:
         seed = pyotp.random_base32()
         with self._db.write() as conn:
             spent = conn.execute(
-                "UPDATE ecps_activations SET used = ? "
-                "WHERE code = ? AND name = ? AND used IS NULL AND expires > ?",
-                (now, normalise_code(code), name, now),
-            ).rowcount
+                "UPDATE ecps_activations SET used = :now "
+                "WHERE code = :code AND name = :name AND used IS NULL AND expires > :now",
+                {"now": now, "code": normalise_code(code), "name": name},
+            )
             if spent != 1:
                 raise activation_refused()
             if replaces is not None and replaces["name"] == name:
                 conn.execute(
-                    "UPDATE ecps_devices SET revoked = ? WHERE id = ?", (now, replaces["id"])
+                    "UPDATE ecps_devices SET revoked = :now WHERE id = :id",
+                    {"now": now, "id": replaces["id"]},
                 )
             conn.execute(
                 "INSERT INTO ecps_devices (id, name, public_jwk, totp_secret, created) "
-                "VALUES (?, ?, ?, ?, ?)",
-                (device_id, name, json.dumps(key.as_dict(private=False)), seed, now),
+                "VALUES (:id, :name, :jwk, :seed, :now)",
+                {
+                    "id": device_id,
+                    "name": name,
+                    "jwk": json.dumps(key.as_dict(private=False)),
+                    "seed": seed,
+                    "now": now,
+                },
             )
         persona = self.persona(name=name)
         uri = pyotp.TOTP(seed).provisioning_uri(
@@ -450,7 +470,7 @@ class Ecps:
         )
         return device_id, uri
 
-    def device(self, proof: str, method: str, path: str) -> sqlite3.Row:
+    def device(self, proof: str, method: str, path: str) -> RowMapping:
         """The enrolled device that signed `proof` for this call; `device_refused` otherwise.
 
         The proof is a JWT signed by the device's key, with `htm` and `htu` naming this
@@ -460,7 +480,7 @@ class Ecps:
         try:
             device_id = extract_compact(proof.encode()).headers()["kid"]
             row = self._db.one(
-                "SELECT * FROM ecps_devices WHERE id = ? AND revoked IS NULL", (device_id,)
+                "SELECT * FROM ecps_devices WHERE id = :id AND revoked IS NULL", {"id": device_id}
             )
             if row is None:
                 raise device_refused()
@@ -479,11 +499,12 @@ class Ecps:
         ):
             raise device_refused()
         with self._db.write() as conn:
-            conn.execute("DELETE FROM ecps_proofs WHERE expires <= ?", (now,))
+            conn.execute("DELETE FROM ecps_proofs WHERE expires <= :now", {"now": now})
             seen = conn.execute(
-                "INSERT OR IGNORE INTO ecps_proofs (jti, expires) VALUES (?, ?)",
-                (jti, now + 2 * self._settings.proof_leeway),
-            ).rowcount
+                "INSERT INTO ecps_proofs (jti, expires) VALUES (:jti, :expires)"
+                " ON CONFLICT DO NOTHING",
+                {"jti": jti, "expires": now + 2 * self._settings.proof_leeway},
+            )
         if seen != 1:  # a replayed proof
             raise device_refused()
         return row

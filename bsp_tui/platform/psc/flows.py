@@ -10,13 +10,12 @@ from __future__ import annotations
 import hmac
 import re
 import secrets
-import sqlite3
 from dataclasses import dataclass
 
 from authlib.oauth2.rfc7636 import create_s256_code_challenge
 
 from bsp_tui.domain.identifiers import national_id_problem
-from bsp_tui.platform.db import Database
+from bsp_tui.platform.db import Database, RowMapping
 from bsp_tui.platform.psc.ecps import Ecps, EcpsError
 from bsp_tui.platform.psc.errors import OAuthError
 from bsp_tui.platform.psc.tokens import ACR_TWO_FACTORS, SCOPE, Tokens, token_hash
@@ -78,7 +77,7 @@ class Flows:
         self._ecps = ecps
         self._tokens = tokens
 
-    def _push(self, national_id: str, client: sqlite3.Row, binding: str) -> str:
+    def _push(self, national_id: str, client: RowMapping, binding: str) -> str:
         try:
             return self._ecps.start(
                 national_id, binding, client["client_id"], client["name"], AUTH_MODE
@@ -101,18 +100,18 @@ class Flows:
             "expires": now + ttl,
         } | fields
         columns = ", ".join(row)
-        marks = ", ".join("?" for _ in row)
+        marks = ", ".join(f":{name}" for name in row)
         with self._db.write() as conn:
             # Column names come from this module, never from a request.
             sql = f"INSERT INTO pending_grants ({columns}) VALUES ({marks})"  # noqa: S608
-            conn.execute(sql, tuple(row.values()))
+            conn.execute(sql, row)
         return handle
 
     # -- CIBA ---------------------------------------------------------------------
 
     def start_ciba(
         self,
-        client: sqlite3.Row,
+        client: RowMapping,
         scope: str | None,
         login_hint: str | None,
         binding_message: str | None,
@@ -138,7 +137,7 @@ class Flows:
 
     # -- device authorization grant (RFC 8628) --------------------------------------
 
-    def start_device(self, client: sqlite3.Row, scope: str | None) -> Started:
+    def start_device(self, client: RowMapping, scope: str | None) -> Started:
         """POST auth/device: a device code for the client, a user code for the person."""
         check_scope(scope)
         letters = "".join(secrets.choice(_USER_CODE_ALPHABET) for _ in range(8))
@@ -147,12 +146,13 @@ class Flows:
         handle = self._insert("device", client["client_id"], ttl, user_code=user_code)
         return Started(handle, ttl, self._settings.poll_interval, user_code)
 
-    def device_entry(self, user_code: str) -> sqlite3.Row:
+    def device_entry(self, user_code: str) -> RowMapping:
         """The device grant a person's typed user code names, if it still waits for them."""
         normalised = re.sub(r"[^A-Z]", "", user_code.upper())
         normalised = f"{normalised[:4]}-{normalised[4:]}"
         row = self._db.one(
-            "SELECT * FROM pending_grants WHERE kind = 'device' AND user_code = ?", (normalised,)
+            "SELECT * FROM pending_grants WHERE kind = 'device' AND user_code = :code",
+            {"code": normalised},
         )
         if row is None or row["expires"] <= self._settings.now() or row["consumed"]:
             raise OAuthError("invalid_user_code", "Code inconnu ou expiré : vérifiez la saisie.")
@@ -177,7 +177,7 @@ class Flows:
 
     def start_code(
         self,
-        client: sqlite3.Row,
+        client: RowMapping,
         redirect_uri: str,
         scope: str | None,
         state: str | None,
@@ -205,11 +205,11 @@ class Flows:
             code_challenge=code_challenge,
         )
 
-    def code_transaction(self, handle: str) -> sqlite3.Row:
+    def code_transaction(self, handle: str) -> RowMapping:
         """The wallet transaction behind a page, while it is still open."""
         row = self._db.one(
-            "SELECT * FROM pending_grants WHERE kind = 'code' AND handle_hash = ?",
-            (token_hash(handle),),
+            "SELECT * FROM pending_grants WHERE kind = 'code' AND handle_hash = :hash",
+            {"hash": token_hash(handle)},
         )
         if row is None or row["expires"] <= self._settings.now() or row["consumed"]:
             raise OAuthError("invalid_request", "Cette connexion a expiré : recommencez.")
@@ -226,7 +226,7 @@ class Flows:
         self._attach(grant["handle_hash"], request_id, national_id)
         return binding
 
-    def code_outcome(self, handle: str) -> tuple[str, sqlite3.Row, str]:
+    def code_outcome(self, handle: str) -> tuple[str, RowMapping, str]:
         """Where the wallet transaction stands: (status, grant, code-or-message)."""
         grant = self.code_transaction(handle)
         if grant["code_hash"] is not None:
@@ -243,19 +243,24 @@ class Flows:
             return request.status, grant, _REFUSALS[request.status]
         code = secrets.token_urlsafe(32)
         with self._db.write() as conn:
-            conn.execute(
-                "UPDATE pending_grants SET code_hash = ?, expires = ? WHERE handle_hash = ?",
-                (
-                    token_hash(code),
-                    self._settings.now() + self._settings.code_ttl,
-                    grant["handle_hash"],
-                ),
+            minted = conn.execute(
+                "UPDATE pending_grants SET code_hash = :code, expires = :expires"
+                " WHERE handle_hash = :hash AND code_hash IS NULL",
+                {
+                    "code": token_hash(code),
+                    "expires": self._settings.now() + self._settings.code_ttl,
+                    "hash": grant["handle_hash"],
+                },
+            )
+        if not minted:  # the same page, loaded twice at once, got its code first
+            raise OAuthError(
+                "invalid_request", "Cette connexion est terminée : revenez au logiciel."
             )
         return "approved", grant, code
 
     def redeem_code(
         self,
-        client: sqlite3.Row,
+        client: RowMapping,
         code: str,
         redirect_uri: str | None,
         verifier: str | None,
@@ -267,22 +272,23 @@ class Flows:
         someone else holds it, and the tokens it bought are no longer to be trusted.
         """
         with self._db.write() as conn:
-            grant = conn.execute(
-                "SELECT * FROM pending_grants WHERE kind = 'code' AND code_hash = ?",
-                (token_hash(code),),
-            ).fetchone()
+            # Held until consumed: of two redemptions at once, the second sees a replay.
+            grant = conn.locked(
+                "SELECT * FROM pending_grants WHERE kind = 'code' AND code_hash = :code",
+                {"code": token_hash(code)},
+            )
             if grant is None:
                 raise OAuthError("invalid_grant", "Code d'autorisation inconnu.")
             replayed = grant["consumed"]
             if not replayed:
                 self._check_redemption(grant, client, redirect_uri, verifier)
                 conn.execute(
-                    "UPDATE pending_grants SET consumed = 1 WHERE handle_hash = ?",
-                    (grant["handle_hash"],),
+                    "UPDATE pending_grants SET consumed = 1 WHERE handle_hash = :hash",
+                    {"hash": grant["handle_hash"]},
                 )
         if replayed:
             first = self._db.one(
-                "SELECT sid FROM code_sessions WHERE code_hash = ?", (token_hash(code),)
+                "SELECT sid FROM code_sessions WHERE code_hash = :code", {"code": token_hash(code)}
             )
             if first is not None:
                 self._tokens.end_session(first["sid"], "code_replay")
@@ -290,14 +296,15 @@ class Flows:
         body, sid = self._sign_in_session(grant, issuer)
         with self._db.write() as conn:
             conn.execute(
-                "INSERT INTO code_sessions (code_hash, sid) VALUES (?, ?)", (token_hash(code), sid)
+                "INSERT INTO code_sessions (code_hash, sid) VALUES (:code, :sid)",
+                {"code": token_hash(code), "sid": sid},
             )
         return body
 
     def _check_redemption(
         self,
-        grant: sqlite3.Row,
-        client: sqlite3.Row,
+        grant: RowMapping,
+        client: RowMapping,
         redirect_uri: str | None,
         verifier: str | None,
     ) -> None:
@@ -316,17 +323,18 @@ class Flows:
 
     # -- polling (CIBA and device) ------------------------------------------------------
 
-    def poll(self, kind: str, client: sqlite3.Row, handle: str | None, issuer: str) -> dict:
+    def poll(self, kind: str, client: RowMapping, handle: str | None, issuer: str) -> dict:
         """The token endpoint for CIBA and device grants: pending, slow down, or tokens."""
         name = "auth_req_id" if kind == "ciba" else "device_code"
         if not handle:
             raise OAuthError("invalid_request", f"Paramètre {name} manquant.")
         now = self._settings.now()
         with self._db.write() as conn:
-            grant = conn.execute(
-                "SELECT * FROM pending_grants WHERE kind = ? AND handle_hash = ?",
-                (kind, token_hash(handle)),
-            ).fetchone()
+            # Held until the poll is written: two polls at once are paced one after the other.
+            grant = conn.locked(
+                "SELECT * FROM pending_grants WHERE kind = :kind AND handle_hash = :hash",
+                {"kind": kind, "hash": token_hash(handle)},
+            )
             if grant is None or grant["client_id"] != client["client_id"]:
                 raise OAuthError("invalid_grant", f"{name} inconnu.")
             if grant["consumed"]:
@@ -337,8 +345,9 @@ class Flows:
             too_soon = last is not None and now - last < grant["interval"] - _POLL_TOLERANCE
             interval = grant["interval"] + 5 if too_soon else grant["interval"]
             conn.execute(
-                "UPDATE pending_grants SET last_poll = ?, interval = ? WHERE handle_hash = ?",
-                (now, interval, grant["handle_hash"]),
+                "UPDATE pending_grants SET last_poll = :now, interval = :interval"
+                " WHERE handle_hash = :hash",
+                {"now": now, "interval": interval, "hash": grant["handle_hash"]},
             )
         if too_soon:
             raise OAuthError(
@@ -355,19 +364,19 @@ class Flows:
             raise OAuthError("access_denied", _REFUSALS[status])
         with self._db.write() as conn:
             taken = conn.execute(
-                "UPDATE pending_grants SET consumed = 1 WHERE handle_hash = ? AND consumed = 0",
-                (grant["handle_hash"],),
-            ).rowcount
+                "UPDATE pending_grants SET consumed = 1 WHERE handle_hash = :hash AND consumed = 0",
+                {"hash": grant["handle_hash"]},
+            )
         if not taken:
             raise OAuthError("invalid_grant", f"{name} déjà utilisé.")
         return self._sign_in(grant, issuer)
 
     # -- shared ---------------------------------------------------------------------------
 
-    def _sign_in(self, grant: sqlite3.Row, issuer: str) -> dict:
+    def _sign_in(self, grant: RowMapping, issuer: str) -> dict:
         return self._sign_in_session(grant, issuer)[0]
 
-    def _sign_in_session(self, grant: sqlite3.Row, issuer: str) -> tuple[dict, str]:
+    def _sign_in_session(self, grant: RowMapping, issuer: str) -> tuple[dict, str]:
         """Open the session of an approved grant: its tokens and its sid."""
         sid = self._tokens.open_session(
             grant["national_id"], grant["client_id"], grant["scope"], grant["nonce"], AUTH_MODE
@@ -377,12 +386,16 @@ class Flows:
     def _attach(self, handle_hash: str, request_id: str, national_id: str) -> None:
         with self._db.write() as conn:
             conn.execute(
-                "UPDATE pending_grants SET request_id = ?, national_id = ? WHERE handle_hash = ?",
-                (request_id, national_id, handle_hash),
+                "UPDATE pending_grants SET request_id = :request, national_id = :national_id"
+                " WHERE handle_hash = :hash",
+                {"request": request_id, "national_id": national_id, "hash": handle_hash},
             )
 
-    def _client(self, client_id: str) -> sqlite3.Row:
-        return self._db.one("SELECT * FROM clients WHERE client_id = ?", (client_id,))
+    def _client(self, client_id: str) -> RowMapping:
+        row = self._db.one("SELECT * FROM clients WHERE client_id = :id", {"id": client_id})
+        if row is None:  # a grant's client stays registered while the grant lives
+            raise OAuthError("invalid_client", "Client inconnu.")
+        return row
 
 
 _REFUSALS = {

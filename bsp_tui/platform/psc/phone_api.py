@@ -5,13 +5,13 @@ The real app's interface is not published; these routes are the emulation's own.
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Callable
 from dataclasses import asdict
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy import RowMapping
 
 from bsp_tui.platform.psc.ecps import EcpsError, device_refused
 from bsp_tui.platform.psc.ecps import Request as EcpsRequest
@@ -48,7 +48,7 @@ async def personas(request: Request) -> list[dict]:
 DEVICE_PROOF = "ECPS-Device-Proof"
 
 
-def proven_device(request: Request) -> sqlite3.Row:
+def proven_device(request: Request) -> RowMapping:
     """The enrolled device whose signed proof this call carries (EcpsError otherwise)."""
     proof = request.headers.get(DEVICE_PROOF, "")
     if not proof or len(proof) > 4096:
@@ -56,7 +56,7 @@ def proven_device(request: Request) -> sqlite3.Row:
     return platform_of(request).ecps.device(proof, request.method, request.url.path)
 
 
-def _device_call(request: Request, answer: Callable[[sqlite3.Row], object]) -> JSONResponse:
+def _device_call(request: Request, answer: Callable[[RowMapping], object]) -> JSONResponse:
     try:
         return JSONResponse(answer(proven_device(request)))
     except EcpsError as error:
@@ -68,7 +68,7 @@ async def pending(request: Request) -> JSONResponse:
     """The proven device's professional's pending requests, oldest first."""
     ecps = platform_of(request).ecps
 
-    def mine(device: sqlite3.Row) -> list[dict]:
+    def mine(device: RowMapping) -> list[dict]:
         national_id = ecps.persona(name=device["name"])["national_id"]
         return [_request_body(r) for r in ecps.pending(national_id)]
 
@@ -80,7 +80,7 @@ async def one_request(request: Request, request_id: str) -> JSONResponse:
     """One of the proven device's professional's requests, and where it stands."""
     ecps = platform_of(request).ecps
 
-    def shown(device: sqlite3.Row) -> dict:
+    def shown(device: RowMapping) -> dict:
         found = ecps.request(request_id)
         if found.national_id != ecps.persona(name=device["name"])["national_id"]:
             raise EcpsError("unknown_request", "Cette demande e-CPS n'existe pas.", 404)

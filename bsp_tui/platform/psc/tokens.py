@@ -10,14 +10,13 @@ from __future__ import annotations
 import hashlib
 import json
 import secrets
-import sqlite3
 import uuid
 
 from authlib.oidc.core.util import create_half_hash
 from joserfc import jwt
 from joserfc.errors import ExpiredTokenError, JoseError
 
-from bsp_tui.platform.db import Database
+from bsp_tui.platform.db import Database, RowMapping
 from bsp_tui.platform.psc.directory import PROFESSION_OID, userinfo_claims
 from bsp_tui.platform.psc.errors import OAuthError
 from bsp_tui.platform.settings import PlatformSettings
@@ -58,17 +57,19 @@ class Tokens:
         sid = str(uuid.uuid4())
         with self._db.write() as conn:
             conn.execute(
-                "INSERT INTO sessions VALUES (?, ?, ?, ?, ?, ?, ?, ?, NULL, NULL)",
-                (
-                    sid,
-                    national_id,
-                    client_id,
-                    ACR_TWO_FACTORS,
-                    auth_mode,
-                    scope,
-                    nonce,
-                    self._settings.now(),
-                ),
+                "INSERT INTO sessions (sid, national_id, client_id, acr, auth_mode, scope, nonce,"
+                " auth_time) VALUES (:sid, :national_id, :client_id, :acr, :auth_mode, :scope,"
+                " :nonce, :now)",
+                {
+                    "sid": sid,
+                    "national_id": national_id,
+                    "client_id": client_id,
+                    "acr": ACR_TWO_FACTORS,
+                    "auth_mode": auth_mode,
+                    "scope": scope,
+                    "nonce": nonce,
+                    "now": self._settings.now(),
+                },
             )
         return sid
 
@@ -76,18 +77,22 @@ class Tokens:
         """End a session: every token that names it is refused from now on."""
         with self._db.write() as conn:
             conn.execute(
-                "UPDATE sessions SET ended = ?, end_reason = ? WHERE sid = ? AND ended IS NULL",
-                (self._settings.now(), reason, sid),
+                "UPDATE sessions SET ended = :now, end_reason = :reason"
+                " WHERE sid = :sid AND ended IS NULL",
+                {"now": self._settings.now(), "reason": reason, "sid": sid},
             )
 
-    def _session(self, sid: str) -> sqlite3.Row:
-        row = self._db.one("SELECT * FROM sessions WHERE sid = ?", (sid,))
+    def _session(self, sid: str) -> RowMapping:
+        row = self._db.one("SELECT * FROM sessions WHERE sid = :sid", {"sid": sid})
         if row is None:
             raise InvalidTokenError("session inconnue")
         return row
 
-    def _persona(self, national_id: str) -> sqlite3.Row:
-        return self._db.one("SELECT * FROM personas WHERE national_id = ?", (national_id,))
+    def _persona(self, national_id: str) -> RowMapping:
+        row = self._db.one("SELECT * FROM personas WHERE national_id = :id", {"id": national_id})
+        if row is None:  # a session's professional stays in the directory
+            raise InvalidTokenError("professionnel inconnu")
+        return row
 
     # -- signing and checking ---------------------------------------------------
 
@@ -135,13 +140,15 @@ class Tokens:
             raise InvalidTokenError("un jeton d'API ne remplace pas le jeton d'accès PSC")
         if self._session(claims.get("sid", ""))["ended"] is not None:
             raise InvalidTokenError("la session de ce jeton est terminée")
-        if self._db.one("SELECT 1 FROM revoked_tokens WHERE jti = ?", (claims.get("jti"),)):
+        if self._db.one(
+            "SELECT 1 FROM revoked_tokens WHERE jti = :jti", {"jti": claims.get("jti")}
+        ):
             raise InvalidTokenError("ce jeton a été révoqué")
         return claims
 
     # -- issuing ----------------------------------------------------------------
 
-    def _base_claims(self, session: sqlite3.Row, issuer: str, ttl: int) -> dict:
+    def _base_claims(self, session: RowMapping, issuer: str, ttl: int) -> dict:
         now = int(self._settings.now())
         return {
             "iss": issuer,
@@ -184,8 +191,14 @@ class Tokens:
         now = self._settings.now()
         with self._db.write() as conn:
             conn.execute(
-                "INSERT INTO refresh_tokens VALUES (?, ?, ?, ?, NULL)",
-                (token_hash(refresh_token), sid, now, now + self._settings.psc_refresh_ttl),
+                "INSERT INTO refresh_tokens (token_hash, sid, created, expires)"
+                " VALUES (:hash, :sid, :now, :expires)",
+                {
+                    "hash": token_hash(refresh_token),
+                    "sid": sid,
+                    "now": now,
+                    "expires": now + self._settings.psc_refresh_ttl,
+                },
             )
         return {
             "access_token": access_token,
@@ -201,31 +214,31 @@ class Tokens:
     def refresh(self, refresh_token: str, client_id: str, issuer: str) -> dict:
         """Rotate a refresh token. Presenting a spent one ends its whole session."""
         now = self._settings.now()
-        reused = False
         with self._db.write() as conn:
-            row = conn.execute(
+            row = conn.one(
                 "SELECT r.*, s.client_id, s.ended FROM refresh_tokens r "
-                "JOIN sessions s ON s.sid = r.sid WHERE r.token_hash = ?",
-                (token_hash(refresh_token),),
-            ).fetchone()
+                "JOIN sessions s ON s.sid = r.sid WHERE r.token_hash = :hash",
+                {"hash": token_hash(refresh_token)},
+            )
             if row is None:
                 raise OAuthError("invalid_grant", "Jeton de rafraîchissement inconnu.")
             if row["client_id"] != client_id:
                 raise OAuthError("invalid_grant", "Ce jeton a été délivré à un autre logiciel.")
             if row["ended"] is not None:
                 raise OAuthError("invalid_grant", "La session est terminée : reconnectez-vous.")
-            if row["used"] is not None:
-                conn.execute(
-                    "UPDATE sessions SET ended = ?, end_reason = 'refresh_reuse' WHERE sid = ?",
-                    (now, row["sid"]),
-                )
-                reused = True
-            elif row["expires"] <= now:
+            if row["used"] is None and row["expires"] <= now:
                 raise OAuthError("invalid_grant", "La session a expiré : reconnectez-vous.")
-            else:
+            # Spent only if still unspent: of refreshes racing with one token, one wins
+            # and every other one is a reuse (the winner's row lock makes them wait).
+            reused = row["used"] is not None or not conn.execute(
+                "UPDATE refresh_tokens SET used = :now WHERE token_hash = :hash AND used IS NULL",
+                {"now": now, "hash": row["token_hash"]},
+            )
+            if reused:
                 conn.execute(
-                    "UPDATE refresh_tokens SET used = ? WHERE token_hash = ?",
-                    (now, row["token_hash"]),
+                    "UPDATE sessions SET ended = :now, end_reason = 'refresh_reuse'"
+                    " WHERE sid = :sid",
+                    {"now": now, "sid": row["sid"]},
                 )
         if reused:
             raise OAuthError(
@@ -296,8 +309,8 @@ class Tokens:
             return {"active": True, "token_type": "Bearer", "client_id": claims["azp"]} | claims
         row = self._db.one(
             "SELECT r.*, s.ended, s.client_id, s.national_id FROM refresh_tokens r "
-            "JOIN sessions s ON s.sid = r.sid WHERE r.token_hash = ?",
-            (token_hash(token),),
+            "JOIN sessions s ON s.sid = r.sid WHERE r.token_hash = :hash",
+            {"hash": token_hash(token)},
         )
         if row is None or row["used"] or row["ended"] or row["expires"] <= self._settings.now():
             return {"active": False}
@@ -324,14 +337,15 @@ class Tokens:
             _check_owner(claims.get("azp"), client_id)
             with self._db.write() as conn:
                 conn.execute(
-                    "INSERT OR IGNORE INTO revoked_tokens VALUES (?, ?)",
-                    (claims.get("jti", ""), claims.get("exp", 0)),
+                    "INSERT INTO revoked_tokens (jti, expires) VALUES (:jti, :exp)"
+                    " ON CONFLICT DO NOTHING",
+                    {"jti": claims.get("jti", ""), "exp": claims.get("exp", 0)},
                 )
             return
         row = self._db.one(
             "SELECT r.sid, s.client_id FROM refresh_tokens r JOIN sessions s ON s.sid = r.sid "
-            "WHERE r.token_hash = ?",
-            (token_hash(token),),
+            "WHERE r.token_hash = :hash",
+            {"hash": token_hash(token)},
         )
         if row is not None:
             _check_owner(row["client_id"], client_id)

@@ -48,12 +48,12 @@ class Harness(harness.Harness):
         ensure_population(self.db)
         return self.db.one(
             "SELECT p.ins FROM patients p LEFT JOIN dmps d ON d.ins = p.ins"
-            " WHERE d.ins IS NULL ORDER BY p.rowid LIMIT 1"
+            " WHERE d.ins IS NULL ORDER BY p.seq LIMIT 1"
         )["ins"]
 
     def count(self, table: str) -> int:
         """Rows in one of the service's tables (created if no request made them yet)."""
-        self.db.ensure_schema(SCHEMA)
+        self.db.ensure(SCHEMA)
         return self.db.one(f"SELECT count(*) AS n FROM {table}")["n"]  # noqa: S608
 
 

@@ -145,10 +145,12 @@ async def test_the_doctor_prescribes_and_the_copy_is_filed_in_the_dmp(rx: Harnes
     issue = copy["issue"][0]
     assert issue["details"]["coding"][0]["code"] == "filed"
     document_id = issue["expression"][0].removeprefix("DocumentReference/")
-    stored = rx.db.one("SELECT * FROM dmp_documents WHERE id = ?", (document_id,))
+    stored = rx.db.one("SELECT * FROM dmp_documents WHERE id = :id", {"id": document_id})
     assert (stored["ins"], stored["loinc"]) == (ins, PRESCRIPTION_LOINC)
     assert number in stored["content"].decode() and "IBUPROFÈNE" in stored["content"].decode()
-    trace = rx.db.one("SELECT * FROM dmp_access_log WHERE ins = ? ORDER BY id DESC", (ins,))
+    trace = rx.db.one(
+        "SELECT * FROM dmp_access_log WHERE ins = :ins ORDER BY id DESC", {"ins": ins}
+    )
     assert trace["action"] == f"add:{document_id}"
     assert trace["national_id"] == rx.national_id("generaliste")
 
@@ -171,13 +173,13 @@ async def test_a_closed_or_blocking_dmp_leaves_the_prescription_valid(
     assert issue["details"]["coding"][0]["code"] == code
     assert words in issue["diagnostics"]
     assert not rx.db.all(
-        "SELECT 1 FROM dmp_documents WHERE ins = ? AND loinc = ?"
-        " AND author_id = ? AND title LIKE 'Ordonnance %'",
-        (ins, PRESCRIPTION_LOINC, rx.national_id(persona)),
+        "SELECT 1 FROM dmp_documents WHERE ins = :ins AND loinc = :loinc"
+        " AND author_id = :author AND title LIKE 'Ordonnance %'",
+        {"ins": ins, "loinc": PRESCRIPTION_LOINC, "author": rx.national_id(persona)},
     )
-    refused = rx.db.one("SELECT action FROM dmp_access_log WHERE ins = ? ORDER BY id DESC", (ins,))[
-        "action"
-    ]
+    refused = rx.db.value(
+        "SELECT action FROM dmp_access_log WHERE ins = :ins ORDER BY id DESC", {"ins": ins}
+    )
     assert refused == f"refused:{code}:add"
     number = response.json()["identifier"]["value"]
     assert (await dispense(rx, "pharmacien", number)).status_code == 201

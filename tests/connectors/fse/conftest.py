@@ -32,7 +32,7 @@ class Harness(harness.Harness):
 
     @property
     def db(self) -> Any:
-        self.emu.platform.db.ensure_schema(SCHEMA)
+        self.emu.platform.db.ensure(SCHEMA)
         ensure_population(self.emu.platform.db)
         return self.emu.platform.db
 
@@ -46,20 +46,21 @@ class Harness(harness.Harness):
         """The FSE client as the connector makes it, on the persona's token."""
         return FseClient(await self.http(persona))
 
-    def beneficiary(self, where: str, params: tuple = ()) -> str:
+    def beneficiary(self, where: str) -> str:
         """The INS of the first card beneficiary matching a SQL condition on `c` and `p`."""
         sql = "SELECT c.ins FROM card_beneficiaries c JOIN patients p ON p.ins = c.ins WHERE "
-        row = self.db.one(sql + where + " ORDER BY p.rowid LIMIT 1", params)
-        assert row is not None, where
-        return row[0]
+        ins = self.db.value(sql + where + " ORDER BY p.seq LIMIT 1")
+        assert ins is not None, where
+        return ins
 
     def billed(self, number: str | None = None) -> int:
         """How many sheets the platform billed (accepted), all or of one number."""
         if number is None:
-            return self.db.one("SELECT COUNT(*) FROM fse_sheets WHERE status = 'accepted'")[0]
-        return self.db.one(
-            "SELECT COUNT(*) FROM fse_sheets WHERE status = 'accepted' AND number = ?", (number,)
-        )[0]
+            return self.db.value("SELECT COUNT(*) FROM fse_sheets WHERE status = 'accepted'")
+        return self.db.value(
+            "SELECT COUNT(*) FROM fse_sheets WHERE status = 'accepted' AND number = :number",
+            {"number": number},
+        )
 
     async def sheet(
         self, persona: str, ins: str, acts: list[str], tiers_payant: bool = False

@@ -35,7 +35,7 @@ async def test_rights_come_from_the_card(fse: Harness) -> None:
 async def test_rights_refusals(fse: Harness) -> None:
     no_card = fse.beneficiary("p.family = 'MARTIN' AND p.given = 'JEAN'")
     with fse.db.write() as conn:  # every demo patient has a card: this one loses it
-        conn.execute("DELETE FROM card_beneficiaries WHERE ins = ?", (no_card,))
+        conn.execute("DELETE FROM card_beneficiaries WHERE ins = :ins", {"ins": no_card})
     missing = await fse.post("generaliste", "/rights", {"ins": no_card})
     assert (missing.status_code, refusal(missing)) == (404, "no_rights")
     assert "mode dégradé" in outcome(missing)["diagnostics"]
@@ -110,8 +110,8 @@ async def test_the_same_number_with_other_content_is_rejected(fse: Harness) -> N
     (result,) = (await client.send_batch("LOT-2", [other.content()])).sheets
     assert (result.accepted, result.code) == (False, "R04")
     assert "déjà utilisé" in result.reason
-    row = fse.db.one("SELECT fingerprint FROM fse_sheets WHERE number = ?", (sheet.number,))
-    assert row[0] == sheet.fingerprint()  # the first content stays billed
+    row = fse.db.one("SELECT fingerprint FROM fse_sheets WHERE number = :n", {"n": sheet.number})
+    assert row["fingerprint"] == sheet.fingerprint()  # the first content stays billed
     assert fse.billed(sheet.number) == 1
 
 
@@ -155,9 +155,9 @@ async def test_the_yearly_cap_is_the_platform_s(fse: Harness) -> None:
     client = await fse.client("generaliste")
     with fse.db.write() as conn:
         conn.execute(
-            "INSERT INTO fse_sheets VALUES ('FSE-20250101-00000000', 'LOT-0', 'x', ?, ?, 'f',"
-            " 'accepted', '', '', '{}', '49.00', 0)",
-            (DUPONT, TODAY),
+            "INSERT INTO fse_sheets VALUES ('FSE-20250101-00000000', 'LOT-0', 'x', :ins, :day,"
+            " 'f', 'accepted', '', '', '{}', '49.00', 0)",
+            {"ins": DUPONT, "day": TODAY},
         )
     read = await client.rights(DUPONT, TODAY)
     assert read.pf_used == Decimal("49.00")
@@ -186,7 +186,7 @@ async def test_negative_arls_process_nothing(fse: Harness) -> None:
     no_id = await fse.post("generaliste", "/batches", {"sheets": [sheet.content()]})
     assert (no_id.status_code, no_id.json()["code"]) == (200, "L03")
     assert fse.billed() == 0
-    assert fse.db.one("SELECT COUNT(*) FROM fse_sheets")[0] == 0
+    assert fse.db.value("SELECT COUNT(*) FROM fse_sheets") == 0
 
 
 @pytest.mark.parametrize(
@@ -226,7 +226,7 @@ async def test_the_platform_prices_with_the_rights_it_holds(fse: Harness) -> Non
     assert (result.accepted, result.code) == (False, "R03")
     # A patient no card carries: the rights typed from the certificate are the ones used.
     with fse.db.write() as conn:
-        conn.execute("DELETE FROM card_beneficiaries WHERE ins = ?", (DUPONT,))
+        conn.execute("DELETE FROM card_beneficiaries WHERE ins = :ins", {"ins": DUPONT})
     typed = build_sheet(replace(read, exemption="ALD", source="saisie"), ["G"], TODAY, True, True)
     (result,) = (await client.send_batch("LOT-T", [typed.content()])).sheets
     assert result.accepted and fse.billed(typed.number) == 1

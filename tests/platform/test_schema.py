@@ -1,0 +1,77 @@
+"""Schema versions: a platform file made before they were kept opens and is upgraded; a
+file made by a newer bsp is refused rather than damaged."""
+
+from __future__ import annotations
+
+import sqlite3
+
+import pytest
+from sqlalchemy import Column, MetaData, Table, Text
+
+from bsp_tui.platform.core import Platform
+from bsp_tui.platform.db import Database, Schema, SchemaError
+from bsp_tui.platform.settings import PlatformSettings
+
+
+def _as_version_one(path) -> list[str]:
+    """Turn a platform file back into what version 1 made: no version table, no `seq`
+    columns, patients listed by rowid. Returns the personas in rowid order."""
+    conn = sqlite3.connect(path)
+    try:
+        conn.execute("DROP TABLE schema_versions")
+        for table in ("patients", "personas"):
+            conn.execute(f"ALTER TABLE {table} DROP COLUMN seq")
+        # A shuffled insertion order, so that the upgrade must read rowids, not names.
+        conn.execute("CREATE TABLE personas_old AS SELECT * FROM personas ORDER BY name DESC")
+        conn.execute("DELETE FROM personas")
+        conn.execute("INSERT INTO personas SELECT * FROM personas_old")
+        conn.execute("DROP TABLE personas_old")
+        conn.commit()
+        return [name for (name,) in conn.execute("SELECT name FROM personas ORDER BY rowid")]
+    finally:
+        conn.close()
+
+
+@pytest.mark.sqlite_only
+def test_a_version_one_file_is_upgraded_and_keeps_its_order(settings: PlatformSettings) -> None:
+    Platform.open(settings).db.close()
+    order = _as_version_one(settings.database)
+    assert order == sorted(order, reverse=True)
+    platform = Platform.open(settings)
+    try:
+        versions = {
+            r["name"]: r["version"] for r in platform.db.all("SELECT * FROM schema_versions")
+        }
+        assert versions["platform"] == 2
+        assert [row["name"] for row in platform.ecps.personas()] == order
+        first, *_, last = platform.db.all("SELECT ins, seq FROM patients ORDER BY seq")
+        assert (first["seq"], last["seq"]) == (1, 520)
+        # Its data stayed: the seeded directory and population are still there, once.
+        assert platform.db.value("SELECT count(*) FROM patients") == 520
+    finally:
+        platform.db.close()
+
+
+def test_a_file_made_by_a_newer_bsp_is_refused(settings: PlatformSettings) -> None:
+    db = Platform.open(settings).db
+    with db.write() as tx:
+        tx.execute("UPDATE schema_versions SET version = 99 WHERE name = 'platform'")
+    db.close()
+    with pytest.raises(SchemaError, match="plus récente"):
+        Platform.open(settings)
+
+
+def test_a_new_schema_starts_at_its_version_and_a_missing_step_is_an_error(tmp_path) -> None:
+    tables = MetaData()
+    Table("things", tables, Column("id", Text, primary_key=True))
+    db = Database(tmp_path / "p.sqlite3")
+    db.ensure(Schema("things", 3, tables))
+    assert db.value("SELECT version FROM schema_versions WHERE name = 'things'") == 3
+    db.close()
+    # The same tables at version 1 (no recorded version) with no step from 1: refused.
+    again = Database(tmp_path / "p.sqlite3")
+    with again.write() as tx:
+        tx.execute("DELETE FROM schema_versions")
+    with pytest.raises(SchemaError, match="de v1 à v2"):
+        again.ensure(Schema("things", 2, tables))
+    again.close()
