@@ -10,7 +10,6 @@ PostgreSQL is on its machines, and a skip there would hide a failure).
 
 from __future__ import annotations
 
-import glob
 import os
 import pwd
 import shutil
@@ -42,9 +41,9 @@ def binaries() -> Path | None:
     found = shutil.which("pg_ctl")
     if found and shutil.which("initdb"):
         return Path(os.path.realpath(found)).parent
-    for folder in sorted(glob.glob("/usr/lib/postgresql/*/bin"), reverse=True):
-        if (Path(folder) / "pg_ctl").exists() and (Path(folder) / "initdb").exists():
-            return Path(folder)
+    for folder in sorted(Path("/usr/lib/postgresql").glob("*/bin"), reverse=True):
+        if (folder / "pg_ctl").exists() and (folder / "initdb").exists():
+            return folder
     return None
 
 
