@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import secrets
+import shutil
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -186,6 +187,7 @@ def bsp_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     home = tmp_path / "bsp-home"
     monkeypatch.setenv("BSP_HOME", str(home))
     for name in (
+        "BSP_DATABASE_URL",
         "BSP_PLATFORM_URL",
         "BSP_PROFILE",
         "BSP_TOKEN_STORE",
@@ -232,12 +234,28 @@ def postgres() -> Iterator[postgres_support.Server]:
         yield server
 
 
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A platform file opened once (tables, population, signing key), that each test
+    copies: seeding is tested on its own (tests/platform/test_seed.py), not paid a
+    thousand times."""
+    path = tmp_path_factory.mktemp("template") / "platform.sqlite3"
+    platform = Platform.open(PlatformSettings(database=path))
+    platform.keys.active()
+    platform.db.close()
+    return path
+
+
 @pytest.fixture
 def settings(
     tmp_path: Path, clock: Clock, engine: str, request: pytest.FixtureRequest
 ) -> Iterator[PlatformSettings]:
     if engine == "sqlite":
-        yield PlatformSettings(database=tmp_path / "platform.sqlite3", clock=clock)
+        database = tmp_path / "platform.sqlite3"
+        template: Path = request.getfixturevalue("sqlite_template")
+        shutil.copyfile(template, database)
+        database.chmod(0o600)
+        yield PlatformSettings(database=database, clock=clock)
         return
     server: postgres_support.Server = request.getfixturevalue("postgres")
     url = server.create_database()

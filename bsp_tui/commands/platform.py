@@ -17,7 +17,7 @@ from bsp_tui.config import folders, platform_url
 from bsp_tui.exitcodes import ExitCode
 from bsp_tui.logs import log_to_file
 from bsp_tui.output import CommandError, echo, fail, json_option, print_json
-from bsp_tui.platform.settings import PlatformSettings
+from bsp_tui.platform.settings import DATABASE_URL_ENV, TRAINER_TOKEN_ENV, PlatformSettings
 
 if TYPE_CHECKING:
     from bsp_tui.platform.core import Platform
@@ -144,6 +144,19 @@ def platform_group() -> None:
     show_default=True,
     help="Secondes laissées à une connexion pour envoyer sa requête entière avant fermeture.",
 )
+@click.option(
+    "--database",
+    envvar="BSP_DATABASE_URL",
+    help="Base PostgreSQL (postgresql://UTILISATEUR@HÔTE:PORT/BASE) ; "
+    "par défaut le fichier SQLite du dossier de données.",
+)
+@click.option(
+    "--workers",
+    type=click.IntRange(1, 64),
+    default=1,
+    show_default=True,
+    help="Processus servant la plateforme (au-delà de 1 : PostgreSQL seulement).",
+)
 def serve(
     host: str,
     port: int,
@@ -151,19 +164,56 @@ def serve(
     refresh_ttl: int | None,
     api_ttl: int | None,
     request_timeout: float,
+    database: str | None,
+    workers: int,
 ) -> None:
     """Servir la plateforme en HTTP pour une salle de lanceurs."""
     import uvicorn
+    from uvicorn.supervisors import Multiprocess
 
-    from bsp_tui.platform.app import create_app
-    from bsp_tui.platform.serving import listening_socket, protocol_with_timeout
+    from bsp_tui.platform.core import Platform
+    from bsp_tui.platform.db import SchemaError, database_url, shown_url
+    from bsp_tui.platform.serving import REQUEST_TIMEOUT_ENV, listening_socket
 
+    if database is not None and not database.startswith(("postgresql://", "postgres://")):
+        raise click.BadParameter(
+            "une URL postgresql://UTILISATEUR@HÔTE:PORT/BASE est attendue.", param_hint="--database"
+        )
+    if workers > 1 and database is None:
+        raise click.UsageError(
+            "--workers au-delà de 1 exige PostgreSQL (--database postgresql://…) : "
+            "un fichier SQLite ne laisse écrire qu'un processus à la fois."
+        )
+    given = os.environ.get(TRAINER_TOKEN_ENV, "")
+    # Every worker is a new process that builds its platform from this environment.
+    for name, value in (
+        (DATABASE_URL_ENV, database),
+        ("BSP_PSC_ACCESS_TTL", access_ttl),
+        ("BSP_PSC_REFRESH_TTL", refresh_ttl),
+        ("BSP_API_TOKEN_TTL", api_ttl),
+        (REQUEST_TIMEOUT_ENV, request_timeout),
+        (TRAINER_TOKEN_ENV, given or secrets.token_urlsafe(32)),
+    ):
+        if value is not None:
+            os.environ[name] = str(value)
     settings = _settings()
-    settings.psc_access_ttl = access_ttl or settings.psc_access_ttl
-    settings.psc_refresh_ttl = refresh_ttl or settings.psc_refresh_ttl
-    settings.api_token_ttl = api_ttl or settings.api_token_ttl
-    given = os.environ.get("BSP_TRAINER_TOKEN", "")
-    settings.trainer_token = given or secrets.token_urlsafe(32)
+    where = shown_url(settings.database)
+    try:
+        database_url(settings.database)
+        # Tables made, upgraded and seeded once, before any worker starts.
+        Platform.open(settings).db.close()
+    except SchemaError as error:
+        fail(CommandError(str(error), ExitCode.FAILURE, "schema"), False)
+    except Exception as error:
+        reason = str(getattr(error, "orig", None) or error).strip().splitlines()[0]
+        fail(
+            CommandError(
+                f"Base de données injoignable ({where}) : {reason[:200]}",
+                ExitCode.UNREACHABLE,
+                "database_unreachable",
+            ),
+            False,
+        )
     # uvicorn's own records too: an application error's traceback goes through the
     # redaction instead of reaching stderr raw. The platform's records stay out of the
     # command's own bsp.log.
@@ -186,21 +236,28 @@ def serve(
         f"Plateforme servie sur http://{shown_host}:{bound_port}",
     )
     echo(f"Émetteur PSC : http://{shown_host}:{bound_port}/auth/realms/esante-wallet")
+    echo(f"Base de données : {where} ; {workers} processus.")
     if given:
         echo("Jeton formateur : celui de BSP_TRAINER_TOKEN.")
     else:
         # Shown once, on this terminal only: never logged, never stored.
-        echo(f"Jeton formateur (affiché une seule fois) : {settings.trainer_token}")
+        echo(f"Jeton formateur (affiché une seule fois) : {os.environ[TRAINER_TOKEN_ENV]}")
     echo("Ctrl+C pour arrêter.", err=True)
     config = uvicorn.Config(
-        create_app(settings),
-        http=protocol_with_timeout(request_timeout),
+        "bsp_tui.platform.app:served_app",
+        factory=True,
+        http="bsp_tui.platform.serving:TimelyH11Protocol",
+        workers=workers,
         log_config=None,
         access_log=False,
         lifespan="off",
     )
+    server = uvicorn.Server(config)
     try:
-        uvicorn.Server(config).run(sockets=[sock])
+        if workers == 1:
+            server.run(sockets=[sock])
+        else:
+            Multiprocess(config, sockets=[sock]).run()
     except KeyboardInterrupt:
         # uvicorn has shut down cleanly and passes the Ctrl+C on: not an error.
         echo("Plateforme arrêtée.", err=True)

@@ -36,6 +36,7 @@ from bsp_tui.platform.psc.tokens import InvalidTokenError
 
 __all__ = [
     "Beneficiary",
+    "Body",
     "Database",
     "Patients",
     "Professional",
@@ -186,6 +187,16 @@ class ServiceContext:
 Credentials = Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
 
 
+async def _request_body(request: Request) -> bytes:
+    # Read on the event loop (the platform's body guard has already read and checked
+    # it), so that the handler taking it can be a plain function: FastAPI runs those in
+    # its thread pool, where their blocking SQL belongs.
+    return await request.body()
+
+
+Body = Annotated[bytes, Depends(_request_body)]
+
+
 def verified_caller(audience: str, request: Request, credentials: Any) -> Professional:
     """The professional behind a live API token for `audience`, or a 401."""
     if credentials is None:
@@ -211,7 +222,7 @@ def service_context(audience: str) -> Callable[..., ServiceContext]:
 
 
 @router.get("/api/{service}/me")
-async def who_am_i(request: Request, service: str, credentials: Credentials) -> dict[str, Any]:
+def who_am_i(request: Request, service: str, credentials: Credentials) -> dict[str, Any]:
     """Who the service sees behind the bearer token (a probe for tools and tests)."""
     if service not in platform_of(request).audiences:
         raise not_found(f"Service inconnu : {service}.")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import time
 from collections.abc import Awaitable, Callable
 
@@ -18,12 +19,20 @@ from bsp_tui.platform.bodies import BodyError, BodyGuard, problem_response
 from bsp_tui.platform.core import Platform
 from bsp_tui.platform.psc import phone_api, routes, wallet
 from bsp_tui.platform.psc.errors import OAuthError
-from bsp_tui.platform.settings import PlatformSettings
+from bsp_tui.platform.settings import TRAINER_TOKEN_ENV, PlatformSettings
 from bsp_tui.sqlite import DatabaseBusyError
 from connectors.base import registry
 
 log = logging.getLogger("bsp.platform.http")
 RETRY_AFTER_BUSY = "1"  # seconds: another request's write is short, the lock soon free
+
+
+def served_app() -> FastAPI:
+    """The app of one worker of `bsp platform serve` (uvicorn's factory): its settings
+    come from the environment the command set, its trainer token included."""
+    settings = PlatformSettings.from_env()
+    settings.trainer_token = os.environ[TRAINER_TOKEN_ENV]
+    return create_app(settings)
 
 
 def create_app(settings: PlatformSettings | None = None) -> FastAPI:

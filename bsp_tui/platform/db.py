@@ -19,8 +19,9 @@ A wait for a lock longer than `busy_seconds` raises `DatabaseBusyError` (answere
 from __future__ import annotations
 
 import hashlib
+import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -191,6 +192,14 @@ Table(
 )
 
 
+def found_tables(conn: Connection, schema: Schema) -> bool:
+    """Whether the schema's tables are there. A recorded version says so without asking
+    each table (a test suite opens thousands of platforms): only the first one's
+    presence is checked, in case the tables were dropped by hand."""
+    first = next(iter(schema.tables.tables))
+    return inspect(conn).has_table(first)
+
+
 class Database:
     """The platform's database: one engine, a pool of connections, versioned schemas."""
 
@@ -198,9 +207,13 @@ class Database:
         url = database_url(target)
         # The SQLite file (None on PostgreSQL): its side files and modes are ours to keep.
         self.path: Path | None = None
+        # SQLite lets one writer through: this process's writers queue here, in turn,
+        # and only another process's writer makes them wait on the file's busy timeout.
+        self._writers: AbstractContextManager[object] = nullcontext()
         if url.get_backend_name() == "sqlite":
             self.path = Path(url.database or "")
             self.engine = _sqlite_engine(url, busy_seconds)
+            self._writers = threading.RLock()
         else:
             self.engine = _postgresql_engine(url, busy_seconds)
         self.dialect = self.engine.dialect.name
@@ -211,7 +224,7 @@ class Database:
     @contextmanager
     def write(self) -> Iterator[Tx]:
         """A write transaction: committed on success, rolled back on any error."""
-        with _busy_as_error(), self.engine.connect() as conn:
+        with self._writers, _busy_as_error(), self.engine.connect() as conn:
             conn.execution_options(bsp_write=True)
             with conn.begin():
                 yield Tx(conn)
@@ -260,19 +273,20 @@ class Database:
                     f"Base de données faite par une version plus récente de bsp "
                     f"(schéma {schema.name} v{found}, celle-ci connaît v{schema.version})."
                 )
-            for version in range(found, schema.version):
-                step = schema.upgrades.get(version)
-                if step is None:
-                    raise SchemaError(
-                        f"Aucune mise à niveau du schéma {schema.name} "
-                        f"de v{version} à v{version + 1}."
-                    )
-                step(tx)
-            schema.tables.create_all(conn)
-            tx.execute(
-                "UPDATE schema_versions SET version = :version WHERE name = :name",
-                {"name": schema.name, "version": schema.version},
-            )
+            if found < schema.version or not found_tables(conn, schema):
+                for version in range(found, schema.version):
+                    step = schema.upgrades.get(version)
+                    if step is None:
+                        raise SchemaError(
+                            f"Aucune mise à niveau du schéma {schema.name} "
+                            f"de v{version} à v{version + 1}."
+                        )
+                    step(tx)
+                schema.tables.create_all(conn)
+                tx.execute(
+                    "UPDATE schema_versions SET version = :version WHERE name = :name",
+                    {"name": schema.name, "version": schema.version},
+                )
         self.schemas[schema.name] = schema
 
     def table_names(self) -> list[str]:

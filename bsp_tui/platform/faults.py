@@ -155,13 +155,13 @@ router = APIRouter(prefix="/demo", tags=["Démonstration (émulation)"])
 
 
 @router.get("/faults")
-async def get_faults(request: Request) -> dict:
+def get_faults(request: Request) -> dict:
     """The faults in force."""
     return read_faults(platform_of(request).db).as_json()
 
 
 @router.put("/faults")
-async def put_faults(request: Request, body: FaultsBody) -> dict:
+def put_faults(request: Request, body: FaultsBody) -> dict:
     """Put these faults in force, replacing those before."""
     db = platform_of(request).db
     set_faults(db, Faults(frozenset(body.down), body.latency_ms))
@@ -169,7 +169,7 @@ async def put_faults(request: Request, body: FaultsBody) -> dict:
 
 
 @router.post("/faults/reset")
-async def reset_faults(request: Request) -> dict:
+def reset_faults(request: Request) -> dict:
     """Lift every fault."""
     db = platform_of(request).db
     clear_faults(db)

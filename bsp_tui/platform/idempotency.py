@@ -51,13 +51,13 @@ class Idempotency:
     fingerprint: str
 
     @classmethod
-    async def of(cls, request: Request, operation: str, caller_id: str) -> Idempotency:
+    def of(cls, request: Request, body: bytes, operation: str, caller_id: str) -> Idempotency:
         """The request's key, or a 400 ServiceError when the header is malformed."""
         key = request.headers.get(HEADER)
         if key is not None and not _KEY.fullmatch(key):
             raise invalid(f"En-tête {HEADER} invalide : de 1 à 255 caractères ASCII visibles.")
         digest = hashlib.sha256(request.url.query.encode())
-        digest.update(b"\0" + await request.body())
+        digest.update(b"\0" + body)
         return cls(f"{operation}:{caller_id}", key, digest.hexdigest())
 
     def stored(self, db: Database) -> Stored | None:

@@ -10,22 +10,26 @@ deadline, from the connection (or the previous response) to its last byte.
 from __future__ import annotations
 
 import asyncio
+import os
 import socket
 
 import h11
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
 DEFAULT_REQUEST_TIMEOUT = 10.0
+# How the serving command tells its workers the deadline: each is a new process.
+REQUEST_TIMEOUT_ENV = "BSP_REQUEST_TIMEOUT"
 
 
 class TimelyH11Protocol(H11Protocol):
     """uvicorn's h11 protocol, closing a connection whose request is not complete in time.
 
-    The deadline is `request_timeout` seconds (a class attribute: uvicorn builds the
-    protocol itself, one per connection; see `protocol_with_timeout`).
+    The deadline is `request_timeout` seconds, read from `BSP_REQUEST_TIMEOUT` when the
+    class is imported (uvicorn builds the protocol itself, one per connection, in each
+    worker process).
     """
 
-    request_timeout = DEFAULT_REQUEST_TIMEOUT
+    request_timeout = float(os.environ.get(REQUEST_TIMEOUT_ENV) or DEFAULT_REQUEST_TIMEOUT)
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
@@ -64,11 +68,6 @@ class TimelyH11Protocol(H11Protocol):
     def connection_lost(self, exc: Exception | None) -> None:
         self._disarm_request_deadline()
         super().connection_lost(exc)
-
-
-def protocol_with_timeout(seconds: float) -> type[TimelyH11Protocol]:
-    """The protocol class with that request deadline, for `uvicorn.Config(http=…)`."""
-    return type("TimelyH11Protocol", (TimelyH11Protocol,), {"request_timeout": seconds})
 
 
 def listening_socket(host: str, port: int, backlog: int = 2048) -> socket.socket:

@@ -10,15 +10,19 @@ from pathlib import Path
 
 from bsp_tui.config import folders
 
+DATABASE_URL_ENV = "BSP_DATABASE_URL"
+# A served platform's trainer token, as `bsp platform serve` hands it to its workers.
+TRAINER_TOKEN_ENV = "BSP_TRAINER_TOKEN"  # noqa: S105 - a variable name
 
-def _env_seconds(name: str, default: int) -> int:
+
+def _env_seconds(name: str, default: int, unit: str = "secondes") -> int:
     raw = os.environ.get(name)
     if raw is None or raw == "":
         return default
     try:
         value = int(raw)
     except ValueError:
-        raise ValueError(f"{name} doit être un nombre entier de secondes (reçu {raw!r}).") from None
+        raise ValueError(f"{name} doit être un nombre entier de {unit} (reçu {raw!r}).") from None
     if value <= 0:
         raise ValueError(f"{name} doit être strictement positif (reçu {value}).")
     return value
@@ -62,10 +66,16 @@ class PlatformSettings:
         return max(self.psc_access_ttl, self.api_token_ttl, self.id_token_ttl)
 
     @classmethod
-    def from_env(cls, database: Path | None = None) -> PlatformSettings:
-        """Settings from the `BSP_*` environment variables, with the real-life defaults."""
+    def from_env(cls, database: Path | str | None = None) -> PlatformSettings:
+        """Settings from the `BSP_*` environment variables, with the real-life defaults.
+
+        The database: `database`, else `BSP_DATABASE_URL` (a served platform's
+        PostgreSQL), else the SQLite file in the data folder.
+        """
         return cls(
-            database=database or folders().data / "platform.sqlite3",
+            database=database
+            or os.environ.get(DATABASE_URL_ENV)
+            or folders().data / "platform.sqlite3",
             psc_access_ttl=_env_seconds("BSP_PSC_ACCESS_TTL", 120),
             psc_refresh_ttl=_env_seconds("BSP_PSC_REFRESH_TTL", 10 * 3600),
             api_token_ttl=_env_seconds("BSP_API_TOKEN_TTL", 4 * 3600),
@@ -73,4 +83,6 @@ class PlatformSettings:
             poll_interval=_env_seconds("BSP_POLL_INTERVAL", 2),
             lockout_seconds=_env_seconds("BSP_ECPS_LOCKOUT", 15 * 60),
             activation_ttl=_env_seconds("BSP_ECPS_ACTIVATION_TTL", 7 * 24 * 3600),
+            ecps_max_pending=_env_seconds("BSP_ECPS_MAX_PENDING", 10, "demandes"),
+            ecps_client_per_minute=_env_seconds("BSP_ECPS_CLIENT_PER_MINUTE", 120, "connexions"),
         )

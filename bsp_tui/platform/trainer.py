@@ -42,20 +42,20 @@ router = APIRouter(prefix="/demo", tags=["Démonstration (émulation)"])
 
 
 @router.post("/reset")
-async def reset(request: Request) -> dict:
+def reset(request: Request) -> dict:
     """Back to the seeded state, as `bsp platform reset`."""
     platform_of(request).reset()
     return {"reset": True}
 
 
 @router.get("/personas")
-async def personas(request: Request) -> list[dict]:
+def personas(request: Request) -> list[dict]:
     """The demo professionals with their PINs and activation codes (the trainer's cards)."""
     return platform_of(request).ecps.directory(with_pins=True)
 
 
 @router.post("/personas/{name}/activation-codes", status_code=201)
-async def new_activation_code(request: Request, name: str) -> dict:
+def new_activation_code(request: Request, name: str) -> dict:
     """Another single-use activation code for the persona (one more trainee's card)."""
     ecps = platform_of(request).ecps
     try:
@@ -74,7 +74,7 @@ class NewClient(BaseModel):
 
 
 @router.post("/clients", status_code=201)
-async def add_client(request: Request, body: NewClient) -> dict:
+def add_client(request: Request, body: NewClient) -> dict:
     """Register a confidential client; its secret is shown in this answer only."""
     try:
         secret = platform_of(request).clients.add(body.client_id, body.redirect_uris)

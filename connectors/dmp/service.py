@@ -30,7 +30,7 @@ from fastapi.responses import JSONResponse, Response
 from sqlalchemy.exc import IntegrityError
 
 from bsp_tui.domain.fhir import FHIR_JSON
-from bsp_tui.platform.api import Database, ServiceContext, ServiceError, service_context
+from bsp_tui.platform.api import Body, Database, ServiceContext, ServiceError, service_context
 from bsp_tui.platform.idempotency import Idempotency, is_race
 from connectors.dmp.access import (
     Caller,
@@ -121,7 +121,7 @@ def _readable(
 
 
 @router.get("/metadata", name="dmp_metadata")
-async def capability_statement() -> JSONResponse:
+def capability_statement() -> JSONResponse:
     """What this emulated FHIR server offers."""
     search = [{"name": "patient.identifier", "type": "token"}]
     return fhir(
@@ -169,7 +169,7 @@ async def capability_statement() -> JSONResponse:
 
 
 @router.get("/Patient", name="dmp_patient_search")
-async def patient_search(
+def patient_search(
     request: Request,
     context: Context,
     identifier: str | None = None,
@@ -204,7 +204,7 @@ async def patient_search(
 
 
 @router.get("/DocumentReference", name="dmp_document_search")
-async def document_search(
+def document_search(
     request: Request,
     context: Context,
     patient_identifier: Annotated[str | None, Query(alias="patient.identifier")] = None,
@@ -254,7 +254,7 @@ async def document_search(
 
 
 @router.get("/DocumentReference/{document_id}", name="dmp_document_read")
-async def document_read(
+def document_read(
     request: Request,
     context: Context,
     document_id: str,
@@ -268,7 +268,7 @@ async def document_read(
 
 
 @router.get("/Binary/{document_id}", name="dmp_binary")
-async def binary_read(
+def binary_read(
     request: Request,
     context: Context,
     document_id: str,
@@ -332,21 +332,22 @@ ADD_BODY_SCHEMA = {
         }
     },
 )
-async def document_add(
+def document_add(
     request: Request,
+    body: Body,
     context: Context,
     mode: ModeParam = None,
     reason: ReasonParam = None,
 ) -> JSONResponse:
     """Add a document (a consultation report, say): a DocumentReference with base64 content."""
     who = Caller.of(context.caller, mode, reason)
-    idempotency = await Idempotency.of(request, "dmp_add", who.national_id)
+    idempotency = Idempotency.of(request, body, "dmp_add", who.national_id)
     db = context.db
     stored = idempotency.stored(db)
     if stored is not None:
         document_id = str(stored.resource)  # a retry: the document the first one added
     else:
-        new = new_document(await _read_body(request))
+        new = new_document(_parsed(body))
         ins = patient_ins(context.patients, new.subject, "subject.identifier")
         try:
             document_id = file_document(
@@ -368,10 +369,10 @@ async def document_add(
     )
 
 
-async def _read_body(request: Request) -> Any:
+def _parsed(body: bytes) -> Any:
     # The platform's body guard has already capped it at models.MAX_BODY_BYTES.
     try:
-        return json.loads(await request.body())
+        return json.loads(body)
     except (ValueError, RecursionError):
         raise invalid(
             "Le corps de la requête doit être une ressource DocumentReference en JSON.",
@@ -381,7 +382,7 @@ async def _read_body(request: Request) -> Any:
 
 
 @router.get("/AuditEvent", name="dmp_history")
-async def history(
+def history(
     request: Request,
     context: Context,
     patient_identifier: Annotated[str | None, Query(alias="patient.identifier")] = None,

@@ -32,6 +32,7 @@ from bsp_tui.domain.fhir import FHIR_JSON
 from bsp_tui.domain.patients import ins_problem
 from bsp_tui.failpoints import failpoint
 from bsp_tui.platform.api import (
+    Body,
     Database,
     Professional,
     ServiceContext,
@@ -113,10 +114,10 @@ def _require(who: Professional, allowed: frozenset[str], what: str, refusal: str
         raise _refused(refusal, f"Votre profession ({who.label}) ne peut pas {what}.")
 
 
-async def _body(request: Request, kind: str) -> Any:
+def _parsed(body: bytes, kind: str) -> Any:
     # Capped (413) and checked for non-finite numbers by the platform's body guard.
     try:
-        return json.loads(await request.body())
+        return json.loads(body)
     except (ValueError, RecursionError):
         raise invalid(f"Le corps de la requête doit être un Bundle de {kind} en JSON.") from None
 
@@ -418,16 +419,16 @@ def _created(context: ServiceContext, number: str) -> JSONResponse:
 
 
 @router.post("/MedicationRequest", name="rx_create", status_code=201)
-async def create(request: Request, context: Context) -> JSONResponse:
+def create(request: Request, body: Body, context: Context) -> JSONResponse:
     """Record a prescription (one MedicationRequest a line) and number it."""
     who = context.caller
     _require(who, PRESCRIBERS, "prescrire (réservé aux médecins)", "not_prescriber")
-    idempotency = await Idempotency.of(request, "rx_create", who.national_id)
+    idempotency = Idempotency.of(request, body, "rx_create", who.national_id)
     db, now = context.db, context.now
     stored = idempotency.stored(db)
     if stored is not None:  # a retry: the first request's prescription, its copy finished
         return _created(context, str(stored.resource))
-    resources = _entries(await _body(request, "MedicationRequest"), "MedicationRequest")
+    resources = _entries(_parsed(body, "MedicationRequest"), "MedicationRequest")
     if not 1 <= len(resources) <= MAX_LINES:
         raise invalid(f"Une ordonnance compte de 1 à {MAX_LINES} lignes.")
     ins = _subject_ins(resources)
@@ -486,7 +487,7 @@ async def create(request: Request, context: Context) -> JSONResponse:
 
 
 @router.get("/MedicationRequest", name="rx_read")
-async def read(request: Request, context: Context, number: NumberParam = None) -> JSONResponse:
+def read(request: Request, context: Context, number: NumberParam = None) -> JSONResponse:
     """A prescription by its number: its lines, and how they were dispensed."""
     who = context.caller
     _require(who, READERS, "consulter une ordonnance", "profession")
@@ -577,12 +578,12 @@ def _move(conn: Tx, number: str, status: str, now: float) -> str:
 
 
 @router.post("/MedicationDispense", name="rx_dispense", status_code=201)
-async def dispense(request: Request, context: Context, number: NumberParam = None) -> JSONResponse:
+def dispense(body: Body, context: Context, number: NumberParam = None) -> JSONResponse:
     """Record the dispensing of every line; the number is used up."""
     who = context.caller
     _require(who, DISPENSERS, "délivrer (réservé aux pharmaciens)", "not_pharmacist")
     number = _number(number)
-    resources = _entries(await _body(request, "MedicationDispense"), "MedicationDispense")
+    resources = _entries(_parsed(body, "MedicationDispense"), "MedicationDispense")
     db, now = context.db, context.now
     _prescription(db, number)
     count = db.value("SELECT count(*) FROM rx_lines WHERE number = :number", {"number": number})
@@ -620,7 +621,7 @@ async def dispense(request: Request, context: Context, number: NumberParam = Non
 
 
 @router.post("/MedicationRequest/$cancel", name="rx_cancel")
-async def cancel(request: Request, context: Context, number: NumberParam = None) -> JSONResponse:
+def cancel(request: Request, context: Context, number: NumberParam = None) -> JSONResponse:
     """The prescriber cancels their prescription, before it is dispensed."""
     who = context.caller
     _require(

@@ -36,6 +36,7 @@ from bsp_tui.domain.fhir import Issue
 from bsp_tui.domain.patients import Identity, ins_problem
 from bsp_tui.platform.api import (
     Beneficiary,
+    Body,
     Professional,
     ServiceContext,
     ServiceError,
@@ -113,9 +114,9 @@ def _caller(context: ServiceContext) -> Professional:
     return who
 
 
-async def _object(request: Request) -> dict:
+def _object(body: bytes) -> dict:
     try:
-        data = json.loads(await request.body())
+        data = json.loads(body)
     except (ValueError, UnicodeDecodeError, RecursionError):
         raise _refusal(
             400, "structure", "Le corps de la requête n'est pas du JSON.", "structure"
@@ -215,10 +216,10 @@ _BATCH_BODY = _body(
 
 
 @router.post("/rights", openapi_extra=_RIGHTS_BODY)
-async def rights(request: Request, context: Context) -> dict:
+def rights(body: Body, context: Context) -> dict:
     """The beneficiary's rights on the day of care (today by default), like ADRi."""
     _caller(context)
-    data = await _object(request)
+    data = _object(body)
     ins = data.get("ins")
     if not isinstance(ins, str) or ins_problem(ins):
         raise _field("ins", ins_problem(ins) if isinstance(ins, str) else "champ obligatoire")
@@ -413,15 +414,15 @@ def _receive(context: ServiceContext, conn: Tx, content: dict, batch_id: str, to
 
 
 @router.post("/batches", openapi_extra=_BATCH_BODY)
-async def batches(request: Request, context: Context) -> dict:
+def batches(request: Request, body: Body, context: Context) -> dict:
     """Receive a batch of care sheets; answer its ARL (see the module's docstring)."""
     who = _caller(context)
-    idempotency = await Idempotency.of(request, "fse_batch", who.national_id)
+    idempotency = Idempotency.of(request, body, "fse_batch", who.national_id)
     db = context.db
     stored = idempotency.stored(db)
     if stored is not None:
         return stored.answer  # a retry: the first request's ARL, word for word
-    data = await _object(request)
+    data = _object(body)
     batch_id, problem = _batch_problem(data)
     # A launcher's local day may be ahead of the platform's UTC day: one day of slack.
     today = context.today(ahead=86_400)
@@ -476,7 +477,7 @@ def _process(
 
 
 @router.get("/billing")
-async def billing(context: Context) -> dict:
+def billing(context: Context) -> dict:
     """The caller's sheets as the platform holds them: billed (accepted) or rejected."""
     who = _caller(context)
     rows = context.db.all(

@@ -37,10 +37,11 @@ import json
 from dataclasses import asdict
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends
 
 from bsp_tui.domain.patients import Identity, Traits, card_serial_problem, ins_problem
 from bsp_tui.platform.api import (
+    Body,
     ServiceContext,
     field_error,
     invalid,
@@ -85,9 +86,9 @@ def _authorised(context: ServiceContext) -> None:
         raise refused(403, connector.refusal or f"La profession « {label} » n'a pas accès à l'INS.")
 
 
-async def _json_object(request: Request) -> dict:
+def _json_object(body: bytes) -> dict:
     try:
-        data = json.loads(await request.body())
+        data = json.loads(body)
     except (ValueError, UnicodeDecodeError, RecursionError):
         raise invalid("Le corps de la requête n'est pas du JSON.", code="structure") from None
     if not isinstance(data, dict):
@@ -150,10 +151,10 @@ def answer(found: list[Identity]) -> dict:
 @router.post(
     "/lookup", openapi_extra=_body_schema(_TRAITS_SCHEMA, ["family", "given", "sex", "birthdate"])
 )
-async def lookup(request: Request, context: Context) -> dict:
+def lookup(body: Body, context: Context) -> dict:
     """Look an identity up by its traits: `00` one, `01` none, `02` several (none disclosed)."""
     _authorised(context)
-    traits = _traits(await _json_object(request))
+    traits = _traits(_json_object(body))
     _check(traits)
     return answer(matching(context, traits))
 
@@ -162,13 +163,13 @@ async def lookup(request: Request, context: Context) -> dict:
     "/verify",
     openapi_extra=_body_schema({"ins": _TEXT, **_TRAITS_SCHEMA}, ["ins"]),
 )
-async def verify(request: Request, context: Context) -> dict:
+def verify(body: Body, context: Context) -> dict:
     """Is this INS known, and (when traits are given) are they this identity's?
 
     Only the traits given are compared; with none, `consistent` is null.
     """
     _authorised(context)
-    data = await _json_object(request)
+    data = _json_object(body)
     ins = _text(data, "ins").strip()
     problem = ins_problem(ins)
     if problem:
@@ -200,10 +201,10 @@ def _serial(data: dict) -> str:
 
 
 @router.post("/card", openapi_extra=_body_schema({"serial": _TEXT}, ["serial"]))
-async def card(request: Request, context: Context) -> dict:
+def card(body: Body, context: Context) -> dict:
     """The beneficiaries a Vitale card carries (rank and traits), for the client to choose."""
     _authorised(context)
-    serial = _serial(await _json_object(request))
+    serial = _serial(_json_object(body))
     beneficiaries = context.patients.card(serial)
     if not beneficiaries:
         raise not_found("Carte Vitale inconnue.")
@@ -225,10 +226,10 @@ async def card(request: Request, context: Context) -> dict:
     "/card/identity",
     openapi_extra=_body_schema({"serial": _TEXT, "rank": {"type": "integer"}}, ["serial", "rank"]),
 )
-async def card_identity(request: Request, context: Context) -> dict:
+def card_identity(body: Body, context: Context) -> dict:
     """The identity of one beneficiary of a Vitale card, as a `00` lookup answer."""
     _authorised(context)
-    data = await _json_object(request)
+    data = _json_object(body)
     serial = _serial(data)
     rank = data.get("rank")
     if rank is None:

@@ -34,6 +34,8 @@ COMMAND_TIMEOUT = 60.0
 POLL_TIMEOUT = 30.0
 _ISOLATED = (
     "BSP_HOME",
+    "BSP_DATABASE_URL",
+    "BSP_TRAINER_TOKEN",
     "BSP_PLATFORM_URL",
     "BSP_PROFILE",
     "BSP_TOKEN_STORE",
@@ -100,6 +102,8 @@ class ServedPlatform:
     _stdout: _Drain
     _stderr: _Drain
     trainer_token: str = ""
+    # Its PostgreSQL database, when served with --database (else the home's SQLite file).
+    database_url: str = ""
     stopped: bool = field(default=False)
     enrolled: set[tuple[str, str]] = field(default_factory=set)
 
@@ -125,6 +129,8 @@ class ServedPlatform:
 
     def server_env(self) -> dict[str, str]:
         """For `bsp platform …` commands that work on the server's own database."""
+        if self.database_url:
+            return bsp_env(self.home, BSP_DATABASE_URL=self.database_url)
         return bsp_env(self.home)
 
     def activation_code(self, name: str) -> str:
@@ -133,7 +139,7 @@ class ServedPlatform:
         from bsp_tui.platform.core import Platform
         from bsp_tui.platform.settings import PlatformSettings
 
-        database = self.home / "data" / "platform.sqlite3"
+        database = self.database_url or self.home / "data" / "platform.sqlite3"
         platform = Platform.open(PlatformSettings(database=database))
         try:
             return platform.ecps.issue_code(name)["code"]
@@ -219,7 +225,10 @@ def start_platform(base: Path, *options: str, env: dict[str, str] | None = None)
             f"`bsp platform serve` did not print its address within {START_TIMEOUT:.0f} s "
             f"(first line {first!r}, exit {process.returncode}):\n{''.join(stderr.text)[-3000:]}"
         )
-    return ServedPlatform(match.group(1), home, client_home, process, stdout, stderr, token)
+    database = env.get("BSP_DATABASE_URL", "")
+    return ServedPlatform(
+        match.group(1), home, client_home, process, stdout, stderr, token, database
+    )
 
 
 def _trainer_token(lines: queue.Queue[str | None], given: str | None) -> str | None:

@@ -15,7 +15,7 @@ import threading
 import httpx
 import uvicorn
 
-from bsp_tui.platform.serving import listening_socket, protocol_with_timeout
+from bsp_tui.platform.serving import TimelyH11Protocol, listening_socket
 
 
 async def hello(scope: dict, receive: object, send: object) -> None:
@@ -27,9 +27,8 @@ def served_nodelay(sock: socket.socket, requests: int = 3) -> list[int]:
     """TCP_NODELAY of each connection uvicorn accepted on `sock` while a keep-alive client
     sent `requests` requests."""
     seen: list[int] = []
-    base = protocol_with_timeout(5)
 
-    class Recording(base):  # type: ignore[misc, valid-type]
+    class Recording(TimelyH11Protocol):
         def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
             raw = transport.get_extra_info("socket")
             seen.append(raw.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY))

@@ -29,6 +29,7 @@ from bsp_tui.platform.app import create_app
 from bsp_tui.platform.core import audiences
 from bsp_tui.platform.settings import PlatformSettings
 from tests.conftest import ACCESS_TYPE, CIBA_GRANT, DEVICE_GRANT, EXCHANGE_GRANT, LAUNCHER
+from tests.support import postgres as postgres_support
 
 MAX_EXAMPLES = 25
 # Where schemathesis' ASGI client says it is, hence the issuer the app sees.
@@ -130,12 +131,20 @@ def _known_values(app: FastAPI) -> dict[str, st.SearchStrategy]:
     }
 
 
-@pytest.fixture(scope="module")
-def app_and_schema(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[FastAPI, Schema]]:
-    database = tmp_path_factory.mktemp("schemathesis") / "platform.sqlite3"
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def app_and_schema(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[FastAPI, Schema]]:
+    """The app over each engine: what a fuzzed request may not break is the same."""
+    database: Path | str = tmp_path_factory.mktemp("schemathesis") / "platform.sqlite3"
+    if request.param == "postgresql":
+        server: postgres_support.Server = request.getfixturevalue("postgres")
+        database = server.create_database()
     app = create_app(PlatformSettings(database=database))
     yield app, schemathesis.openapi.from_asgi("/openapi.json", app)
     app.state.platform.db.close()
+    if request.param == "postgresql":
+        server.drop_database(str(database))
 
 
 def _swap_in_known_values(

@@ -80,11 +80,12 @@ class Server:
         platform.keys.active()
         platform.db.close()
 
-    def create_database(self) -> str:
-        """A new database, a copy of the seeded template; its URL."""
+    def create_database(self, seeded: bool = True) -> str:
+        """A new database, a copy of the seeded template (or empty); its URL."""
         name = f"bsp_{uuid.uuid4().hex[:12]}"
+        template = f' TEMPLATE "{TEMPLATE}"' if seeded else ""
         with psycopg.connect(self.url("postgres"), autocommit=True) as conn:
-            conn.execute(f'CREATE DATABASE "{name}" TEMPLATE "{TEMPLATE}"')
+            conn.execute(f'CREATE DATABASE "{name}"{template}')
         return self.url(name)
 
     def drop_database(self, url: str) -> None:

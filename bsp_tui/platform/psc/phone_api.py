@@ -40,7 +40,7 @@ def _request_body(request: EcpsRequest) -> dict:
 
 
 @router.get("/personas")
-async def personas(request: Request) -> list[dict]:
+def personas(request: Request) -> list[dict]:
     """The demo directory, without secrets (for persona pickers)."""
     return platform_of(request).ecps.directory()
 
@@ -64,7 +64,7 @@ def _device_call(request: Request, answer: Callable[[RowMapping], object]) -> JS
 
 
 @router.get("/requests")
-async def pending(request: Request) -> JSONResponse:
+def pending(request: Request) -> JSONResponse:
     """The proven device's professional's pending requests, oldest first."""
     ecps = platform_of(request).ecps
 
@@ -76,7 +76,7 @@ async def pending(request: Request) -> JSONResponse:
 
 
 @router.get("/requests/{request_id}")
-async def one_request(request: Request, request_id: str) -> JSONResponse:
+def one_request(request: Request, request_id: str) -> JSONResponse:
     """One of the proven device's professional's requests, and where it stands."""
     ecps = platform_of(request).ecps
 
@@ -90,7 +90,7 @@ async def one_request(request: Request, request_id: str) -> JSONResponse:
 
 
 @router.post("/requests/{request_id}/answer")
-async def answer(request: Request, request_id: str, body: Answer) -> JSONResponse:
+def answer(request: Request, request_id: str, body: Answer) -> JSONResponse:
     """Approve with PIN and device code, or deny (the device's proof either way)."""
     ecps = platform_of(request).ecps
     return _device_call(
@@ -114,7 +114,7 @@ class Enrolment(BaseModel):
 
 
 @router.post("/devices")
-async def enrol(request: Request, body: Enrolment) -> JSONResponse:
+def enrol(request: Request, body: Enrolment) -> JSONResponse:
     """Spend an activation code to enrol a device; answers its id and `otpauth://` URI.
 
     A proof of this phone's previous device, when sent, revokes that device.

@@ -95,19 +95,19 @@ def discovery(request: Request) -> dict:
 
 
 @router.get(f"{REALM}/.well-known/wallet-openid-configuration")
-async def wallet_configuration(request: Request) -> dict:
+def wallet_configuration(request: Request) -> dict:
     """Discovery at Pro Santé Connect's own path."""
     return discovery(request)
 
 
 @router.get(f"{REALM}/.well-known/openid-configuration")
-async def openid_configuration(request: Request) -> dict:
+def openid_configuration(request: Request) -> dict:
     """Discovery at the standard path."""
     return discovery(request)
 
 
 @router.get(f"{OIDC}/certs")
-async def certs(request: Request) -> dict:
+def certs(request: Request) -> dict:
     """The JWKS: the active signing key and those retired but still verifying."""
     return platform_of(request).keys.jwks()
 
@@ -117,7 +117,7 @@ def _no_store(body: dict) -> JSONResponse:
 
 
 @router.post(f"{OIDC}/ext/ciba/auth")
-async def ciba_auth(
+def ciba_auth(
     request: Request,
     login_hint: OptionalForm = None,
     binding_message: OptionalForm = None,
@@ -143,7 +143,7 @@ async def ciba_auth(
 
 
 @router.post(f"{OIDC}/auth/device")
-async def device_authorization(
+def device_authorization(
     request: Request,
     scope: OptionalForm = None,
     client_id: OptionalForm = None,
@@ -168,7 +168,7 @@ async def device_authorization(
 
 
 @router.post(f"{OIDC}/token")
-async def token(
+def token(
     request: Request,
     grant_type: OptionalForm = None,
     code: OptionalForm = None,
@@ -221,7 +221,7 @@ def _bearer_token(credentials: HTTPAuthorizationCredentials | None) -> str:
     return credentials.credentials
 
 
-async def _userinfo(request: Request, credentials: HTTPAuthorizationCredentials | None) -> dict:
+def _userinfo(request: Request, credentials: HTTPAuthorizationCredentials | None) -> dict:
     try:
         return platform_of(request).tokens.userinfo(_bearer_token(credentials), issuer_of(request))
     except InvalidTokenError as error:
@@ -229,23 +229,23 @@ async def _userinfo(request: Request, credentials: HTTPAuthorizationCredentials 
 
 
 @router.get(f"{OIDC}/userinfo")
-async def userinfo(
+def userinfo(
     request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
 ) -> dict:
     """The professional's PSC claims."""
-    return await _userinfo(request, credentials)
+    return _userinfo(request, credentials)
 
 
 @router.post(f"{OIDC}/userinfo")
-async def userinfo_post(
+def userinfo_post(
     request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
 ) -> dict:
     """The professional's PSC claims (POST form of the same endpoint)."""
-    return await _userinfo(request, credentials)
+    return _userinfo(request, credentials)
 
 
 @router.post(f"{OIDC}/token/introspect")
-async def introspect(
+def introspect(
     request: Request,
     token: OptionalForm = None,
     client_id: OptionalForm = None,
@@ -265,7 +265,7 @@ async def introspect(
 
 
 @router.post(f"{OIDC}/revoke")
-async def revoke(
+def revoke(
     request: Request,
     token: OptionalForm = None,
     token_type_hint: OptionalForm = None,
@@ -281,7 +281,7 @@ async def revoke(
     return Response(status_code=200, headers={"Cache-Control": "no-store"})
 
 
-async def _logout(
+def _logout(
     request: Request, id_token_hint: str | None, redirect: str | None, state: str | None
 ) -> Response:
     platform = platform_of(request)
@@ -305,22 +305,22 @@ async def _logout(
 
 
 @router.get(f"{OIDC}/logout")
-async def logout(
+def logout(
     request: Request,
     id_token_hint: str | None = None,
     post_logout_redirect_uri: str | None = None,
     state: str | None = None,
 ) -> Response:
     """RP-initiated logout: ends the session and every token of it."""
-    return await _logout(request, id_token_hint, post_logout_redirect_uri, state)
+    return _logout(request, id_token_hint, post_logout_redirect_uri, state)
 
 
 @router.post(f"{OIDC}/logout")
-async def logout_post(
+def logout_post(
     request: Request,
     id_token_hint: OptionalForm = None,
     post_logout_redirect_uri: OptionalForm = None,
     state: OptionalForm = None,
 ) -> Response:
     """RP-initiated logout, form-posted."""
-    return await _logout(request, id_token_hint, post_logout_redirect_uri, state)
+    return _logout(request, id_token_hint, post_logout_redirect_uri, state)

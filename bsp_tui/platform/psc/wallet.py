@@ -58,7 +58,7 @@ def _login_form(request: Request, handle: str, message: str = "", status: int = 
 
 
 @router.get(WALLET_AUTH)
-async def authorize(
+def authorize(
     request: Request,
     client_id: str | None = None,
     redirect_uri: str | None = None,
@@ -105,7 +105,7 @@ async def authorize(
 
 
 @router.post(f"{WALLET_AUTH}/login")
-async def wallet_login(
+def wallet_login(
     request: Request,
     tx: Annotated[str, Form(max_length=256)],
     national_id: Annotated[str, Form(max_length=64)],
@@ -139,7 +139,7 @@ def _waiting(handle: str, binding: str) -> Response:
 
 
 @router.get(f"{WALLET_AUTH}/wait")
-async def wallet_wait(request: Request, tx: str) -> Response:
+def wallet_wait(request: Request, tx: str) -> Response:
     """Polled by the waiting page until e-CPS answers; then back to the client."""
     platform = platform_of(request)
     try:
@@ -170,13 +170,13 @@ def _device_form(user_code: str = "", message: str = "", status: int = 200) -> R
 
 
 @router.get(f"{REALM}/device")
-async def device_page(user_code: str = "") -> Response:
+def device_page(user_code: str = "") -> Response:
     """RFC 8628 verification page."""
     return _device_form(user_code)
 
 
 @router.post(f"{REALM}/device")
-async def device_submit(
+def device_submit(
     request: Request,
     user_code: Annotated[str, Form()],
     national_id: Annotated[str, Form()],

@@ -537,7 +537,7 @@ async def test_without_a_token_the_dmp_answers_401(dmp: Harness) -> None:
         ("/DocumentReference", {"patient.identifier": "{pid}", "mode": "x" * 300}, 400),
         ("/DocumentReference", {"patient.identifier": "{pid}", "reason": "é" * 600}, 400),
         ("/DocumentReference/inconnu", {}, 404),
-        ("/DocumentReference/%00'; DROP TABLE dmps; --", {}, 400),
+        ("/DocumentReference/'; DROP TABLE dmps; --", {}, 404),
         ("/Binary/0000000000000000", {}, 404),
         ("/AuditEvent", {"patient.identifier": "é"}, 400),
     ],

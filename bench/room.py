@@ -1,0 +1,268 @@
+"""Benchmark of a room signing in at once (not a test): prints figures.
+
+N trainees, each with a phone of their own enrolled beforehand (as with the printed
+cards), start together: a CIBA sign-in, approved by their phone with the PIN and the
+device's code, the token exchange for INS and DMP, one INS lookup and one DMP list.
+In one run against (a) the single-process platform over its SQLite file and (b) the
+platform on PostgreSQL with 2 workers (a PostgreSQL server this script starts, as the
+tests do). Prints the total time, p50 and p99 per trainee, errors, and where the time
+goes: waiting for the approval, the CIBA polling interval, and the service calls.
+
+The polling interval is the main term: a sign-in cannot end before the launcher's
+first poll, one `interval` after it started. The room serves with
+`BSP_POLL_INTERVAL=1`: a trainee sees the first screen a second after approving, and
+the polls of N trainees cost the platform N requests a second. Trainees share the
+demo personas; each gets its own binding number, as each reads their own screen.
+
+Run: `.venv/bin/python bench/room.py [--trainees 100] [--trainees 300]`.
+Goal: 100 trainees in ≤ 10 s with p99 ≤ 2 s and no error on (b); 300 with no error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from bench.common import bsp_env  # noqa: E402
+from bsp_tui.phone import DeviceStore, PhoneError, VirtualPhone  # noqa: E402
+from tests.support import postgres  # noqa: E402
+
+OIDC = "/auth/realms/esante-wallet/protocol/openid-connect"
+CLIENT = "bsp-launcher"
+TRAINER = "jeton-du-banc-d-essai"
+PATIENT = "urn:oid:1.2.250.1.213.1.4.10|262037511122263"
+PHONE_POLL = 0.2  # how often a phone looks for the push (a real one is told at once)
+
+
+@dataclass
+class Trainee:
+    """One person of the room: their persona, binding number and phone."""
+
+    persona: dict
+    binding: str
+    phone: VirtualPhone
+    http: httpx.AsyncClient
+    phases: dict[str, float] = field(default_factory=dict)
+    error: str = ""
+
+
+def start(home: Path, *options: str, env: dict[str, str]) -> tuple[subprocess.Popen[str], str]:
+    process = subprocess.Popen(
+        [sys.executable, "-m", "bsp_tui", "platform", "serve", "--port", "0", *options],
+        env=bsp_env(home) | env,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    assert process.stdout is not None
+    first = process.stdout.readline()
+    if not first.startswith("Plateforme servie sur "):
+        process.kill()
+        raise SystemExit(f"the platform did not start: {first!r}")
+    return process, first.split()[-1]
+
+
+async def enrol(url: str, count: int, folder: Path) -> list[Trainee]:
+    """The room before the session: every trainee's phone enrolled with a card's code."""
+    trainer = {"Authorization": f"Bearer {TRAINER}"}
+    async with httpx.AsyncClient(base_url=url, timeout=60) as http:
+        # Doctors: the professionals who may both look an INS up and read a DMP.
+        listed = (await http.get("/demo/personas", headers=trainer)).json()
+        personas = [p for p in listed if p["profession_code"] == "10"]
+        trainees = []
+        for index in range(count):
+            persona = personas[index % len(personas)]
+            path = f"/demo/personas/{persona['name']}/activation-codes"
+            code = (await http.post(path, headers=trainer)).json()["code"]
+            client = httpx.AsyncClient(base_url=url, timeout=60)
+            phone = VirtualPhone(client, DeviceStore(folder / f"phone-{index}.json"))
+            await phone.enrol(persona["name"], code)
+            binding = f"{index // len(personas):02d}"
+            trainees.append(Trainee(persona, binding, phone, client))
+        return trainees
+
+
+async def approve(trainee: Trainee) -> None:
+    """The trainee's phone: the push arrives, they check the number and approve."""
+    name = trainee.persona["name"]
+    while True:
+        try:
+            await trainee.phone.approve_binding(name, trainee.persona["pin"], trainee.binding)
+            return
+        except PhoneError as error:
+            if error.code != "no_request":
+                raise
+        await asyncio.sleep(PHONE_POLL)
+
+
+async def session(url: str, trainee: Trainee) -> None:
+    """Sign in, exchange, one INS lookup, one DMP list; the phases' durations."""
+    began = time.perf_counter()
+    async with httpx.AsyncClient(base_url=url, timeout=60) as http:
+        started = await http.post(
+            f"{OIDC}/ext/ciba/auth",
+            data={
+                "client_id": CLIENT,
+                "scope": "openid",
+                "login_hint": trainee.persona["national_id"],
+                "binding_message": trainee.binding,
+            },
+        )
+        started.raise_for_status()
+        ciba = started.json()
+        approving = asyncio.create_task(approve(trainee))
+        interval = ciba.get("interval", 1)
+        while True:
+            await asyncio.sleep(interval)  # the protocol's own pace, not a wait for a result
+            polled = await http.post(
+                f"{OIDC}/token",
+                data={
+                    "grant_type": "urn:openid:params:grant-type:ciba",
+                    "auth_req_id": ciba["auth_req_id"],
+                    "client_id": CLIENT,
+                },
+            )
+            if polled.status_code == 200:
+                break
+            error = polled.json().get("error")
+            if error == "slow_down":
+                interval += 5
+            elif error != "authorization_pending":
+                raise RuntimeError(f"sign-in refused: {polled.text[:200]}")
+        await approving
+        signed = time.perf_counter()
+        access = polled.json()["access_token"]
+        tokens = {}
+        for audience in ("ins", "dmp"):
+            exchanged = await http.post(
+                f"{OIDC}/token",
+                data={
+                    "grant_type": "urn:ietf:params:oauth:grant-type:token-exchange",
+                    "subject_token": access,
+                    "subject_token_type": "urn:ietf:params:oauth:token-type:access_token",
+                    "audience": audience,
+                    "client_id": CLIENT,
+                },
+            )
+            exchanged.raise_for_status()
+            tokens[audience] = {"Authorization": f"Bearer {exchanged.json()['access_token']}"}
+        lookup = await http.post(
+            "/api/ins/lookup",
+            json={"family": "DUPONT", "given": "JEAN", "sex": "M", "birthdate": "1980-01-01"},
+            headers=tokens["ins"],
+        )
+        lookup.raise_for_status()
+        listed = await http.get(
+            "/api/dmp/DocumentReference",
+            params={"patient.identifier": PATIENT},
+            headers=tokens["dmp"],
+        )
+        listed.raise_for_status()
+        trainee.phases = {
+            "sign-in": signed - began,
+            "services": time.perf_counter() - signed,
+        }
+
+
+async def room(url: str, trainees: list[Trainee]) -> float:
+    began = time.perf_counter()
+
+    async def one(trainee: Trainee) -> None:
+        try:
+            await session(url, trainee)
+        except Exception as error:
+            trainee.error = f"{type(error).__name__}: {str(error)[:120]}"
+
+    await asyncio.gather(*(one(t) for t in trainees))
+    return time.perf_counter() - began
+
+
+def percentile(values: list[float], fraction: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))] if ordered else 0.0
+
+
+def report(label: str, total: float, trainees: list[Trainee]) -> None:
+    done = [t for t in trainees if not t.error]
+    each = [sum(t.phases.values()) for t in done]
+    signing = [t.phases["sign-in"] for t in done]
+    services = [t.phases["services"] for t in done]
+    errors = [t.error for t in trainees if t.error]
+    print(
+        f"{label}: {len(trainees)} trainees in {total:.1f} s; per trainee p50 "
+        f"{percentile(each, 0.5):.2f} s, p99 {percentile(each, 0.99):.2f} s; errors {len(errors)}"
+    )
+    if done:
+        print(
+            f"   sign-in (interval, approval, polls) p50 {statistics.median(signing):.2f} s, "
+            f"p99 {percentile(signing, 0.99):.2f} s; exchange + INS + DMP p50 "
+            f"{statistics.median(services):.2f} s, p99 {percentile(services, 0.99):.2f} s"
+        )
+    for error in sorted(set(errors))[:5]:
+        print(f"   {errors.count(error)} × {error}")
+
+
+async def run(url: str, count: int, folder: Path) -> tuple[float, list[Trainee]]:
+    trainees = await enrol(url, count, folder)
+    try:
+        return await room(url, trainees), trainees
+    finally:
+        for trainee in trainees:
+            await trainee.http.aclose()
+
+
+def measure(label: str, count: int, options: tuple[str, ...], extra: dict[str, str]) -> None:
+    with tempfile.TemporaryDirectory() as folder:
+        env = {
+            "BSP_TRAINER_TOKEN": TRAINER,
+            "BSP_POLL_INTERVAL": "1",
+            # A room shares the demo personas and the one launcher client.
+            "BSP_ECPS_MAX_PENDING": str(count),
+            "BSP_ECPS_CLIENT_PER_MINUTE": str(count * 2),
+        } | extra
+        process, url = start(Path(folder) / "server", *options, env=env)
+        try:
+            total, trainees = asyncio.run(run(url, count, Path(folder)))
+        finally:
+            process.terminate()
+            process.wait(timeout=30)
+        report(label, total, trainees)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--trainees", type=int, action="append")
+    parser.add_argument("--workers", type=int, default=2)
+    args = parser.parse_args()
+    counts = args.trainees or [100]
+    print(f"load average before: {os.getloadavg()[0]:.2f}")
+    with postgres.server() as server:
+        for count in counts:
+            measure(f"(a) SQLite, 1 process, {count}", count, (), {})
+            url = server.create_database(seeded=False)
+            measure(
+                f"(b) PostgreSQL, {args.workers} workers, {count}",
+                count,
+                ("--workers", str(args.workers)),
+                {"BSP_DATABASE_URL": url},
+            )
+            server.drop_database(url)
+    print(f"load average after: {os.getloadavg()[0]:.2f}")
+
+
+if __name__ == "__main__":
+    main()

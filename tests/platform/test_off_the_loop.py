@@ -1,0 +1,79 @@
+"""The handlers' SQL runs off the event loop: a request waiting for a lock on one table
+does not hold up a request on another. Shown by ordering, on PostgreSQL, where the
+waiting request can be seen in `pg_locks`."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import httpx
+import psycopg
+import pytest
+
+from bsp_tui.platform.app import create_app
+from bsp_tui.platform.settings import PlatformSettings
+from bsp_tui.sso.profile import EMBEDDED_BASE_URL
+from tests.conftest import Clock, Emulation
+from tests.support.postgres import Server
+
+pytestmark = pytest.mark.anyio
+PATIENT = "urn:oid:1.2.250.1.213.1.4.10|262037511122263"
+DEADLINE = 30.0
+
+
+def _waiting_on(conn: psycopg.Connection, table: str) -> bool:
+    row = conn.execute(
+        "SELECT count(*) FROM pg_locks l JOIN pg_class c ON c.oid = l.relation"
+        " WHERE c.relname = %s AND NOT l.granted",
+        (table,),
+    ).fetchone()
+    return bool(row and row[0])
+
+
+async def test_a_request_waiting_for_a_lock_does_not_stop_another(
+    postgres: Server, clock: Clock
+) -> None:
+    url = postgres.create_database()
+    # A long wait for locks: the request must still be waiting when the other one ends.
+    settings = PlatformSettings(database=url, clock=clock, db_busy_seconds=DEADLINE)
+    app = create_app(settings)
+    transport = httpx.ASGITransport(app=app)
+    try:
+        async with httpx.AsyncClient(transport=transport, base_url=EMBEDDED_BASE_URL) as http:
+            emu = Emulation(app.state.platform, http, clock)
+            access = (await emu.sign_in("generaliste"))["access_token"]
+            dmp = (await emu.exchange(access, "dmp")).json()["access_token"]
+            ins = (await emu.exchange(access, "ins")).json()["access_token"]
+            with psycopg.connect(url) as holder, psycopg.connect(url, autocommit=True) as watch:
+                # The DMP search writes the patient's access history: held here.
+                holder.execute("LOCK TABLE dmp_access_log IN ACCESS EXCLUSIVE MODE")
+                search = asyncio.create_task(
+                    http.get(
+                        "/api/dmp/Patient",
+                        params={"identifier": PATIENT},
+                        headers={"Authorization": f"Bearer {dmp}"},
+                    )
+                )
+                deadline = time.monotonic() + DEADLINE
+                while not _waiting_on(watch, "dmp_access_log"):
+                    assert time.monotonic() < deadline, "the search never reached the lock"
+                    await asyncio.sleep(0)  # lets the search task run; not a timer
+                lookup = await http.post(
+                    "/api/ins/lookup",
+                    json={
+                        "family": "DUPONT",
+                        "given": "JEAN",
+                        "sex": "M",
+                        "birthdate": "1980-01-01",
+                    },
+                    headers={"Authorization": f"Bearer {ins}"},
+                )
+                assert lookup.status_code == 200, lookup.text
+                assert not search.done()  # still waiting for the lock, and the loop went on
+                holder.rollback()  # the lock goes
+            answer = await search
+            assert answer.status_code == 200, answer.text
+    finally:
+        app.state.platform.db.close()
+        postgres.drop_database(url)

@@ -1,0 +1,67 @@
+"""Requests racing on one thing, on both engines: the handlers run in the thread pool, so
+on PostgreSQL they truly overlap, and each read-check-write section must still let
+exactly one through."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from tests.conftest import LAUNCHER, TOKEN, Emulation
+
+pytestmark = pytest.mark.anyio
+RACERS = 8
+
+
+async def test_racing_refreshes_of_one_token_make_one_new_token(emu: Emulation) -> None:
+    signed = await emu.sign_in("generaliste")
+    form = {
+        "grant_type": "refresh_token",
+        "refresh_token": signed["refresh_token"],
+        "client_id": LAUNCHER,
+    }
+    answers = await asyncio.gather(*(emu.http.post(TOKEN, data=form) for _ in range(RACERS)))
+    statuses = sorted(answer.status_code for answer in answers)
+    assert statuses == [200] + [400] * (RACERS - 1)
+    sid = signed["session_state"]
+    rows = emu.platform.db.all(
+        "SELECT s.end_reason, count(*) AS tokens FROM sessions s JOIN refresh_tokens r"
+        " ON r.sid = s.sid WHERE s.sid = :sid GROUP BY s.end_reason",
+        {"sid": sid},
+    )
+    assert [dict(row) for row in rows] == [{"end_reason": "refresh_reuse", "tokens": 2}]
+
+
+async def test_racing_answers_to_one_request_approve_it_once(emu: Emulation) -> None:
+    started = await emu.start_ciba("generaliste")
+    assert started.status_code == 200
+    emu.clock.advance(30)
+    request_id = await emu.pending_id("generaliste")
+    code = await emu.code("generaliste")
+    answers = await asyncio.gather(
+        *(emu.answer(request_id, "generaliste", otp=code) for _ in range(RACERS))
+    )
+    statuses = sorted(answer.status_code for answer in answers)
+    # One approval; the others meet either the answered request or the spent code.
+    assert statuses[0] == 200 and statuses.count(200) == 1, [a.text for a in answers]
+    assert set(statuses[1:]) <= {403, 409}
+    assert await emu.request_status("generaliste", request_id) == "approved"
+    assert emu.persona("generaliste")["failures"] == 0
+
+
+async def test_racing_wrong_pins_count_every_failure_then_lock(emu: Emulation) -> None:
+    after = emu.platform.settings.lockout_after
+    for binding in range(after):
+        started = await emu.start_ciba("generaliste", binding=f"{binding:02d}")
+        assert started.status_code == 200
+    emu.clock.advance(30)
+    ids = [request["id"] for request in await emu.phone_requests("generaliste")]
+    code = await emu.code("generaliste")
+    wrong = f"{(int(emu.persona('generaliste')['pin']) + 1) % 10_000:04d}"
+    answers = await asyncio.gather(
+        *(emu.answer(request_id, "generaliste", pin=wrong, otp=code) for request_id in ids)
+    )
+    # Counted one after the other: the last wrong PIN locks, none is lost to a race.
+    assert sorted(answer.status_code for answer in answers) == [403] * (after - 1) + [423]
+    assert emu.persona("generaliste")["locked_until"] > emu.clock()
