@@ -161,7 +161,6 @@ def _postgresql_engine(url: URL, busy_seconds: float) -> Engine:
         url,
         pool_size=10,
         max_overflow=20,
-        pool_pre_ping=True,
         connect_args={"options": f"-c lock_timeout={wait} -c statement_timeout={wait * 60}"},
     )
 
@@ -232,8 +231,13 @@ class Database:
     @contextmanager
     def read(self) -> Iterator[Tx]:
         """Several reads on one connection (no lock taken)."""
-        with _busy_as_error(), self.engine.connect() as conn, conn.begin():
-            yield Tx(conn)
+        with _busy_as_error(), self.engine.connect() as conn:
+            if self.dialect == "postgresql":
+                # Each statement its own snapshot, as on SQLite: no BEGIN and COMMIT
+                # round trips around a read.
+                conn.execution_options(isolation_level="AUTOCOMMIT")
+            with conn.begin():
+                yield Tx(conn)
 
     def one(self, sql: str, params: Mapping[str, Any] | None = None) -> RowMapping | None:
         """The first row of a query, or None."""
