@@ -36,9 +36,10 @@ def bsp(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
     return result
 
 
-def serve(home: Path) -> tuple[subprocess.Popen[str], str]:
+def serve(home: Path, *options: str) -> tuple[subprocess.Popen[str], str]:
+    """`bsp platform serve --port 0 OPTIONS` over `home`, and the address it printed."""
     process = subprocess.Popen(
-        [sys.executable, "-m", "bsp_tui", "platform", "serve", "--port", "0"],
+        [sys.executable, "-m", "bsp_tui", "platform", "serve", "--port", "0", *options],
         env=bsp_env(home),
         stdin=subprocess.DEVNULL,
         stdout=subprocess.PIPE,

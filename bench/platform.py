@@ -1,0 +1,190 @@
+"""Benchmark of the served platform (not a test): requests/s and p99 against a hello app.
+
+Two servers on 127.0.0.1, each on a free port, both through the same uvicorn setup
+(`bsp_tui.platform.serving`: `listening_socket`, the timely h11 protocol, no access log,
+no lifespan, one worker):
+
+- ours: `bsp platform serve --port 0` in a temporary BSP_HOME (SQLite by default;
+  `--database postgresql://…` for a PostgreSQL server you started yourself);
+- the reference: a FastAPI app whose one endpoint answers `{"hello": "world"}`.
+
+A professional (generaliste) signs in first, and the INS and DMP API tokens are taken
+with `bsp token`. Then, at each concurrency (1, 16, 64 by default), for `--seconds` each,
+one asyncio loop with one `httpx.AsyncClient` sends, over as many connections:
+
+- INS: `POST /api/ins/lookup` with a seeded patient's traits (answer `00`);
+- DMP: `GET /api/dmp/DocumentReference?patient.identifier=…` (the scenario patient
+  with 12 documents; every list leaves its trace in the patient's history);
+- hello: `GET /hello`.
+
+It prints requests/s and the 99th-percentile latency of each, and ours/hello.
+Targets at concurrency 64: INS ≥ 0.5 × hello, DMP ≥ 0.4 × hello.
+
+Run: `.venv/bin/python bench/platform.py [--seconds 3] [--concurrency 1 16 64]
+[--database postgresql://…]`.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+# Run as a script, this file's folder comes first on sys.path, and its name would hide
+# the standard library's `platform` from every module imported after: the project's
+# root takes that place instead.
+sys.path[0] = str(Path(__file__).resolve().parents[1])
+
+import argparse  # noqa: E402
+import asyncio  # noqa: E402
+import statistics  # noqa: E402
+import subprocess  # noqa: E402
+import tempfile  # noqa: E402
+import time  # noqa: E402
+from collections.abc import Callable, Coroutine  # noqa: E402
+from typing import Any  # noqa: E402
+
+import httpx  # noqa: E402
+
+from bench.common import bsp, serve, signed_in  # noqa: E402
+from bsp_tui.platform.population import generate  # noqa: E402
+
+TARGETS = {"INS": 0.5, "DMP": 0.4}
+OID_TEST = "urn:oid:1.2.250.1.213.1.4.10"
+HELLO_FLAG = "--hello-server"
+
+Send = Callable[[httpx.AsyncClient], Coroutine[Any, Any, httpx.Response]]
+
+
+def hello_server() -> None:
+    """Serve the reference app as the platform is served, and print its address."""
+    import uvicorn
+    from fastapi import FastAPI
+
+    from bsp_tui.platform.serving import listening_socket, protocol_with_timeout
+
+    app = FastAPI()
+
+    @app.get("/hello")
+    async def hello() -> dict[str, str]:
+        return {"hello": "world"}
+
+    sock = listening_socket("127.0.0.1", 0)
+    print(f"http://127.0.0.1:{sock.getsockname()[1]}", flush=True)
+    config = uvicorn.Config(
+        app,
+        http=protocol_with_timeout(10.0),
+        log_config=None,
+        access_log=False,
+        lifespan="off",
+    )
+    uvicorn.Server(config).run(sockets=[sock])
+
+
+def start_hello() -> tuple[subprocess.Popen[str], str]:
+    process = subprocess.Popen(
+        [sys.executable, __file__, HELLO_FLAG],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert process.stdout is not None
+    return process, process.stdout.readline().strip()
+
+
+async def load(url: str, send: Send, concurrency: int, seconds: float) -> tuple[float, float]:
+    """Requests/s and p99 (ms) of `send` run by `concurrency` loops for `seconds`."""
+    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+    latencies: list[float] = []
+    async with httpx.AsyncClient(base_url=url, limits=limits, timeout=60) as http:
+        for _ in range(3):  # warm-up: the connections opened, the caches filled
+            (await send(http)).raise_for_status()
+        deadline = time.perf_counter() + seconds
+
+        async def one_loop() -> None:
+            while time.perf_counter() < deadline:
+                started = time.perf_counter()
+                response = await send(http)
+                latencies.append(time.perf_counter() - started)
+                response.raise_for_status()
+
+        started = time.perf_counter()
+        await asyncio.gather(*(one_loop() for _ in range(concurrency)))
+        elapsed = time.perf_counter() - started
+    p99 = statistics.quantiles(latencies, n=100)[98] if len(latencies) > 1 else latencies[0]
+    return len(latencies) / elapsed, p99 * 1000
+
+
+def senders(ins_token: str, dmp_token: str) -> dict[str, Send]:
+    people = generate().people
+    traits = {
+        "family": people[5].family,
+        "given": people[5].given,
+        "sex": people[5].sex,
+        "birthdate": people[5].birthdate,
+    }
+    ins_auth = {"Authorization": f"Bearer {ins_token}"}
+    dmp_auth = {"Authorization": f"Bearer {dmp_token}"}
+    query = {"patient.identifier": f"{OID_TEST}|{people[0].ins}"}
+
+    async def ins(http: httpx.AsyncClient) -> httpx.Response:
+        return await http.post("/api/ins/lookup", json=traits, headers=ins_auth)
+
+    async def dmp(http: httpx.AsyncClient) -> httpx.Response:
+        return await http.get("/api/dmp/DocumentReference", params=query, headers=dmp_auth)
+
+    async def hello(http: httpx.AsyncClient) -> httpx.Response:
+        return await http.get("/hello")
+
+    return {"INS": ins, "DMP": dmp, "hello": hello}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=float, default=3.0)
+    parser.add_argument("--concurrency", type=int, nargs="+", default=[1, 16, 64])
+    parser.add_argument("--database", default="", help="a postgresql:// URL (default: SQLite)")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="bsp-bench-platform-") as folder:
+        base = Path(folder)
+        options = ("--database", args.database) if args.database else ()
+        server, url = serve(base / "server", *options)
+        hello, hello_url = start_hello()
+        try:
+            env = signed_in(base / "client", base / "server", url)
+            tokens = [
+                bsp("token", audience, "--min-valid", "600", env=env).stdout.strip()
+                for audience in ("ins", "dmp")
+            ]
+            send = senders(*tokens)
+            results: dict[tuple[str, int], tuple[float, float]] = {}
+            for concurrency in args.concurrency:
+                for name, request in send.items():
+                    target = hello_url if name == "hello" else url
+                    results[name, concurrency] = asyncio.run(
+                        load(target, request, concurrency, args.seconds)
+                    )
+        finally:
+            for process in (server, hello):
+                process.terminate()
+                process.wait(timeout=15)
+    engine = "PostgreSQL" if args.database else "SQLite"
+    print(f"one worker, {engine}, {args.seconds:g} s per figure")
+    print(f"{'concurrency':>11} {'path':>6} {'req/s':>8} {'p99 ms':>8} {'ours/hello':>10}")
+    for concurrency in args.concurrency:
+        reference = results["hello", concurrency][0]
+        for name in send:
+            rate, p99 = results[name, concurrency]
+            ratio = f"{rate / reference:10.2f}" if name != "hello" else ""
+            print(f"{concurrency:>11} {name:>6} {rate:8.0f} {p99:8.1f} {ratio}")
+    top = max(args.concurrency)
+    for name, target in TARGETS.items():
+        ratio = results[name, top][0] / results["hello", top][0]
+        verdict = "ok" if ratio >= target else "BELOW"
+        print(f"{name} at concurrency {top}: {ratio:.2f} × hello (target ≥ {target}) {verdict}")
+
+
+if __name__ == "__main__":
+    if sys.argv[1:] == [HELLO_FLAG]:
+        hello_server()
+    else:
+        main()
