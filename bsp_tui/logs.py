@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+import json
 import logging
 import os
 import re
@@ -35,6 +37,29 @@ class RedactingFormatter(logging.Formatter):
         return redact(super().format(record))
 
 
+class JsonLineFormatter(RedactingFormatter):
+    """Each record as one JSON object: time (UTC), level, logger, and either the
+    record's `fields` (an access line's: request id, method, path, status, duration,
+    pid) or its message (and traceback); redacted like the text lines."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        line: dict[str, object] = {
+            "time": dt.datetime.fromtimestamp(record.created, dt.UTC).isoformat(
+                timespec="milliseconds"
+            ),
+            "level": record.levelname,
+            "logger": record.name,
+        }
+        fields = getattr(record, "fields", None)
+        if isinstance(fields, dict):
+            line |= fields
+        else:
+            line["message"] = record.getMessage()
+        if record.exc_info:
+            line["exception"] = self.formatException(record.exc_info)
+        return redact(json.dumps(line, ensure_ascii=False))
+
+
 LEVEL_ENV = "BSP_LOG_LEVEL"
 MAX_BYTES = 5 * 1024 * 1024
 BACKUPS = 5
@@ -52,11 +77,13 @@ def log_to_file(
     names: tuple[str, ...] = ("bsp",),
     max_bytes: int = MAX_BYTES,
     backups: int = BACKUPS,
+    json_lines: bool = False,
 ) -> None:
     """Send the records of the loggers `names` (bsp's) to `path`, redacted, once per
     process, logger and path; the file rotates past `max_bytes`, keeping `backups` old ones.
 
-    The level is `level`, else `BSP_LOG_LEVEL`, else INFO."""
+    The level is `level`, else `BSP_LOG_LEVEL`, else INFO. With `json_lines`, each
+    record is one JSON object (a served platform's log, read by tools)."""
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     handler: logging.Handler | None = None
     for name in names:
@@ -72,6 +99,8 @@ def log_to_file(
                 path, maxBytes=max_bytes, backupCount=backups, encoding="utf-8"
             )
             handler.setFormatter(
-                RedactingFormatter("%(asctime)s %(levelname)s %(name)s %(message)s")
+                JsonLineFormatter()
+                if json_lines
+                else RedactingFormatter("%(asctime)s %(levelname)s %(name)s %(message)s")
             )
         logger.addHandler(handler)

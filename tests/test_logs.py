@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import secrets
 from collections.abc import Iterator
@@ -88,3 +89,25 @@ def test_a_pin_given_to_a_command_never_reaches_its_log(tmp_path: Path) -> None:
     # A four-digit PIN may well be in a timestamp: only what follows the level and the name.
     messages = [line.split(" ", 4)[4] for line in text.splitlines() if line.startswith("20")]
     assert "Commande : bsp phone." in messages and not [m for m in messages if pin in m]
+
+
+def test_json_lines_are_redacted_too(tmp_path: Path) -> None:
+    path = tmp_path / "logs" / "platform.log"
+    log_to_file(path, names=("bsp.jsonlines",), json_lines=True)
+    log = logging.getLogger("bsp.jsonlines")
+    token = fake_jwt()
+    try:
+        log.info("jeton %s", token)
+        try:
+            raise ValueError(token)
+        except ValueError:
+            log.exception("échec")
+    finally:
+        for handler in log.handlers[:]:
+            log.removeHandler(handler)
+            handler.close()
+    text = path.read_text(encoding="utf-8")
+    first, second = (json.loads(line) for line in text.splitlines())
+    assert first["message"] == f"jeton {REDACTED}" and first["level"] == "INFO"
+    assert second["logger"] == "bsp.jsonlines" and "ValueError" in second["exception"]
+    assert token not in text and token[:40] not in text

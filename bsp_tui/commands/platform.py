@@ -217,7 +217,11 @@ def serve(
     # uvicorn's own records too: an application error's traceback goes through the
     # redaction instead of reaching stderr raw. The platform's records stay out of the
     # command's own bsp.log.
-    log_to_file(folders().ensure().logs / "platform.log", names=("bsp.platform", "uvicorn"))
+    log_to_file(
+        folders().ensure().logs / "platform.log",
+        names=("bsp.platform", "uvicorn"),
+        json_lines=True,
+    )
     logging.getLogger("bsp.platform").propagate = False
     try:
         sock = listening_socket(host, port)

@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-import logging
 import os
-import time
-from collections.abc import Awaitable, Callable
 
 from fastapi import Depends, FastAPI, Request, Response
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import DataError
 
 from bsp_tui import __version__
-from bsp_tui.platform import faults, trainer
+from bsp_tui.platform import faults, health, trainer
+from bsp_tui.platform.access import AccessLog
 from bsp_tui.platform.api import ServiceError, unavailable
 from bsp_tui.platform.api import router as services_router
 from bsp_tui.platform.bodies import BodyError, BodyGuard, problem_response
@@ -23,7 +21,6 @@ from bsp_tui.platform.settings import TRAINER_TOKEN_ENV, PlatformSettings
 from bsp_tui.sqlite import DatabaseBusyError
 from connectors.base import registry
 
-log = logging.getLogger("bsp.platform.http")
 RETRY_AFTER_BUSY = "1"  # seconds: another request's write is short, the lock soon free
 
 
@@ -57,6 +54,7 @@ def create_app(settings: PlatformSettings | None = None) -> FastAPI:
             app.include_router(service, prefix=f"/api/{connector.name}")
             body_limits[f"/api/{connector.name}/"] = connector.max_body_bytes
     app.include_router(services_router)
+    app.include_router(health.router)
     # The trainer's powers: open on the embedded platform, behind its token when served.
     only_trainer = [Depends(trainer.require_trainer)]
     app.include_router(faults.router, dependencies=only_trainer)
@@ -89,43 +87,12 @@ def create_app(settings: PlatformSettings | None = None) -> FastAPI:
         problem = BodyError(400, "Valeur refusée : un champ contient un caractère interdit.")
         return problem_response(request.url.path, problem)
 
-    @app.middleware("http")
-    async def simulated_faults(
-        request: Request, call_next: Callable[[Request], Awaitable[Response]]
-    ) -> Response:
-        # Read on every request: another process (a served platform) may have set them.
-        path = request.url.path
-        if path.startswith("/demo/"):
-            return await call_next(request)
-        now = faults.read_faults(platform.db)
-        if now.latency_ms:
-            await faults.delay(now.latency_ms)
-        service = path.split("/")[2] if path.startswith("/api/") else ""
-        if service in now.down:
-            message = f"Service {service} indisponible (panne simulée)."
-            return unavailable(message).response()
-        return await call_next(request)
-
-    # Around every endpoint and the faults: none sees a body over its cap, or bad JSON.
+    # Plain ASGI middleware (Starlette's `BaseHTTPMiddleware` costs more than most
+    # handlers), the last added outermost: the access log sees the 413s and 400s of the
+    # body guard, and the 503s and latency of the faults; the guard runs before them.
+    app.add_middleware(faults.FaultGate, db=platform.db, unfaulted=health.PROBES)
     app.add_middleware(BodyGuard, limits=body_limits)
-
-    # Added last, so it wraps the faults and the body guard too: their 503s, 413s and
-    # latency are logged.
-    @app.middleware("http")
-    async def access_log(
-        request: Request, call_next: Callable[[Request], Awaitable[Response]]
-    ) -> Response:
-        # The path only: query strings may carry codes or an id_token_hint.
-        started = time.perf_counter()
-        response = await call_next(request)
-        log.info(
-            "%s %s %d %.1fms",
-            request.method,
-            request.url.path,
-            response.status_code,
-            (time.perf_counter() - started) * 1000,
-        )
-        return response
+    app.add_middleware(AccessLog)
 
     @app.get("/", tags=["Index"])
     async def index(request: Request) -> dict:

@@ -25,6 +25,8 @@ from fastapi import APIRouter, Request
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictInt
 from pydantic_core import PydanticCustomError
 
+from bsp_tui.platform.api import unavailable
+from bsp_tui.platform.bodies import ASGIApp, Receive, Scope, Send
 from bsp_tui.platform.core import audiences
 from bsp_tui.platform.db import Database
 from bsp_tui.platform.psc.routes import platform_of
@@ -106,6 +108,35 @@ def clear_faults(db: Database) -> None:
     """Lift every fault."""
     with db.write() as conn:
         conn.execute("DELETE FROM faults")
+
+
+class FaultGate:
+    """The ASGI middleware putting the faults in force on every request but the trainer's
+    own (`/demo/…`) and the health probes (`unfaulted` paths).
+
+    The faults are read on every request (one small query): another worker or process
+    over the same database may have just set them.
+    """
+
+    def __init__(self, app: ASGIApp, db: Database, unfaulted: frozenset[str]) -> None:
+        self.app = app
+        self.db = db
+        self.unfaulted = unfaulted
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        path = scope.get("path", "")
+        if scope["type"] != "http" or path.startswith("/demo/") or path in self.unfaulted:
+            await self.app(scope, receive, send)
+            return
+        now = read_faults(self.db)
+        if now.latency_ms:
+            await delay(now.latency_ms)
+        service = path.split("/")[2] if path.startswith("/api/") else ""
+        if service in now.down:
+            message = f"Service {service} indisponible (panne simulée)."
+            await unavailable(message).response()(scope, receive, send)
+            return
+        await self.app(scope, receive, send)
 
 
 # -- HTTP -------------------------------------------------------------------------------

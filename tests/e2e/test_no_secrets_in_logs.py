@@ -45,6 +45,8 @@ from tests.e2e.conftest import (
 pytestmark = pytest.mark.e2e
 
 _TIMESTAMP = re.compile(r"^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2},\d{3} ", re.MULTILINE)
+# A JSON access line's own figures and ids: digits that are no code.
+_ACCESS_FIGURES = re.compile(r'"(?:time|request_id|duration_ms|pid)": (?:"[^"]*"|[\d.]+)')
 _FRAGMENT = 24
 
 
@@ -81,7 +83,7 @@ class Secrets:
             )
         ]
         # Digit codes are searched as whole numbers, outside the log lines' timestamps.
-        numbers = _TIMESTAMP.sub("", text)
+        numbers = _ACCESS_FIGURES.sub("", _TIMESTAMP.sub("", text))
         found += [
             label
             for label, value in self.digits.items()
@@ -282,10 +284,16 @@ def test_a_whole_session_leaves_no_secret_in_logs_or_output(tmp_path: Path) -> N
     log = served.home / "logs" / "platform.log"
     assert log.is_file()
     text = log.read_text(encoding="utf-8")
-    # The log is the access log: it has lines, so an empty log cannot pass for a clean one.
-    assert "POST /auth/realms/esante-wallet/protocol/openid-connect/token 200 " in text
-    assert "GET /auth/realms/esante-wallet/protocol/openid-connect/logout 200 " in text
-    assert "GET /wallet/auth/wait 302 " in text
+    # The log is the access log, a JSON object a line: it has lines, so an empty log
+    # cannot pass for a clean one.
+    access = {
+        (line["method"], line["path"], line["status"])
+        for line in map(json.loads, text.splitlines())
+        if "request_id" in line
+    }
+    assert ("POST", TOKEN, 200) in access
+    assert ("GET", f"{OIDC}/logout", 200) in access
+    assert ("GET", "/wallet/auth/wait", 302) in access
     assert "Plateforme servie sur http://127.0.0.1:" in stdout
     assert len(found.long) >= 25 and len(found.digits) >= 20
 
@@ -335,4 +343,7 @@ def test_the_search_finds_what_it_looks_for() -> None:
     assert found.found_in("2026-01-02 03:04:05,678 INFO GET / 200 1.2ms") == []
     assert found.found_in("2025-01-02 03:04:05,678 INFO pin=2026") == ["PIN"]
     assert found.found_in("took 2026.5ms; code 1234567") == []
+    line = '{"time": "2026-01-02T03:04:05.678+00:00", "request_id": "a123456b", "pid": 2026}'
+    assert found.found_in(line) == []
+    assert found.found_in(line[:-1] + ', "path": "/x/2026"}') == ["PIN"]
     assert found.found_in("otp 123456 refused") == ["TOTP code"]
