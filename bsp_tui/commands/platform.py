@@ -17,7 +17,13 @@ from bsp_tui.config import folders, platform_url
 from bsp_tui.exitcodes import ExitCode
 from bsp_tui.logs import log_to_file
 from bsp_tui.output import CommandError, echo, fail, json_option, print_json
-from bsp_tui.platform.settings import DATABASE_URL_ENV, TRAINER_TOKEN_ENV, PlatformSettings
+from bsp_tui.platform.settings import (
+    DATABASE_URL_ENV,
+    PUBLIC_URL_ENV,
+    TRAINER_TOKEN_ENV,
+    PlatformSettings,
+)
+from bsp_tui.platform.settings import public_url as public_url_of
 
 if TYPE_CHECKING:
     from bsp_tui.platform.core import Platform
@@ -157,6 +163,13 @@ def platform_group() -> None:
     show_default=True,
     help="Processus servant la plateforme (au-delà de 1 : PostgreSQL seulement).",
 )
+@click.option(
+    "--public-url",
+    envvar="BSP_PUBLIC_URL",
+    default="",
+    help="Adresse publique derrière un proxy inverse (émetteur, liens), "
+    "au lieu de l'hôte de chaque requête.",
+)
 def serve(
     host: str,
     port: int,
@@ -166,6 +179,7 @@ def serve(
     request_timeout: float,
     database: str | None,
     workers: int,
+    public_url: str,
 ) -> None:
     """Servir la plateforme en HTTP pour une salle de lanceurs."""
     import uvicorn
@@ -184,10 +198,15 @@ def serve(
             "--workers au-delà de 1 exige PostgreSQL (--database postgresql://…) : "
             "un fichier SQLite ne laisse écrire qu'un processus à la fois."
         )
+    try:
+        public = public_url_of(public_url)
+    except ValueError as error:
+        fail(CommandError(str(error), ExitCode.USAGE, "bad_setting"), False)
     given = os.environ.get(TRAINER_TOKEN_ENV, "")
     # Every worker is a new process that builds its platform from this environment.
     for name, value in (
         (DATABASE_URL_ENV, database),
+        (PUBLIC_URL_ENV, public),
         ("BSP_PSC_ACCESS_TTL", access_ttl),
         ("BSP_PSC_REFRESH_TTL", refresh_ttl),
         ("BSP_API_TOKEN_TTL", api_ttl),
@@ -239,7 +258,8 @@ def serve(
     echo(
         f"Plateforme servie sur http://{shown_host}:{bound_port}",
     )
-    echo(f"Émetteur PSC : http://{shown_host}:{bound_port}/auth/realms/esante-wallet")
+    base = settings.public_url or f"http://{shown_host}:{bound_port}"
+    echo(f"Émetteur PSC : {base}/auth/realms/esante-wallet")
     echo(f"Base de données : {where} ; {workers} processus.")
     if given:
         echo("Jeton formateur : celui de BSP_TRAINER_TOKEN.")

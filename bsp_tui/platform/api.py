@@ -5,7 +5,9 @@ mounts it at `/api/NAME`. A handler asks for its `ServiceContext` with
 `Depends(service_context(AUDIENCE))` and gets the database, the platform's clock, the
 calling professional (`Professional`, parsed once from a live API token for that
 audience) and the patient registry's read API (`Patients`). It never reaches the
-platform object or its tables otherwise.
+platform object or its tables otherwise. A link it answers (a FHIR `fullUrl`, a
+`Location`) is built by `url_of(request, route_name, …)`: the platform's public URL
+when it is served behind a reverse proxy, not the request's host.
 
 Every refusal is a `ServiceError`: an HTTP status and one FHIR `Issue`, answered as an
 OperationOutcome (`application/fhir+json`). `invalid`, `refused`, `field_error` and
@@ -31,7 +33,7 @@ from bsp_tui.domain.fhir import FHIR_JSON, Issue, operation_outcome
 from bsp_tui.platform.db import Database, Schema, Tx
 from bsp_tui.platform.patients import Beneficiary, Patients
 from bsp_tui.platform.population import Seeding
-from bsp_tui.platform.psc.routes import issuer_of, platform_of
+from bsp_tui.platform.psc.routes import issuer_of, platform_of, url_of
 from bsp_tui.platform.psc.tokens import InvalidTokenError
 
 __all__ = [
@@ -50,6 +52,7 @@ __all__ = [
     "not_found",
     "refused",
     "service_context",
+    "url_of",
 ]
 
 router = APIRouter(tags=["Services"])

@@ -7,6 +7,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from bsp_tui.config import folders
 
@@ -26,6 +27,24 @@ def _env_seconds(name: str, default: int, unit: str = "secondes") -> int:
     if value <= 0:
         raise ValueError(f"{name} doit être strictement positif (reçu {value}).")
     return value
+
+
+PUBLIC_URL_ENV = "BSP_PUBLIC_URL"
+
+
+def public_url(raw: str) -> str:
+    """The platform's address as clients reach it (behind a reverse proxy), without its
+    trailing slash; "" for none. ValueError (French) when it is no http(s) URL."""
+    raw = raw.strip()
+    if not raw:
+        return ""
+    parts = urlsplit(raw)
+    if parts.scheme not in ("http", "https") or not parts.netloc or parts.query or parts.fragment:
+        raise ValueError(
+            f"Adresse publique invalide {raw!r} : attendu http(s)://hôte[:port][/chemin], "
+            "sans requête ni fragment."
+        )
+    return raw.rstrip("/")
 
 
 @dataclass
@@ -55,6 +74,9 @@ class PlatformSettings:
     # holds up the served platform's event loop, so it stays well under a second.
     db_busy_seconds: float = 0.5
     clock: Callable[[], float] = field(default=time.time, repr=False)
+    # Behind a reverse proxy: the address clients use (issuer, links), instead of the
+    # request's own host. "": the request's.
+    public_url: str = ""
 
     def now(self) -> float:
         """The platform's current time, in seconds since the epoch."""
@@ -85,4 +107,5 @@ class PlatformSettings:
             activation_ttl=_env_seconds("BSP_ECPS_ACTIVATION_TTL", 7 * 24 * 3600),
             ecps_max_pending=_env_seconds("BSP_ECPS_MAX_PENDING", 10, "demandes"),
             ecps_client_per_minute=_env_seconds("BSP_ECPS_CLIENT_PER_MINUTE", 120, "connexions"),
+            public_url=public_url(os.environ.get(PUBLIC_URL_ENV, "")),
         )

@@ -9,6 +9,7 @@ from fastapi import Request
 from fastapi.responses import JSONResponse
 
 from bsp_tui.domain.fhir import FHIR_JSON
+from bsp_tui.platform.api import url_of
 from connectors.dmp.access import parse_action
 from connectors.dmp.models import (
     AUTHOR_ID_SYSTEM,
@@ -44,7 +45,7 @@ def ins_identifier(ins: str, oid: str) -> dict:
 def binary_base(request: Request) -> str:
     """Where each document's content is served (`…/Binary`), looked up once per answer: a
     router lookup for each document was most of the time of a long list."""
-    return str(request.url_for("dmp_binary", document_id="_")).removesuffix("/_")
+    return url_of(request, "dmp_binary", document_id="_").removesuffix("/_")
 
 
 def document_reference(binaries: str, row: Any, oid: str) -> dict:

@@ -30,7 +30,14 @@ from fastapi.responses import JSONResponse, Response
 from sqlalchemy.exc import IntegrityError
 
 from bsp_tui.domain.fhir import FHIR_JSON
-from bsp_tui.platform.api import Body, Database, ServiceContext, ServiceError, service_context
+from bsp_tui.platform.api import (
+    Body,
+    Database,
+    ServiceContext,
+    ServiceError,
+    service_context,
+    url_of,
+)
 from bsp_tui.platform.idempotency import Idempotency, is_race
 from connectors.dmp.access import (
     Caller,
@@ -199,7 +206,7 @@ def patient_search(
             }
         ],
     }
-    url = str(request.url_for("dmp_patient_search"))
+    url = url_of(request, "dmp_patient_search")
     return fhir(bundle([(f"{url}/{ins}", patient)]))
 
 
@@ -240,7 +247,7 @@ def document_search(
         {"ins": ins, "status": status, **types, **date_params},
     )
     trace(context, ins, who, "list")
-    base = str(request.url_for("dmp_document_search"))
+    base = url_of(request, "dmp_document_search")
     binaries = binary_base(request)
     return fhir(
         bundle(
@@ -362,7 +369,7 @@ def document_add(
                 raise
             document_id = str(idempotency.stored(db).resource)  # type: ignore[union-attr]
     row = _document_row(db, document_id)
-    location = str(request.url_for("dmp_document_read", document_id=document_id))
+    location = url_of(request, "dmp_document_read", document_id=document_id)
     oid = dmp_of(context, row["ins"])["oid"]
     return fhir(
         document_reference(binary_base(request), row, oid), 201, headers={"Location": location}
@@ -396,7 +403,7 @@ def history(
     dmp = authorize(context, ins, who, "history")
     trace(context, ins, who, "history")
     rows = db.all("SELECT * FROM dmp_access_log WHERE ins = :ins ORDER BY id DESC", {"ins": ins})
-    base = str(request.url_for("dmp_history"))
+    base = url_of(request, "dmp_history")
     return fhir(
         bundle([(f"{base}/{row['id']}", audit_event(request, row, dmp["oid"])) for row in rows])
     )

@@ -15,7 +15,7 @@ from sqlalchemy import RowMapping
 
 from bsp_tui.platform.psc.ecps import EcpsError, device_refused
 from bsp_tui.platform.psc.ecps import Request as EcpsRequest
-from bsp_tui.platform.psc.routes import platform_of
+from bsp_tui.platform.psc.routes import client_path, platform_of
 
 router = APIRouter(prefix="/ecps", tags=["e-CPS (emulation)"])
 
@@ -53,7 +53,9 @@ def proven_device(request: Request) -> RowMapping:
     proof = request.headers.get(DEVICE_PROOF, "")
     if not proof or len(proof) > 4096:
         raise device_refused()
-    return platform_of(request).ecps.device(proof, request.method, request.url.path)
+    return platform_of(request).ecps.device(
+        proof, request.method, client_path(request, request.url.path)
+    )
 
 
 def _device_call(request: Request, answer: Callable[[RowMapping], object]) -> JSONResponse:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from typing import Annotated
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urlsplit
 
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
@@ -32,8 +32,21 @@ def platform_of(request: Request) -> Platform:
 
 
 def base_url(request: Request) -> str:
-    """Scheme, host and port the client used to reach us."""
-    return str(request.base_url).rstrip("/")
+    """Scheme, host and port (and path) the client used to reach us: the platform's
+    public URL when it has one (served behind a reverse proxy), else the request's."""
+    return platform_of(request).settings.public_url or str(request.base_url).rstrip("/")
+
+
+def url_of(request: Request, name: str, **params: str) -> str:
+    """The absolute URL of the route called `name`, as the client reaches it."""
+    url = str(request.url_for(name, **params))
+    return base_url(request) + url.removeprefix(str(request.base_url).rstrip("/"))
+
+
+def client_path(request: Request, path: str) -> str:
+    """`path` (one of ours) as the client's side names it: behind the public URL's
+    path when there is one (a proxy serving the platform under `/salle`)."""
+    return urlsplit(platform_of(request).settings.public_url).path + path
 
 
 def issuer_of(request: Request) -> str:

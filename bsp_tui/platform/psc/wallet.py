@@ -13,7 +13,7 @@ from fastapi.responses import RedirectResponse, Response
 from bsp_tui.platform.psc.clients import redirect_allowed
 from bsp_tui.platform.psc.errors import OAuthError
 from bsp_tui.platform.psc.html import binding_view, error_line, field, hidden, page
-from bsp_tui.platform.psc.routes import REALM, WALLET_AUTH, platform_of
+from bsp_tui.platform.psc.routes import REALM, WALLET_AUTH, client_path, platform_of
 
 router = APIRouter(tags=["Pro Santé Connect — pages"])
 TITLE = "Pro Santé Connect"
@@ -30,9 +30,10 @@ def _csrf_of(request: Request) -> str:
     return known if 32 <= len(known) <= 64 else secrets.token_urlsafe(32)
 
 
-def _with_csrf_cookie(response: Response, csrf: str) -> Response:
+def _with_csrf_cookie(request: Request, response: Response, csrf: str) -> Response:
+    path = client_path(request, "/wallet")
     response.set_cookie(
-        CSRF_COOKIE, csrf, httponly=True, samesite="strict", path="/wallet", max_age=3600
+        CSRF_COOKIE, csrf, httponly=True, samesite="strict", path=path, max_age=3600
     )
     return response
 
@@ -48,13 +49,13 @@ def _login_form(request: Request, handle: str, message: str = "", status: int = 
     body = (
         "<p>Identifiez-vous avec votre e-CPS.</p>"
         + error_line(message)
-        + f'<form method="post" action="{WALLET_AUTH}/login">'
+        + f'<form method="post" action="{client_path(request, WALLET_AUTH)}/login">'
         + hidden("tx", handle)
         + hidden(CSRF_FIELD, csrf)
         + field("national_id", "Identifiant national (8 + RPPS)")
         + "<button>Continuer</button></form>"
     )
-    return _with_csrf_cookie(page(TITLE, body, status), csrf)
+    return _with_csrf_cookie(request, page(TITLE, body, status), csrf)
 
 
 @router.get(WALLET_AUTH)
@@ -126,11 +127,11 @@ def wallet_login(
         if error.error == "invalid_request":
             return page(TITLE, error_line(error.description), 400)
         return _login_form(request, tx, error.description, 400)
-    return _waiting(tx, binding)
+    return _waiting(request, tx, binding)
 
 
-def _waiting(handle: str, binding: str) -> Response:
-    target = f"{WALLET_AUTH}/wait?{urlencode({'tx': handle})}"
+def _waiting(request: Request, handle: str, binding: str) -> Response:
+    target = f"{client_path(request, WALLET_AUTH)}/wait?{urlencode({'tx': handle})}"
     return page(
         TITLE,
         binding_view(binding) + f'<p><a href="{target}">Continuer</a></p>',
@@ -149,7 +150,7 @@ def wallet_wait(request: Request, tx: str) -> Response:
     if status == "login":
         return _login_form(request, tx)
     if status == "pending":
-        return _waiting(tx, detail)
+        return _waiting(request, tx, detail)
     if status == "approved":
         return _redirect(grant["redirect_uri"], code=detail, state=grant["state"])
     return _redirect(
@@ -157,11 +158,13 @@ def wallet_wait(request: Request, tx: str) -> Response:
     )
 
 
-def _device_form(user_code: str = "", message: str = "", status: int = 200) -> Response:
+def _device_form(
+    request: Request, user_code: str = "", message: str = "", status: int = 200
+) -> Response:
     body = (
         "<p>Saisissez le code affiché par le logiciel, puis votre identifiant national.</p>"
         + error_line(message)
-        + f'<form method="post" action="{REALM}/device">'
+        + f'<form method="post" action="{client_path(request, REALM)}/device">'
         + field("user_code", "Code", user_code)
         + field("national_id", "Identifiant national (8 + RPPS)")
         + "<button>Continuer</button></form>"
@@ -170,9 +173,9 @@ def _device_form(user_code: str = "", message: str = "", status: int = 200) -> R
 
 
 @router.get(f"{REALM}/device")
-def device_page(user_code: str = "") -> Response:
+def device_page(request: Request, user_code: str = "") -> Response:
     """RFC 8628 verification page."""
-    return _device_form(user_code)
+    return _device_form(request, user_code)
 
 
 @router.post(f"{REALM}/device")
@@ -185,7 +188,7 @@ def device_submit(
     try:
         binding = platform_of(request).flows.verify_device(user_code, national_id.strip())
     except OAuthError as error:
-        return _device_form(user_code, error.description, 400)
+        return _device_form(request, user_code, error.description, 400)
     return page(
         TITLE + " — appareil",
         binding_view(binding) + "<p>Une fois validé, revenez au logiciel.</p>",
