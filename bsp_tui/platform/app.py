@@ -15,6 +15,7 @@ from bsp_tui.platform.api import ServiceError, unavailable
 from bsp_tui.platform.api import router as services_router
 from bsp_tui.platform.bodies import BodyError, BodyGuard, problem_response
 from bsp_tui.platform.core import Platform
+from bsp_tui.platform.housekeeping import Housekeeper
 from bsp_tui.platform.psc import phone_api, routes, wallet
 from bsp_tui.platform.psc.errors import OAuthError
 from bsp_tui.platform.settings import TRAINER_TOKEN_ENV, PlatformSettings
@@ -93,6 +94,8 @@ def create_app(settings: PlatformSettings | None = None) -> FastAPI:
     app.add_middleware(faults.FaultGate, db=platform.db, unfaulted=health.PROBES)
     app.add_middleware(BodyGuard, limits=body_limits)
     app.add_middleware(AccessLog)
+    # Outermost: a purge runs once the answer is sent and logged.
+    app.add_middleware(Housekeeper, db=platform.db, settings=platform.settings)
 
     @app.get("/", tags=["Index"])
     async def index(request: Request) -> dict:

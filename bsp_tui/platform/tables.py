@@ -190,6 +190,10 @@ Table(
 )
 
 
+# When the last purge of dead rows ran (bsp_tui.platform.housekeeping).
+Table("housekeeping", TABLES, Column("name", Text, primary_key=True), Column("last", Double))
+
+
 def _seeding_order(tx: Tx) -> None:
     # Version 1 (SQLite only) listed patients and personas by rowid.
     for table in ("patients", "personas"):
@@ -197,4 +201,9 @@ def _seeding_order(tx: Tx) -> None:
         tx.execute(f"UPDATE {table} SET seq = rowid")  # noqa: S608 - fixed names
 
 
-PLATFORM = Schema("platform", 2, TABLES, {1: _seeding_order})
+def _nothing_to_change(_: Tx) -> None:
+    # Version 3 only adds a table, which opening the schema makes.
+    return
+
+
+PLATFORM = Schema("platform", 3, TABLES, {1: _seeding_order, 2: _nothing_to_change})

@@ -42,7 +42,8 @@ def test_a_version_one_file_is_upgraded_and_keeps_its_order(settings: PlatformSe
         versions = {
             r["name"]: r["version"] for r in platform.db.all("SELECT * FROM schema_versions")
         }
-        assert versions["platform"] == 2
+        assert versions["platform"] == 3
+        assert platform.db.value("SELECT count(*) FROM housekeeping") == 0
         assert [row["name"] for row in platform.ecps.personas()] == order
         first, *_, last = platform.db.all("SELECT ins, seq FROM patients ORDER BY seq")
         assert (first["seq"], last["seq"]) == (1, 520)

@@ -121,10 +121,13 @@ class Tokens:
         if audience is not None:
             options["aud"] = {"essential": True, "value": audience}
         registry = jwt.JWTClaimsRegistry(now=lambda: int(self._settings.now()), **options)
+        # Without the expiry check the claims are still returned whole: a revoked
+        # token's row is kept until its `exp`, then purged.
+        checked = claims
         if not check_expiry:
-            claims = {k: v for k, v in claims.items() if k not in ("exp", "nbf")}
+            checked = {k: v for k, v in claims.items() if k not in ("exp", "nbf")}
         try:
-            registry.validate(claims)
+            registry.validate(checked)
         except JoseError as error:
             raise InvalidTokenError(_claim_problem(error)) from None
         return claims
