@@ -251,7 +251,7 @@ async def patient_journey(pilot: Pilot, shooter: Shooter) -> str:
 
     view = await open_tile(pilot, "fse")
     await until(pilot, lambda: "carte Vitale" in text(view, "#fse-rights"), "the card read")
-    for act in ("G", "VG"):
+    for act in ("G", "VG", "MD"):
         view.query_one("#fse-act", Select).value = act
         await pilot.press("a")
     await until(pilot, lambda: "Base 70,00 €" in text(view, "#fse-amounts"), "the amounts")

@@ -60,14 +60,22 @@ def amounts_lines(sheet: Sheet) -> list[str]:
     lines = [
         f"  {line.code:<5} {line.label[:48]:<48} {french_euros(line.price):>9}  {line.rate:>3} %"
         f"  AMO {french_euros(line.amo):>9}  PF {french_euros(line.pf)}"
+        f"  franchise {french_euros(line.franchise)}{'  (ALD)' if line.ald else ''}"
         for line in a.lines
     ]
     paying = "tiers payant" if sheet.tiers_payant else "sans tiers payant"
+    css = f" · CSS {french_euros(a.complementary)}" if a.complementary else ""
     lines.append(
-        f"Base {french_euros(a.base)} · AMO {french_euros(a.amo)} · participation forfaitaire "
-        f"{french_euros(a.pf)} · part patient {french_euros(a.patient)} · à payer maintenant "
-        f"{french_euros(a.due_now)} ({paying})"
+        f"Base {french_euros(a.base)} · AMO {french_euros(a.amo)}{css} · participation "
+        f"forfaitaire {french_euros(a.pf)} · franchise {french_euros(a.franchise)} · part "
+        f"patient {french_euros(a.patient)} · à payer maintenant {french_euros(a.due_now)} "
+        f"({paying})"
     )
+    if a.deferred:
+        lines.append(
+            f"À récupérer plus tard auprès du patient par l'Assurance Maladie : "
+            f"{french_euros(a.deferred)}"
+        )
     return lines
 
 
@@ -130,6 +138,13 @@ async def _read_rights(ins: str, day: str, degraded: bool) -> Rights:
 @click.option(
     "--act", "codes", multiple=True, metavar="CODE", help="Un acte (à répéter pour plusieurs)."
 )
+@click.option(
+    "--ald-act",
+    "ald_codes",
+    multiple=True,
+    metavar="CODE",
+    help="Un acte en rapport avec l'ALD du patient (pris en charge à 100 %).",
+)
 @click.option("--degraded", is_flag=True, help="Sans carte Vitale : mode dégradé.")
 @click.option(
     "--birthdate",
@@ -155,6 +170,7 @@ async def _read_rights(ins: str, day: str, degraded: bool) -> Rights:
 async def new(
     ins: str,
     codes: tuple[str, ...],
+    ald_codes: tuple[str, ...],
     degraded: bool,
     birthdate: str | None,
     regime: str,
@@ -165,7 +181,8 @@ async def new(
 ) -> None:
     """Faire une feuille de soins pour le patient, en boîte d'envoi ; écrit son numéro."""
     ins = checked_ins(ins)
-    chosen = checked_acts(list(codes))
+    chosen = checked_acts([*codes, *ald_codes])
+    ald = tuple(index >= len(codes) for index in range(len(chosen)))
     typed = birthdate is not None
     if typed and not degraded:
         raise FseError.bad_input(
@@ -184,8 +201,8 @@ async def new(
     paying = tiers_payant_for(rights, tiers_payant)
     outbox = profile_outbox()
     try:
-        pf = rights.pf_used + outbox.pf_queued(ins, day[:4])
-        sheet = build_sheet(rights, chosen, day, paying, degraded, pf)
+        used = rights.used + outbox.queued(ins, day)
+        sheet = build_sheet(rights, chosen, day, paying, degraded, used, ald=ald)
         entry = outbox.add(sheet)
     finally:
         outbox.close()

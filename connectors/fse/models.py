@@ -4,19 +4,25 @@ Shared by the client (which computes the amounts before queuing a sheet) and the
 emulated platform (which recomputes them and rejects a sheet whose amounts differ).
 Every amount is a `Decimal` in euros, rounded to the cent; never a float.
 
-The amounts rules are the emulation's reading of the public rules, written down in
-docs/emulation.md:
+The amounts rules are the emulation's reading of the public rules, written down with
+their sources in docs/emulation.md:
 
 - base: the sum of the acts' tariffs; G and GS cost €35 for a child under 6 (the €5
-  child majoration folded into the tariff);
-- rate: 100 % for ALD, CSS, AME and maternity; otherwise 60 % for paramedical acts;
-  otherwise the card's rate (70 %) in the coordinated-care pathway or for a minor
-  under 16, and 30 % out of the pathway;
-- participation forfaitaire: €2 per physician act, deducted from the AMO share,
-  waived for CSS, AME and maternity, for minors (under 18) and for paramedical acts,
-  and capped at €50 per patient and calendar year;
-- AMO share: base × rate, rounded to the cent per act, minus the participation;
-  patient share: base − AMO; paid now: the patient share with tiers payant, else the base.
+  child majoration folded into the tariff); supplements (MD, IFD) are lines of their own;
+- rate: 100 % for AME and maternity, and for an ALD patient's acts related to the ALD
+  (a flag per act); otherwise 60 % for paramedical acts; otherwise the card's rate
+  (70 %) in the coordinated-care pathway or for a minor under 16, and 30 % out of it;
+- covered: price × rate, rounded half-up to the cent per act; with CSS the
+  Complémentaire santé solidaire pays the rest of the price (the ticket modérateur);
+- participation forfaitaire: €2 per physician act (not on supplements), waived for CSS,
+  AME, maternity and minors (under 18), capped at €4 per day and €50 per calendar year;
+- franchise médicale: €1 per paramedical act (not on IFD), waived for CSS, AME,
+  maternity and minors, capped at €4 per day and €50 per calendar year;
+- without tiers payant both are deducted from what the AMO reimburses; with tiers
+  payant the AMO pays the professional the whole covered amount and the deductions
+  become a debt the patient settles later (`deferred`);
+- patient share: base − AMO − complementary; paid now: that share with tiers payant,
+  else the base.
 """
 
 from __future__ import annotations
@@ -34,7 +40,11 @@ from bsp_tui.domain.professions import INFIRMIER, MEDECIN
 CENT = Decimal("0.01")
 ZERO = Decimal("0.00")
 PF_AMOUNT = Decimal("2.00")
+PF_DAILY_CAP = Decimal("4.00")
 PF_YEARLY_CAP = Decimal("50.00")
+FRANCHISE_AMOUNT = Decimal("1.00")
+FRANCHISE_DAILY_CAP = Decimal("4.00")
+FRANCHISE_YEARLY_CAP = Decimal("50.00")
 
 ALD = "ALD"
 CSS = "CSS"
@@ -50,7 +60,9 @@ EXEMPTION_LABELS = {
 }
 REGIMES = {"01": "régime général", "02": "régime agricole", "03": "indépendants"}
 SOURCE_LABELS = {"carte": "carte Vitale", "en_ligne": "lus en ligne", "saisie": "saisis"}
-PF_WAIVED = frozenset({CSS, AME, MATERNITE})
+# The same exemptions waive the participation forfaitaire and the franchise.
+DEDUCTIONS_WAIVED = frozenset({CSS, AME, MATERNITE})
+FULL_RATE_EXEMPTIONS = frozenset({AME, MATERNITE})
 TIERS_PAYANT_REQUIRED = frozenset({CSS, AME})
 FULL_RATE = 100
 PARAMEDICAL_RATE = 60
@@ -81,18 +93,30 @@ class Act:
     tariff: Decimal
     profession: str
     under_six: Decimal | None = None
+    supplement: bool = False
 
     @property
     def paramedical(self) -> bool:
-        """Paramedical acts: 60 %, and no participation forfaitaire."""
+        """Paramedical acts: 60 %, a franchise instead of the participation forfaitaire."""
         return self.profession != MEDECIN
+
+    @property
+    def pf_due(self) -> bool:
+        """The participation forfaitaire is due on physician acts, not on supplements."""
+        return not self.paramedical and not self.supplement
+
+    @property
+    def franchise_due(self) -> bool:
+        """The franchise is due on paramedical acts, not on the travel indemnity."""
+        return self.paramedical and not self.supplement
 
     def price(self, age: int) -> Decimal:
         """The tariff for a patient of that age (in whole years) on the day of care."""
         return self.under_six if self.under_six is not None and age < 6 else self.tariff
 
 
-# Tariffs of 2025 (metropolitan France); nurse letter keys: AMI €3.15, AIS €2.65.
+# Tariffs of 2025 (metropolitan France); nurse letter keys: AMI €3.15, AIS €2.65; the
+# home visit is VG plus the travel majoration MD, billed as two lines.
 CATALOGUE: dict[str, Act] = {
     act.code: act
     for act in (
@@ -104,12 +128,13 @@ CATALOGUE: dict[str, Act] = {
             MEDECIN,
             Decimal("35.00"),
         ),
-        Act("VG", "Visite à domicile de médecine générale", Decimal("40.00"), MEDECIN),
+        Act("VG", "Visite à domicile de médecine générale", Decimal("30.00"), MEDECIN),
+        Act("MD", "Majoration de déplacement (visite)", Decimal("10.00"), MEDECIN, None, True),
         Act("APC", "Avis ponctuel de consultant", Decimal("60.00"), MEDECIN),
         Act("AMI1", "Acte médico-infirmier (injection, AMI 1)", Decimal("3.15"), INFIRMIER),
         Act("AMI2", "Acte médico-infirmier (pansement simple, AMI 2)", Decimal("6.30"), INFIRMIER),
         Act("AIS3", "Séance de soins infirmiers (AIS 3)", Decimal("7.95"), INFIRMIER),
-        Act("IFD", "Indemnité forfaitaire de déplacement", Decimal("2.50"), INFIRMIER),
+        Act("IFD", "Indemnité forfaitaire de déplacement", Decimal("2.75"), INFIRMIER, None, True),
     )
 }
 
@@ -128,12 +153,35 @@ def age_on(birthdate: str, day: str) -> int:
 
 
 @dataclass(frozen=True)
+class Used:
+    """The participation forfaitaire and franchise already taken from a patient, that
+    calendar year and that day: what the caps leave for a new sheet."""
+
+    pf_year: Decimal = ZERO
+    pf_day: Decimal = ZERO
+    franchise_year: Decimal = ZERO
+    franchise_day: Decimal = ZERO
+
+    def __add__(self, other: Used) -> Used:
+        return Used(
+            self.pf_year + other.pf_year,
+            self.pf_day + other.pf_day,
+            self.franchise_year + other.franchise_year,
+            self.franchise_day + other.franchise_day,
+        )
+
+
+NOTHING_USED = Used()
+
+
+@dataclass(frozen=True)
 class Rights:
     """A beneficiary's insurance rights, as the Vitale card (or the online service) gives them.
 
     `source` is `carte` (card read), `en_ligne` (read online, no card) or `saisie`
-    (typed from a paper certificate). `pf_used` is the participation forfaitaire the
-    patient has already paid this calendar year, as far as the platform knows.
+    (typed from a paper certificate). `pf_used` and `franchise_used` are what the
+    patient has already been charged this calendar year, `pf_today` and
+    `franchise_today` on the day of care, as far as the platform knows.
     """
 
     ins: str
@@ -149,6 +197,14 @@ class Rights:
     source: str = "saisie"
     closed_on: str = ""
     pf_used: Decimal = ZERO
+    pf_today: Decimal = ZERO
+    franchise_used: Decimal = ZERO
+    franchise_today: Decimal = ZERO
+
+    @property
+    def used(self) -> Used:
+        """What the caps already count for this patient."""
+        return Used(self.pf_used, self.pf_today, self.franchise_used, self.franchise_today)
 
     def open_on(self, day: str) -> bool:
         """True when the rights are open on that day."""
@@ -174,18 +230,23 @@ class Rights:
 
     def as_json(self) -> dict:
         """The JSON shape (amounts as decimal strings)."""
-        return asdict(self) | {"pf_used": euros(self.pf_used)}
+        return asdict(self) | {name: euros(getattr(self, name)) for name in _USED_FIELDS}
 
     @classmethod
     def from_json(cls, data: dict) -> Rights:
         """Rights from their JSON shape."""
         known = {name: data[name] for name in cls.__dataclass_fields__ if name in data}
-        return cls(**known | {"pf_used": Decimal(str(data.get("pf_used", "0")))})
+        used = {name: Decimal(str(data.get(name, "0"))) for name in _USED_FIELDS}
+        return cls(**known | used)
+
+
+_USED_FIELDS = ("pf_used", "pf_today", "franchise_used", "franchise_today")
 
 
 @dataclass(frozen=True)
 class Line:
-    """One act of a sheet, priced."""
+    """One act of a sheet, priced: `amo` is what the AMO pays for it, `complementary`
+    what the CSS pays, `ald` whether the act is related to the patient's ALD."""
 
     code: str
     label: str
@@ -193,6 +254,9 @@ class Line:
     rate: int
     amo: Decimal
     pf: Decimal
+    franchise: Decimal = ZERO
+    complementary: Decimal = ZERO
+    ald: bool = False
 
     def as_json(self) -> dict:
         """The JSON shape."""
@@ -203,12 +267,44 @@ class Line:
             "rate": self.rate,
             "amo": euros(self.amo),
             "participation_forfaitaire": euros(self.pf),
+            "franchise": euros(self.franchise),
+            "complementary": euros(self.complementary),
+            "ald": self.ald,
         }
+
+    @classmethod
+    def from_json(cls, data: dict) -> Line:
+        """A line from its JSON shape."""
+        return cls(
+            data["code"],
+            data["label"],
+            Decimal(data["price"]),
+            int(data["rate"]),
+            Decimal(data["amo"]),
+            Decimal(data["participation_forfaitaire"]),
+            Decimal(data.get("franchise", "0")),
+            Decimal(data.get("complementary", "0")),
+            bool(data.get("ald", False)),
+        )
+
+
+AMOUNT_FIELDS = (
+    "base",
+    "amo",
+    "complementary",
+    "participation_forfaitaire",
+    "franchise",
+    "patient",
+    "due_now",
+    "deferred",
+)
 
 
 @dataclass(frozen=True)
 class Amounts:
-    """What a sheet costs and who pays: base = AMO + patient share, exact to the cent."""
+    """What a sheet costs and who pays: base = AMO + complementary + patient share, exact
+    to the cent; `deferred` is the participation and franchise the AMO recovers later
+    from the patient (tiers payant)."""
 
     base: Decimal = ZERO
     amo: Decimal = ZERO
@@ -216,25 +312,51 @@ class Amounts:
     patient: Decimal = ZERO
     due_now: Decimal = ZERO
     lines: tuple[Line, ...] = field(default_factory=tuple)
+    complementary: Decimal = ZERO
+    franchise: Decimal = ZERO
+    deferred: Decimal = ZERO
 
     def as_decimals(self) -> tuple[Decimal, ...]:
-        """The five amounts: base, AMO, participation, patient share, paid now."""
-        return (self.base, self.amo, self.pf, self.patient, self.due_now)
+        """The amounts, in the order of `AMOUNT_FIELDS`."""
+        return (
+            self.base,
+            self.amo,
+            self.complementary,
+            self.pf,
+            self.franchise,
+            self.patient,
+            self.due_now,
+            self.deferred,
+        )
 
     def as_json(self) -> dict:
         """The JSON shape: decimal strings in euros."""
         return {
-            "base": euros(self.base),
-            "amo": euros(self.amo),
-            "participation_forfaitaire": euros(self.pf),
-            "patient": euros(self.patient),
-            "due_now": euros(self.due_now),
+            name: euros(value)
+            for name, value in zip(AMOUNT_FIELDS, self.as_decimals(), strict=True)
         }
 
+    @classmethod
+    def from_json(cls, data: dict, lines: tuple[Line, ...] = ()) -> Amounts:
+        """Amounts from their JSON shape (absent ones are zero)."""
+        value = {name: Decimal(data.get(name, "0")) for name in AMOUNT_FIELDS}
+        return cls(
+            value["base"],
+            value["amo"],
+            value["participation_forfaitaire"],
+            value["patient"],
+            value["due_now"],
+            lines,
+            value["complementary"],
+            value["franchise"],
+            value["deferred"],
+        )
 
-def rate_for(act: Act, rights: Rights, age: int) -> int:
-    """The AMO rate of one act for this patient (see the module's rules)."""
-    if rights.exemption in EXEMPTIONS:
+
+def rate_for(act: Act, rights: Rights, age: int, ald: bool = False) -> int:
+    """The AMO rate of one act for this patient (see the module's rules); `ald` when the
+    act is related to the patient's ALD."""
+    if rights.exemption in FULL_RATE_EXEMPTIONS or (ald and rights.exemption == ALD):
         return FULL_RATE
     if act.paramedical:
         return PARAMEDICAL_RATE
@@ -243,31 +365,66 @@ def rate_for(act: Act, rights: Rights, age: int) -> int:
     return OUT_OF_PATHWAY_RATE
 
 
-def pf_applies(act: Act, rights: Rights, age: int) -> bool:
-    """True when the participation forfaitaire is due on this act."""
-    return not act.paramedical and rights.exemption not in PF_WAIVED and age >= 18
+def deductions_apply(rights: Rights, age: int) -> bool:
+    """True when the participation forfaitaire and the franchise are due from this patient."""
+    return rights.exemption not in DEDUCTIONS_WAIVED and age >= 18
 
 
 def compute(
-    codes: list[str], rights: Rights, care_date: str, tiers_payant: bool, pf_used: Decimal = ZERO
+    codes: list[str],
+    rights: Rights,
+    care_date: str,
+    tiers_payant: bool,
+    used: Used = NOTHING_USED,
+    ald: tuple[bool, ...] = (),
 ) -> Amounts:
-    """The amounts of a sheet; `pf_used` is the participation already paid this year."""
+    """The amounts of a sheet; `used` is what the caps already count, `ald` flags the
+    acts related to the patient's ALD (one per act; missing ones are unrelated)."""
     age = age_on(rights.birthdate, care_date)
+    deducted = deductions_apply(rights, age)
+    pf_left = max(min(PF_YEARLY_CAP - used.pf_year, PF_DAILY_CAP - used.pf_day), ZERO)
+    franchise_left = max(
+        min(FRANCHISE_YEARLY_CAP - used.franchise_year, FRANCHISE_DAILY_CAP - used.franchise_day),
+        ZERO,
+    )
     lines = []
-    left = max(PF_YEARLY_CAP - pf_used, ZERO)
-    for code in codes:
+    for index, code in enumerate(codes):
         act = CATALOGUE[code]
+        related = index < len(ald) and ald[index]
         price = act.price(age)
-        rate = rate_for(act, rights, age)
+        rate = rate_for(act, rights, age, related)
         covered = (price * rate / 100).quantize(CENT, ROUND_HALF_UP)
-        pf = min(PF_AMOUNT, left, covered) if pf_applies(act, rights, age) else ZERO
-        left -= pf
-        lines.append(Line(code, act.label, price, rate, covered - pf, pf))
-    base = sum((line.price for line in lines), ZERO)
-    amo = sum((line.amo for line in lines), ZERO)
-    pf = sum((line.pf for line in lines), ZERO)
-    patient = base - amo
-    return Amounts(base, amo, pf, patient, patient if tiers_payant else base, tuple(lines))
+        complementary = price - covered if rights.exemption == CSS else ZERO
+        pf = min(PF_AMOUNT, pf_left, covered) if deducted and act.pf_due else ZERO
+        franchise = (
+            min(FRANCHISE_AMOUNT, franchise_left, covered - pf)
+            if deducted and act.franchise_due
+            else ZERO
+        )
+        pf_left -= pf
+        franchise_left -= franchise
+        # Under tiers payant the professional gets the whole covered amount; the patient
+        # owes the deductions to the AMO instead.
+        amo = covered if tiers_payant else covered - pf - franchise
+        lines.append(Line(code, act.label, price, rate, amo, pf, franchise, complementary, related))
+    total = {
+        name: sum((getattr(line, name) for line in lines), ZERO)
+        for name in ("price", "amo", "pf", "franchise", "complementary")
+    }
+    base = total["price"]
+    patient = base - total["amo"] - total["complementary"]
+    deferred = total["pf"] + total["franchise"] if tiers_payant else ZERO
+    return Amounts(
+        base=base,
+        amo=total["amo"],
+        pf=total["pf"],
+        patient=patient,
+        due_now=patient if tiers_payant else base,
+        lines=tuple(lines),
+        complementary=total["complementary"],
+        franchise=total["franchise"],
+        deferred=deferred,
+    )
 
 
 @dataclass(frozen=True)
@@ -286,6 +443,7 @@ class Sheet:
     tiers_payant: bool
     degraded: bool
     amounts: Amounts
+    ald: tuple[bool, ...] = ()
 
     @property
     def ins(self) -> str:
@@ -299,6 +457,7 @@ class Sheet:
             "care_date": self.care_date,
             "ins": self.ins,
             "acts": list(self.acts),
+            "ald": list(self.ald),
             "tiers_payant": self.tiers_payant,
             "degraded": self.degraded,
             "rights": self.rights.as_json(),
@@ -323,18 +482,7 @@ def fingerprint(content: dict) -> str:
 
 def sheet_of(content: dict) -> Sheet:
     """A sheet from the content it travels as, amounts as written (the platform checks them)."""
-    amounts = content["amounts"]
-    lines = tuple(
-        Line(
-            line["code"],
-            line["label"],
-            Decimal(line["price"]),
-            int(line["rate"]),
-            Decimal(line["amo"]),
-            Decimal(line["participation_forfaitaire"]),
-        )
-        for line in content.get("lines", [])
-    )
+    lines = tuple(Line.from_json(line) for line in content.get("lines", []))
     return Sheet(
         number=content["number"],
         care_date=content["care_date"],
@@ -342,14 +490,8 @@ def sheet_of(content: dict) -> Sheet:
         acts=tuple(content["acts"]),
         tiers_payant=bool(content["tiers_payant"]),
         degraded=bool(content["degraded"]),
-        amounts=Amounts(
-            Decimal(amounts["base"]),
-            Decimal(amounts["amo"]),
-            Decimal(amounts["participation_forfaitaire"]),
-            Decimal(amounts["patient"]),
-            Decimal(amounts["due_now"]),
-            lines,
-        ),
+        amounts=Amounts.from_json(content["amounts"], lines),
+        ald=tuple(content.get("ald", ())),
     )
 
 
@@ -379,10 +521,11 @@ def build_sheet(
     care_date: str,
     tiers_payant: bool,
     degraded: bool,
-    pf_used: Decimal = ZERO,
+    used: Used = NOTHING_USED,
     number: str = "",
+    ald: tuple[bool, ...] = (),
 ) -> Sheet:
-    """A priced sheet under a fresh number (or `number`); `pf_used` as for `compute`."""
+    """A priced sheet under a fresh number (or `number`); `used` and `ald` as for `compute`."""
     return Sheet(
         number=number or new_number(care_date),
         care_date=care_date,
@@ -390,5 +533,6 @@ def build_sheet(
         acts=tuple(acts),
         tiers_payant=tiers_payant,
         degraded=degraded,
-        amounts=compute(acts, rights, care_date, tiers_payant, pf_used),
+        amounts=compute(acts, rights, care_date, tiers_payant, used, ald),
+        ald=ald,
     )

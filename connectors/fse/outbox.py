@@ -13,13 +13,12 @@ from __future__ import annotations
 import json
 import time
 from dataclasses import dataclass
-from decimal import Decimal
 from pathlib import Path
 
 from filelock import AsyncFileLock
 
 from bsp_tui.sqlite import SqliteFile
-from connectors.fse.models import ZERO, Sheet, new_number, sheet_of
+from connectors.fse.models import NOTHING_USED, ZERO, Sheet, Used, new_number, sheet_of
 from connectors.kit.local import profile_data
 
 OUTBOX_STEM, OUTBOX_SUFFIX = "fse-outbox", ".sqlite3"
@@ -166,17 +165,23 @@ class Outbox:
         row = self.db.one("SELECT COUNT(*) FROM sheets WHERE state IN (?, ?)", (PENDING, SENDING))
         return int(row[0]) if row else 0
 
-    def pf_queued(self, ins: str, year: str) -> Decimal:
-        """The participation forfaitaire of this patient's unacknowledged sheets that year.
+    def queued(self, ins: str, day: str) -> Used:
+        """The participation forfaitaire and franchise of this patient's unacknowledged
+        sheets in the year of `day` and on `day`.
 
-        Counted with the platform's ledger when a new sheet is priced, so that the yearly
-        cap holds across sheets that have not gone out yet.
+        Counted with the platform's ledger when a new sheet is priced, so that the caps
+        hold across sheets that have not gone out yet.
         """
         waiting = self._entries(
             "WHERE ins = ? AND care_date LIKE ? AND state IN (?, ?)",
-            (ins, f"{year}-%", PENDING, SENDING),
+            (ins, f"{day[:4]}-%", PENDING, SENDING),
         )
-        return sum((e.sheet.amounts.pf for e in waiting), ZERO)
+        used = NOTHING_USED
+        for entry in waiting:
+            a = entry.sheet.amounts
+            today = entry.care_date == day
+            used += Used(a.pf, a.pf if today else ZERO, a.franchise, a.franchise if today else ZERO)
+        return used
 
     def claim(self, batch_id: str, limit: int) -> list[Entry]:
         """Mark up to `limit` unacknowledged sheets as sent in `batch_id`; return them.

@@ -10,7 +10,6 @@ certificate. "Mettre en boîte d'envoi" queues it locally: nothing needs the net
 from __future__ import annotations
 
 from datetime import date
-from decimal import Decimal
 
 import httpx
 from textual import on
@@ -36,6 +35,7 @@ from connectors.fse.models import (
     MAX_ACTS,
     TIERS_PAYANT_REQUIRED,
     Rights,
+    Used,
     build_sheet,
     compute,
     french_euros,
@@ -246,8 +246,8 @@ class FseView(ConnectorView):
     def toggled(self) -> None:
         self.update_amounts()
 
-    def _pf_used(self, rights: Rights) -> Decimal:
-        return rights.pf_used + self.outbox.pf_queued(rights.ins, self.today[:4])
+    def _used(self, rights: Rights) -> Used:
+        return rights.used + self.outbox.queued(rights.ins, self.today)
 
     def update_amounts(self) -> None:
         """Price the sheet again and show the lines and the totals."""
@@ -262,7 +262,7 @@ class FseView(ConnectorView):
             shown.update("Montants : en attente des droits du patient.")
             return
         paying = self.query_one("#fse-tiers-payant", Checkbox).value
-        amounts = compute(self.acts, rights, self.today, paying, self._pf_used(rights))
+        amounts = compute(self.acts, rights, self.today, paying, self._used(rights))
         table.add_rows(
             [
                 literal_row(
@@ -312,7 +312,7 @@ class FseView(ConnectorView):
         degraded = self.query_one("#fse-degraded", Checkbox).value or self.typed
         if degraded and rights.source == "carte":
             rights = rights.without_card()
-        sheet = build_sheet(rights, self.acts, self.today, paying, degraded, self._pf_used(rights))
+        sheet = build_sheet(rights, self.acts, self.today, paying, degraded, self._used(rights))
         entry = self.outbox.add(sheet)
         self.acts = []
         self.update_amounts()

@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlalchemy import Column, Double, Index, Integer, MetaData, Table, Text
 
 from bsp_tui.domain.patients import normalise_name
-from bsp_tui.platform.api import Patients, Schema, Seeding
+from bsp_tui.platform.api import Patients, Schema, Seeding, Tx
 
 TABLES = MetaData()
 Table(
@@ -41,12 +41,20 @@ Table(
             "reason",
             "amounts",
             "pf",
+            "franchise",
         )
     ),
     Column("received", Double, nullable=False),
     Index("fse_sheets_by_patient", "ins", "status", "care_date"),
 )
-SCHEMA = Schema("fse", 1, TABLES)
+
+
+def _franchise_column(tx: Tx) -> None:
+    """Version 2: the franchise médicale each billed sheet took (none before)."""
+    tx.execute("ALTER TABLE fse_sheets ADD COLUMN franchise TEXT NOT NULL DEFAULT '0.00'")
+
+
+SCHEMA = Schema("fse", 2, TABLES, {1: _franchise_column})
 
 # The scenario patient whose rights are closed, by her traits (docs/emulation.md).
 CLOSED_SCENARIO = ("Lefèvre", "Hélène", "F", "1955-09-03")

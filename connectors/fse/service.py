@@ -47,6 +47,7 @@ from bsp_tui.platform.api import (
 from bsp_tui.platform.idempotency import Idempotency, is_race
 from connectors import fse as fse_package
 from connectors.fse.models import (
+    AMOUNT_FIELDS,
     CATALOGUE,
     EXEMPTIONS,
     MAX_ACTS,
@@ -54,6 +55,7 @@ from connectors.fse.models import (
     ZERO,
     Rights,
     Sheet,
+    Used,
     compute,
     euros,
     fingerprint,
@@ -132,15 +134,23 @@ def _field(name: str, message: str) -> ServiceError:
     return field_error(name, f"{message}.", "value", "value", REFUSAL_SYSTEM)
 
 
-_PF_SQL = (
-    "SELECT pf FROM fse_sheets WHERE ins = :ins AND status = 'accepted' AND care_date LIKE :year"
+_USED_SQL = (
+    "SELECT care_date, pf, franchise FROM fse_sheets"
+    " WHERE ins = :ins AND status = 'accepted' AND care_date LIKE :year"
 )
 
 
-def pf_used(conn: Tx, ins: str, year: str) -> Decimal:
-    """The participation forfaitaire billed to a patient in a calendar year."""
-    rows = conn.all(_PF_SQL, {"ins": ins, "year": f"{year}-%"})
-    return sum((Decimal(row["pf"]) for row in rows), ZERO)
+def used_by(conn: Tx, ins: str, day: str) -> Used:
+    """The participation forfaitaire and franchise billed to a patient in the calendar
+    year of `day`, and on `day` itself."""
+    rows = conn.all(_USED_SQL, {"ins": ins, "year": f"{day[:4]}-%"})
+
+    def total(name: str, on_day: bool) -> Decimal:
+        return sum((Decimal(r[name]) for r in rows if not on_day or r["care_date"] == day), ZERO)
+
+    return Used(
+        total("pf", False), total("pf", True), total("franchise", False), total("franchise", True)
+    )
 
 
 @dataclass(frozen=True)
@@ -171,7 +181,7 @@ def rights_of(context: ServiceContext, ins: str, day: str) -> Rights | None:
     if known is None or known.card is None:
         return None
     with context.db.read() as conn:
-        used = pf_used(conn, ins, day[:4])
+        used = used_by(conn, ins, day)
     card = known.card
     return Rights(
         ins=ins,
@@ -186,7 +196,10 @@ def rights_of(context: ServiceContext, ins: str, day: str) -> Rights | None:
         rank=card.rank,
         source="carte",
         closed_on=known.closed_on,
-        pf_used=used,
+        pf_used=used.pf_year,
+        pf_today=used.pf_day,
+        franchise_used=used.franchise_year,
+        franchise_today=used.franchise_day,
     )
 
 
@@ -309,9 +322,6 @@ class MalformedSheetError(ValueError):
         self.field = field
 
 
-_AMOUNT_FIELDS = ("base", "amo", "participation_forfaitaire", "patient", "due_now")
-
-
 def _valid(content: dict, today: str) -> Sheet:
     """The sheet, every field of the expected type and range; MalformedSheetError otherwise."""
     try:
@@ -325,6 +335,7 @@ def _valid(content: dict, today: str) -> Sheet:
         ("care_date", _is_day(sheet.care_date) and sheet.care_date <= today),
         ("acts", bool(sheet.acts) and all(isinstance(code, str) for code in sheet.acts)),
         ("acts", len(sheet.acts) <= MAX_ACTS),
+        ("ald", len(sheet.ald) <= len(sheet.acts) and all(type(f) is bool for f in sheet.ald)),
         ("rights.ins", isinstance(r.ins, str) and not ins_problem(r.ins)),
         ("rights.birthdate", _is_day(r.birthdate)),
         ("care_date", _is_day(r.birthdate) and r.birthdate <= sheet.care_date),
@@ -335,10 +346,17 @@ def _valid(content: dict, today: str) -> Sheet:
     for field, ok in checks:
         if not ok:
             raise MalformedSheetError(field)
-    for name, value in zip(_AMOUNT_FIELDS, sheet.amounts.as_decimals(), strict=True):
+    for name, value in zip(AMOUNT_FIELDS, sheet.amounts.as_decimals(), strict=True):
         if not (value.is_finite() and -MAX_AMOUNT <= value <= MAX_AMOUNT):
             raise MalformedSheetError(f"amounts.{name}")
     return sheet
+
+
+def _card_binds(sheet: Sheet) -> bool:
+    """True for a sheet made in SESAM-Vitale mode with rights the card showed open on the
+    day of care: the caisse is bound by them, whatever it closed since."""
+    rights = sheet.rights
+    return rights.source == "carte" and not sheet.degraded and rights.open_on(sheet.care_date)
 
 
 def _check(context: ServiceContext, conn: Tx, content: dict, today: str) -> tuple[dict, str, str]:
@@ -359,13 +377,15 @@ def _check(context: ServiceContext, conn: Tx, content: dict, today: str) -> tupl
     if day < known.identity.birthdate:
         # The birth date the platform holds, not the sheet's: care before birth is a typo.
         return _outcome(number, "rejected", MALFORMED_SHEET, field="care_date"), ins, day
-    if known.closed_on and day >= known.closed_on:
+    if known.closed_on and day >= known.closed_on and not _card_binds(sheet):
         return _outcome(number, "rejected", RIGHTS_CLOSED), ins, day
-    # The yearly cap is counted one sheet at a time per patient, whichever batch it is in.
+    # The caps (participation forfaitaire and franchise, per day and per year) are
+    # counted one sheet at a time per patient, whichever batch it is in.
     conn.serialize(f"fse pf {ins}")
-    paid = pf_used(conn, ins, day[:4])
+    used = used_by(conn, ins, day)
     rights = _rights_on_file(sheet.rights, known)
-    expected = compute(list(sheet.acts), rights, day, sheet.tiers_payant, paid).as_json()
+    amounts = compute(list(sheet.acts), rights, day, sheet.tiers_payant, used, sheet.ald)
+    expected = amounts.as_json()
     if expected != sheet.amounts.as_json():
         return _outcome(number, "rejected", AMOUNTS_DIFFER, expected), ins, day
     return _outcome(number, "accepted", "", expected), ins, day
@@ -389,12 +409,12 @@ def _receive(context: ServiceContext, conn: Tx, content: dict, batch_id: str, to
         already = {"already_received": True}
         return _outcome(number, row["status"], row["code"], json.loads(row["amounts"])) | already
     outcome, ins, care_date = _check(context, conn, content, today)
-    pf = outcome["amounts"].get("participation_forfaitaire", "0.00")
+    accepted = outcome["status"] == "accepted"
     conn.execute(
         "INSERT INTO fse_sheets (number, batch_id, national_id, ins, care_date, fingerprint,"
-        " status, code, reason, amounts, pf, received) VALUES (:number, :batch_id,"
+        " status, code, reason, amounts, pf, franchise, received) VALUES (:number, :batch_id,"
         " :national_id, :ins, :care_date, :fingerprint, :status, :code, :reason, :amounts,"
-        " :pf, :received)",
+        " :pf, :franchise, :received)",
         {
             "number": number,
             "batch_id": batch_id,
@@ -406,7 +426,8 @@ def _receive(context: ServiceContext, conn: Tx, content: dict, batch_id: str, to
             "code": outcome["code"],
             "reason": outcome["reason"],
             "amounts": json.dumps(outcome["amounts"]),
-            "pf": pf if outcome["status"] == "accepted" else "0.00",
+            "pf": outcome["amounts"]["participation_forfaitaire"] if accepted else "0.00",
+            "franchise": outcome["amounts"]["franchise"] if accepted else "0.00",
             "received": context.now,
         },
     )

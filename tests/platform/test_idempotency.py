@@ -105,7 +105,7 @@ async def test_an_fse_batch_whose_answer_was_lost_is_billed_once_and_answered_th
     client, _ = await losing_client(platform, "fse")
     fse = FseClient(client)
     rights = await fse.rights(platform.patient(0), TODAY)  # the first request's answer is lost
-    sheet = build_sheet(rights, ["G"], TODAY, False, False, rights.pf_used)
+    sheet = build_sheet(rights, ["G"], TODAY, False, False, rights.used)
     arl = await fse.send_batch("LOT-P", [sheet.content()])
     (result,) = arl.sheets
     assert result.accepted and not result.already_received  # the first answer, not a replay
@@ -213,7 +213,7 @@ async def test_dmp_additions_and_fse_batches_answer_a_key_as_the_first_time(
     fse = {"Authorization": f"Bearer {await platform.token('generaliste', 'fse')}"}
     read = await platform.emu.http.post("/api/fse/rights", json={"ins": ins}, headers=fse)
     rights = Rights.from_json(read.json())
-    sheet = build_sheet(rights, ["G"], TODAY, False, False, rights.pf_used)
+    sheet = build_sheet(rights, ["G"], TODAY, False, False, rights.used)
     batch = {"batch_id": "LOT-K", "sheets": [sheet.content()]}
     sent = [
         await platform.emu.http.post(

@@ -67,7 +67,7 @@ class Harness(harness.Harness):
     ) -> Sheet:
         """A sheet priced on the rights the platform reads for that patient today."""
         rights = await (await self.client(persona)).rights(ins, TODAY)
-        return build_sheet(rights, acts, TODAY, tiers_payant, False, rights.pf_used)
+        return build_sheet(rights, acts, TODAY, tiers_payant, False, rights.used)
 
 
 @pytest.fixture

@@ -56,13 +56,15 @@ def states(launcher: Launcher) -> dict[str, str]:
 
 def test_the_act_catalogue(cli: dict[str, Launcher]) -> None:
     acts = {a["code"]: a for a in data(cli["generaliste"].run("fse", "acts", "--json"))["acts"]}
-    assert {code: acts[code]["tariff"] for code in ("G", "GS", "VG", "APC", "AMI1", "IFD")} == {
+    codes = ("G", "GS", "VG", "MD", "APC", "AMI1", "IFD")
+    assert {code: acts[code]["tariff"] for code in codes} == {
         "G": "30.00",
         "GS": "30.00",
-        "VG": "40.00",
+        "VG": "30.00",
+        "MD": "10.00",
         "APC": "60.00",
         "AMI1": "3.15",
-        "IFD": "2.50",
+        "IFD": "2.75",
     }
     assert acts["G"]["under_six"] == "35.00" and acts["AMI1"]["paramedical"] is True
     assert "Consultation de médecine générale" in ok(cli["infirmier"].run("fse", "acts")).stdout
@@ -77,9 +79,12 @@ def test_the_doctor_queues_sends_and_follows_a_sheet(
     assert sheet["amounts"] == {
         "base": "30.00",
         "amo": "19.00",
+        "complementary": "0.00",
         "participation_forfaitaire": "2.00",
+        "franchise": "0.00",
         "patient": "11.00",
         "due_now": "30.00",
+        "deferred": "0.00",
     }
     assert (sheet["state"], sheet["rights"]["source"], sheet["patient"]) == (
         "pending",
@@ -89,8 +94,11 @@ def test_the_doctor_queues_sends_and_follows_a_sheet(
     plain = ok(doctor.run("fse", "new", dupont, "--act", "g", "--act", "APC", "--tiers-payant"))
     second = plain.stdout.split()[0]
     assert "mis en boîte d'envoi" in plain.stdout and "tiers payant" in plain.stdout
-    # The participation of the first sheet, still waiting, counts for the second one.
-    assert data(doctor.run("fse", "show", second, "--json"))["amounts"]["amo"] == "59.00"
+    # The participation of the first sheet, still waiting, counts for the second one (€4
+    # a day); under tiers payant the AMO pays its whole share and the €2 are deferred.
+    amounts = data(doctor.run("fse", "show", second, "--json"))["amounts"]
+    assert (amounts["participation_forfaitaire"], amounts["deferred"]) == ("2.00", "2.00")
+    assert (amounts["amo"], amounts["due_now"]) == ("63.00", "27.00")
     assert states(doctor) == {number: "pending", second: "pending"}
     shown = ok(doctor.run("fse", "show", number)).stdout
     assert "en attente" in shown and "AMO 19,00 €" in shown
@@ -110,7 +118,7 @@ def test_the_nurse_bills_paramedical_acts_and_a_rejection_is_shown(
     nurse, ame = cli["infirmier"], patients["ouedraogo"]["ins"]
     sheet = data(nurse.run("fse", "new", ame, "--act", "AMI1", "--act", "IFD", "--json"))
     assert (sheet["rights"]["exemption"], sheet["tiers_payant"]) == ("AME", True)
-    assert (sheet["amounts"]["amo"], sheet["amounts"]["due_now"]) == ("5.65", "0.00")
+    assert (sheet["amounts"]["amo"], sheet["amounts"]["due_now"]) == ("5.90", "0.00")
     refused(nurse.run("fse", "new", ame, "--act", "AMI1", "--no-tiers-payant"), 2, "obligatoire")
     wrong = data(nurse.run("fse", "new", ame, "--act", "G", "--json"))["number"]
     sent = ok(nurse.run("fse", "send"))
@@ -189,8 +197,11 @@ def test_with_the_service_down_or_the_platform_gone_nothing_is_lost(
     gone = Launcher(served, Path(doctor.env["BSP_HOME"]), BSP_PLATFORM_URL="http://127.0.0.1:9")
     refused(gone.run("fse", "send"), 6, LEAVES_ONE)
     refused(gone.run("fse", "new", dupont, "--act", "G"), 6, "Rien n'a été mis en boîte")
-    typed = ("--degraded", "--birthdate", patients["dupont"]["birthdate"], "--json")
-    offline = data(gone.run("fse", "new", dupont, "--act", "G", *typed))["number"]
+    # Typed rights know nothing of the day's participation: the patient has not been
+    # billed more than €2 today, so the €4 daily cap leaves the €2 typed offline.
+    leroy = patients["leroy"]
+    typed = ("--degraded", "--birthdate", leroy["birthdate"], "--json")
+    offline = data(gone.run("fse", "new", leroy["ins"], "--act", "G", *typed))["number"]
     faults = f"{served.url}/demo/faults"
     assert httpx.put(faults, json={"down": ["fse"]}, headers=served.trainer).status_code == 200
     try:

@@ -21,7 +21,7 @@ async def _send(fse: Harness, persona: str, content: dict) -> dict:
 
 async def test_a_sheet_has_at_most_max_acts_acts(fse: Harness) -> None:
     read = await (await fse.client("generaliste")).rights(DUPONT, TODAY)
-    many = build_sheet(read, ["APC"] * (MAX_ACTS + 1), TODAY, False, False, read.pf_used)
+    many = build_sheet(read, ["APC"] * (MAX_ACTS + 1), TODAY, False, False, read.used)
     result = await _send(fse, "generaliste", many.content())
     assert (result["status"], result["code"]) == ("rejected", "R07")
     assert "(acts)" in result["reason"]

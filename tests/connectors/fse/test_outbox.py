@@ -13,7 +13,7 @@ import pytest
 
 from connectors.fse import sender
 from connectors.fse.client import FseClient
-from connectors.fse.models import build_sheet
+from connectors.fse.models import ZERO, build_sheet
 from connectors.fse.outbox import ACCEPTED, PENDING, REJECTED, SENDING, Outbox, outbox_path
 from connectors.fse.sender import SendBusyError, send_outbox
 from tests.connectors.fse.conftest import TODAY, Harness, rights
@@ -81,9 +81,14 @@ def test_the_participation_of_waiting_sheets_counts(outbox: Outbox) -> None:
     queued(outbox, ("G", "G"))
     other = queued(outbox)
     queued(outbox, ins="189127511100174")
-    assert outbox.pf_queued("262037511122263", TODAY[:4]) == Decimal("6.00")
+    used = outbox.queued("262037511122263", TODAY)
+    assert (used.pf_year, used.pf_day, used.franchise_year) == (Decimal(6), Decimal(6), ZERO)
     outbox.record(other, accepted=True)
-    assert outbox.pf_queued("262037511122263", TODAY[:4]) == Decimal("4.00")
+    assert outbox.queued("262037511122263", TODAY).pf_year == Decimal("4.00")
+    nursing = build_sheet(rights(), ["AMI1", "AMI1"], TODAY, False, False)
+    outbox.add(nursing)
+    used = outbox.queued("262037511122263", TODAY)
+    assert (used.franchise_year, used.franchise_day) == (Decimal(2), Decimal(2))
 
 
 def unreachable(request: httpx.Request) -> httpx.Response:
@@ -121,8 +126,11 @@ async def test_two_senders_at_once_send_each_sheet_once(fse: Harness, tmp_path: 
     path = outbox_path(tmp_path, "default")
     one, two = Outbox(path), Outbox(path)
     patient = "262037511122263"
+    read = await (await fse.client("generaliste")).rights(patient, TODAY)
     for _ in range(6):
-        one.add(await fse.sheet("generaliste", patient, ["APC"]))
+        # Priced as the launcher does, counting the sheets already waiting (€4 a day).
+        used = read.used + one.queued(patient, TODAY)
+        one.add(build_sheet(read, ["APC"], TODAY, False, False, used))
     sent: list[int] = []
 
     class Counting(FseClient):

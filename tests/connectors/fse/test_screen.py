@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import replace
+from decimal import Decimal
 
 import httpx
 import pytest
@@ -15,7 +16,7 @@ from textual.widgets import Checkbox, DataTable, Select, Static, TabbedContent
 
 from bsp_tui.app.app import BspApp
 from bsp_tui.domain.patients import PatientContext
-from connectors.fse.models import Rights, build_sheet
+from connectors.fse.models import Rights, Used, build_sheet
 from connectors.fse.outbox import ACCEPTED, PENDING, REJECTED, profile_outbox
 from connectors.fse.screen import NO_PATIENT, RIGHTS_UNREAD, FseView
 from tests.app.conftest import (  # noqa: F401 - autouse fixtures of the launcher's tests
@@ -117,8 +118,8 @@ async def test_amounts_follow_the_acts_and_the_sheet_is_queued() -> None:
         await wait_for(pilot, lambda: "Base 90,00 €" in shown(view, "#fse-amounts"))
         assert view.query_one("#fse-lines", DataTable).row_count == 2
         assert "À payer maintenant : 90,00 €" in shown(view, "#fse-amounts")
-        await pilot.press("t")
-        await wait_for(pilot, lambda: "À payer maintenant : 31,00 €" in shown(view, "#fse-amounts"))
+        await pilot.press("t")  # tiers payant: the AMO pays €63, the €4 of PF are deferred
+        await wait_for(pilot, lambda: "À payer maintenant : 27,00 €" in shown(view, "#fse-amounts"))
         await pilot.press("d")  # the act under the cursor: the first, G
         await wait_for(pilot, lambda: "Base 60,00 €" in shown(view, "#fse-amounts"))
         assert view.acts == ["APC"]
@@ -131,7 +132,7 @@ async def test_amounts_follow_the_acts_and_the_sheet_is_queued() -> None:
             ("APC",),
             True,
         )
-        assert entry.sheet.amounts.amo.to_eng_string() == "40.00"
+        assert entry.sheet.amounts.amo.to_eng_string() == "42.00"
         assert view.query_one("#fse-outbox", DataTable).row_count == 1
 
 
@@ -171,7 +172,7 @@ async def test_the_degraded_toggle_drops_the_card_and_keeps_the_rights_read() ->
         (entry,) = view.outbox.entries()
         rights = entry.sheet.rights
         assert entry.sheet.degraded and (rights.source, rights.serial) == ("en_ligne", "")
-        assert entry.sheet.amounts.amo.to_eng_string() == "26.00"
+        assert entry.sheet.amounts.amo.to_eng_string() == "19.00"  # VG €30
 
 
 async def test_without_rights_the_sheet_is_made_in_degraded_mode_offline() -> None:
@@ -184,7 +185,8 @@ async def test_without_rights_the_sheet_is_made_in_degraded_mode_offline() -> No
         view.query_one("#fse-exemption", Select).value = "ALD"
         view.query_one("#fse-degraded", Checkbox).value = False  # typed rights stay degraded
         await add(pilot, view, "G")
-        await wait_for(pilot, lambda: "AMO 28,00 €" in shown(view, "#fse-amounts"))
+        # The screen flags no act as related to the ALD: 70 %, less the PF.
+        await wait_for(pilot, lambda: "AMO 19,00 €" in shown(view, "#fse-amounts"))
         await pilot.press("m")
         await wait_for(pilot, lambda: "mise en boîte d'envoi" in shown(view, "#fse-status"))
         (entry,) = view.outbox.entries()
@@ -195,7 +197,9 @@ async def test_the_outbox_sends_and_shows_the_arl_and_states() -> None:
     outbox = profile_outbox()
     rights = RIGHTS
     good = outbox.add(build_sheet(rights, ["G"], "2025-06-15", False, False)).number
-    bad = outbox.add(build_sheet(rights, ["VG"], "2025-06-15", False, False, 2)).number
+    bad = outbox.add(
+        build_sheet(rights, ["VG"], "2025-06-15", False, False, Used(Decimal(2)))
+    ).number
     outbox.close()
     app = HostApp(FseView, fake_context("fse", platform({"VG": "R01"}), PATIENT))
     async with app.run_test(size=SIZE) as pilot:

@@ -11,7 +11,7 @@ import pytest
 
 from bsp_tui.domain.patients import ins_key
 from connectors.fse.client import FseError
-from connectors.fse.models import build_sheet, new_number
+from connectors.fse.models import Used, build_sheet, new_number
 from connectors.fse.seed import CLOSED_SCENARIO_ON
 from connectors.fse.service import MAX_SHEETS
 from tests.connectors.fse.conftest import TODAY, Harness, outcome, refusal, rights
@@ -97,7 +97,7 @@ async def test_a_positive_arl_bills_each_sheet_once(fse: Harness) -> None:
     assert [(s.accepted, s.already_received) for s in again.sheets] == [(True, True)] * 2
     assert fse.billed() == 2
     billing = await client.billing()
-    assert billing["billed"] == 2 and billing["amo_total"] == "49.00"  # 19 + 30
+    assert billing["billed"] == 2 and billing["amo_total"] == "40.00"  # 19 + 21 (CSS pays 9)
     # The participation of the first sheet counts in the patient's year.
     assert (await client.rights(DUPONT, TODAY)).pf_used == Decimal("2.00")
 
@@ -156,15 +156,16 @@ async def test_the_yearly_cap_is_the_platform_s(fse: Harness) -> None:
     with fse.db.write() as conn:
         conn.execute(
             "INSERT INTO fse_sheets VALUES ('FSE-20250101-00000000', 'LOT-0', 'x', :ins, :day,"
-            " 'f', 'accepted', '', '', '{}', '49.00', 0)",
-            {"ins": DUPONT, "day": TODAY},
+            " 'f', 'accepted', '', '', '{}', '49.00', '0.00', 0)",
+            # Earlier in the year, so that only the yearly cap binds today.
+            {"ins": DUPONT, "day": TODAY[:5] + ("01-02" if TODAY[5:] == "01-01" else "01-01")},
         )
     read = await client.rights(DUPONT, TODAY)
     assert read.pf_used == Decimal("49.00")
     stale = build_sheet(read, ["G"], TODAY, False, False)  # priced as if nothing was paid
     assert stale.amounts.pf == Decimal("2.00")
     assert (await rejection(fse, "generaliste", stale.content()))[0] == "R03"
-    fresh = build_sheet(read, ["G", "G"], TODAY, False, False, read.pf_used)
+    fresh = build_sheet(read, ["G", "G"], TODAY, False, False, read.used)
     (result,) = (await client.send_batch("LOT-C", [fresh.content()])).sheets
     assert result.accepted and fresh.amounts.pf == Decimal("1.00")
     assert (await client.rights(DUPONT, TODAY)).pf_used == Decimal("50.00")
@@ -220,13 +221,51 @@ async def test_the_platform_prices_with_the_rights_it_holds(fse: Harness) -> Non
     client = await fse.client("generaliste")
     read = await client.rights(DUPONT, TODAY)
     assert read.exemption == ""
-    generous = build_sheet(replace(read, exemption="ALD"), ["G"], TODAY, True, False)
-    assert generous.amounts.amo == Decimal("28.00")
+    ald = (True,)
+    generous = build_sheet(replace(read, exemption="ALD"), ["G"], TODAY, True, False, ald=ald)
+    assert generous.amounts.amo == Decimal("30.00")
     (result,) = (await client.send_batch("LOT-G", [generous.content()])).sheets
     assert (result.accepted, result.code) == (False, "R03")
     # A patient no card carries: the rights typed from the certificate are the ones used.
     with fse.db.write() as conn:
         conn.execute("DELETE FROM card_beneficiaries WHERE ins = :ins", {"ins": DUPONT})
-    typed = build_sheet(replace(read, exemption="ALD", source="saisie"), ["G"], TODAY, True, True)
+    typed_rights = replace(read, exemption="ALD", source="saisie")
+    typed = build_sheet(typed_rights, ["G"], TODAY, True, True, ald=ald)
     (result,) = (await client.send_batch("LOT-T", [typed.content()])).sheets
     assert result.accepted and fse.billed(typed.number) == 1
+
+
+async def test_rights_read_from_the_card_bind_the_caisse_after_closure(fse: Harness) -> None:
+    client = await fse.client("generaliste")
+    # LEFÈVRE Hélène's card still shows her rights open; the caisse closed them since.
+    on_card = replace(await client.rights(LEFEVRE, TODAY), closed_on="")
+    sheet = build_sheet(on_card, ["G"], TODAY, False, False, on_card.used)
+    (result,) = (await client.send_batch("LOT-V", [sheet.content()])).sheets
+    assert result.accepted and fse.billed(sheet.number) == 1
+    # The same rights without the card (read online, degraded mode) carry no guarantee.
+    online = build_sheet(on_card.without_card(), ["G"], TODAY, False, True, on_card.used)
+    assert (await rejection(fse, "generaliste", online.content()))[0] == "R01"
+    # Nor do card-read rights that already showed the closure on the day of care.
+    closed = await client.rights(LEFEVRE, TODAY)
+    shown_closed = build_sheet(closed, ["G"], TODAY, False, False, closed.used)
+    assert (await rejection(fse, "generaliste", shown_closed.content()))[0] == "R01"
+
+
+async def test_the_platform_counts_the_daily_cap_and_the_franchise(fse: Harness) -> None:
+    doctor, nurse = await fse.client("generaliste"), await fse.client("infirmier")
+    two = await fse.sheet("generaliste", DUPONT, ["G", "APC"])
+    assert (await doctor.send_batch("LOT-D1", [two.content()])).sheets[0].accepted
+    read = await doctor.rights(DUPONT, TODAY)
+    assert (read.pf_used, read.pf_today) == (Decimal("4.00"), Decimal("4.00"))
+    # Priced as if nothing had been paid today: refused; priced with the day's: no PF.
+    stale = build_sheet(read, ["G"], TODAY, False, False, Used(read.pf_used))
+    assert (await rejection(fse, "generaliste", stale.content()))[0] == "R03"
+    fresh = build_sheet(read, ["G"], TODAY, False, False, read.used)
+    assert fresh.amounts.pf == Decimal("0.00")
+    assert (await doctor.send_batch("LOT-D2", [fresh.content()])).sheets[0].accepted
+    # The nurse's acts take the €1 franchise, in the platform's ledger too.
+    care = await fse.sheet("infirmier", DUPONT, ["AMI1", "AMI2", "IFD"])
+    assert (care.amounts.franchise, care.amounts.pf) == (Decimal("2.00"), Decimal("0.00"))
+    assert (await nurse.send_batch("LOT-N", [care.content()])).sheets[0].accepted
+    after = await nurse.rights(DUPONT, TODAY)
+    assert (after.franchise_used, after.franchise_today) == (Decimal("2.00"), Decimal("2.00"))
