@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import sys
 from datetime import date
+from decimal import Decimal
 
 import click
 import httpx
@@ -28,6 +29,7 @@ from connectors.fse.client import (
 from connectors.fse.models import (
     CATALOGUE,
     EXEMPTIONS,
+    Prescription,
     Rights,
     Sheet,
     build_sheet,
@@ -35,7 +37,7 @@ from connectors.fse.models import (
     french_euros,
 )
 from connectors.fse.outbox import Entry, leftover, profile_outbox
-from connectors.fse.sender import SendBusyError, send_outbox
+from connectors.fse.sender import SendBusyError, fetch_returns, send_outbox
 from connectors.kit.cli import (
     CommandError,
     client,
@@ -81,7 +83,7 @@ def amounts_lines(sheet: Sheet) -> list[str]:
 
 @click.group("fse")
 def group() -> None:
-    """FSE : les feuilles de soins électroniques (acts, new, outbox, send, show)."""
+    """FSE : les feuilles de soins électroniques (acts, new, outbox, send, returns, show)."""
 
 
 @group.command("acts")
@@ -160,6 +162,11 @@ async def _read_rights(ins: str, day: str, degraded: bool) -> Rights:
 @click.option(
     "--out-of-pathway", is_flag=True, help="Droits saisis : hors parcours de soins coordonnés."
 )
+@click.option("--prescriber", metavar="RPPS", help="Actes infirmiers : RPPS du prescripteur.")
+@click.option(
+    "--prescribed-on", metavar="YYYY-MM-DD", help="Actes infirmiers : date de la prescription."
+)
+@click.option("--scan", metavar="REF", help="Actes infirmiers : référence de la copie numérisée.")
 @click.option(
     "--tiers-payant/--no-tiers-payant",
     default=None,
@@ -176,12 +183,17 @@ async def new(
     regime: str,
     exemption: str | None,
     out_of_pathway: bool,
+    prescriber: str | None,
+    prescribed_on: str | None,
+    scan: str | None,
     tiers_payant: bool | None,
     as_json: bool,
 ) -> None:
     """Faire une feuille de soins pour le patient, en boîte d'envoi ; écrit son numéro."""
     ins = checked_ins(ins)
     chosen = checked_acts([*codes, *ald_codes])
+    day = date.today().isoformat()
+    prescription = _prescription(prescriber, prescribed_on, scan, day)
     ald = tuple(index >= len(codes) for index in range(len(chosen)))
     typed = birthdate is not None
     if typed and not degraded:
@@ -193,7 +205,6 @@ async def new(
             "--birthdate : obligatoire pour saisir des droits (--regime, --exemption, "
             "--out-of-pathway)."
         )
-    day = date.today().isoformat()
     if birthdate is not None:
         rights = typed_rights(ins, birthdate, regime, exemption or "", not out_of_pathway)
     else:
@@ -202,7 +213,9 @@ async def new(
     outbox = profile_outbox()
     try:
         used = rights.used + outbox.queued(ins, day)
-        sheet = build_sheet(rights, chosen, day, paying, degraded, used, ald=ald)
+        sheet = build_sheet(
+            rights, chosen, day, paying, degraded, used, ald=ald, prescription=prescription
+        )
         entry = outbox.add(sheet)
     finally:
         outbox.close()
@@ -213,12 +226,32 @@ async def new(
     _describe(entry)
 
 
+def _prescription(
+    prescriber: str | None, prescribed_on: str | None, scan: str | None, day: str
+) -> Prescription | None:
+    given = (prescriber, prescribed_on, scan)
+    if not any(given):
+        return None
+    if not all(given):
+        raise FseError.bad_input(
+            "--prescriber, --prescribed-on, --scan : la prescription les demande tous les trois."
+        )
+    prescription = Prescription(str(prescriber), str(prescribed_on), str(scan))
+    problem = prescription.problem(day)
+    if problem:
+        raise FseError.bad_input(f"--prescriber/--prescribed-on/--scan : {problem}.")
+    return prescription
+
+
 def _describe(entry: Entry) -> None:
     sheet = entry.sheet
     mode = " — mode dégradé" if sheet.degraded else ""
     who = f"{entry.patient} " if entry.patient else ""
     say(f"Patient : {who}(INS {entry.ins}) — soins du {entry.care_date}{mode}")
     say(sheet.rights.summary())
+    if sheet.prescription:
+        p = sheet.prescription
+        say(f"Prescription du {p.prescribed_on} (RPPS {p.prescriber}), copie {p.scan}")
     for line in amounts_lines(sheet):
         say(line)
 
@@ -287,10 +320,52 @@ async def send(as_json: bool) -> None:
         )
 
 
+@group.command("returns")
+@json_option
+@command
+async def returns_command(as_json: bool) -> None:
+    """Les retours de la caisse : chaque feuille acquittée, payée (montant, date) ou rejetée."""
+    outbox = profile_outbox()
+    try:
+        try:
+            async with client("fse") as http:
+                report = await fetch_returns(outbox, FseClient(http))
+        except (SsoError, FseError) as error:
+            raise failure(error, "Retours illisibles :") from None
+        except httpx.TransportError:
+            raise CommandError(
+                "Retours illisibles : plateforme injoignable.", ExitCode.UNREACHABLE, "unreachable"
+            ) from None
+        entries = {e.number: e for e in outbox.entries()}
+    finally:
+        outbox.close()
+    if as_json:
+        print_json(report.as_json())
+        return
+    if not report.returns:
+        say("Aucun retour pour l'instant.")
+        return
+    for item in report.returns:
+        entry = entries.get(item["number"])
+        if item["status"] == "paid":
+            what = f"payée {french_euros(Decimal(item['amount']))} le {item['paid_on']}"
+        else:
+            what = f"rejetée ({item['code']} : {item['reason']})"
+        outside = "" if entry else " (hors de cette boîte d'envoi)"
+        say(f"{item['number']}  {what}{outside}")
+    summary = report.as_json()
+    say(
+        f"{summary['paid']} payée(s), {summary['rejected']} rejetée(s) ; "
+        f"{report.recorded} nouveau(x) retour(s).",
+        err=True,
+    )
+
+
 @group.command("outbox")
 @json_option
 def outbox_command(as_json: bool) -> None:
-    """La boîte d'envoi : chaque feuille et son état (en attente, envoyée, acceptée, rejetée)."""
+    """La boîte d'envoi : chaque feuille et son état (en attente, envoyée, acquittée, payée,
+    rejetée)."""
     outbox = profile_outbox()
     try:
         entries = outbox.entries()

@@ -188,9 +188,16 @@ class FseClient:
         """Send a batch of sheets (as they travel); the platform's ARL."""
         return arl_of(await self._post("/batches", {"batch_id": batch_id, "sheets": contents}))
 
-    async def billing(self) -> dict:
-        """The caller's sheets as the platform holds them, billed or rejected."""
-        response = await self._http.get("/billing")
+    async def _get(self, path: str) -> dict:
+        response = await self._http.get(path)
         if response.status_code != 200:
             raise FseError.from_response(response)
         return response.json()
+
+    async def billing(self) -> dict:
+        """The caller's sheets as the platform holds them, billed or rejected."""
+        return await self._get("/billing")
+
+    async def returns(self) -> list[dict]:
+        """The returns of the caller's settled sheets: paid (amount, date) or rejected."""
+        return (await self._get("/returns"))["returns"]

@@ -427,6 +427,43 @@ def compute(
     )
 
 
+_RPPS = re.compile(r"\d{11}")
+_SCAN = re.compile(r"[A-Za-z0-9-]{1,64}")
+
+
+@dataclass(frozen=True)
+class Prescription:
+    """The prescription a nursing act executes: the prescriber's RPPS number, the date
+    it was made, and the reference of its scanned copy (SCOR-like)."""
+
+    prescriber: str
+    prescribed_on: str
+    scan: str
+
+    def problem(self, care_date: str) -> str | None:
+        """What is wrong with it for care on `care_date`, in French, or None."""
+        if not isinstance(self.prescriber, str) or not _RPPS.fullmatch(self.prescriber):
+            return "numéro RPPS du prescripteur : 11 chiffres attendus"
+        if not isinstance(self.prescribed_on, str) or not _is_iso_day(self.prescribed_on):
+            return "date de prescription AAAA-MM-JJ attendue"
+        if self.prescribed_on > care_date:
+            return "prescription postérieure aux soins"
+        if not isinstance(self.scan, str) or not _SCAN.fullmatch(self.scan):
+            return "référence de la copie numérisée : lettres, chiffres et tirets (64 au plus)"
+        return None
+
+    def as_json(self) -> dict:
+        """The JSON shape."""
+        return asdict(self)
+
+
+def _is_iso_day(value: str) -> bool:
+    try:
+        return date.fromisoformat(value).isoformat() == value
+    except ValueError:
+        return False
+
+
 @dataclass(frozen=True)
 class Sheet:
     """A care sheet as it is queued and sent: its content and its amounts.
@@ -444,6 +481,7 @@ class Sheet:
     degraded: bool
     amounts: Amounts
     ald: tuple[bool, ...] = ()
+    prescription: Prescription | None = None
 
     @property
     def ins(self) -> str:
@@ -463,6 +501,7 @@ class Sheet:
             "rights": self.rights.as_json(),
             "amounts": self.amounts.as_json(),
             "lines": [line.as_json() for line in self.amounts.lines],
+            "prescription": self.prescription.as_json() if self.prescription else None,
         }
 
     def fingerprint(self) -> str:
@@ -492,6 +531,9 @@ def sheet_of(content: dict) -> Sheet:
         degraded=bool(content["degraded"]),
         amounts=Amounts.from_json(content["amounts"], lines),
         ald=tuple(content.get("ald", ())),
+        prescription=Prescription(**prescribed)
+        if (prescribed := content.get("prescription"))
+        else None,
     )
 
 
@@ -524,8 +566,10 @@ def build_sheet(
     used: Used = NOTHING_USED,
     number: str = "",
     ald: tuple[bool, ...] = (),
+    prescription: Prescription | None = None,
 ) -> Sheet:
-    """A priced sheet under a fresh number (or `number`); `used` and `ald` as for `compute`."""
+    """A priced sheet under a fresh number (or `number`); `used` and `ald` as for `compute`;
+    `prescription` the one its nursing acts execute."""
     return Sheet(
         number=number or new_number(care_date),
         care_date=care_date,
@@ -535,4 +579,5 @@ def build_sheet(
         degraded=degraded,
         amounts=compute(acts, rights, care_date, tiers_payant, used, ald),
         ald=ald,
+        prescription=prescription,
     )

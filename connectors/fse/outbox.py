@@ -2,7 +2,8 @@
 
 One file per profile in the data folder (`fse-outbox-PROFILE.sqlite3`, WAL, synchronous
 FULL). A sheet moves `pending` (en attente) → `sending` (envoyée: claimed for a batch,
-not yet acknowledged) → `accepted` or `rejected` (the ARL's per-sheet result). A sender
+not yet acknowledged) → `accepted` (acquittée by the ARL) or `rejected` (refused at
+reception) → once its return has come back, `paid` (payée) or `rejected`. A sender
 killed at any moment leaves sheets `pending` or `sending`; the next sender claims both,
 and the platform, idempotent by sheet number, never bills one twice. Only one sender
 works on an outbox at a time: `send_lock` is a lock file beside it.
@@ -13,12 +14,21 @@ from __future__ import annotations
 import json
 import time
 from dataclasses import dataclass
+from decimal import Decimal
 from pathlib import Path
 
 from filelock import AsyncFileLock
 
 from bsp_tui.sqlite import SqliteFile
-from connectors.fse.models import NOTHING_USED, ZERO, Sheet, Used, new_number, sheet_of
+from connectors.fse.models import (
+    NOTHING_USED,
+    ZERO,
+    Sheet,
+    Used,
+    french_euros,
+    new_number,
+    sheet_of,
+)
 from connectors.kit.local import profile_data
 
 OUTBOX_STEM, OUTBOX_SUFFIX = "fse-outbox", ".sqlite3"
@@ -26,7 +36,14 @@ PENDING = "pending"
 SENDING = "sending"
 ACCEPTED = "accepted"
 REJECTED = "rejected"
-STATES = {PENDING: "en attente", SENDING: "envoyée", ACCEPTED: "acceptée", REJECTED: "rejetée"}
+PAID = "paid"
+STATES = {
+    PENDING: "en attente",
+    SENDING: "envoyée",
+    ACCEPTED: "acquittée",
+    REJECTED: "rejetée",
+    PAID: "payée",
+}
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS sheets (
@@ -36,6 +53,10 @@ CREATE TABLE IF NOT EXISTS sheets (
     reason TEXT NOT NULL DEFAULT '', updated REAL NOT NULL
 );
 CREATE INDEX IF NOT EXISTS sheets_by_state ON sheets (state, created);
+CREATE TABLE IF NOT EXISTS returns (
+    number TEXT PRIMARY KEY, status TEXT NOT NULL, code TEXT NOT NULL, reason TEXT NOT NULL,
+    amount TEXT NOT NULL, paid_on TEXT NOT NULL, recorded REAL NOT NULL
+);
 """
 
 
@@ -65,6 +86,8 @@ class Entry:
         label = STATES.get(self.state, self.state)
         if self.state == REJECTED:
             return f"{label} ({self.code} : {self.reason})"
+        if self.state == PAID:
+            return f"{label} ({self.reason})"
         return label
 
     def as_json(self) -> dict:
@@ -211,6 +234,38 @@ class Outbox:
                 "UPDATE sheets SET state = ?, updated = ? WHERE number = ? AND state = ?",
                 [(PENDING, time.time(), number, SENDING) for number in numbers],
             )
+
+    def record_return(self, number: str, paid: bool, detail: dict) -> bool:
+        """Record the return of an acknowledged sheet (its own transaction): `paid` with
+        `detail["amount"]` and `detail["paid_on"]`, else rejected with its `code` and
+        `reason`. False when the sheet is not waiting for its return (already recorded,
+        not acknowledged yet, or not in this outbox): nothing changes then."""
+        if paid:
+            when = detail["paid_on"]
+            code, reason = "", f"{french_euros(Decimal(detail['amount']))} le {when}"
+        else:
+            code, reason = detail["code"], detail["reason"]
+        with self.db.write() as conn:
+            changed = conn.execute(
+                "UPDATE sheets SET state = ?, code = ?, reason = ?, updated = ?"
+                " WHERE number = ? AND state = ?",
+                (PAID if paid else REJECTED, code, reason, time.time(), number, ACCEPTED),
+            ).rowcount
+            if changed:
+                conn.execute(
+                    "INSERT INTO returns (number, status, code, reason, amount, paid_on,"
+                    " recorded) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    (
+                        number,
+                        PAID if paid else REJECTED,
+                        code,
+                        detail.get("reason", ""),
+                        detail.get("amount", "0.00"),
+                        detail.get("paid_on", ""),
+                        time.time(),
+                    ),
+                )
+        return bool(changed)
 
     def record(self, number: str, accepted: bool, code: str = "", reason: str = "") -> None:
         """Record the platform's answer for one sheet (its own transaction)."""

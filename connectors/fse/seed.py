@@ -47,10 +47,23 @@ Table(
     Column("received", Double, nullable=False),
     Index("fse_sheets_by_patient", "ins", "status", "care_date"),
 )
+# The returns (RSP-like): one per accepted sheet once the caisse has settled it.
+Table(
+    "fse_returns",
+    TABLES,
+    Column("number", Text, primary_key=True),
+    *(
+        Column(name, Text, nullable=False)
+        for name in ("national_id", "status", "code", "reason", "amount", "paid_on")
+    ),
+    Column("settled", Double, nullable=False),
+    Index("fse_returns_by_professional", "national_id", "settled"),
+)
 
 
 def _franchise_column(tx: Tx) -> None:
-    """Version 2: the franchise médicale each billed sheet took (none before)."""
+    """Version 2: the franchise médicale each billed sheet took (none before); the
+    returns table is new, made with the others."""
     tx.execute("ALTER TABLE fse_sheets ADD COLUMN franchise TEXT NOT NULL DEFAULT '0.00'")
 
 

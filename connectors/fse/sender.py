@@ -5,7 +5,9 @@ writes `bsp-fse-failpoint NAME` on stderr when it reaches that point and then wa
 forever, so that a test can kill it exactly there. The points are `claimed` (sheets
 marked sent, request not made), `acknowledged` (the platform has billed the batch and
 answered, nothing recorded) and `recording` (the first sheet's result recorded, not
-the others). Without the variable they cost nothing.
+the others); for the returns, `returned` (fetched, nothing recorded) and
+`recording-returns` (the first new return recorded, not the others). Without the variable
+they cost nothing.
 """
 
 from __future__ import annotations
@@ -123,4 +125,41 @@ async def send_outbox(
     finally:
         report.left = outbox.waiting()
         await lock.release()
+    return report
+
+
+@dataclass
+class ReturnsReport:
+    """What fetching the returns did: every return the platform holds for the caller,
+    and how many of them this fetch recorded (the others were recorded before)."""
+
+    returns: list[dict] = field(default_factory=list)
+    recorded: int = 0
+
+    def as_json(self) -> dict:
+        """The JSON shape."""
+        paid = [r for r in self.returns if r["status"] == "paid"]
+        return {
+            "count": len(self.returns),
+            "recorded": self.recorded,
+            "paid": len(paid),
+            "rejected": len(self.returns) - len(paid),
+            "returns": self.returns,
+        }
+
+
+async def fetch_returns(outbox: Outbox, client: FseClient) -> ReturnsReport:
+    """Fetch the returns and record each in the outbox, one transaction per sheet.
+
+    Recording is idempotent (a sheet takes its return once, only once acknowledged), so
+    a fetch interrupted anywhere is completed by the next one; returns only report on
+    sheets, they never bill one.
+    """
+    report = ReturnsReport(await client.returns())
+    failpoint("returned")
+    for item in report.returns:
+        if outbox.record_return(item["number"], item["status"] == "paid", item):
+            report.recorded += 1
+            if report.recorded == 1:
+                failpoint("recording-returns")
     return report

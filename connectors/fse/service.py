@@ -6,6 +6,7 @@ a reusable form: this JSON interface is the emulation's own, mounted under `/api
     POST /api/fse/rights   {ins, care_date?}    → the beneficiary's rights (like ADRi)
     POST /api/fse/batches  {batch_id, sheets}   → the ARL of the batch
     GET  /api/fse/billing                       → the caller's sheets as the platform holds them
+    GET  /api/fse/returns                       → the returns of the caller's settled sheets
 
 A batch is acknowledged by an ARL: *negative* (`L01` empty or more than 100 sheets,
 `L02` one number twice in the batch, `L03` a batch or sheet that cannot be identified)
@@ -14,6 +15,12 @@ rejected with a code (`R01`…`R07`, see `REJECTIONS`). Every sheet received is 
 its number: the same sheet sent again is answered as before with `already_received`
 and is never billed twice; the same number with another content is rejected `R04`.
 A whole batch is processed in one transaction, so a billing and its ARL are one fact.
+
+The ARL only acknowledges: the payment or the rejection of each accepted sheet comes
+back later as a *return* (RSP/NOEMIE-like), `paid` with the amount the AMO pays and the
+date, or `rejected` with a motive (`P01`…, see `SETTLEMENT_REJECTIONS`). The emulation
+settles a sheet in the transaction that accepts it; the launcher fetches the returns
+whenever it likes, as often as it likes (they are the same each time).
 
 Errors are FHIR OperationOutcome: 400 for a body that is not a JSON object, 401 without
 a valid token, 403 for a profession that does not make care sheets, 404 for a patient
@@ -88,6 +95,8 @@ REJECTIONS = {
     ACT_NOT_ALLOWED: "acte non facturable par votre profession",
     MALFORMED_SHEET: "feuille incomplète ou mal formée",
 }
+NO_PRESCRIPTION = "P01"
+SETTLEMENT_REJECTIONS = {NO_PRESCRIPTION: "acte infirmier sans prescription"}
 NEGATIVE = {
     BATCH_EMPTY: f"lot vide ou de plus de {MAX_SHEETS} feuilles",
     BATCH_DUPLICATE: "le même numéro de feuille figure deux fois dans le lot",
@@ -134,9 +143,11 @@ def _field(name: str, message: str) -> ServiceError:
     return field_error(name, f"{message}.", "value", "value", REFUSAL_SYSTEM)
 
 
+# A sheet the caisse rejected at settlement took nothing from the patient.
 _USED_SQL = (
-    "SELECT care_date, pf, franchise FROM fse_sheets"
-    " WHERE ins = :ins AND status = 'accepted' AND care_date LIKE :year"
+    "SELECT care_date, pf, franchise FROM fse_sheets WHERE ins = :ins AND status = 'accepted'"
+    " AND care_date LIKE :year AND number NOT IN"
+    " (SELECT number FROM fse_returns WHERE status = 'rejected')"
 )
 
 
@@ -346,6 +357,8 @@ def _valid(content: dict, today: str) -> Sheet:
     for field, ok in checks:
         if not ok:
             raise MalformedSheetError(field)
+    if sheet.prescription is not None and sheet.prescription.problem(sheet.care_date):
+        raise MalformedSheetError("prescription")
     for name, value in zip(AMOUNT_FIELDS, sheet.amounts.as_decimals(), strict=True):
         if not (value.is_finite() and -MAX_AMOUNT <= value <= MAX_AMOUNT):
             raise MalformedSheetError(f"amounts.{name}")
@@ -431,7 +444,30 @@ def _receive(context: ServiceContext, conn: Tx, content: dict, batch_id: str, to
             "received": context.now,
         },
     )
+    if accepted:
+        _settle(context, conn, sheet_of(content), outcome["amounts"])
     return outcome
+
+
+def _settle(context: ServiceContext, conn: Tx, sheet: Sheet, amounts: dict) -> None:
+    """The return of an accepted sheet: paid what the AMO pays, or rejected with a motive."""
+    nursing = any(CATALOGUE[code].franchise_due for code in sheet.acts)
+    code = NO_PRESCRIPTION if nursing and sheet.prescription is None else ""
+    conn.execute(
+        "INSERT INTO fse_returns (number, national_id, status, code, reason, amount, paid_on,"
+        " settled) VALUES (:number, :national_id, :status, :code, :reason, :amount, :paid_on,"
+        " :settled)",
+        {
+            "number": sheet.number,
+            "national_id": context.caller.national_id,
+            "status": "rejected" if code else "paid",
+            "code": code,
+            "reason": SETTLEMENT_REJECTIONS.get(code, ""),
+            "amount": "0.00" if code else amounts["amo"],
+            "paid_on": "" if code else context.today(),
+            "settled": context.now,
+        },
+    )
 
 
 @router.post("/batches", openapi_extra=_BATCH_BODY)
@@ -510,3 +546,18 @@ def billing(context: Context) -> dict:
     billed = [s for s in sheets if s["status"] == "accepted"]
     total = sum((Decimal(s["amounts"]["amo"]) for s in billed), ZERO)
     return {"sheets": sheets, "billed": len(billed), "amo_total": euros(total)}
+
+
+@router.get("/returns")
+def returns(context: Context) -> dict:
+    """The returns of the caller's settled sheets, oldest first (see the module's docstring)."""
+    who = _caller(context)
+    rows = context.db.all(
+        "SELECT r.number, s.batch_id, s.care_date, r.status, r.code, r.reason, r.amount,"
+        " r.paid_on FROM fse_returns r JOIN fse_sheets s ON s.number = r.number"
+        " WHERE r.national_id = :national_id ORDER BY r.settled, r.number",
+        {"national_id": who.national_id},
+    )
+    found = [dict(row) for row in rows]
+    paid = sum((Decimal(r["amount"]) for r in found if r["status"] == "paid"), ZERO)
+    return {"count": len(found), "paid_total": euros(paid), "returns": found}

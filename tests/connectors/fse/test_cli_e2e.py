@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from datetime import date
 from pathlib import Path
 
 import httpx
@@ -109,7 +110,7 @@ def test_the_doctor_queues_sends_and_follows_a_sheet(
     assert billed(served, number) == billed(served, second) == 1
     assert ok(doctor.run("fse", "send")).stdout == "Aucune feuille en attente.\n"
     listing = ok(doctor.run("fse", "outbox")).stdout
-    assert "DUPONT MARIE LOUISE" in listing and "acceptée" in listing
+    assert "DUPONT MARIE LOUISE" in listing and "acquittée" in listing
 
 
 def test_the_nurse_bills_paramedical_acts_and_a_rejection_is_shown(
@@ -216,3 +217,33 @@ def test_with_the_service_down_or_the_platform_gone_nothing_is_lost(
     assert states(doctor)[number] == states(doctor)[offline] == "pending"
     assert data(doctor.run("fse", "send", "--json"))["accepted"] == 2
     assert billed(served, number) == billed(served, offline) == 1
+
+
+def test_the_nurse_follows_her_sheets_to_their_returns(
+    cli: dict[str, Launcher], patients: dict[str, dict], served: ServedPlatform
+) -> None:
+    nurse, leroy = cli["infirmier"], patients["leroy"]["ins"]
+    prescription = ("--prescriber", "10003456789", "--prescribed-on", date.today().isoformat())
+    refused(nurse.run("fse", "new", leroy, "--act", "AMI1", *prescription), 2, "--scan")
+    made = nurse.run("fse", "new", leroy, "--act", "AMI1", *prescription, "--scan", "SCOR-42")
+    prescribed = ok(made).stdout.split()[0]
+    assert "Prescription du" in made.stdout and "copie SCOR-42" in made.stdout
+    bare = data(nurse.run("fse", "new", leroy, "--act", "AMI2", "--json"))["number"]
+    assert data(nurse.run("fse", "send", "--json"))["accepted"] >= 2
+    assert {states(nurse)[n] for n in (prescribed, bare)} == {"accepted"}
+    report = data(nurse.run("fse", "returns", "--json"))
+    mine = {r["number"]: r for r in report["returns"]}
+    assert report["recorded"] == report["count"] >= 2
+    assert (mine[prescribed]["status"], mine[prescribed]["paid_on"]) == (
+        "paid",
+        date.today().isoformat(),
+    )
+    assert (mine[bare]["status"], mine[bare]["code"]) == ("rejected", "P01")
+    assert (states(nurse)[prescribed], states(nurse)[bare]) == ("paid", "rejected")
+    shown = ok(nurse.run("fse", "show", prescribed)).stdout
+    assert f"payée ({mine[prescribed]['amount'].replace('.', ',')} €" in shown
+    # Asked again: the same returns, none new, and nothing billed twice.
+    again = ok(nurse.run("fse", "returns"))
+    assert f"{bare}  rejetée (P01 : acte infirmier sans prescription)" in again.stdout
+    assert "0 nouveau(x) retour(s)" in again.stderr
+    assert billed(served, prescribed) == billed(served, bare) == 1

@@ -1,5 +1,6 @@
 """A real `bsp fse send` killed (SIGKILL) at each failpoint of a batch; the next send
-completes, and the platform bills every sheet exactly once.
+completes, and the platform bills every sheet exactly once. Likewise a `bsp fse returns`
+killed while it records: the next one records every return, each sheet once.
 
 The sender announces a failpoint on stderr and waits there (BSP_FSE_FAILPOINT); the
 test waits for the announcement with a deadline, then kills it. Nothing sleeps.
@@ -14,12 +15,21 @@ import subprocess
 import sys
 import threading
 from collections.abc import Iterator
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
 
-from connectors.fse.models import Rights, build_sheet
-from connectors.fse.outbox import ACCEPTED, PENDING, SENDING, Outbox, outbox_path
+from connectors.fse.models import Prescription, Rights, Used, build_sheet
+from connectors.fse.outbox import (
+    ACCEPTED,
+    PAID,
+    PENDING,
+    REJECTED,
+    SENDING,
+    Outbox,
+    outbox_path,
+)
 from tests.connectors.fse.conftest import TODAY
 from tests.e2e.conftest import ServedPlatform, run_bsp
 from tests.e2e.test_sso_cli import Launcher
@@ -58,21 +68,33 @@ def outbox(nurse: Launcher) -> Iterator[Outbox]:
 
 
 def queue_sheets(outbox: Outbox, patients: list[dict], count: int = 3) -> list[str]:
-    """Paramedical sheets (no participation forfaitaire: no dependence between tests)."""
+    """Paramedical sheets, priced with the franchise the patient's earlier sheets took
+    today (every sheet of this outbox not rejected is or will be billed)."""
     numbers = []
+    prescription = Prescription("10003456789", TODAY, "SCOR-CRASH")
     for patient in patients[:count]:
         rights = Rights(ins=patient["ins"], birthdate=patient["birthdate"])
-        numbers.append(outbox.add(build_sheet(rights, ["AMI1"], TODAY, False, True)).number)
+        taken = sum(
+            (
+                e.sheet.amounts.franchise
+                for e in outbox.entries()
+                if e.ins == rights.ins and e.state != REJECTED
+            ),
+            Decimal(0),
+        )
+        used = Used(franchise_year=taken, franchise_day=taken)
+        sheet = build_sheet(rights, ["AMI1"], TODAY, False, True, used, prescription=prescription)
+        numbers.append(outbox.add(sheet).number)
     return numbers
 
 
 class Sender:
-    """A `bsp fse send` subprocess whose stderr lines arrive in a queue."""
+    """A `bsp fse send` (or `returns`) subprocess whose stderr lines arrive in a queue."""
 
-    def __init__(self, launcher: Launcher, failpoint: str = "") -> None:
+    def __init__(self, launcher: Launcher, failpoint: str = "", command: str = "send") -> None:
         env = launcher.env | ({"BSP_FSE_FAILPOINT": failpoint} if failpoint else {})
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "bsp_tui", "fse", "send", "--json"],
+            [sys.executable, "-m", "bsp_tui", "fse", command, "--json"],
             env=env,
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
@@ -180,3 +202,36 @@ def test_two_senders_at_once_send_each_sheet_once(
     assert (report["accepted"], report["already_received"]) == (3, 0)
     assert billing(served, numbers) == [1, 1, 1]
     assert PENDING not in state_of(outbox, numbers)
+
+
+def returned(served: ServedPlatform, numbers: list[str]) -> list[int]:
+    """How many returns the platform holds for each sheet."""
+    with sqlite3.connect(served.home / "data" / "platform.sqlite3") as conn:
+        return [
+            conn.execute("SELECT COUNT(*) FROM fse_returns WHERE number = ?", (n,)).fetchone()[0]
+            for n in numbers
+        ]
+
+
+# failpoint → outbox states after the kill
+RETURN_POINTS = {"returned": [ACCEPTED] * 3, "recording-returns": [PAID, ACCEPTED, ACCEPTED]}
+
+
+@pytest.mark.parametrize("point", list(RETURN_POINTS))
+def test_returns_killed_while_recording_lose_nothing_and_record_each_once(
+    nurse: Launcher, outbox: Outbox, patients: list[dict], served: ServedPlatform, point: str
+) -> None:
+    Sender(nurse).finish()  # what earlier tests left, acknowledged
+    Sender(nurse, command="returns").finish()
+    numbers = queue_sheets(outbox, patients)
+    assert Sender(nurse).finish()["accepted"] == 3
+    fetcher = Sender(nurse, point, "returns")
+    fetcher.wait_for(f"bsp-fse-failpoint {point}")
+    fetcher.kill()
+    # The returns of one batch come by number: which sheet was recorded first is chance.
+    assert sorted(state_of(outbox, numbers)) == sorted(RETURN_POINTS[point])
+    report = Sender(nurse, command="returns").finish()
+    assert report["recorded"] == RETURN_POINTS[point].count(ACCEPTED)
+    assert state_of(outbox, numbers) == [PAID] * 3
+    assert Sender(nurse, command="returns").finish()["recorded"] == 0
+    assert billing(served, numbers) == returned(served, numbers) == [1, 1, 1]

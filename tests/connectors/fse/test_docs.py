@@ -8,7 +8,7 @@ from pathlib import Path
 
 from connectors.fse.cli import group
 from connectors.fse.models import CATALOGUE
-from connectors.fse.service import NEGATIVE, REJECTIONS
+from connectors.fse.service import NEGATIVE, REJECTIONS, SETTLEMENT_REJECTIONS
 
 DOCS = Path(__file__).resolve().parents[3] / "docs"
 
@@ -31,8 +31,9 @@ def test_every_fse_command_in_the_guide_exists_with_its_options() -> None:
 
 def test_the_arl_codes_in_the_docs_are_the_service_s() -> None:
     section = _section((DOCS / "emulation.md").read_text(encoding="utf-8"), "\n## FSE")
-    rows = dict(re.findall(r"^\| `([LR]\d\d)` \| [^|]+ \| ([^|]+) \|$", section, re.M))
-    assert {code: reason.strip() for code, reason in rows.items()} == NEGATIVE | REJECTIONS
+    rows = dict(re.findall(r"^\| `([LRP]\d\d)` \| [^|]+ \| ([^|]+) \|$", section, re.M))
+    codes = NEGATIVE | REJECTIONS | SETTLEMENT_REJECTIONS
+    assert {code: reason.strip() for code, reason in rows.items()} == codes
 
 
 def test_the_clinician_guide_names_the_acts_it_prices() -> None:

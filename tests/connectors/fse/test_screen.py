@@ -215,7 +215,7 @@ async def test_the_outbox_sends_and_shows_the_arl_and_states() -> None:
         assert view.outbox.get(good).state == ACCEPTED
         assert view.outbox.get(bad).state == REJECTED
         rows = [str(table.get_row_at(n)) for n in range(2)]
-        assert "acceptée" in rows[0] and "rejetée (R01 : droits fermés" in rows[1]
+        assert "acquittée" in rows[0] and "rejetée (R01 : droits fermés" in rows[1]
         await pilot.press("f")
         assert view.query_one(TabbedContent).active == "fse-tab-sheet"
         other = profile_outbox()  # another terminal queues a sheet meanwhile

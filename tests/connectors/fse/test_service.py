@@ -11,7 +11,7 @@ import pytest
 
 from bsp_tui.domain.patients import ins_key
 from connectors.fse.client import FseError
-from connectors.fse.models import Used, build_sheet, new_number
+from connectors.fse.models import Prescription, Used, build_sheet, new_number
 from connectors.fse.seed import CLOSED_SCENARIO_ON
 from connectors.fse.service import MAX_SHEETS
 from tests.connectors.fse.conftest import TODAY, Harness, outcome, refusal, rights
@@ -235,6 +235,9 @@ async def test_the_platform_prices_with_the_rights_it_holds(fse: Harness) -> Non
     assert result.accepted and fse.billed(typed.number) == 1
 
 
+PRESCRIPTION = Prescription("10003456789", TODAY, "SCOR-0001")
+
+
 async def test_rights_read_from_the_card_bind_the_caisse_after_closure(fse: Harness) -> None:
     client = await fse.client("generaliste")
     # LEFÈVRE Hélène's card still shows her rights open; the caisse closed them since.
@@ -264,8 +267,63 @@ async def test_the_platform_counts_the_daily_cap_and_the_franchise(fse: Harness)
     assert fresh.amounts.pf == Decimal("0.00")
     assert (await doctor.send_batch("LOT-D2", [fresh.content()])).sheets[0].accepted
     # The nurse's acts take the €1 franchise, in the platform's ledger too.
-    care = await fse.sheet("infirmier", DUPONT, ["AMI1", "AMI2", "IFD"])
+    read = await nurse.rights(DUPONT, TODAY)
+    care = build_sheet(
+        read, ["AMI1", "AMI2", "IFD"], TODAY, False, False, read.used, prescription=PRESCRIPTION
+    )
     assert (care.amounts.franchise, care.amounts.pf) == (Decimal("2.00"), Decimal("0.00"))
     assert (await nurse.send_batch("LOT-N", [care.content()])).sheets[0].accepted
     after = await nurse.rights(DUPONT, TODAY)
     assert (after.franchise_used, after.franchise_today) == (Decimal("2.00"), Decimal("2.00"))
+
+
+async def test_returns_pay_or_reject_each_acknowledged_sheet_later(fse: Harness) -> None:
+    doctor, nurse = await fse.client("generaliste"), await fse.client("infirmier")
+    assert await nurse.returns() == []
+    consultation = await fse.sheet("generaliste", DUPONT, ["G"], True)
+    refused_act = await fse.sheet("generaliste", DUPONT, ["AMI1"])
+    arl = await doctor.send_batch("LOT-R1", [consultation.content(), refused_act.content()])
+    assert [s.accepted for s in arl.sheets] == [True, False]
+    read = await nurse.rights(DUPONT, TODAY)
+    prescribed = build_sheet(
+        read, ["AMI1", "IFD"], TODAY, True, False, read.used, prescription=PRESCRIPTION
+    )
+    taken = prescribed.amounts.franchise
+    used = read.used + Used(franchise_year=taken, franchise_day=taken)
+    unprescribed = build_sheet(read, ["AMI2"], TODAY, True, False, used)
+    bad = build_sheet(
+        read, ["AMI1"], TODAY, True, False, prescription=Prescription("123", TODAY, "SCOR-1")
+    )
+    arl = await nurse.send_batch("LOT-R2", [prescribed.content(), unprescribed.content()])
+    assert [s.accepted for s in arl.sheets] == [True, True]  # the ARL only acknowledges
+    assert await rejection(fse, "infirmier", bad.content()) == (
+        "R07",
+        "feuille incomplète ou mal formée (prescription)",
+    )
+    # The doctor's return: the AMO's whole share under tiers payant; none for the refusal.
+    (paid,) = await doctor.returns()
+    assert (paid["number"], paid["status"], paid["amount"]) == (
+        consultation.number,
+        "paid",
+        "21.00",
+    )
+    assert paid["paid_on"] == TODAY and paid["batch_id"] == "LOT-R1"
+    # Returns settled at the same moment come in the order of their numbers.
+    first, second = sorted(await nurse.returns(), key=lambda r: r["number"] != prescribed.number)
+    assert (first["number"], first["status"], first["amount"]) == (
+        prescribed.number,
+        "paid",
+        prescribed.amounts.amo.to_eng_string(),
+    )
+    assert (second["number"], second["status"], second["code"], second["reason"]) == (
+        unprescribed.number,
+        "rejected",
+        "P01",
+        "acte infirmier sans prescription",
+    )
+    # Asked again: the same returns; the rejected sheet took no franchise from the patient.
+    assert sorted(await nurse.returns(), key=lambda r: r["number"]) == sorted(
+        [first, second], key=lambda r: r["number"]
+    )
+    assert (await nurse.rights(DUPONT, TODAY)).franchise_today == prescribed.amounts.franchise
+    assert fse.billed() == 3
