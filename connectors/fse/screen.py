@@ -1,10 +1,11 @@
 """The FSE screen: a care-sheet editor on the context patient, and the outbox.
 
 The editor reads the patient's rights (in a worker) and shows them; the amounts (base,
-AMO, participation forfaitaire, patient share, paid now) follow each act added or
-removed, and the tiers payant and degraded toggles. When the rights cannot be read,
-the sheet can still be made in degraded mode with the rights typed from the patient's
-certificate. "Mettre en boîte d'envoi" queues it locally: nothing needs the network.
+AMO, CSS share, participation forfaitaire, franchise, patient share, paid now, what the
+AMO recovers later) follow each act added or removed (flagged or not as related to the
+patient's ALD when added), and the tiers payant and degraded toggles. When the rights
+cannot be read, the sheet can still be made in degraded mode with the rights typed from
+the patient's certificate. "Mettre en boîte d'envoi" queues it locally: nothing needs the network.
 """
 
 from __future__ import annotations
@@ -47,7 +48,7 @@ from connectors.view import ConnectorView, literal, literal_row, service_worker
 
 NO_PATIENT = "Choisissez d'abord un patient dans INS (tuile 1)."
 RIGHTS_UNREAD = "Droits illisibles : mode dégradé, saisissez les droits de l'attestation."
-LINE_COLUMNS = ("Acte", "Libellé", "Tarif", "Taux", "AMO", "PF")
+LINE_COLUMNS = ("Acte", "Libellé", "Tarif", "Taux", "AMO", "PF", "Franchise")
 
 
 def rights_text(rights: Rights) -> str:
@@ -93,6 +94,7 @@ class FseView(ConnectorView):
         super().__init__(context)
         self.outbox = outbox or profile_outbox()
         self.acts: list[str] = []
+        self.ald: list[bool] = []  # per act: related to the patient's ALD (100 %)
         self.rights: Rights | None = None
         self.typed = False  # the rights could not be read: typed from the certificate
         self.today = date.today().isoformat()
@@ -121,6 +123,7 @@ class FseView(ConnectorView):
                 with Horizontal(classes="bar"):
                     acts = [(f"{a.code} — {a.label}", a.code) for a in CATALOGUE.values()]
                     yield Select(acts, prompt="Acte…", type_to_search=False, id="fse-act")
+                    yield Checkbox("En rapport avec l'ALD", id="fse-ald")
                     yield Button("Ajouter (a)", id="fse-add")
                     yield Button("Retirer (d)", id="fse-remove")
                 yield Static("", id="fse-status")
@@ -221,6 +224,7 @@ class FseView(ConnectorView):
             self.say(f"Au plus {MAX_ACTS} actes par feuille.", error=True)
             return
         self.acts.append(code)
+        self.ald.append(self.query_one("#fse-ald", Checkbox).value)
         self.say(f"Acte {code} ajouté.")
         self.update_amounts()
 
@@ -233,6 +237,7 @@ class FseView(ConnectorView):
         table = self.query_one("#fse-lines", DataTable)
         index = table.cursor_row if 0 <= table.cursor_row < len(self.acts) else -1
         removed = self.acts.pop(index)
+        self.ald.pop(index)
         self.say(f"Acte {removed} retiré.")
         self.update_amounts()
 
@@ -257,12 +262,14 @@ class FseView(ConnectorView):
         rights = self.current_rights()
         if rights is None:
             table.add_rows(
-                [literal_row((c, CATALOGUE[c].label, "", "", "", "")) for c in self.acts]
+                [literal_row((c, CATALOGUE[c].label, "", "", "", "", "")) for c in self.acts]
             )
             shown.update("Montants : en attente des droits du patient.")
             return
         paying = self.query_one("#fse-tiers-payant", Checkbox).value
-        amounts = compute(self.acts, rights, self.today, paying, self._used(rights))
+        amounts = compute(
+            self.acts, rights, self.today, paying, self._used(rights), tuple(self.ald)
+        )
         table.add_rows(
             [
                 literal_row(
@@ -273,17 +280,26 @@ class FseView(ConnectorView):
                         f"{line.rate} %",
                         french_euros(line.amo),
                         french_euros(line.pf),
+                        french_euros(line.franchise),
                     )
                 )
                 for line in amounts.lines
             ]
         )
+        css = f" · CSS {french_euros(amounts.complementary)}" if amounts.complementary else ""
+        later = (
+            f" · à récupérer plus tard par l'AMO : {french_euros(amounts.deferred)}"
+            if amounts.deferred
+            else ""
+        )
         shown.update(
-            f"Base {french_euros(amounts.base)} · AMO {french_euros(amounts.amo)} · "
-            f"Participation forfaitaire {french_euros(amounts.pf)} · Part patient "
+            f"Base {french_euros(amounts.base)} · AMO {french_euros(amounts.amo)}{css} · "
+            f"Participation forfaitaire {french_euros(amounts.pf)} · Franchise "
+            f"{french_euros(amounts.franchise)} · Part patient "
             f"{french_euros(amounts.patient)}\nÀ payer maintenant : "
             f"{french_euros(amounts.due_now)}"
             + (" (tiers payant)" if paying else " (sans tiers payant)")
+            + later
         )
 
     # -- queue and send -------------------------------------------------------------------
@@ -312,9 +328,12 @@ class FseView(ConnectorView):
         degraded = self.query_one("#fse-degraded", Checkbox).value or self.typed
         if degraded and rights.source == "carte":
             rights = rights.without_card()
-        sheet = build_sheet(rights, self.acts, self.today, paying, degraded, self._used(rights))
+        used = self._used(rights)
+        sheet = build_sheet(
+            rights, self.acts, self.today, paying, degraded, used, ald=tuple(self.ald)
+        )
         entry = self.outbox.add(sheet)
-        self.acts = []
+        self.acts, self.ald = [], []
         self.update_amounts()
         self.say(f"Feuille {entry.number} mise en boîte d'envoi (en attente).")
         self.query_one(OutboxView).refresh_table()

@@ -184,13 +184,17 @@ async def test_without_rights_the_sheet_is_made_in_degraded_mode_offline() -> No
         assert view.query_one("#fse-degraded", Checkbox).value
         view.query_one("#fse-exemption", Select).value = "ALD"
         view.query_one("#fse-degraded", Checkbox).value = False  # typed rights stay degraded
-        await add(pilot, view, "G")
-        # The screen flags no act as related to the ALD: 70 %, less the PF.
+        await add(pilot, view, "G")  # not related to the ALD: 70 %, less the PF
         await wait_for(pilot, lambda: "AMO 19,00 €" in shown(view, "#fse-amounts"))
+        view.query_one("#fse-ald", Checkbox).value = True
+        await add(pilot, view, "APC")  # related: 100 %, less the PF
+        await wait_for(pilot, lambda: "AMO 77,00 €" in shown(view, "#fse-amounts"))
+        assert "Participation forfaitaire 4,00 €" in shown(view, "#fse-amounts")
         await pilot.press("m")
         await wait_for(pilot, lambda: "mise en boîte d'envoi" in shown(view, "#fse-status"))
         (entry,) = view.outbox.entries()
         assert entry.sheet.degraded and entry.sheet.rights.source == "saisie"
+        assert entry.sheet.ald == (False, True)
 
 
 async def test_the_outbox_sends_and_shows_the_arl_and_states() -> None:
