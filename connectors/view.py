@@ -148,11 +148,12 @@ class ConnectorView(Vertical, StatusLine):
     def __init__(self, context: ConnectorContext) -> None:
         super().__init__(id=f"view-{context.connector.name}")
         self.context = context
+        # Decided from the terminal before the view is first styled: a class set once it
+        # is mounted would style the whole view again; a resize decides again.
+        self.set_class(self.app.size.height - FRAME_ROWS < COMPACT_BELOW, "-compact", update=False)
 
     def on_mount(self) -> None:
-        # Decided from the terminal before the first layout, so that a short terminal
-        # does not lay the view out twice; a resize decides again.
-        self.fit(self.app.size.height - FRAME_ROWS)
+        self.fit_controls(self.has_class("-compact"))
 
     def on_resize(self, event: events.Resize) -> None:
         self.fit(event.size.height)
@@ -163,5 +164,9 @@ class ConnectorView(Vertical, StatusLine):
         if compact == self.has_class("-compact"):
             return
         self.set_class(compact, "-compact")
+        self.fit_controls(compact)
+
+    def fit_controls(self, compact: bool) -> None:
+        """The view's inputs, lists and buttons without borders (`compact`) or with."""
         for widget in self.query("Input, Select, Button"):
             widget.compact = compact  # type: ignore[attr-defined]

@@ -99,6 +99,49 @@ async def test_several_identities_ask_for_more_and_bad_input_sends_nothing() -> 
         await wait_for(pilot, lambda: NOT_FOUND in shown(view, "#ins-outcome"), what="01")
 
 
+# -- a short terminal -------------------------------------------------------------------------
+
+
+def controls(view: InsView) -> list:
+    """The form's inputs, list and buttons: the first, a middle one and the last."""
+    found = list(view.query("Input, Select, Button"))
+    return [found[0], found[len(found) // 2], found[-1]]
+
+
+async def test_the_form_is_compact_from_the_start_at_80x24_and_a_resize_decides_again() -> None:
+    await sign_in_outside("generaliste")
+    app = BspApp()
+    async with app.run_test(size=(80, 24)) as pilot:
+        # Decided as the view is made, before it is ever styled.
+        assert InsView(fake_context("ins")).has_class("-compact")
+        screen = await open_tile(pilot, 1, "ins")
+        view = screen.query_one(InsView)
+        assert view.has_class("-compact")
+        assert [control.compact for control in controls(view)] == [True, True, True]
+        await wait_for(pilot, lambda: view.query_one("#ins-family").has_focus, what="the name")
+        assert not view.query_one("#ins-scroll").has_focus
+
+        await pilot.resize_terminal(120, 40)
+        await wait_for(pilot, lambda: not view.has_class("-compact"), what="the borders back")
+        assert [control.compact for control in controls(view)] == [False, False, False]
+        assert view.query_one("#ins-family").has_focus
+
+        await pilot.resize_terminal(80, 24)
+        await wait_for(pilot, lambda: view.has_class("-compact"), what="compact again")
+        assert [control.compact for control in controls(view)] == [True, True, True]
+
+
+async def test_a_tall_terminal_has_the_form_bordered() -> None:
+    await sign_in_outside("generaliste")
+    app = BspApp()
+    async with app.run_test(size=SIZE) as pilot:
+        assert not InsView(fake_context("ins")).has_class("-compact")
+        view = (await open_tile(pilot, 1, "ins")).query_one(InsView)
+        assert not view.has_class("-compact")
+        assert [control.compact for control in controls(view)] == [False, False, False]
+        await wait_for(pilot, lambda: view.query_one("#ins-family").has_focus, what="the name")
+
+
 # -- snapshot ---------------------------------------------------------------------------------
 
 DUPONT = {
