@@ -5,8 +5,9 @@ from __future__ import annotations
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
-from textual.widgets import Footer, Header
+from textual.widgets import Header
 
+from bsp_tui.app.widgets.footer import KeysFooter
 from bsp_tui.app.widgets.session_bar import SessionBar
 
 
@@ -23,7 +24,7 @@ class BspScreen(Screen):
                 from bsp_tui.app.widgets.demo import DemoDock
 
                 yield DemoDock()
-        yield Footer()
+        yield KeysFooter()
 
     def compose_body(self) -> ComposeResult:
         """The screen's own content."""
