@@ -9,6 +9,7 @@ from textual.binding import Binding
 from textual.containers import Grid
 
 from bsp_tui.app.format import clock_time
+from bsp_tui.app.heap import freeze_long_lived
 from bsp_tui.app.screens.base import BspScreen
 from bsp_tui.app.widgets.tile import ConnectorTile
 from bsp_tui.sso.errors import NoSessionError, SsoError
@@ -43,6 +44,7 @@ class DashboardScreen(BspScreen):
             tiles[0].focus()
         self.action_recheck()
         self.set_interval(RECHECK_SECONDS, self.action_recheck)
+        self.call_after_refresh(freeze_long_lived)  # once the dashboard is painted
 
     def action_recheck(self) -> None:
         """Check every tile again (token, service)."""
