@@ -7,48 +7,39 @@ the batch exits 0 once it has run, each failed row reported on its own output li
 
 from __future__ import annotations
 
-import asyncio
-import csv
-import io
-import json
 import sys
-import time
-from collections import Counter
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
-from typing import IO, Any, NoReturn
+from typing import IO, BinaryIO, NoReturn
 
 import click
-import httpx
 
 from bsp_tui.domain.patients import Identity, Traits
 from bsp_tui.exitcodes import ExitCode
+from connectors.ins.batch import (
+    FIELDS,
+    REQUIRED,
+    Outcome,
+    Progress,
+    RowReader,
+    estimate_rows,
+    read_rows,
+    resume_point,
+    run_batch,
+)
 from connectors.ins.client import (
     InputError,
     InsClient,
-    InsServiceError,
     LookupResult,
     Verification,
     checked_ins,
     checked_serial,
     checked_traits,
 )
-from connectors.kit.cli import (
-    CommandError,
-    client,
-    command,
-    json_option,
-    json_text,
-    print_json,
-    say,
-)
-from connectors.kit.errors import SsoError
+from connectors.kit.cli import CommandError, client, command, json_option, print_json, say
 
-FIELDS = ("family", "given", "sex", "birthdate", "birthplace")
-REQUIRED = FIELDS[:4]
 MAX_CONCURRENCY = 64
-UNREACHABLE = "Plateforme injoignable : lancez `bsp platform serve` ou vérifiez BSP_PLATFORM_URL."
 
 
 def bad_input(field: str, reason: str, as_json: bool, label: str | None = None) -> NoReturn:
@@ -113,6 +104,18 @@ def ins_group() -> None:
     show_default=True,
     help="Recherches menées en même temps (avec --batch).",
 )
+@click.option(
+    "--output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Écrire les réponses NDJSON dans ce fichier plutôt que sur la sortie standard "
+    "(avec --batch).",
+)
+@click.option(
+    "--resume",
+    is_flag=True,
+    help="Reprendre un lot interrompu : les lignes déjà écrites dans le fichier --output "
+    "sont sautées, les autres y sont ajoutées.",
+)
 @json_option
 def lookup(
     family: str | None,
@@ -122,12 +125,15 @@ def lookup(
     birthplace: str | None,
     batch: str | None,
     concurrency: int,
+    output: Path | None,
+    resume: bool,
     as_json: bool,
 ) -> None:
     """Rechercher un patient par ses traits : 00 une identité, 01 aucune, 02 plusieurs.
 
-    Avec --batch, une ligne NDJSON par ligne lue, dans l'ordre, sur la sortie standard ;
-    l'avancement et un bilan sur la sortie d'erreur.
+    Avec --batch, une ligne NDJSON par ligne lue, dans l'ordre, sur la sortie standard
+    (ou dans --output) ; sur un terminal, l'avancement sur la sortie d'erreur ; un bilan
+    à la fin.
     """
     values = {
         "family": family,
@@ -136,14 +142,30 @@ def lookup(
         "birthdate": birthdate,
         "birthplace": birthplace,
     }
+    if batch is None and (output or resume):
+        option = "--output" if output else "--resume"
+        bad_input(option.lstrip("-"), "ne va qu'avec --batch FICHIER", as_json, option)
     if batch is not None:
         given_traits = [f"--{name}" for name, value in values.items() if value is not None]
         if given_traits:
             bad_input(
                 "batch", f"ne se combine pas avec {', '.join(given_traits)}", as_json, "--batch"
             )
-        rows = read_batch(batch)
-        _batch(rows=rows, concurrency=concurrency, as_json=False)
+        if resume and output is None:
+            bad_input(
+                "resume", "demande --output FICHIER (la sortie à compléter)", as_json, "--resume"
+            )
+        stream = _open_input(batch)
+        # Errors are sentences on stderr: stdout (without --output) is the NDJSON.
+        _batch(
+            source=batch,
+            stream=stream,
+            output=output,
+            resume=resume,
+            concurrency=concurrency,
+            as_json=False,
+            quiet=as_json,
+        )
         return
     for name in REQUIRED:
         if values[name] is None:
@@ -168,217 +190,82 @@ async def _lookup(traits: Traits, as_json: bool) -> None:
 # -- batch ------------------------------------------------------------------------------
 
 
-@dataclass
-class Row:
-    """One input row: its number (from 1) and its traits, or why it cannot be read."""
-
-    number: int
-    traits: Traits | None = None
-    field: str | None = None
-    problem: str | None = None
-
-
-def _row_from(number: int, record: dict[str, Any]) -> Row:
-    values = {}
-    for name in FIELDS:
-        value = record.get(name)
-        if value is None or value == "":
-            if name in REQUIRED:
-                return Row(number, field=name, problem="valeur manquante")
-            value = ""
-        if not isinstance(value, str):
-            return Row(number, field=name, problem="une chaîne de caractères est attendue")
-        values[name] = value
+def _open_input(path: str) -> BinaryIO:
+    """The batch's bytes: the file, or standard input for `-`; unopenable exits 2."""
+    if path == "-":
+        return sys.stdin.buffer
     try:
-        return Row(number, traits=checked_traits(Traits(**values)))
-    except InputError as error:
-        return Row(number, field=error.field, problem=error.reason)
-
-
-def parse_batch(text: str) -> list[Row]:
-    """The rows of a batch: NDJSON when the first character is `{`, CSV with a header else.
-
-    A CSV without the required columns is refused as a whole (exit 2); a row that
-    cannot be read becomes an error row, reported in its place.
-    """
-    if text.lstrip()[:1] == "{":
-        rows = []
-        lines = (line for line in text.splitlines() if line.strip())
-        for number, line in enumerate(lines, start=1):
-            try:
-                record = json.loads(line)
-            except ValueError:
-                rows.append(Row(number, problem="ligne JSON illisible"))
-                continue
-            if not isinstance(record, dict):
-                rows.append(Row(number, problem="chaque ligne est un objet JSON"))
-                continue
-            rows.append(_row_from(number, record))
-        return rows
-    reader = csv.DictReader(io.StringIO(text))
-    header = [name.strip() for name in reader.fieldnames or []]
-    if not header:
-        return []
-    missing = [name for name in REQUIRED if name not in header]
-    if missing:
-        raise InputError(
-            "batch",
-            f"l'en-tête CSV doit nommer {','.join(FIELDS)} (manque : {', '.join(missing)})",
-        )
-    reader.fieldnames = header
-    return [_row_from(number, record) for number, record in enumerate(reader, start=1)]
-
-
-def read_batch(path: str) -> list[Row]:
-    """Read and parse the batch file (or stdin for `-`); unreadable input exits 2."""
-    try:
-        raw = sys.stdin.buffer.read() if path == "-" else Path(path).read_bytes()
-        return parse_batch(raw.decode("utf-8-sig"))
+        return Path(path).open("rb")
     except OSError as error:
         bad_input("batch", f"lecture impossible de {path} ({error.strerror})", False, "--batch")
-    except UnicodeDecodeError:
-        bad_input("batch", "le fichier n'est pas en UTF-8", False, "--batch")
-    except InputError as error:
-        bad_input(error.field, error.reason, False, "--batch")
 
 
-class BatchProgress:
-    """`ins: done/total` on stderr: rewritten in place on a terminal, every tenth else."""
-
-    def __init__(self, total: int, stream: IO[str]) -> None:
-        self.total = total
-        self.done = 0
-        self._stream = stream
-        self._live = stream.isatty()
-        self._shown = 0.0
-        self._step = max(1, total // 10)
-
-    def advance(self, count: int) -> None:
-        before, self.done = self.done, self.done + count
-        if self._live:
-            now = time.monotonic()
-            if now - self._shown >= 0.1 or self.done == self.total:
-                self._shown = now
-                self._stream.write(f"\rins: {self.done}/{self.total}")
-                self._stream.flush()
-        elif before // self._step != self.done // self._step or self.done == self.total:
-            self._stream.write(f"ins: {self.done}/{self.total}\n")
-            self._stream.flush()
-
-    def finish(self, summary: str) -> None:
-        self._stream.write(("\n" if self._live and self.total else "") + summary + "\n")
-        self._stream.flush()
-
-
-class FatalError(Exception):
-    """A failure that no further row can escape (no session, platform unreachable)."""
-
-    def __init__(self, error: CommandError) -> None:
-        super().__init__(error.message)
-        self.error = error
-
-
-def _row_error(code: str, message: str, field: str | None = None, **extra: Any) -> dict:
-    error = {"code": code, "message": message} | extra
-    if field:
-        error["field"] = field
-    return {"error": error}
-
-
-async def _one(ins: InsClient, row: Row) -> dict:
-    """The output object of one row (without its number)."""
-    if row.traits is None:
-        label = f"{row.field} : " if row.field else ""
-        return _row_error("bad_input", f"{label}{row.problem}", row.field)
+@contextmanager
+def _output(path: Path | None, append: bool) -> Iterator[IO[str]]:
+    """Where the answers go: the --output file (added to, to resume), or stdout."""
+    if path is None:
+        yield sys.stdout
+        return
     try:
-        return (await ins.lookup(row.traits)).to_json()
-    except InputError as error:  # pragma: no cover - rows are checked when read
-        return _row_error("bad_input", str(error), error.field)
-    except InsServiceError as error:
-        return _row_error(error.code, error.message, error.field, status=error.status)
-    except SsoError as error:
-        raise FatalError(CommandError(error.message, error.exit_code, error.code)) from None
-    except httpx.TimeoutException:
-        # One slow answer is this row's failure; the next rows may well be answered.
-        return _row_error("timeout", "Le service INS n'a pas répondu à temps.")
-    except httpx.TransportError:
-        raise FatalError(CommandError(UNREACHABLE, ExitCode.UNREACHABLE, "unreachable")) from None
-    except httpx.HTTPError as error:
-        return _row_error("failure", f"Échange HTTP impossible : {error}.")
+        handle = path.open("a" if append else "w", encoding="utf-8", newline="\n")
+    except OSError as error:
+        raise CommandError(
+            f"--output : écriture impossible dans {path} ({error.strerror}).",
+            ExitCode.USAGE,
+            "bad_input",
+        ) from None
+    with handle:
+        yield handle
 
 
-def summary(total: int, counts: Counter[str]) -> str:
-    """The closing line: `2000 lignes : 1500 00, 300 01, 150 02, 50 erreurs`."""
-    errors = counts["error"]
-    # French plural: from 2 on (0 and 1 take the singular).
+def _stopped(fatal: CommandError, outcome: Outcome, skip: int, output: Path | None) -> str:
+    """The sentence of a batch that stopped: why, how many rows are left, how to go on."""
+    left = outcome.left
+    plural = "s" if left > 1 else ""
+    again = "--resume" if output else "--output FICHIER --resume (FICHIER : la sortie de ce lot)"
     return (
-        f"{total} ligne{'s' if total > 1 else ''} : {counts['00']} 00, {counts['01']} 01, "
-        f"{counts['02']} 02, {errors} erreur{'s' if errors > 1 else ''}"
+        f"{fatal.message.rstrip('.')} — {left} ligne{plural} restante{plural} sur "
+        f"{skip + outcome.read}, à partir de la ligne {skip + outcome.written + 1} ; "
+        f"relancez la même commande avec {again}."
     )
 
 
-async def run_batch(
-    ins: InsClient, rows: Iterable[Row], total: int, concurrency: int, out: IO[str], err: IO[str]
-) -> tuple[Counter[str], CommandError | None]:
-    """Look every row up, `concurrency` at a time, writing results in input order.
-
-    At most a bounded window of rows is in flight or waiting for an earlier one, so
-    memory stays flat on a long file. A row's failure is written in its place; after a
-    fatal failure (no session, platform unreachable) the remaining rows are reported
-    as not attempted. Returns the counts by answer code and the fatal failure, if any.
-    """
-    requests = asyncio.Semaphore(concurrency)
-    window = asyncio.Semaphore(concurrency * 8)
-    results: dict[int, dict] = {}
-    counts: Counter[str] = Counter()
-    progress = BatchProgress(total, err)
-    fatal: list[CommandError] = []
-    next_index = 0
-
-    def flush() -> None:
-        nonlocal next_index
-        lines = []
-        while next_index in results:
-            result = results.pop(next_index)
-            counts["error" if "error" in result else result["code"]] += 1
-            lines.append(json_text(result))
-            next_index += 1
-            window.release()
-        if lines:
-            out.write("\n".join(lines) + "\n")
-            out.flush()
-            progress.advance(len(lines))
-
-    async def work(index: int, row: Row) -> None:
-        async with requests:
-            if fatal:
-                answer = _row_error("aborted", f"non traitée : {fatal[0].message}")
-            else:
-                try:
-                    answer = await _one(ins, row)
-                except FatalError as error:
-                    fatal.append(error.error)
-                    answer = _row_error(error.error.code, error.error.message)
-        results[index] = {"row": row.number} | answer
-        flush()
-
-    async with asyncio.TaskGroup() as group:
-        for index, row in enumerate(rows):
-            await window.acquire()
-            group.create_task(work(index, row))
-    progress.finish(summary(total, counts))
-    return counts, fatal[0] if fatal else None
-
-
 @command
-async def _batch(rows: list[Row], concurrency: int, as_json: bool) -> None:
+async def _batch(
+    source: str,
+    stream: BinaryIO,
+    output: Path | None,
+    resume: bool,
+    concurrency: int,
+    as_json: bool,
+    quiet: bool,
+) -> None:
     # Fails now (exit 3) rather than on every row when nobody is signed in.
     async with client("ins", signed_in=True) as http:
-        _, fatal = await run_batch(
-            InsClient(http), rows, len(rows), concurrency, sys.stdout, sys.stderr
-        )
-    if fatal is not None:
-        raise fatal
+        try:
+            skip = resume_point(output) if resume and output else 0
+        except InputError as error:
+            raise CommandError(f"--output : {error.reason}.", ExitCode.USAGE, "bad_input") from None
+        live = sys.stderr.isatty() and not quiet
+        total = max(0, estimate_rows(Path(source)) - skip) if live and source != "-" else None
+        if skip:
+            say(f"ins: reprise après les {skip} lignes déjà écrites dans {output}", err=True)
+        with _output(output, append=resume) as out:
+            try:
+                outcome = await run_batch(
+                    InsClient(http),
+                    read_rows(stream, RowReader(skip)),
+                    concurrency,
+                    out,
+                    Progress(sys.stderr, total, live),
+                )
+            except InputError as error:
+                raise CommandError(
+                    f"--batch : {error.reason}", ExitCode.USAGE, "bad_input"
+                ) from None
+    if outcome.fatal is not None:
+        fatal = outcome.fatal
+        raise CommandError(_stopped(fatal, outcome, skip, output), fatal.exit_code, fatal.code)
 
 
 # -- verify and card --------------------------------------------------------------------
