@@ -23,6 +23,7 @@ from connectors.dmp.models import (
     CONTENT_TYPES,
     DOCUMENT_TYPES,
     LOINC_SYSTEM,
+    MAX_PAGE_SIZE,
     MAX_TITLE_CHARS,
     NORMAL,
     AccessEntry,
@@ -32,7 +33,7 @@ from connectors.dmp.models import (
     loinc_problem,
     mode_problem,
 )
-from connectors.kit.errors import ConnectorError, sentence
+from connectors.kit.errors import FAILURE, ConnectorError, sentence
 from connectors.retry import post_once
 
 # Extensions the platform may not know, for the files people add most.
@@ -181,7 +182,7 @@ class DmpClient:
     def __init__(self, client: httpx.AsyncClient) -> None:
         self._http = client
 
-    async def _get(self, path: str, params: dict[str, Any], accept: str = FHIR_JSON) -> Any:
+    async def _get(self, path: str, params: dict[str, Any] | None, accept: str = FHIR_JSON) -> Any:
         response = await self._http.get(path, params=params, headers={"Accept": accept})
         if response.status_code != 200:
             raise DmpError.from_response(response)
@@ -207,7 +208,8 @@ class DmpClient:
     ) -> list[DocumentInfo]:
         """The documents of the patient's DMP the caller may see, most recent first.
 
-        `since` (YYYY-MM-DD) keeps the documents of that day and after.
+        `since` (YYYY-MM-DD) keeps the documents of that day and after. The DMP answers a
+        page at a time: the pages are followed (their `next` links) to the last.
         """
         ins = checked_ins(ins)
         mode, reason = checked_mode(mode, reason)
@@ -216,8 +218,29 @@ class DmpClient:
             params["type"] = f"{LOINC_SYSTEM}|{checked_loinc(type)}"
         if since:
             params["date"] = f"ge{since}"
-        bundle = (await self._get("/DocumentReference", params | _params(mode, reason))).json()
-        return [document_info(entry["resource"]) for entry in bundle.get("entry", [])]
+        params |= {"_count": str(MAX_PAGE_SIZE)} | _params(mode, reason)
+        documents: list[DocumentInfo] = []
+        path: str = "/DocumentReference"
+        query: dict[str, Any] | None = params
+        while True:
+            bundle = (await self._get(path, query)).json()
+            documents += [document_info(entry["resource"]) for entry in bundle.get("entry", [])]
+            following = next(
+                (link["url"] for link in bundle.get("link", []) if link.get("relation") == "next"),
+                None,
+            )
+            if following is None:
+                return documents
+            # The link carries the query whole: no params, which would replace it.
+            path, query = self._same_service(following), None
+
+    def _same_service(self, url: str) -> str:
+        """A page link, checked to be the DMP's own: the token goes with it, and must go
+        nowhere else."""
+        base = str(self._http.base_url).rstrip("/") + "/"
+        if not url.startswith(base):
+            raise DmpError(FAILURE, "Le DMP a donné un lien de page hors du service DMP.")
+        return url
 
     async def show(
         self, document_id: str, mode: str = NORMAL, reason: str | None = None

@@ -103,16 +103,28 @@ def document_reference(binaries: str, row: Any, oid: str) -> dict:
     return resource
 
 
-def bundle(entries: list[tuple[str, dict]]) -> dict:
-    return {
-        "resourceType": "Bundle",
-        "type": "searchset",
-        "total": len(entries),
-        "entry": [
-            {"fullUrl": url, "resource": resource, "search": {"mode": "match"}}
-            for url, resource in entries
-        ],
-    }
+def bundle(
+    entries: list[tuple[str, dict]], total: int | None = None, links: dict[str, str] | None = None
+) -> dict:
+    """A searchset: `total` matches in all (those given, by default), and its paging
+    `links` by relation (`self`, `next`, …) when it is one page of them."""
+    answer: dict[str, Any] = {"resourceType": "Bundle", "type": "searchset"}
+    answer["total"] = len(entries) if total is None else total
+    if links:
+        answer["link"] = [{"relation": relation, "url": url} for relation, url in links.items()]
+    answer["entry"] = [
+        {"fullUrl": url, "resource": resource, "search": {"mode": "match"}}
+        for url, resource in entries
+    ]
+    return answer
+
+
+def page_links(request: Request, size: int, start: int, total: int) -> dict[str, str]:
+    """`self`, and `next` when matches are left, for the page of `size` from `start`."""
+    links = {"self": str(request.url)}
+    if start + size < total:
+        links["next"] = str(request.url.include_query_params(_count=size, _offset=start + size))
+    return links
 
 
 _FHIR_ACTIONS = {

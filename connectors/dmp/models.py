@@ -60,6 +60,9 @@ MAX_CONTENT_BYTES = 1024 * 1024  # the emulation's upload limit: 1 MiB of docume
 # The whole request body may carry 1 MiB of content in base64, plus the resource around it.
 MAX_BODY_BYTES = MAX_CONTENT_BYTES * 4 // 3 + 64 * 1024
 MAX_REASON_CHARS = 500
+# A list answers in pages (FHIR `_count`): the emulation's own sizes, the DMP guide fixes none.
+PAGE_SIZE = 50
+MAX_PAGE_SIZE = 1000
 MAX_TITLE_CHARS = 200
 
 # Content types a document may carry (the emulation's own list).

@@ -1,4 +1,4 @@
-"""The DMP's search parameters: a patient's INS token, document types and dates."""
+"""The DMP's search parameters: a patient's INS token, document types, dates and pages."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from datetime import date, timedelta
 from bsp_tui.domain.patients import OID_NIA, OID_NIR, OID_NIR_DEMO, OID_NIR_TEST, ins_problem
 from bsp_tui.platform.api import Patients
 from connectors.dmp.access import invalid, problem
-from connectors.dmp.models import DOCUMENT_TYPES, LOINC_SYSTEM
+from connectors.dmp.models import DOCUMENT_TYPES, LOINC_SYSTEM, MAX_PAGE_SIZE, PAGE_SIZE
 
 INS_OIDS = (OID_NIR, OID_NIA, OID_NIR_TEST, OID_NIR_DEMO)
 
@@ -113,3 +113,33 @@ def date_filter(values: list[str] | None) -> tuple[str, dict[str, str]]:
             clauses.append(f"{day} {operator} :date{index}")
             params[f"date{index}"] = bound
     return "".join(f" AND {c}" for c in clauses), params
+
+
+def page(count: str | None, offset: str | None) -> tuple[int, int]:
+    """The page asked for: its size (`_count`, 1 to MAX_PAGE_SIZE, PAGE_SIZE by default)
+    and the matches before it (`_offset`, as the answer's `next` link gives it)."""
+    size = PAGE_SIZE if count is None else _whole(count)
+    if size is None or not 1 <= size <= MAX_PAGE_SIZE:
+        raise invalid(
+            f"_count : un nombre entier de 1 à {MAX_PAGE_SIZE} est attendu"
+            f" (par défaut {PAGE_SIZE}).",
+            f"_count: a whole number from 1 to {MAX_PAGE_SIZE} is expected (default {PAGE_SIZE}).",
+            "value",
+        )
+    start = 0 if offset is None else _whole(offset)
+    if start is None or start < 0:
+        raise invalid(
+            "_offset : un nombre entier positif ou nul est attendu (celui du lien next).",
+            "_offset: a whole number, 0 or more, is expected (the one of the next link).",
+            "value",
+        )
+    return size, start
+
+
+def _whole(text: str) -> int | None:
+    text = text.strip()
+    digits = text.removeprefix("-")
+    # At most 9 digits: a number that large is already out of range, and no huge int is parsed.
+    if not digits.isascii() or not digits.isdigit() or len(digits) > 9:
+        return None
+    return int(text)

@@ -57,9 +57,10 @@ from connectors.dmp.fhir import (
     document_reference,
     fhir,
     ins_identifier,
+    page_links,
 )
 from connectors.dmp.filing import file_document, new_document
-from connectors.dmp.params import date_filter, patient_ins, type_codes
+from connectors.dmp.params import date_filter, page, patient_ins, type_codes
 
 ACCESS_EXTENSION = "urn:bsp:dmp:access"  # the emulation's own: what the caller may do
 STATUSES = ("current", "superseded", "entered-in-error")
@@ -218,10 +219,13 @@ def document_search(
     status: str | None = None,
     types: Annotated[list[str] | None, Query(alias="type")] = None,
     dates: Annotated[list[str] | None, Query(alias="date")] = None,
+    count: Annotated[str | None, Query(alias="_count")] = None,
+    offset: Annotated[str | None, Query(alias="_offset")] = None,
     mode: ModeParam = None,
     reason: ReasonParam = None,
 ) -> JSONResponse:
-    """The documents of a patient's DMP that the caller may see, most recent first."""
+    """The documents of a patient's DMP that the caller may see, most recent first, a page
+    at a time (`_count`, 50 by default, at most 1000; the `next` link gives the next)."""
     who = Caller.of(context.caller, mode, reason)
     db = context.db
     ins = patient_ins(context.patients, patient_identifier, "patient.identifier")
@@ -234,6 +238,7 @@ def document_search(
         )
     codes = type_codes(types)
     since, date_params = date_filter(dates)
+    size, start = page(count, offset)
     dmp = authorize(context, ins, who, "list")
     forbidden = [code for code in codes if code not in who.types]
     if forbidden:
@@ -241,23 +246,25 @@ def document_search(
     wanted = sorted(set(codes) or who.types)
     types = {f"type{index}": code for index, code in enumerate(wanted)}
     marks = ", ".join(f":{name}" for name in types)
+    # Masked documents (see `_visible`) are left out by the query, for pages to count right.
+    matches = (
+        f"FROM dmp_documents WHERE ins = :ins AND status = :status AND loinc IN ({marks})"
+        f"{since} AND (masked = 0 OR :emergency = 1 OR author_id = :me)"
+    )
+    values = {"ins": ins, "status": status, **types, **date_params}
+    values |= {"emergency": int(who.emergency), "me": who.national_id}
+    total = db.value(f"SELECT count(*) {matches}", values)
     rows = db.all(
-        f"SELECT {_DOC_COLUMNS} FROM dmp_documents WHERE ins = :ins AND status = :status"  # noqa: S608
-        f" AND loinc IN ({marks}){since} ORDER BY created DESC, id",
-        {"ins": ins, "status": status, **types, **date_params},
+        f"SELECT {_DOC_COLUMNS} {matches} ORDER BY created DESC, id LIMIT :size OFFSET :start",
+        values | {"size": size, "start": start},
     )
     trace(context, ins, who, "list")
     base = url_of(request, "dmp_document_search")
     binaries = binary_base(request)
-    return fhir(
-        bundle(
-            [
-                (f"{base}/{row['id']}", document_reference(binaries, row, dmp["oid"]))
-                for row in rows
-                if _visible(row, who)
-            ]
-        )
-    )
+    entries = [
+        (f"{base}/{row['id']}", document_reference(binaries, row, dmp["oid"])) for row in rows
+    ]
+    return fhir(bundle(entries, total, page_links(request, size, start, total)))
 
 
 @router.get("/DocumentReference/{document_id}", name="dmp_document_read")

@@ -13,6 +13,7 @@ import httpx
 import pytest
 
 from bsp_tui.platform.settings import PlatformSettings
+from connectors.dmp.seed import INSERT_DOCUMENT
 from tests.conftest import Clock
 from tests.connectors import harness
 from tests.e2e.conftest import personas, served  # noqa: F401 - fixtures for the e2e tests
@@ -66,3 +67,28 @@ def entries(response: httpx.Response) -> list[dict]:
     assert body["resourceType"] == "Bundle" and body["type"] == "searchset"
     assert body["total"] == len(body.get("entry", []))
     return [e["resource"] for e in body.get("entry", [])]
+
+
+def add_documents(harness: Harness, ins: str, count: int) -> None:
+    """`count` more consultation reports in the patient's DMP, older than any seeded one
+    (a DMP as long as a chronic patient's); the higher the number, the newer."""
+    rows = [
+        {
+            "id": f"PAGE{number:06d}",
+            "ins": ins,
+            "loinc": "11488-4",
+            "title": f"Consultation {number}",
+            "author_id": "810000099991",
+            "author_name": "Dr Paul Rivière",
+            "created": (
+                f"1990-01-01T{number // 3600 % 24:02d}:{number // 60 % 60:02d}:{number % 60:02d}Z"
+            ),
+            "content_type": "text/plain",
+            "content": b"Examen clinique normal.\n",
+            "masked": 0,
+            "invisible_patient": 0,
+        }
+        for number in range(count)
+    ]
+    with harness.db.write() as tx:
+        tx.execute(INSERT_DOCUMENT, rows)

@@ -13,9 +13,9 @@ from connectors.dmp.client import (
     DmpError,
     content_type_of,
 )
-from connectors.dmp.models import MAX_CONTENT_BYTES, READABLE_TYPES
-from connectors.kit.errors import BAD_INPUT, NOT_ALLOWED, NOT_FOUND, UNAVAILABLE
-from tests.connectors.dmp.conftest import Harness
+from connectors.dmp.models import MAX_CONTENT_BYTES, MAX_PAGE_SIZE, READABLE_TYPES
+from connectors.kit.errors import BAD_INPUT, FAILURE, NOT_ALLOWED, NOT_FOUND, UNAVAILABLE
+from tests.connectors.dmp.conftest import Harness, add_documents
 
 pytestmark = pytest.mark.anyio
 
@@ -72,6 +72,45 @@ async def test_check_list_show_add_and_history(dmp: Harness, tmp_path: Path) -> 
         assert history[0].action == "history" and not history[0].refused
         assert [e.action for e in history[1:4]] == ["read", "metadata", "add"]
         assert history[1].document_id == added.id
+
+
+async def test_a_list_longer_than_a_page_follows_the_pages_to_the_last(dmp: Harness) -> None:
+    ins = dmp.patient(0)
+    add_documents(dmp, ins, 2 * MAX_PAGE_SIZE + 89)  # 11 seeded: three pages, the last of 100
+    seen: list[str] = []
+
+    async def record(request: httpx.Request) -> None:
+        seen.append(request.url.params.get("_offset", "0"))
+
+    async with await dmp.http("generaliste") as http:
+        http.event_hooks["request"].append(record)
+        documents = await DmpClient(http).list(ins)
+    assert seen == ["0", str(MAX_PAGE_SIZE), str(2 * MAX_PAGE_SIZE)]
+    assert len(documents) == 2 * MAX_PAGE_SIZE + 100
+    assert len({d.id for d in documents}) == len(documents)
+    assert documents[0].date > documents[-1].date
+    # The 11 seeded first, then the added ones newest (highest number) first.
+    added = [d.id for d in documents[11:]]
+    assert added == [f"PAGE{n:06d}" for n in reversed(range(2 * MAX_PAGE_SIZE + 89))]
+    assert documents[MAX_PAGE_SIZE].id == "PAGE001099"  # the second page's first
+
+
+async def test_a_page_link_off_the_service_is_refused_and_not_followed() -> None:
+    asked: list[str] = []
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        asked.append(request.url.host)
+        link = {"relation": "next", "url": "http://elsewhere.invalid/api/dmp/DocumentReference"}
+        return httpx.Response(200, json={"resourceType": "Bundle", "link": [link], "entry": []})
+
+    transport = httpx.MockTransport(answer)
+    async with httpx.AsyncClient(
+        transport=transport, base_url="http://dmp.invalid/api/dmp"
+    ) as http:
+        with pytest.raises(DmpError) as refused:
+            await DmpClient(http).list("262037511122263")
+    assert refused.value.kind == FAILURE
+    assert asked == ["dmp.invalid"]
 
 
 async def test_break_glass_shows_the_masked_document_and_leaves_its_reason(

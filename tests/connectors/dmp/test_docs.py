@@ -7,7 +7,7 @@ import re
 from pathlib import Path
 
 from connectors.dmp.cli import group
-from connectors.dmp.models import DOCUMENT_TYPES, READABLE_TYPES
+from connectors.dmp.models import DOCUMENT_TYPES, MAX_PAGE_SIZE, PAGE_SIZE, READABLE_TYPES
 
 DOCS = Path(__file__).resolve().parents[3] / "docs"
 
@@ -43,3 +43,9 @@ def test_the_matrix_in_the_docs_is_the_enforced_one() -> None:
     assert codes["21"] == READABLE_TYPES["21"]
     assert codes["60"] == set(DOCUMENT_TYPES) - READABLE_TYPES["60"]  # "all but …"
     assert "all but" in rows["60"]
+
+
+def test_the_page_sizes_in_the_docs_are_the_service_s() -> None:
+    guide = (DOCS / "emulation.md").read_text(encoding="utf-8")
+    choices = _section(guide, "### The emulation's own choices")
+    assert f"`_count` {PAGE_SIZE} by default, 1 to {MAX_PAGE_SIZE}" in choices

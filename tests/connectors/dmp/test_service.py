@@ -9,10 +9,26 @@ from __future__ import annotations
 
 import base64
 
+import httpx
 import pytest
 
-from connectors.dmp.models import DOCUMENT_TYPES, MAX_BODY_BYTES, MAX_CONTENT_BYTES, READABLE_TYPES
-from tests.connectors.dmp.conftest import DMP, FHIR_JSON, Harness, entries, outcome, refusal
+from connectors.dmp.models import (
+    DOCUMENT_TYPES,
+    MAX_BODY_BYTES,
+    MAX_CONTENT_BYTES,
+    MAX_PAGE_SIZE,
+    PAGE_SIZE,
+    READABLE_TYPES,
+)
+from tests.connectors.dmp.conftest import (
+    DMP,
+    FHIR_JSON,
+    Harness,
+    add_documents,
+    entries,
+    outcome,
+    refusal,
+)
 
 pytestmark = pytest.mark.anyio
 OID_TEST = "urn:oid:1.2.250.1.213.1.4.10"
@@ -53,6 +69,105 @@ def report(ins: str, text: bytes = b"Examen clinique normal.\n", **extra: object
         ],
     }
     return body | extra
+
+
+# -- pages ----------------------------------------------------------------------------
+
+
+def page_of(response: httpx.Response) -> tuple[list[str], int, dict[str, str]]:
+    """The ids of one page, the total of matches, and the page's links by relation."""
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["resourceType"] == "Bundle" and body["type"] == "searchset"
+    links = {link["relation"]: link["url"] for link in body["link"]}
+    return [e["resource"]["id"] for e in body.get("entry", [])], body["total"], links
+
+
+async def test_a_long_list_comes_in_pages_linked_first_to_last(dmp: Harness) -> None:
+    ins = dmp.patient(0)
+    add_documents(dmp, ins, 139)
+    visible = [d["id"] for d in documents_of(dmp, ins) if not d["masked"]]
+    assert len(visible) == 150
+    query = {"patient.identifier": pid(ins)}
+    ids, total, links = page_of(await dmp.get("generaliste", "/DocumentReference", **query))
+    assert (len(ids), total) == (PAGE_SIZE, 150)
+    assert ids == visible[:PAGE_SIZE]
+    assert set(links) == {"self", "next"}
+    first, total, links = page_of(
+        await dmp.get("generaliste", "/DocumentReference", **query, _count="60")
+    )
+    assert first == visible[:60] and total == 150
+    assert "_count=60" in links["next"] and "_offset=60" in links["next"]
+    assert links["self"].endswith("_count=60")
+    headers = await dmp.headers("generaliste")
+    middle, total, links = page_of(await dmp.emu.http.get(links["next"], headers=headers))
+    assert middle == visible[60:120] and total == 150
+    assert "_offset=120" in links["next"]
+    last, total, links = page_of(await dmp.emu.http.get(links["next"], headers=headers))
+    assert last == visible[120:] and len(last) == 30
+    assert set(links) == {"self"}  # no next after the last page
+    beyond, total, links = page_of(
+        await dmp.get("generaliste", "/DocumentReference", **query, _offset="150")
+    )
+    assert (beyond, total, set(links)) == ([], 150, {"self"})
+
+
+async def test_pages_leave_out_what_the_caller_may_not_see(dmp: Harness) -> None:
+    ins = dmp.patient(0)
+    stored = documents_of(dmp, ins)
+    query = {"patient.identifier": pid(ins), "_count": "5"}
+    pages, url, headers = [], None, await dmp.headers("generaliste")
+    while True:
+        answer = (
+            await dmp.emu.http.get(url, headers=headers)
+            if url
+            else await dmp.get("generaliste", "/DocumentReference", **query)
+        )
+        ids, total, links = page_of(answer)
+        pages.append(ids)
+        url = links.get("next")
+        if url is None:
+            break
+    assert [len(ids) for ids in pages] == [5, 5, 1]
+    assert total == 11  # the masked one is neither listed nor counted
+    assert [i for ids in pages for i in ids] == [d["id"] for d in stored if not d["masked"]]
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("_count", "0"),
+        ("_count", "-1"),
+        ("_count", "abc"),
+        ("_count", str(MAX_PAGE_SIZE + 1)),
+        ("_count", "١٠"),  # digits, but not ASCII ones
+        ("_count", "9" * 40),
+        ("_offset", "-5"),
+        ("_offset", "x"),
+    ],
+)
+async def test_a_bad_page_size_or_offset_is_a_clear_400(
+    dmp: Harness, name: str, value: str
+) -> None:
+    ins = dmp.patient(0)
+    answer = await dmp.get(
+        "generaliste", "/DocumentReference", **{"patient.identifier": pid(ins), name: value}
+    )
+    assert answer.status_code == 400
+    assert answer.headers["content-type"].startswith(FHIR_JSON)
+    issue = outcome(answer)
+    assert issue["code"] == "value"
+    assert issue["diagnostics"].startswith(f"{name} : un nombre entier")
+    assert issue["details"]["text"].startswith(f"{name}: a whole number")
+    if name == "_count":
+        assert f"de 1 à {MAX_PAGE_SIZE}" in issue["diagnostics"]
+
+
+async def test_the_largest_page_is_accepted(dmp: Harness) -> None:
+    ins = dmp.patient(0)
+    query = {"patient.identifier": pid(ins), "_count": str(MAX_PAGE_SIZE)}
+    ids, total, links = page_of(await dmp.get("generaliste", "/DocumentReference", **query))
+    assert len(ids) == total == 11 and set(links) == {"self"}
 
 
 # -- professions ----------------------------------------------------------------------
