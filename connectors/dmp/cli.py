@@ -128,13 +128,14 @@ async def list_documents(
     if not documents:
         say("Aucun document visible dans ce DMP.")
         return
-    say(f"{'DATE':<10}  {'TYPE':<36}  {'ID':<16}  {'AUTEUR':<28}  TITRE")
+    lines = [f"{'DATE':<10}  {'TYPE':<36}  {'ID':<16}  {'AUTEUR':<28}  TITRE"]
     for d in documents:
         kind = f"{d.loinc} {d.type_label}"[:36]
-        say(
+        lines.append(
             f"{_day(d.date):<10}  {kind:<36}  {d.id:<16}  {d.author_name[:28]:<28}  "
             f"{d.title}{_flags(d)}"
         )
+    say("\n".join(lines))  # at once: a long DMP is thousands of lines
     say(f"{len(documents)} document(s), mode {MODE_LABELS[mode]}.", err=True)
 
 

@@ -7,7 +7,7 @@ docs/emulation.md: the real DMP's habilitation matrix is richer and not reproduc
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 
 from bsp_tui.domain.professions import INFIRMIER, MEDECIN, PHARMACIEN
 
@@ -132,9 +132,14 @@ class DocumentInfo:
 
     def as_json(self) -> dict:
         """The CLI's JSON shape (snake_case)."""
-        data = asdict(self)
+        # Field by field: every value is flat, and asdict's deep copy was most of the time
+        # of a 10,000-document list.
+        data = {name: getattr(self, name) for name in _DOCUMENT_FIELDS}
         data["labels"] = list(self.labels)
         return data
+
+
+_DOCUMENT_FIELDS = tuple(f.name for f in fields(DocumentInfo))
 
 
 @dataclass(frozen=True)
