@@ -71,15 +71,17 @@ class Emulation:
     async def device(self, name: str) -> dict:
         """The persona's device on this test's phone (enrolled on first use)."""
         store = DeviceStore()
-        key = f"{EMBEDDED_BASE_URL}#{name}"
+        key = f"{str(self.http.base_url).rstrip('/')}#{name}"
         if store.get(key) is None:
             await self.phone.enrol(name)
         return store.get(key) or {}
 
     async def proof(self, name: str, method: str, path: str) -> dict[str, str]:
-        """The header proving the persona's device makes this call now."""
+        """The header proving the persona's device makes this call now (to `path` under
+        the client's base, a room's included)."""
         device = await self.device(name)
-        return {DEVICE_PROOF: device_proof(device, method, path, self.clock())}
+        full = self.http.base_url.path.rstrip("/") + path
+        return {DEVICE_PROOF: device_proof(device, method, full, self.clock())}
 
     async def code(self, name: str, at: float | None = None) -> str:
         """The persona's device code at the platform's clock (or at `at`)."""

@@ -9,11 +9,11 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.exc import DataError
 
 from bsp_tui import __version__
-from bsp_tui.platform import faults, health, trainer
+from bsp_tui.platform import faults, health, rooms, trainer
 from bsp_tui.platform.access import AccessLog
 from bsp_tui.platform.api import ServiceError, unavailable
 from bsp_tui.platform.api import router as services_router
-from bsp_tui.platform.bodies import BodyError, BodyGuard, problem_response
+from bsp_tui.platform.bodies import BodyError, BodyGuard, problem_response, route_path
 from bsp_tui.platform.core import Platform
 from bsp_tui.platform.housekeeping import Housekeeper
 from bsp_tui.platform.psc import phone_api, routes, wallet
@@ -33,9 +33,12 @@ def served_app() -> FastAPI:
     return create_app(settings)
 
 
-def create_app(settings: PlatformSettings | None = None) -> FastAPI:
-    """Build the platform app over the database named in `settings`."""
-    platform = Platform.open(settings or PlatformSettings.from_env())
+def create_app(
+    settings: PlatformSettings | None = None, platform: Platform | None = None
+) -> FastAPI:
+    """Build the platform app over the database named in `settings` (or over `platform`,
+    a room's)."""
+    platform = platform or Platform.open(settings or PlatformSettings.from_env())
     app = FastAPI(
         title="bsp — plateforme nationale émulée",
         version=__version__,
@@ -74,7 +77,7 @@ def create_app(settings: PlatformSettings | None = None) -> FastAPI:
         # Another writer held the lock past the short wait: try again, rather than a 500.
         message = "Plateforme occupée : réessayez dans un instant."
         headers = {"Retry-After": RETRY_AFTER_BUSY}
-        if request.url.path.startswith("/api/"):
+        if route_path(request.scope).startswith("/api/"):
             response = unavailable(message).response()
             response.headers.update(headers)
             return response
@@ -86,7 +89,7 @@ def create_app(settings: PlatformSettings | None = None) -> FastAPI:
         # A value the database cannot hold (PostgreSQL: a NUL in a form field) is the
         # request's fault; the guard refuses the usual ones before any endpoint.
         problem = BodyError(400, "Valeur refusée : un champ contient un caractère interdit.")
-        return problem_response(request.url.path, problem)
+        return problem_response(route_path(request.scope), problem)
 
     # Plain ASGI middleware (Starlette's `BaseHTTPMiddleware` costs more than most
     # handlers), the last added outermost: the access log sees the 413s and 400s of the
@@ -96,6 +99,9 @@ def create_app(settings: PlatformSettings | None = None) -> FastAPI:
     app.add_middleware(AccessLog)
     # Outermost: a purge runs once the answer is sent and logged.
     app.add_middleware(Housekeeper, db=platform.db, settings=platform.settings)
+
+    # The rooms' requests skip every middleware above: each room's app has its own.
+    rooms.serve_rooms(app, platform, lambda room: create_app(platform=room), only_trainer)
 
     @app.get("/", tags=["Index"])
     async def index(request: Request) -> dict:

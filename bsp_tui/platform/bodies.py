@@ -121,6 +121,16 @@ def check_json(raw: bytes, declared_json: bool = True) -> None:
             raise BodyError(400, f"{_path(where)} : caractère nul refusé.", _path(where))
 
 
+def route_path(scope: Scope) -> str:
+    """The request's path inside this app: without the `root_path` it is mounted at
+    (a room's `/rooms/NAME`), which ASGI keeps at the head of `path`."""
+    path: str = scope.get("path", "")
+    root = scope.get("root_path", "")
+    if root and path.startswith(root + "/"):
+        return path[len(root) :]
+    return path
+
+
 def problem_response(path: str, problem: BodyError) -> JSONResponse:
     """The refusal in the shape of the endpoint that would have answered."""
     if path.startswith("/api/"):
@@ -161,7 +171,7 @@ class BodyGuard:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        path = scope.get("path", "")
+        path = route_path(scope)
         try:
             if "\x00" in path or b"%00" in scope.get("query_string", b"").lower():
                 raise BodyError(400, "Adresse invalide : caractère nul refusé.")

@@ -26,10 +26,11 @@ def audiences() -> tuple[str, ...]:
 
 # Kept by a reset: keys, personas, their enrolled devices and activation codes (the
 # trainer's printed cards and the trainees' phones keep working) and the clients table,
-# from which only registered third-party clients are removed. Every other table,
-# connectors' own included, is emptied, then seeded again.
+# from which only registered third-party clients are removed; the list of rooms, each
+# reset on its own. Every other table, connectors' own included, is emptied, then seeded
+# again.
 _KEPT_TABLES = frozenset(
-    {"signing_keys", "personas", "ecps_devices", "ecps_activations", "clients"}
+    {"signing_keys", "personas", "ecps_devices", "ecps_activations", "clients", "rooms"}
 )
 
 
@@ -47,10 +48,11 @@ class Platform:
     audiences: tuple[str, ...]
 
     @classmethod
-    def open(cls, settings: PlatformSettings) -> Platform:
-        """Open the platform stored at `settings.database`: on first start, every table
-        is made and seeded (the population, and each connector's own)."""
-        db = Database(settings.database, settings.db_busy_seconds)
+    def open(cls, settings: PlatformSettings, db: Database | None = None) -> Platform:
+        """Open the platform stored at `settings.database` (or in `db`, a room's schema):
+        on first start, every table is made and seeded (the population, and each
+        connector's own)."""
+        db = db or Database(settings.database, settings.db_busy_seconds)
         db.ensure(PLATFORM)
         seed_personas(db)
         seed_clients(db, settings)

@@ -18,6 +18,7 @@ A wait for a lock longer than `busy_seconds` raises `DatabaseBusyError` (answere
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -216,9 +217,31 @@ class Database:
         else:
             self.engine = _postgresql_engine(url, busy_seconds)
         self.dialect = self.engine.dialect.name
+        # PostgreSQL: the schema this database's tables live in (None: the default one).
+        self.search_path: str | None = None
         self.schemas: dict[str, Schema] = {}
         with self.write() as tx:
             SCHEMA_VERSIONS.create_all(tx._conn)
+
+    def in_schema(self, name: str) -> Database:
+        """The same PostgreSQL database seen through its schema `name` (made if missing):
+        another set of tables on this one's pool of connections.
+
+        Each transaction starts with `SET LOCAL search_path`, which ends with it, so a
+        pooled connection never carries a schema to the next user. `name` is one of
+        ours (letters, digits and `_`), not a caller's text.
+        """
+        if self.dialect != "postgresql":
+            raise ValueError("only a PostgreSQL database has schemas")
+        with self.write() as tx:
+            tx.serialize("schema")  # two workers making it at once would collide
+            tx.execute(f'CREATE SCHEMA IF NOT EXISTS "{name}"')
+        view = copy.copy(self)
+        view.search_path = name
+        view.schemas = {}
+        with view.write() as tx:
+            SCHEMA_VERSIONS.create_all(tx._conn)
+        return view
 
     @contextmanager
     def write(self) -> Iterator[Tx]:
@@ -226,18 +249,24 @@ class Database:
         with self._writers, _busy_as_error(), self.engine.connect() as conn:
             conn.execution_options(bsp_write=True)
             with conn.begin():
-                yield Tx(conn)
+                yield self._tx(conn)
 
     @contextmanager
     def read(self) -> Iterator[Tx]:
         """Several reads on one connection (no lock taken)."""
         with _busy_as_error(), self.engine.connect() as conn:
-            if self.dialect == "postgresql":
+            if self.dialect == "postgresql" and self.search_path is None:
                 # Each statement its own snapshot, as on SQLite: no BEGIN and COMMIT
-                # round trips around a read.
+                # round trips around a read. A schema's view keeps them: its
+                # SET LOCAL search_path lasts only as long as a transaction.
                 conn.execution_options(isolation_level="AUTOCOMMIT")
             with conn.begin():
-                yield Tx(conn)
+                yield self._tx(conn)
+
+    def _tx(self, conn: Connection) -> Tx:
+        if self.search_path is not None:
+            conn.exec_driver_sql(f'SET LOCAL search_path TO "{self.search_path}"')
+        return Tx(conn)
 
     def one(self, sql: str, params: Mapping[str, Any] | None = None) -> RowMapping | None:
         """The first row of a query, or None."""
@@ -301,5 +330,6 @@ class Database:
         return names
 
     def close(self) -> None:
-        """Close every pooled connection."""
-        self.engine.dispose()
+        """Close every pooled connection (a schema's view leaves the pool to its owner)."""
+        if self.search_path is None:
+            self.engine.dispose()

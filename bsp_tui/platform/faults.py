@@ -26,7 +26,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictInt
 from pydantic_core import PydanticCustomError
 
 from bsp_tui.platform.api import unavailable
-from bsp_tui.platform.bodies import ASGIApp, Receive, Scope, Send
+from bsp_tui.platform.bodies import ASGIApp, Receive, Scope, Send, route_path
 from bsp_tui.platform.core import audiences
 from bsp_tui.platform.db import Database
 from bsp_tui.platform.psc.routes import platform_of
@@ -124,7 +124,7 @@ class FaultGate:
         self.unfaulted = unfaulted
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        path = scope.get("path", "")
+        path = route_path(scope)
         if scope["type"] != "http" or path.startswith("/demo/") or path in self.unfaulted:
             await self.app(scope, receive, send)
             return

@@ -68,6 +68,8 @@ class PlatformSettings:
     ecps_max_pending: int = 10
     ecps_client_per_minute: int = 120
     proof_leeway: int = 60
+    # The room this platform is, served under /rooms/ROOM/ ("": the platform's root).
+    room: str = ""
     # None: the embedded platform, whose trainer is whoever runs it.
     trainer_token: str | None = field(default=None, repr=False)
     # How long a write waits for another's lock before the platform answers 503: the wait

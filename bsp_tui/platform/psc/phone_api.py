@@ -13,6 +13,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import RowMapping
 
+from bsp_tui.platform.bodies import route_path
 from bsp_tui.platform.psc.ecps import EcpsError, device_refused
 from bsp_tui.platform.psc.ecps import Request as EcpsRequest
 from bsp_tui.platform.psc.routes import client_path, platform_of
@@ -54,7 +55,7 @@ def proven_device(request: Request) -> RowMapping:
     if not proof or len(proof) > 4096:
         raise device_refused()
     return platform_of(request).ecps.device(
-        proof, request.method, client_path(request, request.url.path)
+        proof, request.method, client_path(request, route_path(request.scope))
     )
 
 

@@ -44,9 +44,12 @@ def url_of(request: Request, name: str, **params: str) -> str:
 
 
 def client_path(request: Request, path: str) -> str:
-    """`path` (one of ours) as the client's side names it: behind the public URL's
-    path when there is one (a proxy serving the platform under `/salle`)."""
-    return urlsplit(platform_of(request).settings.public_url).path + path
+    """`path` (one of this app's) as the client's side names it: behind the public URL's
+    path when there is one (a proxy serving the platform under `/salle`), else behind
+    the path this app is mounted at (a room's `/rooms/NAME`)."""
+    public = platform_of(request).settings.public_url
+    prefix = urlsplit(public).path if public else request.scope.get("root_path", "")
+    return prefix + path
 
 
 def issuer_of(request: Request) -> str:
