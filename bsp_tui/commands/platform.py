@@ -8,11 +8,13 @@ import logging
 import os
 import secrets
 import socket
+from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import click
 
+from bsp_tui.commands.rooms import rooms_group
 from bsp_tui.config import folders, platform_url
 from bsp_tui.exitcodes import ExitCode
 from bsp_tui.logs import log_to_file
@@ -26,6 +28,8 @@ from bsp_tui.platform.settings import (
 from bsp_tui.platform.settings import public_url as public_url_of
 
 if TYPE_CHECKING:
+    import httpx
+
     from bsp_tui.platform.core import Platform
 
 
@@ -60,29 +64,50 @@ def _open() -> Platform:
     return Platform.open(settings)
 
 
+def _diagnostics(response: httpx.Response) -> str:
+    """The sentence of a service's OperationOutcome, or the bare status."""
+    try:
+        return str(response.json()["issue"][0]["diagnostics"])
+    except (ValueError, KeyError, IndexError, TypeError):
+        return f"La plateforme a répondu {response.status_code}."
+
+
 class _Trainer:
     """The trainer's side of the platform: its database here, or a served platform over
     HTTP with BSP_TRAINER_TOKEN (a trainer on another machine than the server)."""
 
-    def __init__(self) -> None:
+    def __init__(self, as_json: bool = False) -> None:
         self.url = platform_url()
+        self.as_json = as_json
         token = os.environ.get("BSP_TRAINER_TOKEN", "")
         self._local = None if (self.url and token) else _open()
         self._headers = {"Authorization": f"Bearer {token}"}
 
-    def _call(self, method: str, path: str) -> Any:
+    def _call(
+        self,
+        method: str,
+        path: str,
+        body: dict | None = None,
+        refusals: Mapping[int, tuple[ExitCode, str]] | None = None,
+    ) -> Any:
+        """The platform's JSON answer; a refusal in `refusals` (status: exit code and
+        error code) is told in the platform's own words."""
         import httpx
 
         try:
             response = httpx.request(
-                method, f"{self.url.rstrip('/')}{path}", headers=self._headers, timeout=15
+                method,
+                f"{self.url.rstrip('/')}{path}",
+                headers=self._headers,
+                json=body,
+                timeout=15,
             )
         except httpx.HTTPError:
             fail(
                 CommandError(
                     f"Plateforme injoignable à {self.url}.", ExitCode.UNREACHABLE, "unreachable"
                 ),
-                False,
+                self.as_json,
             )
         if response.status_code == 401:
             fail(
@@ -91,8 +116,11 @@ class _Trainer:
                     ExitCode.NOT_ALLOWED,
                     "trainer_token",
                 ),
-                False,
+                self.as_json,
             )
+        if refusals and response.status_code in refusals:
+            exit_code, code = refusals[response.status_code]
+            fail(CommandError(_diagnostics(response), exit_code, code), self.as_json)
         if not response.is_success:
             fail(
                 CommandError(
@@ -100,7 +128,7 @@ class _Trainer:
                     ExitCode.FAILURE,
                     "platform_error",
                 ),
-                False,
+                self.as_json,
             )
         return response.json()
 
@@ -127,6 +155,9 @@ class _Trainer:
 @click.group("platform")
 def platform_group() -> None:
     """La plateforme nationale émulée (PSC, e-CPS, services)."""
+
+
+platform_group.add_command(rooms_group)
 
 
 @platform_group.command("serve")
