@@ -219,10 +219,16 @@ def _error_code(body: object) -> str:
 
 
 # The virtual phone's and the fault panel's polling: the room's plumbing, not the
-# launcher's exchanges with PSC and the services.
+# launcher's exchanges with PSC and the services. Matched at the end of the path: a
+# platform served under a prefix (a room's `/rooms/NAME`) polls the same.
 UNTRACED = frozenset(
     {("GET", "/ecps/requests"), ("GET", "/ecps/personas"), ("GET", "/demo/faults")}
 )
+
+
+def untraced(method: str, path: str) -> bool:
+    """True for the polling the trace leaves out."""
+    return any(method == m and path.endswith(p) for m, p in UNTRACED)
 
 
 class Tracer:
@@ -276,7 +282,7 @@ class Tracer:
         )
 
     async def _on_request(self, request: httpx.Request) -> None:
-        if (request.method, request.url.path) in UNTRACED:
+        if untraced(request.method, request.url.path):
             return
         try:
             path = request.url.path

@@ -23,6 +23,7 @@ from bsp_tui.launcher import open_session, virtual_phone
 from bsp_tui.platform.core import Platform
 from bsp_tui.platform.settings import PlatformSettings
 from bsp_tui.sso.errors import UsageError
+from bsp_tui.sso.profile import EMBEDDED_BASE_URL
 from bsp_tui.sso.session import Session
 from bsp_tui.sso.trace import OPAQUE, SIGNATURE, RedactedToken, TraceEntry, Tracer
 from tests.conftest import OIDC, Emulation
@@ -303,6 +304,17 @@ async def test_subscribers_hear_each_entry_and_the_history_is_bounded(emu: Emula
     await emu.http.get("/")
     assert len(heard) == 4
     assert tracer.entries[-1].endpoint == "/"
+
+
+async def test_the_polling_under_a_room_prefix_is_left_out_too(emu: Emulation) -> None:
+    tracer = Tracer()
+    base = f"{EMBEDDED_BASE_URL}/rooms/salle-1"
+    async with httpx.AsyncClient(transport=emu.http._transport, base_url=base) as room:
+        tracer.attach(room)
+        await room.get("/demo/faults")
+        await room.get("/ecps/requests")
+        await room.get(f"{OIDC}/certs")
+    assert [e.endpoint for e in tracer.entries] == [f"/rooms/salle-1{OIDC}/certs"]
 
 
 def _b64(data: bytes) -> str:
