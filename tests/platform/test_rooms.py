@@ -18,7 +18,8 @@ from bsp_tui.platform.app import create_app
 from bsp_tui.platform.rooms import Rooms
 from bsp_tui.platform.settings import PlatformSettings
 from bsp_tui.sso.profile import EMBEDDED_BASE_URL
-from tests.conftest import OIDC, Clock, Emulation
+from tests.conftest import OIDC, Clock, Emulation, pkce_pair
+from tests.platform.test_code_flow import AUTH, authorize_params, get_code
 
 pytestmark = pytest.mark.anyio
 USERINFO = f"{OIDC}/userinfo"
@@ -83,6 +84,12 @@ async def test_two_rooms_are_two_platforms_with_the_same_patients(served: Served
     assert discovery.json()["token_endpoint"].startswith(issuer)
 
     tokens_a, tokens_b = await a.sign_in(), await b.sign_in()
+    # The browser's pages post, and keep their cookie, under the room's prefix.
+    page = await a.http.get(AUTH, params=authorize_params(pkce_pair()[1]))
+    assert 'action="/rooms/salle-a/wallet/auth/login"' in page.text
+    assert "Path=/rooms/salle-a/wallet" in page.headers["set-cookie"]
+    code, _ = await get_code(a)
+    assert code
     ins_a = (await a.exchange(tokens_a["access_token"], "ins")).json()["access_token"]
     assert await me(a, "ins", ins_a) == 200
     # Another room's services, and the root's, know neither that issuer nor its keys.
@@ -159,6 +166,8 @@ async def test_a_room_removed_by_another_worker_is_gone_at_the_next_request(
         (await served.http.get("/")).json()["psc"]["issuer"].endswith("/auth/realms/esante-wallet")
     )
     assert (await served.http.get("/rooms/")).status_code == 404
+    index = await served.http.get("/rooms/a")
+    assert index.status_code == 307 and index.headers["location"].endswith("/rooms/a/")
 
 
 async def test_a_served_room_needs_the_root_trainer_token(settings: PlatformSettings) -> None:
