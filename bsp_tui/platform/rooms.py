@@ -263,10 +263,10 @@ def _rooms_of(request: Request) -> Rooms:
     return request.app.state.rooms
 
 
-async def _run(call: Callable[[str], Any], name: str) -> Any:
-    """A room's storage made, reset or deleted off the event loop (a seed takes a while)."""
+def _run(call: Callable[[str], Any], name: str) -> Any:
+    """A room's storage made, reset or deleted; its refusal as an OperationOutcome."""
     try:
-        return await anyio.to_thread.run_sync(call, name)
+        return call(name)
     except RoomError as error:
         if error.status == 404:
             raise not_found(error.message) from None
@@ -277,31 +277,32 @@ async def _run(call: Callable[[str], Any], name: str) -> Any:
 router = APIRouter(prefix="/demo/rooms", tags=["Démonstration (émulation)"])
 
 
+# Plain functions, run in the thread pool as every handler: a seed takes a while.
 @router.get("")
-async def list_rooms(request: Request) -> list[dict]:
+def list_rooms(request: Request) -> list[dict]:
     """The rooms served, with their address, as `bsp platform rooms list`."""
     base = base_url(request)
     return [room.as_json(base) for room in _rooms_of(request).list()]
 
 
 @router.post("", status_code=201)
-async def add_room(request: Request, body: NewRoom) -> dict:
+def add_room(request: Request, body: NewRoom) -> dict:
     """Add a room: its own issuer, personas, faults; the same patients."""
-    room: Room = await _run(_rooms_of(request).add, body.name)
+    room: Room = _run(_rooms_of(request).add, body.name)
     return room.as_json(base_url(request))
 
 
 @router.post("/{name}/reset")
-async def reset_room(request: Request, name: str) -> dict:
+def reset_room(request: Request, name: str) -> dict:
     """That room back to its seeded state; the others keep theirs."""
-    await _run(_rooms_of(request).reset, name)
+    _run(_rooms_of(request).reset, name)
     return {"name": name, "reset": True}
 
 
 @router.delete("/{name}")
-async def remove_room(request: Request, name: str) -> dict:
+def remove_room(request: Request, name: str) -> dict:
     """Stop serving the room and delete its storage."""
-    await _run(_rooms_of(request).remove, name)
+    _run(_rooms_of(request).remove, name)
     return {"name": name, "removed": True}
 
 
