@@ -1,17 +1,20 @@
 """Rooms on a real `bsp platform serve`: the trainer adds, lists, resets and removes them
 with the real CLI; trainees join one with nothing but BSP_PLATFORM_URL=…/rooms/NAME,
-sign in with that room's card and look a patient up; a fault in one room stays there."""
+sign in with that room's card and look a patient up; a fault in one room stays there.
+On the SQLite file (one process), and on PostgreSQL with two workers, which must agree
+on every room from one request to the next."""
 
 from __future__ import annotations
 
 import json
 import subprocess
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
 
-from tests.e2e.conftest import ServedPlatform, bsp_env, run_bsp
+from tests.e2e.conftest import ServedPlatform, bsp_env, run_bsp, start_platform
 from tests.e2e.test_sso_cli import Launcher
 
 pytestmark = pytest.mark.e2e
@@ -25,6 +28,21 @@ JEAN_MARC = [
     "--birthdate",
     "1980-05-12",
 ]
+
+
+@pytest.fixture(params=["sqlite", "postgresql-2-workers"])
+def platform(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[ServedPlatform]:
+    if request.param == "sqlite":
+        yield request.getfixturevalue("served")
+        return
+    postgres = request.getfixturevalue("postgres")
+    url = postgres.create_database()
+    served = start_platform(tmp_path / "pg", "--workers", "2", env={"BSP_DATABASE_URL": url})
+    try:
+        yield served
+    finally:
+        served.stop()
+        postgres.drop_database(url)
 
 
 class Trainer:
@@ -59,7 +77,8 @@ def trainee(served: ServedPlatform, home: Path, url: str, card: dict) -> Launche
     return launcher
 
 
-def test_two_rooms_of_one_served_platform(served: ServedPlatform, tmp_path: Path) -> None:
+def test_two_rooms_of_one_served_platform(platform: ServedPlatform, tmp_path: Path) -> None:
+    served = platform
     trainer = Trainer(served, tmp_path / "trainer")
     room_a = trainer.json("rooms", "add", "salle-a")
     assert room_a == room_a | {"name": "salle-a", "url": f"{served.url}/rooms/salle-a"}
