@@ -191,3 +191,39 @@ def test_serve_refuses_a_public_url_that_is_no_http_url(tmp_path: Path) -> None:
     assert done.returncode == 2, done.stderr
     assert "Adresse publique invalide" in done.stderr
     assert "Plateforme servie" not in done.stdout
+
+
+async def test_a_room_behind_the_proxy_is_under_the_public_url_and_its_prefix(
+    tmp_path: Path,
+) -> None:
+    clock = Clock()
+    settings = PlatformSettings(tmp_path / "platform.sqlite3", clock=clock, public_url=PUBLIC)
+    app = create_app(settings)
+    rooms = app.state.rooms
+    room = rooms.open(rooms.add("salle-b"))
+    base = f"{PUBLIC}/rooms/salle-b"
+    transport = httpx.ASGITransport(app=behind_proxy(app, "/salle"))
+    try:
+        async with httpx.AsyncClient(transport=transport, base_url=base) as http:
+            discovery = (await http.get(f"{REALM}/.well-known/openid-configuration")).json()
+            assert discovery["issuer"] == base + REALM
+            assert discovery["token_endpoint"].startswith(base + REALM + "/")
+            # The phone's device proofs name the room's public path: the sign-in goes through.
+            tokens = await sign_in(http, room, clock)
+            claims = jwt.decode(tokens["access_token"], options={"verify_signature": False})
+            assert claims["iss"] == base + REALM
+            login = await http.get(
+                "/wallet/auth",
+                params={
+                    "client_id": LAUNCHER,
+                    "redirect_uri": "http://127.0.0.1:8765/callback",
+                    "response_type": "code",
+                    "scope": "openid scope_all",
+                    "code_challenge": "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM",
+                    "code_challenge_method": "S256",
+                },
+            )
+            assert 'action="/salle/rooms/salle-b/wallet/auth/login"' in login.text
+            assert "Path=/salle/rooms/salle-b/wallet" in login.headers["set-cookie"]
+    finally:
+        room.db.close()
