@@ -114,8 +114,8 @@ class FaultGate:
     """The ASGI middleware putting the faults in force on every request but the trainer's
     own (`/demo/…`) and the health probes (`unfaulted` paths).
 
-    The faults are read on every request (one small query): another worker or process
-    over the same database may have just set them.
+    The faults are read on every request (one small query, in the thread pool): another
+    worker or process over the same database may have just set them.
     """
 
     def __init__(self, app: ASGIApp, db: Database, unfaulted: frozenset[str]) -> None:
@@ -128,7 +128,8 @@ class FaultGate:
         if scope["type"] != "http" or path.startswith("/demo/") or path in self.unfaulted:
             await self.app(scope, receive, send)
             return
-        now = read_faults(self.db)
+        # Off the loop: on PostgreSQL the read is a round trip, and it may wait for a lock.
+        now = await anyio.to_thread.run_sync(read_faults, self.db)
         if now.latency_ms:
             await delay(now.latency_ms)
         service = path.split("/")[2] if path.startswith("/api/") else ""

@@ -77,3 +77,31 @@ async def test_a_request_waiting_for_a_lock_does_not_stop_another(
     finally:
         app.state.platform.db.close()
         postgres.drop_database(url)
+
+
+async def test_a_request_waiting_to_read_the_faults_does_not_stop_another(
+    postgres: Server, clock: Clock
+) -> None:
+    url = postgres.create_database()
+    settings = PlatformSettings(database=url, clock=clock, db_busy_seconds=DEADLINE)
+    app = create_app(settings)
+    transport = httpx.ASGITransport(app=app)
+    try:
+        async with httpx.AsyncClient(transport=transport, base_url=EMBEDDED_BASE_URL) as http:
+            with psycopg.connect(url) as holder, psycopg.connect(url, autocommit=True) as watch:
+                # Every request but the probes and /demo reads the faults first: held here.
+                holder.execute("LOCK TABLE faults IN ACCESS EXCLUSIVE MODE")
+                index = asyncio.create_task(http.get("/"))
+                deadline = time.monotonic() + DEADLINE
+                while not _waiting_on(watch, "faults"):
+                    assert time.monotonic() < deadline, "the request never reached the lock"
+                    await asyncio.sleep(0)
+                health = await http.get("/healthz")
+                assert health.status_code == 200, health.text
+                assert not index.done()
+                holder.rollback()
+            answer = await index
+            assert answer.status_code == 200, answer.text
+    finally:
+        app.state.platform.db.close()
+        postgres.drop_database(url)
