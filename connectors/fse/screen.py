@@ -227,6 +227,9 @@ class FseView(ConnectorView):
         self.ald.append(self.query_one("#fse-ald", Checkbox).value)
         self.say(f"Acte {code} ajouté.")
         self.update_amounts()
+        # At 80x24 the totals sit below the fold: the clinician sees what the act costs.
+        amounts = self.query_one("#fse-amounts", Static)
+        self.call_after_refresh(amounts.scroll_visible, animate=False)
 
     @on(Button.Pressed, "#fse-remove")
     def action_remove_act(self) -> None:

@@ -15,12 +15,14 @@ from bsp_tui.platform.settings import PlatformSettings
 
 def _as_version_one(path) -> list[str]:
     """Turn a platform file back into what version 1 made: no version table, no `seq`
-    columns, patients listed by rowid. Returns the personas in rowid order."""
+    columns, no franchise on the care sheets, patients listed by rowid. Returns the
+    personas in rowid order."""
     conn = sqlite3.connect(path)
     try:
         conn.execute("DROP TABLE schema_versions")
         for table in ("patients", "personas"):
             conn.execute(f"ALTER TABLE {table} DROP COLUMN seq")
+        conn.execute("ALTER TABLE fse_sheets DROP COLUMN franchise")
         # A shuffled insertion order, so that the upgrade must read rowids, not names.
         conn.execute("CREATE TABLE personas_old AS SELECT * FROM personas ORDER BY name DESC")
         conn.execute("DELETE FROM personas")
@@ -42,7 +44,9 @@ def test_a_version_one_file_is_upgraded_and_keeps_its_order(settings: PlatformSe
         versions = {
             r["name"]: r["version"] for r in platform.db.all("SELECT * FROM schema_versions")
         }
-        assert versions["platform"] == 3
+        assert (versions["platform"], versions["fse"]) == (3, 2)
+        columns = platform.db.all("SELECT name FROM pragma_table_info('fse_sheets')")
+        assert "franchise" in {row["name"] for row in columns}
         assert platform.db.value("SELECT count(*) FROM housekeeping") == 0
         assert [row["name"] for row in platform.ecps.personas()] == order
         first, *_, last = platform.db.all("SELECT ins, seq FROM patients ORDER BY seq")
