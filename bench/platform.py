@@ -60,7 +60,7 @@ def hello_server() -> None:
     import uvicorn
     from fastapi import FastAPI
 
-    from bsp_tui.platform.serving import listening_socket, protocol_with_timeout
+    from bsp_tui.platform.serving import TimelyH11Protocol, listening_socket
 
     app = FastAPI()
 
@@ -72,7 +72,7 @@ def hello_server() -> None:
     print(f"http://127.0.0.1:{sock.getsockname()[1]}", flush=True)
     config = uvicorn.Config(
         app,
-        http=protocol_with_timeout(10.0),
+        http=TimelyH11Protocol,
         log_config=None,
         access_log=False,
         lifespan="off",
