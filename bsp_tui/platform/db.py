@@ -131,11 +131,22 @@ def shown_url(target: Path | str) -> str:
     return make_url(target).render_as_string(hide_password=True)
 
 
+# anyio runs the handlers on at most 40 threads, and each holds one connection at a time.
+POOL_SIZE = 40
+
+
 def _sqlite_engine(url: URL, busy_seconds: float) -> Engine:
     path = Path(url.database or "")
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     private_file(path)
-    engine = create_engine(url, connect_args={"timeout": busy_seconds, "check_same_thread": False})
+    # As many connections as the threads that run handlers: a pool smaller than that
+    # opens and closes a connection for each request beyond it.
+    engine = create_engine(
+        url,
+        pool_size=POOL_SIZE,
+        max_overflow=POOL_SIZE,
+        connect_args={"timeout": busy_seconds, "check_same_thread": False},
+    )
 
     @event.listens_for(engine, "connect")
     def _connect(dbapi_connection: Any, _: Any) -> None:
@@ -160,8 +171,10 @@ def _postgresql_engine(url: URL, busy_seconds: float) -> Engine:
     wait = max(int(busy_seconds * 1000), 1)
     return create_engine(
         url,
-        pool_size=10,
-        max_overflow=20,
+        # Kept open for the handlers' threads; two workers stay within PostgreSQL's
+        # default of 100 connections, the overflow is for a burst.
+        pool_size=POOL_SIZE,
+        max_overflow=10,
         connect_args={"options": f"-c lock_timeout={wait} -c statement_timeout={wait * 60}"},
     )
 
