@@ -3,13 +3,19 @@
 from __future__ import annotations
 
 import secrets
+import time
 
+from joserfc import jwt
+from joserfc.errors import JoseError
 from joserfc.jwk import KeySet, RSAKey
 
 from bsp_tui.platform.db import Database
 from bsp_tui.platform.settings import PlatformSettings
 
 ALGORITHM = "RS256"
+ALGORITHMS = [ALGORITHM]
+# How long a worker trusts the keys it read: another worker may have rotated them.
+RELOAD_SECONDS = 5.0
 
 
 class SigningKeys:
@@ -19,6 +25,7 @@ class SigningKeys:
         self._db = db
         self._settings = settings
         self._loaded: dict[str, RSAKey] = {}
+        self._cached: tuple[float, list[tuple[RSAKey, float | None]]] | None = None
 
     def _load(self, kid: str, pem: str) -> RSAKey:
         key = self._loaded.get(kid)
@@ -68,6 +75,7 @@ class SigningKeys:
                 "INSERT INTO signing_keys (kid, private_pem, created) VALUES (:kid, :pem, :now)",
                 {"kid": kid, "pem": pem, "now": now},
             )
+        self._cached = None
         return kid
 
     def verifying(self) -> KeySet:
@@ -79,6 +87,30 @@ class SigningKeys:
             {"horizon": horizon},
         )
         return KeySet([self._load(row["kid"], row["private_pem"]) for row in rows])
+
+    def checked(self, token: str) -> dict:
+        """The claims of `token` once its RS256 signature is checked (JoseError if not).
+
+        This runs on every API request: the keys are those read for an earlier token,
+        read again when they do not verify this one (a key made by another worker) or
+        are older than `RELOAD_SECONDS` (a key another worker retired).
+        """
+        if self._cached is not None and time.monotonic() - self._cached[0] < RELOAD_SECONDS:
+            try:
+                return jwt.decode(token, self._keys_from(self._cached[1]), ALGORITHMS).claims
+            except JoseError:
+                pass  # an unknown key, or a bad token: decided on the keys as stored
+        self.active()
+        rows = [
+            (self._load(row["kid"], row["private_pem"]), row["retired"])
+            for row in self._db.all("SELECT kid, private_pem, retired FROM signing_keys")
+        ]
+        self._cached = (time.monotonic(), rows)
+        return jwt.decode(token, self._keys_from(rows), ALGORITHMS).claims
+
+    def _keys_from(self, rows: list[tuple[RSAKey, float | None]]) -> KeySet:
+        horizon = self._settings.now() - self._settings.longest_token_ttl
+        return KeySet([key for key, retired in rows if retired is None or retired > horizon])
 
     def jwks(self) -> dict:
         """The public JWKS document."""

@@ -18,6 +18,7 @@ import pytest
 from joserfc import jwt
 from joserfc.jwk import RSAKey
 
+from bsp_tui.platform.core import Platform
 from tests.conftest import LAUNCHER, OIDC, Emulation
 
 pytestmark = pytest.mark.anyio
@@ -321,3 +322,15 @@ async def test_launcher_identity_is_not_a_secret_that_signs(emu: Emulation) -> N
     response = await emu.http.get(USERINFO, headers={"Authorization": f"Bearer {forged}"})
     assert response.status_code == 401
     assert "signature invalide" in response.json()["error_description"]
+
+
+async def test_a_key_another_worker_made_verifies_at_once(emu: Emulation) -> None:
+    _, access, _ = await genuine_tokens(emu)
+    bearer = {"Authorization": f"Bearer {access}"}
+    assert (await emu.http.get(USERINFO, headers=bearer)).status_code == 200  # keys read
+    # Another worker over the same database rotates and signs with its new key.
+    other = Platform.open(emu.platform.settings, emu.platform.db)
+    new_kid = other.keys.rotate()
+    signed = sign_rs256(claims_of(access), other.keys.active(), new_kid)
+    response = await emu.http.get(USERINFO, headers={"Authorization": f"Bearer {signed}"})
+    assert response.status_code == 200, response.text

@@ -111,7 +111,7 @@ class Tokens:
     ) -> dict:
         """Verify signature, issuer, type, audience and expiry; return the claims."""
         try:
-            claims = jwt.decode(token, self._keys.verifying(), algorithms=[ALGORITHM]).claims
+            claims = self._keys.checked(token)
         except (JoseError, ValueError, TypeError, KeyError, UnicodeError):
             raise InvalidTokenError("signature invalide ou jeton illisible") from None
         options: dict = {
@@ -141,11 +141,17 @@ class Tokens:
         claims = self.decode(token, issuer, "Bearer", audience)
         if audience is None and "aud" in claims:
             raise InvalidTokenError("un jeton d'API ne remplace pas le jeton d'accès PSC")
-        if self._session(claims.get("sid", ""))["ended"] is not None:
+        # One round trip for both checks: this runs on every API request.
+        row = self._db.one(
+            "SELECT ended, EXISTS (SELECT 1 FROM revoked_tokens WHERE jti = :jti) AS revoked"
+            " FROM sessions WHERE sid = :sid",
+            {"sid": claims.get("sid", ""), "jti": claims.get("jti")},
+        )
+        if row is None:
+            raise InvalidTokenError("session inconnue")
+        if row["ended"] is not None:
             raise InvalidTokenError("la session de ce jeton est terminée")
-        if self._db.one(
-            "SELECT 1 FROM revoked_tokens WHERE jti = :jti", {"jti": claims.get("jti")}
-        ):
+        if row["revoked"]:
             raise InvalidTokenError("ce jeton a été révoqué")
         return claims
 
