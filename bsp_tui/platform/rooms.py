@@ -224,7 +224,8 @@ class RoomsDispatch:
             await self.app(scope, receive, send)
             return
         name, slash, rest = path[len(PREFIX) :].partition("/")
-        room = self.rooms.find(name) if not name_problem(name) else None
+        # In the thread pool: on PostgreSQL the lookup is a round trip.
+        room = None if name_problem(name) else await anyio.to_thread.run_sync(self.rooms.find, name)
         if room is None:
             self._forget(name)
             await _not_served(name, slash + rest)(scope, receive, send)
