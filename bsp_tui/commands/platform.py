@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 import io
-import logging
 import os
 import secrets
 import socket
@@ -15,9 +14,8 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from bsp_tui.commands.rooms import rooms_group
-from bsp_tui.config import folders, platform_url
+from bsp_tui.config import platform_url
 from bsp_tui.exitcodes import ExitCode
-from bsp_tui.logs import log_to_file
 from bsp_tui.output import CommandError, echo, fail, json_option, print_json
 from bsp_tui.platform.settings import (
     DATABASE_URL_ENV,
@@ -218,7 +216,12 @@ def serve(
 
     from bsp_tui.platform.core import Platform
     from bsp_tui.platform.db import SchemaError, database_url, shown_url
-    from bsp_tui.platform.serving import REQUEST_TIMEOUT_ENV, listening_socket
+    from bsp_tui.platform.serving import (
+        KEEP_ALIVE_SECONDS,
+        REQUEST_TIMEOUT_ENV,
+        listening_socket,
+        log_platform,
+    )
 
     if database is not None and not database.startswith(("postgresql://", "postgres://")):
         raise click.BadParameter(
@@ -264,15 +267,7 @@ def serve(
             ),
             False,
         )
-    # uvicorn's own records too: an application error's traceback goes through the
-    # redaction instead of reaching stderr raw. The platform's records stay out of the
-    # command's own bsp.log.
-    log_to_file(
-        folders().ensure().logs / "platform.log",
-        names=("bsp.platform", "uvicorn"),
-        json_lines=True,
-    )
-    logging.getLogger("bsp.platform").propagate = False
+    log_platform()
     try:
         sock = listening_socket(host, port)
     except OSError as error:
@@ -302,6 +297,7 @@ def serve(
         "bsp_tui.platform.app:served_app",
         factory=True,
         http="bsp_tui.platform.serving:TimelyH11Protocol",
+        timeout_keep_alive=KEEP_ALIVE_SECONDS,
         workers=workers,
         log_config=None,
         access_log=False,

@@ -18,6 +18,7 @@ from bsp_tui.platform.core import Platform
 from bsp_tui.platform.housekeeping import Housekeeper
 from bsp_tui.platform.psc import phone_api, routes, wallet
 from bsp_tui.platform.psc.errors import OAuthError
+from bsp_tui.platform.serving import log_platform
 from bsp_tui.platform.settings import TRAINER_TOKEN_ENV, PlatformSettings
 from bsp_tui.sqlite import DatabaseBusyError
 from connectors.base import registry
@@ -28,6 +29,7 @@ RETRY_AFTER_BUSY = "1"  # seconds: another request's write is short, the lock so
 def served_app() -> FastAPI:
     """The app of one worker of `bsp platform serve` (uvicorn's factory): its settings
     come from the environment the command set, its trainer token included."""
+    log_platform()
     settings = PlatformSettings.from_env()
     settings.trainer_token = os.environ[TRAINER_TOKEN_ENV]
     return create_app(settings)

@@ -4,32 +4,52 @@ uvicorn's h11 protocol arms its keep-alive timer only after a response, and disa
 on any data: a client that connects and sends half a request (or half a body) holds the
 connection, and the endpoint waiting for that body, forever. Three hundred of them and
 the room's platform runs out of connections. `TimelyH11Protocol` gives every request a
-deadline, from the connection (or the previous response) to its last byte.
+deadline, from its first byte (the connection's opening, for the first) to its last.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import socket
 
 import h11
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
+from bsp_tui.config import folders
+from bsp_tui.logs import log_to_file
+
 DEFAULT_REQUEST_TIMEOUT = 10.0
+# How long an idle kept-alive connection stays open: longer than the clients' own idle
+# expiry (httpx's is 5 s), so that a client reusing its connection never meets the
+# server closing it at the same instant ("Server disconnected without sending a response").
+KEEP_ALIVE_SECONDS = 30
 # How the serving command tells its workers the deadline: each is a new process.
 REQUEST_TIMEOUT_ENV = "BSP_REQUEST_TIMEOUT"
+
+
+def log_platform() -> None:
+    """Send the platform's records (uvicorn's too: an application error's traceback goes
+    through the redaction instead of reaching stderr raw) to the home's platform.log, in
+    JSON lines, out of the command's own bsp.log. Each worker process calls it: a worker
+    started by `--workers` begins with no logging set."""
+    log_to_file(
+        folders().ensure().logs / "platform.log",
+        names=("bsp.platform", "uvicorn"),
+        json_lines=True,
+    )
+    logging.getLogger("bsp.platform").propagate = False
 
 
 class TimelyH11Protocol(H11Protocol):
     """uvicorn's h11 protocol, closing a connection whose request is not complete in time.
 
-    The deadline is `request_timeout` seconds, read from `BSP_REQUEST_TIMEOUT` when the
-    class is imported (uvicorn builds the protocol itself, one per connection, in each
-    worker process).
+    Each request has `BSP_REQUEST_TIMEOUT` seconds from its first byte (from the
+    connection's opening for the first one); between requests, the connection is idle
+    under uvicorn's keep-alive timeout instead. The setting is read when a deadline is
+    set, not when the class is imported: the serving command sets it after its imports.
     """
-
-    request_timeout = float(os.environ.get(REQUEST_TIMEOUT_ENV) or DEFAULT_REQUEST_TIMEOUT)
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
@@ -38,7 +58,8 @@ class TimelyH11Protocol(H11Protocol):
 
     def _arm_request_deadline(self) -> None:
         self._disarm_request_deadline()
-        self._request_deadline = self.loop.call_later(self.request_timeout, self._too_slow)
+        timeout = float(os.environ.get(REQUEST_TIMEOUT_ENV) or DEFAULT_REQUEST_TIMEOUT)
+        self._request_deadline = self.loop.call_later(timeout, self._too_slow)
 
     def _disarm_request_deadline(self) -> None:
         if self._request_deadline is not None:
@@ -56,14 +77,13 @@ class TimelyH11Protocol(H11Protocol):
         return self.conn.their_state in (h11.IDLE, h11.SEND_BODY)
 
     def data_received(self, data: bytes) -> None:
+        if self._request_deadline is None and self.conn.their_state is h11.IDLE:
+            # The first bytes of the next request on a kept-alive connection: its own
+            # deadline starts now (while idle, uvicorn's keep-alive timeout applies).
+            self._arm_request_deadline()
         super().data_received(data)
         if not self._receiving():
             self._disarm_request_deadline()  # the request is whole: the app has its time
-
-    def on_response_complete(self) -> None:
-        super().on_response_complete()
-        if not self.transport.is_closing() and self._receiving():
-            self._arm_request_deadline()  # the next request on this connection, if any
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._disarm_request_deadline()

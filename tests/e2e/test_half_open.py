@@ -76,3 +76,43 @@ def test_a_kept_alive_connection_serves_several_requests(served: ServedPlatform)
     with httpx.Client(base_url=served.url, timeout=10) as http:
         for _ in range(3):  # one connection, each request whole: none is cut
             assert http.get("/").status_code == 200
+
+
+def _answered(sock: socket.socket) -> bytes:
+    """One whole `GET /` answer on `sock` (its head and Content-Length body)."""
+    sock.sendall(b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+    sock.settimeout(10)
+    received = b""
+    while b"\r\n\r\n" not in received:
+        received += sock.recv(65536)
+    head, _, body = received.partition(b"\r\n\r\n")
+    length = int(
+        next(
+            line.split(b":")[1]
+            for line in head.split(b"\r\n")
+            if line.lower().startswith(b"content-length")
+        )
+    )
+    while len(body) < length:
+        body += sock.recv(65536)
+    return head
+
+
+def test_an_idle_kept_alive_connection_outlives_the_request_deadline(
+    served: ServedPlatform,
+) -> None:
+    """Idle between requests is the keep-alive's time, not the request's: a client that
+    reuses its connection after a pause is answered (before, the server closed it when the
+    request deadline passed, racing the client's reuse)."""
+    with socket.create_connection(("127.0.0.1", served.port), timeout=5) as sock:
+        assert _answered(sock).startswith(b"HTTP/1.1 200")
+        # Three request deadlines of silence: a server that counts idle time closes here.
+        assert not closed_by_server(sock, time.monotonic() + 3 * REQUEST_TIMEOUT)
+        assert _answered(sock).startswith(b"HTTP/1.1 200")
+
+
+def test_half_a_second_request_on_a_kept_alive_connection_is_cut(served: ServedPlatform) -> None:
+    with socket.create_connection(("127.0.0.1", served.port), timeout=5) as sock:
+        assert _answered(sock).startswith(b"HTTP/1.1 200")
+        sock.sendall(HALVES[0])
+        assert closed_by_server(sock, time.monotonic() + DEADLINE)

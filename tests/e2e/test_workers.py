@@ -107,6 +107,13 @@ def test_both_workers_answer_from_the_same_database(on_postgres: ServedPlatform)
         client.post("/demo/faults/reset", headers=trainer).raise_for_status()
     assert len(seen_keys) == 1
     assert seen_faults == {503}
+    # Each worker writes its access lines to the one platform.log (a worker is a new
+    # process: it sets its own logging up).
+    log = (on_postgres.home / "logs" / "platform.log").read_text(encoding="utf-8")
+    lines = [json.loads(line) for line in log.splitlines()]
+    certs = [line for line in lines if line.get("path", "").endswith("/certs")]
+    assert len(certs) >= 20  # the sign-in of the test before asked too
+    assert len({line["pid"] for line in certs}) == 2
 
 
 def test_more_than_one_worker_on_sqlite_is_refused(tmp_path: Path) -> None:
