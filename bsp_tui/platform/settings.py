@@ -72,9 +72,10 @@ class PlatformSettings:
     room: str = ""
     # None: the embedded platform, whose trainer is whoever runs it.
     trainer_token: str | None = field(default=None, repr=False)
-    # How long a write waits for another's lock before the platform answers 503: the wait
-    # holds up the served platform's event loop, so it stays well under a second.
-    db_busy_seconds: float = 0.5
+    # How long a write waits for another's lock before the platform answers 503. The wait
+    # holds one handler thread, not the event loop: long enough for a room's sign-in wave
+    # queued on one persona's row, short enough that a lock held elsewhere is told soon.
+    db_busy_seconds: float = 2.0
     clock: Callable[[], float] = field(default=time.time, repr=False)
     # Behind a reverse proxy: the address clients use (issuer, links), instead of the
     # request's own host. "": the request's.
