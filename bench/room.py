@@ -47,7 +47,7 @@ OIDC = "/auth/realms/esante-wallet/protocol/openid-connect"
 CLIENT = "bsp-launcher"
 TRAINER = "jeton-du-banc-d-essai"
 PATIENT = "urn:oid:1.2.250.1.213.1.4.10|262037511122263"
-PHONE_POLL = 0.2  # how often a phone looks for the push (a real one is told at once)
+PUSH_WAIT = 25  # a phone's ask for its pushes is held this long (the phone API's `wait`)
 
 
 @dataclass
@@ -59,6 +59,7 @@ class Trainee:
     phone: VirtualPhone
     http: httpx.AsyncClient
     phases: dict[str, float] = field(default_factory=dict)
+    steps: dict[str, float] = field(default_factory=dict)  # the sign-in's own
     error: str = ""
 
 
@@ -99,17 +100,19 @@ async def enrol(url: str, count: int, folder: Path) -> list[Trainee]:
         return trainees
 
 
-async def approve(trainee: Trainee) -> None:
-    """The trainee's phone: the push arrives, they check the number and approve."""
+async def approve(trainee: Trainee) -> float:
+    """The trainee's phone: the push arrives, they check the number and approve; when."""
     name = trainee.persona["name"]
     while True:
         try:
-            await trainee.phone.approve_binding(name, trainee.persona["pin"], trainee.binding)
-            return
+            await trainee.phone.approve_binding(
+                name, trainee.persona["pin"], trainee.binding, wait=PUSH_WAIT
+            )
+            return time.perf_counter()
         except PhoneError as error:
+            # Another trainee's push of the same persona woke this phone first.
             if error.code != "no_request":
                 raise
-        await asyncio.sleep(PHONE_POLL)
 
 
 async def session(url: str, trainee: Trainee) -> None:
@@ -126,6 +129,7 @@ async def session(url: str, trainee: Trainee) -> None:
             },
         )
         started.raise_for_status()
+        pushed = time.perf_counter()
         ciba = started.json()
         approving = asyncio.create_task(approve(trainee))
         interval = ciba.get("interval", 1)
@@ -146,7 +150,7 @@ async def session(url: str, trainee: Trainee) -> None:
                 interval += 5
             elif error != "authorization_pending":
                 raise RuntimeError(f"sign-in refused: {polled.text[:200]}")
-        await approving
+        approved = await approving
         signed = time.perf_counter()
         access = polled.json()["access_token"]
         tokens = {}
@@ -178,6 +182,11 @@ async def session(url: str, trainee: Trainee) -> None:
         trainee.phases = {
             "sign-in": signed - began,
             "services": time.perf_counter() - signed,
+        }
+        trainee.steps = {
+            "push": pushed - began,
+            "approval": approved - pushed,
+            "token": signed - approved,
         }
 
 
@@ -214,6 +223,15 @@ def report(label: str, total: float, trainees: list[Trainee]) -> None:
             f"   sign-in (interval, approval, polls) p50 {statistics.median(signing):.2f} s, "
             f"p99 {percentile(signing, 0.99):.2f} s; exchange + INS + DMP p50 "
             f"{statistics.median(services):.2f} s, p99 {percentile(services, 0.99):.2f} s"
+        )
+    if done:
+        print(
+            "   sign-in steps p50/p99: "
+            + ", ".join(
+                f"{step} {percentile([t.steps[step] for t in done], 0.5):.2f}"
+                f"/{percentile([t.steps[step] for t in done], 0.99):.2f} s"
+                for step in done[0].steps
+            )
         )
     for error in sorted(set(errors))[:5]:
         print(f"   {errors.count(error)} × {error}")

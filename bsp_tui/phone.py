@@ -183,15 +183,29 @@ class VirtualPhone:
                 401,
             )
         for persona in enrolled:
-            response = await self._signed(persona["name"], "GET", "/ecps/requests")
-            _raise_for(response)
-            found += [
-                PendingRequest(
-                    r["id"], r["national_id"], r["binding"], r["client_name"], r["expires"]
-                )
-                for r in response.json()
-            ]
+            found += await self._requests(persona)
         return sorted(found, key=lambda r: r.expires)
+
+    async def _requests(
+        self, persona: dict, wait: float = 0, binding: str | None = None
+    ) -> list[PendingRequest]:
+        """One persona's pending requests (showing `binding`); with `wait`, the platform
+        holds the answer until one arrives (at most that many seconds)."""
+        usual = self._client.timeout
+        # The platform's hold comes on top of the usual answer time.
+        read = None if usual.read is None else usual.read + wait
+        response = await self._signed(
+            persona["name"],
+            "GET",
+            "/ecps/requests",
+            params={"wait": wait, "binding": binding} if wait else None,
+            timeout=httpx.Timeout(usual.connect, read=read, write=usual.write, pool=usual.pool),
+        )
+        _raise_for(response)
+        return [
+            PendingRequest(r["id"], r["national_id"], r["binding"], r["client_name"], r["expires"])
+            for r in response.json()
+        ]
 
     async def enrol(self, name: str, code: str | None = None) -> str:
         """Bind a new device of the persona with an activation code (issued locally when
@@ -291,10 +305,11 @@ class VirtualPhone:
         await self.answer(waiting[0].id, approve, name, pin)
         return waiting[0]
 
-    async def approve_binding(self, name: str, pin: str, binding: str) -> None:
-        """Approve the persona's newest pending request that shows `binding`."""
+    async def approve_binding(self, name: str, pin: str, binding: str, wait: float = 0) -> None:
+        """Approve the persona's newest pending request that shows `binding`; with `wait`,
+        waiting up to that many seconds for a first request to arrive."""
         persona = await self.persona(name)
-        waiting = [r for r in await self.pending(persona["national_id"]) if r.binding == binding]
+        waiting = [r for r in await self._requests(persona, wait, binding) if r.binding == binding]
         if not waiting:
             raise PhoneError(
                 "no_request", "La demande n'est pas arrivée sur le téléphone virtuel.", 404

@@ -271,3 +271,4 @@ async def emu(settings: PlatformSettings, clock: Clock) -> AsyncIterator[Emulati
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url=EMBEDDED_BASE_URL) as http:
         yield Emulation(app.state.platform, http, clock)
+    app.state.platform.db.close()

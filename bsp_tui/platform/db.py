@@ -44,6 +44,7 @@ from sqlalchemy import (
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import DBAPIError
 
+from bsp_tui.platform.bell import BELL, CHANNEL
 from bsp_tui.sqlite import DEFAULT_BUSY_SECONDS, DatabaseBusyError, private_file
 
 Params = Mapping[str, Any] | Sequence[Mapping[str, Any]]
@@ -112,6 +113,12 @@ class Tx:
         if self.dialect == "postgresql":
             key = int.from_bytes(hashlib.sha256(name.encode()).digest()[:8], "big", signed=True)
             self._conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": key})
+
+    def notify(self, topic: str) -> None:
+        """Ring `topic` in the other workers when this transaction commits (PostgreSQL;
+        on SQLite the one process rings its own, see `bell`)."""
+        if self.dialect == "postgresql":
+            self.value("SELECT pg_notify(:channel, :topic)", {"channel": CHANNEL, "topic": topic})
 
 
 def database_url(target: Path | str) -> URL:
@@ -256,6 +263,16 @@ class Database:
             SCHEMA_VERSIONS.create_all(tx._conn)
         return view
 
+    def topic(self, name: str) -> str:
+        """A bell topic of this database's own: its schema's or file's, for a room's
+        waiters not to wake for another room's."""
+        return f"{self.search_path or self.path or ''}/{name}"
+
+    def hear_other_workers(self) -> None:
+        """On PostgreSQL, ring this process's waiters on the other workers' notifications."""
+        if self.dialect == "postgresql":
+            BELL.listen_to(self.engine.url)
+
     @contextmanager
     def write(self) -> Iterator[Tx]:
         """A write transaction: committed on success, rolled back on any error."""
@@ -345,4 +362,5 @@ class Database:
     def close(self) -> None:
         """Close every pooled connection (a schema's view leaves the pool to its owner)."""
         if self.search_path is None:
+            BELL.stop_listening(self.engine.url)
             self.engine.dispose()

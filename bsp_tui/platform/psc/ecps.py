@@ -14,18 +14,21 @@ Only a proven device can make a wrong attempt count, so the lockout is not anyon
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import hmac
 import json
 import secrets
 from dataclasses import dataclass
 
+import anyio
 import pyotp
 from joserfc import jwt
 from joserfc.errors import JoseError
 from joserfc.jwk import OKPKey
 from joserfc.jws import extract_compact
 
+from bsp_tui.platform.bell import BELL, wait_for
 from bsp_tui.platform.db import Database, RowMapping, Tx
 from bsp_tui.platform.psc.directory import PERSONAS
 from bsp_tui.platform.settings import PlatformSettings
@@ -197,7 +200,16 @@ class Ecps:
                     "expires": now + self._settings.ecps_request_ttl,
                 },
             )
+            for topic in (self._pushed(national_id), self._pushed(national_id, binding)):
+                conn.notify(topic)
+        for topic in (self._pushed(national_id), self._pushed(national_id, binding)):
+            BELL.ring(topic)
         return request_id
+
+    def _pushed(self, national_id: str, binding: str | None = None) -> str:
+        """The bell of a professional's pushes (of those showing `binding`: a phone that
+        waits for its own number is not woken by the room's other sign-ins)."""
+        return self._db.topic(f"ecps/{national_id}" + ("" if binding is None else f"/{binding}"))
 
     def _within_limits(self, conn: Tx, national_id: str, client_id: str, now: float) -> None:
         """Refuse a push beyond the professional's pending bound or the client's rate."""
@@ -248,14 +260,35 @@ class Ecps:
             raise EcpsError("unknown_request", "Cette demande e-CPS n'existe pas.", 404)
         return self._as_request(row)
 
-    def pending(self, national_id: str | None = None) -> list[Request]:
-        """Requests still waiting for an answer, oldest first."""
+    def pending(self, national_id: str | None = None, binding: str | None = None) -> list[Request]:
+        """Requests still waiting for an answer (of one professional, showing one
+        number), oldest first."""
         sql = "SELECT * FROM ecps_requests WHERE status = 'pending' AND expires > :now"
         params: dict[str, object] = {"now": self._settings.now()}
         if national_id is not None:
             sql += " AND national_id = :id"
             params["id"] = national_id
+        if binding is not None:
+            sql += " AND binding = :binding"
+            params["binding"] = binding
         return [self._as_request(r) for r in self._db.all(sql + " ORDER BY created", params)]
+
+    async def pending_within(
+        self, national_id: str, seconds: float, binding: str | None = None
+    ) -> list[Request]:
+        """The professional's pending requests (those showing `binding`), waiting up to
+        `seconds` for a first one to arrive, as a real phone gets a push: the phone
+        API's long poll."""
+        self._db.hear_other_workers()
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + seconds
+        async with BELL.listening(self._pushed(national_id, binding)) as pushed:
+            while True:
+                found = await anyio.to_thread.run_sync(self.pending, national_id, binding)
+                left = deadline - loop.time()
+                if found or left <= 0:
+                    return found
+                await wait_for(pushed, left)
 
     def answer(
         self, request_id: str, device: RowMapping, approve: bool, pin: str = "", otp: str = ""

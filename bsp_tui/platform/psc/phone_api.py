@@ -7,8 +7,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import asdict
+from typing import Annotated
 
-from fastapi import APIRouter, Request
+import anyio
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import RowMapping
@@ -19,6 +21,9 @@ from bsp_tui.platform.psc.ecps import Request as EcpsRequest
 from bsp_tui.platform.psc.routes import client_path, platform_of
 
 router = APIRouter(prefix="/ecps", tags=["e-CPS (emulation)"])
+# The longest a phone's ask for its pending requests is held (under a client's usual
+# 30-second read timeout, and well under a request's expiry).
+MAX_WAIT = 25.0
 
 
 class Answer(BaseModel):
@@ -67,15 +72,30 @@ def _device_call(request: Request, answer: Callable[[RowMapping], object]) -> JS
 
 
 @router.get("/requests")
-def pending(request: Request) -> JSONResponse:
-    """The proven device's professional's pending requests, oldest first."""
+async def pending(
+    request: Request,
+    wait: Annotated[
+        float,
+        Query(ge=0, le=MAX_WAIT, description="Seconds to hold the answer until a request arrives."),
+    ] = 0,
+    binding: Annotated[
+        str | None, Query(max_length=16, description="Only the requests showing this number.")
+    ] = None,
+) -> JSONResponse:
+    """The proven device's professional's pending requests, oldest first; with `wait`,
+    the answer waits for the first one to arrive (the push of a real phone)."""
     ecps = platform_of(request).ecps
 
-    def mine(device: RowMapping) -> list[dict]:
-        national_id = ecps.persona(name=device["name"])["national_id"]
-        return [_request_body(r) for r in ecps.pending(national_id)]
+    def professional() -> str:
+        return ecps.persona(name=proven_device(request)["name"])["national_id"]
 
-    return _device_call(request, mine)
+    try:
+        national_id = await anyio.to_thread.run_sync(professional)
+    except EcpsError as error:
+        return ecps_error(error)
+    return JSONResponse(
+        [_request_body(r) for r in await ecps.pending_within(national_id, wait, binding)]
+    )
 
 
 @router.get("/requests/{request_id}")
