@@ -14,6 +14,10 @@ SAGE_FEMME = "50"
 INFIRMIER = "60"
 SECRETAIRE = "SECR"
 
+# Savoir-faire (specialty) codes of TRE_R38 used by the demo directory and the DMP.
+GENERAL_MEDICINE = "SM54"  # Médecine générale
+EMERGENCY_MEDICINE = "SM59"  # Médecine d'urgence (SM57 is Allergologie)
+
 LABELS: dict[str, str] = {
     MEDECIN: "Médecin",
     PHARMACIEN: "Pharmacien",

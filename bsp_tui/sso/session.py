@@ -80,13 +80,20 @@ class _SessionLock:
             self._tasks.release()
 
 
+def _bare_rpps(identifiant: str) -> str:
+    # PSC writes the RPPS origin's identifiant as the national id, 8 + the 11 digits.
+    if len(identifiant) == 12 and identifiant.startswith("8"):
+        return identifiant[1:]
+    return identifiant
+
+
 def _who(userinfo: dict[str, Any], id_claims: dict[str, Any]) -> dict[str, Any]:
     claims = id_claims | userinfo
     roles = claims.get("SubjectRole") or []
     code = roles[0].split("^")[0] if roles else ""
     rpps = next(
         (
-            o.get("identifiant", "")
+            _bare_rpps(o.get("identifiant", ""))
             for o in claims.get("otherIds", [])
             if o.get("origine") == "RPPS"
         ),

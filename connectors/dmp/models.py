@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field, fields
 
-from bsp_tui.domain.professions import INFIRMIER, MEDECIN, PHARMACIEN
+from bsp_tui.domain.professions import EMERGENCY_MEDICINE, INFIRMIER, MEDECIN, PHARMACIEN
 
 # Document types the emulated DMP knows, by LOINC code (the seeded population uses them).
 DOCUMENT_TYPES: dict[str, str] = {
@@ -42,7 +42,6 @@ CENTRE_15 = "centre_15"
 MODES = (NORMAL, BRIS_DE_GLACE, CENTRE_15)
 MODE_LABELS = {NORMAL: "normal", BRIS_DE_GLACE: "bris de glace", CENTRE_15: "centre 15"}
 
-EMERGENCY_MEDICINE = "SM57"  # savoir-faire « médecine d'urgence »: the regulating doctors
 
 # The access matrix: the document types each profession may read and add.
 # Professions not listed (the secrétaire médicale, `SECR`, among them) get nothing.
@@ -54,7 +53,7 @@ READABLE_TYPES: dict[str, frozenset[str]] = {
 # Who may use each mode other than `normal`: profession codes, and a savoir-faire if any.
 BREAK_GLASS_PROFESSIONS = frozenset({MEDECIN, INFIRMIER})
 CENTRE_15_PROFESSION = MEDECIN
-CENTRE_15_SAVOIR_FAIRE = EMERGENCY_MEDICINE
+CENTRE_15_SAVOIR_FAIRE = EMERGENCY_MEDICINE  # the regulating doctors
 
 MAX_CONTENT_BYTES = 1024 * 1024  # the emulation's upload limit: 1 MiB of document content
 # The whole request body may carry 1 MiB of content in base64, plus the resource around it.

@@ -8,7 +8,7 @@ from joserfc.jwk import OKPKey
 
 from bsp_tui.domain.identifiers import is_valid_rpps
 from bsp_tui.phone import DEVICE_PROOF, device_proof
-from bsp_tui.platform.psc.ecps import REFUSED
+from bsp_tui.platform.psc.ecps import REFUSED, seed_personas
 from tests.conftest import Emulation
 
 pytestmark = pytest.mark.anyio
@@ -293,3 +293,17 @@ async def test_personas_are_listed_without_secrets(emu: Emulation) -> None:
         assert persona["display_name"]
         assert not {key for key in persona if "pin" in key or "secret" in key or "totp" in key}
         assert emu.persona(persona["name"])["totp_secret"] not in response.text
+
+
+async def test_seeding_again_refreshes_the_profile_and_keeps_the_secrets(emu: Emulation) -> None:
+    before = emu.persona("urgentiste")
+    db = emu.platform.db
+    with db.write() as conn:
+        conn.execute(
+            "UPDATE personas SET profile = :profile WHERE name = 'urgentiste'",
+            {"profile": before["profile"].replace("SM59", "SM57")},
+        )
+    seed_personas(db)
+    after = emu.persona("urgentiste")
+    assert '"SM59"' in after["profile"]
+    assert (after["pin"], after["totp_secret"]) == (before["pin"], before["totp_secret"])

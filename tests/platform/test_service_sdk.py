@@ -68,12 +68,12 @@ async def test_the_caller_is_read_from_the_api_token(emu: Emulation) -> None:
     token = (await emu.exchange(signed["access_token"], "dmp")).json()["access_token"]
     me = (await emu.http.get("/api/dmp/me", headers={"Authorization": f"Bearer {token}"})).json()
     assert (me["given_name"], me["family_name"]) == ("Karim", "Benali")
-    assert me["profession"] == {"code": "10", "label": "Médecin", "savoir_faire": "SM57"}
+    assert me["profession"] == {"code": "10", "label": "Médecin", "savoir_faire": "SM59"}
     who = Professional.of({"given_name": "Karim", "family_name": "Benali"} | me)
     assert (who.name, who.profession, who.savoir_faire, who.label) == (
         "Karim Benali",
         "10",
-        "SM57",
+        "SM59",
         "Médecin",
     )
     assert Professional.of({}).label == "profession inconnue"

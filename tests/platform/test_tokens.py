@@ -113,7 +113,9 @@ async def test_access_token_claims(emu: Emulation) -> None:
     assert claims["acr"] == "eidas1"
     assert claims["authMode"] == "MOBILE"
     assert claims["preferred_username"] == persona["national_id"]
-    assert claims["otherIds"] == [{"identifiant": persona["rpps"], "origine": "RPPS", "qualite": 1}]
+    assert claims["otherIds"] == [
+        {"identifiant": persona["national_id"], "origine": "RPPS", "qualite": 1}
+    ]
     assert claims["sid"] == tokens["session_state"] == claims["session_state"]
     assert claims["azp"] == LAUNCHER
     assert claims["typ"] == "Bearer"
@@ -326,10 +328,13 @@ async def test_userinfo_has_the_psc_shapes(emu: Emulation, method: str) -> None:
     assert info["SubjectRole"] == [GENERALISTE_ROLE]
     assert info["SubjectOrganization"] == "Cabinet médical des Tilleuls"
     assert info["SubjectOrganizationID"] == "750123456"
-    assert info["otherIds"] == [{"identifiant": persona["rpps"], "origine": "RPPS", "qualite": 1}]
+    assert info["otherIds"] == [
+        {"identifiant": persona["national_id"], "origine": "RPPS", "qualite": 1}
+    ]
     ref = info["SubjectRefPro"]
-    assert ref["codeCivilite"] == "DR"
+    assert ref["codeCivilite"] == "MME"
     [exercise] = ref["exercices"]
+    assert exercise["codeCiviliteDexercice"] == "DR"
     assert exercise["codeProfession"] == "10"
     assert exercise["codeCategorieProfessionnelle"] == "C"
     assert (exercise["prenomDexercice"], exercise["nomDexercice"]) == ("Élise", "Martin-Dubois")
@@ -338,7 +343,22 @@ async def test_userinfo_has_the_psc_shapes(emu: Emulation, method: str) -> None:
     assert activity["raisonSocialeSite"] == "Cabinet médical des Tilleuls"
     assert activity["numeroFinessSite"] == "750123456"
     assert activity["codePostal"] == "75011"
+    assert info["Secteur_Activite"] == "SA07^1.2.250.1.71.4.2.4"
+    assert info["Palier_Authentification"] == "APPPRIP3^1.2.250.1.213.1.5.1.1.1"
+    assert info["Acces_Regulation_Medicale"] == "FAUX"
+    assert info["Mode_Acces_Raison"] == ""
+    assert info["email_verified"] is False
     assert activity["codeModeExercice"] == "L"
+
+
+async def test_userinfo_of_the_regulating_urgentiste(emu: Emulation) -> None:
+    tokens = await emu.sign_in("urgentiste")
+    info = (await emu.http.get(USERINFO, headers=bearer(tokens["access_token"]))).json()
+    ref = info["SubjectRefPro"]
+    assert (ref["codeCivilite"], ref["exercices"][0]["codeCiviliteDexercice"]) == ("M", "DR")
+    assert ref["exercices"][0]["codeSavoirFaire"] == "SM59"
+    assert info["Acces_Regulation_Medicale"] == "VRAI"
+    assert info["Secteur_Activite"] == "SA01^1.2.250.1.71.4.2.4"
 
 
 async def test_userinfo_without_a_token(emu: Emulation) -> None:

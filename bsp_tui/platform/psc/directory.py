@@ -9,10 +9,22 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 
 from bsp_tui.domain.identifiers import luhn_check_digit
-from bsp_tui.domain.professions import INFIRMIER, MEDECIN, PHARMACIEN, SECRETAIRE, label
+from bsp_tui.domain.professions import (
+    EMERGENCY_MEDICINE,
+    GENERAL_MEDICINE,
+    INFIRMIER,
+    MEDECIN,
+    PHARMACIEN,
+    SECRETAIRE,
+    label,
+)
 
 PROFESSION_OID = "1.2.250.1.213.1.1.5.5"
 RPPS_OID = "1.2.250.1.71.4.2.1"
+# Sector of activity (TRE_R02) and the authentication level, as the agency's PSC
+# userinfo samples write them: `CODE^OID`.
+SECTOR_OID = "1.2.250.1.71.4.2.4"
+AUTHENTICATION_LEVEL = "APPPRIP3^1.2.250.1.213.1.5.1.1.1"
 
 
 @dataclass(frozen=True)
@@ -21,6 +33,7 @@ class Persona:
 
     name: str
     civility: str
+    exercise_civility: str
     given: str
     family: str
     profession_code: str
@@ -59,12 +72,13 @@ class Persona:
 PERSONAS: tuple[Persona, ...] = (
     Persona(
         "generaliste",
+        "MME",
         "DR",
         "Élise",
         "Martin-Dubois",
         MEDECIN,
         label(MEDECIN),
-        "SM54",
+        GENERAL_MEDICINE,
         "Médecine générale",
         "Cabinet médical des Tilleuls",
         "750123456",
@@ -75,12 +89,13 @@ PERSONAS: tuple[Persona, ...] = (
     ),
     Persona(
         "urgentiste",
+        "M",
         "DR",
         "Karim",
         "Benali",
         MEDECIN,
         label(MEDECIN),
-        "SM57",
+        EMERGENCY_MEDICINE,
         "Médecine d'urgence",
         "Centre hospitalier de Créteil",
         "940110018",
@@ -91,6 +106,7 @@ PERSONAS: tuple[Persona, ...] = (
     ),
     Persona(
         "pharmacien",
+        "M",
         "M",
         "Hugo",
         "Lefèvre",
@@ -108,6 +124,7 @@ PERSONAS: tuple[Persona, ...] = (
     Persona(
         "infirmier",
         "MME",
+        "MME",
         "Amandine",
         "N'Diaye",
         INFIRMIER,
@@ -123,6 +140,7 @@ PERSONAS: tuple[Persona, ...] = (
     ),
     Persona(
         "secretaire",
+        "MME",
         "MME",
         "Chloé",
         "Moreau",
@@ -140,12 +158,17 @@ PERSONAS: tuple[Persona, ...] = (
 )
 
 
-def userinfo_claims(profile: dict, national_id: str, rpps: str, sub: str) -> dict:
-    """The PSC userinfo document for a professional."""
+def other_ids(national_id: str) -> list[dict]:
+    """`otherIds` as PSC writes it: the national id, leading 8 included, from the RPPS."""
+    return [{"identifiant": national_id, "origine": "RPPS", "qualite": 1}]
+
+
+def userinfo_claims(profile: dict, national_id: str, sub: str) -> dict:
+    """The PSC userinfo document for a professional, in the agency's samples' shapes."""
     exercise = {
         "codeProfession": profile["profession_code"],
         "codeCategorieProfessionnelle": "C",
-        "codeCiviliteDexercice": profile["civility"],
+        "codeCiviliteDexercice": profile["exercise_civility"],
         "nomDexercice": profile["family"],
         "prenomDexercice": profile["given"],
         "codeTypeSavoirFaire": "S" if profile["savoir_faire"] else "",
@@ -179,5 +202,13 @@ def userinfo_claims(profile: dict, national_id: str, rpps: str, sub: str) -> dic
         "SubjectOrganizationID": profile["organisation_id"],
         "SubjectRole": [f"{profile['profession_code']}^{PROFESSION_OID}"],
         "SubjectRefPro": {"codeCivilite": profile["civility"], "exercices": [exercise]},
-        "otherIds": [{"identifiant": rpps, "origine": "RPPS", "qualite": 1}],
+        "otherIds": other_ids(national_id),
+        "Secteur_Activite": f"{profile['sector']}^{SECTOR_OID}",
+        "Palier_Authentification": AUTHENTICATION_LEVEL,
+        # « VRAI » only for the regulating doctors of a centre 15 (médecine d'urgence).
+        "Acces_Regulation_Medicale": (
+            "VRAI" if profile["savoir_faire"] == EMERGENCY_MEDICINE else "FAUX"
+        ),
+        "Mode_Acces_Raison": "",
+        "email_verified": False,
     }

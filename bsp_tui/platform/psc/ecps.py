@@ -95,13 +95,17 @@ class Request:
 
 
 def seed_personas(db: Database) -> None:
-    """Add every demo persona missing from the directory, each with its own PIN and seed."""
+    """Add every demo persona missing from the directory, each with its own PIN and seed.
+
+    A persona already there keeps its PIN and seed and gets the current profile.
+    """
     with db.write() as conn:
         for seq, persona in enumerate(PERSONAS, 1):
             conn.execute(
                 "INSERT INTO personas (name, national_id, rpps, profile, pin, totp_secret, seq)"
                 " VALUES (:name, :national_id, :rpps, :profile, :pin, :totp_secret, :seq)"
-                " ON CONFLICT DO NOTHING",
+                # The directory's facts follow the code; the PIN and seed drawn stay.
+                " ON CONFLICT (name) DO UPDATE SET profile = excluded.profile",
                 {
                     "name": persona.name,
                     "national_id": persona.national_id,

@@ -105,6 +105,11 @@ def discovery(request: Request) -> dict:
             "SubjectOrganization",
             "SubjectOrganizationID",
             "otherIds",
+            "Secteur_Activite",
+            "Palier_Authentification",
+            "Acces_Regulation_Medicale",
+            "Mode_Acces_Raison",
+            "email_verified",
         ],
         "token_exchange_audiences": list(platform_of(request).audiences),
     }

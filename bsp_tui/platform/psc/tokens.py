@@ -17,7 +17,7 @@ from joserfc import jwt
 from joserfc.errors import ExpiredTokenError, JoseError
 
 from bsp_tui.platform.db import Database, RowMapping
-from bsp_tui.platform.psc.directory import PROFESSION_OID, userinfo_claims
+from bsp_tui.platform.psc.directory import PROFESSION_OID, other_ids, userinfo_claims
 from bsp_tui.platform.psc.errors import OAuthError
 from bsp_tui.platform.settings import PlatformSettings
 from bsp_tui.platform.signing import ALGORITHM, SigningKeys
@@ -182,7 +182,7 @@ class Tokens:
             "typ": "Bearer",
             "scope": session["scope"],
             "authMode": session["auth_mode"],
-            "otherIds": [{"identifiant": persona["rpps"], "origine": "RPPS", "qualite": 1}],
+            "otherIds": other_ids(persona["national_id"]),
         }
         access_token = self._sign(access)
         profile = json.loads(persona["profile"])
@@ -304,7 +304,7 @@ class Tokens:
         claims = self.verify_live(access_token, issuer)
         persona = self._persona(claims["preferred_username"])
         return userinfo_claims(
-            json.loads(persona["profile"]), persona["national_id"], persona["rpps"], claims["sub"]
+            json.loads(persona["profile"]), persona["national_id"], claims["sub"]
         )
 
     def introspect(self, token: str, issuer: str) -> dict:
