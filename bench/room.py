@@ -5,16 +5,22 @@ cards), start together: a CIBA sign-in, approved by their phone with the PIN and
 device's code, the token exchange for INS and DMP, one INS lookup and one DMP list.
 In one run against (a) the single-process platform over its SQLite file and (b) the
 platform on PostgreSQL with 2 workers (a PostgreSQL server this script starts, as the
-tests do). Prints the total time, p50 and p99 per trainee, errors, and where the time
-goes: waiting for the approval, the CIBA polling interval, and the service calls.
+tests do). Prints the total time, p50 and p99 per trainee, errors, the sign-in's steps
+(the push, the approval, the token), and the CPU time the platform, PostgreSQL and the
+trainees' own clients used during the room.
 
-The polling interval is the main term: a sign-in cannot end before the launcher's
+The CIBA polling interval is one term: a sign-in cannot end before the launcher's
 first poll, one `interval` after it started. The room serves with
 `BSP_POLL_INTERVAL=1`: a trainee sees the first screen a second after approving, and
-the polls of N trainees cost the platform N requests a second. Trainees share the
-demo personas; each gets its own binding number, as each reads their own screen.
+the polls of N trainees cost the platform N requests a second. The other term is the
+CPU: everyone starts at the same instant, so the last trainee waits for the whole
+room's work, shared by the machine's cores with the trainees' clients that run here too.
 
-Run: `.venv/bin/python bench/room.py [--trainees 100] [--trainees 300]`.
+Trainees share a room's two doctor personas; each gets its own binding number, as each
+reads their own screen. A phone waits for its push with the phone API's long poll
+(`wait`, `binding`). Beyond ROOM_SIZE trainees, rooms of the platform take the rest.
+
+Run: `.venv/bin/python bench/room.py [--trainees 100] [--trainees 300] [--sqlite-only]`.
 Goal: 100 trainees in ≤ 10 s with p99 ≤ 2 s and no error on (b); 300 with no error.
 """
 
@@ -47,6 +53,7 @@ OIDC = "/auth/realms/esante-wallet/protocol/openid-connect"
 CLIENT = "bsp-launcher"
 TRAINER = "jeton-du-banc-d-essai"
 PATIENT = "urn:oid:1.2.250.1.213.1.4.10|262037511122263"
+ROOM_SIZE = 100
 PUSH_WAIT = 25  # a phone's ask for its pushes is held this long (the phone API's `wait`)
 
 
@@ -58,6 +65,7 @@ class Trainee:
     binding: str
     phone: VirtualPhone
     http: httpx.AsyncClient
+    url: str  # of the trainee's room
     phases: dict[str, float] = field(default_factory=dict)
     steps: dict[str, float] = field(default_factory=dict)  # the sign-in's own
     error: str = ""
@@ -81,23 +89,37 @@ def start(home: Path, *options: str, env: dict[str, str]) -> tuple[subprocess.Po
 
 
 async def enrol(url: str, count: int, folder: Path) -> list[Trainee]:
-    """The room before the session: every trainee's phone enrolled with a card's code."""
+    """The room before the session: every trainee's phone enrolled with a card's code.
+
+    A room of the platform holds ROOM_SIZE trainees at most: they share its two doctor
+    personas, and a persona's trainees tell their sign-ins apart by a two-digit number.
+    More trainees are spread over rooms of their own (`/rooms/salle-N`)."""
     trainer = {"Authorization": f"Bearer {TRAINER}"}
-    async with httpx.AsyncClient(base_url=url, timeout=60) as http:
-        # Doctors: the professionals who may both look an INS up and read a DMP.
-        listed = (await http.get("/demo/personas", headers=trainer)).json()
-        personas = [p for p in listed if p["profession_code"] == "10"]
-        trainees = []
-        for index in range(count):
-            persona = personas[index % len(personas)]
-            path = f"/demo/personas/{persona['name']}/activation-codes"
-            code = (await http.post(path, headers=trainer)).json()["code"]
-            client = httpx.AsyncClient(base_url=url, timeout=60)
-            phone = VirtualPhone(client, DeviceStore(folder / f"phone-{index}.json"))
-            await phone.enrol(persona["name"], code)
-            binding = f"{index // len(personas):02d}"
-            trainees.append(Trainee(persona, binding, phone, client))
-        return trainees
+    rooms = [url]
+    if count > ROOM_SIZE:
+        names = [f"salle-{n}" for n in range(1, -(-count // ROOM_SIZE) + 1)]
+        async with httpx.AsyncClient(base_url=url, timeout=60) as http:
+            for name in names:
+                added = await http.post("/demo/rooms", json={"name": name}, headers=trainer)
+                added.raise_for_status()
+        rooms = [f"{url}/rooms/{name}" for name in names]
+    trainees = []
+    for first, room_url in zip(range(0, count, ROOM_SIZE), rooms, strict=True):
+        async with httpx.AsyncClient(base_url=room_url, timeout=60) as http:
+            # Doctors: the professionals who may both look an INS up and read a DMP.
+            listed = (await http.get("/demo/personas", headers=trainer)).json()
+            personas = [p for p in listed if p["profession_code"] == "10"]
+            for index in range(min(ROOM_SIZE, count - first)):
+                persona = personas[index % len(personas)]
+                path = f"/demo/personas/{persona['name']}/activation-codes"
+                code = (await http.post(path, headers=trainer)).json()["code"]
+                client = httpx.AsyncClient(base_url=room_url, timeout=60)
+                store = DeviceStore(folder / f"phone-{first + index}.json")
+                phone = VirtualPhone(client, store)
+                await phone.enrol(persona["name"], code)
+                binding = f"{index // len(personas):02d}"
+                trainees.append(Trainee(persona, binding, phone, client, room_url))
+    return trainees
 
 
 async def approve(trainee: Trainee) -> float:
@@ -110,15 +132,15 @@ async def approve(trainee: Trainee) -> float:
             )
             return time.perf_counter()
         except PhoneError as error:
-            # Another trainee's push of the same persona woke this phone first.
+            # The wait ended before the push arrived: ask again.
             if error.code != "no_request":
                 raise
 
 
-async def session(url: str, trainee: Trainee) -> None:
+async def session(trainee: Trainee) -> None:
     """Sign in, exchange, one INS lookup, one DMP list; the phases' durations."""
     began = time.perf_counter()
-    async with httpx.AsyncClient(base_url=url, timeout=60) as http:
+    async with httpx.AsyncClient(base_url=trainee.url, timeout=60) as http:
         started = await http.post(
             f"{OIDC}/ext/ciba/auth",
             data={
@@ -190,12 +212,12 @@ async def session(url: str, trainee: Trainee) -> None:
         }
 
 
-async def room(url: str, trainees: list[Trainee]) -> float:
+async def room(trainees: list[Trainee]) -> float:
     began = time.perf_counter()
 
     async def one(trainee: Trainee) -> None:
         try:
-            await session(url, trainee)
+            await session(trainee)
         except Exception as error:
             trainee.error = f"{type(error).__name__}: {str(error)[:120]}"
 
@@ -237,10 +259,50 @@ def report(label: str, total: float, trainees: list[Trainee]) -> None:
         print(f"   {errors.count(error)} × {error}")
 
 
-async def run(url: str, count: int, folder: Path) -> tuple[float, list[Trainee]]:
+def cpu_seconds(server: int) -> dict[str, float]:
+    """CPU time used so far by the platform's processes, PostgreSQL's and this one's."""
+    tick = os.sysconf("SC_CLK_TCK")
+
+    def of(pid: int) -> float:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:  # ended meanwhile
+            return 0.0
+        return (int(fields[11]) + int(fields[12])) / tick
+
+    children = Path(f"/proc/{server}/task/{server}/children").read_text().split()
+    postgres = [
+        int(entry.name)
+        for entry in Path("/proc").iterdir()
+        if entry.name.isdigit() and _command(entry).startswith("postgres")
+    ]
+    return {
+        "platform": of(server) + sum(of(int(child)) for child in children),
+        "postgresql": sum(of(pid) for pid in postgres),
+        "trainees": sum(os.times()[:2]),
+    }
+
+
+def _command(entry: Path) -> str:
+    try:
+        return (entry / "cmdline").read_bytes().split(b"\0")[0].decode(errors="replace")
+    except OSError:
+        return ""
+
+
+async def run(url: str, count: int, folder: Path, server: int) -> tuple[float, list[Trainee]]:
     trainees = await enrol(url, count, folder)
     try:
-        return await room(url, trainees), trainees
+        before = cpu_seconds(server)
+        total = await room(trainees)
+        after = cpu_seconds(server)
+        print(
+            "   CPU during the room: "
+            + ", ".join(f"{who} {after[who] - before[who]:.1f} s" for who in before)
+            + f" ({sum(after.values()) - sum(before.values()):.1f} s on {os.cpu_count()} cores"
+            f" in {total:.1f} s)"
+        )
+        return total, trainees
     finally:
         for trainee in trainees:
             await trainee.http.aclose()
@@ -257,7 +319,7 @@ def measure(label: str, count: int, options: tuple[str, ...], extra: dict[str, s
         } | extra
         process, url = start(Path(folder) / "server", *options, env=env)
         try:
-            total, trainees = asyncio.run(run(url, count, Path(folder)))
+            total, trainees = asyncio.run(run(url, count, Path(folder), process.pid))
         finally:
             process.terminate()
             process.wait(timeout=30)
@@ -268,7 +330,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--trainees", type=int, action="append")
     parser.add_argument("--workers", type=int, default=2)
-    parser.add_argument("--postgresql-only", action="store_true", help="skip (a)")
+    only = parser.add_mutually_exclusive_group()
+    only.add_argument("--postgresql-only", action="store_true", help="skip (a)")
+    only.add_argument("--sqlite-only", action="store_true", help="skip (b)")
     args = parser.parse_args()
     counts = args.trainees or [100]
     print(f"load average before: {os.getloadavg()[0]:.2f}")
@@ -276,6 +340,8 @@ def main() -> None:
         for count in counts:
             if not args.postgresql_only:
                 measure(f"(a) SQLite, 1 process, {count}", count, (), {})
+            if args.sqlite_only:
+                continue
             url = server.create_database(seeded=False)
             measure(
                 f"(b) PostgreSQL, {args.workers} workers, {count}",
