@@ -45,6 +45,7 @@ from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import DBAPIError
 
 from bsp_tui.platform.bell import BELL, CHANNEL
+from bsp_tui.platform.journal import Journal
 from bsp_tui.sqlite import DEFAULT_BUSY_SECONDS, DatabaseBusyError, private_file
 
 Params = Mapping[str, Any] | Sequence[Mapping[str, Any]]
@@ -240,6 +241,7 @@ class Database:
         # PostgreSQL: the schema this database's tables live in (None: the default one).
         self.search_path: str | None = None
         self.schemas: dict[str, Schema] = {}
+        self._journal = Journal(self.write)
         with self.write() as tx:
             SCHEMA_VERSIONS.create_all(tx._conn)
 
@@ -259,9 +261,15 @@ class Database:
         view = copy.copy(self)
         view.search_path = name
         view.schemas = {}
+        view._journal = Journal(view.write)
         with view.write() as tx:
             SCHEMA_VERSIONS.create_all(tx._conn)
         return view
+
+    def append(self, sql: str, params: Mapping[str, Any]) -> None:
+        """Insert one row of a journal (an access history): rows appended at the same
+        moment share one transaction (see `journal`). Returns once it is committed."""
+        self._journal.append(sql, params)
 
     def topic(self, name: str) -> str:
         """A bell topic of this database's own: its schema's or file's, for a room's

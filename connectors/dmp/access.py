@@ -122,22 +122,21 @@ def trace(
     context: ServiceContext, ins: str, who: Caller, verb: str, target: str = "", refusal: str = ""
 ) -> None:
     """Write an access (or a refused attempt) in the patient's history."""
-    with context.db.write() as conn:
-        conn.execute(
-            "INSERT INTO dmp_access_log (ins, at, national_id, name, profession, mode, reason,"
-            " action) VALUES (:ins, :at, :national_id, :name, :profession, :mode, :reason,"
-            " :action)",
-            {
-                "ins": ins,
-                "at": context.now,
-                "national_id": who.national_id,
-                "name": who.name,
-                "profession": who.profession,
-                "mode": who.mode,
-                "reason": who.reason,
-                "action": _action(verb, target, refusal),
-            },
-        )
+    context.db.append(
+        "INSERT INTO dmp_access_log (ins, at, national_id, name, profession, mode, reason,"
+        " action) VALUES (:ins, :at, :national_id, :name, :profession, :mode, :reason,"
+        " :action)",
+        {
+            "ins": ins,
+            "at": context.now,
+            "national_id": who.national_id,
+            "name": who.name,
+            "profession": who.profession,
+            "mode": who.mode,
+            "reason": who.reason,
+            "action": _action(verb, target, refusal),
+        },
+    )
 
 
 def refuse(
