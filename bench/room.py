@@ -140,76 +140,76 @@ async def approve(trainee: Trainee) -> float:
 async def session(trainee: Trainee) -> None:
     """Sign in, exchange, one INS lookup, one DMP list; the phases' durations."""
     began = time.perf_counter()
-    async with httpx.AsyncClient(base_url=trainee.url, timeout=60) as http:
-        started = await http.post(
-            f"{OIDC}/ext/ciba/auth",
+    http = trainee.http  # made before the room, as a launcher opened beforehand
+    started = await http.post(
+        f"{OIDC}/ext/ciba/auth",
+        data={
+            "client_id": CLIENT,
+            "scope": "openid",
+            "login_hint": trainee.persona["national_id"],
+            "binding_message": trainee.binding,
+        },
+    )
+    started.raise_for_status()
+    pushed = time.perf_counter()
+    ciba = started.json()
+    approving = asyncio.create_task(approve(trainee))
+    interval = ciba.get("interval", 1)
+    while True:
+        await asyncio.sleep(interval)  # the protocol's own pace, not a wait for a result
+        polled = await http.post(
+            f"{OIDC}/token",
             data={
+                "grant_type": "urn:openid:params:grant-type:ciba",
+                "auth_req_id": ciba["auth_req_id"],
                 "client_id": CLIENT,
-                "scope": "openid",
-                "login_hint": trainee.persona["national_id"],
-                "binding_message": trainee.binding,
             },
         )
-        started.raise_for_status()
-        pushed = time.perf_counter()
-        ciba = started.json()
-        approving = asyncio.create_task(approve(trainee))
-        interval = ciba.get("interval", 1)
-        while True:
-            await asyncio.sleep(interval)  # the protocol's own pace, not a wait for a result
-            polled = await http.post(
-                f"{OIDC}/token",
-                data={
-                    "grant_type": "urn:openid:params:grant-type:ciba",
-                    "auth_req_id": ciba["auth_req_id"],
-                    "client_id": CLIENT,
-                },
-            )
-            if polled.status_code == 200:
-                break
-            error = polled.json().get("error")
-            if error == "slow_down":
-                interval += 5
-            elif error != "authorization_pending":
-                raise RuntimeError(f"sign-in refused: {polled.text[:200]}")
-        approved = await approving
-        signed = time.perf_counter()
-        access = polled.json()["access_token"]
-        tokens = {}
-        for audience in ("ins", "dmp"):
-            exchanged = await http.post(
-                f"{OIDC}/token",
-                data={
-                    "grant_type": "urn:ietf:params:oauth:grant-type:token-exchange",
-                    "subject_token": access,
-                    "subject_token_type": "urn:ietf:params:oauth:token-type:access_token",
-                    "audience": audience,
-                    "client_id": CLIENT,
-                },
-            )
-            exchanged.raise_for_status()
-            tokens[audience] = {"Authorization": f"Bearer {exchanged.json()['access_token']}"}
-        lookup = await http.post(
-            "/api/ins/lookup",
-            json={"family": "DUPONT", "given": "JEAN", "sex": "M", "birthdate": "1980-01-01"},
-            headers=tokens["ins"],
+        if polled.status_code == 200:
+            break
+        error = polled.json().get("error")
+        if error == "slow_down":
+            interval += 5
+        elif error != "authorization_pending":
+            raise RuntimeError(f"sign-in refused: {polled.text[:200]}")
+    approved = await approving
+    signed = time.perf_counter()
+    access = polled.json()["access_token"]
+    tokens = {}
+    for audience in ("ins", "dmp"):
+        exchanged = await http.post(
+            f"{OIDC}/token",
+            data={
+                "grant_type": "urn:ietf:params:oauth:grant-type:token-exchange",
+                "subject_token": access,
+                "subject_token_type": "urn:ietf:params:oauth:token-type:access_token",
+                "audience": audience,
+                "client_id": CLIENT,
+            },
         )
-        lookup.raise_for_status()
-        listed = await http.get(
-            "/api/dmp/DocumentReference",
-            params={"patient.identifier": PATIENT},
-            headers=tokens["dmp"],
-        )
-        listed.raise_for_status()
-        trainee.phases = {
-            "sign-in": signed - began,
-            "services": time.perf_counter() - signed,
-        }
-        trainee.steps = {
-            "push": pushed - began,
-            "approval": approved - pushed,
-            "token": signed - approved,
-        }
+        exchanged.raise_for_status()
+        tokens[audience] = {"Authorization": f"Bearer {exchanged.json()['access_token']}"}
+    lookup = await http.post(
+        "/api/ins/lookup",
+        json={"family": "DUPONT", "given": "JEAN", "sex": "M", "birthdate": "1980-01-01"},
+        headers=tokens["ins"],
+    )
+    lookup.raise_for_status()
+    listed = await http.get(
+        "/api/dmp/DocumentReference",
+        params={"patient.identifier": PATIENT},
+        headers=tokens["dmp"],
+    )
+    listed.raise_for_status()
+    trainee.phases = {
+        "sign-in": signed - began,
+        "services": time.perf_counter() - signed,
+    }
+    trainee.steps = {
+        "push": pushed - began,
+        "approval": approved - pushed,
+        "token": signed - approved,
+    }
 
 
 async def room(trainees: list[Trainee]) -> float:
