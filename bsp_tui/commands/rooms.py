@@ -104,10 +104,7 @@ def rooms_list(as_json: bool) -> None:
 def rooms_reset(name: str, as_json: bool) -> None:
     """Remettre une salle à l'état initial ; les autres gardent le leur."""
     _act(as_json, "POST", f"/demo/rooms/{name}/reset", "reset", name)
-    if as_json:
-        print_json({"name": name, "reset": True})
-        return
-    echo(f"Salle « {name} » remise à l'état initial.")
+    _done(as_json, name, "reset", f"Salle « {name} » remise à l'état initial.")
 
 
 @rooms_group.command("remove")
@@ -116,7 +113,12 @@ def rooms_reset(name: str, as_json: bool) -> None:
 def rooms_remove(name: str, as_json: bool) -> None:
     """Supprimer une salle et tout son état (sessions, professionnels, pannes)."""
     _act(as_json, "DELETE", f"/demo/rooms/{name}", "remove", name)
+    _done(as_json, name, "removed", f"Salle « {name} » supprimée.")
+
+
+def _done(as_json: bool, name: str, what: str, sentence: str) -> None:
+    """Say that `what` was done to the room: `{"name": …, what: true}` or the sentence."""
     if as_json:
-        print_json({"name": name, "removed": True})
-        return
-    echo(f"Salle « {name} » supprimée.")
+        print_json({"name": name, what: True})
+    else:
+        echo(sentence)
