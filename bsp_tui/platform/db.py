@@ -108,6 +108,11 @@ class Tx:
         suffix = " FOR UPDATE" if self.dialect == "postgresql" else ""
         return self.one(sql + suffix, params)
 
+    def create(self, table: Table) -> None:
+        """Make `table` now, for an upgrade step that fills a new table from old ones
+        (the schema's other new tables are made after its steps)."""
+        table.create(self._conn)
+
     def serialize(self, name: str) -> None:
         """Wait until no other transaction holds `name`, then hold it until this one ends:
         for sections with no row to lock yet (seeding, creating the first key)."""

@@ -9,6 +9,7 @@ exits 5, no session exits 3, an unreachable platform exits 6 (see DESIGN.md).
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import TypeVar
 
@@ -26,15 +27,23 @@ from connectors.eprescription.client import (
     checked_number,
 )
 from connectors.eprescription.models import (
-    OUTCOME_LABELS,
-    STATUS_LABELS,
+    ACTIVE,
+    DISPENSED,
+    NON_SUBSTITUTABLE,
+    NOT_DISPENSED,
+    SUBSTITUTED,
     DispenseRequest,
+    Given,
+    Line,
     LineRequest,
     Prescription,
+    amount,
     format_number,
     french_day,
+    parse_agreement,
     parse_dispense,
     parse_line,
+    parse_line_option,
     qr_text,
     save_qr,
 )
@@ -72,6 +81,14 @@ def _line(text: str) -> LineRequest:
     return line
 
 
+def _qualified(requests: list[LineRequest], text: str, option: str) -> tuple[int, str]:
+    """(line, value) of an option qualifying one of the lines (`N=VALUE`)."""
+    at, value = _parsed(lambda typed: parse_line_option(typed, option), text, option)
+    if not 1 <= at <= len(requests):
+        raise bad_input(f"{option} « {text} » : l'ordonnance n'a pas de ligne {at}")
+    return at, value
+
+
 def _qr_suffix(path: Path | None) -> None:
     if path is not None and path.suffix.lower() not in (".svg", ".png"):
         raise bad_input(f"--qr / --output « {path.name} » : un fichier .svg ou .png")
@@ -91,27 +108,47 @@ def _write_qr(number: str, path: Path | None) -> None:
     say(f"QR code enregistré dans {path}.", err=True)
 
 
+def _given_text(given: Given, line: Line | None) -> str:
+    if given.outcome == NOT_DISPENSED:
+        return f"ligne {given.line} non délivrée"
+    in_boxes = line is None or line.boxes is not None
+    text = f"ligne {given.line} : {amount(given.quantity, in_boxes)}"
+    if given.outcome == SUBSTITUTED:
+        text += f" de {given.label or given.cip13} (substitution)"
+    if given.agreement:
+        text += f", accord du prescripteur le {french_day(given.agreement)}"
+    return text
+
+
 def _print(prescription: Prescription, as_json: bool) -> None:
-    """The prescription as JSON, or as text with its lines and how they were dispensed."""
+    """The prescription as JSON, or as text with its lines and each visit's dispensing."""
     if as_json:
         print_json(prescription.as_json())
         return
-    say(f"Ordonnance {prescription.display_number} — {STATUS_LABELS.get(prescription.status, '')}")
+    say(f"Ordonnance {prescription.display_number} — {prescription.status_label}")
     say(f"Patient : {prescription.patient_name} (INS {prescription.ins})")
     prescriber, day = prescription.prescriber_name, french_day(prescription.created)
     say(f"Prescripteur : {prescriber} — le {day}")
+    if prescription.valid_until and prescription.status == ACTIVE:
+        say(f"À délivrer jusqu'au {french_day(prescription.valid_until)}.")
     for line in prescription.lines:
         say(f"{line.line}. {line.label} [{line.cip13}]")
         say(f"   {line.dosage} — {line.quantity}")
-        if line.outcome:
-            given = OUTCOME_LABELS[line.outcome]
-            if line.dispensed_cip13:
-                given += f" par {line.dispensed_label or line.dispensed_cip13}"
-            say(f"   → {given}")
-    if prescription.pharmacy:
+        if line.non_substitutable:
+            mention = NON_SUBSTITUTABLE[line.non_substitutable]
+            say(f"   non substituable ({line.non_substitutable} : {mention})")
+        if line.delivered:
+            say(f"   → délivré {line.progress}")
+    lines = {line.line: line for line in prescription.lines}
+    for dispensing in prescription.dispensings:
+        given = " ; ".join(_given_text(g, lines.get(g.line)) for g in dispensing.given)
         say(
-            f"Délivrée le {french_day(prescription.dispensed_at)} par {prescription.pharmacy}"
-            f" ({prescription.pharmacist_name})."
+            f"Délivrance {dispensing.rank} le {french_day(dispensing.at)} par "
+            f"{dispensing.pharmacy} ({dispensing.pharmacist_name}) : {given}."
+        )
+    if prescription.withheld:
+        say(
+            f"{prescription.withheld} délivrance(s) non communiquée(s) : le patient s'y est opposé."
         )
 
 
@@ -158,10 +195,31 @@ def meds(text: str, as_json: bool) -> None:
     metavar="'CIP13;DOSAGE;QUANTITY'",
     help="Une ligne : CIP13, posologie, puis boîtes (2) ou durée (30j). À répéter.",
 )
+@click.option(
+    "--renew",
+    "renewals",
+    multiple=True,
+    metavar="N=COUNT",
+    help="La ligne N est « à renouveler COUNT fois » (0 à 11). À répéter.",
+)
+@click.option(
+    "--non-substitutable",
+    "mentions",
+    multiple=True,
+    metavar="N=MTE|EFG|CIF",
+    help="La ligne N est « non substituable », pour l'une des trois raisons admises.",
+)
 @qr_option
 @json_option
 @command
-async def create(ins: str, lines: tuple[str, ...], qr_file: Path | None, as_json: bool) -> None:
+async def create(
+    ins: str,
+    lines: tuple[str, ...],
+    renewals: tuple[str, ...],
+    mentions: tuple[str, ...],
+    qr_file: Path | None,
+    as_json: bool,
+) -> None:
     """Prescrire au patient ; écrit le numéro et son QR code."""
     ins = ins.strip().upper()
     problem = ins_problem(ins)
@@ -170,6 +228,14 @@ async def create(ins: str, lines: tuple[str, ...], qr_file: Path | None, as_json
     requests: list[LineRequest] = [
         _parsed(_line, text, f"--line {index}") for index, text in enumerate(lines, start=1)
     ]
+    for text in renewals:
+        at, count = _qualified(requests, text, "--renew")
+        if not count.isdigit():
+            raise bad_input(f"--renew « {text} » : un nombre de renouvellements")
+        requests[at - 1] = replace(requests[at - 1], renewals=int(count))
+    for text in mentions:
+        at, mention = _qualified(requests, text, "--non-substitutable")
+        requests[at - 1] = replace(requests[at - 1], non_substitutable=mention.upper())
     checked_lines(requests)
     _qr_suffix(qr_file)
     async with client("eprescription") as http:
@@ -201,18 +267,45 @@ async def show(number: str, as_json: bool) -> None:
     "--line",
     "choices",
     multiple=True,
-    metavar="N=dispensed|not_dispensed|substituted:CIP13",
-    help="Comment la ligne N a été délivrée ; les lignes non nommées le sont comme prescrites.",
+    metavar="N=dispensed[:QTY]|not_dispensed|substituted:CIP13[:QTY]",
+    help=(
+        "Comment la ligne N est délivrée cette fois (QTY : boîtes ou jours) ; les lignes "
+        "non nommées le sont comme prescrites (leur quantité, ou ce qu'il en reste)."
+    ),
+)
+@click.option(
+    "--agreement",
+    "agreements",
+    multiple=True,
+    metavar="N=YYYY-MM-DD",
+    help="Le prescripteur a accepté, ce jour-là, la modification de la ligne N.",
+)
+@click.option(
+    "--opposition",
+    is_flag=True,
+    help="Le patient s'oppose à ce que le prescripteur voie cette délivrance.",
 )
 @json_option
 @command
-async def dispense(number: str, choices: tuple[str, ...], as_json: bool) -> None:
-    """Enregistrer la délivrance (toutes les lignes, une fois) : le numéro est alors épuisé."""
+async def dispense(
+    number: str,
+    choices: tuple[str, ...],
+    agreements: tuple[str, ...],
+    opposition: bool,
+    as_json: bool,
+) -> None:
+    """Enregistrer une délivrance (en une ou plusieurs fois) : le numéro est épuisé une fois
+    tout délivré."""
     checked_number(number)
-    requests: list[DispenseRequest] = [_parsed(parse_dispense, text, "--line") for text in choices]
-    checked_choices(requests)
+    parsed = checked_choices(_parsed(parse_dispense, text, "--line") for text in choices)
+    requests = {request.line: request for request in parsed}
+    for text in agreements:
+        at, day = _parsed(parse_agreement, text, "--agreement")
+        requests[at] = replace(requests.get(at) or DispenseRequest(at, DISPENSED), agreement=day)
     async with client("eprescription") as http:
-        prescription = await RxClient(http).dispense(number, requests)
+        prescription = await RxClient(http).dispense(
+            number, list(requests.values()), opposed=opposition
+        )
     _print(prescription, as_json)
 
 

@@ -17,15 +17,20 @@ from bsp_tui.domain.fhir import FHIR_JSON
 from bsp_tui.domain.patients import ins_problem, oid_of
 from connectors.eprescription.catalogue import medication
 from connectors.eprescription.models import (
+    AGREEMENT_URL,
     CIP13_SYSTEM,
     DISPENSED,
     DMP_COPY_SYSTEM,
     MAX_LINES,
+    NON_SUBSTITUTABLE_SYSTEM,
     NOT_DISPENSED,
+    OPPOSITION_SYSTEM,
     REFUSAL_SYSTEM,
     SUBSTITUTED,
     DispenseRequest,
+    Dispensing,
     DmpCopy,
+    Given,
     Line,
     LineRequest,
     Prescription,
@@ -95,14 +100,22 @@ def _cip13(concept: dict) -> str:
     return next(c["code"] for c in concept["coding"] if c.get("system") == CIP13_SYSTEM)
 
 
+def _codes(issue: dict, system: str) -> list[str]:
+    return [c["code"] for c in issue.get("details", {}).get("coding", []) if c["system"] == system]
+
+
 def _dmp_copy(resources: list[dict]) -> DmpCopy | None:
-    outcome = next((r for r in resources if r["resourceType"] == "OperationOutcome"), None)
-    if outcome is None:
+    issues = [
+        issue
+        for r in resources
+        if r["resourceType"] == "OperationOutcome"
+        for issue in r["issue"]
+        if _codes(issue, DMP_COPY_SYSTEM)
+    ]
+    if not issues:
         return None
-    issue = outcome["issue"][0]
-    code = next(
-        (c["code"] for c in issue["details"]["coding"] if c.get("system") == DMP_COPY_SYSTEM), ""
-    )
+    issue = issues[0]
+    code = _codes(issue, DMP_COPY_SYSTEM)[0]
     if code == "filed":
         document = issue.get("expression", [""])[0].removeprefix("DocumentReference/")
         return DmpCopy(True, document_id=document, code=code)
@@ -110,45 +123,88 @@ def _dmp_copy(resources: list[dict]) -> DmpCopy | None:
     return DmpCopy(False, reason=reason, code=code)
 
 
+def _withheld(resources: list[dict]) -> int:
+    return sum(
+        int(code)
+        for r in resources
+        if r["resourceType"] == "OperationOutcome"
+        for issue in r["issue"]
+        for code in _codes(issue, OPPOSITION_SYSTEM)
+    )
+
+
+def _given(dispense: dict) -> Given:
+    line = int(dispense["authorizingPrescription"][0]["reference"].rpartition("-")[2])
+    quantity = (dispense.get("quantity") or dispense.get("daysSupply") or {}).get("value", 0)
+    agreement = next(
+        (e["valueDate"] for e in dispense.get("extension", []) if e["url"] == AGREEMENT_URL), ""
+    )
+    if dispense["status"] == "declined":
+        return Given(line, NOT_DISPENSED, 0)
+    if dispense.get("substitution", {}).get("wasSubstituted", False):
+        cip13 = _cip13(dispense["medicationCodeableConcept"])
+        found = medication(cip13)
+        label = found.label if found else cip13
+        return Given(line, SUBSTITUTED, quantity, cip13, label, agreement)
+    return Given(line, DISPENSED, quantity, agreement=agreement)
+
+
+def _dispensings(resources: list[dict]) -> tuple[Dispensing, ...]:
+    visits: dict[int, list[dict]] = {}
+    for resource in resources:
+        if resource["resourceType"] == "MedicationDispense":
+            visit = int(resource["identifier"][0]["value"])
+            visits.setdefault(visit, []).append(resource)
+    dispensings = []
+    for visit, dispenses in sorted(visits.items()):
+        first = dispenses[0]
+        dispensings.append(
+            Dispensing(
+                rank=visit,
+                at=first["whenHandedOver"],
+                pharmacy=first["location"]["display"],
+                pharmacist_name=first["performer"][0]["actor"].get("display", ""),
+                given=tuple(_given(d) for d in dispenses),
+            )
+        )
+    return tuple(dispensings)
+
+
 def prescription_of(bundle: dict) -> Prescription:
     """A prescription Bundle as the client's domain type."""
     resources = [entry["resource"] for entry in bundle.get("entry", [])]
     requests = [r for r in resources if r["resourceType"] == "MedicationRequest"]
-    dispenses = {
-        d["authorizingPrescription"][0]["reference"].removeprefix("MedicationRequest/"): d
-        for d in resources
-        if d["resourceType"] == "MedicationDispense"
-    }
+    dispensings = _dispensings(resources)
+    delivered: dict[int, int] = {}
+    for dispensing in dispensings:
+        for given in dispensing.given:
+            delivered[given.line] = delivered.get(given.line, 0) + given.quantity
     lines = []
     for request in requests:
         cip13 = _cip13(request["medicationCodeableConcept"])
         found = medication(cip13)
-        quantity = request["dispenseRequest"].get("quantity") or {}
-        duration = request["dispenseRequest"].get("expectedSupplyDuration") or {}
-        given = dispenses.get(request["id"])
-        outcome, dispensed = "", ""
-        if given is not None:
-            substituted = given.get("substitution", {}).get("wasSubstituted", False)
-            outcome = NOT_DISPENSED if given["status"] == "declined" else DISPENSED
-            if substituted:
-                outcome, dispensed = SUBSTITUTED, _cip13(given["medicationCodeableConcept"])
-        substitute = medication(dispensed) if dispensed else None
+        asked = request["dispenseRequest"]
+        quantity = asked.get("quantity") or {}
+        duration = asked.get("expectedSupplyDuration") or {}
+        substitution = request.get("substitution") or {}
+        mention = ""
+        if substitution.get("allowedBoolean", True) is False:
+            mention = substitution["reason"]["coding"][0]["code"]
+        number = int(request["identifier"][0]["value"])
         lines.append(
             Line(
-                line=int(request["identifier"][0]["value"]),
+                line=number,
                 cip13=cip13,
                 label=found.label if found else cip13,
                 dosage=request["dosageInstruction"][0]["text"],
                 boxes=quantity.get("value"),
                 duration_days=duration.get("value"),
-                outcome=outcome,
-                dispensed_cip13=dispensed,
-                dispensed_label=substitute.label if substitute else "",
+                renewals=asked.get("numberOfRepeatsAllowed", 0),
+                non_substitutable=mention,
+                delivered=delivered.get(number, 0),
             )
         )
     first = requests[0]
-    handed = next(iter(dispenses.values()), None)
-    performer = handed["performer"][0]["actor"] if handed else {}
     return Prescription(
         number=parse_number(bundle["identifier"]["value"]),
         status=first["status"],
@@ -158,9 +214,9 @@ def prescription_of(bundle: dict) -> Prescription:
         prescriber_name=first["requester"].get("display", ""),
         created=first["authoredOn"],
         lines=tuple(lines),
-        dispensed_at=handed["whenHandedOver"] if handed else "",
-        pharmacy=handed["location"]["display"] if handed else "",
-        pharmacist_name=performer.get("display", ""),
+        dispensings=dispensings,
+        valid_until=first["dispenseRequest"].get("validityPeriod", {}).get("end", ""),
+        withheld=_withheld(resources),
         dmp_copy=_dmp_copy(resources),
     )
 
@@ -170,9 +226,18 @@ def _request_resource(ins: str, line: LineRequest) -> dict:
     dispense: dict[str, Any] = (
         {"quantity": {"value": line.boxes, "unit": "boîte"}}
         if line.boxes is not None
-        else {"expectedSupplyDuration": {"value": line.duration_days, "unit": "jour", "code": "d"}}
+        else {
+            "expectedSupplyDuration": {
+                "value": line.duration_days,
+                "unit": "jour",
+                "system": "http://unitsofmeasure.org",
+                "code": "d",
+            }
+        }
     )
-    return {
+    if line.renewals:
+        dispense["numberOfRepeatsAllowed"] = line.renewals
+    resource: dict[str, Any] = {
         "resourceType": "MedicationRequest",
         "status": "active",
         "intent": "order",
@@ -189,19 +254,37 @@ def _request_resource(ins: str, line: LineRequest) -> dict:
         "dosageInstruction": [{"sequence": 1, "text": line.dosage}],
         "dispenseRequest": dispense,
     }
+    if line.non_substitutable:
+        resource["substitution"] = {
+            "allowedBoolean": False,
+            "reason": {
+                "coding": [{"system": NON_SUBSTITUTABLE_SYSTEM, "code": line.non_substitutable}]
+            },
+        }
+    return resource
 
 
-def _dispense_resource(number: str, line: int, outcome: str, cip13: str) -> dict:
+def _dispense_resource(number: str, line: Line, choice: DispenseRequest, opposed: bool) -> dict:
+    """One line of a dispensing: always its medication (the prescribed one, or the
+    substitute), the quantity when chosen, the agreement and the opposition when given."""
+    cip13 = choice.cip13 if choice.outcome == SUBSTITUTED else line.cip13
     resource: dict[str, Any] = {
         "resourceType": "MedicationDispense",
-        "status": "declined" if outcome == NOT_DISPENSED else "completed",
-        "authorizingPrescription": [{"reference": f"MedicationRequest/{number}-{line}"}],
-        "substitution": {"wasSubstituted": outcome == SUBSTITUTED},
+        "status": "declined" if choice.outcome == NOT_DISPENSED else "completed",
+        "medicationCodeableConcept": {"coding": [{"system": CIP13_SYSTEM, "code": cip13}]},
+        "authorizingPrescription": [{"reference": f"MedicationRequest/{number}-{line.line}"}],
+        "substitution": {"wasSubstituted": choice.outcome == SUBSTITUTED},
     }
-    if outcome == SUBSTITUTED:
-        resource["medicationCodeableConcept"] = {
-            "coding": [{"system": CIP13_SYSTEM, "code": cip13}]
-        }
+    if choice.quantity is not None:
+        key = "quantity" if line.boxes is not None else "daysSupply"
+        resource[key] = {"value": choice.quantity}
+    extensions = []
+    if choice.agreement:
+        extensions.append({"url": AGREEMENT_URL, "valueDate": choice.agreement})
+    if opposed:
+        extensions.append({"url": OPPOSITION_SYSTEM, "valueBoolean": True})
+    if extensions:
+        resource["extension"] = extensions
     return resource
 
 
@@ -250,23 +333,30 @@ class RxClient:
         number = checked_number(number)
         return prescription_of(await self._send("GET", "/MedicationRequest", number))
 
-    async def dispense(self, number: str, choices: Iterable[DispenseRequest] = ()) -> Prescription:
-        """Dispense every line; `choices` says how for some, the others as prescribed."""
+    async def dispense(
+        self,
+        number: str,
+        choices: Iterable[DispenseRequest] = (),
+        opposed: bool = False,
+    ) -> Prescription:
+        """One visit: the lines in `choices` as chosen, every other line with something
+        left to deliver as prescribed (its quantity, or what remains); `opposed` records
+        that the patient opposes the prescriber's seeing this dispensing."""
         number = checked_number(number)
         chosen = {choice.line: choice for choice in checked_choices(choices)}
         current = await self.show(number)
-        known = {line.line for line in current.lines}
-        unknown = sorted(set(chosen) - known)
+        known = {line.line: line for line in current.lines}
+        unknown = sorted(set(chosen) - set(known))
         if unknown:
             raise bad_input(f"l'ordonnance n'a pas de ligne {unknown[0]} (lignes 1 à {len(known)})")
+        # Nothing left anywhere: every line is named, for the service to say when it went.
+        left = [at for at, line in known.items() if line.remaining] or list(known)
+        named = sorted(set(chosen) | set(left))
         resources = [
             _dispense_resource(
-                number,
-                line,
-                chosen[line].outcome if line in chosen else DISPENSED,
-                chosen[line].cip13 if line in chosen else "",
+                number, known[at], chosen.get(at) or DispenseRequest(at, DISPENSED), opposed
             )
-            for line in sorted(known)
+            for at in named
         ]
         body = {
             "resourceType": "Bundle",

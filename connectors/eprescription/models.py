@@ -8,10 +8,12 @@ the emulation's own, written down in docs/emulation.md.
 
 from __future__ import annotations
 
+import calendar
 import io
 import re
 import secrets
 from dataclasses import asdict, dataclass, field
+from datetime import date
 from pathlib import Path
 
 import segno
@@ -33,6 +35,10 @@ REFUSALS = {
     "not_author": 403,
     "already_dispensed": 409,
     "cancelled": 409,
+    "expired": 409,
+    "exceeds_remaining": 409,
+    "non_substitutable": 409,
+    "agreement_required": 409,
 }
 
 PRESCRIPTION_LOINC = "57833-6"  # the DMP's "Prescription de médicaments"
@@ -42,6 +48,24 @@ CIP13_SYSTEM = "urn:bsp:cip13"  # the catalogue's codes (well formed, not real p
 NUMBER_SYSTEM = "urn:bsp:eprescription:number"
 REFUSAL_SYSTEM = "urn:bsp:eprescription:refusal"
 DMP_COPY_SYSTEM = "urn:bsp:eprescription:dmp-copy"
+DISPENSING_SYSTEM = "urn:bsp:eprescription:dispensing"  # a dispensing's rank: 1, 2, …
+NON_SUBSTITUTABLE_SYSTEM = "urn:bsp:eprescription:non-substitutable"
+AGREEMENT_URL = "urn:bsp:eprescription:prescriber-agreement"  # an extension, valueDate
+OPPOSITION_SYSTEM = "urn:bsp:eprescription:opposition"
+
+# The three situations in which a prescriber may write "non substituable", each with its
+# mention (arrêté du 12 novembre 2019, art. L. 5125-23 of the Code de la santé publique).
+NON_SUBSTITUTABLE = {
+    "MTE": "marge thérapeutique étroite",
+    "EFG": "enfant de moins de 6 ans, aucun générique à la forme adaptée",
+    "CIF": "contre-indication formelle et démontrée à un excipient",
+}
+# "À renouveler N fois": at most eleven renewals, twelve months of treatment (R. 5132-21).
+MAX_RENEWALS = 11
+# A prescription is first dispensed within three months of its date (R. 5132-22), and
+# dispensed at all within twelve months (R. 5132-21).
+FIRST_DISPENSING_MONTHS = 3
+VALIDITY_MONTHS = 12
 
 MAX_LINES = 20
 MAX_DOSAGE_CHARS = 200
@@ -70,7 +94,14 @@ OUTCOME_LABELS = {DISPENSED: "délivré", SUBSTITUTED: "substitué", NOT_DISPENS
 ACTIVE = "active"
 COMPLETED = "completed"
 CANCELLED = "cancelled"
-STATUS_LABELS = {ACTIVE: "à délivrer", COMPLETED: "délivrée", CANCELLED: "annulée"}
+EXPIRED = "stopped"  # active, its validity passed (computed when read, never stored)
+STATUS_LABELS = {
+    ACTIVE: "à délivrer",
+    COMPLETED: "délivrée",
+    CANCELLED: "annulée",
+    EXPIRED: "expirée",
+}
+PARTLY = "délivrée en partie"  # active, some of it delivered
 
 
 # -- CIP13 ------------------------------------------------------------------------------
@@ -180,13 +211,16 @@ class LineRequest:
     """One line as the prescriber writes it: a medication, how to take it, how much.
 
     Exactly one of `boxes` (a number of boxes) and `duration_days` (a treatment length)
-    is given.
+    is given; `renewals` is "à renouveler N fois" (that quantity N more times), and
+    `non_substitutable` the mention's code (`MTE`, `EFG`, `CIF`) or "".
     """
 
     cip13: str
     dosage: str
     boxes: int | None = None
     duration_days: int | None = None
+    renewals: int = 0
+    non_substitutable: str = ""
 
 
 def quantity_of(text: str) -> tuple[int | None, int | None]:
@@ -222,7 +256,18 @@ def line_problem(line: LineRequest) -> str | None:
         return f"quantité : de 1 à {MAX_BOXES} boîtes"
     if line.duration_days is not None and not 1 <= line.duration_days <= MAX_DURATION_DAYS:
         return f"durée : de 1 à {MAX_DURATION_DAYS} jours"
+    if not 0 <= line.renewals <= MAX_RENEWALS:
+        return f"renouvellements : de 0 à {MAX_RENEWALS}"
+    if line.non_substitutable and line.non_substitutable not in NON_SUBSTITUTABLE:
+        return "« non substituable » se justifie par " + ", ".join(NON_SUBSTITUTABLE)
     return None
+
+
+def add_months(day: date, months: int) -> date:
+    """The same day `months` later (the month's last day when it has fewer)."""
+    month = day.month - 1 + months
+    year, month = day.year + month // 12, month % 12 + 1
+    return date(year, month, min(day.day, calendar.monthrange(year, month)[1]))
 
 
 def parse_line(text: str) -> LineRequest:
@@ -241,28 +286,63 @@ def parse_line(text: str) -> LineRequest:
 
 @dataclass(frozen=True)
 class DispenseRequest:
-    """How the pharmacist dispenses one line (1-based); `cip13` for a substitution."""
+    """How the pharmacist dispenses one line (1-based) this time: `cip13` for a
+    substitution, `quantity` in the line's unit (boxes or days; None: the prescribed
+    quantity, or what remains of it), `agreement` the day (ISO) the prescriber agreed to
+    a modification that needs it."""
 
     line: int
     outcome: str
     cip13: str = ""
+    quantity: int | None = None
+    agreement: str = ""
+
+
+_CHOICE = "N=dispensed[:QUANTITÉ]|not_dispensed|substituted:CIP13[:QUANTITÉ]"
 
 
 def parse_dispense(text: str) -> DispenseRequest:
-    """A choice from `N=dispensed`, `N=not_dispensed` or `N=substituted:CIP13`."""
+    """A choice from `N=dispensed[:QTY]`, `N=not_dispensed` or `N=substituted:CIP13[:QTY]`."""
     number, equals, choice = text.partition("=")
     if not equals or not number.strip().isdigit() or int(number) < 1:
-        raise ValueError(f"« {text} » : attendu N=dispensed|not_dispensed|substituted:CIP13")
-    outcome, _, cip13 = choice.strip().partition(":")
+        raise ValueError(f"« {text} » : attendu {_CHOICE}")
+    outcome, *rest = [part.strip() for part in choice.strip().split(":")]
     if outcome not in OUTCOMES:
         raise ValueError(f"« {text} » : choix inconnu, attendu {', '.join(OUTCOMES)}")
+    cip13 = ""
     if outcome == SUBSTITUTED:
-        problem = cip13_problem(cip13.strip())
+        cip13 = rest.pop(0) if rest else ""
+        problem = cip13_problem(cip13)
         if problem:
             raise ValueError(f"substitution de la ligne {number.strip()} : {problem}")
-    elif cip13:
-        raise ValueError(f"« {text} » : seul substituted prend un CIP13")
-    return DispenseRequest(int(number), outcome, cip13.strip())
+    quantity = None
+    if rest and outcome != NOT_DISPENSED and len(rest) == 1 and rest[0].isdigit():
+        quantity = int(rest[0])
+    elif rest:
+        raise ValueError(f"« {text} » : attendu {_CHOICE}")
+    if quantity is not None and not 1 <= quantity <= MAX_DURATION_DAYS:
+        raise ValueError(f"ligne {number.strip()} : quantité de 1 à {MAX_DURATION_DAYS}")
+    return DispenseRequest(int(number), outcome, cip13, quantity)
+
+
+def parse_agreement(text: str) -> tuple[int, str]:
+    """(line, ISO day) from `N=YYYY-MM-DD`: the day the prescriber agreed to line N's
+    modification."""
+    number, equals, day = text.partition("=")
+    if not equals or not number.strip().isdigit() or int(number) < 1:
+        raise ValueError(f"« {text} » : attendu N=AAAA-MM-JJ")
+    try:
+        return int(number), date.fromisoformat(day.strip()).isoformat()
+    except ValueError:
+        raise ValueError(f"« {text} » : date attendue AAAA-MM-JJ") from None
+
+
+def parse_line_option(text: str, what: str) -> tuple[int, str]:
+    """(line, value) from `N=VALUE`, for the options that qualify one line."""
+    number, equals, value = text.partition("=")
+    if not equals or not number.strip().isdigit() or int(number) < 1 or not value.strip():
+        raise ValueError(f"« {text} » : attendu N={what}")
+    return int(number), value.strip()
 
 
 # -- what the client returns ------------------------------------------------------------
@@ -273,9 +353,15 @@ def french_day(instant: str) -> str:
     return f"{instant[8:10]}/{instant[5:7]}/{instant[:4]}" if len(instant) >= 10 else instant
 
 
+def amount(count: int, in_boxes: bool) -> str:
+    """`2 boîtes`, `1 jour`: a quantity in its unit, in French."""
+    unit = "boîte" if in_boxes else "jour"
+    return f"{count} {unit}{'s' if count > 1 else ''}"
+
+
 @dataclass(frozen=True)
 class Line:
-    """A prescribed line, and how it was dispensed once it was."""
+    """A prescribed line, and how much of it was delivered (in its unit) so far."""
 
     line: int
     cip13: str
@@ -283,20 +369,72 @@ class Line:
     dosage: str
     boxes: int | None
     duration_days: int | None
-    outcome: str = ""
-    dispensed_cip13: str = ""
-    dispensed_label: str = ""
+    renewals: int = 0
+    non_substitutable: str = ""
+    delivered: int = 0
+
+    @property
+    def unit_quantity(self) -> int:
+        """The quantity written, in boxes or days (one delivery's worth)."""
+        return self.boxes if self.boxes is not None else self.duration_days or 0
+
+    @property
+    def total(self) -> int:
+        """All that may be delivered: the quantity, and once again per renewal."""
+        return self.unit_quantity * (1 + self.renewals)
+
+    @property
+    def remaining(self) -> int:
+        """What is left to deliver."""
+        return max(0, self.total - self.delivered)
 
     @property
     def quantity(self) -> str:
-        """The quantity or the duration, in French."""
-        if self.boxes is not None:
-            return f"{self.boxes} boîte{'s' if self.boxes > 1 else ''}"
-        return f"{self.duration_days} jour{'s' if (self.duration_days or 0) > 1 else ''}"
+        """The quantity or the duration, with its renewals, in French."""
+        text = amount(self.unit_quantity, self.boxes is not None)
+        if self.renewals:
+            text += f", à renouveler {self.renewals} fois"
+        return text
+
+    @property
+    def progress(self) -> str:
+        """What was delivered of the total, in French (`30 / 90 jours`)."""
+        return f"{self.delivered} / {amount(self.total, self.boxes is not None)}"
+
+    def as_json(self) -> dict:
+        """The CLI's JSON shape."""
+        return asdict(self) | {"total": self.total, "remaining": self.remaining}
+
+
+@dataclass(frozen=True)
+class Given:
+    """One line in one dispensing: how (`OUTCOMES`), what (the substitute), how much."""
+
+    line: int
+    outcome: str
+    quantity: int
+    cip13: str = ""
+    label: str = ""
+    agreement: str = ""
 
     def as_json(self) -> dict:
         """The CLI's JSON shape."""
         return asdict(self)
+
+
+@dataclass(frozen=True)
+class Dispensing:
+    """One visit to a pharmacy: when, where, by whom, and each line it gave."""
+
+    rank: int
+    at: str
+    pharmacy: str
+    pharmacist_name: str
+    given: tuple[Given, ...]
+
+    def as_json(self) -> dict:
+        """The CLI's JSON shape."""
+        return asdict(self) | {"given": [g.as_json() for g in self.given]}
 
 
 @dataclass(frozen=True)
@@ -321,15 +459,22 @@ class Prescription:
     prescriber_name: str
     created: str
     lines: tuple[Line, ...]
-    dispensed_at: str = ""
-    pharmacy: str = ""
-    pharmacist_name: str = ""
+    dispensings: tuple[Dispensing, ...] = ()
+    valid_until: str = ""
+    withheld: int = 0  # dispensings not shown: the patient opposed it
     dmp_copy: DmpCopy | None = field(default=None)
 
     @property
     def display_number(self) -> str:
         """The number as printed."""
         return format_number(self.number)
+
+    @property
+    def status_label(self) -> str:
+        """The status in French; an active prescription partly delivered says so."""
+        if self.status == ACTIVE and any(line.delivered for line in self.lines):
+            return PARTLY
+        return STATUS_LABELS.get(self.status, self.status)
 
     @property
     def qr(self) -> str:
@@ -342,6 +487,7 @@ class Prescription:
         data["number"] = self.display_number
         data["qr"] = self.qr
         data["lines"] = [line.as_json() for line in self.lines]
+        data["dispensings"] = [d.as_json() for d in self.dispensings]
         if self.dmp_copy is None:
             del data["dmp_copy"]
         return data

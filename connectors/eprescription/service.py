@@ -21,7 +21,8 @@ refusal code in `details.coding` (system `urn:bsp:eprescription:refusal`).
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
@@ -48,22 +49,33 @@ from connectors.dmp.filing import NewDocument, file_copy
 from connectors.eprescription.catalogue import medication
 from connectors.eprescription.models import (
     ACTIVE,
+    AGREEMENT_URL,
     CANCELLED,
     CIP13_SYSTEM,
     COMPLETED,
     DISPENSED,
     DISPENSERS,
+    DISPENSING_SYSTEM,
     DMP_COPY_SYSTEM,
+    EXPIRED,
+    FIRST_DISPENSING_MONTHS,
+    MAX_DURATION_DAYS,
     MAX_LINES,
+    NON_SUBSTITUTABLE,
+    NON_SUBSTITUTABLE_SYSTEM,
     NOT_DISPENSED,
     NUMBER_SYSTEM,
+    OPPOSITION_SYSTEM,
     PRESCRIBERS,
     PRESCRIPTION_LOINC,
     READERS,
     REFUSAL_SYSTEM,
     REFUSALS,
     SUBSTITUTED,
+    VALIDITY_MONTHS,
     LineRequest,
+    add_months,
+    amount,
     format_number,
     line_problem,
     new_number,
@@ -187,29 +199,51 @@ def _medication_concept(cip13: str) -> dict:
     }
 
 
-def _request_resource(row: Any, line: Any) -> dict:
+def _quantity(in_boxes: bool, count: int) -> dict:
+    """A quantity in its unit: boxes, or days as a UCUM duration."""
+    if in_boxes:
+        return {"value": count, "unit": "boîte"}
+    return {"value": count, "unit": "jour", "system": "http://unitsofmeasure.org", "code": "d"}
+
+
+def _deadline(row: Any, delivered: bool) -> date:
+    """The last day the prescription may be dispensed: within three months of its date
+    until a first dispensing, then within twelve (docs/emulation.md)."""
+    day = datetime.fromtimestamp(row["created"], UTC).date()
+    return add_months(day, VALIDITY_MONTHS if delivered else FIRST_DISPENSING_MONTHS)
+
+
+def _expired(row: Any, delivered: bool, now: float) -> bool:
+    return datetime.fromtimestamp(now, UTC).date() > _deadline(row, delivered)
+
+
+def _status(row: Any, delivered: bool, now: float) -> str:
+    """The lines' FHIR status: an active prescription past its validity is `stopped`."""
+    if row["status"] == ACTIVE and _expired(row, delivered, now):
+        return EXPIRED
+    return row["status"]
+
+
+def _request_resource(row: Any, line: Any, status: str, until: date) -> dict:
     number = row["number"]
-    dispense: dict[str, Any] = {}
-    if line["boxes"] is not None:
-        dispense["quantity"] = {"value": line["boxes"], "unit": "boîte"}
+    in_boxes = line["boxes"] is not None
+    dispense: dict[str, Any] = {
+        "validityPeriod": {"start": _instant(row["created"]), "end": until.isoformat()}
+    }
+    if in_boxes:
+        dispense["quantity"] = _quantity(True, line["boxes"])
     else:
-        dispense["expectedSupplyDuration"] = {
-            "value": line["duration_days"],
-            "unit": "jour",
-            "system": "http://unitsofmeasure.org",
-            "code": "d",
-        }
-    return {
+        dispense["expectedSupplyDuration"] = _quantity(False, line["duration_days"])
+    if line["renewals"]:
+        dispense["numberOfRepeatsAllowed"] = line["renewals"]
+    resource = {
         "resourceType": "MedicationRequest",
         "id": f"{number}-{line['line']}",
-        "status": row["status"],
+        "status": status,
         "intent": "order",
         "groupIdentifier": {"system": NUMBER_SYSTEM, "value": format_number(number)},
         "identifier": [{"system": f"{NUMBER_SYSTEM}:line", "value": str(line["line"])}],
-        "subject": {
-            "identifier": {"system": f"{PATIENT_SYSTEM}{row['oid']}", "value": row["ins"]},
-            "display": row["patient"],
-        },
+        "subject": _subject(row),
         "requester": {
             "identifier": {"system": AUTHOR_SYSTEM, "value": row["prescriber_id"]},
             "display": row["prescriber"],
@@ -219,41 +253,105 @@ def _request_resource(row: Any, line: Any) -> dict:
         "dosageInstruction": [{"sequence": 1, "text": line["dosage"]}],
         "dispenseRequest": dispense,
     }
+    mention = line["non_substitutable"]
+    if mention:
+        resource["substitution"] = {
+            "allowedBoolean": False,
+            "reason": {
+                "coding": [
+                    {
+                        "system": NON_SUBSTITUTABLE_SYSTEM,
+                        "code": mention,
+                        "display": NON_SUBSTITUTABLE[mention],
+                    }
+                ],
+                "text": f"non substituable ({mention})",
+            },
+        }
+    return resource
 
 
-def _dispense_resource(row: Any, line: Any, dispensing: Any) -> dict:
-    outcome = line["outcome"]
+def _subject(row: Any) -> dict:
     return {
+        "identifier": {"system": f"{PATIENT_SYSTEM}{row['oid']}", "value": row["ins"]},
+        "display": row["patient"],
+    }
+
+
+def _dispense_resource(row: Any, line: Any, delivery: Any, given: Any) -> dict:
+    outcome, visit = given["outcome"], delivery["visit"]
+    resource: dict[str, Any] = {
         "resourceType": "MedicationDispense",
-        "id": f"{row['number']}-{line['line']}-d",
+        "id": f"{row['number']}-{line['line']}-{visit}",
+        "identifier": [{"system": DISPENSING_SYSTEM, "value": str(visit)}],
         "status": "declined" if outcome == NOT_DISPENSED else "completed",
+        "medicationCodeableConcept": _medication_concept(given["cip13"] or line["cip13"]),
+        "subject": _subject(row),
         "authorizingPrescription": [
             {"reference": f"MedicationRequest/{row['number']}-{line['line']}"}
         ],
-        "medicationCodeableConcept": _medication_concept(line["dispensed_cip13"] or line["cip13"]),
         "substitution": {"wasSubstituted": outcome == SUBSTITUTED},
         "performer": [
             {
                 "actor": {
-                    "identifier": {"system": AUTHOR_SYSTEM, "value": dispensing["pharmacist_id"]},
-                    "display": dispensing["pharmacist"],
+                    "identifier": {"system": AUTHOR_SYSTEM, "value": delivery["pharmacist_id"]},
+                    "display": delivery["pharmacist"],
                 }
             }
         ],
-        "location": {"display": dispensing["pharmacy"]},
-        "whenHandedOver": _instant(dispensing["at"]),
+        "location": {"display": delivery["pharmacy"]},
+        "whenHandedOver": _instant(delivery["at"]),
     }
+    if outcome != NOT_DISPENSED:
+        key = "quantity" if line["boxes"] is not None else "daysSupply"
+        resource[key] = _quantity(key == "quantity", given["quantity"])
+    if given["agreement"]:
+        resource["extension"] = [{"url": AGREEMENT_URL, "valueDate": given["agreement"]}]
+    return resource
 
 
-def _bundle(db: Database, row: Any, kind: str = "searchset", copy: dict | None = None) -> dict:
+def _withheld(count: int) -> dict:
+    """The dispensings a reader is not shown, the patient having opposed it."""
+    issue = {
+        "severity": "information",
+        "code": "suppressed",
+        "diagnostics": f"{count} délivrance(s) non communiquée(s) : le patient s'y est opposé.",
+        "details": {"coding": [{"system": OPPOSITION_SYSTEM, "code": str(count)}]},
+    }
+    return {"resourceType": "OperationOutcome", "issue": [issue]}
+
+
+def _bundle(
+    db: Database | Tx,
+    row: Any,
+    context: ServiceContext,
+    kind: str = "searchset",
+    copy: dict | None = None,
+) -> dict:
+    """The prescription: its lines, then a MedicationDispense per line of each visit the
+    caller may see (a pharmacist sees them all; the others not those the patient
+    opposed), and the OperationOutcomes (the copy's, the dispensings withheld)."""
     number = {"number": row["number"]}
     lines = db.all("SELECT * FROM rx_lines WHERE number = :number ORDER BY line", number)
-    dispensing = db.one("SELECT * FROM rx_dispensings WHERE number = :number", number)
-    resources = [_request_resource(row, line) for line in lines]
-    if dispensing is not None:
-        resources += [_dispense_resource(row, line, dispensing) for line in lines]
+    deliveries = db.all("SELECT * FROM rx_deliveries WHERE number = :number ORDER BY visit", number)
+    given = db.all("SELECT * FROM rx_given WHERE number = :number ORDER BY visit, line", number)
+    delivered = any(line["delivered"] for line in lines)
+    status = _status(row, delivered, context.now)
+    until = _deadline(row, delivered)
+    resources = [_request_resource(row, line, status, until) for line in lines]
+    everything = context.caller.profession in DISPENSERS
+    shown = [d for d in deliveries if everything or not d["opposed"]]
+    by_line = {line["line"]: line for line in lines}
+    for delivery in shown:
+        resources += [
+            _dispense_resource(row, by_line[g["line"]], delivery, g)
+            for g in given
+            if g["visit"] == delivery["visit"]
+        ]
     if copy is not None:
         resources.append(copy)
+    if len(shown) < len(deliveries):
+        resources.append(_withheld(len(deliveries) - len(shown)))
     return {
         "resourceType": "Bundle",
         "type": kind,
@@ -317,11 +415,23 @@ def _line_of(resource: dict, index: int) -> LineRequest:
     if "expectedSupplyDuration" in request:
         duration = _get(request["expectedSupplyDuration"], dict, f"{where}.expectedSupplyDuration")
         days = _get(duration.get("value"), int, f"{where}.expectedSupplyDuration.value")
-    line = LineRequest(cip13, text.strip(), boxes, days)
+    renewals = _get(request.get("numberOfRepeatsAllowed", 0), int, f"{where}.numberOfRepeats")
+    line = LineRequest(cip13, text.strip(), boxes, days, renewals, _mention(resource, where))
     problem = line_problem(line)
     if problem:
         raise invalid(f"Ligne {index + 1} : {problem}.")
     return line
+
+
+def _mention(resource: dict, where: str) -> str:
+    """The "non substituable" mention's code, or "" when substitution is allowed."""
+    substitution = _get(resource.get("substitution", {}), dict, f"{where}.substitution")
+    if substitution.get("allowedBoolean", True) is not False:
+        return ""
+    reason = _get(substitution.get("reason"), dict, f"{where}.substitution.reason")
+    codings = _get(reason.get("coding"), list, f"{where}.substitution.reason.coding")
+    coding = _get(codings[0] if codings else None, dict, f"{where}.substitution.reason")
+    return _get(coding.get("code"), str, f"{where}.substitution.reason.coding[0].code")
 
 
 def _subject_ins(resources: list[dict]) -> str:
@@ -340,7 +450,6 @@ def _subject_ins(resources: list[dict]) -> str:
 
 
 def _prescription_text(number: str, who: Professional, patient: str, lines: list) -> bytes:
-    quantity = {True: "{} boîte(s)", False: "{} jour(s)"}
     body = [
         "Ordonnance numérique",
         f"Numéro : {format_number(number)}",
@@ -350,8 +459,13 @@ def _prescription_text(number: str, who: Professional, patient: str, lines: list
     ]
     for index, line in enumerate(lines, start=1):
         found = medication(line.cip13)
-        amount = quantity[line.boxes is not None].format(line.boxes or line.duration_days)
-        body.append(f"{index}. {found.label if found else line.cip13} — {line.dosage} — {amount}")
+        written = amount(line.boxes or line.duration_days or 0, line.boxes is not None)
+        if line.renewals:
+            written += f", à renouveler {line.renewals} fois"
+        if line.non_substitutable:
+            written += f" — non substituable ({line.non_substitutable})"
+        label = found.label if found else line.cip13
+        body.append(f"{index}. {label} — {line.dosage} — {written}")
     return "\n".join(body).encode()
 
 
@@ -365,7 +479,14 @@ def _file_copy(context: ServiceContext, row: Any) -> None:
     """
     db, who, number = context.db, context.caller, row["number"]
     lines = [
-        LineRequest(line["cip13"], line["dosage"], line["boxes"], line["duration_days"])
+        LineRequest(
+            line["cip13"],
+            line["dosage"],
+            line["boxes"],
+            line["duration_days"],
+            line["renewals"],
+            line["non_substitutable"],
+        )
         for line in db.all(
             "SELECT * FROM rx_lines WHERE number = :number ORDER BY line", {"number": number}
         )
@@ -415,7 +536,7 @@ def _created(context: ServiceContext, number: str) -> JSONResponse:
     if _copy_pending(row):
         _file_copy(context, row)
         row = _prescription(db, number)
-    return _fhir(_bundle(db, row, "collection", _copy_outcome(row)), 201)
+    return _fhir(_bundle(db, row, context, "collection", _copy_outcome(row)), 201)
 
 
 @router.post("/MedicationRequest", name="rx_create", status_code=201)
@@ -460,8 +581,9 @@ def create(request: Request, body: Body, context: Context) -> JSONResponse:
                 },
             )
             conn.execute(
-                "INSERT INTO rx_lines (number, line, cip13, dosage, boxes, duration_days)"
-                " VALUES (:number, :line, :cip13, :dosage, :boxes, :duration_days)",
+                "INSERT INTO rx_lines (number, line, cip13, dosage, boxes, duration_days,"
+                " renewals, non_substitutable, delivered) VALUES (:number, :line, :cip13,"
+                " :dosage, :boxes, :duration_days, :renewals, :mention, 0)",
                 [
                     {
                         "number": number,
@@ -470,6 +592,8 @@ def create(request: Request, body: Body, context: Context) -> JSONResponse:
                         "dosage": line.dosage,
                         "boxes": line.boxes,
                         "duration_days": line.duration_days,
+                        "renewals": line.renewals,
+                        "mention": line.non_substitutable,
                     }
                     for index, line in enumerate(lines, start=1)
                 ],
@@ -495,19 +619,36 @@ def read(request: Request, context: Context, number: NumberParam = None) -> JSON
     db = context.db
     row = _prescription(db, number)
     copy = _copy_outcome(row) if row["prescriber_id"] == who.national_id else None
-    return _fhir(_bundle(db, row, copy=copy))
+    return _fhir(_bundle(db, row, context, copy=copy))
 
 
 # -- dispensing ---------------------------------------------------------------------------
 
 
-def _already_dispensed(db: Database, number: str) -> ServiceError:
-    first = db.one("SELECT * FROM rx_dispensings WHERE number = :number", {"number": number})
-    when = _french_date(first["at"]) if first else "une date inconnue"
-    pharmacy = first["pharmacy"] if first else "une pharmacie inconnue"
+@dataclass(frozen=True)
+class _Choice:
+    """One line of a dispensing as asked: quantity None for the service's default."""
+
+    outcome: str
+    cip13: str
+    quantity: int | None
+    agreement: str
+
+
+def _visits(conn: Database | Tx, number: str) -> str:
+    """Every dispensing's day and pharmacy, in French: `le 02/12/2026 par …, le …`."""
+    rows = conn.all(
+        "SELECT at, pharmacy FROM rx_deliveries WHERE number = :number ORDER BY visit",
+        {"number": number},
+    )
+    return ", ".join(f"le {_french_date(r['at'])} par {r['pharmacy']}" for r in rows)
+
+
+def _already_dispensed(conn: Database | Tx, number: str, what: str = "Ordonnance") -> ServiceError:
+    visits = _visits(conn, number) or "à une date inconnue"
     return _refused(
         "already_dispensed",
-        f"Ordonnance déjà délivrée le {when} par {pharmacy} : son numéro ne sert qu'une fois.",
+        f"{what} déjà entièrement délivrée ({visits}) : son numéro ne sert plus.",
     )
 
 
@@ -517,9 +658,47 @@ def _cancelled(row: Any) -> ServiceError:
     )
 
 
-def _choices(resources: list[dict], number: str, count: int) -> dict[int, tuple[str, str]]:
-    """{line: (outcome, dispensed CIP13)} for every line, each exactly once."""
-    choices: dict[int, tuple[str, str]] = {}
+def _extension(resource: dict, url: str, key: str, where: str) -> Any:
+    """The value of the resource's extension `url`, or None."""
+    for extension in _get(resource.get("extension", []), list, f"{where}.extension"):
+        if isinstance(extension, dict) and extension.get("url") == url:
+            return extension.get(key)
+    return None
+
+
+def _agreement(resource: dict, where: str, row: Any, now: float) -> str:
+    """The prescriber's agreement's day (ISO), checked: between the prescription's day
+    and today; "" when there is none."""
+    value = _extension(resource, AGREEMENT_URL, "valueDate", where)
+    if value is None:
+        return ""
+    try:
+        day = date.fromisoformat(_get(value, str, f"{where}.extension (accord)"))
+    except ValueError:
+        raise invalid(f"{where} : date de l'accord du prescripteur invalide.") from None
+    created = datetime.fromtimestamp(row["created"], UTC).date()
+    if not created <= day <= datetime.fromtimestamp(now, UTC).date():
+        raise invalid(f"{where} : l'accord du prescripteur date d'entre l'ordonnance et ce jour.")
+    return day.isoformat()
+
+
+def _given_quantity(resource: dict, where: str) -> int | None:
+    for key in ("quantity", "daysSupply"):
+        if key in resource:
+            quantity = _get(resource[key], dict, f"{where}.{key}")
+            value = _get(quantity.get("value"), int, f"{where}.{key}.value")
+            if not 1 <= value <= MAX_DURATION_DAYS:
+                raise invalid(f"{where}.{key} : de 1 à {MAX_DURATION_DAYS}.")
+            return value
+    return None
+
+
+def _choices(resources: list[dict], row: Any, count: int, now: float) -> dict[int, _Choice]:
+    """{line: choice} for the lines this dispensing names, each at most once."""
+    number = row["number"]
+    if not resources:
+        raise invalid("Une délivrance nomme au moins une ligne de l'ordonnance.")
+    choices: dict[int, _Choice] = {}
     for index, resource in enumerate(resources):
         where = f"entry[{index}]"
         refs = _get(
@@ -546,25 +725,182 @@ def _choices(resources: list[dict], number: str, count: int) -> dict[int, tuple[
             raise _malformed(f"{where}.status (completed ou declined)")
         if int(tail) in choices:
             raise invalid(f"La ligne {tail} est délivrée deux fois.")
-        choices[int(tail)] = (outcome, cip13)
-    missing = sorted(set(range(1, count + 1)) - set(choices))
-    if missing:
-        raise invalid(
-            "Chaque ligne doit être délivrée, substituée ou refusée : manque la ligne "
-            + ", ".join(map(str, missing))
-            + "."
-        )
+        quantity = None if outcome == NOT_DISPENSED else _given_quantity(resource, where)
+        agreement = _agreement(resource, where, row, now)
+        choices[int(tail)] = _Choice(outcome, cip13, quantity, agreement)
     return choices
+
+
+def _equivalent(prescribed: str, given: str) -> bool:
+    """Whether the pharmacist may give `given` for `prescribed` on their own: the same
+    molecule at the same strength (the emulation's stand-in for the generic groups)."""
+    first, second = medication(prescribed), medication(given)
+    if first is None or second is None:
+        return False
+    return (first.molecule, first.strength) == (second.molecule, second.strength)
+
+
+def _quantity_of(line: Any, choice: _Choice) -> int:
+    """What this visit gives of the line, refused when the rules do not allow it."""
+    number, at = line["number"], line["line"]
+    in_boxes = line["boxes"] is not None
+    unit_quantity = line["boxes"] if in_boxes else line["duration_days"]
+    remaining = unit_quantity * (1 + line["renewals"]) - line["delivered"]
+    if remaining <= 0:
+        raise _already_dispensed_line(number, at)
+    if choice.outcome == SUBSTITUTED:
+        mention = line["non_substitutable"]
+        if mention:
+            raise _refused(
+                "non_substitutable",
+                f"Ligne {at} prescrite « non substituable » ({mention} : "
+                f"{NON_SUBSTITUTABLE[mention]}) : la substitution est refusée, délivrez le "
+                "médicament prescrit.",
+            )
+        if not _equivalent(line["cip13"], choice.cip13) and not choice.agreement:
+            found = medication(choice.cip13)
+            raise _refused(
+                "agreement_required",
+                f"Ligne {at} : {found.label if found else choice.cip13} n'est pas le même "
+                "médicament au même dosage ; cette modification demande l'accord du "
+                "prescripteur (sa date).",
+            )
+    quantity = choice.quantity or min(unit_quantity, remaining)
+    if quantity > remaining and not choice.agreement:
+        raise _refused(
+            "exceeds_remaining",
+            f"Ligne {at} : reste {amount(remaining, in_boxes)} à délivrer, "
+            f"{amount(quantity, in_boxes)} demandé(s) ; au-delà, il faut l'accord du "
+            "prescripteur (sa date).",
+        )
+    return quantity
+
+
+def _already_dispensed_line(number: str, line: int) -> ServiceError:
+    return _refused(
+        "already_dispensed",
+        f"Ligne {line} déjà entièrement délivrée : ne la nommez plus (ordonnance "
+        f"{format_number(number)}).",
+    )
+
+
+def _deliver(
+    conn: Tx, number: str, choices: dict[int, _Choice], context: ServiceContext, opposed: bool
+) -> None:
+    """Inside a write transaction: check this visit against the prescription as it is
+    now, and record it; a refusal is raised (nothing written).
+
+    The prescription's row is locked first: of two pharmacies dispensing one number (or
+    a pharmacy and the prescriber cancelling), the second reads what the first left, so
+    that no quantity is given twice; each line's total grows only from the value read.
+    """
+    who, now = context.caller, context.now
+    row = conn.locked("SELECT * FROM rx_prescriptions WHERE number = :number", {"number": number})
+    if row is None:
+        raise not_found(f"Aucune ordonnance ne porte le numéro {format_number(number)}.")
+    if row["status"] == COMPLETED:
+        raise _already_dispensed(conn, number)
+    if row["status"] == CANCELLED:
+        raise _cancelled(row)
+    lines = {
+        line["line"]: line
+        for line in conn.all("SELECT * FROM rx_lines WHERE number = :number", {"number": number})
+    }
+    delivered = any(line["delivered"] for line in lines.values())
+    if _expired(row, delivered, now):
+        first = "" if delivered else " (première délivrance dans les trois mois)"
+        raise _refused(
+            "expired",
+            f"Ordonnance expirée depuis le {_deadline(row, delivered):%d/%m/%Y}{first} : "
+            "le patient doit consulter son prescripteur.",
+        )
+    quantities = {
+        at: (0 if choice.outcome == NOT_DISPENSED else _quantity_of(lines[at], choice))
+        for at, choice in sorted(choices.items())
+    }
+    if not any(quantities.values()):
+        raise invalid("Aucune ligne délivrée : une délivrance donne au moins une ligne.")
+    visit = 1 + conn.value(
+        "SELECT coalesce(max(visit), 0) FROM rx_deliveries WHERE number = :number",
+        {"number": number},
+    )
+    conn.execute(
+        "INSERT INTO rx_deliveries (number, visit, at, pharmacist_id, pharmacist, pharmacy,"
+        " opposed) VALUES (:number, :visit, :now, :pharmacist_id, :pharmacist, :pharmacy,"
+        " :opposed)",
+        {
+            "number": number,
+            "visit": visit,
+            "now": now,
+            "pharmacist_id": who.national_id,
+            "pharmacist": who.name,
+            "pharmacy": who.organisation,
+            "opposed": int(opposed),
+        },
+    )
+    conn.execute(
+        "INSERT INTO rx_given (number, visit, line, outcome, cip13, quantity, agreement)"
+        " VALUES (:number, :visit, :line, :outcome, :cip13, :quantity, :agreement)",
+        [
+            {
+                "number": number,
+                "visit": visit,
+                "line": at,
+                "outcome": choice.outcome,
+                "cip13": choice.cip13,
+                "quantity": quantities[at],
+                "agreement": choice.agreement,
+            }
+            for at, choice in sorted(choices.items())
+        ],
+    )
+    for at, quantity in quantities.items():
+        # Conditional on the total read under the lock: a second writer never adds twice.
+        done = conn.execute(
+            "UPDATE rx_lines SET delivered = delivered + :quantity"
+            " WHERE number = :number AND line = :line AND delivered = :before",
+            {"quantity": quantity, "number": number, "line": at, "before": lines[at]["delivered"]},
+        )
+        if done != 1:
+            raise _already_dispensed_line(number, at)
+    left = conn.value(
+        "SELECT count(*) FROM rx_lines WHERE number = :number"
+        " AND delivered < coalesce(boxes, duration_days) * (1 + renewals)",
+        {"number": number},
+    )
+    conn.execute(
+        "UPDATE rx_prescriptions SET status = :status, changed = :now WHERE number = :number",
+        {"status": ACTIVE if left else COMPLETED, "now": now, "number": number},
+    )
+
+
+@router.post("/MedicationDispense", name="rx_dispense", status_code=201)
+def dispense(body: Body, context: Context, number: NumberParam = None) -> JSONResponse:
+    """Record one visit's dispensing of some lines; the number is used up once every
+    line is delivered in full."""
+    who = context.caller
+    _require(who, DISPENSERS, "délivrer (réservé aux pharmaciens)", "not_pharmacist")
+    number = _number(number)
+    resources = _entries(_parsed(body, "MedicationDispense"), "MedicationDispense")
+    db, now = context.db, context.now
+    row = _prescription(db, number)
+    count = db.value("SELECT count(*) FROM rx_lines WHERE number = :number", {"number": number})
+    choices = _choices(resources, row, count, now)
+    opposed = any(
+        _extension(resource, OPPOSITION_SYSTEM, "valueBoolean", "entry[]") is True
+        for resource in resources
+    )
+    with db.write() as conn:
+        _deliver(conn, number, choices, context, opposed)
+    return _fhir(_bundle(db, _prescription(db, number), context), 201)
 
 
 def _move(conn: Tx, number: str, status: str, now: float) -> str:
     """Inside a write transaction: an active prescription takes `status`; the one it had.
 
-    Read under the write lock, so that of two pharmacies dispensing one number (or a
-    pharmacy and the prescriber cancelling), exactly one finds it active.
+    Read under the lock, so that of a pharmacy dispensing and the prescriber cancelling,
+    the second one reads what the first one left.
     """
-    # Held until the move is written: of a dispensing and a cancelling at once, the
-    # second one reads what the first one left.
     row = conn.locked(
         "SELECT status FROM rx_prescriptions WHERE number = :number", {"number": number}
     )
@@ -575,46 +911,6 @@ def _move(conn: Tx, number: str, status: str, now: float) -> str:
             {"status": status, "now": now, "number": number},
         )
     return before
-
-
-@router.post("/MedicationDispense", name="rx_dispense", status_code=201)
-def dispense(body: Body, context: Context, number: NumberParam = None) -> JSONResponse:
-    """Record the dispensing of every line; the number is used up."""
-    who = context.caller
-    _require(who, DISPENSERS, "délivrer (réservé aux pharmaciens)", "not_pharmacist")
-    number = _number(number)
-    resources = _entries(_parsed(body, "MedicationDispense"), "MedicationDispense")
-    db, now = context.db, context.now
-    _prescription(db, number)
-    count = db.value("SELECT count(*) FROM rx_lines WHERE number = :number", {"number": number})
-    choices = _choices(resources, number, count)
-    with db.write() as conn:
-        status = _move(conn, number, COMPLETED, now)
-        if status == ACTIVE:
-            conn.execute(
-                "INSERT INTO rx_dispensings (number, at, pharmacist_id, pharmacist, pharmacy)"
-                " VALUES (:number, :now, :pharmacist_id, :pharmacist, :pharmacy)",
-                {
-                    "number": number,
-                    "now": now,
-                    "pharmacist_id": who.national_id,
-                    "pharmacist": who.name,
-                    "pharmacy": who.organisation,
-                },
-            )
-            conn.execute(
-                "UPDATE rx_lines SET outcome = :outcome, dispensed_cip13 = :cip13"
-                " WHERE number = :number AND line = :line",
-                [
-                    {"outcome": outcome, "cip13": cip13, "number": number, "line": line}
-                    for line, (outcome, cip13) in choices.items()
-                ],
-            )
-    if status == COMPLETED:
-        raise _already_dispensed(db, number)
-    if status == CANCELLED:
-        raise _cancelled(_prescription(db, number))
-    return _fhir(_bundle(db, _prescription(db, number)), 201)
 
 
 # -- cancelling ---------------------------------------------------------------------------
@@ -640,4 +936,4 @@ def cancel(request: Request, context: Context, number: NumberParam = None) -> JS
         )
     if status == CANCELLED:
         raise _cancelled(_prescription(db, number))
-    return _fhir(_bundle(db, _prescription(db, number)))
+    return _fhir(_bundle(db, _prescription(db, number), context))

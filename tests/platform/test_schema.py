@@ -12,6 +12,19 @@ from bsp_tui.platform.core import Platform
 from bsp_tui.platform.db import Database, Schema, SchemaError
 from bsp_tui.platform.settings import PlatformSettings
 
+# The e-prescription tables of version one: one dispensing per prescription, the
+# outcomes on the lines.
+RX_VERSION_ONE = (
+    "DROP TABLE rx_lines",
+    "DROP TABLE rx_deliveries",
+    "DROP TABLE rx_given",
+    "CREATE TABLE rx_lines (number TEXT, line INTEGER, cip13 TEXT NOT NULL,"
+    " dosage TEXT NOT NULL, boxes INTEGER, duration_days INTEGER, outcome TEXT,"
+    " dispensed_cip13 TEXT, PRIMARY KEY (number, line))",
+    "CREATE TABLE rx_dispensings (number TEXT PRIMARY KEY, at DOUBLE NOT NULL,"
+    " pharmacist_id TEXT NOT NULL, pharmacist TEXT NOT NULL, pharmacy TEXT NOT NULL)",
+)
+
 
 def _as_version_one(path) -> list[str]:
     """Turn a platform file back into what version 1 made: no version table, no `seq`
@@ -23,6 +36,8 @@ def _as_version_one(path) -> list[str]:
         for table in ("patients", "personas"):
             conn.execute(f"ALTER TABLE {table} DROP COLUMN seq")
         conn.execute("ALTER TABLE fse_sheets DROP COLUMN franchise")
+        for statement in RX_VERSION_ONE:
+            conn.execute(statement)
         # A shuffled insertion order, so that the upgrade must read rowids, not names.
         conn.execute("CREATE TABLE personas_old AS SELECT * FROM personas ORDER BY name DESC")
         conn.execute("DELETE FROM personas")
@@ -44,7 +59,7 @@ def test_a_version_one_file_is_upgraded_and_keeps_its_order(settings: PlatformSe
         versions = {
             r["name"]: r["version"] for r in platform.db.all("SELECT * FROM schema_versions")
         }
-        assert (versions["platform"], versions["fse"]) == (3, 2)
+        assert (versions["platform"], versions["fse"], versions["eprescription"]) == (3, 2, 2)
         columns = platform.db.all("SELECT name FROM pragma_table_info('fse_sheets')")
         assert "franchise" in {row["name"] for row in columns}
         assert platform.db.value("SELECT count(*) FROM housekeeping") == 0
@@ -80,3 +95,43 @@ def test_a_new_schema_starts_at_its_version_and_a_missing_step_is_an_error(tmp_p
     with pytest.raises(SchemaError, match="de v1 à v2"):
         again.ensure(Schema("things", 2, tables))
     again.close()
+
+
+@pytest.mark.sqlite_only
+def test_a_version_one_dispensing_becomes_the_first_visit(settings: PlatformSettings) -> None:
+    from connectors.eprescription.seed import SCHEMA as RX
+
+    db = Database(settings.database)
+    with db.write() as tx:
+        for statement in RX_VERSION_ONE:
+            tx.execute(statement)
+        tx.execute(
+            "INSERT INTO rx_lines VALUES ('N1', 1, 'A', 'x', 2, NULL, 'dispensed', ''),"
+            " ('N1', 2, 'B', 'y', NULL, 7, 'substituted', 'C'),"
+            " ('N1', 3, 'D', 'z', 1, NULL, 'not_dispensed', ''),"
+            " ('N2', 1, 'A', 'x', 3, NULL, NULL, NULL)"
+        )
+        tx.execute("INSERT INTO rx_dispensings VALUES ('N1', 100.0, 'P', 'Hugo', 'Pharmacie')")
+        tx.execute("DELETE FROM schema_versions WHERE name = 'eprescription'")
+    db.ensure(RX)
+    try:
+        assert db.value("SELECT version FROM schema_versions WHERE name = 'eprescription'") == 2
+        lines = db.all("SELECT number, line, delivered, renewals FROM rx_lines ORDER BY 1, 2")
+        assert [tuple(row.values()) for row in lines] == [
+            ("N1", 1, 2, 0),
+            ("N1", 2, 7, 0),
+            ("N1", 3, 0, 0),
+            ("N2", 1, 0, 0),
+        ]
+        (visit,) = db.all("SELECT * FROM rx_deliveries")
+        assert (visit["number"], visit["visit"], visit["pharmacy"]) == ("N1", 1, "Pharmacie")
+        given = db.all("SELECT line, outcome, cip13, quantity FROM rx_given ORDER BY line")
+        assert [tuple(row.values()) for row in given] == [
+            (1, "dispensed", "", 2),
+            (2, "substituted", "C", 7),
+            (3, "not_dispensed", "", 0),
+        ]
+        tables = {row["name"] for row in db.all("SELECT name FROM sqlite_master")}
+        assert "rx_dispensings" not in tables
+    finally:
+        db.close()

@@ -6,11 +6,13 @@ imported here for the end-to-end CLI tests of this folder.
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
 import pytest
+from fhir.resources.R4B import get_fhir_model_class
 
 from bsp_tui.platform.population import ensure_population
 from bsp_tui.platform.settings import PlatformSettings
@@ -32,16 +34,40 @@ IBUPROFENE = search("ibuprofene 400 20")[0].cip13
 NOT_IN_CATALOGUE = "340095599999" + ean13_check_digit("340095599999")
 
 
+def valid_fhir(body: Any) -> None:
+    """Fail unless `body` is a FHIR R4B resource (a Bundle's entries validated with it),
+    by the `fhir.resources` package's models."""
+    get_fhir_model_class(body["resourceType"]).model_validate(body)
+
+
+async def _valid_request(request: httpx.Request) -> None:
+    if request.content:
+        valid_fhir(json.loads(request.content))
+
+
+async def _valid_response(response: httpx.Response) -> None:
+    await response.aread()
+    valid_fhir(response.json())
+
+
 class Harness(harness.Harness):
-    """The platform in process, with API tokens per persona and service, signed in once."""
+    """The platform in process, with API tokens per persona and service, signed in once.
+    Every resource the service answers, and the client sends, is checked valid FHIR R4B."""
 
     async def request(
         self, persona: str, method: str, path: str, body: Any = None, **params: Any
     ) -> httpx.Response:
         headers = {"Authorization": f"Bearer {await self.token(persona)}", "Accept": FHIR_JSON}
-        return await self.emu.http.request(
+        response = await self.emu.http.request(
             method, RX + path, params=params, json=body, headers=headers
         )
+        valid_fhir(response.json())
+        return response
+
+    async def http(self, persona: str) -> httpx.AsyncClient:
+        client = await super().http(persona)
+        client.event_hooks = {"request": [_valid_request], "response": [_valid_response]}
+        return client
 
     def without_dmp(self) -> str:
         """A patient who has no DMP."""

@@ -41,7 +41,7 @@ CASES = [
     (("dispense", NUMBER, "--line", "0=dispensed"), "attendu N=dispensed"),
     (("dispense", NUMBER, "--line", "1=substituted:123"), "13 chiffres"),
     (("dispense", NUMBER, "--line", f"1=substituted:{NOT_IN_CATALOGUE}"), "absent du catalogue"),
-    (("dispense", NUMBER, "--line", f"1=dispensed:{PARACETAMOL}"), "seul substituted"),
+    (("dispense", NUMBER, "--line", f"1=dispensed:{PARACETAMOL}"), "quantité de 1 à 365"),
     (("dispense", NUMBER, "--line", "1=dispensed", "--line", "1=not_dispensed"), "deux fois"),
 ]
 

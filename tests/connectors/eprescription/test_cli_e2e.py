@@ -77,22 +77,23 @@ def test_create_show_dispense_and_a_second_dispensing_refused(
         )
     )
     assert handed["status"] == "completed"
-    assert [(x["outcome"], x["dispensed_cip13"]) for x in handed["lines"]] == [
-        ("dispensed", ""),
-        ("substituted", other),
+    (visit,) = handed["dispensings"]
+    assert [(x["outcome"], x["cip13"], x["quantity"]) for x in visit["given"]] == [
+        ("dispensed", "", 2),
+        ("substituted", other, 7),
     ]
-    assert handed["pharmacy"] == "Pharmacie de l'Hôtel de Ville"
-    day = handed["dispensed_at"][:10]
+    assert visit["pharmacy"] == "Pharmacie de l'Hôtel de Ville"
+    day = visit["at"][:10]
 
     again = cli["pharmacien"].run("rx", "dispense", number)
-    refused(again, 4, "déjà délivrée le")
+    refused(again, 4, "déjà entièrement délivrée (le")
     assert f"{day[8:10]}/{day[5:7]}/{day[:4]}" in again.stderr
     assert "Pharmacie de l'Hôtel de Ville" in again.stderr
     error = json_error(cli["pharmacien"].run("rx", "dispense", number, "--json"), 4)
     assert error["code"] == "already_dispensed"
     shown = ok(cli["generaliste"].run("rx", "show", number)).stdout
-    assert "substitué par AMOXICILLINE 500 mg, gélule, boîte de 24" in shown
-    assert "Délivrée le" in shown
+    assert "7 jours de AMOXICILLINE 500 mg, gélule, boîte de 24 (substitution)" in shown
+    assert "Délivrance 1 le" in shown
     refused(cli["generaliste"].run("rx", "cancel", number), 4, "ne peut plus être annulée")
 
 
@@ -101,10 +102,10 @@ def test_dispense_without_lines_and_a_line_not_dispensed(
 ) -> None:
     number = prescribe(cli, patients["dupont"])["number"]
     handed = data(cli["pharmacien"].run("rx", "dispense", number, "--json"))
-    assert [x["outcome"] for x in handed["lines"]] == ["dispensed", "dispensed"]
+    assert [x["outcome"] for x in handed["dispensings"][0]["given"]] == ["dispensed", "dispensed"]
     number = prescribe(cli, patients["dupont"])["number"]
     text = ok(cli["pharmacien"].run("rx", "dispense", number, "--line", "1=not_dispensed")).stdout
-    assert "→ non délivré" in text and "→ délivré" in text
+    assert "ligne 1 non délivrée ; ligne 2 : 7 jours." in text and "délivrée en partie" in text
 
 
 def test_cancel_is_the_prescribers_before_dispensing(

@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator
 import httpx
 import pytest
 
+from connectors.eprescription.catalogue import search
 from connectors.eprescription.client import (
     RxClient,
     RxError,
@@ -27,6 +28,7 @@ from tests.connectors.eprescription.conftest import (
 )
 
 pytestmark = pytest.mark.anyio
+AMOXICILLINE_24 = search("amoxicilline 500 gelule 24")[0].cip13
 LINES = [
     LineRequest(PARACETAMOL, "1 comprimé 3 fois par jour", 2),
     LineRequest(AMOXICILLINE, "1 gélule matin et soir", None, 7),
@@ -58,14 +60,16 @@ async def test_create_show_dispense_and_cancel(rx: Harness) -> None:
         shown = await pharmacy.show(created.qr)
         assert shown.dmp_copy is None  # the copy's outcome is the prescriber's business
         handed = await pharmacy.dispense(
-            created.display_number, [DispenseRequest(2, "substituted", PARACETAMOL)]
+            created.display_number, [DispenseRequest(2, "substituted", AMOXICILLINE_24)]
         )
-    assert [(line.outcome, line.dispensed_cip13) for line in handed.lines] == [
-        ("dispensed", ""),
-        ("substituted", PARACETAMOL),
+    (visit,) = handed.dispensings
+    assert [(g.outcome, g.cip13, g.quantity) for g in visit.given] == [
+        ("dispensed", "", 2),
+        ("substituted", AMOXICILLINE_24, 7),
     ]
-    assert handed.lines[1].dispensed_label.startswith("PARACÉTAMOL")
-    assert handed.pharmacist_name == "Hugo Lefèvre"
+    assert visit.given[1].label.startswith("AMOXICILLINE 500 mg")
+    assert visit.pharmacist_name == "Hugo Lefèvre"
+    assert [line.remaining for line in handed.lines] == [0, 0]
     async with await rx.http("generaliste") as http:
         again = await RxClient(http).create(ins, LINES[:1])
         cancelled = await RxClient(http).cancel(again.number)

@@ -196,7 +196,12 @@ async def test_the_pharmacist_retrieves_dispenses_and_is_refused_a_second_time()
         assert other is not None
         substitute.value = other.cip13
         await pilot.press("enter")
-        await wait_for(pilot, lambda: lookup.choices[1] == ("substituted", other.cip13))
+        await wait_for(
+            pilot,
+            lambda: (
+                (lookup.choices[1].outcome, lookup.choices[1].cip13) == ("substituted", other.cip13)
+            ),
+        )
         assert "substitué par PARACÉTAMOL 1 g" in str(table.get_row_at(0)[1])
 
         await press_button(pilot, "#rx-validate")
@@ -210,7 +215,9 @@ async def test_the_pharmacist_retrieves_dispenses_and_is_refused_a_second_time()
         # The same number again: already dispensed, with the date and the pharmacy.
         typed.value = first
         await press_button(pilot, "#rx-find")
-        await wait_for(pilot, lambda: "déjà délivrée le" in shown(lookup, "#rx-lookup-status"))
+        await wait_for(
+            pilot, lambda: "déjà entièrement délivrée (le" in shown(lookup, "#rx-lookup-status")
+        )
         assert "Pharmacie de l'Hôtel de Ville" in shown(lookup, "#rx-lookup-status")
         assert validate.disabled
 
@@ -223,11 +230,59 @@ async def test_the_pharmacist_retrieves_dispenses_and_is_refused_a_second_time()
         await wait_for(
             pilot,
             lambda: (
-                "Délivrance refusée : Ordonnance déjà délivrée le"
+                "Délivrance refusée : Ordonnance déjà entièrement délivrée (le"
                 in shown(lookup, "#rx-lookup-status")
             ),
         )
         assert "Pharmacie de l'Hôtel de Ville" in shown(lookup, "#rx-lookup-status")
+
+
+async def test_a_month_at_a_time_and_non_substituable_on_the_screen() -> None:
+    (number,) = await prescribe_outside(
+        LineRequest(PARACETAMOL, "1 comprimé 3 fois par jour", None, 30, 2, "MTE")
+    )
+    await sign_in_outside("pharmacien")
+    app = BspApp()
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_tile(pilot, 3, "eprescription")
+        lookup = screen.query_one(PrescriptionLookup)
+        table = lookup.query_one("#rx-dispense-lines", DataTable)
+        lookup.query_one("#rx-number-input", Input).value = number
+        await press_button(pilot, "#rx-find")
+        await wait_for(pilot, lambda: table.row_count == 1, what="the line")
+        assert "non substituable (MTE)" in str(table.get_row_at(0)[3])
+        assert "30 jours, à renouveler 2 fois" in str(table.get_row_at(0)[5])
+        # "Non substituable": the substitution is refused at once, with its reason.
+        await focus(pilot, "#rx-dispense-lines")
+        await pilot.press("s")
+        await wait_for(
+            pilot, lambda: "marge thérapeutique étroite" in shown(lookup, "#rx-lookup-status")
+        )
+        assert not lookup.query_one("#rx-substitute", Input).has_focus
+        for visit in (1, 2):
+            assert "délivré (30 jours)" in str(table.get_row_at(0)[1])
+            await press_button(pilot, "#rx-validate")
+            await wait_for(
+                pilot,
+                lambda visit=visit: (
+                    f"Délivrance {visit} enregistrée" in shown(lookup, "#rx-lookup-status")
+                ),
+            )
+            assert f"{30 * visit} / 90 jours" in str(table.get_row_at(0)[2])
+        assert "Délivrance 2 le" in shown(lookup, "#rx-summary")
+        # A smaller quantity for the last month (q): what remains stays owed.
+        await focus(pilot, "#rx-dispense-lines")
+        await pilot.press("q")
+        quantity = lookup.query_one("#rx-quantity", Input)
+        await wait_for(pilot, lambda: quantity.has_focus, what="the quantity's field")
+        quantity.value = "10"
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: lookup.choices[1].quantity == 10)
+        await press_button(pilot, "#rx-validate")
+        await wait_for(
+            pilot, lambda: "Délivrance 3 enregistrée" in shown(lookup, "#rx-lookup-status")
+        )
+        assert "70 / 90 jours" in str(table.get_row_at(0)[2])
 
 
 # -- on fixed data ----------------------------------------------------------------------------
@@ -359,12 +414,12 @@ def test_pharmacist_snapshot(snap_compare) -> None:
         await wait_for(pilot, lambda: table.row_count == 2)
         table.move_cursor(row=1)
         await pilot.press("n")
-        await wait_for(pilot, lambda: lookup.choices[2] == ("not_dispensed", ""))
+        await wait_for(pilot, lambda: lookup.choices[2].outcome == "not_dispensed")
         still_cursors(pilot.app)
         await pilot.pause()
 
     app = HostApp(PrescriptionView, context("21"))
-    assert snap_compare(app, terminal_size=(110, 26), run_before=run_before)
+    assert snap_compare(app, terminal_size=(80, 24), run_before=run_before)
 
 
 def test_prescription_of_the_fixed_answer() -> None:

@@ -18,6 +18,7 @@ from bsp_tui.platform.population import make_ins
 from connectors.eprescription.models import (
     CIP13_SYSTEM,
     PRESCRIPTION_LOINC,
+    add_months,
     check_character,
     format_number,
 )
@@ -46,6 +47,10 @@ def line(
         "dosageInstruction": [{"text": dosage}],
         "dispenseRequest": dispense or {"quantity": {"value": 2}},
     }
+
+
+def three_months_after(instant: str) -> str:
+    return add_months(date.fromisoformat(instant[:10]), 3).isoformat()
 
 
 def bundle(*resources: dict) -> dict:
@@ -98,9 +103,11 @@ async def read(rx: Harness, persona: str, number: str) -> httpx.Response:
     return await rx.request(persona, "GET", "/MedicationRequest", **{"group-identifier": number})
 
 
-async def dispense(rx: Harness, persona: str, number: str, *items: dict) -> httpx.Response:
+async def dispense(rx: Harness, persona: str, number: str, *items: dict | None) -> httpx.Response:
+    """Dispense these lines (both as prescribed by default; `None` for no line at all)."""
     compact = number.replace("-", "")
     items = items or (given(compact, 1), given(compact, 2))
+    items = tuple(item for item in items if item is not None)
     return await rx.request(
         persona, "POST", "/MedicationDispense", bundle(*items), **{"group-identifier": number}
     )
@@ -136,7 +143,11 @@ async def test_the_doctor_prescribes_and_the_copy_is_filed_in_the_dmp(rx: Harnes
     requests = resources(response, "MedicationRequest")
     assert [r["id"] for r in requests] == [f"{number.replace('-', '')}-{n}" for n in (1, 2)]
     assert {r["groupIdentifier"]["value"] for r in requests} == {number}
-    assert requests[0]["dispenseRequest"] == {"quantity": {"value": 2, "unit": "boîte"}}
+    assert requests[0]["dispenseRequest"]["quantity"] == {"value": 2, "unit": "boîte"}
+    # First dispensed within three months of its date (R. 5132-22).
+    assert requests[0]["dispenseRequest"]["validityPeriod"]["end"] == three_months_after(
+        requests[0]["authoredOn"]
+    )
     assert requests[1]["dispenseRequest"]["expectedSupplyDuration"]["value"] == 5
     assert requests[0]["subject"]["display"] == "DUPONT MARIE LOUISE"
     assert requests[0]["requester"]["identifier"]["value"] == rx.national_id("generaliste")
@@ -311,14 +322,14 @@ async def test_only_pharmacists_dispense(rx: Harness, persona: str, code: str) -
     number = await number_of(rx)
     status, refused, _ = refusal(await dispense(rx, persona, number))
     assert (status, refused) == (403, code)
-    assert rx.count("rx_dispensings") == 0
+    assert rx.count("rx_deliveries") == 0
 
 
 async def test_every_line_once(rx: Harness) -> None:
     number = await number_of(rx)
     compact = number.replace("-", "")
     cases = [
-        (given(compact, 1),),
+        (None,),
         (given(compact, 1), given(compact, 1)),
         (given(compact, 1), given(compact, 3)),
         (given(compact, 1), given("0000000000000", 2)),
@@ -410,4 +421,4 @@ async def test_two_dispensings_at_once_one_wins(rx: Harness) -> None:
     await rx.token("pharmacien")
     answers = await asyncio.gather(*(dispense(rx, "pharmacien", number) for _ in range(4)))
     assert sorted(a.status_code for a in answers) == [201, 409, 409, 409]
-    assert rx.count("rx_dispensings") == 1
+    assert rx.count("rx_deliveries") == 1
