@@ -220,3 +220,80 @@ def test_qr_export_writes_svg_and_png_of_the_number(
     assert svg.read_bytes() == segno_bytes(number, "svg")
     terminal = ok(cli["pharmacien"].run("rx", "qr", number)).stdout
     assert set(terminal) <= set("█▀▄ \n") and terminal.count("\n") > 10
+
+
+def test_a_three_month_treatment_a_month_at_a_time_from_two_terminals(
+    cli: dict[str, Launcher],
+    patients: dict[str, str],
+    served: ServedPlatform,
+    personas: dict[str, dict],
+    tmp_path: Path,
+) -> None:
+    monthly = ("--line", f"{PARACETAMOL};1 comprimé 3 fois par jour;30j", "--renew", "1=2")
+    number = data(cli["generaliste"].run("rx", "create", patients["dupont"], *monthly, "--json"))[
+        "number"
+    ]
+    # The same pharmacist at a second terminal of the pharmacy: a session of its own.
+    counter = harness.signed_in(served, personas, tmp_path, ["pharmacien"])["pharmacien"]
+    first = ok(cli["pharmacien"].run("rx", "dispense", number)).stdout
+    assert "délivrée en partie" in first and "→ délivré 30 / 90 jours" in first
+    second = data(counter.run("rx", "dispense", number, "--json"))
+    assert [line["remaining"] for line in second["lines"]] == [30]
+    third = data(cli["pharmacien"].run("rx", "dispense", number, "--json"))
+    assert third["status"] == "completed"
+    assert [(d["rank"], d["given"][0]["quantity"]) for d in third["dispensings"]] == [
+        (1, 30),
+        (2, 30),
+        (3, 30),
+    ]
+    fourth = counter.run("rx", "dispense", number)
+    refused(fourth, 4, "Ordonnance déjà entièrement délivrée (le")
+    for visit in third["dispensings"]:
+        day = visit["at"][:10]
+        assert f"le {day[8:10]}/{day[5:7]}/{day[:4]} à {visit['at'][11:16]} UTC" in fourth.stderr
+    assert fourth.stderr.count("par Pharmacie de l'Hôtel de Ville") == 3
+    shown = ok(cli["generaliste"].run("rx", "show", number)).stdout
+    assert shown.splitlines()[0].endswith("— délivrée") and "Délivrance 3 le" in shown
+
+
+def test_non_substituable_exits_4_with_its_reason_and_an_agreement_is_recorded(
+    cli: dict[str, Launcher], patients: dict[str, str]
+) -> None:
+    other = data(cli["pharmacien"].run("rx", "meds", "ibuprofene 400 20", "--json"))
+    ibuprofene = other["medications"][0]["cip13"]
+    line = ("--line", f"{AMOXICILLINE};1 gélule matin et soir;2")
+    guarded = data(
+        cli["generaliste"].run(
+            "rx", "create", patients["dupont"], *line, "--non-substitutable", "1=MTE", "--json"
+        )
+    )
+    assert guarded["lines"][0]["non_substitutable"] == "MTE"
+    refused(
+        cli["pharmacien"].run(
+            "rx", "dispense", guarded["number"], "--line", f"1=substituted:{ibuprofene}"
+        ),
+        4,
+        "marge thérapeutique étroite",
+    )
+    plain = data(cli["generaliste"].run("rx", "create", patients["dupont"], *line, "--json"))
+    error = json_error(
+        cli["pharmacien"].run(
+            "rx", "dispense", plain["number"], "--line", f"1=substituted:{ibuprofene}", "--json"
+        ),
+        4,
+    )
+    assert error["code"] == "agreement_required"
+    today = plain["created"][:10]
+    handed = data(
+        cli["pharmacien"].run(
+            "rx",
+            "dispense",
+            plain["number"],
+            "--line",
+            f"1=substituted:{ibuprofene}",
+            "--agreement",
+            f"1={today}",
+            "--json",
+        )
+    )
+    assert handed["dispensings"][0]["given"][0]["agreement"] == today
