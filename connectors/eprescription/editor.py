@@ -38,10 +38,16 @@ UNREACHABLE = "Le service d'ordonnance numérique est injoignable : réessayez d
 
 
 def quantity_label(line: LineRequest) -> str:
-    """The quantity or the duration of a line, in French."""
+    """The quantity or the duration of a line, its renewals and mention, in French."""
     if line.boxes is not None:
-        return f"{line.boxes} boîte{'s' if line.boxes > 1 else ''}"
-    return f"{line.duration_days} j"
+        text = f"{line.boxes} boîte{'s' if line.boxes > 1 else ''}"
+    else:
+        text = f"{line.duration_days} j"
+    if line.renewals:
+        text += f", à renouveler {line.renewals} fois"
+    if line.non_substitutable:
+        text += f", non substituable ({line.non_substitutable})"
+    return text
 
 
 class PrescriptionEditor(VerticalScroll, StatusLine):
@@ -59,6 +65,8 @@ class PrescriptionEditor(VerticalScroll, StatusLine):
     PrescriptionEditor #rx-line-form { height: auto; }
     PrescriptionEditor #rx-dosage { width: 2fr; }
     PrescriptionEditor #rx-quantity { width: 1fr; }
+    PrescriptionEditor #rx-renewals { width: 12; }
+    PrescriptionEditor #rx-mention { width: 14; }
     PrescriptionEditor #rx-line-error { color: $error; height: auto; }
     PrescriptionEditor #rx-lines { height: auto; max-height: 8; }
     PrescriptionEditor #rx-actions { height: auto; }
@@ -98,6 +106,8 @@ class PrescriptionEditor(VerticalScroll, StatusLine):
         with Horizontal(id="rx-line-form"):
             yield Input(placeholder="Posologie (ex. 1 comprimé 3 fois par jour)", id="rx-dosage")
             yield Input(placeholder="Quantité : 2 ou 30j", id="rx-quantity")
+            yield Input(placeholder="Renouv. 0", id="rx-renewals", type="integer")
+            yield Input(placeholder="NS MTE|EFG|CIF", id="rx-mention")
             yield Button("Ajouter", id="rx-add")
         yield Static("", id="rx-line-error")
         lines: DataTable = DataTable(id="rx-lines", cursor_type="row", zebra_stripes=True)
@@ -155,6 +165,8 @@ class PrescriptionEditor(VerticalScroll, StatusLine):
         self.query_one(field).focus()
 
     @on(Input.Submitted, "#rx-quantity")
+    @on(Input.Submitted, "#rx-renewals")
+    @on(Input.Submitted, "#rx-mention")
     @on(Button.Pressed, "#rx-add")
     def add_line(self) -> None:
         if self.signed is not None:
@@ -169,17 +181,24 @@ class PrescriptionEditor(VerticalScroll, StatusLine):
         except ValueError as error:
             self.line_error(str(error).capitalize() + ".", "#rx-quantity")
             return
-        line = LineRequest(self.chosen.cip13, dosage, boxes, days)
+        renewals = self.query_one("#rx-renewals", Input).value.strip() or "0"
+        mention = self.query_one("#rx-mention", Input).value.strip().upper()
+        if not renewals.isdigit():
+            self.line_error("Renouvellements : un nombre, de 0 à 11.", "#rx-renewals")
+            return
+        line = LineRequest(self.chosen.cip13, dosage, boxes, days, int(renewals), mention)
         problem = line_problem(line)
         if problem:
-            self.line_error(problem.capitalize() + ".", "#rx-dosage")
+            field = {"renouvellements": "#rx-renewals", "« non substituable »": "#rx-mention"}
+            where = next((f for word, f in field.items() if problem.startswith(word)), None)
+            self.line_error(problem[0].upper() + problem[1:] + ".", where or "#rx-dosage")
             return
         self.lines.append(line)
         self.query_one("#rx-lines", DataTable).add_row(
             *literal_row((len(self.lines), self.chosen.label, line.dosage, quantity_label(line)))
         )
         self.query_one("#rx-line-error", Static).update("")
-        for field in ("#rx-dosage", "#rx-quantity"):
+        for field in ("#rx-dosage", "#rx-quantity", "#rx-renewals", "#rx-mention"):
             self.query_one(field, Input).value = ""
         self.chosen = None
         self.say(f"{len(self.lines)} ligne{'s' if len(self.lines) > 1 else ''} sur l'ordonnance.")

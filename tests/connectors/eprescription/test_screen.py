@@ -364,6 +364,31 @@ async def test_without_a_patient_the_editor_says_to_choose_one() -> None:
         assert editor.query_one("#rx-search", Input).disabled
 
 
+async def test_the_editor_takes_renewals_and_non_substituable() -> None:
+    app = HostApp(PrescriptionView, context("10"))
+    async with app.run_test(size=(80, 24)) as pilot:
+        editor = app.query_one(PrescriptionEditor)
+        await choose_medication(pilot, editor, "paracetamol 1 g comprime 8")
+        editor.query_one("#rx-dosage", Input).value = "1 comprimé 3 fois par jour"
+        editor.query_one("#rx-quantity", Input).value = "30j"
+        editor.query_one("#rx-renewals", Input).value = "2"
+        mention = editor.query_one("#rx-mention", Input)
+        mention.value = "XYZ"
+        await focus(pilot, "#rx-mention")
+        await pilot.press("enter")
+        error = editor.query_one("#rx-line-error", Static)
+        await wait_for(pilot, lambda: "MTE, EFG, CIF" in str(error.render()))
+        assert mention.has_focus and editor.lines == []
+        mention.value = "mte"
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: len(editor.lines) == 1)
+        assert editor.lines[0] == LineRequest(
+            PARACETAMOL, "1 comprimé 3 fois par jour", None, 30, 2, "MTE"
+        )
+        row = editor.query_one("#rx-lines", DataTable).get_row_at(0)
+        assert "à renouveler 2 fois, non substituable (MTE)" in str(row[3])
+
+
 async def test_the_nurse_reads_and_the_secretary_gets_nothing() -> None:
     app = HostApp(PrescriptionView, context("60"))
     async with app.run_test(size=SIZE) as pilot:
