@@ -90,16 +90,22 @@ class Bell:
             stop.set()
 
     def _listen(self, conninfo: str, stop: threading.Event) -> None:
+        failing = False  # told once a streak of failures, not once a second
         while not stop.is_set():
             try:
                 with psycopg.connect(conninfo, autocommit=True, connect_timeout=10) as conn:
                     conn.execute(f"LISTEN {CHANNEL}")
+                    if failing:
+                        log.info("notifications rétablies")
+                        failing = False
                     while not stop.is_set():
                         for notification in conn.notifies(timeout=STOP_SECONDS):
                             self.ring(notification.payload)
             except psycopg.Error as error:
                 # The waiters' own look every RECHECK_SECONDS covers the gap.
-                log.warning("notifications interrompues (%s), reprise", type(error).__name__)
+                if not failing:
+                    log.warning("notifications interrompues (%s), reprise", type(error).__name__)
+                    failing = True
                 stop.wait(RELISTEN_SECONDS)
 
 
