@@ -235,6 +235,10 @@ async def patient_journey(pilot: Pilot, shooter: Shooter) -> str:
     view.query_one("#ins-sex", Select).value = "F"
     view.query_one("#ins-search").press()
     await until(pilot, lambda: view.query_one("#ins-result").has_class("-shown"), "INS 00")
+    # Her identity card checked: the identity is qualified, her INS may be shared.
+    view.query_one("#ins-document", Select).value = "cni"
+    view.query_one("#ins-qualify").press()
+    await until(pilot, lambda: "qualifiée" in text(view, "#ins-identity"), "qualified")
     view.query_one("#ins-choose").press()
     await until(pilot, lambda: app.patient is not None, "DUPONT as the patient")
     await shooter.shoot(pilot, "ins")

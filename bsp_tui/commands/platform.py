@@ -415,23 +415,22 @@ def cards(output: Path | None, copies: int) -> None:
 @platform_group.command("patients")
 @json_option
 def patients(as_json: bool) -> None:
-    """Les patients synthétiques : INS, OID, traits, statut de l'identité."""
+    """Les patients synthétiques : INS, OID et traits."""
     platform = _open()  # opening seeds the population once
     rows = [
         dict(row)
         for row in platform.db.all(
-            "SELECT ins, oid, family, given, sex, birthdate, birthplace, status FROM patients "
-            "ORDER BY seq"
+            "SELECT ins, oid, family, given, sex, birthdate, birthplace FROM patients ORDER BY seq"
         )
     ]
     if as_json:
         print_json(rows)
         return
-    echo(f"{'INS':<16} {'NOM':<22} {'PRÉNOMS':<26} S {'NÉ(E) LE':<10} {'LIEU':<5} STATUT")
+    echo(f"{'INS':<16} {'NOM':<22} {'PRÉNOMS':<26} S {'NÉ(E) LE':<10} LIEU")
     for r in rows:
         echo(
             f"{r['ins']:<16} {r['family'][:22]:<22} {r['given'][:26]:<26} {r['sex']} "
-            f"{r['birthdate']} {r['birthplace']} {r['status']}"
+            f"{r['birthdate']} {r['birthplace']}"
         )
 
 

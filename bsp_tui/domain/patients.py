@@ -17,7 +17,6 @@ OID_NIR = "1.2.250.1.213.1.4.8"
 OID_NIA = "1.2.250.1.213.1.4.9"
 OID_NIR_TEST = "1.2.250.1.213.1.4.10"
 OID_NIR_DEMO = "1.2.250.1.213.1.4.11"
-STATUSES = ("PROV", "VALI", "RECUP", "QUAL")
 SEXES = ("F", "M")
 NAME_MAX = 100
 
@@ -162,7 +161,10 @@ def name_problem(value: str, what: str = "le nom") -> str | None:
 
 @dataclass(frozen=True)
 class Identity:
-    """An identity as INSi answers it: matricule, OID, the five traits, status."""
+    """An identity as INSi answers it: matricule, OID and the five traits.
+
+    INSi gives no confidence status: the structure's identity vigilance does
+    (`connectors.kit.identities`)."""
 
     ins: str
     oid: str
@@ -171,7 +173,6 @@ class Identity:
     sex: str
     birthdate: str
     birthplace: str
-    status: str
 
     @property
     def first_given(self) -> str:

@@ -152,7 +152,6 @@ BIRTHPLACES_FRANCE = (
 )
 # INSEE codes of countries (99 + country), for people born abroad.
 BIRTHPLACES_ABROAD = ("99350", "99352", "99351", "99127", "99134", "99139", "99109", "99341")
-STATUS_WEIGHTS = (("QUAL", 45), ("VALI", 20), ("RECUP", 25), ("PROV", 10))
 
 
 def make_ins(sex: str, birthdate: date, birthplace: str, order: int, nia: bool) -> str:
@@ -181,18 +180,15 @@ class _Draw:
         sex: str,
         birthdate: date,
         place: str,
-        status: str | None = None,
         nia: bool = False,
+        drawn: bool = True,
     ) -> Identity:
         ins = make_ins(sex, birthdate, place, self.order(sex, birthdate, place), nia)
-        status = (
-            status
-            or self.random.choices([s for s, _ in STATUS_WEIGHTS], [w for _, w in STATUS_WEIGHTS])[
-                0
-            ]
-        )
-        if nia and status == "QUAL":
-            status = "RECUP"  # a NIA is provisional in the national referential
+        if drawn:
+            # Where a national status was drawn once (a status is local now): the draw
+            # stays, so that the population and every connector's seed after it stay
+            # those the platforms already hold.
+            self.random.random()
         return Identity(
             ins,
             oid_of(ins),
@@ -201,7 +197,6 @@ class _Draw:
             sex,
             birthdate.isoformat(),
             place,
-            status,
         )
 
     def given(self, sex: str) -> str:
@@ -223,15 +218,15 @@ def _scenario(draw: _Draw) -> list[Identity]:
     """Patients with fixed traits, named in the docs and used by demos and tests."""
     d = date.fromisoformat
     return [
-        draw.identity("Dupont", "Marie Louise", "F", d("1962-03-14"), "75111", "QUAL"),
-        draw.identity("Leroy", "Paul", "M", d("1948-11-02"), "69381", "QUAL"),
-        draw.identity("Bernard", "Sophie Anne", "F", d("1975-07-21"), "13201", "QUAL"),
-        draw.identity("Petit", "Lucas", "M", d("2012-01-09"), "2A004", "VALI"),
-        draw.identity("Ouédraogo", "Aminata", "F", d("1990-05-30"), "99341", "RECUP", nia=True),
-        draw.identity("Martin", "Jean Pierre", "M", d("1980-05-12"), "75115", "QUAL"),
-        draw.identity("Martin", "Jean Marc", "M", d("1980-05-12"), "31555", "QUAL"),
-        draw.identity("Martin", "Jean", "M", d("1980-05-12"), "2B033", "VALI"),
-        draw.identity("Lefèvre", "Hélène", "F", d("1955-09-03"), "59350", "QUAL"),
+        draw.identity("Dupont", "Marie Louise", "F", d("1962-03-14"), "75111", drawn=False),
+        draw.identity("Leroy", "Paul", "M", d("1948-11-02"), "69381", drawn=False),
+        draw.identity("Bernard", "Sophie Anne", "F", d("1975-07-21"), "13201", drawn=False),
+        draw.identity("Petit", "Lucas", "M", d("2012-01-09"), "2A004", drawn=False),
+        draw.identity("Ouédraogo", "Aminata", "F", d("1990-05-30"), "99341", nia=True, drawn=False),
+        draw.identity("Martin", "Jean Pierre", "M", d("1980-05-12"), "75115", drawn=False),
+        draw.identity("Martin", "Jean Marc", "M", d("1980-05-12"), "31555", drawn=False),
+        draw.identity("Martin", "Jean", "M", d("1980-05-12"), "2B033", drawn=False),
+        draw.identity("Lefèvre", "Hélène", "F", d("1955-09-03"), "59350", drawn=False),
     ]
 
 
@@ -330,8 +325,8 @@ def ensure_population(db: Database) -> None:
 
 def _insert(conn: Tx, population: Population) -> None:
     conn.execute(
-        "INSERT INTO patients (ins, oid, family, given, sex, birthdate, birthplace, status, seq)"
-        " VALUES (:ins, :oid, :family, :given, :sex, :birthdate, :birthplace, :status, :seq)",
+        "INSERT INTO patients (ins, oid, family, given, sex, birthdate, birthplace, seq)"
+        " VALUES (:ins, :oid, :family, :given, :sex, :birthdate, :birthplace, :seq)",
         [asdict(p) | {"seq": seq} for seq, p in enumerate(population.people, 1)],
     )
     conn.execute(

@@ -162,7 +162,6 @@ Table(
     _text("sex"),
     _text("birthdate"),
     _text("birthplace"),
-    _text("status"),
     # The seeding order, in which identities with the same traits are answered.
     Column("seq", Integer, nullable=False, server_default="0"),
     Index("patients_by_traits", "family", "birthdate", "sex"),
@@ -206,4 +205,14 @@ def _nothing_to_change(_: Tx) -> None:
     return
 
 
-PLATFORM = Schema("platform", 3, TABLES, {1: _seeding_order, 2: _nothing_to_change})
+def _no_national_status(tx: Tx) -> None:
+    # Version 4: an identity's confidence status is the structure's, not INSi's.
+    tx.execute("ALTER TABLE patients DROP COLUMN status")
+
+
+PLATFORM = Schema(
+    "platform",
+    4,
+    TABLES,
+    {1: _seeding_order, 2: _nothing_to_change, 3: _no_national_status},
+)

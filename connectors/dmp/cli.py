@@ -15,7 +15,7 @@ from pathlib import Path
 import click
 
 from bsp_tui.domain import professions
-from connectors.dmp.client import DmpClient, DmpError, checked_loinc, checked_mode
+from connectors.dmp.client import DmpClient, DmpError, checked_ins, checked_loinc, checked_mode
 from connectors.dmp.models import (
     BRIS_DE_GLACE,
     CENTRE_15,
@@ -28,6 +28,7 @@ from connectors.dmp.models import (
     DocumentInfo,
 )
 from connectors.kit.cli import client, command, json_option, print_json, say
+from connectors.kit.identities import IdentityStore
 
 ACTIONS = {
     "check": "vérification des droits",
@@ -65,6 +66,14 @@ def _checked(mode: str, reason: str | None, loinc: str | None = None) -> None:
     checked_mode(mode, reason)
     if loinc is not None:
         checked_loinc(loinc)
+
+
+def _shareable(ins: str) -> str:
+    """The INS, well formed (exit 2) and of a qualified identity (exit 4): only then is it
+    sent to the DMP."""
+    ins = checked_ins(ins)
+    IdentityStore.of_profile().check_qualified(ins)
+    return ins
 
 
 def _emergency_notice(mode: str, reason: str | None) -> None:
@@ -110,6 +119,7 @@ async def list_documents(
             datetime.strptime(since, "%Y-%m-%d")
         except ValueError:
             raise DmpError.bad_input(f"--since s'écrit AAAA-MM-JJ (reçu « {since} »).") from None
+    ins = _shareable(ins)
     async with client("dmp") as http:
         documents = await DmpClient(http).list(
             ins, type=loinc, since=since, mode=mode, reason=reason
@@ -202,6 +212,7 @@ async def show(
 async def add(ins: str, file: Path, loinc: str, title: str | None, as_json: bool) -> None:
     """Ajouter un document (un compte rendu de consultation par défaut) au DMP du patient."""
     _checked(NORMAL, None, loinc)
+    ins = _shareable(ins)
     async with client("dmp") as http:
         info = await DmpClient(http).add(ins, file, loinc, title)
     if as_json:
@@ -242,6 +253,7 @@ def _history_line(entry: AccessEntry) -> str:
 @command
 async def history(ins: str, as_json: bool) -> None:
     """Qui a accédé au DMP du patient, quand, dans quel mode et pourquoi (du plus récent)."""
+    ins = _shareable(ins)
     async with client("dmp") as http:
         entries = await DmpClient(http).history(ins)
     if as_json:

@@ -4,7 +4,8 @@ The documents fill a `DataTable`, each row keyed by its document id so that Ente
 the document under the cursor however the table is sorted (a click on a header, or
 `s`). The
 break-glass access asks for its reason first and says that it will be traced. The DMP's
-refusals are shown in the view, in French.
+refusals are shown in the view, in French. An identity that is not qualified is not
+sent to the DMP: the view says why and offers to qualify it (« Qualifier l'identité »).
 """
 
 from __future__ import annotations
@@ -29,6 +30,14 @@ from connectors.dmp.models import (
     Document,
     DocumentInfo,
 )
+from connectors.kit.identities import (
+    QUALIFIEE,
+    STATUS_LABELS,
+    IdentityStore,
+    not_qualified_reason,
+    professional_label,
+)
+from connectors.kit.vigilance import NOT_RETRIEVED, QualifyModal, record_document
 from connectors.view import ConnectorView, literal, literal_row, plain_text, service_worker
 
 NO_PATIENT = "Choisissez d'abord un patient dans INS."
@@ -179,6 +188,8 @@ class DmpView(ConnectorView):
     DmpView #dmp-status { height: auto; }
     DmpView #dmp-status.-error { color: $error; }
     DmpView #dmp-documents { height: 1fr; }
+    DmpView #dmp-qualify { display: none; }
+    DmpView #dmp-qualify.-offered { display: block; }
     """
 
     def __init__(self, context: ConnectorContext) -> None:
@@ -187,6 +198,9 @@ class DmpView(ConnectorView):
         self.reason: str | None = None
         self.documents: dict[str | None, DocumentInfo] = {}  # by document id, the row key
         self.sorted_by: tuple[str, bool] | None = None
+        self.identities = IdentityStore.of_profile()
+        who = context.who
+        self.by = professional_label(str(who.get("name", "")), str(who.get("national_id", "")))
 
     @property
     def patient(self) -> PatientContext | None:
@@ -196,6 +210,7 @@ class DmpView(ConnectorView):
         yield Static("DMP — documents du patient", classes="title")
         with Horizontal(id="dmp-bar"):
             yield Static("", id="dmp-patient")
+            yield Button("Qualifier l'identité", id="dmp-qualify", variant="warning")
             yield Button("Bris de glace", id="dmp-break-glass", variant="error")
         yield Static("", id="dmp-status")
         table: DataTable = DataTable(id="dmp-documents", cursor_type="row", zebra_stripes=True)
@@ -220,10 +235,43 @@ class DmpView(ConnectorView):
 
     # -- the list -----------------------------------------------------------------------
 
+    def qualified(self, patient: PatientContext) -> bool:
+        """Whether the patient's INS may be sent; if not, say why and offer to qualify."""
+        status = self.identities.status(patient.ins)
+        offer = self.query_one("#dmp-qualify", Button)
+        offer.set_class(status != QUALIFIEE, "-offered")
+        if status == QUALIFIEE:
+            return True
+        self.show_documents([])
+        self.say(not_qualified_reason(patient.ins, status), error=True)
+        offer.focus()
+        return False
+
+    @on(Button.Pressed, "#dmp-qualify")
+    def action_qualify(self) -> None:
+        patient = self.patient
+        if patient is None:
+            return
+        label = STATUS_LABELS[self.identities.status(patient.ins)]
+        self.app.push_screen(QualifyModal(patient, label), self.qualify_answered)
+
+    def qualify_answered(self, document: str | None) -> None:
+        patient = self.patient
+        if patient is None:
+            return
+        recorded = record_document(self.identities, patient.ins, document, self.by)
+        if recorded is None:
+            return
+        if recorded.status != QUALIFIEE:
+            self.say(NOT_RETRIEVED, error=True)
+            return
+        self.query_one(DataTable).focus()
+        self.load()
+
     @service_worker(group="dmp-list", unreachable=UNREACHABLE)
     async def load(self) -> None:
         patient = self.patient
-        if patient is None:
+        if patient is None or not self.qualified(patient):
             return
         self.say("Chargement des documents…")
         try:

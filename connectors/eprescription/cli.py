@@ -55,6 +55,7 @@ from connectors.kit.cli import (
     print_json,
     say,
 )
+from connectors.kit.identities import IdentityStore
 
 T = TypeVar("T")
 
@@ -238,6 +239,7 @@ async def create(
         requests[at - 1] = replace(requests[at - 1], non_substitutable=mention.upper())
     checked_lines(requests)
     _qr_suffix(qr_file)
+    IdentityStore.of_profile().check_qualified(ins)  # the INS goes out only qualified
     async with client("eprescription") as http:
         prescription = await RxClient(http).create(ins, requests)
     _write_qr(prescription.number, qr_file)

@@ -28,6 +28,13 @@ from connectors.eprescription.models import (
     quantity_of,
     save_qr,
 )
+from connectors.kit.identities import (
+    QUALIFIEE,
+    STATUS_LABELS,
+    IdentityStore,
+    not_qualified_reason,
+)
+from connectors.kit.vigilance import NOT_RETRIEVED, QualifyModal, record_document
 from connectors.view import StatusLine, literal, literal_row, service_worker
 
 NO_PATIENT = "Choisissez d'abord un patient dans INS : l'ordonnance est faite pour lui."
@@ -88,10 +95,18 @@ class PrescriptionEditor(VerticalScroll, StatusLine):
     PrescriptionEditor #rx-export-actions { height: auto; }
     """
 
-    def __init__(self, client: RxClient, patient: PatientContext | None) -> None:
+    def __init__(
+        self,
+        client: RxClient,
+        patient: PatientContext | None,
+        identities: IdentityStore,
+        by: str,
+    ) -> None:
         super().__init__(id="rx-editor")
         self.client = client
         self.patient = patient
+        self.identities = identities
+        self.by = by
         self.found: list[Medication] = []
         self.chosen: Medication | None = None
         self.lines: list[LineRequest] = []
@@ -226,9 +241,27 @@ class PrescriptionEditor(VerticalScroll, StatusLine):
         if not self.lines:
             self.say(NO_LINES, error=True)
             return
+        status = self.identities.status(self.patient.ins)
+        if status != QUALIFIEE:
+            # The INS goes out only qualified: the professional may qualify it here.
+            self.say(not_qualified_reason(self.patient.ins, status), error=True)
+            modal = QualifyModal(self.patient, STATUS_LABELS[status])
+            self.app.push_screen(modal, self.qualify_answered)
+            return
         self.say("Transmission de l'ordonnance…")
         self.query_one("#rx-sign", Button).disabled = True
         self.send(self.patient.ins, list(self.lines))
+
+    def qualify_answered(self, document: str | None) -> None:
+        if self.patient is None:
+            return
+        recorded = record_document(self.identities, self.patient.ins, document, self.by)
+        if recorded is None:
+            return  # cancelled: the reason stays shown
+        if recorded.status != QUALIFIEE:
+            self.say(NOT_RETRIEVED, error=True)
+            return
+        self.sign()
 
     @service_worker(group="rx-sign", unreachable=UNREACHABLE)
     async def send(self, ins: str, lines: list[LineRequest]) -> None:

@@ -15,6 +15,7 @@ from connectors.eprescription.client import RxClient
 from connectors.eprescription.editor import PrescriptionEditor
 from connectors.eprescription.models import DISPENSERS, PRESCRIBERS, READERS
 from connectors.eprescription.pharmacy import PrescriptionLookup
+from connectors.kit.identities import IdentityStore, professional_label
 from connectors.view import ConnectorView, literal
 
 NO_ACCESS = "Votre profession n'a pas accès à l'ordonnance numérique."
@@ -59,6 +60,10 @@ class PrescriptionView(ConnectorView):
             patient = self.context.get_patient()
             who = f"Patient : {patient.label}" if patient else "Aucun patient choisi."
             yield Static(literal(who), id="rx-patient")
-            yield PrescriptionEditor(client, patient)
+            who_signed = self.context.who
+            by = professional_label(
+                str(who_signed.get("name", "")), str(who_signed.get("national_id", ""))
+            )
+            yield PrescriptionEditor(client, patient, IdentityStore.of_profile(), by)
         else:
             yield PrescriptionLookup(client, can_dispense=self.role == "dispense")

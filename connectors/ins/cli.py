@@ -38,6 +38,13 @@ from connectors.ins.client import (
     checked_traits,
 )
 from connectors.kit.cli import CommandError, client, command, json_option, print_json, say
+from connectors.kit.identities import (
+    DOCUMENTS,
+    STATUS_LABELS,
+    IdentityStore,
+    LocalIdentity,
+    document_problem,
+)
 
 MAX_CONCURRENCY = 64
 
@@ -51,20 +58,21 @@ def bad_input(field: str, reason: str, as_json: bool, label: str | None = None) 
     sys.exit(int(ExitCode.USAGE))
 
 
-def describe(identity: Identity) -> str:
-    """One identity in a line for people."""
+def describe(identity: Identity, status: str) -> str:
+    """One identity in a line for people, with its local status."""
     kind = "NIA" if identity.ins[:1] in "78" else "NIR"
     return (
         f"{identity.family} {identity.given} — {identity.sex}, né(e) le {identity.birthdate} "
         f"à {identity.birthplace}\n  INS {identity.ins} ({kind}, OID {identity.oid}) — "
-        f"statut {identity.status}"
+        f"identité {STATUS_LABELS[status]}"
     )
 
 
-def print_lookup(result: LookupResult) -> None:
+def print_lookup(result: LookupResult, identities: IdentityStore) -> None:
     """A lookup answer for people."""
     if result.identity is not None:
-        say(f"00 — une identité :\n{describe(result.identity)}")
+        status = identities.status(result.identity.ins)
+        say(f"00 — une identité :\n{describe(result.identity, status)}")
     elif result.code == "01":
         say("01 — aucune identité ne correspond à ces traits.")
     else:
@@ -179,12 +187,13 @@ def lookup(
 
 @command
 async def _lookup(traits: Traits, as_json: bool) -> None:
+    identities = IdentityStore.of_profile()
     async with client("ins") as http:
-        result = await InsClient(http).lookup(traits)
+        result = await InsClient(http, identities).lookup(traits)
     if as_json:
         print_json(result.to_json())
     else:
-        print_lookup(result)
+        print_lookup(result, identities)
 
 
 # -- batch ------------------------------------------------------------------------------
@@ -253,7 +262,7 @@ async def _batch(
         with _output(output, append=resume) as out:
             try:
                 outcome = await run_batch(
-                    InsClient(http),
+                    InsClient(http, IdentityStore.of_profile()),
                     read_rows(stream, RowReader(skip)),
                     concurrency,
                     out,
@@ -342,8 +351,9 @@ def card(serial: str, rank: int | None, as_json: bool) -> None:
 
 @command
 async def _card(serial: str, rank: int | None, as_json: bool) -> None:
+    identities = IdentityStore.of_profile()
     async with client("ins") as http:
-        ins = InsClient(http)
+        ins = InsClient(http, identities)
         if rank is None:
             found = await ins.by_card(serial)
         else:
@@ -352,7 +362,7 @@ async def _card(serial: str, rank: int | None, as_json: bool) -> None:
         if as_json:
             print_json(result.to_json())
         else:
-            print_lookup(result)
+            print_lookup(result, identities)
         return
     if as_json:
         print_json(found.to_json())
@@ -360,3 +370,47 @@ async def _card(serial: str, rank: int | None, as_json: bool) -> None:
     say(f"Carte Vitale {found.serial} — choisissez un bénéficiaire (--rank) :")
     for b in found.beneficiaries:
         say(f"  {b.rank}  {b.family} {b.given}, né(e) le {b.birthdate}")
+
+
+# -- identity vigilance -----------------------------------------------------------------
+
+
+@ins_group.command("qualify")
+@click.argument("ins")
+@click.option(
+    "--document",
+    required=True,
+    help="La pièce d'identité à haut niveau de confiance vérifiée : " + ", ".join(DOCUMENTS) + ".",
+)
+@json_option
+def qualify(ins: str, document: str, as_json: bool) -> None:
+    """Noter que l'identité a été vérifiée sur une pièce à haut niveau de confiance.
+
+    Récupérée par INSi, l'identité devient qualifiée ; sinon, validée. Le statut est
+    celui de ce poste (profil), avec qui et quand.
+    """
+    try:
+        ins = checked_ins(ins)
+    except InputError as error:
+        bad_input(error.field, error.reason, as_json, "INS")
+    problem = document_problem(document)
+    if problem:
+        bad_input("document", problem, as_json, "--document")
+    recorded = _qualify(ins=ins, document=document)
+    if as_json:
+        print_json(recorded.as_json())
+        return
+    say(f"Identité {recorded.status_label} : INS {ins}, {DOCUMENTS[document]} vérifié(e).")
+    if recorded.status != "QUAL":
+        say(
+            "Pour la qualifier, récupérez aussi l'identité par INSi (bsp ins lookup ou "
+            "bsp ins card)."
+        )
+
+
+@command
+async def _qualify(ins: str, document: str) -> LocalIdentity:
+    # Signed in: a professional checks the document, and the store says who.
+    async with client("ins", signed_in=True) as http:
+        by = await InsClient(http).professional()
+    return IdentityStore.of_profile().validated(ins, document, by)

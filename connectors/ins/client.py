@@ -28,6 +28,7 @@ from bsp_tui.domain.patients import (
     ins_problem,
 )
 from connectors.kit.errors import BAD_INPUT, FAILURE, ConnectorError
+from connectors.kit.identities import IdentityStore, professional_label
 
 FOUND, NONE, SEVERAL = "00", "01", "02"
 
@@ -136,10 +137,37 @@ def _lookup_result(body: dict) -> LookupResult:
 
 
 class InsClient:
-    """The INSi connector's calls; each checks its input before sending anything."""
+    """The INSi connector's calls; each checks its input before sending anything.
 
-    def __init__(self, client: httpx.AsyncClient) -> None:
+    With an identity store, every identity INSi gives is recorded there as *récupérée*,
+    by `by` (the professional, asked of the service once when not given).
+    """
+
+    def __init__(
+        self,
+        client: httpx.AsyncClient,
+        identities: IdentityStore | None = None,
+        by: str | None = None,
+    ) -> None:
         self._client = client
+        self._identities = identities
+        self._by = by
+
+    async def professional(self) -> str:
+        """Who is calling, as the identity store names them: name (national id)."""
+        if self._by is None:
+            response = await self._client.get("me")
+            if not response.is_success:
+                raise InsServiceError.from_response(response)
+            me = response.json()
+            name = f"{me.get('given_name', '')} {me.get('family_name', '')}".strip()
+            self._by = professional_label(name, str(me.get("national_id", "")))
+        return self._by
+
+    async def _recorded(self, result: LookupResult) -> LookupResult:
+        if self._identities is not None and result.identity is not None:
+            self._identities.retrieved(result.identity, await self.professional())
+        return result
 
     async def _post(self, path: str, body: dict) -> dict:
         response = await self._client.post(path, json=body)
@@ -158,11 +186,12 @@ class InsClient:
         if not traits.birthplace:
             del body["birthplace"]
         try:
-            return _lookup_result(await self._post("lookup", body))
+            result = _lookup_result(await self._post("lookup", body))
         except (KeyError, TypeError, ValueError) as error:
             raise InsServiceError(
                 FAILURE, f"Réponse INS illisible : {error}.", status=200, code="unknown"
             ) from None
+        return await self._recorded(result)
 
     async def verify(self, ins: str, traits: Traits | None = None) -> Verification:
         """Is the INS known; with traits (all optional), are they its own?"""
@@ -190,4 +219,5 @@ class InsClient:
         serial = checked_serial(serial)
         if not 1 <= rank <= 99:
             raise InputError("rank", "le rang est un entier de 1 à 99")
-        return _lookup_result(await self._post("card/identity", {"serial": serial, "rank": rank}))
+        answer = await self._post("card/identity", {"serial": serial, "rank": rank})
+        return await self._recorded(_lookup_result(answer))

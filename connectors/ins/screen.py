@@ -1,7 +1,9 @@
 """The INS screen: a lookup by traits, its answer, and the choice of the patient context.
 
 Every field is checked before any request, with the reason in French next to it. A `00`
-shows the identity with a button that makes it the patient every connector opens on;
+shows the identity, recorded *récupérée* in the launcher's identity store, with its
+status; checking a high-trust document qualifies it (the document chosen, then
+« Pièce vérifiée ») and a button makes it the patient every connector opens on;
 `01` says none was found; `02` asks for more traits in place (the form stays filled and
 the birthplace field takes the focus).
 """
@@ -25,6 +27,7 @@ from bsp_tui.domain.patients import (
 )
 from connectors.base import ConnectorContext
 from connectors.ins.client import FOUND, NONE, SEVERAL, InputError, InsClient, InsServiceError
+from connectors.kit.identities import DOCUMENTS, STATUS_LABELS, IdentityStore, professional_label
 from connectors.view import ConnectorView, literal, service_worker
 
 FIELDS = ("family", "given", "sex", "birthdate", "birthplace")
@@ -76,12 +79,17 @@ class InsView(ConnectorView):
     InsView #ins-result { height: auto; display: none; border: round $primary; padding: 0 1; }
     InsView #ins-result.-shown { display: block; }
     InsView #ins-choose { margin-top: 1; }
+    InsView #ins-vigilance { height: auto; margin-top: 1; }
+    InsView #ins-document { width: 40; }
     """
 
     def __init__(self, context: ConnectorContext) -> None:
         super().__init__(context)
         self.identity: Identity | None = None
         self.requests = 0
+        self.identities = IdentityStore.of_profile()
+        who = context.who
+        self.by = professional_label(str(who.get("name", "")), str(who.get("national_id", "")))
 
     def compose(self) -> ComposeResult:
         with VerticalScroll(id="ins-scroll"):
@@ -106,6 +114,13 @@ class InsView(ConnectorView):
         yield Static("", id="ins-outcome")
         with Vertical(id="ins-result"):
             yield Static("", id="ins-identity")
+            with Horizontal(id="ins-vigilance"):
+                yield Select(
+                    [(label, code) for code, label in DOCUMENTS.items()],
+                    prompt="Pièce d'identité vérifiée",
+                    id="ins-document",
+                )
+                yield Button("Pièce vérifiée", id="ins-qualify")
             yield Button("Choisir comme patient", id="ins-choose", variant="success")
 
     def on_mount(self) -> None:
@@ -152,7 +167,7 @@ class InsView(ConnectorView):
     async def lookup(self, traits: Traits) -> None:
         self.requests += 1
         try:
-            result = await InsClient(self.context.client).lookup(traits)
+            result = await InsClient(self.context.client, self.identities, self.by).lookup(traits)
         except InputError as error:
             self.show_problems({error.field: error.reason})
             self.say("Corrigez les champs signalés.", error=True)
@@ -183,13 +198,28 @@ class InsView(ConnectorView):
         box.set_class(identity is not None, "-shown")
         if identity is None:
             return
+        status = STATUS_LABELS[self.identities.status(identity.ins)]
         self.query_one("#ins-identity", Static).update(
             literal(
                 f"{identity.family} {identity.given} — {identity.sex}, né(e) le "
                 f"{identity.birthdate} à {identity.birthplace}\n"
-                f"INS {identity.ins} (OID {identity.oid}) — statut {identity.status}"
+                f"INS {identity.ins} (OID {identity.oid}) — identité {status}"
             )
         )
+
+    @on(Button.Pressed, "#ins-qualify")
+    def qualify(self) -> None:
+        if self.identity is None:
+            return
+        document = self.query_one("#ins-document", Select).value
+        if not isinstance(document, str):
+            self.say("Choisissez la pièce d'identité vérifiée.", error=True)
+            self.query_one("#ins-document", Select).focus()
+            return
+        recorded = self.identities.validated(self.identity.ins, document, self.by)
+        self.show_identity(self.identity)
+        self.say(f"Identité {recorded.status_label} ({DOCUMENTS[document]}).")
+        self.query_one("#ins-choose", Button).focus()
 
     @on(Button.Pressed, "#ins-choose")
     def choose(self) -> None:

@@ -30,9 +30,10 @@ def bound_classes() -> list[type]:
     from connectors.dmp import screen as dmp_screen
     from connectors.eprescription import editor, pharmacy
     from connectors.fse import screen as fse_screen
+    from connectors.kit import vigilance
 
     modules = (connector, dashboard, lock, signin, store_choice, waiting, tile)
-    modules += (dmp_screen, editor, pharmacy, fse_screen)
+    modules += (dmp_screen, editor, pharmacy, fse_screen, vigilance)
     found = [BspApp]
     for module in modules:
         found += [

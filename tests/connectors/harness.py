@@ -20,9 +20,10 @@ from typing import Any, TypeVar
 import httpx
 
 from bsp_tui.platform.app import create_app
-from bsp_tui.platform.population import ensure_population
+from bsp_tui.platform.population import ensure_population, generate
 from bsp_tui.platform.settings import PlatformSettings
 from bsp_tui.sso.profile import EMBEDDED_BASE_URL
+from connectors.kit.identities import IdentityStore, identities_path
 from tests.conftest import Clock, Emulation
 from tests.e2e.conftest import ServedPlatform
 from tests.e2e.test_sso_cli import Launcher
@@ -88,9 +89,14 @@ async def in_process(
 
 
 def signed_in(
-    served: ServedPlatform, personas: dict[str, dict], home: Path, names: Iterable[str]
+    served: ServedPlatform,
+    personas: dict[str, dict],
+    home: Path,
+    names: Iterable[str],
+    qualified: Iterable[str] = (),
 ) -> dict[str, Launcher]:
-    """One launcher per persona, each with its own home under `home`, signed in once.
+    """One launcher per persona, each with its own home under `home`, signed in once,
+    with the `qualified` patients' identities qualified (see `qualify`).
 
     The sign-ins run at once: each waits on the e-CPS poll interval, not on the CPU.
     """
@@ -100,7 +106,28 @@ def signed_in(
         launchers[name] = Launcher(served, home / name)
     with ThreadPoolExecutor(len(launchers)) as pool:
         list(pool.map(lambda name: launchers[name].login(personas[name]), launchers))
+    for launcher in launchers.values():
+        qualify(launcher.home, *qualified)
     return launchers
+
+
+def scenario_ins() -> list[str]:
+    """The nine scenario patients' INS, in the order of docs/emulation.md."""
+    return [person.ins for person in generate().people[:9]]
+
+
+def qualify(home: Path, *ins: str) -> None:
+    """Record these patients' identities as qualified in the identity store of the
+    launcher whose BSP_HOME is `home`, as `bsp ins lookup` then `bsp ins qualify` do (the
+    INS tests run those): the DMP and prescription commands then accept their INS."""
+    people = {person.ins: person for person in generate().people}
+    store = IdentityStore(identities_path(home / "data", "default"))
+    try:
+        for number in ins:
+            store.retrieved(people[number], "Test (INSi)")
+            store.validated(number, "cni", "Test (pièce vérifiée)")
+    finally:
+        store.close()
 
 
 def ok(result: subprocess.CompletedProcess[str]) -> subprocess.CompletedProcess[str]:

@@ -14,8 +14,9 @@ from textual.widgets import Input, Select
 from bsp_tui.app.app import BspApp
 from bsp_tui.app.screens.connector import ConnectorScreen
 from bsp_tui.app.screens.dashboard import DashboardScreen
-from bsp_tui.domain.patients import PatientContext
+from bsp_tui.domain.patients import Identity, PatientContext
 from connectors.base import ConnectorContext, connector_named
+from connectors.kit.identities import IdentityStore
 from tests.app.conftest import wait_for
 from tests.app.test_journey import on_screen, tile
 
@@ -94,3 +95,23 @@ class HostApp(App):
 def still_cursors(app: App) -> None:
     for field in app.screen.query(Input):
         field.cursor_blink = False
+
+
+def qualified_here(patient: PatientContext) -> None:
+    """Record the patient's identity as qualified in this test's identity store (under
+    its BSP_HOME), as the INS screen's lookup and « Pièce vérifiée » do."""
+    store = IdentityStore.of_profile()
+    try:
+        identity = Identity(
+            patient.ins,
+            patient.oid,
+            patient.family,
+            patient.given,
+            patient.sex,
+            patient.birthdate,
+            patient.birthplace,
+        )
+        store.retrieved(identity, "Test (INSi)")
+        store.validated(patient.ins, "cni", "Test (pièce vérifiée)")
+    finally:
+        store.close()

@@ -36,6 +36,7 @@ from connectors.eprescription.pharmacy import PrescriptionLookup
 from connectors.fse.outbox import profile_outbox
 from connectors.fse.screen import FseView
 from connectors.ins.screen import FIELDS, InsView
+from connectors.kit.vigilance import QualifyModal
 from tests.app.conftest import (  # noqa: F401 - autouse fixtures of the launcher's tests
     app_environment,
     shared_keyring,
@@ -386,7 +387,6 @@ async def test_hostile_names_and_dosages_are_shown_literally() -> None:
             birthplace="[/x]",
             ins=DUPONT,
             oid="1.2.250.1.213.1.4.8",
-            status="QUAL",
         )
         view.show_identity(hostile)
         shown = text(view, "#ins-identity")
@@ -545,6 +545,14 @@ async def test_at_80x24_each_result_and_the_control_that_acts_on_it_are_on_scree
         await pilot.press("enter", "enter", *"1 gélule matin et soir", "enter", *"7j", "enter")
         await wait_for(pilot, lambda: len(editor.lines) == 1, what="the line")
         await press_button(pilot, "#rx-sign")
+        # Her identity is only récupérée: the dialog asks for the document checked.
+        await wait_for(pilot, lambda: isinstance(app.screen, QualifyModal), what="the dialog")
+        await pilot.pause()
+        dialog = app.screen
+        assert wholly_visible(app, dialog.query_one("#qualify-document"))
+        assert wholly_visible(app, dialog.query_one("#qualify-confirm"))
+        dialog.query_one("#qualify-document", Select).value = "cni"
+        await press_button(pilot, "#qualify-confirm")
         signed = editor.query_one("#rx-signed")
         await wait_for(pilot, lambda: signed.has_class("-shown"), what="signed")
         await wait_for(pilot, lambda: wholly_visible(app, editor.query_one("#rx-qr")), what="QR")

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from tests.connectors.eprescription.conftest import PARACETAMOL
-from tests.connectors.harness import data, ok, signed_in
+from tests.connectors.harness import data, ok, scenario_ins, signed_in
 from tests.e2e.conftest import ServedPlatform, run_bsp
 from tests.e2e.test_sso_cli import Launcher
 
@@ -40,7 +40,11 @@ def cli(
     served: ServedPlatform, personas: dict[str, dict], tmp_path_factory: pytest.TempPathFactory
 ) -> dict[str, Launcher]:
     return signed_in(
-        served, personas, tmp_path_factory.mktemp("hostile"), ("generaliste", "urgentiste")
+        served,
+        personas,
+        tmp_path_factory.mktemp("hostile"),
+        ("generaliste", "urgentiste"),
+        qualified=scenario_ins(),
     )
 
 

@@ -27,6 +27,7 @@ class Launcher:
 
     def __init__(self, served: ServedPlatform, home: Path, **extra: str) -> None:
         self.served = served
+        self.home = home
         self.keyring = home / "keyring.json"
         self.env = (
             bsp_env(

@@ -28,7 +28,8 @@ RX_VERSION_ONE = (
 
 def _as_version_one(path) -> list[str]:
     """Turn a platform file back into what version 1 made: no version table, no `seq`
-    columns, no franchise on the care sheets, patients listed by rowid. Returns the
+    columns, no franchise on the care sheets, a national status on the patients, patients
+    listed by rowid. Returns the
     personas in rowid order."""
     conn = sqlite3.connect(path)
     try:
@@ -38,6 +39,7 @@ def _as_version_one(path) -> list[str]:
         conn.execute("ALTER TABLE fse_sheets DROP COLUMN franchise")
         for statement in RX_VERSION_ONE:
             conn.execute(statement)
+        conn.execute("ALTER TABLE patients ADD COLUMN status TEXT NOT NULL DEFAULT 'QUAL'")
         # A shuffled insertion order, so that the upgrade must read rowids, not names.
         conn.execute("CREATE TABLE personas_old AS SELECT * FROM personas ORDER BY name DESC")
         conn.execute("DELETE FROM personas")
@@ -59,9 +61,11 @@ def test_a_version_one_file_is_upgraded_and_keeps_its_order(settings: PlatformSe
         versions = {
             r["name"]: r["version"] for r in platform.db.all("SELECT * FROM schema_versions")
         }
-        assert (versions["platform"], versions["fse"], versions["eprescription"]) == (3, 2, 2)
+        assert (versions["platform"], versions["fse"], versions["eprescription"]) == (4, 2, 2)
         columns = platform.db.all("SELECT name FROM pragma_table_info('fse_sheets')")
         assert "franchise" in {row["name"] for row in columns}
+        columns = platform.db.all("SELECT name FROM pragma_table_info('patients')")
+        assert "status" not in {row["name"] for row in columns}
         assert platform.db.value("SELECT count(*) FROM housekeeping") == 0
         assert [row["name"] for row in platform.ecps.personas()] == order
         first, *_, last = platform.db.all("SELECT ins, seq FROM patients ORDER BY seq")

@@ -12,7 +12,15 @@ from pathlib import Path
 import pytest
 
 from connectors.dmp.models import MAX_CONTENT_BYTES
-from tests.connectors.harness import data, json_error, ok, refused, signed_in
+from tests.connectors.harness import (
+    data,
+    json_error,
+    ok,
+    qualify,
+    refused,
+    scenario_ins,
+    signed_in,
+)
 from tests.e2e.conftest import ServedPlatform, run_bsp
 from tests.e2e.test_sso_cli import Launcher
 
@@ -34,8 +42,10 @@ def patients(served: ServedPlatform) -> dict[str, str]:
 def cli(
     served: ServedPlatform, personas: dict[str, dict], tmp_path_factory: pytest.TempPathFactory
 ) -> dict[str, Launcher]:
-    """One launcher per persona, each signed in once for the whole module."""
-    return signed_in(served, personas, tmp_path_factory.mktemp("dmp"), PERSONAS)
+    """One launcher per persona, each signed in once for the whole module, with the
+    scenario patients' identities qualified (the INS goes to the DMP only qualified)."""
+    home = tmp_path_factory.mktemp("dmp")
+    return signed_in(served, personas, home, PERSONAS, qualified=scenario_ins())
 
 
 def test_the_doctor_lists_shows_adds_and_reads_the_history(
@@ -213,4 +223,45 @@ def test_bad_input_not_found_and_no_session(
     big.write_bytes(b"x" * (MAX_CONTENT_BYTES + 1))
     refused(doctor.run("dmp", "add", ins, str(big), "--type", "11488-4"), 2, "la limite est de")
     nobody = Launcher(served, tmp_path / "nobody")
+    qualify(nobody.home, ins)
     refused(nobody.run("dmp", "list", ins), 3, "bsp login")
+
+
+def test_the_dmp_takes_only_a_qualified_identity(
+    served: ServedPlatform,
+    personas: dict[str, dict],
+    patients: dict[str, str],
+    tmp_path: Path,
+) -> None:
+    """As a clinician: find the patient (récupérée), try her DMP (refused: not qualified,
+    nothing sent), check her identity card (qualifiée), open her DMP."""
+    doctor = signed_in(served, personas, tmp_path, ("generaliste",))["generaliste"]
+    ins = patients["dupont"]
+    refused(doctor.run("dmp", "list", ins), 4, "Identité provisoire")
+    found = ok(
+        doctor.run(
+            "ins",
+            "lookup",
+            "--family",
+            "Dupont",
+            "--given",
+            "Marie",
+            "--sex",
+            "F",
+            "--birthdate",
+            "1962-03-14",
+        )
+    )
+    assert "identité récupérée" in found.stdout
+    refused(doctor.run("dmp", "list", ins), 4, f"bsp ins qualify {ins} --document", alone=True)
+    error = json_error(doctor.run("dmp", "history", ins, "--json"), 4)
+    assert error["code"] == "not_qualified"
+    refused(doctor.run("dmp", "add", ins, __file__), 4, "non qualifiée")
+    refused(doctor.run("ins", "qualify", ins, "--document", "permis"), 2, "passeport, cni")
+    qualified = data(doctor.run("ins", "qualify", ins, "--document", "passeport", "--json"))
+    assert (qualified["status"], qualified["document"]) == ("QUAL", "passeport")
+    me = personas["generaliste"]
+    assert qualified["validated_by"] == f"Élise Martin-Dubois ({me['national_id']})"
+    assert qualified["retrieved_by"] == qualified["validated_by"]
+    assert qualified["validated"] and qualified["retrieved"]
+    assert data(doctor.run("dmp", "list", ins, "--json"))["count"] >= 11

@@ -8,7 +8,7 @@ from __future__ import annotations
 import httpx
 import pytest
 from textual.pilot import Pilot
-from textual.widgets import DataTable, Input, Static
+from textual.widgets import Button, DataTable, Input, Select, Static
 
 from bsp_tui.app.app import BspApp
 from bsp_tui.domain.patients import PatientContext
@@ -24,6 +24,7 @@ from connectors.dmp.screen import (
     html_text,
 )
 from connectors.ins.screen import InsView
+from connectors.kit.vigilance import QualifyModal
 from tests.app.conftest import (  # noqa: F401 - autouse fixtures of the launcher's tests
     app_environment,
     shared_keyring,
@@ -38,6 +39,7 @@ from tests.connectors.screens import (
     fake_context,
     fill_traits,
     open_tile,
+    qualified_here,
     still_cursors,
 )
 
@@ -48,13 +50,19 @@ def shown(screen, selector: str) -> str:
     return str(screen.query_one(selector, Static).render())
 
 
-async def choose_dupont(pilot: Pilot) -> None:
-    """Tile 1: look DUPONT Marie up and make her the patient, then back."""
+async def choose_dupont(pilot: Pilot, qualify: bool = True) -> None:
+    """Tile 1: look DUPONT Marie up (récupérée), qualify her identity on her identity card
+    unless told not to, and make her the patient, then back."""
     screen = await open_tile(pilot, 1, "ins")
     view = screen.query_one(InsView)
     fill_traits(view, "DUPONT", "Marie", "F", "1962-03-14")
     await press_button(pilot, "#ins-search")
     await wait_for(pilot, lambda: view.query_one("#ins-result").has_class("-shown"))
+    assert "identité récupérée" in shown(view, "#ins-identity")
+    if qualify:
+        view.query_one("#ins-document", Select).value = "cni"
+        await press_button(pilot, "#ins-qualify")
+        await wait_for(pilot, lambda: "identité qualifiée" in shown(view, "#ins-identity"))
     await press_button(pilot, "#ins-choose")
     await wait_for(pilot, lambda: pilot.app.patient is not None, what="DUPONT chosen")
     await back_to_dashboard(pilot)
@@ -116,6 +124,32 @@ async def test_documents_viewer_and_break_glass() -> None:
             history = await DmpClient(http).history(ins)
         entries = [e for e in history if e.mode == BRIS_DE_GLACE]
         assert entries and entries[0].reason == "Patiente inconsciente aux urgences"
+
+
+async def test_a_patient_not_qualified_is_offered_the_qualification() -> None:
+    await sign_in_outside("generaliste")
+    app = BspApp()
+    async with app.run_test(size=SIZE) as pilot:
+        await choose_dupont(pilot, qualify=False)
+        screen = await open_tile(pilot, 2, "dmp")
+        view = screen.query_one(DmpView)
+        await wait_for(pilot, lambda: "non qualifiée" in shown(view, "#dmp-status"))
+        assert "Identité récupérée" in shown(view, "#dmp-status")
+        offer = view.query_one("#dmp-qualify", Button)
+        assert offer.has_class("-offered") and offer.has_focus
+        assert view.query_one(DataTable).row_count == 0
+        await pilot.press("enter")
+        await wait_for(
+            pilot,
+            lambda: isinstance(app.screen, QualifyModal) and app.screen.is_mounted,
+            what="the qualification dialog",
+        )
+        app.screen.query_one("#qualify-document", Select).value = "passeport"
+        await press_button(pilot, "#qualify-confirm")
+        await wait_for(pilot, lambda: app.screen is screen, what="the dialog closed")
+        table = view.query_one(DataTable)
+        await wait_for(pilot, lambda: table.row_count > 0, what="the documents listed")
+        assert not offer.has_class("-offered")
 
 
 async def test_without_a_patient_the_screen_says_to_choose_one() -> None:
@@ -211,5 +245,6 @@ def test_dmp_screen_snapshot(snap_compare) -> None:
         still_cursors(pilot.app)
         await pilot.pause()
 
+    qualified_here(PATIENT)
     app = HostApp(DmpView, fake_context("dmp", dmp, PATIENT))
     assert snap_compare(app, terminal_size=(110, 20), run_before=run_before)

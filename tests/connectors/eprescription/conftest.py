@@ -108,5 +108,7 @@ def cli(
     personas: dict[str, dict],  # noqa: F811
     tmp_path_factory: pytest.TempPathFactory,
 ) -> dict[str, Launcher]:
-    """One launcher per persona, each signed in once for the whole module."""
-    return harness.signed_in(served, personas, tmp_path_factory.mktemp("rx"), PERSONAS)
+    """One launcher per persona, each signed in once for the whole module, with the
+    scenario patients' identities qualified (a prescription carries a qualified INS)."""
+    home = tmp_path_factory.mktemp("rx")
+    return harness.signed_in(served, personas, home, PERSONAS, qualified=harness.scenario_ins())

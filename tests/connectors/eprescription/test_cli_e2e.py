@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 import segno
 
+from bsp_tui.platform.population import generate
 from connectors.eprescription.models import check_character, format_number, qr_payload
 from tests.connectors import harness
 from tests.connectors.eprescription.conftest import (
@@ -156,6 +157,15 @@ def test_the_dmp_copy_not_filed_says_why(
     assert "Ce DMP est fermé" in copy["reason"]
     blocked = cli["urgentiste"].run("rx", "create", patients["bernard"], *LINES)
     assert "Copie non déposée dans le DMP : Le patient vous a bloqué" in ok(blocked).stderr
+
+
+def test_a_prescription_carries_only_a_qualified_ins(cli: dict[str, Launcher]) -> None:
+    # Past the scenario patients, nobody's identity is qualified on these launchers.
+    stranger = generate().people[9].ins
+    refused(cli["generaliste"].run("rx", "create", stranger, *LINES), 4, "non qualifiée")
+    error = json_error(cli["generaliste"].run("rx", "create", stranger, *LINES, "--json"), 4)
+    assert error["code"] == "not_qualified"
+    assert f"bsp ins qualify {stranger}" in error["message"]
 
 
 def test_bad_input_exits_2_naming_the_field_before_any_request(

@@ -12,7 +12,7 @@ from pathlib import Path
 import httpx
 import pytest
 from textual.pilot import Pilot
-from textual.widgets import Button, DataTable, Input, Static
+from textual.widgets import Button, DataTable, Input, Select, Static
 
 from bsp_tui.app.app import BspApp
 from bsp_tui.domain.patients import PatientContext
@@ -37,6 +37,8 @@ from connectors.eprescription.models import (
 )
 from connectors.eprescription.pharmacy import PrescriptionLookup
 from connectors.eprescription.screen import NO_ACCESS, PrescriptionView
+from connectors.kit.identities import IdentityStore
+from connectors.kit.vigilance import NOT_RETRIEVED, QualifyModal
 from tests.app.conftest import (  # noqa: F401 - autouse fixtures of the launcher's tests
     app_environment,
     shared_keyring,
@@ -46,7 +48,14 @@ from tests.app.conftest import (  # noqa: F401 - autouse fixtures of the launche
 from tests.app.test_journey import focus, press_button
 from tests.connectors.dmp.test_screen import choose_dupont
 from tests.connectors.eprescription.conftest import AMOXICILLINE, IBUPROFENE, PARACETAMOL
-from tests.connectors.screens import SIZE, HostApp, fake_context, open_tile, still_cursors
+from tests.connectors.screens import (
+    SIZE,
+    HostApp,
+    fake_context,
+    open_tile,
+    qualified_here,
+    still_cursors,
+)
 
 pytestmark = pytest.mark.anyio
 NUMBER_SHAPE = re.compile(r"N° ([0-9A-Z]{4}-[0-9A-Z]{4}-[0-9A-Z]{4}-[0-9A-Z])")
@@ -389,6 +398,30 @@ async def test_the_editor_takes_renewals_and_non_substituable() -> None:
         assert "à renouveler 2 fois, non substituable (MTE)" in str(row[3])
 
 
+async def test_signing_for_a_patient_not_qualified_asks_for_the_document_first() -> None:
+    app = HostApp(PrescriptionView, context("10"))
+    async with app.run_test(size=SIZE) as pilot:
+        editor = app.query_one(PrescriptionEditor)
+        editor.lines = [LineRequest(PARACETAMOL, "1 comprimé 3 fois par jour", 2)]
+        await press_button(pilot, "#rx-sign")
+        await wait_for(
+            pilot,
+            lambda: isinstance(app.screen, QualifyModal) and app.screen.is_mounted,
+            what="the qualification dialog",
+        )
+        assert "Identité provisoire, non qualifiée" in shown(editor, "#rx-status")
+        app.screen.query_one("#qualify-document", Select).value = "cni"
+        await press_button(pilot, "#qualify-confirm")
+        # Never retrieved by INSi: validée only, and still nothing sent.
+        await wait_for(pilot, lambda: NOT_RETRIEVED in shown(editor, "#rx-status"))
+        assert not editor.query_one("#rx-signed").has_class("-shown")
+        assert IdentityStore.of_profile().status(PATIENT.ins) == "VALI"
+
+        qualified_here(PATIENT)
+        await press_button(pilot, "#rx-sign")
+        await wait_for(pilot, lambda: editor.query_one("#rx-signed").has_class("-shown"))
+
+
 async def test_the_nurse_reads_and_the_secretary_gets_nothing() -> None:
     app = HostApp(PrescriptionView, context("60"))
     async with app.run_test(size=SIZE) as pilot:
@@ -426,6 +459,7 @@ def test_editor_snapshot_with_lines_and_qr(snap_compare) -> None:
         still_cursors(pilot.app)
         await pilot.pause()
 
+    qualified_here(PATIENT)
     app = HostApp(PrescriptionView, context("10"))
     assert snap_compare(app, terminal_size=(110, 50), run_before=run_before)
 

@@ -135,9 +135,7 @@ class FakeIns:
         if traits.family == "BLINK" and self.started.count("BLINK") == 1:
             raise httpx.RemoteProtocolError("server disconnected")
         code = {"UN": "00", "PERSONNE": "01"}.get(traits.family, "02")
-        identity = Identity(
-            "1", "o", traits.family, traits.given, "M", "2000-01-01", "75111", "QUAL"
-        )
+        identity = Identity("1", "o", traits.family, traits.given, "M", "2000-01-01", "75111")
         return LookupResult(code, (identity,) if code == "00" else ())
 
 

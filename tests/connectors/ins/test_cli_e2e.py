@@ -15,6 +15,8 @@ from pathlib import Path
 
 import pytest
 
+from bsp_tui.domain.patients import OID_NIA, is_nia
+from bsp_tui.platform.population import generate
 from tests.connectors.ins.conftest import BY_INS, family_card, scenario, unknown_ins
 from tests.e2e.conftest import ServedPlatform
 from tests.e2e.test_sso_cli import Launcher
@@ -76,7 +78,7 @@ def test_plain_answers_for_people(launcher: Launcher) -> None:
     found = launcher.run("ins", "lookup", *MARTIN, "--birthplace", "2B033")
     assert found.returncode == 0, found.stderr
     assert found.stdout.startswith("00 — une identité")
-    assert JEAN.ins in found.stdout and "statut VALI" in found.stdout
+    assert JEAN.ins in found.stdout and "identité récupérée" in found.stdout
     nobody = launcher.run("ins", "lookup", *MARTIN, "--birthplace", "99350")
     assert nobody.stdout.startswith("01 — aucune identité")
 
@@ -215,6 +217,10 @@ def test_an_ndjson_batch_from_stdin(launcher: Launcher) -> None:
     assert out[1] == {"row": 2, "error": {"code": "bad_input", "message": "ligne JSON illisible"}}
     assert out[2]["identities"][0]["ins"] == JEAN_PIERRE.ins
     assert result.stderr.splitlines()[-1] == "3 lignes : 2 00, 0 01, 0 02, 1 erreur"
+    # Each identity the batch found is récupérée: a document checked qualifies it.
+    lucas = scenario("PETIT", "LUCAS").ins
+    qualified = launcher.run("ins", "qualify", lucas, "--document", "livret_famille", "--json")
+    assert json.loads(qualified.stdout)["status"] == "QUAL", qualified.stderr
 
 
 def test_verify_exits_0_known_1_inconsistent_5_unknown(launcher: Launcher) -> None:
@@ -294,3 +300,39 @@ def test_bsp_lists_the_connector_commands(launcher: Launcher) -> None:
     assert "ins" in overview.stdout.split()
     usage = launcher.run("ins", "--help")
     assert all(command in usage.stdout for command in ("lookup", "verify", "card"))
+
+
+def test_a_nia_is_validated_on_its_document_then_qualified_by_insi(
+    launcher: Launcher, personas: dict
+) -> None:
+    # A NIA no other test of the module looks up: never retrieved on this launcher.
+    person = next(p for p in generate().people[9:] if is_nia(p.ins) and " " not in p.given)
+    validated = launcher.run("ins", "qualify", person.ins, "--document", "titre_sejour")
+    assert validated.returncode == 0, validated.stderr
+    assert validated.stdout.startswith(f"Identité validée : INS {person.ins}, titre de séjour")
+    assert "bsp ins lookup" in validated.stdout  # what is left to qualify them
+    traits = ["--family", person.family, "--given", person.given, "--sex", person.sex]
+    found = launcher.run(
+        "ins", "lookup", *traits, "--birthdate", person.birthdate, "--birthplace", person.birthplace
+    )
+    assert found.returncode == 0, found.stderr
+    assert f"(NIA, OID {OID_NIA}) — identité qualifiée" in found.stdout
+    again = json.loads(
+        launcher.run("ins", "qualify", person.ins, "--document", "cni", "--json").stdout
+    )
+    assert (again["status"], again["document"]) == ("QUAL", "cni")
+    assert again["validated_by"].endswith(f"({personas['generaliste']['national_id']})")
+
+
+def test_qualify_checks_its_input_and_needs_a_session(
+    launcher: Launcher, served: ServedPlatform, tmp_path: Path
+) -> None:
+    bad_key = launcher.run("ins", "qualify", JEAN.ins[:13] + "00", "--document", "cni")
+    assert bad_key.returncode == 2 and "INS :" in bad_key.stderr
+    unknown = launcher.run("ins", "qualify", JEAN.ins, "--document", "permis", "--json")
+    assert unknown.returncode == 2
+    assert json.loads(unknown.stdout)["error"]["field"] == "document"
+    nobody = Launcher(served, tmp_path / "nobody").run(
+        "ins", "qualify", JEAN.ins, "--document", "cni"
+    )
+    assert nobody.returncode == 3, nobody.stderr

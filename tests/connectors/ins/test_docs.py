@@ -20,19 +20,12 @@ def _section(text: str, title: str) -> str:
 
 def test_the_scenario_table_is_the_populations_first_patients() -> None:
     table = _section((DOCS / "emulation.md").read_text(encoding="utf-8"), "### Scenario patients")
-    rows = re.findall(
-        r"^\| `(\w{15})` \| ([^|]+) \| (F|M), ([\d-]+), (\w{5}) \| (\w+) \|", table, re.M
-    )
+    rows = re.findall(r"^\| `(\w{15})` \| ([^|]+) \| (F|M), ([\d-]+), (\w{5}) \|", table, re.M)
     assert len(rows) == 9
-    for (ins, names, sex, born, place, status), person in zip(rows, PEOPLE[:9], strict=True):
+    for (ins, names, sex, born, place), person in zip(rows, PEOPLE[:9], strict=True):
         assert ins == person.ins
         assert names.strip() == f"{person.family} {person.given}"
-        assert (sex, born, place, status) == (
-            person.sex,
-            person.birthdate,
-            person.birthplace,
-            person.status,
-        )
+        assert (sex, born, place) == (person.sex, person.birthdate, person.birthplace)
 
 
 def test_the_cards_named_in_the_docs_are_as_described() -> None:
@@ -49,7 +42,7 @@ def test_the_cards_named_in_the_docs_are_as_described() -> None:
 def test_every_ins_command_in_the_guide_exists_with_its_options() -> None:
     guide = _section((DOCS / "it-support.md").read_text(encoding="utf-8"), "## INS")
     shown = re.findall(r"^bsp ins (\w+)(.*)$", guide, re.M)
-    assert {command for command, _ in shown} == {"lookup", "verify", "card"}
+    assert {command for command, _ in shown} == {"lookup", "verify", "card", "qualify"}
     for command, rest in shown:
         assert command in ins_group.commands, command
         params = {o for p in ins_group.commands[command].params for o in p.opts}

@@ -152,7 +152,6 @@ DUPONT = {
     "sex": "F",
     "birthdate": "1962-03-14",
     "birthplace": "75111",
-    "status": "QUAL",
 }
 
 
