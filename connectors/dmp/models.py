@@ -1,8 +1,10 @@
 """DMP domain: document types, access modes, the access matrix, and what the client returns.
 
 Shared by the client (which checks input before any request) and the emulated DMP
-(which enforces the matrix). The matrix is the emulation's own, written down in
-docs/emulation.md: the real DMP's habilitation matrix is richer and not reproduced.
+(which enforces the matrix). The matrix follows the habilitation matrix of the arrêté of
+26 October 2023 for the categories the emulated types fall in, as docs/emulation.md
+writes it with its source (a row the arrêté's public summaries do not give is marked
+there as the emulation's own).
 """
 
 from __future__ import annotations
@@ -22,6 +24,16 @@ DOCUMENT_TYPES: dict[str, str] = {
     "11490-0": "Lettre de sortie",
 }
 CONSULTATION_REPORT = "11488-4"
+# The data category of the arrêté of 26 Oct 2023's habilitation matrix each type is in.
+CATEGORIES: dict[str, str] = {
+    "11488-4": "comptes rendus de consultation",
+    "60591-5": "synthèses",
+    "11502-2": "biologie",
+    "18748-4": "imagerie",
+    "34133-9": "séjours hospitaliers",
+    "57833-6": "prescriptions",
+    "11490-0": "séjours hospitaliers",
+}
 
 LOINC_SYSTEM = "http://loinc.org"
 PATIENT_ID_SYSTEM_PREFIX = "urn:oid:"
@@ -45,9 +57,13 @@ MODE_LABELS = {NORMAL: "normal", BRIS_DE_GLACE: "bris de glace", CENTRE_15: "cen
 
 # The access matrix: the document types each profession may read and add.
 # Professions not listed (the secrétaire médicale, `SECR`, among them) get nothing.
+# Pharmacists, by the arrêté: biology, imaging, hospital stays and every prescription
+# (telemedicine, vaccinations, the ALD protocol and reimbursement data too, which the
+# emulated DMP holds no document of).
+PHARMACIST_CATEGORIES = frozenset({"biologie", "imagerie", "séjours hospitaliers", "prescriptions"})
 READABLE_TYPES: dict[str, frozenset[str]] = {
     MEDECIN: frozenset(DOCUMENT_TYPES),
-    PHARMACIEN: frozenset({"57833-6", "60591-5", "11502-2"}),
+    PHARMACIEN: frozenset(t for t, c in CATEGORIES.items() if c in PHARMACIST_CATEGORIES),
     INFIRMIER: frozenset(DOCUMENT_TYPES) - {"18748-4"},
 }
 # Who may use each mode other than `normal`: profession codes, and a savoir-faire if any.

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from connectors.dmp.models import MAX_CONTENT_BYTES
+from connectors.dmp.models import MAX_CONTENT_BYTES, READABLE_TYPES
 from tests.connectors.harness import (
     data,
     json_error,
@@ -26,7 +26,7 @@ from tests.e2e.test_sso_cli import Launcher
 
 pytestmark = pytest.mark.e2e
 PERSONAS = ("generaliste", "urgentiste", "pharmacien", "infirmier", "secretaire")
-PHARMACIST_TYPES = {"57833-6", "60591-5", "11502-2"}
+PHARMACIST_TYPES = READABLE_TYPES["21"]
 
 
 @pytest.fixture(scope="module")
@@ -108,6 +108,12 @@ def test_each_profession_sees_its_own_document_types(
     assert seen["pharmacien"] < seen["generaliste"]
     assert "18748-4" in seen["generaliste"]
     assert seen["infirmier"] == seen["generaliste"] - {"18748-4"}
+    # The arrêté of 26 Oct 2023: the pharmacist reads imaging reports.
+    pharmacist = cli["pharmacien"]
+    imaging = data(pharmacist.run("dmp", "list", ins, "--type", "18748-4", "--json"))
+    assert imaging["count"] >= 1
+    report = ok(pharmacist.run("dmp", "show", imaging["documents"][0]["id"])).stdout
+    assert "18748-4" in report
 
 
 def test_the_pharmacist_is_refused_other_types_with_the_reason(

@@ -7,7 +7,13 @@ import re
 from pathlib import Path
 
 from connectors.dmp.cli import group
-from connectors.dmp.models import DOCUMENT_TYPES, MAX_PAGE_SIZE, PAGE_SIZE, READABLE_TYPES
+from connectors.dmp.models import (
+    CATEGORIES,
+    DOCUMENT_TYPES,
+    MAX_PAGE_SIZE,
+    PAGE_SIZE,
+    readable_types,
+)
 
 DOCS = Path(__file__).resolve().parents[3] / "docs"
 
@@ -28,21 +34,20 @@ def test_every_dmp_command_in_the_guide_exists_with_its_options() -> None:
             assert option in params, (command, option)
 
 
-def test_the_matrix_in_the_docs_is_the_enforced_one() -> None:
+def test_the_matrix_in_the_docs_is_the_enforced_one_cell_by_cell() -> None:
     matrix = _section((DOCS / "emulation.md").read_text(encoding="utf-8"), "### The access matrix")
-    rows = {
-        code: line
-        for line in matrix.splitlines()
-        for code in ("10", "21", "60")
-        if line.startswith("| ") and f"({code})" in line.split("|")[1]
-    }
-    codes = {
-        code: set(re.findall(r"`(\d{5}-\d)`", line.split("|")[2])) for code, line in rows.items()
-    }
-    assert codes["10"] == set(DOCUMENT_TYPES) == READABLE_TYPES["10"]
-    assert codes["21"] == READABLE_TYPES["21"]
-    assert codes["60"] == set(DOCUMENT_TYPES) - READABLE_TYPES["60"]  # "all but …"
-    assert "all but" in rows["60"]
+    header = next(line for line in matrix.splitlines() if line.startswith("| LOINC type"))
+    codes = [re.search(r"\((\w+)\)|`(\w+)`", cell) for cell in header.split("|")[3:-1]]
+    professions = [match.group(1) or match.group(2) for match in codes if match]
+    assert professions == ["10", "21", "60", "SECR"]
+    rows = [line for line in matrix.splitlines() if re.match(r"^\| `\d{5}-\d`", line)]
+    assert [re.search(r"`(\d{5}-\d)`", row).group(1) for row in rows] == list(DOCUMENT_TYPES)
+    for row in rows:
+        cells = [cell.strip() for cell in row.split("|")[1:-1]]
+        loinc = re.search(r"`(\d{5}-\d)`", cells[0]).group(1)
+        assert cells[1] == CATEGORIES[loinc]
+        for profession, cell in zip(professions, cells[2:], strict=True):
+            assert (cell == "yes") == (loinc in readable_types(profession)), (loinc, profession)
 
 
 def test_the_page_sizes_in_the_docs_are_the_service_s() -> None:

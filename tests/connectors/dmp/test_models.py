@@ -26,8 +26,12 @@ def test_the_seeded_documents_use_the_types_the_dmp_knows(tmp_path) -> None:
     assert seeded == DOCUMENT_TYPES
 
 
-def test_the_matrix_gives_the_pharmacist_less_than_the_nurse_less_than_the_doctor() -> None:
-    assert readable_types("21") < readable_types("60") < readable_types("10")
+def test_the_matrix_gives_the_doctor_every_type_and_the_others_less() -> None:
+    assert readable_types("21") < readable_types("10") and readable_types("60") < readable_types(
+        "10"
+    )
+    # The arrêté of 26 Oct 2023: the pharmacist reads imaging and hospital stays.
+    assert {"18748-4", "34133-9", "11490-0"} <= readable_types("21")
     assert readable_types("10") == frozenset(DOCUMENT_TYPES)
     assert readable_types("SECR") == frozenset()
     assert readable_types("") == frozenset()

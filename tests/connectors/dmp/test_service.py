@@ -19,6 +19,7 @@ from connectors.dmp.models import (
     MAX_PAGE_SIZE,
     PAGE_SIZE,
     READABLE_TYPES,
+    readable_types,
 )
 from tests.connectors.dmp.conftest import (
     DMP,
@@ -32,7 +33,7 @@ from tests.connectors.dmp.conftest import (
 
 pytestmark = pytest.mark.anyio
 OID_TEST = "urn:oid:1.2.250.1.213.1.4.10"
-PHARMACIST_TYPES = {"57833-6", "60591-5", "11502-2"}
+PHARMACIST_TYPES = READABLE_TYPES["21"]
 
 
 def pid(ins: str) -> str:
@@ -196,6 +197,32 @@ async def test_the_doctor_lists_every_document_but_the_masked_one(dmp: Harness) 
     invisible = [d for d in listed if "INVISIBLE_PATIENT" in labels(d)]
     assert [d["id"] for d in invisible] == [d["id"] for d in stored if d["invisible_patient"]]
     assert not any("MASQUE_PS" in labels(d) for d in listed)
+
+
+PROFESSION_OF = {"generaliste": "10", "pharmacien": "21", "infirmier": "60", "secretaire": "SECR"}
+
+
+@pytest.mark.parametrize("loinc", list(DOCUMENT_TYPES))
+@pytest.mark.parametrize("persona", list(PROFESSION_OF))
+async def test_the_access_matrix_cell_by_cell(dmp: Harness, persona: str, loinc: str) -> None:
+    """Each cell of docs/emulation.md's matrix (the arrêté of 26 Oct 2023): a list of that
+    type, and a document of that type read by id, granted or refused."""
+    ins = dmp.patient(0)
+    query = {"patient.identifier": pid(ins), "type": loinc}
+    listed = await dmp.get(persona, "/DocumentReference", **query)
+    own = [d for d in documents_of(dmp, ins) if d["loinc"] == loinc and not d["masked"]]
+    allowed = loinc in readable_types(PROFESSION_OF[persona])
+    if allowed:
+        assert listed.status_code == 200, listed.text
+        assert {d["type"]["coding"][0]["code"] for d in entries(listed)} <= {loinc}
+        assert len(entries(listed)) == len(own)
+    else:
+        assert listed.status_code == 403, listed.text
+        any_type = readable_types(PROFESSION_OF[persona])
+        assert refusal(listed) == ("document_type" if any_type else "profession")
+    if own:
+        read = await dmp.get(persona, f"/Binary/{own[0]['id']}", accept="*/*")
+        assert read.status_code == (200 if allowed else 403), read.text
 
 
 async def test_the_pharmacist_sees_fewer_types_than_the_doctor(dmp: Harness) -> None:
