@@ -8,7 +8,12 @@ import pytest
 from hypothesis import assume, example, given
 from hypothesis import strategies as st
 
-from bsp_tui.domain.identifiers import is_valid_rpps, luhn_check_digit, national_id_problem
+from bsp_tui.domain.identifiers import (
+    STRUCTURE_TYPES,
+    is_valid_rpps,
+    luhn_check_digit,
+    national_id_problem,
+)
 
 ASCII_DIGITS = "0123456789"
 # Characters that `str.isdigit()` accepts but that are not ASCII digits.
@@ -26,9 +31,15 @@ def reference_luhn_valid(number: str) -> bool:
     return total % 10 == 0
 
 
+# The structure-based IdNat_PS (PSIdNat): type, structure's identifier, `/`, internal id.
+STRUCTURE_ID = re.compile(
+    r"(1[0-9]{9}|3([0-9]{9}|2[AB][0-9]{7})|4[0-9]{9}|5[0-9]{14}|6[0-9]{11,14})/[\x21-\x2e\x30-\x7e]{1,30}"
+)
+
+
 def expected_valid(value: str) -> bool:
     """The oracle for `national_id_problem`: what it must accept, written another way."""
-    if re.fullmatch(r"0[0-9]{9}", value, flags=re.ASCII):
+    if re.fullmatch(r"0[0-9]{9}", value, flags=re.ASCII) or STRUCTURE_ID.fullmatch(value):
         return True
     return bool(
         re.fullmatch(r"8[0-9]{11}", value, flags=re.ASCII) and reference_luhn_valid(value[1:])
@@ -121,6 +132,13 @@ near_ids = st.one_of(
     st.builds(lambda tail: "8" + tail, st.text(alphabet=ASCII_DIGITS, max_size=12)),
     st.builds(lambda tail: "0" + tail, st.text(alphabet=ASCII_DIGITS, max_size=11)),
     st.builds(
+        lambda kind, structure, slash, internal: kind + structure + slash + internal,
+        st.sampled_from("13456"),
+        st.text(alphabet=ASCII_DIGITS + "AB" + LOOKALIKE_DIGITS, max_size=16),
+        st.sampled_from(["/", "", "//"]),
+        st.text(max_size=32),
+    ),
+    st.builds(
         lambda base, index, char: (lambda rpps: rpps[:index] + char + rpps[index + 1 :])(
             "8" + rpps_of(base)
         ),
@@ -136,7 +154,17 @@ FRENCH_MESSAGES = {
     "Un identifiant RPPS compte 8 suivi de 11 chiffres.",
     "La clé de contrôle du numéro RPPS est fausse : vérifiez la saisie.",
     "Un identifiant ADELI compte 0 suivi de 9 chiffres.",
-    "L'identifiant national commence par 8 (RPPS) ou 0 (ADELI).",
+    "L'identifiant national commence par 8 (RPPS), 0 (ADELI), ou 1, 3, 4, 5, 6 "
+    "(structure / identifiant interne).",
+    "L'identifiant interne compte 1 à 30 caractères visibles, sans « / ».",
+    *(
+        message
+        for kind, (name, _) in STRUCTURE_TYPES.items()
+        for message in (
+            f"Un identifiant {kind} s'écrit {kind} + {name} + / + identifiant interne.",
+            f"L'identifiant de la structure ({name}) est mal formé.",
+        )
+    ),
 }
 
 
@@ -169,8 +197,29 @@ def test_everything_else_gets_a_french_reason(value: str) -> None:
         ("81000001230", "8 suivi de 11 chiffres"),
         ("810000012300", "clé de contrôle"),
         ("012345678", "0 suivi de 9 chiffres"),
-        ("712345678903", "commence par 8 (RPPS) ou 0 (ADELI)"),
+        ("712345678903", "commence par 8 (RPPS), 0 (ADELI), ou 1, 3, 4, 5, 6"),
+        ("512345678901234", "5 + SIRET + / + identifiant interne"),
+        ("512345678901234/", "1 à 30 caractères"),
+        ("512345678901234/A/B", "1 à 30 caractères"),
+        ("5123456789012/SEC01", "structure (SIRET) est mal formé"),
+        ("375000001/X", "structure (FINESS) est mal formé"),
     ],
 )
 def test_each_reason(value: str, phrase: str) -> None:
     assert phrase in (national_id_problem(value) or "")
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "1750123456/ACC-01",  # a cabinet ADELI's staff
+        "3750000019/12345",  # an établissement (FINESS)
+        "32A0000019/INF7",  # a Corsican FINESS
+        "4123456789/x",  # SIREN
+        "512345678901234/SEC01",  # SIRET: the personnel id of a structure's secretary
+        "610000012301/1",  # a cabinet RPPS
+        "6" + "1" * 14 + "/" + "Z" * 30,
+    ],
+)
+def test_the_structure_based_national_ids(value: str) -> None:
+    assert national_id_problem(value) is None

@@ -306,6 +306,20 @@ async def test_the_national_id_key_is_checked_as_it_is_typed() -> None:
         assert text_of(signin, "#id-check") == "✓ Identifiant valide"
 
 
+async def test_a_structure_based_national_id_is_typed_whole() -> None:
+    """A secretary without RPPS types 5 + SIRET + / + her id: the field takes the slash
+    and the letters, and the check says the id is well formed."""
+    app = BspApp()
+    async with app.run_test(size=PLAIN_SIZE) as pilot:
+        signin = await start_on_sign_in(pilot)
+        await pilot.click("#national-id")
+        await pilot.press(*"512345678901234")
+        await wait_for(pilot, lambda: "5 + SIRET + /" in text_of(signin, "#id-check"))
+        await pilot.press(*"/SEC01")
+        await wait_for(pilot, lambda: "✓" in text_of(signin, "#id-check"))
+        assert signin.query_one("#national-id", Input).value == "512345678901234/SEC01"
+
+
 async def test_denied_on_the_phone_panel_says_so_and_cancel_goes_back() -> None:
     app = BspApp(demo=True)
     async with app.run_test(size=DEMO_SIZE) as pilot:

@@ -70,6 +70,9 @@ async def test_denied_on_the_phone_reaches_the_client_as_access_denied(emu: Emul
         ({"login_hint": "810000012300"}, "unknown_user_id", "clé de contrôle"),
         ({"login_hint": "899999999999"}, "unknown_user_id", "clé de contrôle"),
         ({"login_hint": "812345678903"}, "unknown_user_id", "Aucun professionnel"),
+        # A structure's staff member (5 + SIRET / internal id): well formed, not in the directory.
+        ({"login_hint": "512345678901234/SEC01"}, "unknown_user_id", "Aucun professionnel"),
+        ({"login_hint": "512345678901234"}, "unknown_user_id", "5 + SIRET + /"),
         ({"scope": "profile"}, "invalid_scope", "openid"),
         ({"acr_values": "eidas2"}, "invalid_request", "eidas1"),
         ({"channel": "CARD"}, "invalid_request", "MOBILE"),

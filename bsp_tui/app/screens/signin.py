@@ -8,7 +8,7 @@ from textual.containers import Horizontal, Vertical
 from textual.widgets import Button, Input, Label, RadioButton, RadioSet, Select, Static
 
 from bsp_tui.app.screens.base import BspScreen
-from bsp_tui.domain.identifiers import national_id_problem
+from bsp_tui.domain.identifiers import NATIONAL_ID_MAX, national_id_problem
 from bsp_tui.sso.errors import SsoError
 from bsp_tui.sso.profile import EMBEDDED_CIBA_ONLY, FLOWS, load_profile
 
@@ -30,8 +30,9 @@ class SignInScreen(BspScreen):
             yield Label("Identifiant national (8 + RPPS)", classes="label")
             yield Input(
                 placeholder="8 suivi des 11 chiffres du RPPS",
-                restrict=r"[0-9]*",
-                max_length=12,
+                # Visible ASCII: a structure's staff type `5` + SIRET + `/` + their id.
+                restrict=r"[!-~]*",
+                max_length=NATIONAL_ID_MAX,
                 id="national-id",
             )
             yield Static("", id="id-check", classes="hint")
