@@ -81,6 +81,11 @@ def cell_texts(table: DataTable, column: int) -> list[str]:
     return [str(table.get_row_at(row)[column]) for row in range(table.row_count)]
 
 
+def column_of(table: DataTable, label: str) -> int:
+    """The index of the column headed `label` (columns move as screens gain some)."""
+    return next(i for i, column in enumerate(table.ordered_columns) if str(column.label) == label)
+
+
 def first_middle_last(count: int) -> list[int]:
     assert count >= 3
     return [0, count // 2, count - 1]
@@ -210,15 +215,17 @@ async def test_the_pharmacist_chooses_for_the_line_under_the_cursor() -> None:
         await pilot.press("enter")
         table = lookup.query_one("#rx-dispense-lines", DataTable)
         await wait_for(pilot, lambda: table.row_count == 3, what="the three lines")
-        assert "[b red]URGENT[/] 1 comprimé" in cell_texts(table, 3)
+        assert "[b red]URGENT[/] 1 comprimé" in cell_texts(table, column_of(table, "Posologie"))
         await focus(pilot, "#rx-dispense-lines")
         for row in first_middle_last(3):
             table.move_cursor(row=row)
             await pilot.press("n")
             number_of_row = int(str(table.get_row_at(row)[0]))
-            await wait_for(pilot, lambda n=number_of_row: lookup.choices[n][0] == "not_dispensed")
+            await wait_for(
+                pilot, lambda n=number_of_row: lookup.choices[n].outcome == "not_dispensed"
+            )
             assert str(table.get_row_at(row)[1]) == "non délivré"
-        assert all(choice == "not_dispensed" for choice, _ in lookup.choices.values())
+        assert all(choice.outcome == "not_dispensed" for choice in lookup.choices.values())
 
 
 async def test_the_care_sheet_removes_the_act_under_the_cursor() -> None:
