@@ -56,7 +56,7 @@ FIELDS = ("family", "given", "sex", "birthdate", "birthplace")
 
 def rows(count: int) -> Iterator[dict[str, str]]:
     """Traits of real (emulated) patients, with homonyms and unknown people mixed in."""
-    people, _, _ = generate()
+    people = generate().people
     draw = random.Random(7)  # noqa: S311 - reproducible rows, not secrets
     for index in range(count):
         person = people[draw.randrange(len(people))]

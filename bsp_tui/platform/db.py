@@ -111,7 +111,7 @@ class Tx:
     def create(self, table: Table) -> None:
         """Make `table` now, for an upgrade step that fills a new table from old ones
         (the schema's other new tables are made after its steps)."""
-        table.create(self._conn)
+        table.create(self._conn, checkfirst=True)
 
     def serialize(self, name: str) -> None:
         """Wait until no other transaction holds `name`, then hold it until this one ends:

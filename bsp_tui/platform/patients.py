@@ -73,6 +73,14 @@ class Patients:
         )
         return [(_beneficiary(row), _identity(row)) for row in rows]
 
+    def ame_of(self, ins: str) -> str | None:
+        """The number of the patient's AME admission document, or None (no AME)."""
+        row = self._db.one(
+            "SELECT number FROM ame_admissions WHERE ins = :ins ORDER BY number LIMIT 1",
+            {"ins": ins},
+        )
+        return None if row is None else str(row["number"])
+
     def card_of(self, ins: str) -> Beneficiary | None:
         """The card that carries a patient's rights: a child on two cards is read on the
         lowest rank, then the first card."""

@@ -15,7 +15,7 @@ from datetime import date, timedelta
 from functools import cache
 from typing import Any, NamedTuple
 
-from bsp_tui.domain.patients import SEXES, Identity, ins_key, is_nia, normalise_name, oid_of
+from bsp_tui.domain.patients import SEXES, Identity, ins_key, normalise_name, oid_of
 from bsp_tui.platform.db import Database, Tx
 from bsp_tui.platform.patients import Beneficiary
 from bsp_tui.platform.tables import PLATFORM
@@ -231,11 +231,19 @@ def _scenario(draw: _Draw) -> list[Identity]:
 
 
 class Population(NamedTuple):
-    """The platform's people and Vitale cards, and the generator's state after them."""
+    """The platform's people, Vitale cards and AME admissions, and the generator's state
+    after them."""
 
     people: list[Identity]
     cards: list[Beneficiary]
     random_state: Any
+    admissions: list[tuple[str, str]]  # (AME number, INS): no Vitale card for them
+
+
+# The scenario's AME holder, by traits (docs/emulation.md); the others are every 37th adult
+# with no other exemption, drawn from no random number so that the rest stays the same.
+AME_SCENARIO = ("OUEDRAOGO", "1990-05-30")
+AME_EVERY = 37
 
 
 @cache
@@ -254,33 +262,43 @@ def generate() -> Population:
             first = people[-1].given.split(" ")[0].title()
             other = draw.random.choice(BIRTHPLACES_FRANCE)
             people.append(draw.identity(family, first, sex, born, other))
-    cards = _cards(draw, people)
-    return Population(people, cards, draw.random.getstate())
+    cards, admissions = _cards(draw, people)
+    return Population(people, cards, draw.random.getstate(), admissions)
 
 
-def _cards(draw: _Draw, people: list[Identity]) -> list[Beneficiary]:
+def _cards(draw: _Draw, people: list[Identity]) -> tuple[list[Beneficiary], list[tuple[str, str]]]:
+    """The Vitale cards, and the AME admissions of the households that have none.
+
+    The aide médicale de l'État has nothing to do with a NIA: its holders are chosen by
+    position (and the scenario's), not by their number.
+    """
     adults = [p for p in people if p.birthdate < "2006-01-01"]
     children = [p for p in people if p.birthdate >= "2006-01-01"]
-    cards = []
+    cards: list[Beneficiary] = []
+    admissions: list[tuple[str, str]] = []
     for number, holder in enumerate(adults):
         serial = f"{1_000_000_000 + number * 7919:010d}"
         exemption = draw.random.choices(
             ["", "ALD", "CSS", "MATERNITE"], [82, 9, 7, 2 if holder.sex == "F" else 0]
         )[0]
-        if not exemption and is_nia(holder.ins):
-            # Drawn from no random number, so the rest of the population stays the same:
-            # people still awaiting registration (a NIA) are the AME beneficiaries here.
-            exemption = "AME"
+        scenario = (holder.family, holder.birthdate) == AME_SCENARIO
+        ame = scenario or (not exemption and number % AME_EVERY == AME_EVERY // 3)
         regime = draw.random.choices(["01", "02", "03"], [85, 10, 5])[0]
         coordinated = draw.random.random() < 0.85
-        cards.append(Beneficiary(serial, 1, holder.ins, regime, 70, exemption, coordinated))
         kids = [c for c in children if c.family == holder.family][
             : draw.random.choice((0, 0, 1, 2))
         ]
+        if ame:
+            # A paper admission document for each member of the household, no card.
+            for rank, person in enumerate([holder, *kids], start=1):
+                admissions.append((f"AME{serial}{rank:02d}", person.ins))
+            continue
+        cards.append(Beneficiary(serial, 1, holder.ins, regime, 70, exemption, coordinated))
         for rank, child in enumerate(kids, start=2):
-            household = exemption if exemption == "AME" else ""
-            cards.append(Beneficiary(serial, rank, child.ins, regime, 70, household, coordinated))
-    return cards
+            cards.append(Beneficiary(serial, rank, child.ins, regime, 70, "", coordinated))
+    # A child of an AME household listed on another household's card is not on it either.
+    admitted = {ins for _, ins in admissions}
+    return [c for c in cards if c.ins not in admitted], admissions
 
 
 @dataclass(frozen=True)
@@ -333,4 +351,8 @@ def _insert(conn: Tx, population: Population) -> None:
         "INSERT INTO card_beneficiaries (serial, rank, ins, regime, rate, exemption, coordinated)"
         " VALUES (:serial, :rank, :ins, :regime, :rate, :exemption, :coordinated)",
         [asdict(c) | {"coordinated": int(c.coordinated)} for c in population.cards],
+    )
+    conn.execute(
+        "INSERT INTO ame_admissions (number, ins) VALUES (:number, :ins)",
+        [{"number": number, "ins": ins} for number, ins in population.admissions],
     )

@@ -177,6 +177,14 @@ Table(
     _text("exemption"),
     Column("coordinated", Integer, nullable=False),
 )
+# The aide médicale de l'État's paper admission documents: their holders have no card.
+AME_ADMISSIONS = Table(
+    "ame_admissions",
+    TABLES,
+    Column("number", Text, primary_key=True),
+    _text("ins"),
+    Index("ame_admissions_by_ins", "ins"),
+)
 Table(
     "idempotency_keys",
     TABLES,
@@ -210,9 +218,21 @@ def _no_national_status(tx: Tx) -> None:
     tx.execute("ALTER TABLE patients DROP COLUMN status")
 
 
+def _ame_without_card(tx: Tx) -> None:
+    # Version 5: AME holders have a paper admission document, not a Vitale card; the
+    # ones a card carried get their admission, numbered after the card, and lose it.
+    tx.create(AME_ADMISSIONS)
+    tx.execute(
+        "INSERT INTO ame_admissions (number, ins) SELECT 'AME' || serial ||"
+        " CASE WHEN rank < 10 THEN '0' ELSE '' END || CAST(rank AS TEXT), ins"
+        " FROM card_beneficiaries WHERE exemption = 'AME'"
+    )
+    tx.execute("DELETE FROM card_beneficiaries WHERE exemption = 'AME'")
+
+
 PLATFORM = Schema(
     "platform",
-    4,
+    5,
     TABLES,
-    {1: _seeding_order, 2: _nothing_to_change, 3: _no_national_status},
+    {1: _seeding_order, 2: _nothing_to_change, 3: _no_national_status, 4: _ame_without_card},
 )

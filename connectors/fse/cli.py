@@ -10,6 +10,7 @@ every sheet in the outbox and says so; they go out with the next send.
 from __future__ import annotations
 
 import sys
+from dataclasses import replace
 from datetime import date
 from decimal import Decimal
 
@@ -162,6 +163,12 @@ async def _read_rights(ins: str, day: str, degraded: bool) -> Rights:
 @click.option(
     "--out-of-pathway", is_flag=True, help="Droits saisis : hors parcours de soins coordonnés."
 )
+@click.option(
+    "--ame",
+    "ame_number",
+    metavar="NUMBER",
+    help="Bénéficiaire de l'AME (sans carte Vitale) : le numéro de son attestation d'admission.",
+)
 @click.option("--prescriber", metavar="RPPS", help="Actes infirmiers : RPPS du prescripteur.")
 @click.option(
     "--prescribed-on", metavar="YYYY-MM-DD", help="Actes infirmiers : date de la prescription."
@@ -183,6 +190,7 @@ async def new(
     regime: str,
     exemption: str | None,
     out_of_pathway: bool,
+    ame_number: str | None,
     prescriber: str | None,
     prescribed_on: str | None,
     scan: str | None,
@@ -196,6 +204,15 @@ async def new(
     prescription = _prescription(prescriber, prescribed_on, scan, day)
     ald = tuple(index >= len(codes) for index in range(len(chosen)))
     typed = birthdate is not None
+    if ame_number is not None:
+        if not (degraded and typed) or (exemption or "AME").upper() != "AME":
+            raise FseError.bad_input(
+                "--ame : un bénéficiaire de l'AME n'a pas de carte Vitale (--degraded "
+                "--birthdate AAAA-MM-JJ, sans autre exonération)."
+            )
+        if not ame_number.strip():
+            raise FseError.bad_input("--ame : le numéro de l'attestation d'admission.")
+        exemption = "AME"
     if typed and not degraded:
         raise FseError.bad_input(
             "--birthdate : les droits saisis vont avec --degraded (sans carte Vitale)."
@@ -216,6 +233,8 @@ async def new(
         sheet = build_sheet(
             rights, chosen, day, paying, degraded, used, ald=ald, prescription=prescription
         )
+        if ame_number:
+            sheet = replace(sheet, ame_number=ame_number.strip().upper())
         entry = outbox.add(sheet)
     finally:
         outbox.close()
@@ -249,6 +268,8 @@ def _describe(entry: Entry) -> None:
     who = f"{entry.patient} " if entry.patient else ""
     say(f"Patient : {who}(INS {entry.ins}) — soins du {entry.care_date}{mode}")
     say(sheet.rights.summary())
+    if sheet.ame_number:
+        say(f"AME : attestation d'admission {sheet.ame_number} (sans carte Vitale)")
     if sheet.prescription:
         p = sheet.prescription
         say(f"Prescription du {p.prescribed_on} (RPPS {p.prescriber}), copie {p.scan}")

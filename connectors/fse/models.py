@@ -482,6 +482,7 @@ class Sheet:
     amounts: Amounts
     ald: tuple[bool, ...] = ()
     prescription: Prescription | None = None
+    ame_number: str = ""  # the AME admission document's, for a holder (no Vitale card)
 
     @property
     def ins(self) -> str:
@@ -489,8 +490,9 @@ class Sheet:
         return self.rights.ins
 
     def content(self) -> dict:
-        """What travels to the platform (and what the fingerprint covers)."""
-        return {
+        """What travels to the platform (and what the fingerprint covers); the AME
+        number only when there is one, so that other sheets keep their fingerprint."""
+        content = {
             "number": self.number,
             "care_date": self.care_date,
             "ins": self.ins,
@@ -503,6 +505,9 @@ class Sheet:
             "lines": [line.as_json() for line in self.amounts.lines],
             "prescription": self.prescription.as_json() if self.prescription else None,
         }
+        if self.ame_number:
+            content["ame_number"] = self.ame_number
+        return content
 
     def fingerprint(self) -> str:
         """The content's fingerprint (SHA-256 of its canonical JSON)."""
@@ -534,6 +539,7 @@ def sheet_of(content: dict) -> Sheet:
         prescription=Prescription(**prescribed)
         if (prescribed := content.get("prescription"))
         else None,
+        ame_number=content.get("ame_number", ""),
     )
 
 

@@ -10,6 +10,7 @@ the patient's certificate. "Mettre en boîte d'envoi" queues it locally: nothing
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import date
 
 import httpx
@@ -21,6 +22,7 @@ from textual.widgets import (
     Button,
     Checkbox,
     DataTable,
+    Input,
     Select,
     Static,
     TabbedContent,
@@ -87,7 +89,8 @@ class FseView(ConnectorView):
     FseView #fse-status.-error, FseView #fse-rights.-error { color: $error; }
     FseView #fse-typed { height: auto; display: none; }
     FseView #fse-typed.-shown { display: block; }
-    FseView #fse-exemption { width: 40; }
+    FseView #fse-exemption { width: 30; }
+    FseView #fse-ame { width: 1fr; }
     """
 
     def __init__(self, context: ConnectorContext, outbox: Outbox | None = None) -> None:
@@ -120,6 +123,7 @@ class FseView(ConnectorView):
                         id="fse-exemption",
                     )
                     yield Checkbox("Parcours coordonné", value=True, id="fse-coordinated")
+                    yield Input(placeholder="N° d'admission AME", id="fse-ame")
                 with Horizontal(classes="bar"):
                     acts = [(f"{a.code} — {a.label}", a.code) for a in CATALOGUE.values()]
                     yield Select(acts, prompt="Acte…", type_to_search=False, id="fse-act")
@@ -331,11 +335,18 @@ class FseView(ConnectorView):
         degraded = self.query_one("#fse-degraded", Checkbox).value or self.typed
         if degraded and rights.source == "carte":
             rights = rights.without_card()
+        # An AME holder has no card: the sheet carries the admission document's number.
+        ame_number = ""
+        if self.typed and rights.exemption == "AME":
+            ame_number = self.query_one("#fse-ame", Input).value.strip().upper()
+            if not ame_number:
+                self.say("AME : saisissez le numéro de l'attestation d'admission.", error=True)
+                return
         used = self._used(rights)
         sheet = build_sheet(
             rights, self.acts, self.today, paying, degraded, used, ald=tuple(self.ald)
         )
-        entry = self.outbox.add(sheet)
+        entry = self.outbox.add(replace(sheet, ame_number=ame_number))
         self.acts, self.ald = [], []
         self.update_amounts()
         self.say(f"Feuille {entry.number} mise en boîte d'envoi (en attente).")

@@ -86,6 +86,7 @@ NUMBER_REUSED = "R04"
 UNKNOWN_PATIENT = "R05"
 ACT_NOT_ALLOWED = "R06"
 MALFORMED_SHEET = "R07"
+NO_AME_ADMISSION = "R08"
 REJECTIONS = {
     RIGHTS_CLOSED: "droits fermés à la date des soins",
     UNKNOWN_ACT: "acte inconnu de la nomenclature",
@@ -94,6 +95,7 @@ REJECTIONS = {
     UNKNOWN_PATIENT: "patient inconnu (INS)",
     ACT_NOT_ALLOWED: "acte non facturable par votre profession",
     MALFORMED_SHEET: "feuille incomplète ou mal formée",
+    NO_AME_ADMISSION: "AME sans le numéro de l'admission du patient",
 }
 NO_PRESCRIPTION = "P01"
 SETTLEMENT_REJECTIONS = {NO_PRESCRIPTION: "acte infirmier sans prescription"}
@@ -353,6 +355,7 @@ def _valid(content: dict, today: str) -> Sheet:
         ("rights.rate", type(r.rate) is int and 0 <= r.rate <= 100),
         ("rights.exemption", r.exemption in ("", *EXEMPTIONS)),
         ("rights.coordinated", isinstance(r.coordinated, bool)),
+        ("ame_number", isinstance(sheet.ame_number, str) and len(sheet.ame_number) <= 40),
     )
     for field, ok in checks:
         if not ok:
@@ -392,6 +395,11 @@ def _check(context: ServiceContext, conn: Tx, content: dict, today: str) -> tupl
         return _outcome(number, "rejected", MALFORMED_SHEET, field="care_date"), ins, day
     if known.closed_on and day >= known.closed_on and not _card_binds(sheet):
         return _outcome(number, "rejected", RIGHTS_CLOSED), ins, day
+    # An AME holder has no card: the sheet carries the number of the admission document,
+    # the one the platform holds for that patient.
+    ame = sheet.rights.exemption == "AME" and known.card is None
+    if ame and sheet.ame_number != context.patients.ame_of(ins):
+        return _outcome(number, "rejected", NO_AME_ADMISSION), ins, day
     # The caps (participation forfaitaire and franchise, per day and per year) are
     # counted one sheet at a time per patient, whichever batch it is in.
     conn.serialize(f"fse pf {ins}")

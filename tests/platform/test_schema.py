@@ -56,12 +56,27 @@ def test_a_version_one_file_is_upgraded_and_keeps_its_order(settings: PlatformSe
     Platform.open(settings).db.close()
     order = _as_version_one(settings.database)
     assert order == sorted(order, reverse=True)
+    conn = sqlite3.connect(settings.database)
+    # Version 4 put AME holders on Vitale cards: this one is moved to an admission.
+    conn.execute("DROP TABLE ame_admissions")
+    conn.execute(
+        "INSERT INTO card_beneficiaries SELECT '9999999999', 1, ins, '01', 70, 'AME', 1"
+        " FROM patients WHERE family = 'OUEDRAOGO' ORDER BY rowid LIMIT 1"
+    )
+    conn.commit()
+    conn.close()
     platform = Platform.open(settings)
     try:
         versions = {
             r["name"]: r["version"] for r in platform.db.all("SELECT * FROM schema_versions")
         }
-        assert (versions["platform"], versions["fse"], versions["eprescription"]) == (4, 2, 2)
+        assert (versions["platform"], versions["fse"], versions["eprescription"]) == (5, 2, 2)
+        admission = platform.db.one("SELECT * FROM ame_admissions")
+        assert admission["number"] == "AME999999999901"
+        assert (
+            platform.db.value("SELECT count(*) FROM card_beneficiaries WHERE exemption = 'AME'")
+            == 0
+        )
         columns = platform.db.all("SELECT name FROM pragma_table_info('fse_sheets')")
         assert "franchise" in {row["name"] for row in columns}
         columns = platform.db.all("SELECT name FROM pragma_table_info('patients')")

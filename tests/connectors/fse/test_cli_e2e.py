@@ -114,14 +114,28 @@ def test_the_doctor_queues_sends_and_follows_a_sheet(
 
 
 def test_the_nurse_bills_paramedical_acts_and_a_rejection_is_shown(
-    cli: dict[str, Launcher], patients: dict[str, dict]
+    cli: dict[str, Launcher], patients: dict[str, dict], served: ServedPlatform
 ) -> None:
     nurse, ame = cli["infirmier"], patients["ouedraogo"]["ins"]
-    sheet = data(nurse.run("fse", "new", ame, "--act", "AMI1", "--act", "IFD", "--json"))
+    with sqlite3.connect(served.home / "data" / "platform.sqlite3") as conn:
+        (admission,) = conn.execute(
+            "SELECT number FROM ame_admissions WHERE ins = ?", (ame,)
+        ).fetchone()
+    # No Vitale card for an AME holder: the card read fails, the admission is typed.
+    refused(nurse.run("fse", "new", ame, "--act", "AMI1"), 5, "mode dégradé")
+    without_card = ("--degraded", "--birthdate", "1990-05-30", "--ame", admission)
+    refused(nurse.run("fse", "new", ame, "--act", "AMI1", "--ame", admission), 2, "--degraded")
+    made = nurse.run("fse", "new", ame, "--act", "AMI1", "--act", "IFD", *without_card)
+    assert f"attestation d'admission {admission}" in ok(made).stdout
+    sheet = data(nurse.run("fse", "show", made.stdout.split()[0], "--json"))
     assert (sheet["rights"]["exemption"], sheet["tiers_payant"]) == ("AME", True)
     assert (sheet["amounts"]["amo"], sheet["amounts"]["due_now"]) == ("5.90", "0.00")
-    refused(nurse.run("fse", "new", ame, "--act", "AMI1", "--no-tiers-payant"), 2, "obligatoire")
-    wrong = data(nurse.run("fse", "new", ame, "--act", "G", "--json"))["number"]
+    refused(
+        nurse.run("fse", "new", ame, "--act", "AMI1", *without_card, "--no-tiers-payant"),
+        2,
+        "obligatoire",
+    )
+    wrong = data(nurse.run("fse", "new", ame, "--act", "G", *without_card, "--json"))["number"]
     sent = ok(nurse.run("fse", "send"))
     assert "ARL positif" in sent.stdout
     assert f"{wrong}  rejetée (R06 : acte non facturable par votre profession)" in sent.stdout

@@ -12,7 +12,7 @@ from decimal import Decimal
 import httpx
 import pytest
 from textual.pilot import Pilot
-from textual.widgets import Checkbox, DataTable, Select, Static, TabbedContent
+from textual.widgets import Checkbox, DataTable, Input, Select, Static, TabbedContent
 
 from bsp_tui.app.app import BspApp
 from bsp_tui.domain.patients import PatientContext
@@ -195,6 +195,25 @@ async def test_without_rights_the_sheet_is_made_in_degraded_mode_offline() -> No
         (entry,) = view.outbox.entries()
         assert entry.sheet.degraded and entry.sheet.rights.source == "saisie"
         assert entry.sheet.ald == (False, True)
+
+
+async def test_an_ame_holder_without_a_card_needs_the_admission_number() -> None:
+    app = HostApp(FseView, fake_context("fse", down, PATIENT))
+    async with app.run_test(size=SIZE) as pilot:
+        view = app.query_one(FseView)
+        await wait_for(pilot, lambda: RIGHTS_UNREAD in shown(view, "#fse-rights"))
+        view.query_one("#fse-exemption", Select).value = "AME"
+        view.query_one("#fse-tiers-payant", Checkbox).value = True  # compulsory for AME
+        await add(pilot, view, "G")
+        await pilot.press("m")
+        await wait_for(pilot, lambda: "attestation d'admission" in shown(view, "#fse-status"))
+        assert view.outbox.entries() == []
+        view.query_one("#fse-ame", Input).value = "ame100000000001"
+        await pilot.press("m")
+        await wait_for(pilot, lambda: "mise en boîte d'envoi" in shown(view, "#fse-status"))
+        (entry,) = view.outbox.entries()
+        assert entry.sheet.ame_number == "AME100000000001"
+        assert entry.sheet.rights.exemption == "AME" and entry.sheet.degraded
 
 
 async def test_the_outbox_sends_and_shows_the_arl_and_states() -> None:

@@ -9,7 +9,7 @@ from decimal import Decimal
 
 import pytest
 
-from bsp_tui.domain.patients import ins_key
+from bsp_tui.domain.patients import ins_key, is_nia
 from connectors.fse.client import FseError
 from connectors.fse.models import Prescription, Used, build_sheet, new_number
 from connectors.fse.seed import CLOSED_SCENARIO_ON
@@ -26,10 +26,36 @@ async def test_rights_come_from_the_card(fse: Harness) -> None:
     assert (read.family, read.birthdate, read.source) == ("DUPONT", "1962-03-14", "carte")
     assert read.serial and read.rank == 1 and read.rate == 70
     assert read.pf_used == Decimal("0.00") and read.closed_on == ""
-    ame = fse.beneficiary("c.exemption = 'AME' AND c.rank = 1")
-    assert (await (await fse.client("infirmier")).rights(ame, TODAY)).exemption == "AME"
     closed = await (await fse.client("generaliste")).rights(LEFEVRE, TODAY)
     assert closed.closed_on == CLOSED_SCENARIO_ON and not closed.open_on(TODAY)
+
+
+async def test_an_ame_holder_has_no_card_and_the_sheet_carries_the_admission(
+    fse: Harness,
+) -> None:
+    row = fse.db.one(
+        "SELECT a.number, a.ins, p.birthdate FROM ame_admissions a"
+        " JOIN patients p ON p.ins = a.ins WHERE p.family = 'OUEDRAOGO'"
+    )
+    number, ame, born = row["number"], row["ins"], row["birthdate"]
+    missing = await fse.post("infirmier", "/rights", {"ins": ame})
+    assert (missing.status_code, refusal(missing)) == (404, "no_rights")
+    typed = rights(born, ins=ame, exemption="AME")
+    sheet = build_sheet(typed, ["AMI1", "IFD"], TODAY, True, True)
+    assert (sheet.amounts.amo, sheet.amounts.due_now) == (Decimal("5.90"), Decimal("0.00"))
+    for wrong in ("", "AME0000000000001"):
+        content = replace(sheet, number=new_number(TODAY), ame_number=wrong).content()
+        code, reason = await rejection(fse, "infirmier", content)
+        assert (code, reason) == ("R08", "AME sans le numéro de l'admission du patient")
+    admitted = replace(sheet, ame_number=number)
+    (result,) = (
+        await (await fse.client("infirmier")).send_batch("LOT-A", [admitted.content()])
+    ).sheets
+    assert result.accepted and fse.billed(admitted.number) == 1
+    # AME has nothing to do with a NIA: a holder without one, and NIA holders on cards.
+    others = fse.db.all("SELECT ins FROM ame_admissions")
+    assert any(not is_nia(r["ins"]) for r in others)
+    assert fse.db.value("SELECT count(*) FROM card_beneficiaries WHERE exemption = 'AME'") == 0
 
 
 async def test_rights_refusals(fse: Harness) -> None:

@@ -17,7 +17,7 @@ from bsp_tui.sso.profile import EMBEDDED_BASE_URL
 from tests.conftest import Emulation
 from tests.e2e.conftest import personas, served  # noqa: F401 - fixtures for test_cli_e2e
 
-PEOPLE, CARDS, _ = generate()
+PEOPLE, CARDS, _, _ = generate()
 BY_INS = {person.ins: person for person in PEOPLE}
 
 
