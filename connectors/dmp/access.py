@@ -1,8 +1,10 @@
 """Who may use a DMP, how, and the trace every access leaves (the patient's history).
 
 The rules are in `rule_problem` and docs/emulation.md: the profession's document types,
-the access mode (break-glass, centre 15), the patient's blocks and a closed DMP. Every
-refusal reaching an existing DMP is traced, like every access.
+the access mode (break-glass, centre 15), the patient's blocks, their opposition to
+break-glass access and a closed DMP. Every refusal reaching an existing DMP is traced,
+like every access; a break-glass access is notified to the patient and their médecin
+traitant (in the history).
 """
 
 from __future__ import annotations
@@ -139,6 +141,39 @@ def trace(
     )
 
 
+NOTIFY_PATIENT, NOTIFY_TREATING = "notify_patient", "notify_treating"
+NOTIFY_EVERY = 3600.0  # one notification per professional, patient and hour (ours)
+
+
+def treating_doctor(context: ServiceContext, ins: str) -> str:
+    """The national id of the patient's médecin traitant, or ""."""
+    row = context.db.one(
+        "SELECT national_id FROM dmp_treating_doctors WHERE ins = :ins", {"ins": ins}
+    )
+    return str(row["national_id"]) if row else ""
+
+
+def notify_break_glass(context: ServiceContext, ins: str, who: Caller) -> None:
+    """After a break-glass access: the patient and their médecin traitant are told, once
+    an hour per professional; each notification is a line of the history."""
+    recent = context.db.one(
+        "SELECT 1 FROM dmp_access_log WHERE ins = :ins AND national_id = :me"
+        " AND action = :action AND at > :since",
+        {
+            "ins": ins,
+            "me": who.national_id,
+            "action": NOTIFY_PATIENT,
+            "since": context.now - NOTIFY_EVERY,
+        },
+    )
+    if recent:
+        return
+    trace(context, ins, who, NOTIFY_PATIENT)
+    treating = treating_doctor(context, ins)
+    if treating and treating != who.national_id:
+        trace(context, ins, who, NOTIFY_TREATING, treating)
+
+
 def refuse(
     context: ServiceContext,
     ins: str,
@@ -210,6 +245,16 @@ def rule_problem(
             "The patient has blocked you: you have no access to their DMP, even in an emergency.",
             "blocked",
         )
+    if who.mode == BRIS_DE_GLACE and context.db.one(
+        "SELECT 1 FROM dmp_emergency_oppositions WHERE ins = :ins", {"ins": ins}
+    ):
+        return problem(
+            403,
+            "forbidden",
+            "Le patient s'est opposé à l'accès en urgence (bris de glace) à son DMP.",
+            "The patient has opposed emergency (break-glass) access to their DMP.",
+            "emergency_opposed",
+        )
     if dmp_status != "open":
         return problem(
             403,
@@ -242,6 +287,8 @@ def authorize(
     error = rule_problem(context, ins, dmp["status"], who)
     if error is not None:
         raise refuse(context, ins, who, verb, error, target)
+    if who.mode == BRIS_DE_GLACE:
+        notify_break_glass(context, ins, who)
     return dmp
 
 

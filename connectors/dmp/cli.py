@@ -37,12 +37,15 @@ ACTIONS = {
     "read": "lecture du document",
     "add": "ajout du document",
     "history": "consultation de l'historique",
+    "notify_patient": "bris de glace notifié au patient",
+    "notify_treating": "bris de glace notifié au médecin traitant",
 }
 REFUSALS = {
     "profession": "profession sans accès",
     "mode_profession": "mode non autorisé",
     "reason_required": "motif manquant",
     "blocked": "professionnel bloqué",
+    "emergency_opposed": "bris de glace refusé par le patient",
     "closed": "DMP fermé",
     "document_type": "type de document non autorisé",
     "masked": "document masqué",

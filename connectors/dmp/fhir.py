@@ -10,7 +10,7 @@ from fastapi.responses import JSONResponse
 
 from bsp_tui.domain.fhir import FHIR_JSON
 from bsp_tui.platform.api import url_of
-from connectors.dmp.access import parse_action
+from connectors.dmp.access import NOTIFY_TREATING, parse_action
 from connectors.dmp.models import (
     AUTHOR_ID_SYSTEM,
     CONFIDENTIALITY_SYSTEM,
@@ -140,7 +140,10 @@ _FHIR_ACTIONS = {
 def audit_event(request: Request, row: Any, oid: str) -> dict:
     verb, target, refusal = parse_action(row["action"])
     entities: list[dict] = [{"what": {"identifier": ins_identifier(row["ins"], oid)}}]
-    if target:
+    if verb == NOTIFY_TREATING:  # the médecin traitant told, by their national id
+        who = {"identifier": {"system": AUTHOR_ID_SYSTEM, "value": target}}
+        entities.append({"what": who, "name": "médecin traitant"})
+    elif target:
         entities.append({"what": {"reference": f"DocumentReference/{target}"}, "name": target})
     purpose: dict[str, Any] = {"coding": [{"system": MODE_SYSTEM, "code": row["mode"]}]}
     if row["reason"]:

@@ -16,7 +16,7 @@ from typing import Any
 from sqlalchemy import Column, Double, Index, Integer, LargeBinary, MetaData, Table, Text
 
 from bsp_tui.domain.patients import Identity
-from bsp_tui.platform.api import Schema, Seeding
+from bsp_tui.platform.api import Schema, Seeding, Tx
 from connectors.dmp.models import DOCUMENT_TYPES
 
 TABLES = MetaData()
@@ -47,6 +47,15 @@ Table(
     Column("status", Text, nullable=False),
     Index("documents_by_patient", "ins", "created"),
 )
+# The patient's médecin traitant (one per DMP at most), and the patients who oppose
+# emergency (break-glass) access to their whole DMP: the patients' own choices.
+Table(
+    "dmp_treating_doctors",
+    TABLES,
+    Column("ins", Text, primary_key=True),
+    Column("national_id", Text, nullable=False),
+)
+Table("dmp_emergency_oppositions", TABLES, Column("ins", Text, primary_key=True))
 Table(
     "dmp_access_log",
     TABLES,
@@ -59,7 +68,15 @@ Table(
     ),
     sqlite_autoincrement=True,  # ids never reused: the history reads in their order
 )
-SCHEMA = Schema("dmp", 1, TABLES)
+
+
+def _nothing_to_change(_: Tx) -> None:
+    # Version 2 only adds the patients' choices' tables, which opening the schema makes;
+    # `seed` fills the scenario's.
+    return
+
+
+SCHEMA = Schema("dmp", 2, TABLES, {1: _nothing_to_change})
 
 INSERT_DOCUMENT = (
     "INSERT INTO dmp_documents (id, ins, loinc, title, author_id, author_name, created,"
@@ -76,6 +93,11 @@ AUTHORS = (
     ("810000077773", "Centre d'imagerie Saint-Louis"),
 )
 URGENTISTE = "810000045608"
+# DUPONT Marie Louise's médecin traitant is Dr Karim Benali (who also works in the
+# emergency department): the généraliste, who is not, sees her masked document only
+# in an emergency mode.
+TREATED_BY_URGENTISTE = 0
+OPPOSES_EMERGENCY = 8  # LEFÈVRE Hélène opposes break-glass access to her DMP
 SCENARIO = 9  # the scenario patients come first; their DMPs are fixed, not drawn
 
 
@@ -84,6 +106,7 @@ def seed(seeding: Seeding) -> None:
     db = seeding.db
     db.ensure(SCHEMA)
     if db.one("SELECT 1 FROM dmps LIMIT 1"):
+        _scenario_choices(seeding)  # a DMP seeded before version 2 gets them too
         return
     dmps, blocks, documents = _rows(tuple(seeding.people), seeding.population.random_state)
     with db.write() as conn:
@@ -96,6 +119,25 @@ def seed(seeding: Seeding) -> None:
                 "INSERT INTO dmp_blocks (ins, national_id) VALUES (:ins, :national_id)", blocks
             )
         conn.execute(INSERT_DOCUMENT, documents)
+    _scenario_choices(seeding)
+
+
+def _scenario_choices(seeding: Seeding) -> None:
+    """The scenario patients' choices (fixed, not drawn): once, whoever comes first."""
+    db = seeding.db
+    if db.one("SELECT 1 FROM dmp_treating_doctors LIMIT 1"):
+        return
+    first = db.all("SELECT ins FROM patients ORDER BY seq LIMIT :n", {"n": SCENARIO})
+    with db.write() as conn:
+        conn.execute(
+            "INSERT INTO dmp_treating_doctors (ins, national_id) VALUES (:ins, :national_id)"
+            " ON CONFLICT DO NOTHING",
+            {"ins": first[TREATED_BY_URGENTISTE]["ins"], "national_id": URGENTISTE},
+        )
+        conn.execute(
+            "INSERT INTO dmp_emergency_oppositions (ins) VALUES (:ins) ON CONFLICT DO NOTHING",
+            {"ins": first[OPPOSES_EMERGENCY]["ins"]},
+        )
 
 
 def _day(draw: random.Random, start: int, end: int) -> date:

@@ -47,6 +47,7 @@ from connectors.dmp.access import (
     problem,
     refuse,
     trace,
+    treating_doctor,
     type_problem,
     with_reason,
 )
@@ -85,9 +86,10 @@ _DOC_COLUMNS = (
 )
 
 
-def _visible(row: Any, who: Caller) -> bool:
-    """Masked documents: only in an emergency mode, or to their author."""
-    return not row["masked"] or who.emergency or row["author_id"] == who.national_id
+def _visible(row: Any, who: Caller, treating: str) -> bool:
+    """Masked documents: only in an emergency mode, to their author, or to the patient's
+    médecin traitant (`treating`, a national id)."""
+    return not row["masked"] or who.emergency or who.national_id in (row["author_id"], treating)
 
 
 def _document_row(db: Database, document_id: str) -> Any:
@@ -117,7 +119,7 @@ def _readable(
     dmp = authorize(context, row["ins"], who, verb, document_id)
     if row["loinc"] not in who.types:
         raise refuse(context, row["ins"], who, verb, type_problem(who, row["loinc"]), row["id"])
-    if not _visible(row, who):
+    if not _visible(row, who, treating_doctor(context, row["ins"])):
         raise refuse(
             context, row["ins"], who, verb, with_reason(_no_document(), "masked"), row["id"]
         )
@@ -249,10 +251,11 @@ def document_search(
     # Masked documents (see `_visible`) are left out by the query, for pages to count right.
     matches = (
         f"FROM dmp_documents WHERE ins = :ins AND status = :status AND loinc IN ({marks})"
-        f"{since} AND (masked = 0 OR :emergency = 1 OR author_id = :me)"
+        f"{since} AND (masked = 0 OR :emergency = 1 OR author_id = :me OR :treating = 1)"
     )
     values = {"ins": ins, "status": status, **types, **date_params}
     values |= {"emergency": int(who.emergency), "me": who.national_id}
+    values["treating"] = int(treating_doctor(context, ins) == who.national_id)
     total = db.value(f"SELECT count(*) {matches}", values)
     rows = db.all(
         f"SELECT {_DOC_COLUMNS} {matches} ORDER BY created DESC, id LIMIT :size OFFSET :start",

@@ -9,7 +9,8 @@ from bsp_tui.platform.core import Platform
 from bsp_tui.platform.population import ensure_population
 from bsp_tui.platform.settings import PlatformSettings
 
-# The patients carry no national status since schema 4 (the same people otherwise).
+# The patients carry no national status since schema 4 (the same people otherwise); the
+# DMP's version 2 adds the scenario's médecin traitant and opposition to break-glass.
 # Each table's rows in a stable order (never the rowid: only the data counts).
 TABLES = {
     "patients": "SELECT ins, oid, family, given, sex, birthdate, birthplace FROM patients"
@@ -19,6 +20,8 @@ TABLES = {
     "dmps": "SELECT * FROM dmps ORDER BY ins",
     "dmp_blocks": "SELECT * FROM dmp_blocks ORDER BY ins, national_id",
     "dmp_documents": "SELECT * FROM dmp_documents ORDER BY id",
+    "dmp_treating_doctors": "SELECT * FROM dmp_treating_doctors ORDER BY ins",
+    "dmp_emergency_oppositions": "SELECT * FROM dmp_emergency_oppositions ORDER BY ins",
 }
 COUNTS = {
     "patients": 520,
@@ -27,10 +30,13 @@ COUNTS = {
     "dmps": 466,
     "dmp_blocks": 9,
     "dmp_documents": 3787,
+    "dmp_treating_doctors": 1,
+    "dmp_emergency_oppositions": 1,
 }
 # Recomputed when the AME holders lost their Vitale cards for an admission document
-# (chosen by position, not by NIA): the same people and DMPs, fewer cards.
-DIGEST = "a2dedff7fad763b6a0e5f253e1992948efc64b50a43e6645da8313b5d6353a6e"
+# (chosen by position, not by NIA): the same people and DMPs, fewer cards; and when DMPs gained their médecin traitant
+# and opposition to break-glass access.
+DIGEST = "493f6c00c175bead3d8c486b87df0da8d1d255b8f0960da81a2ff3c8517c6ac8"
 
 
 def test_the_seeded_population_is_the_same_data(settings: PlatformSettings) -> None:

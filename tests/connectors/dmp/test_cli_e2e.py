@@ -186,6 +186,8 @@ def test_break_glass_shows_the_masked_document_and_the_history_shows_the_reason(
         ("read", "bris_de_glace", "success"),
         ("metadata", "bris_de_glace", "success"),
         ("list", "bris_de_glace", "success"),
+        ("notify_treating", "bris_de_glace", "success"),
+        ("notify_patient", "bris_de_glace", "success"),
     ]
     assert {e["name"] for e in mine} == {"Amandine N'Diaye"}
     hidden = [e for e in events if e["refusal"] == "masked"]
@@ -193,6 +195,7 @@ def test_break_glass_shows_the_masked_document_and_the_history_shows_the_reason(
     plain = ok(cli["generaliste"].run("dmp", "history", ins)).stdout
     assert f"bris de glace  liste des documents — accordé — motif : {reason}" in plain
     assert "REFUSÉ (document masqué)" in plain
+    assert "bris de glace notifié au médecin traitant — accordé" in plain
 
 
 def test_break_glass_and_centre_15_are_refused_to_the_others(

@@ -131,7 +131,14 @@ async def test_break_glass_shows_the_masked_document_and_leaves_its_reason(
     async with await dmp.http("generaliste") as http:
         history = await DmpClient(http).history(ins)
     glass_entries = [e for e in history if e.mode == "bris_de_glace"]
-    assert {e.action for e in glass_entries} == {"list", "metadata", "read"}
+    # The break-glass is notified to the patient and to her médecin traitant too.
+    assert {e.action for e in glass_entries} == {
+        "list",
+        "metadata",
+        "read",
+        "notify_patient",
+        "notify_treating",
+    }
     assert {e.reason for e in glass_entries} == {"Malaise au domicile"}
     assert {e.national_id for e in glass_entries} == {dmp.national_id("infirmier")}
     refused = [e for e in history if e.refused]

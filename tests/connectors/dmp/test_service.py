@@ -461,9 +461,16 @@ async def test_the_history_shows_the_break_glass_with_its_reason(dmp: Harness) -
     events = entries(
         await dmp.get("generaliste", "/AuditEvent", **{"patient.identifier": pid(ins)})
     )
-    # Most recent first: the doctor's own consultation of the history, then the others.
-    assert [e["subtype"][0]["code"] for e in events] == ["history", "list", "list"]
-    mine, pharmacist, nurse = events
+    # Most recent first: the doctor's own consultation of the history, then the others,
+    # the nurse's break-glass notified to the patient and her médecin traitant.
+    assert [e["subtype"][0]["code"] for e in events] == [
+        "history",
+        "list",
+        "list",
+        "notify_treating",
+        "notify_patient",
+    ]
+    mine, pharmacist, nurse = events[:3]
     assert mine["agent"][0]["who"]["identifier"]["value"] == dmp.national_id("generaliste")
     assert nurse["agent"][0]["who"]["identifier"] == {
         "system": "urn:oid:1.2.250.1.71.4.2.1",
@@ -763,3 +770,67 @@ async def test_a_document_s_content_is_a_download_that_cannot_run_on_the_platfor
     assert content.headers["content-disposition"].startswith("attachment")
     assert content.headers["x-content-type-options"] == "nosniff"
     assert "sandbox" in content.headers["content-security-policy"]
+
+
+# -- the patient's médecin traitant and choices ---------------------------------------------
+
+
+async def test_the_treating_doctor_sees_masked_documents(dmp: Harness) -> None:
+    ins = dmp.patient(0)  # DUPONT: her médecin traitant is Dr Benali, the urgentiste
+    label = [{"coding": [{"system": "urn:oid:1.2.250.1.213.1.1.4.13", "code": "MASQUE_PS"}]}]
+    added = await dmp.post("generaliste", report(ins, securityLabel=label))
+    assert added.status_code == 201, added.text
+    masked = added.json()["id"]
+    query = {"patient.identifier": pid(ins)}
+    treating = [
+        d["id"] for d in entries(await dmp.get("urgentiste", "/DocumentReference", **query))
+    ]
+    nurse = [d["id"] for d in entries(await dmp.get("infirmier", "/DocumentReference", **query))]
+    assert masked in treating and masked not in nurse
+    assert (await dmp.get("urgentiste", f"/Binary/{masked}", accept="*/*")).status_code == 200
+    assert (await dmp.get("infirmier", f"/Binary/{masked}", accept="*/*")).status_code == 404
+    # Another patient's masked document stays hidden from him.
+    other = dmp.patient(3)
+    hidden = (await dmp.post("generaliste", report(other, securityLabel=label))).json()["id"]
+    assert (await dmp.get("urgentiste", f"/Binary/{hidden}", accept="*/*")).status_code == 404
+
+
+async def test_a_patient_who_opposes_break_glass_is_refused_even_to_a_doctor(dmp: Harness) -> None:
+    ins = dmp.patient(8)  # LEFÈVRE Hélène opposes emergency access
+    glass = {"patient.identifier": pid(ins), "mode": "bris_de_glace", "reason": "Coma"}
+    answer = await dmp.get("urgentiste", "/DocumentReference", **glass)
+    assert answer.status_code == 403
+    assert refusal(answer) == "emergency_opposed"
+    assert "s'est opposé à l'accès en urgence" in outcome(answer)["diagnostics"]
+    assert refusal_of_last(dmp, ins) == "refused:emergency_opposed:list"
+    normal = await dmp.get("urgentiste", "/DocumentReference", **{"patient.identifier": pid(ins)})
+    assert normal.status_code == 200
+    # Another patient's DMP opens in break-glass mode.
+    other = {**glass, "patient.identifier": pid(dmp.patient(0))}
+    assert (await dmp.get("urgentiste", "/DocumentReference", **other)).status_code == 200
+
+
+async def test_a_break_glass_access_is_notified_to_the_patient_and_the_treating_doctor(
+    dmp: Harness,
+) -> None:
+    ins = dmp.patient(0)
+    glass = {"patient.identifier": pid(ins), "mode": "bris_de_glace", "reason": "Inconsciente"}
+    assert (await dmp.get("generaliste", "/DocumentReference", **glass)).status_code == 200
+    actions = [r["action"] for r in history_rows(dmp, ins)]
+    treating = dmp.national_id("urgentiste")
+    assert actions[-3:] == ["notify_patient", f"notify_treating:{treating}", "list"]
+    # Within the hour, the same professional's next accesses notify nobody again.
+    assert (await dmp.get("generaliste", "/DocumentReference", **glass)).status_code == 200
+    assert [r["action"] for r in history_rows(dmp, ins)][-1:] == ["list"]
+    assert len(history_rows(dmp, ins)) == len(actions) + 1
+    events = entries(await dmp.get("urgentiste", "/AuditEvent", **{"patient.identifier": pid(ins)}))
+    told = next(e for e in events if e["subtype"][0]["code"] == "notify_treating")
+    assert told["purposeOfEvent"][0]["text"] == "Inconsciente"
+    assert told["entity"][1]["what"]["identifier"]["value"] == treating
+    assert told["agent"][0]["who"]["identifier"]["value"] == dmp.national_id("generaliste")
+    assert any(e["subtype"][0]["code"] == "notify_patient" for e in events)
+    # A patient without a médecin traitant is notified alone.
+    other = dmp.patient(3)
+    alone = {**glass, "patient.identifier": pid(other)}
+    assert (await dmp.get("generaliste", "/DocumentReference", **alone)).status_code == 200
+    assert [r["action"] for r in history_rows(dmp, other)][-2:] == ["notify_patient", "list"]
