@@ -451,16 +451,27 @@ def clients_group() -> None:
 @click.option(
     "--redirect-uri", "redirect_uris", multiple=True, help="URI de redirection autorisée."
 )
+@click.option(
+    "--backchannel-logout-uri",
+    help="Où PSC annonce la fin d'une session du client (OpenID Connect Back-Channel Logout).",
+)
 @json_option
-def clients_add(name: str, redirect_uris: tuple[str, ...], as_json: bool) -> None:
+def clients_add(
+    name: str, redirect_uris: tuple[str, ...], backchannel_logout_uri: str | None, as_json: bool
+) -> None:
     """Enregistrer un autre client ; écrit son identifiant et son secret (affiché une fois)."""
     try:
-        secret = _open().clients.add(name, list(redirect_uris))
+        secret = _open().clients.add(name, list(redirect_uris), backchannel_logout_uri)
     except ValueError as error:
         fail(CommandError(str(error), ExitCode.USAGE, "bad_client"), as_json)
     if as_json:
         print_json(
-            {"client_id": name, "client_secret": secret, "redirect_uris": list(redirect_uris)}
+            {
+                "client_id": name,
+                "client_secret": secret,
+                "redirect_uris": list(redirect_uris),
+                "backchannel_logout_uri": backchannel_logout_uri,
+            }
         )
         return
     echo(f"client_id     : {name}")

@@ -7,6 +7,7 @@ from functools import cache
 
 from bsp_tui.platform.db import Database
 from bsp_tui.platform.population import ensure_population
+from bsp_tui.platform.psc.backchannel import BackChannel
 from bsp_tui.platform.psc.clients import Clients, seed_clients
 from bsp_tui.platform.psc.ecps import Ecps, seed_personas
 from bsp_tui.platform.psc.flows import Flows
@@ -46,6 +47,11 @@ class Platform:
     clients: Clients
     flows: Flows
     audiences: tuple[str, ...]
+
+    @property
+    def backchannel(self) -> BackChannel:
+        """The back-channel logout to the clients that registered for it."""
+        return BackChannel(self.tokens, self.clients)
 
     @classmethod
     def open(cls, settings: PlatformSettings, db: Database | None = None) -> Platform:

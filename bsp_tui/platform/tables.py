@@ -29,6 +29,8 @@ Table(
     _text("secret_hash", nullable=True),
     _text("redirect_uris"),
     Column("created", Double, nullable=False),
+    # OpenID Connect Back-Channel Logout 1.0: where the client hears of a session's end.
+    _text("backchannel_logout_uri", nullable=True),
 )
 Table(
     "personas",
@@ -230,9 +232,20 @@ def _ame_without_card(tx: Tx) -> None:
     tx.execute("DELETE FROM card_beneficiaries WHERE exemption = 'AME'")
 
 
+def _backchannel_logout(tx: Tx) -> None:
+    # Version 6: a client may register a back-channel logout URI.
+    tx.execute("ALTER TABLE clients ADD COLUMN backchannel_logout_uri TEXT")
+
+
 PLATFORM = Schema(
     "platform",
-    5,
+    6,
     TABLES,
-    {1: _seeding_order, 2: _nothing_to_change, 3: _no_national_status, 4: _ame_without_card},
+    {
+        1: _seeding_order,
+        2: _nothing_to_change,
+        3: _no_national_status,
+        4: _ame_without_card,
+        5: _backchannel_logout,
+    },
 )

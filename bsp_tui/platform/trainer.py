@@ -71,17 +71,21 @@ class NewClient(BaseModel):
 
     client_id: str = Field(max_length=40)
     redirect_uris: list[str] = Field(default_factory=list, max_length=10)
+    backchannel_logout_uri: str | None = Field(default=None, max_length=2000)
 
 
 @router.post("/clients", status_code=201)
 def add_client(request: Request, body: NewClient) -> dict:
     """Register a confidential client; its secret is shown in this answer only."""
     try:
-        secret = platform_of(request).clients.add(body.client_id, body.redirect_uris)
+        secret = platform_of(request).clients.add(
+            body.client_id, body.redirect_uris, body.backchannel_logout_uri
+        )
     except ValueError as error:
         raise invalid(str(error)) from None
     return {
         "client_id": body.client_id,
         "client_secret": secret,
         "redirect_uris": body.redirect_uris,
+        "backchannel_logout_uri": body.backchannel_logout_uri,
     }

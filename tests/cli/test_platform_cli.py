@@ -105,12 +105,18 @@ def test_clients_add_json_gives_a_working_secret(bsp: Bsp, platform: Platform) -
         "cabinet-dupont",
         "--redirect-uri",
         "https://cabinet.example/retour",
+        "--backchannel-logout-uri",
+        "https://cabinet.example/deconnexion",
         "--json",
     )
     assert result.returncode == 0, result.stderr
     body = json.loads(result.stdout)
     assert body["client_id"] == "cabinet-dupont"
     assert body["redirect_uris"] == ["https://cabinet.example/retour"]
+    assert body["backchannel_logout_uri"] == "https://cabinet.example/deconnexion"
+    stored = platform.clients.get("cabinet-dupont")
+    assert stored is not None
+    assert stored["backchannel_logout_uri"] == "https://cabinet.example/deconnexion"
     secret = body["client_secret"]
     assert len(secret) >= 32
     client = platform.clients.authenticate({}, "cabinet-dupont", secret)
@@ -155,6 +161,7 @@ def test_the_launcher_itself_cannot_be_added_again(bsp: Bsp) -> None:
         (["x"], "Le nom du client"),
         (["cabinet", "--redirect-uri", "ftp://cabinet.example/"], "URI de redirection invalide"),
         (["cabinet", "--redirect-uri", "https://cabinet.example/#x"], "URI de redirection"),
+        (["cabinet", "--backchannel-logout-uri", "cabinet/logout"], "URI de déconnexion"),
     ],
 )
 def test_clients_add_bad_input(bsp: Bsp, platform: Platform, args: list[str], message: str) -> None:

@@ -28,8 +28,8 @@ RX_VERSION_ONE = (
 
 def _as_version_one(path) -> list[str]:
     """Turn a platform file back into what version 1 made: no version table, no `seq`
-    columns, no franchise on the care sheets, a national status on the patients, patients
-    listed by rowid. Returns the
+    columns, no franchise on the care sheets, a national status on the patients, no
+    back-channel logout URI on the clients, patients listed by rowid. Returns the
     personas in rowid order."""
     conn = sqlite3.connect(path)
     try:
@@ -40,6 +40,7 @@ def _as_version_one(path) -> list[str]:
         for statement in RX_VERSION_ONE:
             conn.execute(statement)
         conn.execute("ALTER TABLE patients ADD COLUMN status TEXT NOT NULL DEFAULT 'QUAL'")
+        conn.execute("ALTER TABLE clients DROP COLUMN backchannel_logout_uri")
         # A shuffled insertion order, so that the upgrade must read rowids, not names.
         conn.execute("CREATE TABLE personas_old AS SELECT * FROM personas ORDER BY name DESC")
         conn.execute("DELETE FROM personas")
@@ -70,13 +71,15 @@ def test_a_version_one_file_is_upgraded_and_keeps_its_order(settings: PlatformSe
         versions = {
             r["name"]: r["version"] for r in platform.db.all("SELECT * FROM schema_versions")
         }
-        assert (versions["platform"], versions["fse"], versions["eprescription"]) == (5, 2, 2)
+        assert (versions["platform"], versions["fse"], versions["eprescription"]) == (6, 2, 2)
         admission = platform.db.one("SELECT * FROM ame_admissions")
         assert admission["number"] == "AME999999999901"
         assert (
             platform.db.value("SELECT count(*) FROM card_beneficiaries WHERE exemption = 'AME'")
             == 0
         )
+        columns = platform.db.all("SELECT name FROM pragma_table_info('clients')")
+        assert "backchannel_logout_uri" in {row["name"] for row in columns}
         columns = platform.db.all("SELECT name FROM pragma_table_info('fse_sheets')")
         assert "franchise" in {row["name"] for row in columns}
         columns = platform.db.all("SELECT name FROM pragma_table_info('patients')")

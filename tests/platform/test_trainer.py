@@ -54,11 +54,16 @@ async def test_with_the_trainer_token_every_power_works(emu: Emulation) -> None:
     listed = (await emu.http.get("/demo/personas", headers=trainer)).json()
     assert {p["name"]: p["pin"] for p in listed}["generaliste"] == emu.persona("generaliste")["pin"]
     assert all(p["activation_code"] for p in listed)
+    logout_uri = "https://outil.example/deconnexion"
     added = await emu.http.post(
-        "/demo/clients", json={"client_id": "outil", "redirect_uris": []}, headers=trainer
+        "/demo/clients",
+        json={"client_id": "outil", "redirect_uris": [], "backchannel_logout_uri": logout_uri},
+        headers=trainer,
     )
     assert added.status_code == 201
     assert added.json()["client_secret"]
+    assert added.json()["backchannel_logout_uri"] == logout_uri
+    assert emu.platform.clients.get("outil")["backchannel_logout_uri"] == logout_uri
     reset = await emu.http.post("/demo/reset", headers=trainer)
     assert reset.status_code == 200
     assert emu.platform.db.all("SELECT * FROM faults") == []

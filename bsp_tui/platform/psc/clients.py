@@ -60,6 +60,18 @@ def redirect_allowed(registered: list[str], candidate: str) -> bool:
     return f"http://{loopback['host']}{loopback['path']}" in registered
 
 
+def _absolute_uri(uri: str) -> bool:
+    """An http(s) URI with a host, written in visible ASCII, without a fragment."""
+    parts = urlsplit(uri)
+    return bool(
+        parts.scheme in ("http", "https")
+        and uri.startswith(f"{parts.scheme}://")
+        and parts.netloc
+        and not parts.fragment
+        and _VISIBLE.fullmatch(uri)
+    )
+
+
 class Clients:
     """The client registry."""
 
@@ -67,32 +79,35 @@ class Clients:
         self._db = db
         self._settings = settings
 
-    def add(self, client_id: str, redirect_uris: list[str]) -> str:
-        """Register a confidential client; returns its secret (shown once, kept as a hash)."""
+    def add(
+        self, client_id: str, redirect_uris: list[str], backchannel_logout_uri: str | None = None
+    ) -> str:
+        """Register a confidential client; returns its secret (shown once, kept as a hash).
+
+        With `backchannel_logout_uri`, the client is told server to server when one of its
+        sessions ends (`psc.backchannel`)."""
         if not _CLIENT_ID.fullmatch(client_id):
             raise ValueError(
                 "Le nom du client : 2 à 40 caractères, minuscules, chiffres et tirets."
             )
         for uri in redirect_uris:
-            parts = urlsplit(uri)
-            if (
-                parts.scheme not in ("http", "https")
-                or not uri.startswith(f"{parts.scheme}://")
-                or not parts.netloc
-                or parts.fragment
-                or not _VISIBLE.fullmatch(uri)
-            ):
+            if not _absolute_uri(uri):
                 raise ValueError(f"URI de redirection invalide : {uri!r}")
+        # Back-Channel Logout §2.2: an absolute URI, which may carry a query, never a fragment.
+        if backchannel_logout_uri is not None and not _absolute_uri(backchannel_logout_uri):
+            raise ValueError(f"URI de déconnexion invalide : {backchannel_logout_uri!r}")
         secret = secrets.token_urlsafe(32)
         with self._db.write() as conn:
             added = conn.execute(
-                "INSERT INTO clients (client_id, name, secret_hash, redirect_uris, created)"
-                " VALUES (:id, :id, :secret, :uris, :now) ON CONFLICT DO NOTHING",
+                "INSERT INTO clients (client_id, name, secret_hash, redirect_uris, created,"
+                " backchannel_logout_uri) VALUES (:id, :id, :secret, :uris, :now, :logout)"
+                " ON CONFLICT DO NOTHING",
                 {
                     "id": client_id,
                     "secret": token_hash(secret),
                     "uris": json.dumps(redirect_uris),
                     "now": self._settings.now(),
+                    "logout": backchannel_logout_uri,
                 },
             )
             if not added:

@@ -83,6 +83,9 @@ def discovery(request: Request) -> dict:
         "code_challenge_methods_supported": ["S256"],
         "backchannel_token_delivery_modes_supported": ["poll"],
         "backchannel_user_code_parameter_supported": False,
+        # OpenID Connect Back-Channel Logout 1.0 §2.1: logout tokens carry the `sid`.
+        "backchannel_logout_supported": True,
+        "backchannel_logout_session_supported": True,
         "scopes_supported": ["openid", "scope_all"],
         "acr_values_supported": [ACR_TWO_FACTORS],
         "subject_types_supported": ["public"],
@@ -298,7 +301,10 @@ def revoke(
     client = platform.clients.authenticate(request.headers, client_id, client_secret)
     if not token:
         raise OAuthError("invalid_request", "Paramètre token manquant.")
-    platform.tokens.revoke(token, issuer_of(request), client["client_id"])
+    issuer = issuer_of(request)
+    ended = platform.tokens.revoke(token, issuer, client["client_id"])
+    if ended is not None:
+        platform.backchannel.notify(ended, issuer)
     return Response(status_code=200, headers={"Cache-Control": "no-store"})
 
 
@@ -318,7 +324,9 @@ def _logout(
         client = platform.clients.get(claims.get("aud"))
         if client is None or redirect not in platform.clients.redirect_uris(client):
             return page("Déconnexion", error_line("Adresse de retour non enregistrée."), 400)
-    platform.tokens.end_session(claims.get("sid", ""), "logout")
+    sid = claims.get("sid", "")
+    if platform.tokens.end_session(sid, "logout"):
+        platform.backchannel.notify(sid, issuer)
     if redirect:
         query = urlencode({"state": state}) if state else ""
         return RedirectResponse(f"{redirect}?{query}" if query else redirect, status_code=302)

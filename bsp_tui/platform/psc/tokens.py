@@ -23,6 +23,8 @@ from bsp_tui.platform.settings import PlatformSettings
 from bsp_tui.platform.signing import ALGORITHM, SigningKeys
 
 ACR_TWO_FACTORS = "eidas1"
+LOGOUT_EVENT = "http://schemas.openid.net/event/backchannel-logout"
+LOGOUT_TOKEN_TTL = 120  # seconds: the token is for delivery now, not for keeping
 SCOPE = "openid scope_all"
 
 
@@ -73,14 +75,38 @@ class Tokens:
             )
         return sid
 
-    def end_session(self, sid: str, reason: str) -> None:
-        """End a session: every token that names it is refused from now on."""
+    def end_session(self, sid: str, reason: str) -> bool:
+        """End a session: every token that names it is refused from now on. True when it
+        was open until now."""
         with self._db.write() as conn:
-            conn.execute(
-                "UPDATE sessions SET ended = :now, end_reason = :reason"
-                " WHERE sid = :sid AND ended IS NULL",
-                {"now": self._settings.now(), "reason": reason, "sid": sid},
+            return (
+                conn.execute(
+                    "UPDATE sessions SET ended = :now, end_reason = :reason"
+                    " WHERE sid = :sid AND ended IS NULL",
+                    {"now": self._settings.now(), "reason": reason, "sid": sid},
+                )
+                == 1
             )
+
+    def logout_token(self, sid: str, issuer: str) -> tuple[str, str]:
+        """(client id, logout token) for a session's client (Back-Channel Logout §2.4):
+        `iss`, `aud`, `iat`, `exp`, `jti`, `sub`, `sid` and the logout event, never a
+        nonce; typed `logout+jwt` so that it cannot pass for an ID token."""
+        session = self._session(sid)
+        now = int(self._settings.now())
+        claims = {
+            "iss": issuer,
+            "sub": subject_of(session["national_id"]),
+            "aud": session["client_id"],
+            "iat": now,
+            "exp": now + LOGOUT_TOKEN_TTL,
+            "jti": str(uuid.uuid4()),
+            "sid": sid,
+            "events": {LOGOUT_EVENT: {}},
+        }
+        key = self._keys.active()
+        header = {"alg": ALGORITHM, "kid": key.kid, "typ": "logout+jwt"}
+        return session["client_id"], jwt.encode(header, claims, key, algorithms=[ALGORITHM])
 
     def _session(self, sid: str) -> RowMapping:
         row = self._db.one("SELECT * FROM sessions WHERE sid = :sid", {"sid": sid})
@@ -332,17 +358,17 @@ class Tokens:
             "exp": int(row["expires"]),
         }
 
-    def revoke(self, token: str, issuer: str, client_id: str) -> None:
+    def revoke(self, token: str, issuer: str, client_id: str) -> str | None:
         """RFC 7009: a refresh token ends its session; an access token is refused.
 
         Only the client a token was issued to may revoke it; an unknown token is
-        silently accepted, as the RFC asks.
+        silently accepted, as the RFC asks. Returns the session this ended, if any.
         """
         if token.count(".") == 2:
             try:
                 claims = self.decode(token, issuer, "Bearer", check_expiry=False)
             except InvalidTokenError:
-                return
+                return None
             _check_owner(claims.get("azp"), client_id)
             with self._db.write() as conn:
                 conn.execute(
@@ -350,15 +376,16 @@ class Tokens:
                     " ON CONFLICT DO NOTHING",
                     {"jti": claims.get("jti", ""), "exp": claims.get("exp", 0)},
                 )
-            return
+            return None
         row = self._db.one(
             "SELECT r.sid, s.client_id FROM refresh_tokens r JOIN sessions s ON s.sid = r.sid "
             "WHERE r.token_hash = :hash",
             {"hash": token_hash(token)},
         )
-        if row is not None:
-            _check_owner(row["client_id"], client_id)
-            self.end_session(row["sid"], "revoked")
+        if row is None:
+            return None
+        _check_owner(row["client_id"], client_id)
+        return row["sid"] if self.end_session(row["sid"], "revoked") else None
 
 
 def _check_owner(owner: str | None, client_id: str) -> None:
