@@ -16,7 +16,7 @@ import pytest
 from joserfc import jwt
 from joserfc.jwk import KeySet
 
-from tests.conftest import ISSUER, OIDC, Emulation
+from tests.conftest import ISSUER, OIDC, TOKEN, Emulation
 from tests.platform.test_busy import DISCOVERY
 from tests.platform.test_code_flow import CABINET, CABINET_REDIRECT, get_code, id_claims, redeem
 from tests.platform.test_tokens import LOGOUT, REVOKE, userinfo
@@ -129,6 +129,34 @@ async def test_a_revoked_refresh_token_sends_it_too(emu: Emulation, receiver: Re
     assert response.status_code == 200
     assert len(receiver.posts) == 1
     _, claims = await logout_claims(emu, receiver.posts[0][1]["logout_token"][0])
+    assert claims["sid"] == (await id_claims(emu, tokens["id_token"]))["sid"]
+
+
+async def test_a_reused_refresh_token_or_a_replayed_code_sends_it_once(
+    emu: Emulation, receiver: Receiver
+) -> None:
+    """The platform ends a session that looks stolen: its client hears of it at once."""
+    secret = emu.platform.clients.add(CABINET, [CABINET_REDIRECT], receiver.url)
+    code, verifier = await get_code(emu, redirect_uri=CABINET_REDIRECT, client_id=CABINET)
+    auth = (CABINET, secret)
+    first = (await redeem(emu, code, verifier, CABINET_REDIRECT, None, auth=auth)).json()
+    replay = await redeem(emu, code, verifier, CABINET_REDIRECT, None, auth=auth)
+    assert replay.json()["error"] == "invalid_grant"
+    assert len(receiver.posts) == 1
+    _, claims = await logout_claims(emu, receiver.posts[0][1]["logout_token"][0])
+    assert claims["sid"] == (await id_claims(emu, first["id_token"]))["sid"]
+    again = await redeem(emu, code, verifier, CABINET_REDIRECT, None, auth=auth)
+    assert again.json()["error"] == "invalid_grant"
+    assert len(receiver.posts) == 1  # already ended: nothing more to say
+
+    code, verifier = await get_code(emu, redirect_uri=CABINET_REDIRECT, client_id=CABINET)
+    tokens = (await redeem(emu, code, verifier, CABINET_REDIRECT, None, auth=auth)).json()
+    form = {"grant_type": "refresh_token", "refresh_token": tokens["refresh_token"]}
+    assert (await emu.http.post(TOKEN, data=form, auth=auth)).status_code == 200
+    reused = await emu.http.post(TOKEN, data=form, auth=auth)
+    assert reused.json()["error"] == "invalid_grant"
+    assert len(receiver.posts) == 2
+    _, claims = await logout_claims(emu, receiver.posts[1][1]["logout_token"][0])
     assert claims["sid"] == (await id_claims(emu, tokens["id_token"]))["sid"]
 
 

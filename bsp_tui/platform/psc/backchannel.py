@@ -1,10 +1,11 @@
 """OpenID Connect Back-Channel Logout 1.0: a client hears, server to server, that a session ends.
 
 A client registered with a `backchannel_logout_uri` (`bsp platform clients add …
---backchannel-logout-uri URI`) is sent, when one of its sessions ends by logout or by the
-revocation of its refresh token, a logout token (§2.4) POSTed as the form field
-`logout_token` (§2.5). Its answer changes nothing: the session is ended either way, and a
-client that is down or refuses is only logged (§2.8; the token itself never is).
+--backchannel-logout-uri URI`) is sent, when one of its sessions ends (logout, revocation
+of its refresh token, a replayed code or a reused refresh token), a logout token (§2.4)
+POSTed as the form field `logout_token` (§2.5). Its answer changes nothing: the session
+is ended either way, and a client that is down or refuses is only logged (§2.8; the
+token itself never is).
 """
 
 from __future__ import annotations

@@ -11,11 +11,16 @@ class OAuthError(Exception):
     The description is shown to people: it never carries the token or code at fault.
     """
 
-    def __init__(self, error: str, description: str, status: int = 400) -> None:
+    def __init__(
+        self, error: str, description: str, status: int = 400, ended_session: str | None = None
+    ) -> None:
         super().__init__(f"{error}: {description}")
         self.error = error
         self.description = description
         self.status = status
+        # The session this refused request ended (a replayed code, a reused refresh
+        # token): the token endpoint announces it to its client (back-channel logout).
+        self.ended_session = ended_session
 
     def response(self) -> JSONResponse:
         """The HTTP answer for this error."""

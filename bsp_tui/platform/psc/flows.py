@@ -290,9 +290,12 @@ class Flows:
             first = self._db.one(
                 "SELECT sid FROM code_sessions WHERE code_hash = :code", {"code": token_hash(code)}
             )
-            if first is not None:
-                self._tokens.end_session(first["sid"], "code_replay")
-            raise OAuthError("invalid_grant", "Code d'autorisation déjà utilisé.")
+            ended = first is not None and self._tokens.end_session(first["sid"], "code_replay")
+            raise OAuthError(
+                "invalid_grant",
+                "Code d'autorisation déjà utilisé.",
+                ended_session=first["sid"] if first is not None and ended else None,
+            )
         body, sid = self._sign_in_session(grant, issuer)
         with self._db.write() as conn:
             conn.execute(

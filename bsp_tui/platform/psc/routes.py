@@ -211,31 +211,36 @@ def token(
     platform = platform_of(request)
     client = platform.clients.authenticate(request.headers, client_id, client_secret)
     issuer = issuer_of(request)
-    if grant_type == "authorization_code":
-        if not code:
-            raise OAuthError("invalid_request", "Paramètre code manquant.")
-        body = platform.flows.redeem_code(client, code, redirect_uri, code_verifier, issuer)
-    elif grant_type == "refresh_token":
-        if not refresh_token:
-            raise OAuthError("invalid_request", "Paramètre refresh_token manquant.")
-        body = platform.tokens.refresh(refresh_token, client["client_id"], issuer)
-    elif grant_type == CIBA_GRANT:
-        body = platform.flows.poll("ciba", client, auth_req_id, issuer)
-    elif grant_type == DEVICE_GRANT:
-        body = platform.flows.poll("device", client, device_code, issuer)
-    elif grant_type == EXCHANGE_GRANT:
-        if not subject_token or subject_token_type != ACCESS_TOKEN_TYPE:
-            raise OAuthError(
-                "invalid_request", f"subject_token de type {ACCESS_TOKEN_TYPE} attendu."
-            )
-        if audience not in platform.audiences:
-            raise OAuthError(
-                "invalid_target",
-                f"Audience inconnue ; possibles : {', '.join(platform.audiences)}.",
-            )
-        body = platform.tokens.exchange(subject_token, audience, issuer, client["client_id"])
-    else:
-        raise OAuthError("unsupported_grant_type", "Type d'autorisation non pris en charge.")
+    try:
+        if grant_type == "authorization_code":
+            if not code:
+                raise OAuthError("invalid_request", "Paramètre code manquant.")
+            body = platform.flows.redeem_code(client, code, redirect_uri, code_verifier, issuer)
+        elif grant_type == "refresh_token":
+            if not refresh_token:
+                raise OAuthError("invalid_request", "Paramètre refresh_token manquant.")
+            body = platform.tokens.refresh(refresh_token, client["client_id"], issuer)
+        elif grant_type == CIBA_GRANT:
+            body = platform.flows.poll("ciba", client, auth_req_id, issuer)
+        elif grant_type == DEVICE_GRANT:
+            body = platform.flows.poll("device", client, device_code, issuer)
+        elif grant_type == EXCHANGE_GRANT:
+            if not subject_token or subject_token_type != ACCESS_TOKEN_TYPE:
+                raise OAuthError(
+                    "invalid_request", f"subject_token de type {ACCESS_TOKEN_TYPE} attendu."
+                )
+            if audience not in platform.audiences:
+                raise OAuthError(
+                    "invalid_target",
+                    f"Audience inconnue ; possibles : {', '.join(platform.audiences)}.",
+                )
+            body = platform.tokens.exchange(subject_token, audience, issuer, client["client_id"])
+        else:
+            raise OAuthError("unsupported_grant_type", "Type d'autorisation non pris en charge.")
+    except OAuthError as error:
+        if error.ended_session:
+            platform.backchannel.notify(error.ended_session, issuer)
+        raise
     return _no_store(body)
 
 

@@ -269,16 +269,16 @@ class Tokens:
                 "UPDATE refresh_tokens SET used = :now WHERE token_hash = :hash AND used IS NULL",
                 {"now": now, "hash": row["token_hash"]},
             )
-            if reused:
-                conn.execute(
-                    "UPDATE sessions SET ended = :now, end_reason = 'refresh_reuse'"
-                    " WHERE sid = :sid",
-                    {"now": now, "sid": row["sid"]},
-                )
+            ended = reused and conn.execute(
+                "UPDATE sessions SET ended = :now, end_reason = 'refresh_reuse'"
+                " WHERE sid = :sid AND ended IS NULL",
+                {"now": now, "sid": row["sid"]},
+            )
         if reused:
             raise OAuthError(
                 "invalid_grant",
                 "Jeton de rafraîchissement déjà utilisé : la session est révoquée par sécurité.",
+                ended_session=row["sid"] if ended else None,
             )
         return self.issue(row["sid"], issuer)
 
