@@ -130,6 +130,10 @@ def _readable(
 # -- routes -------------------------------------------------------------------------------
 
 
+# When this capability statement last changed (FHIR R4 requires its date).
+CAPABILITY_DATE = "2026-12-02"
+
+
 @router.get("/metadata", name="dmp_metadata")
 def capability_statement() -> JSONResponse:
     """What this emulated FHIR server offers."""
@@ -138,6 +142,7 @@ def capability_statement() -> JSONResponse:
         {
             "resourceType": "CapabilityStatement",
             "status": "active",
+            "date": CAPABILITY_DATE,  # FHIR R4: CapabilityStatement.date is 1..1
             "kind": "instance",
             "fhirVersion": "4.0.1",
             "format": [FHIR_JSON],
