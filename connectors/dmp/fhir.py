@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import UTC, datetime
 from typing import Any
 
@@ -13,8 +14,13 @@ from bsp_tui.platform.api import url_of
 from connectors.dmp.access import NOTIFY_TREATING, parse_action
 from connectors.dmp.models import (
     AUTHOR_ID_SYSTEM,
+    CLASS_LABELS,
+    CLASS_SYSTEM,
+    CLASSES,
     CONFIDENTIALITY_SYSTEM,
     DOCUMENT_TYPES,
+    FORMAT_CODE,
+    FORMAT_SYSTEM,
     INVISIBLE_PATIENT,
     LOINC_SYSTEM,
     MASQUE_PS,
@@ -48,6 +54,10 @@ def binary_base(request: Request) -> str:
     return url_of(request, "dmp_binary", document_id="_").removesuffix("/_")
 
 
+MASTER_NAMESPACE = uuid.UUID("6f1c1f0e-2d0b-5b8e-9a4e-44d4d5a0b1e7")  # the emulation's own
+CUSTODIAN = "DMP (plateforme émulée bsp)"  # who keeps the document: the DMP's host
+
+
 def document_reference(binaries: str, row: Any, oid: str) -> dict:
     labels = [
         code
@@ -57,9 +67,15 @@ def document_reference(binaries: str, row: Any, oid: str) -> dict:
         )
         if flag
     ]
+    category = CLASSES.get(row["loinc"], "10")
     resource: dict[str, Any] = {
         "resourceType": "DocumentReference",
         "id": row["id"],
+        # The document's own unique id, stable: derived from the DMP's id (ours).
+        "masterIdentifier": {
+            "system": "urn:ietf:rfc:3986",
+            "value": f"urn:uuid:{uuid.uuid5(MASTER_NAMESPACE, row['id'])}",
+        },
         "status": row["status"],
         "type": {
             "coding": [
@@ -70,6 +86,13 @@ def document_reference(binaries: str, row: Any, oid: str) -> dict:
                 }
             ]
         },
+        "category": [
+            {
+                "coding": [
+                    {"system": CLASS_SYSTEM, "code": category, "display": CLASS_LABELS[category]}
+                ]
+            }
+        ],
         "subject": {"identifier": ins_identifier(row["ins"], oid)},
         "date": _instant(row["created"]),
         "author": [
@@ -78,6 +101,7 @@ def document_reference(binaries: str, row: Any, oid: str) -> dict:
                 "display": row["author_name"],
             }
         ],
+        "custodian": {"display": CUSTODIAN},
         "description": row["title"],
         "content": [
             {
@@ -87,7 +111,12 @@ def document_reference(binaries: str, row: Any, oid: str) -> dict:
                     "title": row["title"],
                     "url": f"{binaries}/{row['id']}",
                     "creation": _instant(row["created"]),
-                }
+                },
+                "format": {
+                    "system": FORMAT_SYSTEM,
+                    "code": FORMAT_CODE,
+                    "display": "mimeType Sufficient",
+                },
             }
         ],
     }

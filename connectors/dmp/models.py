@@ -24,6 +24,28 @@ DOCUMENT_TYPES: dict[str, str] = {
     "11490-0": "Lettre de sortie",
 }
 CONSULTATION_REPORT = "11488-4"
+# The class of each type (DocumentReference.category), from TRE_A03-ClasseDocument as the
+# DMP's value set JDV_J57-ClassCode-DMP gives it (10 compte rendu, 11 synthèse, 31
+# imagerie médicale, 42 prescription).
+CLASS_SYSTEM = "https://mos.esante.gouv.fr/NOS/TRE_A03-ClasseDocument/FHIR/TRE-A03-ClasseDocument"
+CLASS_LABELS = {
+    "10": "Compte rendu",
+    "11": "Synthèse",
+    "31": "Imagerie médicale",
+    "42": "Prescription",
+}
+CLASSES: dict[str, str] = {
+    "11488-4": "10",
+    "60591-5": "11",
+    "11502-2": "10",
+    "18748-4": "31",
+    "34133-9": "10",
+    "57833-6": "42",
+    "11490-0": "10",
+}
+# The attachment's format (IHE formatcode): the MIME type says all there is to know.
+FORMAT_SYSTEM = "http://ihe.net/fhir/ihe.formatcode.fhir/CodeSystem/formatcode"
+FORMAT_CODE = "urn:ihe:iti:xds:2017:mimeTypeSufficient"
 # The data category of the arrêté of 26 Oct 2023's habilitation matrix each type is in.
 CATEGORIES: dict[str, str] = {
     "11488-4": "comptes rendus de consultation",

@@ -834,3 +834,29 @@ async def test_a_break_glass_access_is_notified_to_the_patient_and_the_treating_
     alone = {**glass, "patient.identifier": pid(other)}
     assert (await dmp.get("generaliste", "/DocumentReference", **alone)).status_code == 200
     assert [r["action"] for r in history_rows(dmp, other)][-2:] == ["notify_patient", "list"]
+
+
+# -- PDSm metadata --------------------------------------------------------------------------
+
+
+async def test_a_document_carries_the_pdsm_metadata(dmp: Harness) -> None:
+    ins = dmp.patient(0)
+    listed = entries(
+        await dmp.get("generaliste", "/DocumentReference", **{"patient.identifier": pid(ins)})
+    )
+    by_type = {d["type"]["coding"][0]["code"]: d for d in listed}
+    classes = {loinc: d["category"][0]["coding"][0]["code"] for loinc, d in by_type.items()}
+    expected = {"11488-4": "10", "60591-5": "11", "18748-4": "31", "57833-6": "42", "34133-9": "10"}
+    assert {k: v for k, v in classes.items() if k in expected} == {
+        k: v for k, v in expected.items() if k in classes
+    }
+    first = listed[0]
+    system = first["category"][0]["coding"][0]["system"]
+    assert system.endswith("TRE_A03-ClasseDocument/FHIR/TRE-A03-ClasseDocument")
+    master = first["masterIdentifier"]
+    assert master["system"] == "urn:ietf:rfc:3986" and master["value"].startswith("urn:uuid:")
+    assert len({d["masterIdentifier"]["value"] for d in listed}) == len(listed)
+    again = (await dmp.get("generaliste", f"/DocumentReference/{first['id']}")).json()
+    assert again["masterIdentifier"] == master  # stable
+    assert first["custodian"]["display"]
+    assert first["content"][0]["format"]["code"] == "urn:ihe:iti:xds:2017:mimeTypeSufficient"
