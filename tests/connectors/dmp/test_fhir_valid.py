@@ -57,11 +57,16 @@ async def test_an_added_document_and_the_history_are_valid(dmp: Harness) -> None
     ins = dmp.patient(0)
     added = checked(await dmp.post("generaliste", report(ins)), 201)
     assert added["resourceType"] == "DocumentReference"
+    # A break-glass access: its notifications are AuditEvents of the history too.
+    glass = {"patient.identifier": pid(ins), "mode": "bris_de_glace", "reason": "Coma"}
+    assert (await dmp.get("generaliste", "/DocumentReference", **glass)).status_code == 200
     history = checked(
         await dmp.get("generaliste", "/AuditEvent", **{"patient.identifier": pid(ins)})
     )
     assert history["resourceType"] == "Bundle"
     assert {e["resource"]["resourceType"] for e in history["entry"]} == {"AuditEvent"}
+    codes = {e["resource"]["subtype"][0]["code"] for e in history["entry"]}
+    assert {"notify_patient", "notify_treating"} <= codes
 
 
 async def test_each_kind_of_refusal_is_a_valid_operation_outcome(dmp: Harness) -> None:
