@@ -130,6 +130,14 @@ def qualify(home: Path, *ins: str) -> None:
         store.close()
 
 
+def valid_fhir(body: Any) -> None:
+    """Fail unless `body` is a FHIR R4 resource (a Bundle's entries validated with it), by
+    the `fhir.resources` package's R4B models, loaded on first use (a third of a second)."""
+    from fhir.resources.R4B import get_fhir_model_class
+
+    get_fhir_model_class(body["resourceType"]).model_validate(body)
+
+
 def ok(result: subprocess.CompletedProcess[str]) -> subprocess.CompletedProcess[str]:
     """The command succeeded, without a traceback."""
     assert result.returncode == 0, result.stderr

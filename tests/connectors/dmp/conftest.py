@@ -22,8 +22,16 @@ DMP = "/api/dmp"
 FHIR_JSON = "application/fhir+json"
 
 
+def checked_fhir(response: httpx.Response) -> httpx.Response:
+    """The response, its FHIR resource (if it answered one) checked valid FHIR R4."""
+    if response.headers.get("content-type", "").startswith(FHIR_JSON):
+        harness.valid_fhir(response.json())
+    return response
+
+
 class Harness(harness.Harness):
-    """The platform in process, with a DMP API token per persona, signed in on first use."""
+    """The platform in process, with a DMP API token per persona, signed in on first use.
+    Every FHIR resource the DMP answers is checked valid FHIR R4."""
 
     async def headers(self, persona: str, accept: str = FHIR_JSON) -> dict[str, str]:
         return {"Authorization": f"Bearer {await self.token(persona)}", "Accept": accept}
@@ -31,14 +39,18 @@ class Harness(harness.Harness):
     async def get(
         self, persona: str, path: str, accept: str = FHIR_JSON, **params: Any
     ) -> httpx.Response:
-        return await self.emu.http.get(
-            DMP + path, params=params, headers=await self.headers(persona, accept)
+        return checked_fhir(
+            await self.emu.http.get(
+                DMP + path, params=params, headers=await self.headers(persona, accept)
+            )
         )
 
     async def post(self, persona: str, body: Any, **params: Any) -> httpx.Response:
         headers = await self.headers(persona) | {"Content-Type": FHIR_JSON}
-        return await self.emu.http.post(
-            DMP + "/DocumentReference", json=body, params=params, headers=headers
+        return checked_fhir(
+            await self.emu.http.post(
+                DMP + "/DocumentReference", json=body, params=params, headers=headers
+            )
         )
 
 

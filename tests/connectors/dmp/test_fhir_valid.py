@@ -12,7 +12,7 @@ import pytest
 
 from tests.connectors.dmp.conftest import Harness
 from tests.connectors.dmp.test_service import pid, report
-from tests.connectors.eprescription.conftest import valid_fhir
+from tests.connectors.harness import valid_fhir
 
 pytestmark = pytest.mark.anyio
 

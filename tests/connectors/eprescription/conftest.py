@@ -12,7 +12,6 @@ from typing import Any
 
 import httpx
 import pytest
-from fhir.resources.R4B import get_fhir_model_class
 
 from bsp_tui.platform.population import ensure_population
 from bsp_tui.platform.settings import PlatformSettings
@@ -22,6 +21,7 @@ from connectors.eprescription.seed import SCHEMA
 from tests.conftest import Clock
 from tests.connectors import harness
 from tests.connectors.dmp.test_cli_e2e import PERSONAS, patients  # noqa: F401 - e2e fixture
+from tests.connectors.harness import valid_fhir
 from tests.e2e.conftest import ServedPlatform, personas, served  # noqa: F401 - e2e fixtures
 from tests.e2e.test_sso_cli import Launcher
 
@@ -32,12 +32,6 @@ AMOXICILLINE = search("amoxicilline 500 gelule 12")[0].cip13
 IBUPROFENE = search("ibuprofene 400 20")[0].cip13
 # Well formed (valid key) but not in the catalogue.
 NOT_IN_CATALOGUE = "340095599999" + ean13_check_digit("340095599999")
-
-
-def valid_fhir(body: Any) -> None:
-    """Fail unless `body` is a FHIR R4B resource (a Bundle's entries validated with it),
-    by the `fhir.resources` package's models."""
-    get_fhir_model_class(body["resourceType"]).model_validate(body)
 
 
 async def _valid_request(request: httpx.Request) -> None:
