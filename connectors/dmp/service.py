@@ -61,6 +61,7 @@ from connectors.dmp.fhir import (
     page_links,
 )
 from connectors.dmp.filing import file_document, new_document
+from connectors.dmp.models import AUTHOR_ID_SYSTEM
 from connectors.dmp.params import date_filter, page, patient_ins, type_codes
 
 ACCESS_EXTENSION = "urn:bsp:dmp:access"  # the emulation's own: what the caller may do
@@ -196,9 +197,19 @@ def patient_search(
     ins = patient_ins(context.patients, identifier, "identifier")
     dmp = authorize(context, ins, who, "check")
     trace(context, ins, who, "check")
+    treating = treating_doctor(context, ins)
+    choices: list[dict[str, Any]] = []
+    if treating:
+        identifier = {"system": AUTHOR_ID_SYSTEM, "value": treating}
+        choices.append({"url": "treatingDoctor", "valueIdentifier": identifier})
+    opposed = context.db.one(
+        "SELECT 1 FROM dmp_emergency_oppositions WHERE ins = :ins", {"ins": ins}
+    )
+    choices.append({"url": "emergencyOpposed", "valueBoolean": opposed is not None})
     patient = {
         "resourceType": "Patient",
         "id": ins,
+        "active": dmp["status"] == "open",
         "identifier": [ins_identifier(ins, dmp["oid"])],
         "name": [{"use": "official", "family": dmp["family"], "given": dmp["given"].split(" ")}],
         "gender": {"F": "female", "M": "male"}.get(dmp["sex"], "unknown"),
@@ -210,6 +221,7 @@ def patient_search(
                     {"url": "dmpStatus", "valueCode": dmp["status"]},
                     {"url": "mode", "valueCode": who.mode},
                     *({"url": "readableType", "valueCode": code} for code in sorted(who.types)),
+                    *choices,
                 ],
             }
         ],

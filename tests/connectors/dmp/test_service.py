@@ -860,3 +860,17 @@ async def test_a_document_carries_the_pdsm_metadata(dmp: Harness) -> None:
     assert again["masterIdentifier"] == master  # stable
     assert first["custodian"]["display"]
     assert first["content"][0]["format"]["code"] == "urn:ihe:iti:xds:2017:mimeTypeSufficient"
+
+
+async def test_the_check_says_active_the_treating_doctor_and_the_opposition(dmp: Harness) -> None:
+    dupont, helene = dmp.patient(0), dmp.patient(8)
+    (patient,) = entries(await dmp.get("generaliste", "/Patient", identifier=pid(dupont)))
+    assert patient["active"] is True
+    facts = patient["extension"][0]["extension"]
+    treating = next(e for e in facts if e["url"] == "treatingDoctor")["valueIdentifier"]
+    assert treating["value"] == dmp.national_id("urgentiste")
+    assert {"url": "emergencyOpposed", "valueBoolean": False} in facts
+    (opposing,) = entries(await dmp.get("generaliste", "/Patient", identifier=pid(helene)))
+    facts = opposing["extension"][0]["extension"]
+    assert {"url": "emergencyOpposed", "valueBoolean": True} in facts
+    assert not [e for e in facts if e["url"] == "treatingDoctor"]
