@@ -34,8 +34,8 @@ COUNTS = {
     "dmp_emergency_oppositions": 1,
 }
 # Recomputed when the AME holders lost their Vitale cards for an admission document
-# (chosen by position, not by NIA): the same people and DMPs, fewer cards; and when DMPs gained their médecin traitant
-# and opposition to break-glass access.
+# (chosen by position, not by NIA): the same people and DMPs, fewer cards; and when
+# the DMPs gained their médecin traitant and the opposition to break-glass access.
 DIGEST = "493f6c00c175bead3d8c486b87df0da8d1d255b8f0960da81a2ff3c8517c6ac8"
 
 
