@@ -292,8 +292,9 @@ def authorize(
     return dmp
 
 
-def dmp_of(context: ServiceContext, ins: str) -> dict[str, Any]:
-    """The patient's identity and their DMP's status; a 404 without either."""
+def dmp_status(context: ServiceContext, ins: str) -> tuple[dict[str, Any], str | None]:
+    """The patient's identity and their DMP's status (None without a DMP); a 404 when no
+    patient has this INS."""
     identity = context.patients.by_ins(ins)
     if identity is None:
         raise problem(
@@ -303,11 +304,17 @@ def dmp_of(context: ServiceContext, ins: str) -> dict[str, Any]:
             "No patient has this INS.",
         )
     row = context.db.one("SELECT status FROM dmps WHERE ins = :ins", {"ins": ins})
-    if row is None:
+    return asdict(identity), None if row is None else row["status"]
+
+
+def dmp_of(context: ServiceContext, ins: str) -> dict[str, Any]:
+    """The patient's identity and their DMP's status; a 404 without either."""
+    identity, status = dmp_status(context, ins)
+    if status is None:
         raise problem(
             404,
             "not-found",
             "Ce patient n'a pas de DMP.",
             "This patient has no DMP.",
         )
-    return asdict(identity) | {"status": row["status"]}
+    return identity | {"status": status}

@@ -33,7 +33,7 @@ from connectors.dmp.models import (
     loinc_problem,
     mode_problem,
 )
-from connectors.kit.errors import FAILURE, ConnectorError, sentence
+from connectors.kit.errors import FAILURE, NOT_FOUND, ConnectorError, sentence
 from connectors.retry import post_once
 
 # Extensions the platform may not know, for the files people add most.
@@ -196,6 +196,15 @@ class DmpClient:
         mode, reason = checked_mode(mode, reason)
         params = {"identifier": _patient_token(ins)} | _params(mode, reason)
         bundle = (await self._get("/Patient", params)).json()
+        if not bundle.get("entry"):
+            # The DMP answers a patient without a DMP by a search that matches nothing.
+            raise DmpError(
+                NOT_FOUND,
+                "Ce patient n'a pas de DMP.",
+                message_en="This patient has no DMP.",
+                status=200,
+                code="not-found",
+            )
         return _patient_record(bundle["entry"][0]["resource"])
 
     async def list(

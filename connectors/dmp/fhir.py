@@ -141,10 +141,11 @@ def bundle(
     answer["total"] = len(entries) if total is None else total
     if links:
         answer["link"] = [{"relation": relation, "url": url} for relation, url in links.items()]
-    answer["entry"] = [
-        {"fullUrl": url, "resource": resource, "search": {"mode": "match"}}
-        for url, resource in entries
-    ]
+    if entries:  # FHIR JSON has no empty arrays: a search matching nothing has no entry
+        answer["entry"] = [
+            {"fullUrl": url, "resource": resource, "search": {"mode": "match"}}
+            for url, resource in entries
+        ]
     return answer
 
 

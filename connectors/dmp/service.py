@@ -4,7 +4,8 @@ Mounted by the platform at `/api/dmp`:
 
 - `GET Patient?identifier=urn:oid:1.2.250.1.213.1.4.10|INS` — does the DMP exist, and may
   the caller use it in this mode: a Bundle with the Patient (and, in an extension, the
-  document types the caller may read), or an OperationOutcome;
+  document types the caller may read), an empty Bundle (total 0) when the patient has
+  no DMP, or an OperationOutcome;
 - `GET DocumentReference?patient.identifier=…&status=current[&type=LOINC][&date=geYYYY-MM-DD]`
   — the documents the caller may see (searchset Bundle, most recent first);
 - `GET DocumentReference/{id}` — one document's metadata;
@@ -43,6 +44,7 @@ from connectors.dmp.access import (
     Caller,
     authorize,
     dmp_of,
+    dmp_status,
     invalid,
     problem,
     refuse,
@@ -195,6 +197,10 @@ def patient_search(
     """Does the patient have a DMP, and may the caller use it in this mode?"""
     who = Caller.of(context.caller, mode, reason)
     ins = patient_ins(context.patients, identifier, "identifier")
+    url = url_of(request, "dmp_patient_search")
+    if dmp_status(context, ins)[1] is None:
+        # PDSm: a patient without a DMP is a search that matches nothing (no DMP to trace).
+        return fhir(bundle([]))
     dmp = authorize(context, ins, who, "check")
     trace(context, ins, who, "check")
     treating = treating_doctor(context, ins)
@@ -226,7 +232,6 @@ def patient_search(
             }
         ],
     }
-    url = url_of(request, "dmp_patient_search")
     return fhir(bundle([(f"{url}/{ins}", patient)]))
 
 

@@ -16,6 +16,7 @@ from connectors.dmp.client import (
 from connectors.dmp.models import MAX_CONTENT_BYTES, MAX_PAGE_SIZE, READABLE_TYPES
 from connectors.kit.errors import BAD_INPUT, FAILURE, NOT_ALLOWED, NOT_FOUND, UNAVAILABLE
 from tests.connectors.dmp.conftest import Harness, add_documents
+from tests.connectors.dmp.test_service import without_dmp
 
 pytestmark = pytest.mark.anyio
 
@@ -164,6 +165,19 @@ async def test_refusals_carry_a_kind_and_the_reason_in_both_languages(dmp: Harne
         with pytest.raises(DmpError) as missing:
             await client.show("0123456789abcdef")
         assert (missing.value.kind, missing.value.status) == (NOT_FOUND, 404)
+
+
+async def test_a_patient_without_dmp_is_not_found_from_the_empty_check(dmp: Harness) -> None:
+    """The check answers an empty searchset; the client says there is no DMP (exit 5)."""
+    (ins,) = without_dmp(dmp)[:1]
+    async with await dmp.http("generaliste") as http:
+        with pytest.raises(DmpError) as missing:
+            await DmpClient(http).patient(ins)
+    error = missing.value
+    assert (error.kind, error.status, error.code) == (NOT_FOUND, 200, "not-found")
+    assert error.message == "Ce patient n'a pas de DMP."
+    assert error.message_en == "This patient has no DMP."
+    assert error.exit_code == 5
 
 
 async def test_a_file_over_the_limit_is_bad_input_from_the_service(

@@ -11,7 +11,7 @@ import httpx
 import pytest
 
 from tests.connectors.dmp.conftest import Harness
-from tests.connectors.dmp.test_service import pid, report
+from tests.connectors.dmp.test_service import pid, report, without_dmp
 from tests.connectors.harness import valid_fhir
 
 pytestmark = pytest.mark.anyio
@@ -31,6 +31,8 @@ async def test_the_capability_statement_and_the_patient_check_are_valid(dmp: Har
     ins = dmp.patient(0)
     bundle = checked(await dmp.get("generaliste", "/Patient", identifier=pid(ins)))
     assert bundle["entry"][0]["resource"]["resourceType"] == "Patient"
+    empty = checked(await dmp.get("generaliste", "/Patient", identifier=pid(without_dmp(dmp)[0])))
+    assert empty["total"] == 0
 
 
 @pytest.mark.parametrize("persona", ["generaliste", "pharmacien", "infirmier"])

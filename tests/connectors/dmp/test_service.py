@@ -520,21 +520,45 @@ async def test_the_check_answers_the_patient_and_the_callers_rights(dmp: Harness
     assert refusal_of_last(dmp, ins) == "check"
 
 
-async def test_an_unknown_patient_or_a_patient_without_dmp_is_not_found(dmp: Harness) -> None:
-    ins = dmp.patient(0)
-    without = dmp.db.one(
+def without_dmp(dmp: Harness) -> list[str]:
+    """The INS of the population's patients who have no DMP, in seed order."""
+    rows = dmp.db.all(
         "SELECT p.ins FROM patients p LEFT JOIN dmps d ON d.ins = p.ins WHERE d.ins IS NULL"
         " AND p.oid = '1.2.250.1.213.1.4.10' ORDER BY p.seq"
-    )["ins"]
+    )
+    return [row["ins"] for row in rows]
+
+
+async def test_the_check_of_a_patient_without_dmp_is_an_empty_searchset(dmp: Harness) -> None:
+    """PDSm: no DMP is a search that matches nothing, not an error (first, middle, last
+    of the patients without one); nothing is traced, as no DMP is named."""
+    patients = without_dmp(dmp)
+    assert len(patients) >= 3
+    for ins in (patients[0], patients[len(patients) // 2], patients[-1]):
+        answer = await dmp.get("generaliste", "/Patient", identifier=pid(ins))
+        assert answer.status_code == 200, answer.text
+        body = answer.json()
+        assert (body["resourceType"], body["type"], body["total"]) == ("Bundle", "searchset", 0)
+        assert "entry" not in body
+        assert dmp.db.one("SELECT 1 FROM dmp_access_log WHERE ins = :ins", {"ins": ins}) is None
+        # The documents of a DMP that does not exist are still not found.
+        listed = await dmp.get(
+            "generaliste", "/DocumentReference", **{"patient.identifier": pid(ins)}
+        )
+        assert listed.status_code == 404
+        assert "pas de DMP" in outcome(listed)["diagnostics"]
+
+
+async def test_an_unknown_patient_is_not_found(dmp: Harness) -> None:
+    ins = dmp.patient(0)
     unknown = "1" + ins[1:13]
     from bsp_tui.domain.patients import ins_key
 
     unknown = unknown[:13] + ins_key(unknown[:13])
     assert dmp.db.one("SELECT 1 FROM patients WHERE ins = :ins", {"ins": unknown}) is None
-    for value, message in ((without, "pas de DMP"), (unknown, "Aucun patient")):
-        answer = await dmp.get("generaliste", "/Patient", identifier=pid(value))
-        assert answer.status_code == 404
-        assert message in outcome(answer)["diagnostics"]
+    answer = await dmp.get("generaliste", "/Patient", identifier=pid(unknown))
+    assert answer.status_code == 404
+    assert "Aucun patient" in outcome(answer)["diagnostics"]
 
 
 async def test_an_ins_under_another_oid_is_not_found(dmp: Harness) -> None:
