@@ -279,12 +279,55 @@ def type_problem(who: Caller, loinc: str) -> ServiceError:
     )
 
 
+# What reads the DMP: outside the care team, only with the patient's authorisation. The
+# check says where the caller stands; adding needs none (art. L. 1111-15: the patient's
+# professionals feed the DMP, the patient informed).
+READING_VERBS = frozenset({"list", "metadata", "read", "history"})
+CARE_TEAM = "equipe_de_soins"
+AUTHORIZED = "autorisee"
+NOT_AUTHORIZED = "non_autorisee"
+
+
+def authorization_status(context: ServiceContext, ins: str, who: Caller) -> str:
+    """The caller's "autorisation d'accès" on this DMP: of the care team (the médecin
+    traitant, an author of one of its documents), authorised by the patient, or not."""
+    team = context.db.one(
+        "SELECT 1 FROM dmp_treating_doctors WHERE ins = :ins AND national_id = :id"
+        " UNION ALL SELECT 1 FROM dmp_documents WHERE ins = :ins AND author_id = :id",
+        {"ins": ins, "id": who.national_id},
+    )
+    if team is not None:
+        return CARE_TEAM
+    authorized = context.db.one(
+        "SELECT 1 FROM dmp_authorizations WHERE ins = :ins AND national_id = :id",
+        {"ins": ins, "id": who.national_id},
+    )
+    return AUTHORIZED if authorized is not None else NOT_AUTHORIZED
+
+
+def authorization_problem(context: ServiceContext, ins: str, who: Caller) -> ServiceError | None:
+    """The refusal of a normal-mode reading outside the care team without the patient's
+    authorisation, or None."""
+    if who.mode != NORMAL or authorization_status(context, ins, who) != NOT_AUTHORIZED:
+        return None
+    return problem(
+        403,
+        "forbidden",
+        "Vous n'êtes pas de l'équipe de soins de ce patient : la lecture de son DMP demande "
+        "son autorisation (bsp dmp authorize).",
+        "You are not of this patient's care team: reading their DMP needs their authorisation.",
+        "authorization_required",
+    )
+
+
 def authorize(
     context: ServiceContext, ins: str, who: Caller, verb: str, target: str = ""
 ) -> dict[str, Any]:
     """The DMP of `ins` if this professional may use it now; else trace and raise."""
     dmp = dmp_of(context, ins)
     error = rule_problem(context, ins, dmp["status"], who)
+    if error is None and verb in READING_VERBS:
+        error = authorization_problem(context, ins, who)
     if error is not None:
         raise refuse(context, ins, who, verb, error, target)
     if who.mode == BRIS_DE_GLACE:

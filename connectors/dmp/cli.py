@@ -37,10 +37,12 @@ ACTIONS = {
     "read": "lecture du document",
     "add": "ajout du document",
     "history": "consultation de l'historique",
+    "authorize": "autorisation d'accès du patient enregistrée",
     "notify_patient": "bris de glace notifié au patient",
     "notify_treating": "bris de glace notifié au médecin traitant",
 }
 REFUSALS = {
+    "authorization_required": "sans autorisation du patient",
     "profession": "profession sans accès",
     "mode_profession": "mode non autorisé",
     "reason_required": "motif manquant",
@@ -248,6 +250,22 @@ def _history_line(entry: AccessEntry) -> str:
         f"{MODE_LABELS.get(entry.mode, entry.mode):<13}  {action} — {result}"
     )
     return line + (f" — motif : {entry.reason}" if entry.reason else "")
+
+
+@group.command("authorize")
+@click.argument("ins")
+@json_option
+@command
+async def authorize(ins: str, as_json: bool) -> None:
+    """Enregistrer l'autorisation du patient : hors de son équipe de soins, vous lisez
+    son DMP avec son accord, à lui demander avant."""
+    ins = _shareable(ins)
+    async with client("dmp") as http:
+        record = await DmpClient(http).authorize(ins)
+    if as_json:
+        print_json(record.as_json())
+        return
+    say(f"Autorisation d'accès de {record.family} {record.given} enregistrée.")
 
 
 @group.command("history")

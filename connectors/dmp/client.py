@@ -173,6 +173,7 @@ def _patient_record(resource: dict) -> PatientRecord:
         dmp_status=value.get("dmpStatus", ""),
         mode=value.get("mode", NORMAL),
         readable_types=tuple(e["valueCode"] for e in facts if e["url"] == "readableType"),
+        access_authorization=value.get("accessAuthorization", ""),
     )
 
 
@@ -206,6 +207,19 @@ class DmpClient:
                 code="not-found",
             )
         return _patient_record(bundle["entry"][0]["resource"])
+
+    async def authorize(self, ins: str) -> PatientRecord:
+        """Record that the patient authorises the caller, outside their care team, to read
+        their DMP; the check's answer afterwards."""
+        ins = checked_ins(ins)
+        response = await self._http.post(
+            "/Patient/$autorisation-acces",
+            params={"identifier": _patient_token(ins)},
+            headers={"Accept": FHIR_JSON},
+        )
+        if response.status_code != 200:
+            raise DmpError.from_response(response)
+        return _patient_record(response.json()["entry"][0]["resource"])
 
     async def list(
         self,

@@ -210,6 +210,8 @@ class PatientRecord:
     dmp_status: str
     mode: str
     readable_types: tuple[str, ...] = field(default_factory=tuple)
+    # "autorisation d'accès": equipe_de_soins, autorisee or non_autorisee.
+    access_authorization: str = ""
 
     def as_json(self) -> dict:
         """The CLI's JSON shape."""

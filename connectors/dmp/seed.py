@@ -56,6 +56,15 @@ Table(
     Column("national_id", Text, nullable=False),
 )
 Table("dmp_emergency_oppositions", TABLES, Column("ins", Text, primary_key=True))
+# The patient's authorisation for a professional outside the care team to read their DMP
+# (code de la santé publique, art. L. 1110-4 and L. 1111-15), as the professional records it.
+Table(
+    "dmp_authorizations",
+    TABLES,
+    Column("ins", Text, primary_key=True),
+    Column("national_id", Text, primary_key=True),
+    Column("at", Double, nullable=False),
+)
 Table(
     "dmp_access_log",
     TABLES,
@@ -71,12 +80,12 @@ Table(
 
 
 def _nothing_to_change(_: Tx) -> None:
-    # Version 2 only adds the patients' choices' tables, which opening the schema makes;
-    # `seed` fills the scenario's.
+    # Versions 2 and 3 only add the patients' choices' tables (version 3: the access
+    # authorisations), which opening the schema makes; `seed` fills the scenario's.
     return
 
 
-SCHEMA = Schema("dmp", 2, TABLES, {1: _nothing_to_change})
+SCHEMA = Schema("dmp", 3, TABLES, {1: _nothing_to_change, 2: _nothing_to_change})
 
 INSERT_DOCUMENT = (
     "INSERT INTO dmp_documents (id, ins, loinc, title, author_id, author_name, created,"
@@ -98,6 +107,11 @@ URGENTISTE = "810000045608"
 # in an emergency mode.
 TREATED_BY_URGENTISTE = 0
 OPPOSES_EMERGENCY = 8  # LEFÈVRE Hélène opposes break-glass access to her DMP
+# The demonstration professionals the scenario patients authorised to read their DMP
+# (the généraliste, the urgentiste, the pharmacist, the nurse): the drawn patients
+# authorised none of them.
+AUTHORIZED = ("810000012301", "810000045608", "810000078906", "810000023407")
+SCENARIO_AUTHORIZED_AT = 1_767_225_600.0  # 2026-01-01 00:00 UTC, fixed for the digest
 SCENARIO = 9  # the scenario patients come first; their DMPs are fixed, not drawn
 
 
@@ -107,6 +121,7 @@ def seed(seeding: Seeding) -> None:
     db.ensure(SCHEMA)
     if db.one("SELECT 1 FROM dmps LIMIT 1"):
         _scenario_choices(seeding)  # a DMP seeded before version 2 gets them too
+        _scenario_authorizations(seeding)  # and before version 3, these
         return
     dmps, blocks, documents = _rows(tuple(seeding.people), seeding.population.random_state)
     with db.write() as conn:
@@ -120,6 +135,7 @@ def seed(seeding: Seeding) -> None:
             )
         conn.execute(INSERT_DOCUMENT, documents)
     _scenario_choices(seeding)
+    _scenario_authorizations(seeding)
 
 
 def _scenario_choices(seeding: Seeding) -> None:
@@ -137,6 +153,25 @@ def _scenario_choices(seeding: Seeding) -> None:
         conn.execute(
             "INSERT INTO dmp_emergency_oppositions (ins) VALUES (:ins) ON CONFLICT DO NOTHING",
             {"ins": first[OPPOSES_EMERGENCY]["ins"]},
+        )
+
+
+def _scenario_authorizations(seeding: Seeding) -> None:
+    """The scenario patients' authorisations of the demonstration professionals: once."""
+    db = seeding.db
+    if db.one("SELECT 1 FROM dmp_authorizations LIMIT 1"):
+        return
+    first = db.all("SELECT ins FROM patients ORDER BY seq LIMIT :n", {"n": SCENARIO})
+    rows = [
+        {"ins": row["ins"], "national_id": national_id, "at": SCENARIO_AUTHORIZED_AT}
+        for row in first
+        for national_id in AUTHORIZED
+    ]
+    with db.write() as conn:
+        conn.execute(
+            "INSERT INTO dmp_authorizations (ins, national_id, at) VALUES"
+            " (:ins, :national_id, :at) ON CONFLICT DO NOTHING",
+            rows,
         )
 
 

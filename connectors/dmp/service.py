@@ -42,6 +42,7 @@ from bsp_tui.platform.api import (
 from bsp_tui.platform.idempotency import Idempotency, is_race
 from connectors.dmp.access import (
     Caller,
+    authorization_status,
     authorize,
     dmp_of,
     dmp_status,
@@ -197,12 +198,37 @@ def patient_search(
     """Does the patient have a DMP, and may the caller use it in this mode?"""
     who = Caller.of(context.caller, mode, reason)
     ins = patient_ins(context.patients, identifier, "identifier")
-    url = url_of(request, "dmp_patient_search")
     if dmp_status(context, ins)[1] is None:
         # PDSm: a patient without a DMP is a search that matches nothing (no DMP to trace).
         return fhir(bundle([]))
     dmp = authorize(context, ins, who, "check")
     trace(context, ins, who, "check")
+    return _patient_bundle(request, context, ins, who, dmp)
+
+
+@router.post("/Patient/$autorisation-acces", name="dmp_access_authorization")
+def access_authorization(
+    request: Request, context: Context, identifier: str | None = None
+) -> JSONResponse:
+    """Record that the patient authorises the caller, outside their care team, to read
+    their DMP (the professional's software declares it); answers the check."""
+    who = Caller.of(context.caller, None, None)
+    ins = patient_ins(context.patients, identifier, "identifier")
+    dmp = authorize(context, ins, who, "authorize")  # a blocked professional stays blocked
+    with context.db.write() as conn:
+        conn.execute(
+            "INSERT INTO dmp_authorizations (ins, national_id, at) VALUES (:ins, :id, :at)"
+            " ON CONFLICT DO NOTHING",
+            {"ins": ins, "id": who.national_id, "at": context.now},
+        )
+    trace(context, ins, who, "authorize")
+    return _patient_bundle(request, context, ins, who, dmp)
+
+
+def _patient_bundle(
+    request: Request, context: ServiceContext, ins: str, who: Caller, dmp: dict[str, Any]
+) -> JSONResponse:
+    """The check's answer: the Patient, with what the caller may do in its extension."""
     treating = treating_doctor(context, ins)
     choices: list[dict[str, Any]] = []
     if treating:
@@ -212,6 +238,8 @@ def patient_search(
         "SELECT 1 FROM dmp_emergency_oppositions WHERE ins = :ins", {"ins": ins}
     )
     choices.append({"url": "emergencyOpposed", "valueBoolean": opposed is not None})
+    status = authorization_status(context, ins, who)
+    choices.append({"url": "accessAuthorization", "valueCode": status})
     patient = {
         "resourceType": "Patient",
         "id": ins,
@@ -232,6 +260,7 @@ def patient_search(
             }
         ],
     }
+    url = url_of(request, "dmp_patient_search")
     return fhir(bundle([(f"{url}/{ins}", patient)]))
 
 

@@ -157,3 +157,21 @@ def test_a_version_one_dispensing_becomes_the_first_visit(settings: PlatformSett
         assert "rx_dispensings" not in tables
     finally:
         db.close()
+
+
+@pytest.mark.sqlite_only
+def test_a_version_two_dmp_gains_the_access_authorisations(settings: PlatformSettings) -> None:
+    """DMP version 3 adds the patients' access authorisations: an older file opens with the
+    table, and the scenario patients' authorisations are seeded into it."""
+    Platform.open(settings).db.close()
+    conn = sqlite3.connect(settings.database)
+    conn.execute("DROP TABLE dmp_authorizations")
+    conn.execute("UPDATE schema_versions SET version = 2 WHERE name = 'dmp'")
+    conn.commit()
+    conn.close()
+    platform = Platform.open(settings)
+    try:
+        assert platform.db.value("SELECT version FROM schema_versions WHERE name = 'dmp'") == 3
+        assert platform.db.value("SELECT count(*) FROM dmp_authorizations") == 36
+    finally:
+        platform.db.close()

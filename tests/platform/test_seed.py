@@ -22,6 +22,7 @@ TABLES = {
     "dmp_documents": "SELECT * FROM dmp_documents ORDER BY id",
     "dmp_treating_doctors": "SELECT * FROM dmp_treating_doctors ORDER BY ins",
     "dmp_emergency_oppositions": "SELECT * FROM dmp_emergency_oppositions ORDER BY ins",
+    "dmp_authorizations": "SELECT * FROM dmp_authorizations ORDER BY ins, national_id",
 }
 COUNTS = {
     "patients": 520,
@@ -32,11 +33,13 @@ COUNTS = {
     "dmp_documents": 3787,
     "dmp_treating_doctors": 1,
     "dmp_emergency_oppositions": 1,
+    "dmp_authorizations": 36,
 }
 # Recomputed when the AME holders lost their Vitale cards for an admission document
 # (chosen by position, not by NIA): the same people and DMPs, fewer cards; and when
-# the DMPs gained their médecin traitant and the opposition to break-glass access.
-DIGEST = "493f6c00c175bead3d8c486b87df0da8d1d255b8f0960da81a2ff3c8517c6ac8"
+# the DMPs gained their médecin traitant and the opposition to break-glass access; and
+# when the scenario patients authorised the demonstration professionals (DMP version 3).
+DIGEST = "0661e8a9a7ab98315185daaeeba39f30ba5422fd862ef9d368140d836487a1ca"
 
 
 def test_the_seeded_population_is_the_same_data(settings: PlatformSettings) -> None:

@@ -274,3 +274,17 @@ def test_the_dmp_takes_only_a_qualified_identity(
     assert qualified["retrieved_by"] == qualified["validated_by"]
     assert qualified["validated"] and qualified["retrieved"]
     assert data(doctor.run("dmp", "list", ins, "--json"))["count"] >= 11
+
+
+def test_authorize_records_the_patients_authorisation(
+    cli: dict[str, Launcher], patients: dict[str, str]
+) -> None:
+    """`bsp dmp authorize`: the pharmacist records the patient's authorisation; a blocked
+    professional stays blocked."""
+    ins = patients["dupont"]
+    said = ok(cli["pharmacien"].run("dmp", "authorize", ins))
+    assert said.stdout == "Autorisation d'accès de DUPONT MARIE LOUISE enregistrée.\n"
+    record = data(cli["pharmacien"].run("dmp", "authorize", ins, "--json"))
+    assert (record["ins"], record["access_authorization"]) == (ins, "autorisee")
+    blocked = cli["urgentiste"].run("dmp", "authorize", patients["bernard"])
+    refused(blocked, 4, "Le patient vous a bloqué")

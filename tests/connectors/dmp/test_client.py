@@ -16,7 +16,7 @@ from connectors.dmp.client import (
 from connectors.dmp.models import MAX_CONTENT_BYTES, MAX_PAGE_SIZE, READABLE_TYPES
 from connectors.kit.errors import BAD_INPUT, FAILURE, NOT_ALLOWED, NOT_FOUND, UNAVAILABLE
 from tests.connectors.dmp.conftest import Harness, add_documents
-from tests.connectors.dmp.test_service import without_dmp
+from tests.connectors.dmp.test_service import outside_the_team, without_dmp
 
 pytestmark = pytest.mark.anyio
 
@@ -238,3 +238,18 @@ def test_content_types_come_from_the_file_name() -> None:
     assert content_type_of(Path("lettre.html")) == "text/html"
     with pytest.raises(DmpError):
         content_type_of(Path("archive.zip"))
+
+
+async def test_an_authorisation_recorded_opens_the_dmp_outside_the_care_team(
+    dmp: Harness,
+) -> None:
+    ins = outside_the_team(dmp)
+    async with await dmp.http("pharmacien") as http:
+        client = DmpClient(http)
+        assert (await client.patient(ins)).access_authorization == "non_autorisee"
+        with pytest.raises(DmpError) as refused:
+            await client.list(ins)
+        assert (refused.value.kind, refused.value.code) == (NOT_ALLOWED, "authorization_required")
+        assert (await client.authorize(ins)).access_authorization == "autorisee"
+        assert await client.list(ins)
+        assert "authorize" in [entry.action for entry in await client.history(ins)]

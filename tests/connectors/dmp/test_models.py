@@ -55,4 +55,4 @@ def test_the_connector_declares_its_service_and_its_commands() -> None:
     assert isinstance(dmp.load_service(), APIRouter)
     group = dmp.load_cli()
     assert isinstance(group, click.Group)
-    assert set(group.commands) == {"list", "show", "add", "history"}
+    assert set(group.commands) == {"list", "show", "add", "history", "authorize"}

@@ -898,3 +898,90 @@ async def test_the_check_says_active_the_treating_doctor_and_the_opposition(dmp:
     facts = opposing["extension"][0]["extension"]
     assert {"url": "emergencyOpposed", "valueBoolean": True} in facts
     assert not [e for e in facts if e["url"] == "treatingDoctor"]
+
+
+# -- the patient's authorisation outside the care team ---------------------------------
+
+PHARMACIST_ID = "810000078906"
+
+
+def authorization(patient: dict) -> str:
+    """The check's `accessAuthorization` fact."""
+    (access,) = patient["extension"]
+    facts = {e["url"]: e.get("valueCode") for e in access["extension"]}
+    return facts["accessAuthorization"]
+
+
+def outside_the_team(dmp: Harness) -> str:
+    """A drawn patient's open DMP that the pharmacist is in no way part of."""
+    row = dmp.db.one(
+        "SELECT d.ins FROM dmps d JOIN patients p ON p.ins = d.ins WHERE d.status = 'open'"
+        " AND p.seq >= 9 AND d.ins NOT IN (SELECT ins FROM dmp_blocks)"
+        " AND d.ins NOT IN (SELECT ins FROM dmp_authorizations) ORDER BY p.seq"
+    )
+    assert row is not None
+    return row["ins"]
+
+
+async def authorize_access(dmp: Harness, persona: str, ins: str) -> httpx.Response:
+    headers = await dmp.headers(persona)
+    return await dmp.emu.http.post(
+        DMP + "/Patient/$autorisation-acces", params={"identifier": pid(ins)}, headers=headers
+    )
+
+
+async def test_outside_the_care_team_reading_needs_the_patients_authorisation(
+    dmp: Harness,
+) -> None:
+    """CSP L.1110-4 and L.1111-15: outside the care team, a professional reads a DMP only
+    with the patient's authorisation, which their software records (`autorisee`)."""
+    ins = outside_the_team(dmp)
+    (patient,) = entries(await dmp.get("pharmacien", "/Patient", identifier=pid(ins)))
+    assert authorization(patient) == "non_autorisee"
+    listed = await dmp.get("pharmacien", "/DocumentReference", **{"patient.identifier": pid(ins)})
+    assert (listed.status_code, refusal(listed)) == (403, "authorization_required")
+    assert "autorisation" in outcome(listed)["diagnostics"]
+    (document, *_) = documents_of(dmp, ins)
+    shown = await dmp.get("pharmacien", f"/DocumentReference/{document['id']}")
+    assert (shown.status_code, refusal(shown)) == (403, "authorization_required")
+    history = await dmp.get("pharmacien", "/AuditEvent", **{"patient.identifier": pid(ins)})
+    assert history.status_code == 403
+
+    recorded = await authorize_access(dmp, "pharmacien", ins)
+    (patient,) = entries(recorded)
+    assert authorization(patient) == "autorisee"
+    stored = dmp.db.one(
+        "SELECT 1 FROM dmp_authorizations WHERE ins = :ins AND national_id = :id",
+        {"ins": ins, "id": PHARMACIST_ID},
+    )
+    assert stored is not None
+    assert entries(
+        await dmp.get("pharmacien", "/DocumentReference", **{"patient.identifier": pid(ins)})
+    )
+    actions = [row["action"] for row in history_rows(dmp, ins)]
+    assert "authorize" in actions
+    assert actions.index("authorize") > actions.index("refused:authorization_required:list")
+
+
+async def test_the_care_team_and_emergencies_need_no_authorisation(dmp: Harness) -> None:
+    """A document's author is of the care team; break-glass access needs none either."""
+    ins = outside_the_team(dmp)
+    authors = {row["author_id"] for row in documents_of(dmp, ins)}
+    assert authors & {"810000012301", "810000045608"}
+    persona = "generaliste" if "810000012301" in authors else "urgentiste"
+    (patient,) = entries(await dmp.get(persona, "/Patient", identifier=pid(ins)))
+    assert authorization(patient) == "equipe_de_soins"
+    assert entries(await dmp.get(persona, "/DocumentReference", **{"patient.identifier": pid(ins)}))
+    urgent = await dmp.get(
+        "infirmier",
+        "/DocumentReference",
+        mode="bris_de_glace",
+        reason="Patient inconscient",
+        **{"patient.identifier": pid(ins)},
+    )
+    assert urgent.status_code == 200
+
+
+async def test_a_blocked_professional_cannot_record_an_authorisation(dmp: Harness) -> None:
+    blocked = await authorize_access(dmp, "urgentiste", dmp.patient(2))
+    assert (blocked.status_code, refusal(blocked)) == (403, "blocked")
