@@ -159,6 +159,13 @@ def capability_statement() -> JSONResponse:
                             "type": "Patient",
                             "interaction": [{"code": "search-type"}],
                             "searchParam": [{"name": "identifier", "type": "token"}],
+                            # The emulation's own operation: the patient's authorisation.
+                            "operation": [
+                                {
+                                    "name": "autorisation-acces",
+                                    "definition": "urn:bsp:dmp:operation:autorisation-acces",
+                                }
+                            ],
                         },
                         {
                             "type": "DocumentReference",

@@ -28,6 +28,8 @@ def checked(response: httpx.Response, status: int = 200) -> dict[str, Any]:
 async def test_the_capability_statement_and_the_patient_check_are_valid(dmp: Harness) -> None:
     body = checked(await dmp.get("generaliste", "/metadata"))
     assert body["resourceType"] == "CapabilityStatement"
+    (patient, *_) = body["rest"][0]["resource"]
+    assert patient["operation"][0]["name"] == "autorisation-acces"
     ins = dmp.patient(0)
     bundle = checked(await dmp.get("generaliste", "/Patient", identifier=pid(ins)))
     assert bundle["entry"][0]["resource"]["resourceType"] == "Patient"
