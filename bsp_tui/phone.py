@@ -198,7 +198,7 @@ class VirtualPhone:
             persona["name"],
             "GET",
             "/ecps/requests",
-            params={"wait": wait, "binding": binding} if wait else None,
+            params={name: value for name, value in (("wait", wait), ("binding", binding)) if value},
             timeout=httpx.Timeout(usual.connect, read=read, write=usual.write, pool=usual.pool),
         )
         _raise_for(response)
@@ -309,7 +309,7 @@ class VirtualPhone:
         """Approve the persona's newest pending request that shows `binding`; with `wait`,
         waiting up to that many seconds for a first request to arrive."""
         persona = await self.persona(name)
-        waiting = [r for r in await self._requests(persona, wait, binding) if r.binding == binding]
+        waiting = await self._requests(persona, wait, binding)
         if not waiting:
             raise PhoneError(
                 "no_request", "La demande n'est pas arrivée sur le téléphone virtuel.", 404

@@ -204,9 +204,10 @@ class Ecps:
                     "expires": now + self._settings.ecps_request_ttl,
                 },
             )
-            for topic in (self._pushed(national_id), self._pushed(national_id, binding)):
+            topics = (self._pushed(national_id), self._pushed(national_id, binding))
+            for topic in topics:
                 conn.notify(topic)
-        for topic in (self._pushed(national_id), self._pushed(national_id, binding)):
+        for topic in topics:
             BELL.ring(topic)
         return request_id
 
