@@ -212,13 +212,16 @@ BOTH_ENGINES = ("tests/platform/", "tests/connectors/")
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
-    """`engine` is SQLite and PostgreSQL for the platform's tests (but those marked
-    `sqlite_only`: they hold SQLite's own locks or read its file), SQLite elsewhere."""
+    """`engine` is SQLite and PostgreSQL for the platform's tests, SQLite elsewhere; a
+    test marked `sqlite_only` (it holds SQLite's own locks or reads its file) runs on
+    SQLite alone, one marked `postgresql_only` on PostgreSQL alone."""
     if "engine" not in metafunc.fixturenames:
         return
     path = metafunc.definition.path.as_posix()
     both = any(f"/{folder}" in path for folder in BOTH_ENGINES)
-    if both and not metafunc.definition.get_closest_marker("sqlite_only"):
+    if metafunc.definition.get_closest_marker("postgresql_only"):
+        metafunc.parametrize("engine", ["postgresql"], indirect=True)
+    elif both and not metafunc.definition.get_closest_marker("sqlite_only"):
         metafunc.parametrize("engine", ["sqlite", "postgresql"], indirect=True)
 
 

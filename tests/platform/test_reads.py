@@ -1,0 +1,111 @@
+"""`Database.one`, `all` and `value` read through the driver itself: the same rows as a
+transaction's reads, SQLAlchemy's errors, and pooled connections left as they were."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from sqlalchemy import Column, Float, Integer, MetaData, Table, Text
+from sqlalchemy.exc import DataError, DBAPIError, OperationalError
+
+from bsp_tui.platform.db import Database, Schema
+from bsp_tui.platform.settings import PlatformSettings
+
+THINGS = MetaData()
+Table(
+    "things",
+    THINGS,
+    Column("id", Integer, primary_key=True),
+    Column("name", Text, nullable=False),
+    Column("weight", Float),
+)
+ROWS = [
+    {"id": 1, "name": "premier", "weight": 1.5},
+    {"id": 2, "name": "milieu", "weight": None},
+    {"id": 3, "name": "dernier 100 %", "weight": -2.25},
+]
+
+
+def filled(db: Database, rows: list[dict]) -> Database:
+    db.ensure(Schema("things", 1, THINGS))
+    with db.write() as tx:
+        tx.execute("INSERT INTO things (id, name, weight) VALUES (:id, :name, :weight)", rows)
+    return db
+
+
+@pytest.fixture
+def db(settings: PlatformSettings) -> Iterator[Database]:
+    database = filled(Database(settings.database), ROWS)
+    yield database
+    database.close()
+
+
+def test_the_reads_give_what_a_transaction_reads(db: Database) -> None:
+    sql = "SELECT id, name, weight FROM things WHERE id >= :low ORDER BY id"
+    with db.read() as tx:
+        expected = [dict(row) for row in tx.all(sql, {"low": 1})]
+    assert db.all(sql, {"low": 1}) == expected == ROWS
+    for row in ROWS:  # the first, a middle and the last row
+        assert db.one("SELECT * FROM things WHERE id = :id", {"id": row["id"]}) == row
+        assert db.value("SELECT name FROM things WHERE id = :id", row) == row["name"]
+    # A literal %, and a parameter standing for a value with one, pass unchanged.
+    like = "SELECT name FROM things WHERE name LIKE '%' || :tail"
+    assert db.value(like, {"tail": "100 %"}) == "dernier 100 %"
+    assert db.one("SELECT * FROM things WHERE id = :id", {"id": 4}) is None
+    assert db.value("SELECT name FROM things WHERE id = :id", {"id": 4}) is None
+    assert db.all("SELECT * FROM things WHERE id > :id", {"id": 3}) == []
+
+
+def test_a_driver_error_is_sqlalchemys_and_shows_no_parameter(db: Database) -> None:
+    with pytest.raises(DBAPIError) as raised:
+        db.one("SELECT * FROM no_such_table WHERE secret = :secret", {"secret": "s3cr3t-v4lue"})
+    assert "no_such_table" in str(raised.value)
+    assert "s3cr3t-v4lue" not in str(raised.value)
+    # The connection went back to the pool fit for use: writes and reads go on.
+    with db.write() as tx:
+        tx.execute("UPDATE things SET weight = :w WHERE id = 2", {"w": 7.0})
+    assert db.value("SELECT weight FROM things WHERE id = 2") == 7.0
+
+
+@pytest.mark.postgresql_only
+def test_a_nul_in_a_parameter_is_a_data_error_on_postgresql(db: Database) -> None:
+    with pytest.raises(DataError):
+        db.one("SELECT * FROM things WHERE name = :name", {"name": "a\x00b"})
+    assert db.value("SELECT count(*) FROM things") == len(ROWS)
+
+
+@pytest.mark.postgresql_only
+def test_reads_leave_no_transaction_nor_schema_on_a_pooled_connection(db: Database) -> None:
+    room = filled(db.in_schema("room_a"), [{"id": 9, "name": "de la salle", "weight": 0.0}])
+    for _ in range(3):  # the same pooled connections serve both, in turn
+        assert db.all("SELECT name FROM things ORDER BY id") == [
+            {"name": row["name"]} for row in ROWS
+        ]
+        assert room.all("SELECT name FROM things") == [{"name": "de la salle"}]
+    raw = db.engine.raw_connection()
+    try:
+        assert raw.driver_connection.autocommit is False
+        assert raw.driver_connection.info.transaction_status.name == "IDLE"
+    finally:
+        raw.close()
+
+
+@pytest.mark.postgresql_only
+def test_a_read_after_the_server_dropped_the_connections_recovers(db: Database) -> None:
+    db.all("SELECT * FROM things")  # a connection is pooled
+    with db.write() as tx:
+        tx.value(
+            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
+            " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        )
+    failures = 0
+    for _ in range(db.engine.pool.checkedin() + 1):  # type: ignore[attr-defined]
+        try:
+            assert db.value("SELECT count(*) FROM things") == len(ROWS)
+            break
+        except OperationalError:
+            failures += 1  # a dead connection, dropped from the pool
+    else:
+        pytest.fail("every pooled connection stayed dead")
+    assert failures <= 2
