@@ -41,10 +41,14 @@ class Bell:
         self._waiters: dict[str, set[tuple[asyncio.AbstractEventLoop, asyncio.Event]]] = {}
         # The listening threads, by database: each stops when its event is set.
         self._listeners: dict[str, threading.Event] = {}
+        # How many times each watched topic rang (see `rung`).
+        self._rung: dict[str, int] = {}
 
     def ring(self, topic: str) -> None:
         """Wake every waiter on `topic` in this process (safe from any thread)."""
         with self._lock:
+            if topic in self._rung:
+                self._rung[topic] += 1
             waiting = list(self._waiters.get(topic, ()))
         for loop, event in waiting:
             loop.call_soon_threadsafe(event.set)
@@ -64,6 +68,12 @@ class Bell:
                 left.discard(waiter)
                 if not left:
                     del self._waiters[topic]
+
+    def rung(self, topic: str) -> int:
+        """How many times `topic` rang in this process since it was first asked: what a
+        worker keeps of the state it announces is stale once this number changes."""
+        with self._lock:
+            return self._rung.setdefault(topic, 0)
 
     def waiting(self, topic: str) -> int:
         """How many long polls of this process wait on `topic`."""

@@ -14,7 +14,7 @@ from bsp_tui.platform.psc.flows import Flows
 from bsp_tui.platform.psc.tokens import Tokens
 from bsp_tui.platform.settings import PlatformSettings
 from bsp_tui.platform.signing import SigningKeys
-from bsp_tui.platform.tables import PLATFORM
+from bsp_tui.platform.tables import FAULTS_TOPIC, PLATFORM
 from connectors.base import registry
 
 
@@ -88,4 +88,5 @@ class Platform:
                     conn.execute(f'DELETE FROM "{table}"')  # noqa: S608 - declared names
             conn.execute("DELETE FROM clients WHERE secret_hash IS NOT NULL")
             conn.execute("UPDATE personas SET failures = 0, locked_until = 0")
+            conn.notify(self.db.topic(FAULTS_TOPIC))
         ensure_population(self.db)

@@ -11,12 +11,16 @@ The emulation's own (the real platform has no such thing), for the trainer's dem
 (a missing field means none: `{"down": ["dmp"]}` also removes any latency);
 `POST /demo/faults/reset` lifts them all, as `bsp platform reset` does. They live in the
 platform's database, so a served platform and the embedded ones over the same
-database (a whole room) see the same faults, from the next request on.
+database (a whole room) see the same faults. A process keeps what it read for at most
+`FRESH_SECONDS`: the one that makes a change sees it from its next request on, the
+other workers of a served platform as soon as its notification reaches them, another
+process over the same SQLite file within that second.
 """
 
 from __future__ import annotations
 
 import json
+import time
 from dataclasses import dataclass
 from typing import Annotated, Any
 
@@ -26,12 +30,17 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictInt
 from pydantic_core import PydanticCustomError
 
 from bsp_tui.platform.api import unavailable
+from bsp_tui.platform.bell import BELL
 from bsp_tui.platform.bodies import ASGIApp, Receive, Scope, Send, route_path
 from bsp_tui.platform.core import audiences
 from bsp_tui.platform.db import Database
 from bsp_tui.platform.psc.routes import platform_of
+from bsp_tui.platform.tables import FAULTS_TOPIC
 
 MAX_LATENCY_MS = 10_000
+# How long a process trusts the faults it read, when no change rang its bell: another
+# process over the same SQLite file rings none.
+FRESH_SECONDS = 1.0
 _DOWN = "down"
 _LATENCY = "latency_ms"
 
@@ -92,6 +101,7 @@ def set_faults(db: Database, faults: Faults) -> None:
         raise ValueError(problem)
     with db.write() as conn:
         conn.execute("DELETE FROM faults")
+        conn.notify(db.topic(FAULTS_TOPIC))
         if faults.down:
             conn.execute(
                 "INSERT INTO faults (name, value) VALUES (:name, :value)",
@@ -108,28 +118,44 @@ def clear_faults(db: Database) -> None:
     """Lift every fault."""
     with db.write() as conn:
         conn.execute("DELETE FROM faults")
+        conn.notify(db.topic(FAULTS_TOPIC))
 
 
 class FaultGate:
     """The ASGI middleware putting the faults in force on every request but the trainer's
     own (`/demo/…`) and the health probes (`unfaulted` paths).
 
-    The faults are read on every request (one small query, in the thread pool): another
-    worker or process over the same database may have just set them.
+    The faults are read again (one small query, in the thread pool) once a change rang
+    this database's bell, or after `FRESH_SECONDS`: a read on every request cost a
+    thread's round trip and a query, more than a whole INS lookup's own work.
     """
 
     def __init__(self, app: ASGIApp, db: Database, unfaulted: frozenset[str]) -> None:
         self.app = app
         self.db = db
         self.unfaulted = unfaulted
+        self.topic = db.topic(FAULTS_TOPIC)
+        self._known: tuple[float, int, Faults] | None = None  # read when, at which ring
+        db.hear_other_workers()
+
+    async def faults(self) -> Faults:
+        """The faults in force, as last read if nothing changed since."""
+        rung, now = BELL.rung(self.topic), time.monotonic()
+        known = self._known
+        if known is not None and known[1] == rung and now - known[0] < FRESH_SECONDS:
+            return known[2]
+        # Off the loop: on PostgreSQL the read is a round trip, and it may wait for a lock.
+        faults = await anyio.to_thread.run_sync(read_faults, self.db)
+        # Stamped with the ring seen before the read: a change during it reads again.
+        self._known = (now, rung, faults)
+        return faults
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         path = route_path(scope)
         if scope["type"] != "http" or path.startswith("/demo/") or path in self.unfaulted:
             await self.app(scope, receive, send)
             return
-        # Off the loop: on PostgreSQL the read is a round trip, and it may wait for a lock.
-        now = await anyio.to_thread.run_sync(read_faults, self.db)
+        now = await self.faults()
         if now.latency_ms:
             await delay(now.latency_ms)
         service = path.split("/")[2] if path.startswith("/api/") else ""

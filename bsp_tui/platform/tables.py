@@ -154,6 +154,8 @@ Table(
     Column("expires", Double, nullable=False),
 )
 Table("faults", TABLES, Column("name", Text, primary_key=True), _text("value"))
+# The bell topic a change of the faults rings (see `faults.FaultGate`).
+FAULTS_TOPIC = "faults"
 Table(
     "patients",
     TABLES,

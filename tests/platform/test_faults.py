@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import time
+
+import anyio
 import httpx
 import pytest
 
 from bsp_tui.platform import faults
 from bsp_tui.platform.app import create_app
+from bsp_tui.platform.bell import BELL, Bell
 from bsp_tui.platform.settings import PlatformSettings
 from bsp_tui.sso.profile import EMBEDDED_BASE_URL
 from tests.conftest import Emulation
@@ -169,3 +173,48 @@ async def test_setting_invalid_faults_directly_is_a_french_error(emu: Emulation)
     with pytest.raises(ValueError, match="Latence hors limites"):
         faults.set_faults(emu.platform.db, faults.Faults(frozenset(), 20_000))
     assert faults.read_faults(emu.platform.db) == faults.NO_FAULT
+
+
+async def test_a_change_no_bell_announced_is_seen_within_the_freshness_bound(
+    emu: Emulation, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Another process over the same SQLite file rings no bell here: what this one read
+    serves until `FRESH_SECONDS` have passed, not longer."""
+    now = [1000.0]
+    monkeypatch.setattr(faults.time, "monotonic", lambda: now[0])
+    token = (await api_tokens(emu, "ins"))["ins"]
+    assert (await me(emu, "ins", token)).status_code == 200
+    with emu.platform.db.write() as conn:  # as another process writes it: no ring
+        conn.execute("INSERT INTO faults (name, value) VALUES ('down', '[\"ins\"]')")
+    assert (await me(emu, "ins", token)).status_code == 200
+    now[0] += faults.FRESH_SECONDS - 0.01
+    assert (await me(emu, "ins", token)).status_code == 200
+    now[0] += 0.02
+    assert (await me(emu, "ins", token)).status_code == 503
+    # A change this process makes is seen at once, however fresh the faults read.
+    faults.clear_faults(emu.platform.db)
+    assert (await me(emu, "ins", token)).status_code == 200
+
+
+async def test_a_change_of_the_faults_notifies_the_other_workers(
+    emu: Emulation, engine: str
+) -> None:
+    """On PostgreSQL another worker's bell hears a change of the faults (NOTIFY), so its
+    gate reads them again at once; on SQLite the one process rings its own."""
+    db = emu.platform.db
+    topic = db.topic(faults.FAULTS_TOPIC)
+    other = Bell()
+    if engine == "postgresql":
+        other.listen_to(db.engine.url)
+    try:
+        before = other.rung(topic), BELL.rung(topic)
+        deadline = time.monotonic() + 20
+        while other.rung(topic) == before[0] and engine == "postgresql":
+            # The listening connection takes a moment to be made: change until heard.
+            assert time.monotonic() < deadline, "no notification reached the other worker"
+            faults.set_faults(db, faults.Faults(frozenset({"dmp"}), 0))
+            await anyio.sleep(0.05)
+        faults.clear_faults(db)
+        assert BELL.rung(topic) > before[1]
+    finally:
+        other.stop_listening(db.engine.url)

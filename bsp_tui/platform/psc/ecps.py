@@ -207,8 +207,6 @@ class Ecps:
             topics = (self._pushed(national_id), self._pushed(national_id, binding))
             for topic in topics:
                 conn.notify(topic)
-        for topic in topics:
-            BELL.ring(topic)
         return request_id
 
     def _pushed(self, national_id: str, binding: str | None = None) -> str:
