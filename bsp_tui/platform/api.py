@@ -20,12 +20,13 @@ population the platform generated).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
@@ -200,24 +201,45 @@ async def _request_body(request: Request) -> bytes:
 Body = Annotated[bytes, Depends(_request_body)]
 
 
-def verified_caller(audience: str, request: Request, credentials: Any) -> Professional:
-    """The professional behind a live API token for `audience`, or a 401."""
+def _claims(
+    credentials: Any, check: Callable[[str], dict[str, Any] | None]
+) -> dict[str, Any] | None:
     if credentials is None:
         raise unauthorised("Jeton d'API manquant.")
     try:
-        claims = platform_of(request).tokens.verify_live(
-            credentials.credentials, issuer_of(request), audience
-        )
+        return check(credentials.credentials)
     except InvalidTokenError as error:
         raise unauthorised(f"Jeton d'API refusé : {error}.") from None
+
+
+def verified_caller(audience: str, request: Request, credentials: Any) -> Professional:
+    """The professional behind a live API token for `audience`, or a 401."""
+    tokens = platform_of(request).tokens
+    claims = _claims(credentials, lambda t: tokens.verify_live(t, issuer_of(request), audience))
+    return Professional.of(claims or {})
+
+
+async def live_caller(audience: str, request: Request, credentials: Any) -> Professional:
+    """`verified_caller`, on the event loop when this process already knows the token is
+    live (no database read), else in the thread pool."""
+    tokens = platform_of(request).tokens
+    claims = _claims(
+        credentials, lambda t: tokens.verify_live_as_known(t, issuer_of(request), audience)
+    )
+    if claims is None:
+        return await run_in_threadpool(verified_caller, audience, request, credentials)
     return Professional.of(claims)
 
 
-def service_context(audience: str) -> Callable[..., ServiceContext]:
-    """The FastAPI dependency giving a handler of the `audience` service its context."""
+def service_context(audience: str) -> Callable[..., Awaitable[ServiceContext]]:
+    """The FastAPI dependency giving a handler of the `audience` service its context.
 
-    def context(request: Request, credentials: Credentials) -> ServiceContext:
-        caller = verified_caller(audience, request, credentials)
+    A coroutine: a sync dependency costs every request a round trip to the thread pool,
+    and the token is most often one this process has just checked.
+    """
+
+    async def context(request: Request, credentials: Credentials) -> ServiceContext:
+        caller = await live_caller(audience, request, credentials)
         platform = platform_of(request)
         return ServiceContext(platform.db, platform.settings.now(), caller, Patients(platform.db))
 

@@ -41,6 +41,9 @@ def create_app(
     """Build the platform app over the database named in `settings` (or over `platform`,
     a room's)."""
     platform = platform or Platform.open(settings or PlatformSettings.from_env())
+    # What this process keeps of the faults and of live tokens is dropped as soon as
+    # another worker changes them (PostgreSQL's NOTIFY; see `bell`).
+    platform.db.hear_other_workers()
     app = FastAPI(
         title="bsp — plateforme nationale émulée",
         version=__version__,

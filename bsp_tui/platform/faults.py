@@ -136,7 +136,6 @@ class FaultGate:
         self.unfaulted = unfaulted
         self.topic = db.topic(FAULTS_TOPIC)
         self._known: tuple[float, int, Faults] | None = None  # read when, at which ring
-        db.hear_other_workers()
 
     async def faults(self) -> Faults:
         """The faults in force, as last read if nothing changed since."""

@@ -16,6 +16,9 @@ ALGORITHM = "RS256"
 ALGORITHMS = [ALGORITHM]
 # How long a worker trusts the keys it read: another worker may have rotated them.
 RELOAD_SECONDS = 5.0
+# Signatures remembered as checked (a client presents its token again and again);
+# past that many, all are forgotten at once.
+VERIFIED_MAX = 4096
 
 
 class SigningKeys:
@@ -26,6 +29,10 @@ class SigningKeys:
         self._settings = settings
         self._loaded: dict[str, RSAKey] = {}
         self._cached: tuple[float, list[tuple[RSAKey, float | None]]] | None = None
+        # The claims of tokens whose signature was checked. A key is dropped from the
+        # verifying ones only once every token it signed has expired, so a remembered
+        # signature never outlives what its claims' expiry allows.
+        self._verified: dict[str, dict] = {}
 
     def _load(self, kid: str, pem: str) -> RSAKey:
         key = self._loaded.get(kid)
@@ -95,18 +102,36 @@ class SigningKeys:
         read again when they do not verify this one (a key made by another worker) or
         are older than `RELOAD_SECONDS` (a key another worker retired).
         """
-        if self._cached is not None and time.monotonic() - self._cached[0] < RELOAD_SECONDS:
-            try:
-                return jwt.decode(token, self._keys_from(self._cached[1]), ALGORITHMS).claims
-            except JoseError:
-                pass  # an unknown key, or a bad token: decided on the keys as stored
+        claims = self.checked_as_known(token)
+        if claims is not None:
+            return claims
         self.active()
         rows = [
             (self._load(row["kid"], row["private_pem"]), row["retired"])
             for row in self._db.all("SELECT kid, private_pem, retired FROM signing_keys")
         ]
         self._cached = (time.monotonic(), rows)
-        return jwt.decode(token, self._keys_from(rows), ALGORITHMS).claims
+        return self._remember(token, jwt.decode(token, self._keys_from(rows), ALGORITHMS).claims)
+
+    def checked_as_known(self, token: str) -> dict | None:
+        """`checked` without reading the database: None when the keys this process holds
+        are too old or do not verify `token` (ask `checked`)."""
+        claims = self._verified.get(token)
+        if claims is not None:
+            return dict(claims)
+        if self._cached is None or time.monotonic() - self._cached[0] >= RELOAD_SECONDS:
+            return None
+        try:
+            decoded = jwt.decode(token, self._keys_from(self._cached[1]), ALGORITHMS).claims
+        except JoseError:
+            return None  # an unknown key, or a bad token: decided on the keys as stored
+        return self._remember(token, decoded)
+
+    def _remember(self, token: str, claims: dict) -> dict:
+        if len(self._verified) >= VERIFIED_MAX:
+            self._verified.clear()
+        self._verified[token] = claims
+        return dict(claims)
 
     def _keys_from(self, rows: list[tuple[RSAKey, float | None]]) -> KeySet:
         horizon = self._settings.now() - self._settings.longest_token_ttl

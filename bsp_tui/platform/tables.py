@@ -156,6 +156,8 @@ Table(
 Table("faults", TABLES, Column("name", Text, primary_key=True), _text("value"))
 # The bell topic a change of the faults rings (see `faults.FaultGate`).
 FAULTS_TOPIC = "faults"
+# The bell topic an end of sessions or a revocation rings (see `tokens.verify_live`).
+SESSIONS_TOPIC = "sessions"
 Table(
     "patients",
     TABLES,

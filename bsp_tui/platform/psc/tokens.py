@@ -10,22 +10,29 @@ from __future__ import annotations
 import hashlib
 import json
 import secrets
+import time
 import uuid
 
 from authlib.oidc.core.util import create_half_hash
 from joserfc import jwt
 from joserfc.errors import ExpiredTokenError, JoseError
 
+from bsp_tui.platform.bell import BELL
 from bsp_tui.platform.db import Database, RowMapping
 from bsp_tui.platform.psc.directory import PROFESSION_OID, other_ids, userinfo_claims
 from bsp_tui.platform.psc.errors import OAuthError
 from bsp_tui.platform.settings import PlatformSettings
 from bsp_tui.platform.signing import ALGORITHM, SigningKeys
+from bsp_tui.platform.tables import SESSIONS_TOPIC
 
 ACR_TWO_FACTORS = "eidas1"
 LOGOUT_EVENT = "http://schemas.openid.net/event/backchannel-logout"
 LOGOUT_TOKEN_TTL = 120  # seconds: the token is for delivery now, not for keeping
 SCOPE = "openid scope_all"
+# How long a process trusts a token it found live, when no end of a session or
+# revocation rang its bell since: another process over the same SQLite file rings none.
+LIVE_SECONDS = 1.0
+LIVE_MAX = 10_000  # tokens remembered live; past that many, all are forgotten at once
 
 
 class InvalidTokenError(Exception):
@@ -49,6 +56,9 @@ class Tokens:
         self._db = db
         self._settings = settings
         self._keys = keys
+        self._ended = db.topic(SESSIONS_TOPIC)  # rung by every end of a token's life
+        # (sid, jti) of the tokens found live: when, and at which ring of `_ended`.
+        self._live: dict[tuple[str, str], tuple[float, int]] = {}
 
     # -- sessions ---------------------------------------------------------------
 
@@ -79,6 +89,7 @@ class Tokens:
         """End a session: every token that names it is refused from now on. True when it
         was open until now."""
         with self._db.write() as conn:
+            conn.notify(self._ended)
             return (
                 conn.execute(
                     "UPDATE sessions SET ended = :now, end_reason = :reason"
@@ -140,6 +151,16 @@ class Tokens:
             claims = self._keys.checked(token)
         except (JoseError, ValueError, TypeError, KeyError, UnicodeError):
             raise InvalidTokenError("signature invalide ou jeton illisible") from None
+        return self._validated(claims, issuer, typ, audience, check_expiry)
+
+    def _validated(
+        self,
+        claims: dict,
+        issuer: str,
+        typ: str,
+        audience: str | None = None,
+        check_expiry: bool = True,
+    ) -> dict:
         options: dict = {
             "iss": {"essential": True, "value": issuer},
             "typ": {"essential": True, "value": typ},
@@ -164,14 +185,15 @@ class Tokens:
         With `audience` None, only a PSC access token is accepted (no `aud`); with an
         audience, only an API token for that service.
         """
-        claims = self.decode(token, issuer, "Bearer", audience)
-        if audience is None and "aud" in claims:
-            raise InvalidTokenError("un jeton d'API ne remplace pas le jeton d'accès PSC")
+        claims = self._bearer(self.decode(token, issuer, "Bearer", audience), audience)
+        if self._known_live(claims):
+            return claims
+        key, rung, now = _live_key(claims), BELL.rung(self._ended), time.monotonic()
         # One round trip for both checks: this runs on every API request.
         row = self._db.one(
             "SELECT ended, EXISTS (SELECT 1 FROM revoked_tokens WHERE jti = :jti) AS revoked"
             " FROM sessions WHERE sid = :sid",
-            {"sid": claims.get("sid", ""), "jti": claims.get("jti")},
+            {"sid": key[0], "jti": key[1]},
         )
         if row is None:
             raise InvalidTokenError("session inconnue")
@@ -179,7 +201,40 @@ class Tokens:
             raise InvalidTokenError("la session de ce jeton est terminée")
         if row["revoked"]:
             raise InvalidTokenError("ce jeton a été révoqué")
+        if len(self._live) >= LIVE_MAX:
+            self._live.clear()
+        # Stamped with the ring seen before the read: an end during it reads again.
+        self._live[key] = (now, rung)
         return claims
+
+    def verify_live_as_known(
+        self, token: str, issuer: str, audience: str | None = None
+    ) -> dict | None:
+        """`verify_live`'s claims when this process can tell without its database (for
+        the event loop): the token's signature checked with the keys it holds, its
+        session found open less than `LIVE_SECONDS` ago and nothing ended since. None:
+        ask `verify_live`. A token refused on its claims alone raises as there."""
+        try:
+            claims = self._keys.checked_as_known(token)
+        except (ValueError, TypeError, KeyError, UnicodeError):
+            raise InvalidTokenError("signature invalide ou jeton illisible") from None
+        if claims is None:
+            return None
+        claims = self._bearer(self._validated(claims, issuer, "Bearer", audience), audience)
+        return claims if self._known_live(claims) else None
+
+    def _bearer(self, claims: dict, audience: str | None) -> dict:
+        if audience is None and "aud" in claims:
+            raise InvalidTokenError("un jeton d'API ne remplace pas le jeton d'accès PSC")
+        return claims
+
+    def _known_live(self, claims: dict) -> bool:
+        seen = self._live.get(_live_key(claims))
+        return (
+            seen is not None
+            and seen[1] == BELL.rung(self._ended)
+            and time.monotonic() - seen[0] < LIVE_SECONDS
+        )
 
     # -- issuing ----------------------------------------------------------------
 
@@ -274,6 +329,8 @@ class Tokens:
                 " WHERE sid = :sid AND ended IS NULL",
                 {"now": now, "sid": row["sid"]},
             )
+            if ended:
+                conn.notify(self._ended)
         if reused:
             raise OAuthError(
                 "invalid_grant",
@@ -376,6 +433,7 @@ class Tokens:
                     " ON CONFLICT DO NOTHING",
                     {"jti": claims.get("jti", ""), "exp": claims.get("exp", 0)},
                 )
+                conn.notify(self._ended)
             return None
         row = self._db.one(
             "SELECT r.sid, s.client_id FROM refresh_tokens r JOIN sessions s ON s.sid = r.sid "
@@ -386,6 +444,10 @@ class Tokens:
             return None
         _check_owner(row["client_id"], client_id)
         return row["sid"] if self.end_session(row["sid"], "revoked") else None
+
+
+def _live_key(claims: dict) -> tuple[str, str]:
+    return str(claims.get("sid") or ""), str(claims.get("jti") or "")
 
 
 def _check_owner(owner: str | None, client_id: str) -> None:
