@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
+import orjson
 from fastapi import APIRouter, Depends, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
@@ -61,6 +62,22 @@ bearer = HTTPBearer(auto_error=False)
 UNKNOWN_PROFESSION = "profession inconnue"
 
 
+class FastJSONResponse(JSONResponse):
+    """A JSON answer encoded by orjson: a DMP page of documents spent more time in the
+    standard library's encoder than in its queries."""
+
+    def render(self, content: Any) -> bytes:
+        """The body: compact UTF-8 JSON, as Starlette's own."""
+        return orjson.dumps(content)
+
+
+def fhir_response(
+    body: dict[str, Any], status: int = 200, headers: Mapping[str, str] | None = None
+) -> JSONResponse:
+    """A FHIR resource as a service's answer (`application/fhir+json`)."""
+    return FastJSONResponse(body, status_code=status, media_type=FHIR_JSON, headers=headers)
+
+
 class ServiceError(Exception):
     """An error a service answers as a FHIR OperationOutcome of one issue."""
 
@@ -72,12 +89,7 @@ class ServiceError(Exception):
     def response(self) -> JSONResponse:
         """The OperationOutcome answer (with the bearer challenge on a 401)."""
         headers = {"WWW-Authenticate": 'Bearer error="invalid_token"'} if self.status == 401 else {}
-        return JSONResponse(
-            operation_outcome(self.issue),
-            status_code=self.status,
-            media_type=FHIR_JSON,
-            headers=headers,
-        )
+        return fhir_response(operation_outcome(self.issue), self.status, headers)
 
 
 def invalid(

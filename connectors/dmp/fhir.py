@@ -7,9 +7,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from fastapi import Request
-from fastapi.responses import JSONResponse
 
-from bsp_tui.domain.fhir import FHIR_JSON
 from bsp_tui.platform.api import url_of
 from connectors.dmp.access import NOTIFY_TREATING, parse_action
 from connectors.dmp.models import (
@@ -30,10 +28,6 @@ from connectors.dmp.models import (
 
 MODE_SYSTEM = "urn:bsp:dmp:mode"
 ACTION_SYSTEM = "urn:bsp:dmp:action"
-
-
-def fhir(body: dict, status: int = 200, headers: dict[str, str] | None = None) -> JSONResponse:
-    return JSONResponse(body, status_code=status, media_type=FHIR_JSON, headers=headers)
 
 
 def _instant(created: str) -> str:

@@ -36,6 +36,7 @@ from bsp_tui.platform.api import (
     Database,
     ServiceContext,
     ServiceError,
+    fhir_response,
     service_context,
     url_of,
 )
@@ -59,7 +60,6 @@ from connectors.dmp.fhir import (
     binary_base,
     bundle,
     document_reference,
-    fhir,
     ins_identifier,
     page_links,
 )
@@ -142,7 +142,7 @@ CAPABILITY_DATE = "2026-12-02"
 def capability_statement() -> JSONResponse:
     """What this emulated FHIR server offers."""
     search = [{"name": "patient.identifier", "type": "token"}]
-    return fhir(
+    return fhir_response(
         {
             "resourceType": "CapabilityStatement",
             "status": "active",
@@ -207,7 +207,7 @@ def patient_search(
     ins = patient_ins(context.patients, identifier, "identifier")
     if dmp_status(context, ins)[1] is None:
         # PDSm: a patient without a DMP is a search that matches nothing (no DMP to trace).
-        return fhir(bundle([]))
+        return fhir_response(bundle([]))
     dmp = authorize(context, ins, who, "check")
     trace(context, ins, who, "check")
     return _patient_bundle(request, context, ins, who, dmp)
@@ -268,7 +268,7 @@ def _patient_bundle(
         ],
     }
     url = url_of(request, "dmp_patient_search")
-    return fhir(bundle([(f"{url}/{ins}", patient)]))
+    return fhir_response(bundle([(f"{url}/{ins}", patient)]))
 
 
 @router.get("/DocumentReference", name="dmp_document_search")
@@ -325,7 +325,7 @@ def document_search(
     entries = [
         (f"{base}/{row['id']}", document_reference(binaries, row, dmp["oid"])) for row in rows
     ]
-    return fhir(bundle(entries, total, page_links(request, size, start, total)))
+    return fhir_response(bundle(entries, total, page_links(request, size, start, total)))
 
 
 @router.get("/DocumentReference/{document_id}", name="dmp_document_read")
@@ -339,7 +339,7 @@ def document_read(
     """One document's metadata."""
     who = Caller.of(context.caller, mode, reason)
     row, dmp = _readable(context, document_id, who, "metadata")
-    return fhir(document_reference(binary_base(request), row, dmp["oid"]))
+    return fhir_response(document_reference(binary_base(request), row, dmp["oid"]))
 
 
 @router.get("/Binary/{document_id}", name="dmp_binary")
@@ -357,7 +357,7 @@ def binary_read(
         "SELECT content FROM dmp_documents WHERE id = :id", {"id": document_id}
     )
     if FHIR_JSON in request.headers.get("accept", ""):
-        return fhir(
+        return fhir_response(
             {
                 "resourceType": "Binary",
                 "id": row["id"],
@@ -439,7 +439,7 @@ def document_add(
     row = _document_row(db, document_id)
     location = url_of(request, "dmp_document_read", document_id=document_id)
     oid = dmp_of(context, row["ins"])["oid"]
-    return fhir(
+    return fhir_response(
         document_reference(binary_base(request), row, oid), 201, headers={"Location": location}
     )
 
@@ -472,6 +472,6 @@ def history(
     trace(context, ins, who, "history")
     rows = db.all("SELECT * FROM dmp_access_log WHERE ins = :ins ORDER BY id DESC", {"ins": ins})
     base = url_of(request, "dmp_history")
-    return fhir(
+    return fhir_response(
         bundle([(f"{base}/{row['id']}", audit_event(request, row, dmp["oid"])) for row in rows])
     )

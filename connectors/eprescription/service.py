@@ -29,7 +29,6 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import IntegrityError
 
-from bsp_tui.domain.fhir import FHIR_JSON
 from bsp_tui.domain.patients import ins_problem
 from bsp_tui.failpoints import failpoint
 from bsp_tui.platform.api import (
@@ -39,6 +38,7 @@ from bsp_tui.platform.api import (
     ServiceContext,
     ServiceError,
     Tx,
+    fhir_response,
     invalid,
     not_found,
     refused,
@@ -98,10 +98,6 @@ NumberParam = Annotated[
 def _refused(refusal: str, french: str) -> ServiceError:
     """A refusal: 403 for the matrix and ownership, 409 for the prescription's state."""
     return refused(REFUSALS[refusal], french, refusal, REFUSAL_SYSTEM)
-
-
-def _fhir(body: dict, status: int = 200) -> JSONResponse:
-    return JSONResponse(body, status_code=status, media_type=FHIR_JSON)
 
 
 def _instant(at: float) -> str:
@@ -536,7 +532,7 @@ def _created(context: ServiceContext, number: str) -> JSONResponse:
     if _copy_pending(row):
         _file_copy(context, row)
         row = _prescription(db, number)
-    return _fhir(_bundle(db, row, context, "collection", _copy_outcome(row)), 201)
+    return fhir_response(_bundle(db, row, context, "collection", _copy_outcome(row)), 201)
 
 
 @router.post("/MedicationRequest", name="rx_create", status_code=201)
@@ -619,7 +615,7 @@ def read(request: Request, context: Context, number: NumberParam = None) -> JSON
     db = context.db
     row = _prescription(db, number)
     copy = _copy_outcome(row) if row["prescriber_id"] == who.national_id else None
-    return _fhir(_bundle(db, row, context, copy=copy))
+    return fhir_response(_bundle(db, row, context, copy=copy))
 
 
 # -- dispensing ---------------------------------------------------------------------------
@@ -892,7 +888,7 @@ def dispense(body: Body, context: Context, number: NumberParam = None) -> JSONRe
     )
     with db.write() as conn:
         _deliver(conn, number, choices, context, opposed)
-    return _fhir(_bundle(db, _prescription(db, number), context), 201)
+    return fhir_response(_bundle(db, _prescription(db, number), context), 201)
 
 
 def _move(conn: Tx, number: str, status: str, now: float) -> str:
@@ -936,4 +932,4 @@ def cancel(request: Request, context: Context, number: NumberParam = None) -> JS
         )
     if status == CANCELLED:
         raise _cancelled(_prescription(db, number))
-    return _fhir(_bundle(db, _prescription(db, number), context))
+    return fhir_response(_bundle(db, _prescription(db, number), context))

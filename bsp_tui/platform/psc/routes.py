@@ -38,9 +38,22 @@ def base_url(request: Request) -> str:
 
 
 def url_of(request: Request, name: str, **params: str) -> str:
-    """The absolute URL of the route called `name`, as the client reaches it."""
-    url = str(request.url_for(name, **params))
-    return base_url(request) + url.removeprefix(str(request.base_url).rstrip("/"))
+    """The absolute URL of the route called `name`, as the client reaches it.
+
+    Each app looks a route's path up once: the router's lookup walks every route, and
+    a list answer names a link per entry. `params` are single path segments (ids).
+    """
+    templates = request.app.state._state.setdefault("route_templates", {})
+    key = (name, *sorted(params))
+    template = templates.get(key)
+    if template is None:
+        marked = {param: f"\x00{param}\x00" for param in params}
+        template = str(request.app.url_path_for(name, **marked))
+        templates[key] = template
+    path = template
+    for param, value in params.items():
+        path = path.replace(f"\x00{param}\x00", value)
+    return base_url(request) + path
 
 
 def client_path(request: Request, path: str) -> str:
