@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import secrets
+import threading
 import time
 
 from joserfc import jwt
@@ -28,6 +29,9 @@ class SigningKeys:
         self._db = db
         self._settings = settings
         self._loaded: dict[str, RSAKey] = {}
+        # Reading a PEM costs some 40 ms of CPU (the key is checked): a room's first
+        # sign-ins, all at once, would each read it without this lock.
+        self._loading = threading.Lock()
         self._cached: tuple[float, list[tuple[RSAKey, float | None]]] | None = None
         # The claims of tokens whose signature was checked. A key is dropped from the
         # verifying ones only once every token it signed has expired, so a remembered
@@ -37,8 +41,11 @@ class SigningKeys:
     def _load(self, kid: str, pem: str) -> RSAKey:
         key = self._loaded.get(kid)
         if key is None:
-            key = RSAKey.import_key(pem, {"kid": kid, "use": "sig", "alg": ALGORITHM})
-            self._loaded[kid] = key
+            with self._loading:
+                key = self._loaded.get(kid)
+                if key is None:
+                    key = RSAKey.import_key(pem, {"kid": kid, "use": "sig", "alg": ALGORITHM})
+                    self._loaded[kid] = key
         return key
 
     def _new_key(self) -> tuple[str, str]:

@@ -5,13 +5,21 @@ exactly one through."""
 from __future__ import annotations
 
 import asyncio
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
 import pytest
+from joserfc.jwk import RSAKey
 
+from bsp_tui.platform.db import Database
+from bsp_tui.platform.settings import PlatformSettings
+from bsp_tui.platform.signing import SigningKeys
 from tests.conftest import LAUNCHER, TOKEN, Emulation
 
 pytestmark = pytest.mark.anyio
 RACERS = 8
+THREADS = 16
 
 
 async def test_racing_refreshes_of_one_token_make_one_new_token(emu: Emulation) -> None:
@@ -65,3 +73,34 @@ async def test_racing_wrong_pins_count_every_failure_then_lock(emu: Emulation) -
     # Counted one after the other: the last wrong PIN locks, none is lost to a race.
     assert sorted(answer.status_code for answer in answers) == [403] * (after - 1) + [423]
     assert emu.persona("generaliste")["locked_until"] > emu.clock()
+
+
+def test_racing_first_signatures_read_the_key_once(
+    settings: PlatformSettings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A room's first sign-ins sign at once: the key's PEM (some 40 ms of CPU to read) is
+    read by one of them, not by each."""
+    db = Database(settings.database)
+    try:
+        SigningKeys(db, settings).active()  # the key exists, as on a started platform
+        reads: list[str] = []
+        real = RSAKey.import_key
+
+        def counted(*args: Any, **kwargs: Any) -> RSAKey:
+            reads.append("pem")
+            return real(*args, **kwargs)
+
+        monkeypatch.setattr(RSAKey, "import_key", counted)
+        keys = SigningKeys(db, settings)
+        start = threading.Barrier(THREADS)
+
+        def sign() -> str:
+            start.wait()
+            return keys.active().kid
+
+        with ThreadPoolExecutor(THREADS) as pool:
+            kids = set(pool.map(lambda _: sign(), range(THREADS)))
+        assert len(kids) == 1
+        assert reads == ["pem"]
+    finally:
+        db.close()
