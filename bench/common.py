@@ -81,3 +81,12 @@ def signed_in(client: Path, server: Path | None, url: str | None) -> dict[str, s
         bsp("phone", "enrol", "--persona", PERSONA, "--code", persona["activation_code"], env=env)
     bsp("login", "--persona", PERSONA, env=env | {"BSP_PIN": persona["pin"]})
     return env
+
+
+def qualified(env: dict[str, str], patient: dict[str, str]) -> None:
+    """Make a patient's identity qualified in the client's identity store, as a clinician
+    does before using the DMP: retrieved by INSi (`bsp ins lookup`), then checked on an
+    identity card (`bsp ins qualify`)."""
+    traits = ("family", "given", "sex", "birthdate")
+    bsp("ins", "lookup", *(f"--{name}={patient[name]}" for name in traits), env=env)
+    bsp("ins", "qualify", patient["ins"], "--document", "cni", env=env)

@@ -28,7 +28,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.common import bsp, bsp_env, serve, signed_in
+from bench.common import bsp, bsp_env, qualified, serve, signed_in
 
 TARGET = 2.0
 
@@ -95,6 +95,8 @@ def main() -> None:
             patients = json.loads(bsp("platform", "patients", "--json", env=server_env).stdout)
             # DUPONT and the fourth scenario patient: open DMPs, nobody blocked.
             short, long = patients[0]["ins"], patients[3]["ins"]
+            for patient in (patients[0], patients[3]):
+                qualified(env, patient)
             database = base / "server" / "data" / "platform.sqlite3"
             for ins, wanted in ((short, args.short), (long, args.long)):
                 fill(database, ins, wanted - listed(env, ins))

@@ -26,27 +26,31 @@ Run: `.venv/bin/python bench/ins_batch.py [--rows 1000 500000] [--concurrency 16
 
 from __future__ import annotations
 
-import argparse
-import asyncio
-import csv
-import json
-import os
-import random
-import statistics
-import subprocess
 import sys
-import tempfile
-import time
-from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
-import httpx
+# Run as a script, this file's folder comes first on sys.path, and its platform.py would
+# hide the standard library's `platform` from every module imported after: the
+# project's root takes that place instead.
+sys.path[0] = str(Path(__file__).resolve().parents[1])
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+import argparse  # noqa: E402
+import asyncio  # noqa: E402
+import csv  # noqa: E402
+import json  # noqa: E402
+import os  # noqa: E402
+import random  # noqa: E402
+import statistics  # noqa: E402
+import subprocess  # noqa: E402
+import tempfile  # noqa: E402
+import time  # noqa: E402
+from collections.abc import Iterable, Iterator  # noqa: E402
+from dataclasses import dataclass  # noqa: E402
 
-from bench.common import bsp, serve, signed_in
-from bsp_tui.platform.population import generate
+import httpx  # noqa: E402
+
+from bench.common import bsp, serve, signed_in  # noqa: E402
+from bsp_tui.platform.population import generate  # noqa: E402
 
 TARGET = 0.8
 MEMORY_TARGET = 1.3
