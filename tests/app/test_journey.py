@@ -61,11 +61,7 @@ def text_of(screen, selector: str) -> str:
 
 
 def on_screen(app: BspApp, kind: type) -> bool:
-    """The app shows a screen of that kind, fully mounted (its header included).
-
-    Leaving the app while a screen is still mounting trips a Textual 8.2.8 race in
-    `Header` (its title callback finds no title widget), so waits end on mounted screens.
-    """
+    """The app shows a screen of that kind, fully mounted (its header included)."""
     return isinstance(app.screen, kind) and app.screen.is_mounted
 
 

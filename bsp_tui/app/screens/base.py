@@ -5,9 +5,9 @@ from __future__ import annotations
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
-from textual.widgets import Header
 
 from bsp_tui.app.widgets.footer import KeysFooter
+from bsp_tui.app.widgets.header import BspHeader
 from bsp_tui.app.widgets.session_bar import SessionBar
 
 
@@ -15,7 +15,7 @@ class BspScreen(Screen):
     """A screen of the launcher; subclasses compose their body in `compose_body`."""
 
     def compose(self) -> ComposeResult:
-        yield Header()
+        yield BspHeader()
         yield SessionBar()
         with Horizontal(id="frame"):
             with Vertical(id="body"):
