@@ -32,7 +32,11 @@ def served_app() -> FastAPI:
     log_platform()
     settings = PlatformSettings.from_env()
     settings.trainer_token = os.environ[TRAINER_TOKEN_ENV]
-    return create_app(settings)
+    app = create_app(settings)
+    # Read the signing key (57 ms of CPU) before the first request, not during a room's
+    # first sign-in.
+    app.state.platform.keys.active()
+    return app
 
 
 def create_app(

@@ -1,0 +1,46 @@
+"""The app each worker of `bsp platform serve` builds for itself."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from joserfc.jwk import RSAKey
+
+from bsp_tui.platform.app import served_app
+from bsp_tui.platform.settings import TRAINER_TOKEN_ENV
+
+
+@pytest.fixture
+def worker_logging() -> Iterator[None]:
+    """A worker sets up its own logging: undone after the test."""
+    loggers = [logging.getLogger(name) for name in ("bsp.platform", "uvicorn")]
+    kept = [(logger.handlers[:], logger.propagate) for logger in loggers]
+    yield
+    for logger, (handlers, propagate) in zip(loggers, kept, strict=True):
+        for handler in logger.handlers:
+            if handler not in handlers:
+                handler.close()
+        logger.handlers[:], logger.propagate = handlers, propagate
+
+
+def test_a_worker_reads_its_signing_key_before_the_first_request(
+    bsp_home: Path, monkeypatch: pytest.MonkeyPatch, worker_logging: None
+) -> None:
+    """Reading the key's PEM costs some 57 ms of CPU: paid at start, not by a room's first
+    sign-in."""
+    monkeypatch.setenv(TRAINER_TOKEN_ENV, "jeton-du-formateur-pour-le-test")
+    app = served_app()
+    platform = app.state.platform
+    try:
+        reads: list[str] = []
+        real = RSAKey.import_key
+        monkeypatch.setattr(
+            RSAKey, "import_key", lambda *a, **k: reads.append("pem") or real(*a, **k)
+        )
+        assert platform.keys.active().kid
+        assert reads == []
+    finally:
+        platform.db.close()
