@@ -6,6 +6,9 @@ the document under the cursor however the table is sorted (a click on a header, 
 break-glass access asks for its reason first and says that it will be traced. The DMP's
 refusals are shown in the view, in French. An identity that is not qualified is not
 sent to the DMP: the view says why and offers to qualify it (« Qualifier l'identité »).
+Outside the patient's care team the DMP refuses a reading without the patient's
+authorisation: the view offers to record it (« Autorisation du patient »), once the
+professional confirms that the patient gave it.
 """
 
 from __future__ import annotations
@@ -43,6 +46,12 @@ from connectors.view import ConnectorView, literal, literal_row, plain_text, ser
 NO_PATIENT = "Choisissez d'abord un patient dans INS."
 TRACED = "Cet accès sera tracé et visible par le patient."
 REASON_REQUIRED = "Le motif est obligatoire."
+AUTHORIZATION_REQUIRED = "authorization_required"  # the DMP's reason code for that refusal
+AUTHORIZATION_ASKED = (
+    "Vous n'êtes pas de l'équipe de soins de ce patient. Le patient vous autorise-t-il à "
+    "consulter son DMP ? L'autorisation est enregistrée dans le DMP et tracée dans son "
+    "historique."
+)
 COLUMNS = (("date", "Date"), ("type", "Type"), ("title", "Titre"), ("author", "Auteur"))
 COLUMNS += (("labels", "Étiquettes"),)
 
@@ -171,6 +180,44 @@ class BreakGlassModal(ModalScreen[str | None]):
         self.dismiss(None)
 
 
+class AuthorizeModal(ModalScreen[bool]):
+    """Asks the professional to confirm that the patient authorises the DMP's reading."""
+
+    BINDINGS = [Binding("escape", "cancel", "Annuler", id="dmp.cancel-authorize")]
+    DEFAULT_CSS = """
+    AuthorizeModal { align: center middle; }
+    AuthorizeModal > Vertical {
+        width: 70; height: auto; border: thick $warning; background: $surface; padding: 1 2;
+    }
+    AuthorizeModal #auth-title { text-style: bold; }
+    AuthorizeModal Horizontal { height: auto; margin-top: 1; }
+    """
+
+    def __init__(self, patient: PatientContext) -> None:
+        super().__init__(id="dmp-authorize-modal")
+        self.patient = patient
+
+    def compose(self) -> ComposeResult:
+        with Vertical():
+            yield Static("Autorisation d'accès du patient", id="auth-title")
+            yield Static(self.patient.label, id="auth-patient", markup=False)
+            yield Static(AUTHORIZATION_ASKED, id="auth-asked")
+            with Horizontal():
+                yield Button("Le patient m'autorise", id="auth-confirm", variant="warning")
+                yield Button("Annuler", id="auth-cancel")
+
+    def on_mount(self) -> None:
+        self.query_one("#auth-cancel", Button).focus()  # the safe choice first
+
+    @on(Button.Pressed, "#auth-confirm")
+    def confirm(self) -> None:
+        self.dismiss(True)
+
+    @on(Button.Pressed, "#auth-cancel")
+    def action_cancel(self) -> None:
+        self.dismiss(False)
+
+
 class DmpView(ConnectorView):
     """The context patient's DMP documents."""
 
@@ -188,8 +235,8 @@ class DmpView(ConnectorView):
     DmpView #dmp-status { height: auto; }
     DmpView #dmp-status.-error { color: $error; }
     DmpView #dmp-documents { height: 1fr; }
-    DmpView #dmp-qualify { display: none; }
-    DmpView #dmp-qualify.-offered { display: block; }
+    DmpView #dmp-qualify, DmpView #dmp-authorize { display: none; }
+    DmpView #dmp-qualify.-offered, DmpView #dmp-authorize.-offered { display: block; }
     """
 
     def __init__(self, context: ConnectorContext) -> None:
@@ -211,6 +258,7 @@ class DmpView(ConnectorView):
         with Horizontal(id="dmp-bar"):
             yield Static("", id="dmp-patient")
             yield Button("Qualifier l'identité", id="dmp-qualify", variant="warning")
+            yield Button("Autorisation du patient", id="dmp-authorize", variant="warning")
             yield Button("Bris de glace", id="dmp-break-glass", variant="error")
         yield Static("", id="dmp-status")
         table: DataTable = DataTable(id="dmp-documents", cursor_type="row", zebra_stripes=True)
@@ -274,13 +322,41 @@ class DmpView(ConnectorView):
         if patient is None or not self.qualified(patient):
             return
         self.say("Chargement des documents…")
+        offer = self.query_one("#dmp-authorize", Button)
         try:
             documents = await self.client.list(patient.ins, mode=self.mode, reason=self.reason)
         except DmpError as error:
             self.show_documents([])
             self.say(f"Accès refusé par le DMP : {error.message}", error=True)
+            offer.set_class(error.code == AUTHORIZATION_REQUIRED, "-offered")
+            if offer.has_class("-offered"):
+                offer.focus()
             return
+        offer.remove_class("-offered")
         self.show_documents(documents)
+
+    @on(Button.Pressed, "#dmp-authorize")
+    def action_authorize(self) -> None:
+        patient = self.patient
+        if patient is not None:
+            self.app.push_screen(AuthorizeModal(patient), self.authorize_answered)
+
+    def authorize_answered(self, given: bool | None) -> None:
+        if given:
+            self.record_authorization()
+
+    @service_worker(group="dmp-authorize", unreachable=UNREACHABLE)
+    async def record_authorization(self) -> None:
+        patient = self.patient
+        if patient is None:
+            return
+        try:
+            await self.client.authorize(patient.ins)
+        except DmpError as error:
+            self.say(f"Autorisation refusée par le DMP : {error.message}", error=True)
+            return
+        self.query_one(DataTable).focus()
+        self.load()
 
     def show_documents(self, documents: list[DocumentInfo]) -> None:
         """Fill the table, one row per document keyed by its id."""

@@ -5,6 +5,8 @@ Every wait polls with a deadline; nothing sleeps.
 
 from __future__ import annotations
 
+import sqlite3
+
 import httpx
 import pytest
 from textual.pilot import Pilot
@@ -15,9 +17,11 @@ from bsp_tui.domain.patients import PatientContext
 from connectors.dmp.client import DmpClient
 from connectors.dmp.models import BRIS_DE_GLACE, DocumentInfo
 from connectors.dmp.screen import (
+    AUTHORIZATION_ASKED,
     NO_PATIENT,
     REASON_REQUIRED,
     TRACED,
+    AuthorizeModal,
     BreakGlassModal,
     DmpView,
     DocumentViewer,
@@ -27,6 +31,8 @@ from connectors.ins.screen import InsView
 from connectors.kit.vigilance import QualifyModal
 from tests.app.conftest import (  # noqa: F401 - autouse fixtures of the launcher's tests
     app_environment,
+    persona,
+    platform_database,
     shared_keyring,
     sign_in_outside,
     wait_for,
@@ -150,6 +156,50 @@ async def test_a_patient_not_qualified_is_offered_the_qualification() -> None:
         table = view.query_one(DataTable)
         await wait_for(pilot, lambda: table.row_count > 0, what="the documents listed")
         assert not offer.has_class("-offered")
+
+
+async def test_outside_the_care_team_the_screen_records_the_patients_authorisation() -> None:
+    """The pharmacist, of no care team of DUPONT's (her seeded authorisation withdrawn
+    here), is refused the list and offered to record the patient's authorisation: a
+    cancel records nothing, a confirmation opens the DMP and is traced."""
+    await sign_in_outside("pharmacien")
+    with sqlite3.connect(platform_database()) as db:
+        db.execute(
+            "DELETE FROM dmp_authorizations WHERE national_id = ?",
+            (persona("pharmacien")["national_id"],),
+        )
+    app = BspApp()
+    async with app.run_test(size=SIZE) as pilot:
+        await choose_dupont(pilot)
+        ins = app.patient.ins
+        screen = await open_tile(pilot, 2, "dmp")
+        view = screen.query_one(DmpView)
+        table = view.query_one(DataTable)
+        offer = view.query_one("#dmp-authorize", Button)
+        await wait_for(pilot, lambda: offer.has_class("-offered"), what="the offer")
+        assert "équipe de soins" in shown(view, "#dmp-status")
+        assert offer.has_focus and table.row_count == 0
+
+        async def answer(button: str) -> None:
+            await pilot.press("enter")  # on the offer
+            await wait_for(
+                pilot,
+                lambda: isinstance(app.screen, AuthorizeModal) and app.screen.is_mounted,
+                what="the authorisation dialog",
+            )
+            assert AUTHORIZATION_ASKED in shown(app.screen, "#auth-asked")
+            assert "DUPONT" in shown(app.screen, "#auth-patient")
+            await press_button(pilot, button)
+            await wait_for(pilot, lambda: app.screen is screen, what="the dialog closed")
+
+        await answer("#auth-cancel")
+        assert offer.has_class("-offered") and table.row_count == 0
+        await answer("#auth-confirm")
+        await wait_for(pilot, lambda: table.row_count > 0, what="the documents listed")
+        assert not offer.has_class("-offered")
+        async with app.session.client_for("dmp") as http:
+            history = await DmpClient(http).history(ins)
+        assert [entry.action for entry in history].count("authorize") == 1
 
 
 async def test_without_a_patient_the_screen_says_to_choose_one() -> None:
