@@ -67,14 +67,18 @@ def serve(home: Path, *options: str) -> tuple[subprocess.Popen[str], str]:
     return process, match.group(1)
 
 
-def signed_in(client: Path, server: Path | None, url: str | None) -> dict[str, str]:
+def signed_in(
+    client: Path, server: Path | None, url: str | None, database: str = ""
+) -> dict[str, str]:
     """The environment of a client home signed in as PERSONA: on the served platform at
     `url` (its phone enrolled with the card's activation code, read from the server's
-    home), or on the embedded one when `url` is None."""
+    home, or from its `database` when it is a PostgreSQL one), or on the embedded one
+    when `url` is None."""
     store = {"BSP_TOKEN_STORE": "file"}  # explicit opt-in: a throwaway home
     env = bsp_env(client, **store) | ({"BSP_PLATFORM_URL": url} if url else {})
+    platform = {"BSP_DATABASE_URL": database} if database else {}
     personas = json.loads(
-        bsp("platform", "personas", "--json", env=bsp_env(server or client)).stdout
+        bsp("platform", "personas", "--json", env=bsp_env(server or client, **platform)).stdout
     )
     persona = next(p for p in personas if p["name"] == PERSONA)
     if url:

@@ -2,11 +2,13 @@
 
 Two servers on 127.0.0.1, each on a free port, both through the same uvicorn setup
 (`bsp_tui.platform.serving`: `listening_socket`, the timely h11 protocol, no access log,
-no lifespan, one worker):
+no lifespan):
 
 - ours: `bsp platform serve --port 0` in a temporary BSP_HOME (SQLite by default;
-  `--database postgresql://…` for a PostgreSQL server you started yourself);
-- the reference: a FastAPI app whose one endpoint answers `{"hello": "world"}`.
+  `--database postgresql://…` for a PostgreSQL server you started yourself, or
+  `--postgresql` for one of its own; `--workers N` on PostgreSQL);
+- the reference: a FastAPI app whose one endpoint answers `{"hello": "world"}`, one
+  worker.
 
 A professional (generaliste) signs in first, and the INS and DMP API tokens are taken
 with `bsp token`. Then, at each concurrency (1, 16, 64 by default), for `--seconds` each,
@@ -21,7 +23,8 @@ It prints requests/s and the 99th-percentile latency of each, and ours/hello.
 Targets at concurrency 64: INS ≥ 0.5 × hello, DMP ≥ 0.4 × hello.
 
 Run: `.venv/bin/python bench/platform.py [--seconds 3] [--concurrency 1 16 64]
-[--database postgresql://…]`.
+[--database postgresql://… | --postgresql] [--workers 2]` (`--postgresql`: on a server
+of its own, started and stopped as the tests do; `--workers`: with PostgreSQL).
 """
 
 from __future__ import annotations
@@ -36,6 +39,7 @@ sys.path[0] = str(Path(__file__).resolve().parents[1])
 
 import argparse  # noqa: E402
 import asyncio  # noqa: E402
+import contextlib  # noqa: E402
 import statistics  # noqa: E402
 import subprocess  # noqa: E402
 import tempfile  # noqa: E402
@@ -47,6 +51,7 @@ import httpx  # noqa: E402
 
 from bench.common import bsp, serve, signed_in  # noqa: E402
 from bsp_tui.platform.population import generate  # noqa: E402
+from tests.support import postgres  # noqa: E402
 
 TARGETS = {"INS": 0.5, "DMP": 0.4}
 OID_TEST = "urn:oid:1.2.250.1.213.1.4.10"
@@ -151,27 +156,24 @@ def senders(ins_token: str, dmp_token: str) -> dict[str, Send]:
     return {"INS": ins, "DMP": dmp, "hello": hello}
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seconds", type=float, default=3.0)
-    parser.add_argument("--concurrency", type=int, nargs="+", default=[1, 16, 64])
-    parser.add_argument("--database", default="", help="a postgresql:// URL (default: SQLite)")
-    args = parser.parse_args()
+def measure(args: argparse.Namespace) -> dict[tuple[str, int], tuple[float, float]]:
+    """Requests/s and p99 of each path at each concurrency, by (path, concurrency)."""
     with tempfile.TemporaryDirectory(prefix="bsp-bench-platform-") as folder:
         base = Path(folder)
         options = ("--database", args.database) if args.database else ()
+        if args.workers > 1:
+            options += ("--workers", str(args.workers))
         server, url = serve(base / "server", *options)
         hello, hello_url = start_hello()
         try:
-            env = signed_in(base / "client", base / "server", url)
+            env = signed_in(base / "client", base / "server", url, args.database)
             tokens = [
                 bsp("token", audience, "--min-valid", "600", env=env).stdout.strip()
                 for audience in ("ins", "dmp")
             ]
-            send = senders(*tokens)
             results: dict[tuple[str, int], tuple[float, float]] = {}
             for concurrency in args.concurrency:
-                for name, request in send.items():
+                for name, request in senders(*tokens).items():
                     target = hello_url if name == "hello" else url
                     results[name, concurrency] = asyncio.run(
                         load(target, request, concurrency, args.seconds)
@@ -180,12 +182,32 @@ def main() -> None:
             for process in (server, hello):
                 process.terminate()
                 process.wait(timeout=15)
+    return results
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=float, default=3.0)
+    parser.add_argument("--concurrency", type=int, nargs="+", default=[1, 16, 64])
+    parser.add_argument("--database", default="", help="a postgresql:// URL (default: SQLite)")
+    parser.add_argument(
+        "--postgresql", action="store_true", help="on a PostgreSQL server of its own"
+    )
+    parser.add_argument("--workers", type=int, default=1, help="with PostgreSQL")
+    args = parser.parse_args()
+    with contextlib.ExitStack() as stack:
+        if args.postgresql:
+            server = stack.enter_context(postgres.server())
+            args.database = server.create_database(seeded=False)
+        results = measure(args)
     engine = "PostgreSQL" if args.database else "SQLite"
-    print(f"one worker, {engine}, {args.seconds:g} s per figure")
+    workers = f"{args.workers} worker{'s' if args.workers > 1 else ''}"
+    print(f"{workers}, {engine}, {args.seconds:g} s per figure (hello: one worker)")
     print(f"{'concurrency':>11} {'path':>6} {'req/s':>8} {'p99 ms':>8} {'ours/hello':>10}")
+    paths = ("INS", "DMP", "hello")
     for concurrency in args.concurrency:
         reference = results["hello", concurrency][0]
-        for name in send:
+        for name in paths:
             rate, p99 = results[name, concurrency]
             ratio = f"{rate / reference:10.2f}" if name != "hello" else ""
             print(f"{concurrency:>11} {name:>6} {rate:8.0f} {p99:8.1f} {ratio}")
