@@ -9,12 +9,14 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.exc import DataError
 
 from bsp_tui import __version__
+from bsp_tui.config import folders
 from bsp_tui.platform import faults, health, rooms, trainer
 from bsp_tui.platform.access import AccessLog
 from bsp_tui.platform.api import ServiceError, unavailable
 from bsp_tui.platform.api import router as services_router
 from bsp_tui.platform.bodies import BodyError, BodyGuard, problem_response, route_path
 from bsp_tui.platform.core import Platform
+from bsp_tui.platform.cores import bind_to_a_core
 from bsp_tui.platform.housekeeping import Housekeeper
 from bsp_tui.platform.psc import phone_api, routes, wallet
 from bsp_tui.platform.psc.errors import OAuthError
@@ -30,6 +32,7 @@ def served_app() -> FastAPI:
     """The app of one worker of `bsp platform serve` (uvicorn's factory): its settings
     come from the environment the command set, its trainer token included."""
     log_platform()
+    bind_to_a_core(folders().cache / "serving-cores.lock")
     settings = PlatformSettings.from_env()
     settings.trainer_token = os.environ[TRAINER_TOKEN_ENV]
     app = create_app(settings)

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from joserfc.jwk import RSAKey
 
+from bsp_tui.platform import app as app_module
 from bsp_tui.platform.app import served_app
 from bsp_tui.platform.settings import TRAINER_TOKEN_ENV
 
@@ -32,6 +33,8 @@ def test_a_worker_reads_its_signing_key_before_the_first_request(
     """Reading the key's PEM costs some 57 ms of CPU: paid at start, not by a room's first
     sign-in."""
     monkeypatch.setenv(TRAINER_TOKEN_ENV, "jeton-du-formateur-pour-le-test")
+    bound: list[Path] = []  # this test's process stays on every core
+    monkeypatch.setattr(app_module, "bind_to_a_core", bound.append)
     app = served_app()
     platform = app.state.platform
     try:
@@ -42,5 +45,6 @@ def test_a_worker_reads_its_signing_key_before_the_first_request(
         )
         assert platform.keys.active().kid
         assert reads == []
+        assert [lock.parent for lock in bound] == [bsp_home / "cache"]
     finally:
         platform.db.close()
