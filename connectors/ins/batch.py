@@ -26,9 +26,17 @@ import httpx
 
 from bsp_tui.domain.patients import Traits
 from bsp_tui.exitcodes import ExitCode
-from connectors.ins.client import InputError, InsClient, InsServiceError, checked_traits
+from connectors.ins.client import (
+    FOUND,
+    InputError,
+    InsClient,
+    InsServiceError,
+    checked_traits,
+    identity_of,
+)
 from connectors.kit.cli import CommandError, json_text
 from connectors.kit.errors import SsoError
+from connectors.kit.identities import IdentityStore
 from connectors.retry import Backoff, with_backoff
 
 FIELDS = ("family", "given", "sex", "birthdate", "birthplace")
@@ -365,6 +373,7 @@ async def run_batch(
     out: IO[str],
     progress: Progress,
     backoff: Backoff = BACKOFF,
+    identities: IdentityStore | None = None,
 ) -> Outcome:
     """Look every row up, `concurrency` at a time, writing results in input order.
 
@@ -372,7 +381,13 @@ async def run_batch(
     row's failure is written in its place. After a fatal failure (no session, platform
     unreachable after every try) nothing more is sent, nothing more is written: the
     output ends at the last row done before it, and the rest is only counted.
+
+    The identities found (`00`) are recorded in `identities` as retrieved, those of the
+    lines written together in one transaction committed before they are written: a line
+    in the output is a recorded identity, and a commit per row (its wait for the disk,
+    on the event loop) would set the pace of the whole batch.
     """
+    by = await ins.professional() if identities is not None else ""
     requests = asyncio.Semaphore(concurrency)
     size = concurrency * WINDOW
     window = asyncio.Semaphore(size)
@@ -382,13 +397,17 @@ async def run_batch(
 
     def flush() -> None:
         nonlocal next_index
-        lines = []
+        lines, found = [], []
         while (result := results.get(next_index)) is not None and result is not _LEFT:
             del results[next_index]
             outcome.counts["error" if "error" in result else result["code"]] += 1
+            if result.get("code") == FOUND:
+                found.append(identity_of(result["identities"][0]))
             lines.append(json_text(result))
             next_index += 1
             window.release()
+        if identities is not None:
+            identities.all_retrieved(found, by)
         if lines:
             out.write("\n".join(lines) + "\n")
             out.flush()

@@ -262,11 +262,12 @@ async def _batch(
         with _output(output, append=resume) as out:
             try:
                 outcome = await run_batch(
-                    InsClient(http, IdentityStore.of_profile()),
+                    InsClient(http),
                     read_rows(stream, RowReader(skip)),
                     concurrency,
                     out,
                     Progress(sys.stderr, total, live),
+                    identities=IdentityStore.of_profile(),
                 )
             except InputError as error:
                 raise CommandError(

@@ -36,6 +36,7 @@ from connectors.ins.batch import (
 )
 from connectors.ins.client import InputError, InsClient, InsServiceError, LookupResult
 from connectors.kit.errors import NOT_ALLOWED
+from connectors.kit.identities import RECUPEREE, IdentityStore
 from connectors.retry import Backoff
 from tests.conftest import Emulation
 from tests.connectors.ins.conftest import api_token, scenario
@@ -390,3 +391,54 @@ async def test_a_refused_connection_on_one_row_is_tried_again_on_the_real_platfo
     assert [line["row"] for line in lines] == [1, 2, 3]
     assert [line["code"] for line in lines] == ["01", "00", "01"]
     assert lines[1]["identities"][0]["ins"] == JEAN_MARC.ins
+
+
+class FoundIns(FakeIns):
+    """Finds everyone, each a person of their own (the INS is the family name)."""
+
+    async def professional(self) -> str:
+        return "Élise Martin (810000012301)"
+
+    async def lookup(self, traits: Traits) -> LookupResult:
+        await super().lookup(traits)
+        person = Identity(traits.family, "o", traits.family, "JEAN", "M", "1980-05-12", "75111")
+        return LookupResult("00", (person,))
+
+
+class CheckedOutput(io.StringIO):
+    """An output that, as each line is written, finds its identity already recorded."""
+
+    def __init__(self, store: IdentityStore) -> None:
+        super().__init__()
+        self.store = store
+        self.unrecorded: list[str] = []
+
+    def write(self, text: str) -> int:
+        for line in filter(None, text.split("\n")):
+            ins = json.loads(line)["identities"][0]["ins"]
+            if self.store.status(ins) != RECUPEREE:
+                self.unrecorded.append(ins)
+        return super().write(text)
+
+
+async def test_the_identities_found_are_recorded_a_group_at_a_time_before_their_lines(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = IdentityStore(tmp_path / "identities.sqlite3")
+    groups: list[int] = []
+    record = store.all_retrieved
+    monkeypatch.setattr(
+        store, "all_retrieved", lambda found, by: groups.append(len(found)) or record(found, by)
+    )
+    families = [f"P{n:02}" for n in range(30)]
+    out = CheckedOutput(store)
+    progress = Progress(io.StringIO(), len(families), live=False)
+    fake = FoundIns(hold=len(families))  # all come back together, in reverse
+    await run_batch(fake, each(rows_for(*families)), 30, out, progress, NO_WAIT, store)  # type: ignore[arg-type]
+    assert out.unrecorded == []
+    for ins in (families[0], families[15], families[-1]):
+        local = store.require(ins)
+        assert (local.status, local.retrieved_by) == (RECUPEREE, "Élise Martin (810000012301)")
+    assert sum(groups) == len(families)
+    assert len([size for size in groups if size]) < len(families)  # grouped, not one each
+    store.close()
