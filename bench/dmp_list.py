@@ -29,6 +29,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.common import bsp, bsp_env, qualified, serve, signed_in
+from connectors.dmp.seed import content_hash
 
 TARGET = 2.0
 
@@ -50,12 +51,16 @@ def fill(database: Path, ins: str, count: int) -> None:
             f"1990-01-01T{number // 3600 % 24:02d}:{number // 60 % 60:02d}:{number % 60:02d}Z",
             "text/plain",
             b"Examen clinique normal.\n",
+            content_hash(b"Examen clinique normal.\n"),
         )
         for number in range(count)
     ]
     with sqlite3.connect(database, timeout=30) as conn:
         conn.executemany(
-            "INSERT INTO dmp_documents VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 0, 0, 'current')", rows
+            "INSERT INTO dmp_documents (id, ins, loinc, title, author_id, author_name, created,"
+            " content_type, content, hash, masked, invisible_patient, status)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, 0, 'current')",
+            rows,
         )
 
 

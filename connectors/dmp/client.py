@@ -103,6 +103,17 @@ def _labels(resource: dict) -> tuple[str, ...]:
     )
 
 
+def _author_identifier(resource: dict, author: dict) -> dict:
+    """The author's national id: on the contained resource the reference names (PDSm), or
+    on the reference itself."""
+    reference = author.get("reference", "")
+    if reference.startswith("#"):
+        for contained in resource.get("contained", []):
+            if contained.get("id") == reference[1:]:
+                return next(iter(contained.get("identifier") or [{}]))
+    return author.get("identifier", {})
+
+
 def document_info(resource: dict) -> DocumentInfo:
     """A DocumentReference as the client's domain type."""
     coding = next(
@@ -110,7 +121,7 @@ def document_info(resource: dict) -> DocumentInfo:
         resource["type"]["coding"][0],
     )
     author = (resource.get("author") or [{}])[0]
-    author_id = author.get("identifier", {})
+    author_id = _author_identifier(resource, author)
     attachment = resource["content"][0]["attachment"]
     return DocumentInfo(
         id=resource["id"],

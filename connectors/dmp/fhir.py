@@ -17,6 +17,7 @@ from connectors.dmp.models import (
     CLASSES,
     CONFIDENTIALITY_SYSTEM,
     DOCUMENT_TYPES,
+    FACILITY_SYSTEM,
     FORMAT_CODE,
     FORMAT_SYSTEM,
     INVISIBLE_PATIENT,
@@ -24,6 +25,8 @@ from connectors.dmp.models import (
     MASQUE_PS,
     PROFESSION_SYSTEM,
     SECURITY_LABELS,
+    SETTING_SYSTEM,
+    made_in,
 )
 
 MODE_SYSTEM = "urn:bsp:dmp:mode"
@@ -52,6 +55,13 @@ MASTER_NAMESPACE = uuid.UUID("6f1c1f0e-2d0b-5b8e-9a4e-44d4d5a0b1e7")  # the emul
 CUSTODIAN = "DMP (plateforme émulée bsp)"  # who keeps the document: the DMP's host
 
 
+AUTHOR_REFERENCE = "author"  # the contained author's id
+
+
+def _coded(system: str, code: str, display: str) -> dict:
+    return {"coding": [{"system": system, "code": code, "display": display}]}
+
+
 def document_reference(binaries: str, row: Any, oid: str) -> dict:
     labels = [
         code
@@ -62,9 +72,21 @@ def document_reference(binaries: str, row: Any, oid: str) -> dict:
         if flag
     ]
     category = CLASSES.get(row["loinc"], "10")
+    (facility, facility_label), (setting, setting_label) = made_in(row["loinc"])
+    created = _instant(row["created"])
     resource: dict[str, Any] = {
         "resourceType": "DocumentReference",
         "id": row["id"],
+        # PDSm: the author is a resource contained in the DocumentReference, the professional
+        # identified by their national id (IdNat_PS), not a bare identifier.
+        "contained": [
+            {
+                "resourceType": "Practitioner",
+                "id": AUTHOR_REFERENCE,
+                "identifier": [{"system": AUTHOR_ID_SYSTEM, "value": row["author_id"]}],
+                "name": [{"text": row["author_name"]}],
+            }
+        ],
         # The document's own unique id, stable: derived from the DMP's id (ours).
         "masterIdentifier": {
             "system": "urn:ietf:rfc:3986",
@@ -88,13 +110,8 @@ def document_reference(binaries: str, row: Any, oid: str) -> dict:
             }
         ],
         "subject": {"identifier": ins_identifier(row["ins"], oid)},
-        "date": _instant(row["created"]),
-        "author": [
-            {
-                "identifier": {"system": AUTHOR_ID_SYSTEM, "value": row["author_id"]},
-                "display": row["author_name"],
-            }
-        ],
+        "date": created,
+        "author": [{"reference": f"#{AUTHOR_REFERENCE}", "display": row["author_name"]}],
         "custodian": {"display": CUSTODIAN},
         "description": row["title"],
         "content": [
@@ -102,9 +119,10 @@ def document_reference(binaries: str, row: Any, oid: str) -> dict:
                 "attachment": {
                     "contentType": row["content_type"],
                     "size": row["size"],
+                    "hash": row["hash"],
                     "title": row["title"],
                     "url": f"{binaries}/{row['id']}",
-                    "creation": _instant(row["created"]),
+                    "creation": created,
                 },
                 "format": {
                     "system": FORMAT_SYSTEM,
@@ -113,6 +131,12 @@ def document_reference(binaries: str, row: Any, oid: str) -> dict:
                 },
             }
         ],
+        # The act the document comes from: the emulation knows only when it was filed.
+        "context": {
+            "period": {"start": created},
+            "facilityType": _coded(FACILITY_SYSTEM, facility, facility_label),
+            "practiceSetting": _coded(SETTING_SYSTEM, setting, setting_label),
+        },
     }
     if labels:
         resource["securityLabel"] = [

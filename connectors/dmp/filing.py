@@ -28,7 +28,7 @@ from connectors.dmp.models import (
     SECURITY_LABELS,
 )
 from connectors.dmp.params import type_codes
-from connectors.dmp.seed import INSERT_DOCUMENT
+from connectors.dmp.seed import INSERT_DOCUMENT, content_hash
 
 
 @dataclass(frozen=True)
@@ -76,6 +76,7 @@ def file_document(
                 "created": recorded(context.now),
                 "content_type": new.content_type,
                 "content": new.content,
+                "hash": content_hash(new.content),
                 "masked": int(MASQUE_PS in new.labels),
                 "invisible_patient": int(INVISIBLE_PATIENT in new.labels),
             },

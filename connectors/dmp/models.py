@@ -46,6 +46,25 @@ CLASSES: dict[str, str] = {
 # The attachment's format (IHE formatcode): the MIME type says all there is to know.
 FORMAT_SYSTEM = "http://ihe.net/fhir/ihe.formatcode.fhir/CodeSystem/formatcode"
 FORMAT_CODE = "urn:ihe:iti:xds:2017:mimeTypeSufficient"
+# Where each type of document is made (DocumentReference.context), as the PDSm profile asks:
+# the sector of activity from TRE_R02-SecteurActivite (`facilityType`) and the practice
+# setting from TRE_A01-CadreExercice (`practiceSetting`), the nomenclatures the profile names
+# for a professional author. Hospital stays come from a hospital, the rest from a practice
+# (the emulation's own assignment).
+FACILITY_SYSTEM = (
+    "https://mos.esante.gouv.fr/NOS/TRE_R02-SecteurActivite/FHIR/TRE-R02-SecteurActivite"
+)
+SETTING_SYSTEM = "https://mos.esante.gouv.fr/NOS/TRE_A01-CadreExercice/FHIR/TRE-A01-CadreExercice"
+PRACTICE = (("SA07", "Cabinet individuel"), ("AMBULATOIRE", "Ambulatoire"))
+HOSPITAL = (("SA01", "Etablissement public de santé"), ("ETABLISSEMENT", "Etablissement de santé"))
+HOSPITAL_TYPES = frozenset({"34133-9", "11490-0"})
+
+
+def made_in(loinc: str) -> tuple[tuple[str, str], tuple[str, str]]:
+    """The (facility type, practice setting) codes and labels of a type of document."""
+    return HOSPITAL if loinc in HOSPITAL_TYPES else PRACTICE
+
+
 # The data category of the arrêté of 26 Oct 2023's habilitation matrix each type is in.
 CATEGORIES: dict[str, str] = {
     "11488-4": "comptes rendus de consultation",

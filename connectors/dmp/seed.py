@@ -7,6 +7,7 @@ same every time.
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import random
 from datetime import date, timedelta
@@ -45,6 +46,8 @@ Table(
     Column("masked", Integer, nullable=False),
     Column("invisible_patient", Integer, nullable=False),
     Column("status", Text, nullable=False),
+    # The content's SHA-1 in base64 (FHIR Attachment.hash), kept so lists need not read it.
+    Column("hash", Text, nullable=False),
     Index("documents_by_patient", "ins", "created"),
 )
 # The patient's médecin traitant (one per DMP at most), and the patients who oppose
@@ -79,19 +82,38 @@ Table(
 )
 
 
+def content_hash(content: bytes) -> str:
+    """A document's hash as FHIR's Attachment.hash defines it: its SHA-1, base64."""
+    digest = hashlib.sha1(content, usedforsecurity=False).digest()
+    return base64.b64encode(digest).decode("ascii")
+
+
 def _nothing_to_change(_: Tx) -> None:
     # Versions 2 and 3 only add the patients' choices' tables (version 3: the access
     # authorisations), which opening the schema makes; `seed` fills the scenario's.
     return
 
 
-SCHEMA = Schema("dmp", 3, TABLES, {1: _nothing_to_change, 2: _nothing_to_change})
+def _hash_documents(tx: Tx) -> None:
+    """Version 4: each document's content hash, computed once for those filed before."""
+    tx.execute("ALTER TABLE dmp_documents ADD COLUMN hash TEXT NOT NULL DEFAULT ''")
+    rows = tx.all("SELECT id, content FROM dmp_documents")
+    if rows:
+        tx.execute(
+            "UPDATE dmp_documents SET hash = :hash WHERE id = :id",
+            [{"id": row["id"], "hash": content_hash(bytes(row["content"]))} for row in rows],
+        )
+
+
+SCHEMA = Schema(
+    "dmp", 4, TABLES, {1: _nothing_to_change, 2: _nothing_to_change, 3: _hash_documents}
+)
 
 INSERT_DOCUMENT = (
     "INSERT INTO dmp_documents (id, ins, loinc, title, author_id, author_name, created,"
-    " content_type, content, masked, invisible_patient, status) VALUES (:id, :ins, :loinc,"
-    " :title, :author_id, :author_name, :created, :content_type, :content, :masked,"
-    " :invisible_patient, 'current')"
+    " content_type, content, masked, invisible_patient, status, hash) VALUES (:id, :ins,"
+    " :loinc, :title, :author_id, :author_name, :created, :content_type, :content, :masked,"
+    " :invisible_patient, 'current', :hash)"
 )
 
 AUTHORS = (
@@ -253,6 +275,7 @@ def _rows(
                     "created": doc["created"],
                     "content_type": content_type,
                     "content": content,
+                    "hash": content_hash(content),
                     "masked": int(doc["masked"]),
                     "invisible_patient": int(doc["invisible"]),
                 }

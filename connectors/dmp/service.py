@@ -86,7 +86,7 @@ ReasonParam = Annotated[
 
 _DOC_COLUMNS = (
     "id, ins, loinc, title, author_id, author_name, created, content_type, "
-    "length(content) AS size, masked, invisible_patient, status"
+    "length(content) AS size, hash, masked, invisible_patient, status"
 )
 
 

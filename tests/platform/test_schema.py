@@ -3,6 +3,8 @@ file made by a newer bsp is refused rather than damaged."""
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import sqlite3
 
 import pytest
@@ -29,7 +31,8 @@ RX_VERSION_ONE = (
 def _as_version_one(path) -> list[str]:
     """Turn a platform file back into what version 1 made: no version table, no `seq`
     columns, no franchise on the care sheets, a national status on the patients, no
-    back-channel logout URI on the clients, patients listed by rowid. Returns the
+    back-channel logout URI on the clients, no hash on the DMP's documents, patients listed
+    by rowid. Returns the
     personas in rowid order."""
     conn = sqlite3.connect(path)
     try:
@@ -41,6 +44,7 @@ def _as_version_one(path) -> list[str]:
             conn.execute(statement)
         conn.execute("ALTER TABLE patients ADD COLUMN status TEXT NOT NULL DEFAULT 'QUAL'")
         conn.execute("ALTER TABLE clients DROP COLUMN backchannel_logout_uri")
+        conn.execute("ALTER TABLE dmp_documents DROP COLUMN hash")
         # A shuffled insertion order, so that the upgrade must read rowids, not names.
         conn.execute("CREATE TABLE personas_old AS SELECT * FROM personas ORDER BY name DESC")
         conn.execute("DELETE FROM personas")
@@ -72,6 +76,7 @@ def test_a_version_one_file_is_upgraded_and_keeps_its_order(settings: PlatformSe
             r["name"]: r["version"] for r in platform.db.all("SELECT * FROM schema_versions")
         }
         assert (versions["platform"], versions["fse"], versions["eprescription"]) == (6, 2, 2)
+        assert versions["dmp"] == 4
         admission = platform.db.one("SELECT * FROM ame_admissions")
         assert admission["number"] == "AME999999999901"
         assert (
@@ -166,12 +171,38 @@ def test_a_version_two_dmp_gains_the_access_authorisations(settings: PlatformSet
     Platform.open(settings).db.close()
     conn = sqlite3.connect(settings.database)
     conn.execute("DROP TABLE dmp_authorizations")
+    conn.execute("ALTER TABLE dmp_documents DROP COLUMN hash")  # version 4's
     conn.execute("UPDATE schema_versions SET version = 2 WHERE name = 'dmp'")
     conn.commit()
     conn.close()
     platform = Platform.open(settings)
     try:
-        assert platform.db.value("SELECT version FROM schema_versions WHERE name = 'dmp'") == 3
+        assert platform.db.value("SELECT version FROM schema_versions WHERE name = 'dmp'") == 4
         assert platform.db.value("SELECT count(*) FROM dmp_authorizations") == 36
+    finally:
+        platform.db.close()
+
+
+@pytest.mark.sqlite_only
+def test_a_version_three_dmp_gains_each_documents_hash(settings: PlatformSettings) -> None:
+    """DMP version 4 keeps each document's content hash (FHIR Attachment.hash): an older file
+    opens with the column, filled for every document it already had."""
+    Platform.open(settings).db.close()
+    conn = sqlite3.connect(settings.database)
+    conn.execute("ALTER TABLE dmp_documents DROP COLUMN hash")
+    conn.execute("UPDATE schema_versions SET version = 3 WHERE name = 'dmp'")
+    conn.commit()
+    conn.close()
+    platform = Platform.open(settings)
+    try:
+        db = platform.db
+        assert db.value("SELECT version FROM schema_versions WHERE name = 'dmp'") == 4
+        rows = db.all("SELECT id, content, hash FROM dmp_documents ORDER BY id")
+        assert len(rows) == 3787
+        for row in (rows[0], rows[len(rows) // 2], rows[-1]):
+            digest = base64.b64encode(
+                hashlib.sha1(bytes(row["content"]), usedforsecurity=False).digest()
+            ).decode()
+            assert row["hash"] == digest
     finally:
         platform.db.close()

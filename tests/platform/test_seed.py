@@ -38,8 +38,9 @@ COUNTS = {
 # Recomputed when the AME holders lost their Vitale cards for an admission document
 # (chosen by position, not by NIA): the same people and DMPs, fewer cards; and when
 # the DMPs gained their médecin traitant and the opposition to break-glass access; and
-# when the scenario patients authorised the demonstration professionals (DMP version 3).
-DIGEST = "0661e8a9a7ab98315185daaeeba39f30ba5422fd862ef9d368140d836487a1ca"
+# when the scenario patients authorised the demonstration professionals (DMP version 3);
+# and when each document gained its content hash (DMP version 4).
+DIGEST = "1317b9a2ef426c0fda2a97f342aaee56bb82f955f400821d37891323b5ba32ab"
 
 
 def test_the_seeded_population_is_the_same_data(settings: PlatformSettings) -> None:

@@ -5,6 +5,7 @@ each kind of refusal."""
 
 from __future__ import annotations
 
+import base64
 from typing import Any
 
 import httpx
@@ -46,7 +47,18 @@ async def test_every_search_page_and_document_is_valid(dmp: Harness, persona: st
     first, *_, last = page["entry"]
     for entry in (first, last):
         read = await dmp.get(persona, f"/DocumentReference/{entry['resource']['id']}")
-        assert checked(read)["resourceType"] == "DocumentReference"
+        document = checked(read)
+        assert document["resourceType"] == "DocumentReference"
+        # The PDSm metadata, present and valid FHIR R4 too.
+        attachment = document["content"][0]["attachment"]
+        assert len(base64.b64decode(attachment["hash"])) == 20  # a SHA-1
+        assert attachment["size"] > 0
+        context = document["context"]
+        assert context["period"]["start"] == document["date"]
+        assert context["facilityType"]["coding"][0]["system"].endswith("TRE-R02-SecteurActivite")
+        assert context["practiceSetting"]["coding"][0]["system"].endswith("TRE-A01-CadreExercice")
+        assert document["contained"][0]["resourceType"] == "Practitioner"
+        assert document["author"][0]["reference"] == "#author"
     emergency = await dmp.get(
         "generaliste",
         "/DocumentReference",

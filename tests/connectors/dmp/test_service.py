@@ -8,6 +8,7 @@ BERNARD (2, blocks the urgentiste).
 from __future__ import annotations
 
 import base64
+import hashlib
 
 import httpx
 import pytest
@@ -189,7 +190,10 @@ async def test_the_doctor_lists_every_document_but_the_masked_one(dmp: Harness) 
     first = listed[0]
     assert first["type"]["coding"][0]["system"] == "http://loinc.org"
     assert first["type"]["coding"][0]["code"] in DOCUMENT_TYPES
-    assert first["author"][0]["identifier"]["system"] == "urn:oid:1.2.250.1.71.4.2.1"
+    assert first["author"][0]["reference"] == "#author"
+    (author,) = first["contained"]
+    assert author["resourceType"] == "Practitioner"
+    assert author["identifier"][0]["system"] == "urn:oid:1.2.250.1.71.4.2.1"
     assert first["subject"]["identifier"] == {"system": OID_TEST, "value": ins}
     attachment = first["content"][0]["attachment"]
     assert attachment["url"].endswith(f"{DMP}/Binary/{first['id']}")
@@ -571,6 +575,39 @@ async def test_an_ins_under_another_oid_is_not_found(dmp: Harness) -> None:
     assert bare.status_code == 200
 
 
+async def test_each_document_carries_its_hash_size_context_and_contained_author(
+    dmp: Harness,
+) -> None:
+    """PDSm metadata on the first, a middle and the last document of a list: the hash and
+    size of the content served, the context by where the type is made, the author."""
+    ins = dmp.patient(0)
+    listed = entries(
+        await dmp.get("generaliste", "/DocumentReference", **{"patient.identifier": pid(ins)})
+    )
+    assert len(listed) == 11
+    for document in (listed[0], listed[len(listed) // 2], listed[-1]):
+        content = await dmp.get("generaliste", f"/Binary/{document['id']}", accept="*/*")
+        attachment = document["content"][0]["attachment"]
+        assert attachment["size"] == len(content.content)
+        digest = base64.b64encode(
+            hashlib.sha1(content.content, usedforsecurity=False).digest()
+        ).decode()
+        assert attachment["hash"] == digest
+        context = document["context"]
+        assert context["period"]["start"] == document["date"]
+        hospital = document["type"]["coding"][0]["code"] in {"34133-9", "11490-0"}
+        facility = context["facilityType"]["coding"][0]
+        setting = context["practiceSetting"]["coding"][0]
+        assert (facility["code"], setting["code"]) == (
+            ("SA01", "ETABLISSEMENT") if hospital else ("SA07", "AMBULATOIRE")
+        )
+        (author,) = document["contained"]
+        assert document["author"][0]["reference"] == f"#{author['id']}"
+        assert author["name"][0]["text"] == document["author"][0]["display"]
+    kinds = {d["context"]["facilityType"]["coding"][0]["code"] for d in listed}
+    assert kinds == {"SA01", "SA07"}  # both kinds are in this DMP
+
+
 async def test_adding_a_consultation_report_then_reading_it_back(dmp: Harness) -> None:
     ins = dmp.patient(0)
     text = "Compte rendu : tension 12/8, état général conservé. Revoir dans 3 mois.\n".encode()
@@ -580,9 +617,33 @@ async def test_adding_a_consultation_report_then_reading_it_back(dmp: Harness) -
     assert added.headers["location"].endswith(f"{DMP}/DocumentReference/{resource['id']}")
     assert resource["type"]["coding"][0]["code"] == "11488-4"
     assert resource["description"] == "Consultation du jour"
-    assert resource["author"][0]["identifier"]["value"] == dmp.national_id("generaliste")
-    assert resource["author"][0]["display"] == "Élise Martin-Dubois"
-    assert resource["content"][0]["attachment"]["size"] == len(text)
+    (author,) = resource["contained"]
+    assert resource["author"] == [{"reference": "#author", "display": "Élise Martin-Dubois"}]
+    assert author["identifier"][0]["value"] == dmp.national_id("generaliste")
+    assert author["name"] == [{"text": "Élise Martin-Dubois"}]
+    attachment = resource["content"][0]["attachment"]
+    assert attachment["size"] == len(text)
+    # FHIR Attachment.hash: the content's SHA-1, base64 (PDSm: 1..1).
+    assert (
+        attachment["hash"]
+        == base64.b64encode(hashlib.sha1(text, usedforsecurity=False).digest()).decode()
+    )
+    context = resource["context"]
+    assert context["period"] == {"start": resource["date"]}
+    assert context["facilityType"]["coding"] == [
+        {
+            "system": "https://mos.esante.gouv.fr/NOS/TRE_R02-SecteurActivite/FHIR/TRE-R02-SecteurActivite",
+            "code": "SA07",
+            "display": "Cabinet individuel",
+        }
+    ]
+    assert context["practiceSetting"]["coding"] == [
+        {
+            "system": "https://mos.esante.gouv.fr/NOS/TRE_A01-CadreExercice/FHIR/TRE-A01-CadreExercice",
+            "code": "AMBULATOIRE",
+            "display": "Ambulatoire",
+        }
+    ]
     listed = entries(
         await dmp.get("generaliste", "/DocumentReference", **{"patient.identifier": pid(ins)})
     )
