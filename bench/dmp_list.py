@@ -29,7 +29,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.common import bsp, bsp_env, qualified, serve, signed_in
-from connectors.dmp.seed import content_hash
+from connectors.dmp.seed import content_hash, master_id
 
 TARGET = 2.0
 
@@ -52,14 +52,16 @@ def fill(database: Path, ins: str, count: int) -> None:
             "text/plain",
             b"Examen clinique normal.\n",
             content_hash(b"Examen clinique normal.\n"),
+            master_id(f"BENCH{ins[-6:]}{number:06d}"),
         )
         for number in range(count)
     ]
     with sqlite3.connect(database, timeout=30) as conn:
         conn.executemany(
             "INSERT INTO dmp_documents (id, ins, loinc, title, author_id, author_name, created,"
-            " content_type, content, hash, masked, invisible_patient, status)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, 0, 'current')",
+            " content_type, content, hash, master_id, masked, invisible_patient, status,"
+            " invisible_legal, archived) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, 0,"
+            " 'current', 0, 0)",
             rows,
         )
 

@@ -279,10 +279,12 @@ def type_problem(who: Caller, loinc: str) -> ServiceError:
     )
 
 
-# What reads the DMP: outside the care team, only with the patient's authorisation. The
-# check says where the caller stands; adding needs none (art. L. 1111-15: the patient's
-# professionals feed the DMP, the patient informed).
-READING_VERBS = frozenset({"list", "metadata", "read", "history"})
+# What reads the DMP, or changes a document's metadata (the PDSm guide's TD3.3: the access
+# authorisation must be valid): outside the care team, only with the patient's
+# authorisation. The check says where the caller stands; adding needs none (art.
+# L. 1111-15: the patient's professionals feed the DMP, the patient informed).
+UPDATE = "update"
+AUTHORIZED_VERBS = frozenset({"list", "metadata", "read", "history", UPDATE})
 CARE_TEAM = "equipe_de_soins"
 AUTHORIZED = "autorisee"
 NOT_AUTHORIZED = "non_autorisee"
@@ -326,7 +328,7 @@ def authorize(
     """The DMP of `ins` if this professional may use it now; else trace and raise."""
     dmp = dmp_of(context, ins)
     error = rule_problem(context, ins, dmp["status"], who)
-    if error is None and verb in READING_VERBS:
+    if error is None and verb in AUTHORIZED_VERBS:
         error = authorization_problem(context, ins, who)
     if error is not None:
         raise refuse(context, ins, who, verb, error, target)

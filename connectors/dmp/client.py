@@ -18,6 +18,7 @@ import httpx
 from bsp_tui.domain.fhir import FHIR_JSON
 from bsp_tui.domain.patients import ins_problem, oid_of
 from connectors.dmp.models import (
+    ARCHIVED_EXTENSION,
     AUTHOR_ID_SYSTEM,
     CONSULTATION_REPORT,
     CONTENT_TYPES,
@@ -26,6 +27,7 @@ from connectors.dmp.models import (
     MAX_PAGE_SIZE,
     MAX_TITLE_CHARS,
     NORMAL,
+    SECURITY_LABELS,
     AccessEntry,
     Document,
     DocumentInfo,
@@ -96,10 +98,19 @@ def _params(mode: str, reason: str | None) -> dict[str, str]:
 
 
 def _labels(resource: dict) -> tuple[str, ...]:
+    """The DMP's visibility codes of a document (not the normal confidentiality, `N`)."""
     return tuple(
-        coding.get("code", "")
+        code
         for label in resource.get("securityLabel", [])
         for coding in label.get("coding", [])
+        if (code := coding.get("code", "")) in SECURITY_LABELS
+    )
+
+
+def _archived(resource: dict) -> bool:
+    return any(
+        extension.get("url") == ARCHIVED_EXTENSION and extension.get("valueBoolean") is True
+        for extension in resource.get("extension", [])
     )
 
 
@@ -136,6 +147,7 @@ def document_info(resource: dict) -> DocumentInfo:
         size=int(attachment.get("size", 0)),
         status=resource.get("status", ""),
         labels=_labels(resource),
+        archived=_archived(resource),
     )
 
 

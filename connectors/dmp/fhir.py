@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
 from datetime import UTC, datetime
 from typing import Any
 
@@ -11,6 +10,7 @@ from fastapi import Request
 from bsp_tui.platform.api import url_of
 from connectors.dmp.access import NOTIFY_TREATING, parse_action
 from connectors.dmp.models import (
+    ARCHIVED_EXTENSION,
     AUTHOR_ID_SYSTEM,
     CLASS_LABELS,
     CLASS_SYSTEM,
@@ -20,12 +20,16 @@ from connectors.dmp.models import (
     FACILITY_SYSTEM,
     FORMAT_CODE,
     FORMAT_SYSTEM,
+    INVISIBLE_LEGAL,
     INVISIBLE_PATIENT,
     LOINC_SYSTEM,
     MASQUE_PS,
+    NORMAL_CONFIDENTIALITY,
     PROFESSION_SYSTEM,
     SECURITY_LABELS,
     SETTING_SYSTEM,
+    UPDATES,
+    V3_CONFIDENTIALITY_SYSTEM,
     made_in,
 )
 
@@ -51,7 +55,7 @@ def binary_base(request: Request) -> str:
     return url_of(request, "dmp_binary", document_id="_").removesuffix("/_")
 
 
-MASTER_NAMESPACE = uuid.UUID("6f1c1f0e-2d0b-5b8e-9a4e-44d4d5a0b1e7")  # the emulation's own
+MASTER_SYSTEM = "urn:ietf:rfc:3986"  # a masterIdentifier is a URI
 CUSTODIAN = "DMP (plateforme émulée bsp)"  # who keeps the document: the DMP's host
 
 
@@ -63,14 +67,7 @@ def _coded(system: str, code: str, display: str) -> dict:
 
 
 def document_reference(binaries: str, row: Any, oid: str) -> dict:
-    labels = [
-        code
-        for code, flag in (
-            (MASQUE_PS, row["masked"]),
-            (INVISIBLE_PATIENT, row["invisible_patient"]),
-        )
-        if flag
-    ]
+    labels = served_labels(row)
     category = CLASSES.get(row["loinc"], "10")
     (facility, facility_label), (setting, setting_label) = made_in(row["loinc"])
     created = _instant(row["created"])
@@ -88,10 +85,7 @@ def document_reference(binaries: str, row: Any, oid: str) -> dict:
             }
         ],
         # The document's own unique id, stable: derived from the DMP's id (ours).
-        "masterIdentifier": {
-            "system": "urn:ietf:rfc:3986",
-            "value": f"urn:uuid:{uuid.uuid5(MASTER_NAMESPACE, row['id'])}",
-        },
+        "masterIdentifier": {"system": MASTER_SYSTEM, "value": row["master_id"]},
         "status": row["status"],
         "type": {
             "coding": [
@@ -138,16 +132,31 @@ def document_reference(binaries: str, row: Any, oid: str) -> dict:
             "practiceSetting": _coded(SETTING_SYSTEM, setting, setting_label),
         },
     }
-    if labels:
-        resource["securityLabel"] = [
-            {
-                "coding": [
-                    {"system": CONFIDENTIALITY_SYSTEM, "code": c, "display": SECURITY_LABELS[c]}
-                ]
-            }
-            for c in labels
-        ]
+    resource["securityLabel"] = [
+        _coded(CONFIDENTIALITY_SYSTEM, code, SECURITY_LABELS[code])
+        if code != NORMAL_CONFIDENTIALITY
+        else _coded(V3_CONFIDENTIALITY_SYSTEM, code, "normal")
+        for code in labels
+    ]
+    if row["archived"]:
+        resource["extension"] = [{"url": ARCHIVED_EXTENSION, "valueBoolean": True}]
     return resource
+
+
+def served_labels(row: Any) -> list[str]:
+    """A document's security labels in the order they are served (the order a JSON Patch's
+    indexes count in): the DMP's visibility codes, or `N` (normal) when it has none, as
+    the guide's documents carry."""
+    labels = [
+        code
+        for code, flag in (
+            (MASQUE_PS, row["masked"]),
+            (INVISIBLE_PATIENT, row["invisible_patient"]),
+            (INVISIBLE_LEGAL, row["invisible_legal"]),
+        )
+        if flag
+    ]
+    return labels or [NORMAL_CONFIDENTIALITY]
 
 
 def bundle(
@@ -182,6 +191,9 @@ _FHIR_ACTIONS = {
     "read": "R",
     "add": "C",
     "history": "R",
+    **dict.fromkeys(UPDATES, "U"),
+    "update": "U",
+    "delete": "D",
 }
 
 

@@ -20,15 +20,18 @@ from connectors.dmp.fhir import recorded
 from connectors.dmp.models import (
     CONTENT_TYPES,
     DOCUMENT_TYPES,
+    INVISIBLE_LEGAL,
     INVISIBLE_PATIENT,
     LOINC_SYSTEM,
     MASQUE_PS,
     MAX_CONTENT_BYTES,
     MAX_TITLE_CHARS,
+    NORMAL_CONFIDENTIALITY,
     SECURITY_LABELS,
 )
 from connectors.dmp.params import type_codes
-from connectors.dmp.seed import INSERT_DOCUMENT, content_hash
+from connectors.dmp.seed import INSERT_DOCUMENT, content_hash, master_id
+from connectors.dmp.updates import is_minor, not_minor
 
 
 @dataclass(frozen=True)
@@ -57,9 +60,11 @@ def file_document(
     in the transaction that adds the document, given its id: what it writes is
     committed with the document, and what it raises leaves no document.
     """
-    authorize(context, ins, who, "add")
+    dmp = authorize(context, ins, who, "add")
     if new.loinc not in who.types:
         raise refuse(context, ins, who, "add", type_problem(who, new.loinc))
+    if INVISIBLE_LEGAL in new.labels and not is_minor(dmp["birthdate"], context.now):
+        raise refuse(context, ins, who, "add", not_minor())
     if len(new.content) > MAX_CONTENT_BYTES:
         raise refuse(context, ins, who, "add", _too_large(len(new.content)))
     document_id = secrets.token_hex(8)
@@ -77,8 +82,10 @@ def file_document(
                 "content_type": new.content_type,
                 "content": new.content,
                 "hash": content_hash(new.content),
+                "master_id": master_id(document_id),
                 "masked": int(MASQUE_PS in new.labels),
                 "invisible_patient": int(INVISIBLE_PATIENT in new.labels),
+                "invisible_legal": int(INVISIBLE_LEGAL in new.labels),
             },
         )
         if also is not None:
@@ -171,6 +178,8 @@ def new_document(body: Any) -> NewDocument:
     for label in _field(body.get("securityLabel", []), list, "securityLabel"):
         for coding in _field(_field(label, dict, "securityLabel").get("coding"), list, "coding"):
             code = _field(coding, dict, "securityLabel.coding").get("code")
+            if code == NORMAL_CONFIDENTIALITY:
+                continue  # normal: no visibility restriction
             if not isinstance(code, str) or code not in SECURITY_LABELS:
                 _field(None, dict, f"securityLabel ({', '.join(SECURITY_LABELS)})")
             labels.add(code)

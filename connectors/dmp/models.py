@@ -83,9 +83,47 @@ PROFESSION_SYSTEM = "urn:oid:1.2.250.1.213.1.1.5.5"
 CONFIDENTIALITY_SYSTEM = "urn:oid:1.2.250.1.213.1.1.4.13"  # the DMP's visibility codes
 MASQUE_PS = "MASQUE_PS"
 INVISIBLE_PATIENT = "INVISIBLE_PATIENT"
+INVISIBLE_LEGAL = "INVISIBLE_REPRESENTANTS_LEGAUX"  # a minor's legal representatives
 SECURITY_LABELS = {
     MASQUE_PS: "Masqué aux professionnels de santé",
     INVISIBLE_PATIENT: "Non visible par le patient",
+    INVISIBLE_LEGAL: "Non visible par les représentants légaux du patient",
+}
+# The same codes under their nomenclature's URL (TRE_A07, the PDSm guide's JSON Patches),
+# and the normal confidentiality a document without any of them carries (HL7 v3).
+VISIBILITY_SYSTEM = (
+    "https://mos.esante.gouv.fr/NOS/TRE_A07-StatutVisibiliteDocument/FHIR/"
+    "TRE-A07-StatutVisibiliteDocument"
+)
+NORMAL_CONFIDENTIALITY = "N"
+V3_CONFIDENTIALITY_SYSTEM = "http://terminology.hl7.org/CodeSystem/v3-Confidentiality"
+# PDSm_isArchived: an archived document (XDS Deprecated), its status unchanged.
+ARCHIVED_EXTENSION = (
+    "https://interop.esante.gouv.fr/ig/fhir/pdsm/StructureDefinition/pdsm-ext-is-archived"
+)
+MAJORITY = 18  # below this age, the patient's legal representatives act for them
+
+# The updates of a document's metadata (JSON Patch), by the name the client, the CLI and the
+# history give them: what each changes, in French.
+UPDATES: dict[str, str] = {
+    "mask": "masqué aux professionnels",
+    "unmask": "démasqué aux professionnels",
+    "hide_patient": "rendu invisible au patient",
+    "show_patient": "rendu visible au patient",
+    "hide_legal": "rendu invisible aux représentants légaux",
+    "show_legal": "rendu visible aux représentants légaux",
+    "archive": "archivé",
+    "unarchive": "désarchivé",
+    "delete": "supprimé",
+}
+# The label each visibility update sets (hide) or clears (show).
+UPDATE_LABELS = {
+    "mask": (MASQUE_PS, True),
+    "unmask": (MASQUE_PS, False),
+    "hide_patient": (INVISIBLE_PATIENT, True),
+    "show_patient": (INVISIBLE_PATIENT, False),
+    "hide_legal": (INVISIBLE_LEGAL, True),
+    "show_legal": (INVISIBLE_LEGAL, False),
 }
 
 # Access modes, as the CLI and the service's `mode` parameter spell them.
@@ -175,6 +213,7 @@ class DocumentInfo:
     size: int
     status: str = "current"
     labels: tuple[str, ...] = ()
+    archived: bool = False
 
     @property
     def masked(self) -> bool:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import random
+import uuid
 from datetime import date, timedelta
 from functools import cache
 from typing import Any
@@ -48,7 +49,13 @@ Table(
     Column("status", Text, nullable=False),
     # The content's SHA-1 in base64 (FHIR Attachment.hash), kept so lists need not read it.
     Column("hash", Text, nullable=False),
+    # The document's unique id (masterIdentifier), by which a JSON Patch names it; hidden
+    # from a minor's legal representatives; archived (PDSm_isArchived).
+    Column("master_id", Text, nullable=False),
+    Column("invisible_legal", Integer, nullable=False),
+    Column("archived", Integer, nullable=False),
     Index("documents_by_patient", "ins", "created"),
+    Index("documents_by_master_id", "master_id", unique=True),
 )
 # The patient's médecin traitant (one per DMP at most), and the patients who oppose
 # emergency (break-glass) access to their whole DMP: the patients' own choices.
@@ -105,15 +112,45 @@ def _hash_documents(tx: Tx) -> None:
         )
 
 
+MASTER_NAMESPACE = uuid.UUID("6f1c1f0e-2d0b-5b8e-9a4e-44d4d5a0b1e7")  # the emulation's own
+
+
+def master_id(document_id: str) -> str:
+    """A document's unique id (masterIdentifier), a `urn:uuid:` derived from its DMP id."""
+    return f"urn:uuid:{uuid.uuid5(MASTER_NAMESPACE, document_id)}"
+
+
+def _updatable_documents(tx: Tx) -> None:
+    """Version 5: the unique id a JSON Patch names a document by, kept (for those filed
+    before, the one they were already served with), and two flags."""
+    for column in (
+        "master_id TEXT NOT NULL DEFAULT ''",
+        "invisible_legal INTEGER NOT NULL DEFAULT 0",
+        "archived INTEGER NOT NULL DEFAULT 0",
+    ):
+        tx.execute(f"ALTER TABLE dmp_documents ADD COLUMN {column}")
+    ids = tx.all("SELECT id FROM dmp_documents")
+    if ids:
+        tx.execute(
+            "UPDATE dmp_documents SET master_id = :master WHERE id = :id",
+            [{"id": row["id"], "master": master_id(row["id"])} for row in ids],
+        )
+    tx.execute("CREATE UNIQUE INDEX documents_by_master_id ON dmp_documents (master_id)")
+
+
 SCHEMA = Schema(
-    "dmp", 4, TABLES, {1: _nothing_to_change, 2: _nothing_to_change, 3: _hash_documents}
+    "dmp",
+    5,
+    TABLES,
+    {1: _nothing_to_change, 2: _nothing_to_change, 3: _hash_documents, 4: _updatable_documents},
 )
 
 INSERT_DOCUMENT = (
     "INSERT INTO dmp_documents (id, ins, loinc, title, author_id, author_name, created,"
-    " content_type, content, masked, invisible_patient, status, hash) VALUES (:id, :ins,"
-    " :loinc, :title, :author_id, :author_name, :created, :content_type, :content, :masked,"
-    " :invisible_patient, 'current', :hash)"
+    " content_type, content, masked, invisible_patient, status, hash, master_id,"
+    " invisible_legal, archived) VALUES (:id, :ins, :loinc, :title, :author_id, :author_name,"
+    " :created, :content_type, :content, :masked, :invisible_patient, 'current', :hash,"
+    " :master_id, :invisible_legal, 0)"
 )
 
 AUTHORS = (
@@ -267,6 +304,7 @@ def _rows(
             documents.append(
                 {
                     "id": _document_id(ins, number),
+                    "master_id": master_id(_document_id(ins, number)),
                     "ins": ins,
                     "loinc": doc["loinc"],
                     "title": DOCUMENT_TYPES[doc["loinc"]],
@@ -278,6 +316,7 @@ def _rows(
                     "hash": content_hash(content),
                     "masked": int(doc["masked"]),
                     "invisible_patient": int(doc["invisible"]),
+                    "invisible_legal": 0,
                 }
             )
     return dmps, blocks, documents

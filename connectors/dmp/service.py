@@ -12,6 +12,8 @@ Mounted by the platform at `/api/dmp`:
 - `GET Binary/{id}` — its content, with its real content type (or, with
   `Accept: application/fhir+json`, a FHIR Binary resource with the content in base64);
 - `POST DocumentReference` — add a document (base64 attachment, at most 1 MiB);
+- `PATCH DocumentReference?identifier=urn:ietf:rfc:3986|…` — change its metadata by JSON
+  Patch (mask, invisible to the patient or legal representatives, archive, delete);
 - `GET AuditEvent?patient.identifier=…` — the patient's access history.
 
 The access mode travels, in the emulation, as the query parameters `mode`
@@ -41,7 +43,9 @@ from bsp_tui.platform.api import (
     url_of,
 )
 from bsp_tui.platform.idempotency import Idempotency, is_race
+from connectors.dmp import updates
 from connectors.dmp.access import (
+    UPDATE,
     Caller,
     authorization_status,
     authorize,
@@ -56,16 +60,19 @@ from connectors.dmp.access import (
     with_reason,
 )
 from connectors.dmp.fhir import (
+    MASTER_SYSTEM,
     audit_event,
     binary_base,
     bundle,
     document_reference,
     ins_identifier,
     page_links,
+    served_labels,
 )
 from connectors.dmp.filing import file_document, new_document
-from connectors.dmp.models import AUTHOR_ID_SYSTEM
+from connectors.dmp.models import AUTHOR_ID_SYSTEM, INVISIBLE_LEGAL, INVISIBLE_PATIENT, MASQUE_PS
 from connectors.dmp.params import date_filter, page, patient_ins, type_codes
+from connectors.dmp.updates import JSON_PATCH
 
 ACCESS_EXTENSION = "urn:bsp:dmp:access"  # the emulation's own: what the caller may do
 STATUSES = ("current", "superseded", "entered-in-error")
@@ -86,7 +93,8 @@ ReasonParam = Annotated[
 
 _DOC_COLUMNS = (
     "id, ins, loinc, title, author_id, author_name, created, content_type, "
-    "length(content) AS size, hash, masked, invisible_patient, status"
+    "length(content) AS size, hash, masked, invisible_patient, status, master_id, "
+    "invisible_legal, archived"
 )
 
 
@@ -173,6 +181,7 @@ def capability_statement() -> JSONResponse:
                                 {"code": "read"},
                                 {"code": "search-type"},
                                 {"code": "create"},
+                                {"code": "patch"},
                             ],
                             "searchParam": [
                                 *search,
@@ -442,6 +451,131 @@ def document_add(
     return fhir_response(
         document_reference(binary_base(request), row, oid), 201, headers={"Location": location}
     )
+
+
+PATCH_BODY_SCHEMA = {
+    "type": "array",
+    "items": {
+        "type": "object",
+        "required": ["op", "path"],
+        "properties": {"op": {"type": "string"}, "path": {"type": "string"}, "value": {}},
+    },
+}
+
+
+@router.patch(
+    "/DocumentReference",
+    name="dmp_document_update",
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {JSON_PATCH: {"schema": PATCH_BODY_SCHEMA}},
+        }
+    },
+)
+def document_update(
+    request: Request,
+    body: Body,
+    context: Context,
+    identifier: Annotated[
+        str | None, Query(description="The document's masterIdentifier (urn:ietf:rfc:3986|…).")
+    ] = None,
+    logical_id: Annotated[str | None, Query(alias="_id")] = None,
+) -> JSONResponse:
+    """Change a document's metadata by JSON Patch (PDSm TD3.3): mask or unmask it for
+    professionals, hide it from the patient or a minor's legal representatives, archive it,
+    or delete it (its author only). The document named by its masterIdentifier (or `_id`)."""
+    who = Caller.of(context.caller, None, None)
+    if request.headers.get("content-type", "").split(";")[0].strip() != JSON_PATCH:
+        raise problem(
+            415,
+            "not-supported",
+            f"Une mise à jour se fait par JSON Patch ({JSON_PATCH}).",
+            f"An update is a JSON Patch ({JSON_PATCH}).",
+        )
+    operations = updates.parsed(body)
+    row = _patched_row(context.db, identifier, logical_id)
+    ins = row["ins"]
+    dmp = authorize(context, ins, who, UPDATE, row["id"])
+    if row["status"] == updates.DELETED:
+        error = problem(
+            409,
+            "conflict",
+            "Ce document a été supprimé : il ne peut plus être modifié.",
+            "This document was deleted: it can no longer be changed.",
+            "deleted",
+        )
+        raise refuse(context, ins, who, UPDATE, error, row["id"])
+    if row["loinc"] not in who.types:
+        raise refuse(context, ins, who, UPDATE, type_problem(who, row["loinc"]), row["id"])
+    if not _visible(row, who, treating_doctor(context, ins)):
+        raise refuse(context, ins, who, UPDATE, with_reason(_no_document(), "masked"), row["id"])
+    before = updates.State.of(row, served_labels(row))
+    try:
+        after = updates.applied(before, operations)
+    except ServiceError as error:
+        raise refuse(context, ins, who, UPDATE, error, row["id"]) from None
+    done = updates.changes(before, after)
+    if "delete" in done and row["author_id"] != who.national_id:
+        error = problem(
+            403,
+            "forbidden",
+            "Seul l'auteur d'un document peut le supprimer.",
+            "Only a document's author can delete it.",
+            "not_author",
+        )
+        raise refuse(context, ins, who, UPDATE, error, row["id"])
+    if "hide_legal" in done and not updates.is_minor(dmp["birthdate"], context.now):
+        raise refuse(context, ins, who, UPDATE, updates.not_minor(), row["id"])
+    with context.db.write() as conn:
+        conn.execute(
+            "UPDATE dmp_documents SET masked = :masked, invisible_patient = :patient,"
+            " invisible_legal = :legal, archived = :archived, status = :status WHERE id = :id",
+            {
+                "id": row["id"],
+                "masked": int(MASQUE_PS in after.visibility),
+                "patient": int(INVISIBLE_PATIENT in after.visibility),
+                "legal": int(INVISIBLE_LEGAL in after.visibility),
+                "archived": int(after.archived),
+                "status": after.status,
+            },
+        )
+    for verb in done or [UPDATE]:  # a patch that changes nothing is traced too
+        trace(context, ins, who, verb, row["id"])
+    updated = context.db.one(
+        f"SELECT {_DOC_COLUMNS} FROM dmp_documents WHERE id = :id",  # noqa: S608
+        {"id": row["id"]},
+    )
+    return fhir_response(document_reference(binary_base(request), updated, dmp["oid"]))
+
+
+def _patched_row(db: Database, identifier: str | None, logical_id: str | None) -> Any:
+    """The document a PATCH names, by its masterIdentifier or its id, deleted ones
+    included; a 400 without exactly one of them, a 404 when none has it."""
+    if (identifier is None) == (logical_id is None):
+        raise invalid(
+            "Nommez le document par identifier (son masterIdentifier) ou par _id.",
+            "Name the document by identifier (its masterIdentifier) or by _id.",
+            "required",
+        )
+    if identifier is not None:
+        system, bar, value = identifier.rpartition("|")
+        if bar and system != MASTER_SYSTEM:
+            raise invalid(
+                f"Système d'identifiant inconnu : attendu {MASTER_SYSTEM}.",
+                f"Unknown identifier system: expected {MASTER_SYSTEM}.",
+                "value",
+            )
+        where, key = "master_id = :key", value
+    else:
+        where, key = "id = :key", logical_id
+    row = db.one(
+        f"SELECT {_DOC_COLUMNS} FROM dmp_documents WHERE {where}",  # noqa: S608
+        {"key": key},
+    )
+    if row is None:
+        raise _no_document()
+    return row
 
 
 def _parsed(body: bytes) -> Any:

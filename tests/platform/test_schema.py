@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import sqlite3
+import uuid
 
 import pytest
 from sqlalchemy import Column, MetaData, Table, Text
@@ -28,11 +29,20 @@ RX_VERSION_ONE = (
 )
 
 
+# What DMP version 5 added to the documents: undone for a file of an older version.
+DMP_VERSION_THREE = (
+    "DROP INDEX documents_by_master_id",
+    "ALTER TABLE dmp_documents DROP COLUMN master_id",
+    "ALTER TABLE dmp_documents DROP COLUMN invisible_legal",
+    "ALTER TABLE dmp_documents DROP COLUMN archived",
+)
+
+
 def _as_version_one(path) -> list[str]:
     """Turn a platform file back into what version 1 made: no version table, no `seq`
     columns, no franchise on the care sheets, a national status on the patients, no
-    back-channel logout URI on the clients, no hash on the DMP's documents, patients listed
-    by rowid. Returns the
+    back-channel logout URI on the clients, no hash, unique id or update flags on the DMP's
+    documents, patients listed by rowid. Returns the
     personas in rowid order."""
     conn = sqlite3.connect(path)
     try:
@@ -44,6 +54,8 @@ def _as_version_one(path) -> list[str]:
             conn.execute(statement)
         conn.execute("ALTER TABLE patients ADD COLUMN status TEXT NOT NULL DEFAULT 'QUAL'")
         conn.execute("ALTER TABLE clients DROP COLUMN backchannel_logout_uri")
+        for statement in DMP_VERSION_THREE:
+            conn.execute(statement)
         conn.execute("ALTER TABLE dmp_documents DROP COLUMN hash")
         # A shuffled insertion order, so that the upgrade must read rowids, not names.
         conn.execute("CREATE TABLE personas_old AS SELECT * FROM personas ORDER BY name DESC")
@@ -76,7 +88,7 @@ def test_a_version_one_file_is_upgraded_and_keeps_its_order(settings: PlatformSe
             r["name"]: r["version"] for r in platform.db.all("SELECT * FROM schema_versions")
         }
         assert (versions["platform"], versions["fse"], versions["eprescription"]) == (6, 2, 2)
-        assert versions["dmp"] == 4
+        assert versions["dmp"] == 5
         admission = platform.db.one("SELECT * FROM ame_admissions")
         assert admission["number"] == "AME999999999901"
         assert (
@@ -171,13 +183,15 @@ def test_a_version_two_dmp_gains_the_access_authorisations(settings: PlatformSet
     Platform.open(settings).db.close()
     conn = sqlite3.connect(settings.database)
     conn.execute("DROP TABLE dmp_authorizations")
+    for statement in DMP_VERSION_THREE:
+        conn.execute(statement)
     conn.execute("ALTER TABLE dmp_documents DROP COLUMN hash")  # version 4's
     conn.execute("UPDATE schema_versions SET version = 2 WHERE name = 'dmp'")
     conn.commit()
     conn.close()
     platform = Platform.open(settings)
     try:
-        assert platform.db.value("SELECT version FROM schema_versions WHERE name = 'dmp'") == 4
+        assert platform.db.value("SELECT version FROM schema_versions WHERE name = 'dmp'") == 5
         assert platform.db.value("SELECT count(*) FROM dmp_authorizations") == 36
     finally:
         platform.db.close()
@@ -189,6 +203,8 @@ def test_a_version_three_dmp_gains_each_documents_hash(settings: PlatformSetting
     opens with the column, filled for every document it already had."""
     Platform.open(settings).db.close()
     conn = sqlite3.connect(settings.database)
+    for statement in DMP_VERSION_THREE:
+        conn.execute(statement)
     conn.execute("ALTER TABLE dmp_documents DROP COLUMN hash")
     conn.execute("UPDATE schema_versions SET version = 3 WHERE name = 'dmp'")
     conn.commit()
@@ -196,7 +212,7 @@ def test_a_version_three_dmp_gains_each_documents_hash(settings: PlatformSetting
     platform = Platform.open(settings)
     try:
         db = platform.db
-        assert db.value("SELECT version FROM schema_versions WHERE name = 'dmp'") == 4
+        assert db.value("SELECT version FROM schema_versions WHERE name = 'dmp'") == 5
         rows = db.all("SELECT id, content, hash FROM dmp_documents ORDER BY id")
         assert len(rows) == 3787
         for row in (rows[0], rows[len(rows) // 2], rows[-1]):
@@ -204,5 +220,34 @@ def test_a_version_three_dmp_gains_each_documents_hash(settings: PlatformSetting
                 hashlib.sha1(bytes(row["content"]), usedforsecurity=False).digest()
             ).decode()
             assert row["hash"] == digest
+    finally:
+        platform.db.close()
+
+
+@pytest.mark.sqlite_only
+def test_a_version_four_dmp_keeps_the_unique_ids_its_documents_were_served_with(
+    settings: PlatformSettings,
+) -> None:
+    """DMP version 5 keeps each document's masterIdentifier (a JSON Patch names a document
+    by it) and its update flags: an older file gains them, each id the one served before."""
+    Platform.open(settings).db.close()
+    conn = sqlite3.connect(settings.database)
+    for statement in DMP_VERSION_THREE:
+        conn.execute(statement)
+    conn.execute("UPDATE schema_versions SET version = 4 WHERE name = 'dmp'")
+    conn.commit()
+    conn.close()
+    platform = Platform.open(settings)
+    try:
+        db = platform.db
+        assert db.value("SELECT version FROM schema_versions WHERE name = 'dmp'") == 5
+        rows = db.all("SELECT * FROM dmp_documents ORDER BY id")
+        assert len(rows) == 3787
+        namespace = uuid.UUID("6f1c1f0e-2d0b-5b8e-9a4e-44d4d5a0b1e7")
+        for row in (rows[0], rows[len(rows) // 2], rows[-1]):
+            assert row["master_id"] == f"urn:uuid:{uuid.uuid5(namespace, row['id'])}"
+            assert (row["invisible_legal"], row["archived"]) == (0, 0)
+        indexes = db.all("SELECT name FROM pragma_index_list('dmp_documents')")
+        assert "documents_by_master_id" in {row["name"] for row in indexes}
     finally:
         platform.db.close()

@@ -39,8 +39,9 @@ COUNTS = {
 # (chosen by position, not by NIA): the same people and DMPs, fewer cards; and when
 # the DMPs gained their médecin traitant and the opposition to break-glass access; and
 # when the scenario patients authorised the demonstration professionals (DMP version 3);
-# and when each document gained its content hash (DMP version 4).
-DIGEST = "1317b9a2ef426c0fda2a97f342aaee56bb82f955f400821d37891323b5ba32ab"
+# when each document gained its content hash (DMP version 4); and its unique id and
+# update flags (DMP version 5).
+DIGEST = "6408caf9c6a3ce73585b2de51001ad9ec975c466ed16cefd0a37a9a410c995ab"
 
 
 def test_the_seeded_population_is_the_same_data(settings: PlatformSettings) -> None:

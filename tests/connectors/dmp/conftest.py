@@ -13,7 +13,7 @@ import httpx
 import pytest
 
 from bsp_tui.platform.settings import PlatformSettings
-from connectors.dmp.seed import INSERT_DOCUMENT, content_hash
+from connectors.dmp.seed import INSERT_DOCUMENT, content_hash, master_id
 from tests.conftest import Clock
 from tests.connectors import harness
 from tests.e2e.conftest import personas, served  # noqa: F401 - fixtures for the e2e tests
@@ -98,8 +98,10 @@ def add_documents(harness: Harness, ins: str, count: int) -> None:
             "content_type": "text/plain",
             "content": b"Examen clinique normal.\n",
             "hash": content_hash(b"Examen clinique normal.\n"),
+            "master_id": master_id(f"PAGE{number:06d}"),
             "masked": 0,
             "invisible_patient": 0,
+            "invisible_legal": 0,
         }
         for number in range(count)
     ]
