@@ -21,9 +21,11 @@ from connectors.dmp.models import (
     CENTRE_15,
     CONSULTATION_REPORT,
     DOCUMENT_TYPES,
+    INVISIBLE_LEGAL,
     MODE_LABELS,
     MODES,
     NORMAL,
+    UPDATES,
     AccessEntry,
     DocumentInfo,
 )
@@ -40,6 +42,8 @@ ACTIONS = {
     "authorize": "autorisation d'accès du patient enregistrée",
     "notify_patient": "bris de glace notifié au patient",
     "notify_treating": "bris de glace notifié au médecin traitant",
+    **{verb: f"document {done}" for verb, done in UPDATES.items()},
+    "update": "mise à jour du document (sans changement)",
 }
 REFUSALS = {
     "authorization_required": "sans autorisation du patient",
@@ -52,6 +56,10 @@ REFUSALS = {
     "document_type": "type de document non autorisé",
     "masked": "document masqué",
     "too_large": "document trop volumineux",
+    "patch": "mise à jour non applicable",
+    "deleted": "document supprimé",
+    "not_author": "réservé à l'auteur",
+    "not_minor": "patient majeur",
 }
 
 mode_option = click.option(
@@ -98,6 +106,12 @@ def _flags(info: DocumentInfo) -> str:
         flags.append("masqué aux PS")
     if info.invisible_to_patient:
         flags.append("invisible patient")
+    if INVISIBLE_LEGAL in info.labels:
+        flags.append("invisible représentants légaux")
+    if info.archived:
+        flags.append("archivé")
+    if info.status == "entered-in-error":
+        flags.append("supprimé")
     return f" [{', '.join(flags)}]" if flags else ""
 
 
@@ -283,3 +297,56 @@ async def history(ins: str, as_json: bool) -> None:
     say(f"{'DATE':<19}  {'PROFESSIONNEL':<26}  {'PROFESSION':<11}  {'MODE':<13}  ACTION")
     for entry in entries:
         say(_history_line(entry))
+
+
+# The update commands: the CLI's name of each update (models.UPDATES), and its help.
+UPDATE_COMMANDS = {
+    "mask": (
+        "mask",
+        "Masquer un document aux professionnels (sauf son auteur et le médecin traitant).",
+    ),
+    "unmask": ("unmask", "Démasquer un document aux professionnels."),
+    "hide-from-patient": (
+        "hide_patient",
+        "Rendre un document invisible au patient (en attendant de le lui annoncer, par exemple).",
+    ),
+    "show-to-patient": ("show_patient", "Rendre un document de nouveau visible au patient."),
+    "hide-from-legal": (
+        "hide_legal",
+        "Rendre un document invisible aux représentants légaux d'un patient mineur.",
+    ),
+    "show-to-legal": (
+        "show_legal",
+        "Rendre un document de nouveau visible aux représentants légaux.",
+    ),
+    "archive": ("archive", "Archiver un document (il reste dans le DMP)."),
+    "unarchive": ("unarchive", "Désarchiver un document."),
+    "delete": (
+        "delete",
+        "Supprimer un document dont vous êtes l'auteur (il ne sera plus "
+        "consultable) ; demande --yes.",
+    ),
+}
+
+
+def _update_command(name: str, action: str, help_text: str) -> None:
+    @group.command(name, help=help_text)
+    @click.argument("document_id")
+    @json_option
+    @command
+    async def update(document_id: str, as_json: bool, **options: bool) -> None:
+        if action == "delete" and not options.get("yes"):
+            raise DmpError.bad_input("La suppression est définitive : confirmez-la avec --yes.")
+        async with client("dmp") as http:
+            info = await DmpClient(http).update(document_id, action)
+        if as_json:
+            print_json(info.as_json() | {"update": action})
+            return
+        say(f"Document {info.id} {UPDATES[action]}{_flags(info)}.")
+
+    if action == "delete":
+        click.option("--yes", is_flag=True, help="Confirmer la suppression.")(update)
+
+
+for _name, (_action, _help) in UPDATE_COMMANDS.items():
+    _update_command(_name, _action, _help)

@@ -9,6 +9,7 @@ caller can branch on, the OperationOutcome's reason in French (`message`) and En
 from __future__ import annotations
 
 import base64
+import json
 import mimetypes
 from pathlib import Path
 from typing import Any
@@ -19,15 +20,20 @@ from bsp_tui.domain.fhir import FHIR_JSON
 from bsp_tui.domain.patients import ins_problem, oid_of
 from connectors.dmp.models import (
     ARCHIVED_EXTENSION,
+    ARCHIVED_PATH,
     AUTHOR_ID_SYSTEM,
     CONSULTATION_REPORT,
     CONTENT_TYPES,
     DOCUMENT_TYPES,
+    JSON_PATCH,
     LOINC_SYSTEM,
     MAX_PAGE_SIZE,
     MAX_TITLE_CHARS,
     NORMAL,
     SECURITY_LABELS,
+    UPDATE_LABELS,
+    UPDATES,
+    VISIBILITY_SYSTEM,
     AccessEntry,
     Document,
     DocumentInfo,
@@ -123,6 +129,38 @@ def _author_identifier(resource: dict, author: dict) -> dict:
             if contained.get("id") == reference[1:]:
                 return next(iter(contained.get("identifier") or [{}]))
     return author.get("identifier", {})
+
+
+def _checked_id(document_id: str) -> str:
+    document_id = document_id.strip()
+    if not document_id or not document_id.isalnum():
+        raise _bad(f"identifiant de document invalide « {document_id} »")
+    return document_id
+
+
+def _operations(resource: dict, action: str) -> list[dict[str, Any]]:
+    """The JSON Patch doing `action` on a document as served; empty when it is already so."""
+    if action == "delete":
+        return [{"op": "replace", "path": "/status", "value": "entered-in-error"}]
+    if action in ("archive", "unarchive"):
+        archived = action == "archive"
+        if _archived(resource) == archived:
+            return []
+        return [{"op": "replace", "path": ARCHIVED_PATH, "value": archived}]
+    code, hide = UPDATE_LABELS[action]
+    served = [
+        coding.get("code")
+        for label in resource.get("securityLabel", [])
+        for coding in label.get("coding", [])[:1]
+    ]
+    if hide:
+        if code in served:
+            return []
+        value = {"coding": [{"system": VISIBILITY_SYSTEM, "code": code}]}
+        return [{"op": "add", "path": "/securityLabel/-", "value": value}]
+    return (
+        [{"op": "remove", "path": f"/securityLabel/{served.index(code)}"}] if code in served else []
+    )
 
 
 def document_info(resource: dict) -> DocumentInfo:
@@ -293,13 +331,33 @@ class DmpClient:
     ) -> Document:
         """One document: its metadata and its content."""
         mode, reason = checked_mode(mode, reason)
-        document_id = document_id.strip()
-        if not document_id or not document_id.isalnum():
-            raise _bad(f"identifiant de document invalide « {document_id} »")
+        document_id = _checked_id(document_id)
         params = _params(mode, reason)
         resource = (await self._get(f"/DocumentReference/{document_id}", params)).json()
         content = (await self._get(f"/Binary/{document_id}", params, accept="*/*")).content
         return Document(document_info(resource), content)
+
+    async def update(self, document_id: str, action: str) -> DocumentInfo:
+        """Change a document's metadata by JSON Patch: `action` one of models.UPDATES (mask,
+        unmask, hide_patient, show_patient, hide_legal, show_legal, archive, unarchive,
+        delete, the last for its author only); the document afterwards. The document is
+        read first: a label is removed where it is served."""
+        if action not in UPDATES:
+            raise _bad(f"mise à jour inconnue « {action} » : {', '.join(UPDATES)}")
+        document_id = _checked_id(document_id)
+        resource = (await self._get(f"/DocumentReference/{document_id}", None)).json()
+        operations = _operations(resource, action)
+        if not operations:
+            return document_info(resource)  # already so: nothing to change
+        response = await self._http.patch(
+            "/DocumentReference",
+            params={"_id": document_id},
+            content=json.dumps(operations).encode(),
+            headers={"Content-Type": JSON_PATCH, "Accept": FHIR_JSON},
+        )
+        if response.status_code != 200:
+            raise DmpError.from_response(response)
+        return document_info(response.json())
 
     async def add(
         self,

@@ -101,6 +101,9 @@ V3_CONFIDENTIALITY_SYSTEM = "http://terminology.hl7.org/CodeSystem/v3-Confidenti
 ARCHIVED_EXTENSION = (
     "https://interop.esante.gouv.fr/ig/fhir/pdsm/StructureDefinition/pdsm-ext-is-archived"
 )
+# A JSON Patch names the isArchived extension by its URL (the PDSm guide's TD3.3d path).
+ARCHIVED_PATH = f"/extension[url:'{ARCHIVED_EXTENSION}']/valueBoolean"
+JSON_PATCH = "application/json-patch+json"
 MAJORITY = 18  # below this age, the patient's legal representatives act for them
 
 # The updates of a document's metadata (JSON Patch), by the name the client, the CLI and the

@@ -70,9 +70,14 @@ from connectors.dmp.fhir import (
     served_labels,
 )
 from connectors.dmp.filing import file_document, new_document
-from connectors.dmp.models import AUTHOR_ID_SYSTEM, INVISIBLE_LEGAL, INVISIBLE_PATIENT, MASQUE_PS
+from connectors.dmp.models import (
+    AUTHOR_ID_SYSTEM,
+    INVISIBLE_LEGAL,
+    INVISIBLE_PATIENT,
+    JSON_PATCH,
+    MASQUE_PS,
+)
 from connectors.dmp.params import date_filter, page, patient_ins, type_codes
-from connectors.dmp.updates import JSON_PATCH
 
 ACCESS_EXTENSION = "urn:bsp:dmp:access"  # the emulation's own: what the caller may do
 STATUSES = ("current", "superseded", "entered-in-error")

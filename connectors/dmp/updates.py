@@ -21,6 +21,7 @@ from bsp_tui.platform.api import ServiceError
 from connectors.dmp.access import invalid, problem
 from connectors.dmp.models import (
     ARCHIVED_EXTENSION,
+    ARCHIVED_PATH,
     CONFIDENTIALITY_SYSTEM,
     INVISIBLE_LEGAL,
     INVISIBLE_PATIENT,
@@ -32,16 +33,10 @@ from connectors.dmp.models import (
     VISIBILITY_SYSTEM,
 )
 
-JSON_PATCH = "application/json-patch+json"
 DELETED = "entered-in-error"
 MAX_OPERATIONS = 20  # the guide's patches have one; a few together are fine (ours)
 _LABEL_PATH = re.compile(r"/securityLabel/(-|0|[1-9][0-9]{0,2})")
-_ARCHIVED_PATHS = frozenset(
-    {
-        f"/extension[url:'{ARCHIVED_EXTENSION}']/valueBoolean",
-        f'/extension[url:"{ARCHIVED_EXTENSION}"]/valueBoolean',
-    }
-)
+_ARCHIVED_PATHS = frozenset({ARCHIVED_PATH, f'/extension[url:"{ARCHIVED_EXTENSION}"]/valueBoolean'})
 # The systems a label's code may come under: the DMP's visibility codes by their OID or
 # their nomenclature's URL, the normal confidentiality by HL7's.
 _SYSTEMS = {

@@ -288,3 +288,41 @@ def test_authorize_records_the_patients_authorisation(
     assert (record["ins"], record["access_authorization"]) == (ins, "autorisee")
     blocked = cli["urgentiste"].run("dmp", "authorize", patients["bernard"])
     refused(blocked, 4, "Le patient vous a bloqué")
+
+
+def test_masking_archiving_and_deleting_a_document_from_the_shell(
+    cli: dict[str, Launcher], patients: dict[str, str], tmp_path: Path
+) -> None:
+    """`bsp dmp mask|unmask|archive|delete …`: each prints the document changed (--json:
+    with the update), the history names it; deletion asks --yes and is its author's (exit
+    4 for another), a document that is not there exits 5, a malformed id 2."""
+    doctor, ins = cli["generaliste"], patients["dupont"]
+    report = tmp_path / "suivi.txt"
+    report.write_text("Suivi : tension normale.\n", encoding="utf-8")
+    document = data(doctor.run("dmp", "add", ins, str(report), "--json"))["id"]
+    masked = data(doctor.run("dmp", "mask", document, "--json"))
+    assert (masked["id"], masked["update"], masked["labels"]) == (document, "mask", ["MASQUE_PS"])
+    nurse = cli["infirmier"]
+    refused(nurse.run("dmp", "unmask", document), 5, "Aucun document")
+    said = ok(doctor.run("dmp", "unmask", document)).stdout
+    assert f"Document {document} démasqué aux professionnels." in said
+    archived = ok(nurse.run("dmp", "archive", document)).stdout
+    assert "archivé [archivé]" in archived
+    assert data(nurse.run("dmp", "hide-from-patient", document, "--json"))["labels"] == [
+        "INVISIBLE_PATIENT"
+    ]
+    refused(doctor.run("dmp", "hide-from-legal", document), 2, "majeur")
+    refused(doctor.run("dmp", "delete", document), 2, "--yes")
+    error = json_error(cli["urgentiste"].run("dmp", "delete", document, "--yes", "--json"), 4)
+    assert error["code"] == "not_author"
+    deleted = data(doctor.run("dmp", "delete", document, "--yes", "--json"))
+    assert deleted["status"] == "entered-in-error"
+    refused(doctor.run("dmp", "archive", document), 5, "Aucun document")
+    refused(doctor.run("dmp", "mask", "pas-un-id"), 2, "Identifiant de document invalide")
+    history = data(doctor.run("dmp", "history", ins, "--json"))["events"]
+    mine = [e["action"] for e in history if e["document_id"] == document]
+    for action in ("mask", "unmask", "archive", "hide_patient", "delete"):
+        assert action in mine
+    plain = ok(doctor.run("dmp", "history", ins)).stdout
+    assert f"document masqué aux professionnels {document}" in plain
+    assert "REFUSÉ (réservé à l'auteur)" in plain

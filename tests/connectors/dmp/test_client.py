@@ -253,3 +253,64 @@ async def test_an_authorisation_recorded_opens_the_dmp_outside_the_care_team(
         assert (await client.authorize(ins)).access_authorization == "autorisee"
         assert await client.list(ins)
         assert "authorize" in [entry.action for entry in await client.history(ins)]
+
+
+async def test_each_update_changes_the_document_and_says_so(dmp: Harness, tmp_path: Path) -> None:
+    """The client's updates over the service: each sets what it says on a document of the
+    généraliste's, the one it is already in changes nothing; deletion is its author's."""
+    ins = dmp.patient(3)  # PETIT Lucas, a minor: every update applies
+    report = tmp_path / "cr.txt"
+    report.write_text("Consultation : examen normal.\n", encoding="utf-8")
+    async with await dmp.http("generaliste") as http:
+        client = DmpClient(http)
+        document = await client.add(ins, report)
+        steps = [
+            ("mask", lambda d: d.masked),
+            ("hide_patient", lambda d: d.masked and d.invisible_to_patient),
+            ("hide_legal", lambda d: "INVISIBLE_REPRESENTANTS_LEGAUX" in d.labels),
+            ("unmask", lambda d: not d.masked and d.invisible_to_patient),
+            ("show_patient", lambda d: not d.invisible_to_patient),
+            ("show_legal", lambda d: d.labels == ()),
+            ("archive", lambda d: d.archived),
+            ("archive", lambda d: d.archived),  # already: nothing sent
+            ("unarchive", lambda d: not d.archived),
+        ]
+        for action, check in steps:
+            info = await client.update(document.id, action)
+            assert check(info), (action, info)
+        async with await dmp.http("urgentiste") as other:
+            with pytest.raises(DmpError) as refused:
+                await DmpClient(other).update(document.id, "delete")
+        assert (refused.value.kind, refused.value.code) == (NOT_ALLOWED, "not_author")
+        deleted = await client.update(document.id, "delete")
+        assert deleted.status == "entered-in-error"
+        assert document.id not in {d.id for d in await client.list(ins)}
+        with pytest.raises(DmpError) as gone:
+            await client.update(document.id, "mask")
+        assert gone.value.kind == NOT_FOUND
+    actions = [
+        row["action"].split(":")[0]
+        for row in dmp.db.all(
+            "SELECT action FROM dmp_access_log WHERE ins = :ins ORDER BY id", {"ins": ins}
+        )
+        if row["action"].endswith(document.id) and not row["action"].startswith(("metadata", "add"))
+    ]
+    assert actions == [
+        "mask",
+        "hide_patient",
+        "hide_legal",
+        "unmask",
+        "show_patient",
+        "show_legal",
+        "archive",
+        "unarchive",
+        "refused",
+        "delete",
+    ]
+
+
+async def test_an_update_is_checked_before_any_request(offline: DmpClient) -> None:
+    for document_id, action in (("abc", "hide"), ("a b", "mask"), ("", "delete")):
+        with pytest.raises(DmpError) as error:
+            await offline.update(document_id, action)
+        assert error.value.kind == BAD_INPUT

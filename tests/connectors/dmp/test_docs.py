@@ -26,7 +26,7 @@ def _section(text: str, title: str) -> str:
 
 def test_every_dmp_command_in_the_guide_exists_with_its_options() -> None:
     guide = _section((DOCS / "it-support.md").read_text(encoding="utf-8"), "\n## DMP")
-    shown = re.findall(r"^bsp dmp (\w+)(.*)$", guide, re.M)
+    shown = re.findall(r"^bsp dmp ([\w-]+)(.*)$", guide, re.M)
     assert {command for command, _ in shown} == set(group.commands)
     for command, rest in shown:
         params = {o for p in group.commands[command].params for o in p.opts}

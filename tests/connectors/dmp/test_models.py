@@ -55,4 +55,12 @@ def test_the_connector_declares_its_service_and_its_commands() -> None:
     assert isinstance(dmp.load_service(), APIRouter)
     group = dmp.load_cli()
     assert isinstance(group, click.Group)
-    assert set(group.commands) == {"list", "show", "add", "history", "authorize"}
+    assert set(group.commands) == {
+        "list",
+        "show",
+        "add",
+        "history",
+        "authorize",
+        *("mask", "unmask", "archive", "unarchive", "delete"),
+        *("hide-from-patient", "show-to-patient", "hide-from-legal", "show-to-legal"),
+    }
