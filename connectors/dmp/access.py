@@ -284,6 +284,7 @@ def type_problem(who: Caller, loinc: str) -> ServiceError:
 # authorisation. The check says where the caller stands; adding needs none (art.
 # L. 1111-15: the patient's professionals feed the DMP, the patient informed).
 UPDATE = "update"
+WITHDRAW = "withdraw"  # the patient's authorisation withdrawn
 AUTHORIZED_VERBS = frozenset({"list", "metadata", "read", "history", UPDATE})
 CARE_TEAM = "equipe_de_soins"
 AUTHORIZED = "autorisee"

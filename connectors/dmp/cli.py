@@ -40,6 +40,7 @@ ACTIONS = {
     "add": "ajout du document",
     "history": "consultation de l'historique",
     "authorize": "autorisation d'accès du patient enregistrée",
+    "withdraw": "autorisation d'accès du patient retirée",
     "notify_patient": "bris de glace notifié au patient",
     "notify_treating": "bris de glace notifié au médecin traitant",
     **{verb: f"document {done}" for verb, done in UPDATES.items()},
@@ -60,6 +61,7 @@ REFUSALS = {
     "deleted": "document supprimé",
     "not_author": "réservé à l'auteur",
     "not_minor": "patient majeur",
+    "no_authorization": "aucune autorisation à retirer",
 }
 
 mode_option = click.option(
@@ -268,18 +270,23 @@ def _history_line(entry: AccessEntry) -> str:
 
 @group.command("authorize")
 @click.argument("ins")
+@click.option(
+    "--withdraw", is_flag=True, help="Enregistrer que le patient retire son autorisation."
+)
 @json_option
 @command
-async def authorize(ins: str, as_json: bool) -> None:
+async def authorize(ins: str, withdraw: bool, as_json: bool) -> None:
     """Enregistrer l'autorisation du patient : hors de son équipe de soins, vous lisez
-    son DMP avec son accord, à lui demander avant."""
+    son DMP avec son accord, à lui demander avant (--withdraw : il la retire)."""
     ins = _shareable(ins)
     async with client("dmp") as http:
-        record = await DmpClient(http).authorize(ins)
+        dmp = DmpClient(http)
+        record = await (dmp.withdraw_authorization(ins) if withdraw else dmp.authorize(ins))
     if as_json:
         print_json(record.as_json())
         return
-    say(f"Autorisation d'accès de {record.family} {record.given} enregistrée.")
+    done = "retirée" if withdraw else "enregistrée"
+    say(f"Autorisation d'accès de {record.family} {record.given} {done}.")
 
 
 @group.command("history")

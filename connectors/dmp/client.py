@@ -272,9 +272,17 @@ class DmpClient:
     async def authorize(self, ins: str) -> PatientRecord:
         """Record that the patient authorises the caller, outside their care team, to read
         their DMP; the check's answer afterwards."""
+        return await self._authorization(ins, "$autorisation-acces")
+
+    async def withdraw_authorization(self, ins: str) -> PatientRecord:
+        """Record that the patient withdraws the caller's authorisation to read their DMP
+        (`no_authorization` when there is none); the check's answer afterwards."""
+        return await self._authorization(ins, "$retrait-autorisation-acces")
+
+    async def _authorization(self, ins: str, operation: str) -> PatientRecord:
         ins = checked_ins(ins)
         response = await self._http.post(
-            "/Patient/$autorisation-acces",
+            f"/Patient/{operation}",
             params={"identifier": _patient_token(ins)},
             headers={"Accept": FHIR_JSON},
         )

@@ -194,6 +194,7 @@ _FHIR_ACTIONS = {
     **dict.fromkeys(UPDATES, "U"),
     "update": "U",
     "delete": "D",
+    "withdraw": "D",
 }
 
 

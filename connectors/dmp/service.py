@@ -14,6 +14,8 @@ Mounted by the platform at `/api/dmp`:
 - `POST DocumentReference` — add a document (base64 attachment, at most 1 MiB);
 - `PATCH DocumentReference?identifier=urn:ietf:rfc:3986|…` — change its metadata by JSON
   Patch (mask, invisible to the patient or legal representatives, archive, delete);
+- `POST Patient/$autorisation-acces?identifier=…` and `$retrait-autorisation-acces` — the
+  patient's authorisation of the caller to read their DMP, recorded and withdrawn;
 - `GET AuditEvent?patient.identifier=…` — the patient's access history.
 
 The access mode travels, in the emulation, as the query parameters `mode`
@@ -46,6 +48,7 @@ from bsp_tui.platform.idempotency import Idempotency, is_race
 from connectors.dmp import updates
 from connectors.dmp.access import (
     UPDATE,
+    WITHDRAW,
     Caller,
     authorization_status,
     authorize,
@@ -172,12 +175,18 @@ def capability_statement() -> JSONResponse:
                             "type": "Patient",
                             "interaction": [{"code": "search-type"}],
                             "searchParam": [{"name": "identifier", "type": "token"}],
-                            # The emulation's own operation: the patient's authorisation.
+                            # The emulation's own: the patient's authorisation, and its withdrawal.
                             "operation": [
                                 {
                                     "name": "autorisation-acces",
                                     "definition": "urn:bsp:dmp:operation:autorisation-acces",
-                                }
+                                },
+                                {
+                                    "name": "retrait-autorisation-acces",
+                                    "definition": (
+                                        "urn:bsp:dmp:operation:retrait-autorisation-acces"
+                                    ),
+                                },
                             ],
                         },
                         {
@@ -243,6 +252,34 @@ def access_authorization(
             {"ins": ins, "id": who.national_id, "at": context.now},
         )
     trace(context, ins, who, "authorize")
+    return _patient_bundle(request, context, ins, who, dmp)
+
+
+@router.post("/Patient/$retrait-autorisation-acces", name="dmp_access_withdrawal")
+def access_withdrawal(
+    request: Request, context: Context, identifier: str | None = None
+) -> JSONResponse:
+    """Record that the patient withdraws the caller's authorisation to read their DMP (the
+    professional's software declares it, as it declared the authorisation); traced as
+    `withdraw`; answers the check. A 409 when there is none to withdraw."""
+    who = Caller.of(context.caller, None, None)
+    ins = patient_ins(context.patients, identifier, "identifier")
+    dmp = dmp_of(context, ins)  # a withdrawal only takes access away: no other rule
+    with context.db.write() as conn:
+        withdrawn = conn.execute(
+            "DELETE FROM dmp_authorizations WHERE ins = :ins AND national_id = :id",
+            {"ins": ins, "id": who.national_id},
+        )
+    if not withdrawn:
+        error = problem(
+            409,
+            "conflict",
+            "Le patient ne vous a pas donné d'autorisation d'accès à retirer.",
+            "The patient has given you no access authorisation to withdraw.",
+            "no_authorization",
+        )
+        raise refuse(context, ins, who, WITHDRAW, error)
+    trace(context, ins, who, WITHDRAW)
     return _patient_bundle(request, context, ins, who, dmp)
 
 

@@ -290,6 +290,26 @@ def test_authorize_records_the_patients_authorisation(
     refused(blocked, 4, "Le patient vous a bloqué")
 
 
+def test_authorize_withdraw_records_that_the_patient_withdrew_it(
+    cli: dict[str, Launcher], patients: dict[str, str]
+) -> None:
+    """`bsp dmp authorize --withdraw`: the nurse's authorisation withdrawn, she no longer
+    reads the DMP (exit 4); a second withdrawal has nothing to withdraw (exit 4); the
+    history says so; authorised again, she reads it."""
+    nurse, ins = cli["infirmier"], patients["dupont"]
+    said = ok(nurse.run("dmp", "authorize", ins, "--withdraw"))
+    assert said.stdout == "Autorisation d'accès de DUPONT MARIE LOUISE retirée.\n"
+    error = json_error(nurse.run("dmp", "list", ins, "--json"), 4)
+    assert error["code"] == "authorization_required"
+    again = json_error(nurse.run("dmp", "authorize", ins, "--withdraw", "--json"), 4)
+    assert again["code"] == "no_authorization"
+    record = data(nurse.run("dmp", "authorize", ins, "--json"))
+    assert record["access_authorization"] == "autorisee"
+    plain = ok(cli["generaliste"].run("dmp", "history", ins)).stdout
+    assert "autorisation d'accès du patient retirée — accordé" in plain
+    assert "REFUSÉ (aucune autorisation à retirer)" in plain
+
+
 def test_masking_archiving_and_deleting_a_document_from_the_shell(
     cli: dict[str, Launcher], patients: dict[str, str], tmp_path: Path
 ) -> None:

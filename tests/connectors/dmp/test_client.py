@@ -314,3 +314,19 @@ async def test_an_update_is_checked_before_any_request(offline: DmpClient) -> No
         with pytest.raises(DmpError) as error:
             await offline.update(document_id, action)
         assert error.value.kind == BAD_INPUT
+
+
+async def test_the_patients_authorisation_is_withdrawn_then_given_again(dmp: Harness) -> None:
+    ins = dmp.patient(0)
+    async with await dmp.http("infirmier") as http:
+        client = DmpClient(http)
+        withdrawn = await client.withdraw_authorization(ins)
+        assert withdrawn.access_authorization == "non_autorisee"
+        with pytest.raises(DmpError) as refused:
+            await client.list(ins)
+        assert (refused.value.kind, refused.value.code) == (NOT_ALLOWED, "authorization_required")
+        with pytest.raises(DmpError) as again:
+            await client.withdraw_authorization(ins)
+        assert (again.value.kind, again.value.code) == (NOT_ALLOWED, "no_authorization")
+        assert (await client.authorize(ins)).access_authorization == "autorisee"
+        assert await client.list(ins)

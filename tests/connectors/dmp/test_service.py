@@ -27,6 +27,7 @@ from tests.connectors.dmp.conftest import (
     FHIR_JSON,
     Harness,
     add_documents,
+    checked_fhir,
     entries,
     outcome,
     refusal,
@@ -1046,3 +1047,59 @@ async def test_the_care_team_and_emergencies_need_no_authorisation(dmp: Harness)
 async def test_a_blocked_professional_cannot_record_an_authorisation(dmp: Harness) -> None:
     blocked = await authorize_access(dmp, "urgentiste", dmp.patient(2))
     assert (blocked.status_code, refusal(blocked)) == (403, "blocked")
+
+
+async def withdraw_access(dmp: Harness, persona: str, identifier: str) -> httpx.Response:
+    headers = await dmp.headers(persona)
+    return checked_fhir(
+        await dmp.emu.http.post(
+            DMP + "/Patient/$retrait-autorisation-acces",
+            params={"identifier": identifier},
+            headers=headers,
+        )
+    )
+
+
+async def test_the_patient_withdraws_an_authorisation_and_reading_stops(dmp: Harness) -> None:
+    """The patient's authorisation withdrawn (the nurse's of DUPONT, seeded): reading needs
+    it again, the withdrawal is traced, a second one has nothing to withdraw (409)."""
+    ins = dmp.patient(0)
+    query = {"patient.identifier": pid(ins)}
+    assert (await dmp.get("infirmier", "/DocumentReference", **query)).status_code == 200
+    withdrawn = await withdraw_access(dmp, "infirmier", pid(ins))
+    assert withdrawn.status_code == 200, withdrawn.text
+    (patient,) = entries(withdrawn)
+    assert authorization(patient) == "non_autorisee"
+    listed = await dmp.get("infirmier", "/DocumentReference", **query)
+    assert (listed.status_code, refusal(listed)) == (403, "authorization_required")
+    again = await withdraw_access(dmp, "infirmier", pid(ins))
+    assert (again.status_code, refusal(again)) == (409, "no_authorization")
+    nurse = dmp.national_id("infirmier")
+    mine = [r["action"] for r in history_rows(dmp, ins) if r["national_id"] == nurse]
+    assert mine[-4:] == [
+        "list",
+        "withdraw",
+        "refused:authorization_required:list",
+        "refused:no_authorization:withdraw",
+    ]
+    assert (await authorize_access(dmp, "infirmier", ins)).status_code == 200
+    assert (await dmp.get("infirmier", "/DocumentReference", **query)).status_code == 200
+
+
+async def test_a_withdrawal_leaves_the_care_team_its_access(dmp: Harness) -> None:
+    """The médecin traitant (the urgentiste, for DUPONT) is of the care team: his
+    authorisation withdrawn, he still reads the DMP."""
+    ins = dmp.patient(0)
+    withdrawn = await withdraw_access(dmp, "urgentiste", pid(ins))
+    (patient,) = entries(withdrawn)
+    assert authorization(patient) == "equipe_de_soins"
+    query = {"patient.identifier": pid(ins)}
+    assert (await dmp.get("urgentiste", "/DocumentReference", **query)).status_code == 200
+
+
+async def test_a_withdrawal_names_a_patient_with_a_dmp(dmp: Harness) -> None:
+    bad = await withdraw_access(dmp, "infirmier", f"{OID_TEST}|262037511122299")
+    assert bad.status_code == 400
+    none = await withdraw_access(dmp, "infirmier", pid(without_dmp(dmp)[0]))
+    assert none.status_code == 404
+    assert "pas de DMP" in outcome(none)["diagnostics"]
