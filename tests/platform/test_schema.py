@@ -251,3 +251,25 @@ def test_a_version_four_dmp_keeps_the_unique_ids_its_documents_were_served_with(
         assert "documents_by_master_id" in {row["name"] for row in indexes}
     finally:
         platform.db.close()
+
+
+def test_the_dmp_upgrades_from_version_three_on_either_engine(settings: PlatformSettings) -> None:
+    """Versions 4 and 5 of the DMP alter a table: the same steps on SQLite and PostgreSQL."""
+    platform = Platform.open(settings)
+    try:
+        with platform.db.write() as tx:
+            for statement in (*DMP_VERSION_THREE, "ALTER TABLE dmp_documents DROP COLUMN hash"):
+                tx.execute(statement)
+            tx.execute("UPDATE schema_versions SET version = 3 WHERE name = 'dmp'")
+    finally:
+        platform.db.close()
+    platform = Platform.open(settings)
+    try:
+        db = platform.db
+        assert db.value("SELECT version FROM schema_versions WHERE name = 'dmp'") == 5
+        rows = db.all("SELECT id, hash, master_id FROM dmp_documents ORDER BY id")
+        for row in (rows[0], rows[len(rows) // 2], rows[-1]):
+            assert len(base64.b64decode(row["hash"])) == 20
+            assert row["master_id"].startswith("urn:uuid:")
+    finally:
+        platform.db.close()
