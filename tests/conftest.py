@@ -188,6 +188,10 @@ def bsp_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     """Every test runs with its own BSP_HOME and no inherited platform URL or TTLs."""
     home = tmp_path / "bsp-home"
     monkeypatch.setenv("BSP_HOME", str(home))
+    # Served platforms stay free to move: the suite's two workers keep both cores busy,
+    # and a platform bound to one of them could not get away (tests/platform/test_cores.py
+    # tests the binding itself).
+    monkeypatch.setenv("BSP_BIND_CORE", "0")
     for name in (
         "BSP_DATABASE_URL",
         "BSP_PLATFORM_URL",

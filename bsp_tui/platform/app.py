@@ -16,7 +16,7 @@ from bsp_tui.platform.api import ServiceError, unavailable
 from bsp_tui.platform.api import router as services_router
 from bsp_tui.platform.bodies import BodyError, BodyGuard, problem_response, route_path
 from bsp_tui.platform.core import Platform
-from bsp_tui.platform.cores import bind_to_a_core
+from bsp_tui.platform.cores import BIND_CORE_ENV, bind_to_a_core
 from bsp_tui.platform.housekeeping import Housekeeper
 from bsp_tui.platform.psc import phone_api, routes, wallet
 from bsp_tui.platform.psc.errors import OAuthError
@@ -32,7 +32,8 @@ def served_app() -> FastAPI:
     """The app of one worker of `bsp platform serve` (uvicorn's factory): its settings
     come from the environment the command set, its trainer token included."""
     log_platform()
-    bind_to_a_core(folders().cache / "serving-cores.lock")
+    if os.environ.get(BIND_CORE_ENV, "1") != "0":
+        bind_to_a_core(folders().cache / "serving-cores.lock")
     settings = PlatformSettings.from_env()
     settings.trainer_token = os.environ[TRAINER_TOKEN_ENV]
     app = create_app(settings)

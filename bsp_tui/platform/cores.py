@@ -11,7 +11,9 @@ cores are left to the other workers, PostgreSQL and the clients.
 Each worker chooses its core when it starts: among those it may run on, the one the
 fewest of its sibling workers (the other children of the same serving command) are
 bound to, the choices made in turn under a file lock. Only Linux can bind a process;
-elsewhere, or with a single core, nothing is done.
+elsewhere, or with a single core, nothing is done. `BSP_BIND_CORE=0` leaves the processes
+to the system's scheduler: on a machine busy with other work (a test suite's), a process
+bound to a busy core cannot move away from it.
 """
 
 from __future__ import annotations
@@ -20,6 +22,8 @@ import fcntl
 import os
 from collections import Counter
 from pathlib import Path
+
+BIND_CORE_ENV = "BSP_BIND_CORE"
 
 
 def _siblings() -> list[int]:

@@ -33,6 +33,7 @@ def test_a_worker_reads_its_signing_key_before_the_first_request(
     """Reading the key's PEM costs some 57 ms of CPU: paid at start, not by a room's first
     sign-in."""
     monkeypatch.setenv(TRAINER_TOKEN_ENV, "jeton-du-formateur-pour-le-test")
+    monkeypatch.delenv("BSP_BIND_CORE")  # as served: each worker binds itself to a core
     bound: list[Path] = []  # this test's process stays on every core
     monkeypatch.setattr(app_module, "bind_to_a_core", bound.append)
     app = served_app()
@@ -48,3 +49,14 @@ def test_a_worker_reads_its_signing_key_before_the_first_request(
         assert [lock.parent for lock in bound] == [bsp_home / "cache"]
     finally:
         platform.db.close()
+
+
+def test_a_worker_left_to_the_scheduler_binds_nothing(
+    monkeypatch: pytest.MonkeyPatch, worker_logging: None
+) -> None:
+    monkeypatch.setenv(TRAINER_TOKEN_ENV, "jeton-du-formateur-pour-le-test")
+    monkeypatch.setenv("BSP_BIND_CORE", "0")
+    bound: list[Path] = []
+    monkeypatch.setattr(app_module, "bind_to_a_core", bound.append)
+    served_app().state.platform.db.close()
+    assert bound == []
