@@ -37,6 +37,10 @@ def served_app() -> FastAPI:
     settings = PlatformSettings.from_env()
     settings.trainer_token = os.environ[TRAINER_TOKEN_ENV]
     app = create_app(settings)
+    # What this worker keeps of the faults and of live tokens is dropped as soon as
+    # another worker changes them (PostgreSQL's NOTIFY; see `bell`): rooms included,
+    # their tables being in the same database.
+    app.state.platform.db.hear_other_workers()
     # Read the signing key (57 ms of CPU) before the first request, not during a room's
     # first sign-in.
     app.state.platform.keys.active()
@@ -49,9 +53,6 @@ def create_app(
     """Build the platform app over the database named in `settings` (or over `platform`,
     a room's)."""
     platform = platform or Platform.open(settings or PlatformSettings.from_env())
-    # What this process keeps of the faults and of live tokens is dropped as soon as
-    # another worker changes them (PostgreSQL's NOTIFY; see `bell`).
-    platform.db.hear_other_workers()
     app = FastAPI(
         title="bsp — plateforme nationale émulée",
         version=__version__,
