@@ -60,8 +60,8 @@ def fill(database: Path, ins: str, count: int) -> None:
         conn.executemany(
             "INSERT INTO dmp_documents (id, ins, loinc, title, author_id, author_name, created,"
             " content_type, content, hash, master_id, masked, invisible_patient, status,"
-            " invisible_legal, archived) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, 0,"
-            " 'current', 0, 0)",
+            " invisible_legal, archived, author_kind) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0,"
+            " 0, 'current', 0, 0, 'Practitioner')",
             rows,
         )
 

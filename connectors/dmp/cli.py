@@ -218,7 +218,9 @@ async def show(
 
 @group.command("add")
 @click.argument("ins")
-@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.argument(
+    "files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path)
+)
 @click.option(
     "--type",
     "loinc",
@@ -230,19 +232,27 @@ async def show(
 @click.option("--title", help="Titre affiché dans le DMP (par défaut : le libellé du type).")
 @json_option
 @command
-async def add(ins: str, file: Path, loinc: str, title: str | None, as_json: bool) -> None:
-    """Ajouter un document (un compte rendu de consultation par défaut) au DMP du patient."""
+async def add(
+    ins: str, files: tuple[Path, ...], loinc: str, title: str | None, as_json: bool
+) -> None:
+    """Ajouter un ou plusieurs documents (un compte rendu de consultation par défaut) au DMP
+    du patient. Plusieurs fichiers partent en un seul envoi : tous sont ajoutés, ou aucun."""
     _checked(NORMAL, None, loinc)
     ins = _shareable(ins)
     async with client("dmp") as http:
-        info = await DmpClient(http).add(ins, file, loinc, title)
+        dmp = DmpClient(http)
+        if len(files) == 1:
+            added = [await dmp.add(ins, files[0], loinc, title)]
+        else:
+            added = await dmp.submit(ins, list(files), loinc, title)
     if as_json:
-        print_json(info.as_json())
+        print_json(added[0].as_json() if len(files) == 1 else [i.as_json() for i in added])
         return
-    say(
-        f"Document ajouté au DMP de {info.ins} : {info.id} "
-        f"({info.loinc} {info.type_label}, {info.size} octets)."
-    )
+    for info in added:
+        say(
+            f"Document ajouté au DMP de {info.ins} : {info.id} "
+            f"({info.loinc} {info.type_label}, {info.size} octets)."
+        )
 
 
 def _local(recorded: str) -> str:

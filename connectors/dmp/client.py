@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import json
 import mimetypes
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -28,9 +29,13 @@ from connectors.dmp.models import (
     JSON_PATCH,
     LOINC_SYSTEM,
     MAX_PAGE_SIZE,
+    MAX_SUBMISSION_DOCUMENTS,
     MAX_TITLE_CHARS,
+    MHD_LIST_TYPES,
     NORMAL,
     SECURITY_LABELS,
+    STRUCTURE_ID_SYSTEM,
+    SUBMISSION_SET,
     UPDATE_LABELS,
     UPDATES,
     VISIBILITY_SYSTEM,
@@ -120,6 +125,10 @@ def _archived(resource: dict) -> bool:
     )
 
 
+# A document's author: a professional (IdNat_PS) or a structure (IdNat_Struct).
+AUTHOR_SYSTEMS = (AUTHOR_ID_SYSTEM, STRUCTURE_ID_SYSTEM)
+
+
 def _author_identifier(resource: dict, author: dict) -> dict:
     """The author's national id: on the contained resource the reference names (PDSm), or
     on the reference itself."""
@@ -179,7 +188,7 @@ def document_info(resource: dict) -> DocumentInfo:
         type_label=coding.get("display") or DOCUMENT_TYPES.get(coding["code"], coding["code"]),
         title=resource.get("description") or attachment.get("title", ""),
         date=resource.get("date", ""),
-        author_id=author_id.get("value", "") if author_id.get("system") == AUTHOR_ID_SYSTEM else "",
+        author_id=author_id.get("value", "") if author_id.get("system") in AUTHOR_SYSTEMS else "",
         author_name=author.get("display", ""),
         content_type=attachment.get("contentType", ""),
         size=int(attachment.get("size", 0)),
@@ -236,6 +245,54 @@ def _patient_record(resource: dict) -> PatientRecord:
         readable_types=tuple(e["valueCode"] for e in facts if e["url"] == "readableType"),
         access_authorization=value.get("accessAuthorization", ""),
     )
+
+
+def _checked_add(
+    ins: str, loinc: str, title: str | None, mode: str, reason: str | None
+) -> tuple[str, str, str, str | None]:
+    if title is not None and len(title.strip()) > MAX_TITLE_CHARS:
+        raise _bad(f"le titre dépasse {MAX_TITLE_CHARS} caractères")
+    return (checked_ins(ins), checked_loinc(loinc), *checked_mode(mode, reason))
+
+
+def _upload(path: Path) -> tuple[str, bytes]:
+    """A file to add: its content type and content, checked."""
+    content_type = content_type_of(path)
+    try:
+        content = path.read_bytes()
+    except OSError as error:
+        raise _bad(f"fichier illisible ({path}) : {error.strerror or error}") from None
+    if not content:
+        raise _bad(f"le fichier {path.name} est vide")
+    return content_type, content
+
+
+def _base64(content: bytes) -> str:
+    return base64.b64encode(content).decode("ascii")
+
+
+def _subject(ins: str) -> dict[str, Any]:
+    return {"identifier": {"system": f"urn:oid:{oid_of(ins)}", "value": ins}}
+
+
+def _document(ins: str, loinc: str, title: str | None, attachment: dict) -> dict[str, Any]:
+    """The DocumentReference of a new document of `ins`."""
+    return {
+        "resourceType": "DocumentReference",
+        "status": "current",
+        "type": {
+            "coding": [{"system": LOINC_SYSTEM, "code": loinc, "display": DOCUMENT_TYPES[loinc]}]
+        },
+        "subject": _subject(ins),
+        "description": (title or "").strip() or DOCUMENT_TYPES[loinc],
+        "content": [{"attachment": attachment}],
+    }
+
+
+def _entry(full_url: str, resource: dict) -> dict[str, Any]:
+    """A transaction Bundle's entry creating `resource`."""
+    kind = resource["resourceType"]
+    return {"fullUrl": full_url, "resource": resource, "request": {"method": "POST", "url": kind}}
 
 
 class DmpClient:
@@ -377,39 +434,10 @@ class DmpClient:
         reason: str | None = None,
     ) -> DocumentInfo:
         """Add a document from a file (a consultation report by default)."""
-        ins = checked_ins(ins)
-        loinc = checked_loinc(loinc)
-        mode, reason = checked_mode(mode, reason)
-        path = Path(path)
-        content_type = content_type_of(path)
-        if title is not None and len(title.strip()) > MAX_TITLE_CHARS:
-            raise _bad(f"le titre dépasse {MAX_TITLE_CHARS} caractères")
-        try:
-            content = path.read_bytes()
-        except OSError as error:
-            raise _bad(f"fichier illisible ({path}) : {error.strerror or error}") from None
-        if not content:
-            raise _bad(f"le fichier {path.name} est vide")
-        resource: dict[str, Any] = {
-            "resourceType": "DocumentReference",
-            "status": "current",
-            "type": {
-                "coding": [
-                    {"system": LOINC_SYSTEM, "code": loinc, "display": DOCUMENT_TYPES[loinc]}
-                ]
-            },
-            "subject": {"identifier": {"system": f"urn:oid:{oid_of(ins)}", "value": ins}},
-            "description": (title or "").strip() or DOCUMENT_TYPES[loinc],
-            "content": [
-                {
-                    "attachment": {
-                        "contentType": content_type,
-                        "data": base64.b64encode(content).decode("ascii"),
-                        "title": path.name,
-                    }
-                }
-            ],
-        }
+        ins, loinc, mode, reason = _checked_add(ins, loinc, title, mode, reason)
+        content_type, content = _upload(Path(path))
+        attachment = {"contentType": content_type, "data": _base64(content)}
+        resource = _document(ins, loinc, title, attachment | {"title": Path(path).name})
         response = await post_once(
             self._http,
             "/DocumentReference",
@@ -420,6 +448,65 @@ class DmpClient:
         if response.status_code != 201:
             raise DmpError.from_response(response)
         return document_info(response.json())
+
+    async def submit(
+        self,
+        ins: str,
+        paths: list[Path] | list[str],
+        loinc: str = CONSULTATION_REPORT,
+        title: str | None = None,
+        mode: str = NORMAL,
+        reason: str | None = None,
+    ) -> list[DocumentInfo]:
+        """Add several documents from files in one submission set (ITI-65): the DMP files
+        them all or none; each file's document, in order."""
+        ins, loinc, mode, reason = _checked_add(ins, loinc, title, mode, reason)
+        if not 1 <= len(paths) <= MAX_SUBMISSION_DOCUMENTS:
+            raise _bad(
+                f"de 1 à {MAX_SUBMISSION_DOCUMENTS} fichiers par envoi ({len(paths)} donnés)"
+            )
+        entries: list[dict[str, Any]] = []
+        listed = []
+        for path in map(Path, paths):
+            content_type, content = _upload(path)
+            binary, reference = f"urn:uuid:{uuid.uuid4()}", f"urn:uuid:{uuid.uuid4()}"
+            attachment = {"contentType": content_type, "url": binary, "title": path.name}
+            entries.append(_entry(reference, _document(ins, loinc, title, attachment)))
+            entries.append(
+                _entry(
+                    binary,
+                    {
+                        "resourceType": "Binary",
+                        "contentType": content_type,
+                        "data": _base64(content),
+                    },
+                )
+            )
+            listed.append({"item": {"reference": reference}})
+        submission_set = {
+            "resourceType": "List",
+            "status": "current",
+            "mode": "working",
+            "code": {"coding": [{"system": MHD_LIST_TYPES, "code": SUBMISSION_SET}]},
+            "subject": _subject(ins),
+            "entry": listed,
+        }
+        bundle = {
+            "resourceType": "Bundle",
+            "type": "transaction",
+            "entry": [_entry(f"urn:uuid:{uuid.uuid4()}", submission_set), *entries],
+        }
+        response = await post_once(
+            self._http,
+            "",
+            json=bundle,
+            params=_params(mode, reason),
+            headers={"Content-Type": FHIR_JSON, "Accept": FHIR_JSON},
+        )
+        if response.status_code != 200:
+            raise DmpError.from_response(response)
+        answered = response.json().get("entry", [])
+        return [document_info(e["resource"]) for e in answered if "resource" in e]
 
     async def history(self, ins: str) -> list[AccessEntry]:
         """The patient's access history, most recent first."""

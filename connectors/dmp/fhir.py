@@ -25,9 +25,11 @@ from connectors.dmp.models import (
     LOINC_SYSTEM,
     MASQUE_PS,
     NORMAL_CONFIDENTIALITY,
+    ORGANIZATION,
     PROFESSION_SYSTEM,
     SECURITY_LABELS,
     SETTING_SYSTEM,
+    STRUCTURE_ID_SYSTEM,
     UPDATES,
     V3_CONFIDENTIALITY_SYSTEM,
     made_in,
@@ -66,6 +68,25 @@ def _coded(system: str, code: str, display: str) -> dict:
     return {"coding": [{"system": system, "code": code, "display": display}]}
 
 
+def _author(row: Any) -> dict:
+    """PDSm: the author is a resource contained in the DocumentReference, not a bare
+    identifier: a professional by their national id (IdNat_PS), or an organisation (a
+    laboratory, an imaging centre) by its structure id (IdNat_Struct)."""
+    if row["author_kind"] == ORGANIZATION:
+        return {
+            "resourceType": "Organization",
+            "id": AUTHOR_REFERENCE,
+            "identifier": [{"system": STRUCTURE_ID_SYSTEM, "value": row["author_id"]}],
+            "name": row["author_name"],
+        }
+    return {
+        "resourceType": "Practitioner",
+        "id": AUTHOR_REFERENCE,
+        "identifier": [{"system": AUTHOR_ID_SYSTEM, "value": row["author_id"]}],
+        "name": [{"text": row["author_name"]}],
+    }
+
+
 def document_reference(binaries: str, row: Any, oid: str) -> dict:
     labels = served_labels(row)
     category = CLASSES.get(row["loinc"], "10")
@@ -74,16 +95,7 @@ def document_reference(binaries: str, row: Any, oid: str) -> dict:
     resource: dict[str, Any] = {
         "resourceType": "DocumentReference",
         "id": row["id"],
-        # PDSm: the author is a resource contained in the DocumentReference, the professional
-        # identified by their national id (IdNat_PS), not a bare identifier.
-        "contained": [
-            {
-                "resourceType": "Practitioner",
-                "id": AUTHOR_REFERENCE,
-                "identifier": [{"system": AUTHOR_ID_SYSTEM, "value": row["author_id"]}],
-                "name": [{"text": row["author_name"]}],
-            }
-        ],
+        "contained": [_author(row)],
         # The document's own unique id, stable: derived from the DMP's id (ours).
         "masterIdentifier": {"system": MASTER_SYSTEM, "value": row["master_id"]},
         "status": row["status"],

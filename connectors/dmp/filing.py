@@ -10,7 +10,7 @@ from __future__ import annotations
 import base64
 import binascii
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -30,7 +30,7 @@ from connectors.dmp.models import (
     SECURITY_LABELS,
 )
 from connectors.dmp.params import type_codes
-from connectors.dmp.seed import INSERT_DOCUMENT, content_hash, master_id
+from connectors.dmp.seed import INSERT_DOCUMENT, PRACTITIONER, content_hash, master_id
 from connectors.dmp.updates import is_minor, not_minor
 
 
@@ -60,38 +60,63 @@ def file_document(
     in the transaction that adds the document, given its id: what it writes is
     committed with the document, and what it raises leaves no document.
     """
+
+    def with_id(conn: Tx, ids: list[str]) -> None:
+        if also is not None:
+            also(conn, ids[0])
+
+    return file_documents(context, ins, who, [new], with_id)[0]
+
+
+def file_documents(
+    context: ServiceContext,
+    ins: str,
+    who: Caller,
+    news: Sequence[NewDocument],
+    also: Callable[[Tx, list[str]], None] | None = None,
+) -> list[str]:
+    """Add several documents to the DMP of `ins` at once (a submission set), all or none;
+    their ids in order. A refusal of any one refuses them all (see `file_document`)."""
     dmp = authorize(context, ins, who, "add")
-    if new.loinc not in who.types:
-        raise refuse(context, ins, who, "add", type_problem(who, new.loinc))
-    if INVISIBLE_LEGAL in new.labels and not is_minor(dmp["birthdate"], context.now):
-        raise refuse(context, ins, who, "add", not_minor())
-    if len(new.content) > MAX_CONTENT_BYTES:
-        raise refuse(context, ins, who, "add", _too_large(len(new.content)))
-    document_id = secrets.token_hex(8)
+    for new in news:
+        if new.loinc not in who.types:
+            raise refuse(context, ins, who, "add", type_problem(who, new.loinc))
+        if INVISIBLE_LEGAL in new.labels and not is_minor(dmp["birthdate"], context.now):
+            raise refuse(context, ins, who, "add", not_minor())
+        if len(new.content) > MAX_CONTENT_BYTES:
+            raise refuse(context, ins, who, "add", _too_large(len(new.content)))
+    ids = [secrets.token_hex(8) for _ in news]
     with context.db.write() as conn:
         conn.execute(
-            INSERT_DOCUMENT,
-            {
-                "id": document_id,
-                "ins": ins,
-                "loinc": new.loinc,
-                "title": new.title or DOCUMENT_TYPES[new.loinc],
-                "author_id": who.national_id,
-                "author_name": who.name,
-                "created": recorded(context.now),
-                "content_type": new.content_type,
-                "content": new.content,
-                "hash": content_hash(new.content),
-                "master_id": master_id(document_id),
-                "masked": int(MASQUE_PS in new.labels),
-                "invisible_patient": int(INVISIBLE_PATIENT in new.labels),
-                "invisible_legal": int(INVISIBLE_LEGAL in new.labels),
-            },
+            INSERT_DOCUMENT, [_row(context, ins, who, i, n) for i, n in zip(ids, news, strict=True)]
         )
         if also is not None:
-            also(conn, document_id)
-    trace(context, ins, who, "add", document_id)
-    return document_id
+            also(conn, ids)
+    for document_id in ids:
+        trace(context, ins, who, "add", document_id)
+    return ids
+
+
+def _row(
+    context: ServiceContext, ins: str, who: Caller, document_id: str, new: NewDocument
+) -> dict[str, Any]:
+    return {
+        "id": document_id,
+        "ins": ins,
+        "loinc": new.loinc,
+        "title": new.title or DOCUMENT_TYPES[new.loinc],
+        "author_id": who.national_id,
+        "author_name": who.name,
+        "author_kind": PRACTITIONER,  # a new document is its caller's, a professional's
+        "created": recorded(context.now),
+        "content_type": new.content_type,
+        "content": new.content,
+        "hash": content_hash(new.content),
+        "master_id": master_id(document_id),
+        "masked": int(MASQUE_PS in new.labels),
+        "invisible_patient": int(INVISIBLE_PATIENT in new.labels),
+        "invisible_legal": int(INVISIBLE_LEGAL in new.labels),
+    }
 
 
 def file_copy(
@@ -116,11 +141,12 @@ def _too_large(size: int) -> ServiceError:
     )
 
 
-def _field(value: Any, kind: type, where: str) -> Any:
+def checked_field(value: Any, kind: type, where: str, resource: str = "DocumentReference") -> Any:
+    """`value` when it is a `kind`, else a 400 naming what is missing in which resource."""
     if not isinstance(value, kind):
         raise invalid(
-            f"DocumentReference mal formée : {where} manquant ou invalide.",
-            f"Malformed DocumentReference: {where} missing or invalid.",
+            f"{resource} mal formée : {where} manquant ou invalide.",
+            f"Malformed {resource}: {where} missing or invalid.",
             "structure",
         )
     return value
@@ -128,30 +154,32 @@ def _field(value: Any, kind: type, where: str) -> Any:
 
 def new_document(body: Any) -> NewDocument:
     """The document a DocumentReference describes, checked; a 400 (or 415) otherwise."""
-    body = _field(body, dict, "la ressource")
+    body = checked_field(body, dict, "la ressource")
     if body.get("resourceType") != "DocumentReference":
-        _field(None, dict, "resourceType = DocumentReference")
+        checked_field(None, dict, "resourceType = DocumentReference")
     if body.get("status", "current") != "current":
-        _field(None, dict, "status = current")
-    subject = _field(body.get("subject"), dict, "subject")
-    identifier = _field(subject.get("identifier"), dict, "subject.identifier")
-    value = _field(identifier.get("value"), str, "subject.identifier.value")
+        checked_field(None, dict, "status = current")
+    subject = checked_field(body.get("subject"), dict, "subject")
+    identifier = checked_field(subject.get("identifier"), dict, "subject.identifier")
+    value = checked_field(identifier.get("value"), str, "subject.identifier.value")
     system = identifier.get("system", "")
-    system = _field(system, str, "subject.identifier.system")
-    codings = _field(_field(body.get("type"), dict, "type").get("coding"), list, "type.coding")
+    system = checked_field(system, str, "subject.identifier.system")
+    codings = checked_field(
+        checked_field(body.get("type"), dict, "type").get("coding"), list, "type.coding"
+    )
     loincs = [
         c.get("code")
         for c in codings
         if isinstance(c, dict) and c.get("system", LOINC_SYSTEM) == LOINC_SYSTEM
     ]
-    loinc = _field(loincs[0] if loincs else None, str, "type.coding (LOINC)")
+    loinc = checked_field(loincs[0] if loincs else None, str, "type.coding (LOINC)")
     type_codes([loinc])
-    contents = _field(body.get("content"), list, "content")
+    contents = checked_field(body.get("content"), list, "content")
     if len(contents) != 1:
-        _field(None, dict, "content (une seule pièce jointe)")
-    first = _field(contents[0], dict, "content[0]")
-    attachment = _field(first.get("attachment"), dict, "content[0].attachment")
-    content_type = _field(attachment.get("contentType"), str, "attachment.contentType")
+        checked_field(None, dict, "content (une seule pièce jointe)")
+    first = checked_field(contents[0], dict, "content[0]")
+    attachment = checked_field(first.get("attachment"), dict, "content[0].attachment")
+    content_type = checked_field(attachment.get("contentType"), str, "attachment.contentType")
     if content_type not in CONTENT_TYPES:
         raise problem(
             415,
@@ -159,7 +187,7 @@ def new_document(body: Any) -> NewDocument:
             f"Type de contenu non pris en charge : {', '.join(sorted(CONTENT_TYPES))}.",
             f"Unsupported content type: {', '.join(sorted(CONTENT_TYPES))}.",
         )
-    data = _field(attachment.get("data"), str, "attachment.data (base64)")
+    data = checked_field(attachment.get("data"), str, "attachment.data (base64)")
     try:
         content = base64.b64decode(data, validate=True)
     except (binascii.Error, ValueError):
@@ -169,19 +197,21 @@ def new_document(body: Any) -> NewDocument:
             "value",
         ) from None
     if not content:
-        _field(None, dict, "attachment.data (document vide)")
+        checked_field(None, dict, "attachment.data (document vide)")
     title = body.get("description", attachment.get("title", ""))
-    title = _field(title, str, "description").strip()
+    title = checked_field(title, str, "description").strip()
     if len(title) > MAX_TITLE_CHARS:
-        _field(None, dict, f"description (au plus {MAX_TITLE_CHARS} caractères)")
+        checked_field(None, dict, f"description (au plus {MAX_TITLE_CHARS} caractères)")
     labels = set()
-    for label in _field(body.get("securityLabel", []), list, "securityLabel"):
-        for coding in _field(_field(label, dict, "securityLabel").get("coding"), list, "coding"):
-            code = _field(coding, dict, "securityLabel.coding").get("code")
+    for label in checked_field(body.get("securityLabel", []), list, "securityLabel"):
+        for coding in checked_field(
+            checked_field(label, dict, "securityLabel").get("coding"), list, "coding"
+        ):
+            code = checked_field(coding, dict, "securityLabel.coding").get("code")
             if code == NORMAL_CONFIDENTIALITY:
                 continue  # normal: no visibility restriction
             if not isinstance(code, str) or code not in SECURITY_LABELS:
-                _field(None, dict, f"securityLabel ({', '.join(SECURITY_LABELS)})")
+                checked_field(None, dict, f"securityLabel ({', '.join(SECURITY_LABELS)})")
             labels.add(code)
     return NewDocument(
         f"{system}|{value}" if system else value,

@@ -79,6 +79,8 @@ CATEGORIES: dict[str, str] = {
 LOINC_SYSTEM = "http://loinc.org"
 PATIENT_ID_SYSTEM_PREFIX = "urn:oid:"
 AUTHOR_ID_SYSTEM = "urn:oid:1.2.250.1.71.4.2.1"  # national id of a professional (IdNat_PS)
+STRUCTURE_ID_SYSTEM = "urn:oid:1.2.250.1.71.4.2.2"  # national id of a structure (IdNat_Struct)
+ORGANIZATION = "Organization"  # an author that is a structure, not a professional
 PROFESSION_SYSTEM = "urn:oid:1.2.250.1.213.1.1.5.5"
 CONFIDENTIALITY_SYSTEM = "urn:oid:1.2.250.1.213.1.1.4.13"  # the DMP's visibility codes
 MASQUE_PS = "MASQUE_PS"
@@ -157,6 +159,11 @@ MAX_CONTENT_BYTES = 1024 * 1024  # the emulation's upload limit: 1 MiB of docume
 # The whole request body may carry 1 MiB of content in base64, plus the resource around it.
 MAX_BODY_BYTES = MAX_CONTENT_BYTES * 4 // 3 + 64 * 1024
 MAX_REASON_CHARS = 500
+# A submission set (ITI-65) is a List coded so (IHE MHD); the documents of one submission
+# share the body's limit, and are at most MAX_SUBMISSION_DOCUMENTS (the emulation's own).
+MHD_LIST_TYPES = "https://profiles.ihe.net/ITI/MHD/CodeSystem/MHDlistTypes"
+SUBMISSION_SET = "submissionset"
+MAX_SUBMISSION_DOCUMENTS = 20
 # A list answers in pages (FHIR `_count`): the emulation's own sizes, the DMP guide fixes none.
 PAGE_SIZE = 50
 MAX_PAGE_SIZE = 1000

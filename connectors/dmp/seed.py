@@ -19,7 +19,7 @@ from sqlalchemy import Column, Double, Index, Integer, LargeBinary, MetaData, Ta
 
 from bsp_tui.domain.patients import Identity
 from bsp_tui.platform.api import Schema, Seeding, Tx
-from connectors.dmp.models import DOCUMENT_TYPES
+from connectors.dmp.models import DOCUMENT_TYPES, ORGANIZATION
 
 TABLES = MetaData()
 Table(
@@ -54,6 +54,9 @@ Table(
     Column("master_id", Text, nullable=False),
     Column("invisible_legal", Integer, nullable=False),
     Column("archived", Integer, nullable=False),
+    # What the author is: a professional (`Practitioner`, by IdNat_PS) or an organisation
+    # (`Organization`, by its structure id, IdNat_Struct): a laboratory, an imaging centre.
+    Column("author_kind", Text, nullable=False),
     Index("documents_by_patient", "ins", "created"),
     Index("documents_by_master_id", "master_id", unique=True),
 )
@@ -138,27 +141,57 @@ def _updatable_documents(tx: Tx) -> None:
     tx.execute("CREATE UNIQUE INDEX documents_by_master_id ON dmp_documents (master_id)")
 
 
+PRACTITIONER = "Practitioner"
+# The seeded laboratory and imaging centre are organisations by their structure id
+# ("1" + a FINESS number, fictional); before version 6 they were persons' IdNat_PS.
+ORGANIZATIONS = {
+    "810000088882": ("1750000184", "Laboratoire Biomédical du Centre"),
+    "810000077773": ("1690000224", "Centre d'imagerie Saint-Louis"),
+}
+
+
+def _organisation_authors(tx: Tx) -> None:
+    """Version 6: each document's author's kind; the seeded laboratory's and imaging
+    centre's documents authored by the organisation, by its structure id."""
+    tx.execute(
+        f"ALTER TABLE dmp_documents ADD COLUMN author_kind TEXT NOT NULL DEFAULT '{PRACTITIONER}'"
+    )
+    tx.execute(
+        "UPDATE dmp_documents SET author_id = :structure, author_kind = :kind"
+        " WHERE author_id = :person",
+        [
+            {"person": person, "structure": structure, "kind": ORGANIZATION}
+            for person, (structure, _) in ORGANIZATIONS.items()
+        ],
+    )
+
+
 SCHEMA = Schema(
     "dmp",
-    5,
+    6,
     TABLES,
-    {1: _nothing_to_change, 2: _nothing_to_change, 3: _hash_documents, 4: _updatable_documents},
+    {
+        1: _nothing_to_change,
+        2: _nothing_to_change,
+        3: _hash_documents,
+        4: _updatable_documents,
+        5: _organisation_authors,
+    },
 )
 
 INSERT_DOCUMENT = (
     "INSERT INTO dmp_documents (id, ins, loinc, title, author_id, author_name, created,"
     " content_type, content, masked, invisible_patient, status, hash, master_id,"
-    " invisible_legal, archived) VALUES (:id, :ins, :loinc, :title, :author_id, :author_name,"
-    " :created, :content_type, :content, :masked, :invisible_patient, 'current', :hash,"
-    " :master_id, :invisible_legal, 0)"
+    " invisible_legal, archived, author_kind) VALUES (:id, :ins, :loinc, :title, :author_id,"
+    " :author_name, :created, :content_type, :content, :masked, :invisible_patient, 'current',"
+    " :hash, :master_id, :invisible_legal, 0, :author_kind)"
 )
 
 AUTHORS = (
-    ("810000012301", "Dr Élise Martin-Dubois"),
-    ("810000045608", "Dr Karim Benali"),
-    ("810000099991", "Dr Paul Rivière"),
-    ("810000088882", "Laboratoire Biomédical du Centre"),
-    ("810000077773", "Centre d'imagerie Saint-Louis"),
+    ("810000012301", "Dr Élise Martin-Dubois", PRACTITIONER),
+    ("810000045608", "Dr Karim Benali", PRACTITIONER),
+    ("810000099991", "Dr Paul Rivière", PRACTITIONER),
+    *((structure, name, ORGANIZATION) for structure, name in ORGANIZATIONS.values()),
 )
 URGENTISTE = "810000045608"
 # DUPONT Marie Louise's médecin traitant is Dr Karim Benali (who also works in the
@@ -310,6 +343,7 @@ def _rows(
                     "title": DOCUMENT_TYPES[doc["loinc"]],
                     "author_id": doc["author"][0],
                     "author_name": doc["author"][1],
+                    "author_kind": doc["author"][2],
                     "created": doc["created"],
                     "content_type": content_type,
                     "content": content,

@@ -12,6 +12,8 @@ Mounted by the platform at `/api/dmp`:
 - `GET Binary/{id}` — its content, with its real content type (or, with
   `Accept: application/fhir+json`, a FHIR Binary resource with the content in base64);
 - `POST DocumentReference` — add a document (base64 attachment, at most 1 MiB);
+- `POST` (the base) — a submission set (ITI-65): a transaction Bundle of one patient's
+  documents, with their contents inline or as Binary entries, filed all or none;
 - `PATCH DocumentReference?identifier=urn:ietf:rfc:3986|…` — change its metadata by JSON
   Patch (mask, invisible to the patient or legal representatives, archive, delete);
 - `POST Patient/$autorisation-acces?identifier=…` and `$retrait-autorisation-acces` — the
@@ -40,6 +42,7 @@ from bsp_tui.platform.api import (
     Database,
     ServiceContext,
     ServiceError,
+    Tx,
     fhir_response,
     service_context,
     url_of,
@@ -72,7 +75,7 @@ from connectors.dmp.fhir import (
     page_links,
     served_labels,
 )
-from connectors.dmp.filing import file_document, new_document
+from connectors.dmp.filing import file_document, file_documents, new_document
 from connectors.dmp.models import (
     AUTHOR_ID_SYSTEM,
     INVISIBLE_LEGAL,
@@ -81,6 +84,7 @@ from connectors.dmp.models import (
     MASQUE_PS,
 )
 from connectors.dmp.params import date_filter, page, patient_ins, type_codes
+from connectors.dmp.submission import submission, transaction_response
 
 ACCESS_EXTENSION = "urn:bsp:dmp:access"  # the emulation's own: what the caller may do
 STATUSES = ("current", "superseded", "entered-in-error")
@@ -102,7 +106,7 @@ ReasonParam = Annotated[
 _DOC_COLUMNS = (
     "id, ins, loinc, title, author_id, author_name, created, content_type, "
     "length(content) AS size, hash, masked, invisible_patient, status, master_id, "
-    "invisible_legal, archived"
+    "invisible_legal, archived, author_kind"
 )
 
 
@@ -170,6 +174,8 @@ def capability_statement() -> JSONResponse:
             "rest": [
                 {
                     "mode": "server",
+                    # A submission set (ITI-65) is a transaction Bundle posted to the base.
+                    "interaction": [{"code": "transaction"}],
                     "resource": [
                         {
                             "type": "Patient",
@@ -495,6 +501,72 @@ def document_add(
     )
 
 
+SUBMISSION_BODY_SCHEMA = {
+    "type": "object",
+    "required": ["resourceType", "type", "entry"],
+    "properties": {
+        "resourceType": {"type": "string", "enum": ["Bundle"]},
+        "type": {"type": "string", "enum": ["transaction"]},
+        "entry": {"type": "array"},
+    },
+}
+
+
+@router.post("", include_in_schema=False)  # the base with or without its slash
+@router.post(
+    "/",
+    name="dmp_submission",
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {
+                FHIR_JSON: {"schema": SUBMISSION_BODY_SCHEMA},
+                "application/json": {"schema": SUBMISSION_BODY_SCHEMA},
+            },
+        }
+    },
+)
+def submission_add(
+    request: Request,
+    body: Body,
+    context: Context,
+    mode: ModeParam = None,
+    reason: ReasonParam = None,
+) -> JSONResponse:
+    """File a submission set (ITI-65): a transaction Bundle of one patient's documents,
+    filed all or none; the transaction-response Bundle."""
+    who = Caller.of(context.caller, mode, reason)
+    idempotency = Idempotency.of(request, body, "dmp_submission", who.national_id)
+    db = context.db
+    stored = idempotency.stored(db)
+    if stored is None:
+        asked = submission(_parsed(body, "Bundle"))
+        ins = patient_ins(context.patients, asked.subject, "List.subject.identifier")
+        answer: dict[str, Any] = {"entries": asked.entries}
+
+        def keep(conn: Tx, ids: list[str]) -> None:
+            idempotency.record(conn, context.now, answer={**answer, "ids": ids})
+
+        try:
+            answer["ids"] = file_documents(context, ins, who, asked.documents, keep)
+        except IntegrityError as error:
+            if not is_race(error):
+                raise
+            stored = idempotency.stored(db)
+    if stored is not None:  # a retry: the documents the first one filed
+        answer = stored.answer
+    rows = [_document_row(db, document_id) for document_id in answer["ids"]]
+    binaries, oid = binary_base(request), dmp_of(context, rows[0]["ins"])["oid"]
+    documents = [
+        (
+            url_of(request, "dmp_document_read", document_id=row["id"]),
+            document_reference(binaries, row, oid),
+        )
+        for row in rows
+    ]
+    return fhir_response(transaction_response(answer["entries"], answer["ids"], documents))
+
+
 PATCH_BODY_SCHEMA = {
     "type": "array",
     "items": {
@@ -620,14 +692,14 @@ def _patched_row(db: Database, identifier: str | None, logical_id: str | None) -
     return row
 
 
-def _parsed(body: bytes) -> Any:
+def _parsed(body: bytes, resource: str = "DocumentReference") -> Any:
     # The platform's body guard has already capped it at models.MAX_BODY_BYTES.
     try:
         return json.loads(body)
     except (ValueError, RecursionError):
         raise invalid(
-            "Le corps de la requête doit être une ressource DocumentReference en JSON.",
-            "The request body must be a DocumentReference resource in JSON.",
+            f"Le corps de la requête doit être une ressource {resource} en JSON.",
+            f"The request body must be a {resource} resource in JSON.",
             "structure",
         ) from None
 

@@ -29,13 +29,23 @@ RX_VERSION_ONE = (
 )
 
 
-# What DMP version 5 added to the documents: undone for a file of an older version.
+# What DMP version 6 changed: the organisations authoring documents were persons' ids.
+DMP_VERSION_FIVE = (
+    "UPDATE dmp_documents SET author_id = '810000088882' WHERE author_id = '1750000184'",
+    "UPDATE dmp_documents SET author_id = '810000077773' WHERE author_id = '1690000224'",
+    "ALTER TABLE dmp_documents DROP COLUMN author_kind",
+)
+# What DMP versions 5 and 6 added to the documents: undone for a file of an older version.
 DMP_VERSION_THREE = (
+    *DMP_VERSION_FIVE,
     "DROP INDEX documents_by_master_id",
     "ALTER TABLE dmp_documents DROP COLUMN master_id",
     "ALTER TABLE dmp_documents DROP COLUMN invisible_legal",
     "ALTER TABLE dmp_documents DROP COLUMN archived",
 )
+
+
+DROP_HASH = "ALTER TABLE dmp_documents DROP COLUMN hash"  # what DMP version 4 added
 
 
 def _as_version_one(path) -> list[str]:
@@ -56,7 +66,7 @@ def _as_version_one(path) -> list[str]:
         conn.execute("ALTER TABLE clients DROP COLUMN backchannel_logout_uri")
         for statement in DMP_VERSION_THREE:
             conn.execute(statement)
-        conn.execute("ALTER TABLE dmp_documents DROP COLUMN hash")
+        conn.execute(DROP_HASH)
         # A shuffled insertion order, so that the upgrade must read rowids, not names.
         conn.execute("CREATE TABLE personas_old AS SELECT * FROM personas ORDER BY name DESC")
         conn.execute("DELETE FROM personas")
@@ -88,7 +98,7 @@ def test_a_version_one_file_is_upgraded_and_keeps_its_order(settings: PlatformSe
             r["name"]: r["version"] for r in platform.db.all("SELECT * FROM schema_versions")
         }
         assert (versions["platform"], versions["fse"], versions["eprescription"]) == (6, 2, 2)
-        assert versions["dmp"] == 5
+        assert versions["dmp"] == 6
         admission = platform.db.one("SELECT * FROM ame_admissions")
         assert admission["number"] == "AME999999999901"
         assert (
@@ -176,22 +186,33 @@ def test_a_version_one_dispensing_becomes_the_first_visit(settings: PlatformSett
         db.close()
 
 
+def _dmp_upgraded_from(settings: PlatformSettings, version: int, *statements: str) -> Platform:
+    """The platform's file set back to DMP `version` by `statements`, then opened again:
+    upgraded to the current version, which it checks."""
+    platform = Platform.open(settings)
+    try:
+        with platform.db.write() as tx:
+            for statement in statements:
+                tx.execute(statement)
+            tx.execute("UPDATE schema_versions SET version = :v WHERE name = 'dmp'", {"v": version})
+    finally:
+        platform.db.close()
+    platform = Platform.open(settings)
+    assert platform.db.value("SELECT version FROM schema_versions WHERE name = 'dmp'") == 6
+    return platform
+
+
+def _first_middle_last(rows: list) -> list:
+    return [rows[0], rows[len(rows) // 2], rows[-1]]
+
+
 @pytest.mark.sqlite_only
 def test_a_version_two_dmp_gains_the_access_authorisations(settings: PlatformSettings) -> None:
     """DMP version 3 adds the patients' access authorisations: an older file opens with the
     table, and the scenario patients' authorisations are seeded into it."""
-    Platform.open(settings).db.close()
-    conn = sqlite3.connect(settings.database)
-    conn.execute("DROP TABLE dmp_authorizations")
-    for statement in DMP_VERSION_THREE:
-        conn.execute(statement)
-    conn.execute("ALTER TABLE dmp_documents DROP COLUMN hash")  # version 4's
-    conn.execute("UPDATE schema_versions SET version = 2 WHERE name = 'dmp'")
-    conn.commit()
-    conn.close()
-    platform = Platform.open(settings)
+    older = ("DROP TABLE dmp_authorizations", *DMP_VERSION_THREE, DROP_HASH)
+    platform = _dmp_upgraded_from(settings, 2, *older)
     try:
-        assert platform.db.value("SELECT version FROM schema_versions WHERE name = 'dmp'") == 5
         assert platform.db.value("SELECT count(*) FROM dmp_authorizations") == 36
     finally:
         platform.db.close()
@@ -201,21 +222,11 @@ def test_a_version_two_dmp_gains_the_access_authorisations(settings: PlatformSet
 def test_a_version_three_dmp_gains_each_documents_hash(settings: PlatformSettings) -> None:
     """DMP version 4 keeps each document's content hash (FHIR Attachment.hash): an older file
     opens with the column, filled for every document it already had."""
-    Platform.open(settings).db.close()
-    conn = sqlite3.connect(settings.database)
-    for statement in DMP_VERSION_THREE:
-        conn.execute(statement)
-    conn.execute("ALTER TABLE dmp_documents DROP COLUMN hash")
-    conn.execute("UPDATE schema_versions SET version = 3 WHERE name = 'dmp'")
-    conn.commit()
-    conn.close()
-    platform = Platform.open(settings)
+    platform = _dmp_upgraded_from(settings, 3, *DMP_VERSION_THREE, DROP_HASH)
     try:
-        db = platform.db
-        assert db.value("SELECT version FROM schema_versions WHERE name = 'dmp'") == 5
-        rows = db.all("SELECT id, content, hash FROM dmp_documents ORDER BY id")
+        rows = platform.db.all("SELECT id, content, hash FROM dmp_documents ORDER BY id")
         assert len(rows) == 3787
-        for row in (rows[0], rows[len(rows) // 2], rows[-1]):
+        for row in _first_middle_last(rows):
             digest = base64.b64encode(
                 hashlib.sha1(bytes(row["content"]), usedforsecurity=False).digest()
             ).decode()
@@ -230,21 +241,13 @@ def test_a_version_four_dmp_keeps_the_unique_ids_its_documents_were_served_with(
 ) -> None:
     """DMP version 5 keeps each document's masterIdentifier (a JSON Patch names a document
     by it) and its update flags: an older file gains them, each id the one served before."""
-    Platform.open(settings).db.close()
-    conn = sqlite3.connect(settings.database)
-    for statement in DMP_VERSION_THREE:
-        conn.execute(statement)
-    conn.execute("UPDATE schema_versions SET version = 4 WHERE name = 'dmp'")
-    conn.commit()
-    conn.close()
-    platform = Platform.open(settings)
+    platform = _dmp_upgraded_from(settings, 4, *DMP_VERSION_THREE)
     try:
         db = platform.db
-        assert db.value("SELECT version FROM schema_versions WHERE name = 'dmp'") == 5
         rows = db.all("SELECT * FROM dmp_documents ORDER BY id")
         assert len(rows) == 3787
         namespace = uuid.UUID("6f1c1f0e-2d0b-5b8e-9a4e-44d4d5a0b1e7")
-        for row in (rows[0], rows[len(rows) // 2], rows[-1]):
+        for row in _first_middle_last(rows):
             assert row["master_id"] == f"urn:uuid:{uuid.uuid5(namespace, row['id'])}"
             assert (row["invisible_legal"], row["archived"]) == (0, 0)
         indexes = db.all("SELECT name FROM pragma_index_list('dmp_documents')")
@@ -253,23 +256,37 @@ def test_a_version_four_dmp_keeps_the_unique_ids_its_documents_were_served_with(
         platform.db.close()
 
 
-def test_the_dmp_upgrades_from_version_three_on_either_engine(settings: PlatformSettings) -> None:
-    """Versions 4 and 5 of the DMP alter a table: the same steps on SQLite and PostgreSQL."""
-    platform = Platform.open(settings)
+def test_a_version_five_dmp_has_the_laboratory_and_imaging_centre_as_organisations(
+    settings: PlatformSettings,
+) -> None:
+    """DMP version 6 records the author's kind: the seeded laboratory's and imaging centre's
+    documents, authored before by persons' ids, become the organisations' by structure id."""
+    platform = _dmp_upgraded_from(settings, 5, *DMP_VERSION_FIVE)
     try:
-        with platform.db.write() as tx:
-            for statement in (*DMP_VERSION_THREE, "ALTER TABLE dmp_documents DROP COLUMN hash"):
-                tx.execute(statement)
-            tx.execute("UPDATE schema_versions SET version = 3 WHERE name = 'dmp'")
+        kinds = platform.db.all(
+            "SELECT author_kind, author_id, count(*) AS n FROM dmp_documents"
+            " GROUP BY author_kind, author_id ORDER BY author_kind, author_id"
+        )
+        organisations = {(r["author_kind"], r["author_id"]) for r in kinds if r["n"]}
+        assert ("Organization", "1690000224") in organisations
+        assert ("Organization", "1750000184") in organisations
+        assert ("Practitioner", "810000012301") in organisations
+        assert not {i for k, i in organisations if k == "Practitioner" and i[0] == "1"}
+        assert not {i for k, i in organisations if i in ("810000088882", "810000077773")}
     finally:
         platform.db.close()
-    platform = Platform.open(settings)
+
+
+def test_the_dmp_upgrades_from_version_three_on_either_engine(settings: PlatformSettings) -> None:
+    """Versions 4 to 6 of the DMP alter a table: the same steps on SQLite and PostgreSQL."""
+    platform = _dmp_upgraded_from(settings, 3, *DMP_VERSION_THREE, DROP_HASH)
     try:
-        db = platform.db
-        assert db.value("SELECT version FROM schema_versions WHERE name = 'dmp'") == 5
-        rows = db.all("SELECT id, hash, master_id FROM dmp_documents ORDER BY id")
-        for row in (rows[0], rows[len(rows) // 2], rows[-1]):
+        rows = platform.db.all(
+            "SELECT id, hash, master_id, author_kind FROM dmp_documents ORDER BY id"
+        )
+        for row in _first_middle_last(rows):
             assert len(base64.b64decode(row["hash"])) == 20
             assert row["master_id"].startswith("urn:uuid:")
+            assert row["author_kind"] in ("Practitioner", "Organization")
     finally:
         platform.db.close()

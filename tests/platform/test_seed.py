@@ -40,8 +40,9 @@ COUNTS = {
 # the DMPs gained their médecin traitant and the opposition to break-glass access; and
 # when the scenario patients authorised the demonstration professionals (DMP version 3);
 # when each document gained its content hash (DMP version 4); and its unique id and
-# update flags (DMP version 5).
-DIGEST = "6408caf9c6a3ce73585b2de51001ad9ec975c466ed16cefd0a37a9a410c995ab"
+# update flags (DMP version 5); and when the laboratory and the imaging centre became
+# organisations, by structure id (DMP version 6).
+DIGEST = "6bb62de5c86fb7a12bd43199054b15957a9e8993cf8828fbe34cb38b61c09f82"
 
 
 def test_the_seeded_population_is_the_same_data(settings: PlatformSettings) -> None:

@@ -92,6 +92,7 @@ def add_documents(harness: Harness, ins: str, count: int) -> None:
             "title": f"Consultation {number}",
             "author_id": "810000099991",
             "author_name": "Dr Paul Rivière",
+            "author_kind": "Practitioner",
             "created": (
                 f"1990-01-01T{number // 3600 % 24:02d}:{number // 60 % 60:02d}:{number % 60:02d}Z"
             ),

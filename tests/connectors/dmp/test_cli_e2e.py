@@ -96,6 +96,33 @@ def test_the_doctor_lists_shows_adds_and_reads_the_history(
     assert {e["national_id"] for e in mine} == {personas["generaliste"]["national_id"]}
 
 
+def test_several_files_go_in_one_submission_all_or_none(
+    cli: dict[str, Launcher], patients: dict[str, str], tmp_path: Path
+) -> None:
+    ins = patients["dupont"]
+    files = [tmp_path / f"piece-{n}.txt" for n in range(3)]
+    for number, path in enumerate(files):
+        path.write_text(f"Pièce {number} du dossier.\n", encoding="utf-8")
+    added = data(cli["generaliste"].run("dmp", "add", ins, *map(str, files), "--json"))
+    assert [d["size"] for d in added] == [len(p.read_bytes()) for p in files]
+    listed = {
+        d["id"] for d in data(cli["generaliste"].run("dmp", "list", ins, "--json"))["documents"]
+    }
+    assert {d["id"] for d in added} <= listed
+    for document, path in zip(added, files, strict=True):  # first, middle and last
+        shown = ok(cli["generaliste"].run("dmp", "show", document["id"])).stdout
+        assert path.read_text(encoding="utf-8") in shown
+    plain = ok(cli["generaliste"].run("dmp", "add", ins, *map(str, files[:2]))).stdout
+    assert plain.count("Document ajouté au DMP") == 2
+    # The nurse may not add imaging: a submission holding one refuses them all.
+    before = data(cli["infirmier"].run("dmp", "list", ins, "--json"))["count"]
+    error = json_error(
+        cli["infirmier"].run("dmp", "add", ins, *map(str, files), "--type", "18748-4", "--json"), 4
+    )
+    assert error["code"] == "document_type"
+    assert data(cli["infirmier"].run("dmp", "list", ins, "--json"))["count"] == before
+
+
 def test_each_profession_sees_its_own_document_types(
     cli: dict[str, Launcher], patients: dict[str, str]
 ) -> None:

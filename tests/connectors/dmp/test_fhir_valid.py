@@ -57,7 +57,8 @@ async def test_every_search_page_and_document_is_valid(dmp: Harness, persona: st
         assert context["period"]["start"] == document["date"]
         assert context["facilityType"]["coding"][0]["system"].endswith("TRE-R02-SecteurActivite")
         assert context["practiceSetting"]["coding"][0]["system"].endswith("TRE-A01-CadreExercice")
-        assert document["contained"][0]["resourceType"] == "Practitioner"
+        # A person by the IdNat_PS, or a laboratory or imaging centre by its structure id.
+        assert document["contained"][0]["resourceType"] in {"Practitioner", "Organization"}
         assert document["author"][0]["reference"] == "#author"
     emergency = await dmp.get(
         "generaliste",

@@ -604,9 +604,42 @@ async def test_each_document_carries_its_hash_size_context_and_contained_author(
         )
         (author,) = document["contained"]
         assert document["author"][0]["reference"] == f"#{author['id']}"
-        assert author["name"][0]["text"] == document["author"][0]["display"]
+        assert author["resourceType"] in ("Practitioner", "Organization")
+        name = author["name"] if author["resourceType"] == "Organization" else author["name"][0]
+        assert (name if isinstance(name, str) else name["text"]) == document["author"][0]["display"]
     kinds = {d["context"]["facilityType"]["coding"][0]["code"] for d in listed}
     assert kinds == {"SA01", "SA07"}  # both kinds are in this DMP
+
+
+async def test_a_laboratory_or_imaging_centre_authors_as_an_organisation(dmp: Harness) -> None:
+    """PDSm: an author that is a structure is an Organization by its structure id
+    (IdNat_Struct), never a person's IdNat_PS; a professional, a Practitioner by IdNat_PS."""
+    authors: dict[str, set[tuple[str, str, str]]] = {}
+    for index in range(4):
+        query = {"patient.identifier": pid(dmp.patient(index)), "_count": "100"}
+        answer = await dmp.get(
+            "generaliste",
+            "/DocumentReference",
+            mode="bris_de_glace",
+            reason="Test des auteurs",
+            **query,
+        )
+        if answer.status_code != 200:
+            continue  # a closed DMP, a blocked professional
+        for document in entries(answer):
+            (author,) = document["contained"]
+            (identifier,) = author["identifier"]
+            authors.setdefault(author["resourceType"], set()).add(
+                (identifier["system"], identifier["value"], document["author"][0]["display"])
+            )
+    assert {system for system, _, _ in authors["Organization"]} == {"urn:oid:1.2.250.1.71.4.2.2"}
+    assert {value[0] for _, value, _ in authors["Organization"]} == {"1"}  # FINESS-based
+    assert {name for _, _, name in authors["Organization"]} <= {
+        "Laboratoire Biomédical du Centre",
+        "Centre d'imagerie Saint-Louis",
+    }
+    assert {system for system, _, _ in authors["Practitioner"]} == {"urn:oid:1.2.250.1.71.4.2.1"}
+    assert all(name.startswith("Dr ") for _, _, name in authors["Practitioner"])
 
 
 async def test_adding_a_consultation_report_then_reading_it_back(dmp: Harness) -> None:
