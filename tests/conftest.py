@@ -269,7 +269,7 @@ def settings(
     server: postgres_support.Server = request.getfixturevalue("postgres")
     url = server.create_database()
     yield PlatformSettings(database=url, clock=clock)
-    server.drop_database(url)
+    server.release(url)
 
 
 @pytest.fixture

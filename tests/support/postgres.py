@@ -16,10 +16,11 @@ import shutil
 import socket
 import subprocess
 import tempfile
+import threading
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import psycopg
@@ -30,6 +31,9 @@ from bsp_tui.platform.settings import PlatformSettings
 
 REQUIRE = "BSP_REQUIRE_POSTGRES"
 TEMPLATE = "bsp_template"
+# Seeded copies made ahead, and used ones dropped, by a thread of the server's: a test
+# then waits for neither (a copy and a drop are a quarter of a second of PostgreSQL's).
+AHEAD = 2
 INSTALL = (
     "PostgreSQL introuvable (initdb, pg_ctl) : installez-le pour ces tests "
     "(Debian/Ubuntu : apt install postgresql ; macOS : brew install postgresql@15)."
@@ -66,6 +70,12 @@ class Server:
 
     port: int
     user: str
+    _ready: list[str] = field(default_factory=list)
+    _used: list[str] = field(default_factory=list)
+    _change: threading.Condition = field(default_factory=threading.Condition)
+    _keeper: threading.Thread | None = None
+    _keeping: bool = False
+    _stopping: bool = False
 
     def url(self, database: str) -> str:
         """The `postgresql://` URL of one of its databases."""
@@ -74,25 +84,83 @@ class Server:
     def seed_template(self, settings: PlatformSettings) -> None:
         """Make the template every test's database is copied from: a platform opened
         once (its tables, population and signing key), so that a test pays a copy."""
-        with psycopg.connect(self.url("postgres"), autocommit=True) as conn:
-            conn.execute(f'CREATE DATABASE "{TEMPLATE}"')
+        self._run(f'CREATE DATABASE "{TEMPLATE}"')
         platform = Platform.open(settings)
         platform.keys.active()
         platform.db.close()
+        self._keeping = True
+        self._keeper = threading.Thread(target=self._keep, name="bsp-pg-keeper", daemon=True)
+        self._keeper.start()
 
     def create_database(self, seeded: bool = True) -> str:
         """A new database, a copy of the seeded template (or empty); its URL."""
-        name = f"bsp_{uuid.uuid4().hex[:12]}"
-        template = f' TEMPLATE "{TEMPLATE}"' if seeded else ""
-        with psycopg.connect(self.url("postgres"), autocommit=True) as conn:
-            conn.execute(f'CREATE DATABASE "{name}"{template}')
+        if not seeded:
+            return self.url(self._create(""))
+        if self._keeper is None:
+            raise RuntimeError("seed_template() first: a seeded database is its copy")
+        with self._change:
+            self._change.wait_for(lambda: self._ready or not self._keeping)
+            if not self._ready:
+                raise RuntimeError("the thread copying the template stopped")
+            name = self._ready.pop(0)
+            self._change.notify_all()
         return self.url(name)
 
     def drop_database(self, url: str) -> None:
         """Drop a database made by `create_database` (its connections are ended first)."""
-        name = url.rsplit("/", 1)[1]
+        self._drop(url.rsplit("/", 1)[1])
+
+    def release(self, url: str) -> None:
+        """Hand back a database a test is done with: dropped in the background."""
+        with self._change:
+            self._used.append(url.rsplit("/", 1)[1])
+            self._change.notify_all()
+
+    def stop(self) -> None:
+        """Stop making databases ahead (the server itself is stopped by `server()`)."""
+        with self._change:
+            self._stopping = True
+            self._change.notify_all()
+        if self._keeper is not None:
+            self._keeper.join(timeout=30)
+
+    def _keep(self) -> None:
+        """Drop what was handed back, and keep AHEAD copies of the template ready."""
+        try:
+            self._serve_copies()
+        finally:
+            with self._change:
+                self._keeping = False  # a waiting test fails rather than waits forever
+                self._change.notify_all()
+
+    def _serve_copies(self) -> None:
+        while True:
+            with self._change:
+                self._change.wait_for(
+                    lambda: self._stopping or self._used or len(self._ready) < AHEAD
+                )
+                if self._stopping:
+                    return
+                used = self._used.pop(0) if self._used else None
+            if used is not None:
+                self._drop(used)
+                continue
+            name = self._create(f' TEMPLATE "{TEMPLATE}"')
+            with self._change:
+                self._ready.append(name)
+                self._change.notify_all()
+
+    def _create(self, template: str) -> str:
+        name = f"bsp_{uuid.uuid4().hex[:12]}"
+        self._run(f'CREATE DATABASE "{name}"{template}')
+        return name
+
+    def _drop(self, name: str) -> None:
+        self._run(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+    def _run(self, statement: str) -> None:
         with psycopg.connect(self.url("postgres"), autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            conn.execute(statement)
 
 
 @contextmanager
@@ -120,7 +188,11 @@ def server() -> Iterator[Server]:
     )
     try:
         run(str(folder / "pg_ctl"), "-D", str(data), "-l", str(log), "-o", options, "-w", "start")
-        yield Server(port, user)
+        running = Server(port, user)
+        try:
+            yield running
+        finally:
+            running.stop()
     finally:
         subprocess.run(
             [*prefix, str(folder / "pg_ctl"), "-D", str(data), "-m", "immediate", "stop"],
