@@ -8,10 +8,12 @@ loaded only by the interface that shows it.
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import cache
 from importlib import import_module
-from importlib.metadata import entry_points
+from importlib.metadata import EntryPoint, entry_points
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -97,12 +99,19 @@ def _load(path: str) -> Any:
 def registry() -> list[Connector]:
     """Every installed connector, in display order."""
     found = []
-    for entry in entry_points(group=ENTRY_POINT_GROUP):
+    for entry in _entry_points(tuple(sys.path)):
         connector = entry.load()
         if not isinstance(connector, Connector):
             raise TypeError(f"{entry.value} is not a Connector")
         found.append(connector)
     return sorted(found, key=lambda c: (c.order, c.name))
+
+
+@cache
+def _entry_points(path: tuple[str, ...]) -> tuple[EntryPoint, ...]:
+    # Reading every distribution's metadata costs milliseconds, and the platform and
+    # the launcher ask often: what is installed holds while the import path does.
+    return tuple(entry_points(group=ENTRY_POINT_GROUP))
 
 
 def connector_named(name: str) -> Connector | None:
