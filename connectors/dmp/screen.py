@@ -52,8 +52,9 @@ AUTHORIZATION_ASKED = (
     "consulter son DMP ? L'autorisation est enregistrée dans le DMP et tracée dans son "
     "historique."
 )
-COLUMNS = (("date", "Date"), ("type", "Type"), ("title", "Titre"), ("author", "Auteur"))
-COLUMNS += (("labels", "Étiquettes"),)
+# The labels come before the title: at 80 columns a masked document says so on screen.
+COLUMNS = (("date", "Date"), ("type", "Type"), ("labels", "Étiquettes"), ("title", "Titre"))
+COLUMNS += (("author", "Auteur"),)
 
 
 class _TextOnly(HTMLParser):
@@ -101,7 +102,7 @@ UNREACHABLE = "Le DMP est injoignable : réessayez dans un instant."
 
 def row_of(info: DocumentInfo) -> tuple[str, str, str, str, str]:
     labels = ", ".join(SECURITY_LABELS.get(label, label) for label in info.labels)
-    return (info.date[:10], info.type_label, info.title, info.author_name, labels)
+    return (info.date[:10], info.type_label, labels, info.title, info.author_name)
 
 
 class DocumentViewer(ModalScreen[None]):

@@ -136,7 +136,7 @@ async def test_enter_opens_the_document_under_the_cursor_after_sorting(tmp_path:
         table = view.query_one(DataTable)
         await wait_for(pilot, lambda: table.row_count >= len(titles), what="the documents")
         view.sort_by("title")
-        shown_titles = cell_texts(table, 2)
+        shown_titles = cell_texts(table, column_of(table, "Titre"))
         assert shown_titles == sorted(shown_titles)
         # Hostile titles are listed literally (markup kept as typed, escapes made visible).
         for title in HOSTILE[:3]:
