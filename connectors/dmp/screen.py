@@ -101,7 +101,8 @@ UNREACHABLE = "Le DMP est injoignable : réessayez dans un instant."
 
 
 def row_of(info: DocumentInfo) -> tuple[str, str, str, str, str]:
-    labels = ", ".join(SECURITY_LABELS.get(label, label) for label in info.labels)
+    shown = [SECURITY_LABELS.get(label, label) for label in info.labels]
+    labels = ", ".join([*shown, "Archivé"] if info.archived else shown)
     return (info.date[:10], info.type_label, labels, info.title, info.author_name)
 
 

@@ -6,6 +6,7 @@ Every wait polls with a deadline; nothing sleeps.
 from __future__ import annotations
 
 import sqlite3
+from dataclasses import replace
 
 import httpx
 import pytest
@@ -26,6 +27,7 @@ from connectors.dmp.screen import (
     DmpView,
     DocumentViewer,
     html_text,
+    row_of,
 )
 from connectors.ins.screen import InsView
 from connectors.kit.vigilance import QualifyModal
@@ -226,6 +228,15 @@ def synthetic(count: int) -> list[DocumentInfo]:
         )
         for n in range(count)
     ]
+
+
+def test_a_row_gives_the_labels_and_the_archiving_before_the_title() -> None:
+    plain, masked, archived = synthetic(3)
+    masked = replace(masked, labels=("MASQUE_PS", "INVISIBLE_PATIENT"))
+    archived = replace(archived, archived=True, labels=("INVISIBLE_PATIENT",))
+    assert row_of(plain)[2:4] == ("", "Consultation n° 0")
+    assert row_of(masked)[2] == "Masqué aux professionnels de santé, Non visible par le patient"
+    assert row_of(archived)[2] == "Non visible par le patient, Archivé"
 
 
 async def test_ten_thousand_rows_mount_and_scroll() -> None:
