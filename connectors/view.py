@@ -30,7 +30,7 @@ from textual.containers import Vertical
 from textual.content import Content
 from textual.message import Message
 from textual.widget import Widget
-from textual.widgets import Static
+from textual.widgets import Button, Input, Select, Static
 
 from bsp_tui.printable import printable
 from connectors.base import ConnectorContext
@@ -132,6 +132,12 @@ class StatusLine(Widget):
         status.set_class(error, "-error")
 
 
+# What drops its border in a short terminal, and the class its `compact` toggles.
+CONTROLS = (Input, Select, Button)
+COMPACT_CLASS = "-textual-compact"
+CONTROLS_SELECTOR = ", ".join(control.__name__ for control in CONTROLS)
+
+
 class ConnectorView(Vertical, StatusLine):
     """Base class of every connector's screen (`Connector.screen` names a subclass).
 
@@ -152,8 +158,21 @@ class ConnectorView(Vertical, StatusLine):
         # is mounted would style the whole view again; a resize decides again.
         self.set_class(self.app.size.height - FRAME_ROWS < COMPACT_BELOW, "-compact", update=False)
 
+    async def mount_composed_widgets(self, widgets: list[Widget]) -> None:
+        """Mount what `compose` made, its controls compact first in a short terminal: made
+        compact once mounted, each control and what it holds would be styled twice."""
+        if self.has_class("-compact"):
+            for widget in _unmounted(widgets):
+                if isinstance(widget, CONTROLS):
+                    # What `compact = True` does, without styling a widget not yet mounted.
+                    widget.set_reactive(type(widget).compact, True)
+                    widget.add_class(COMPACT_CLASS, update=False)
+        await super().mount_composed_widgets(widgets)
+
     def on_mount(self) -> None:
-        self.fit_controls(self.has_class("-compact"))
+        if self.has_class("-compact"):
+            # The controls a child widget composed itself were not there to be made compact.
+            self.fit_controls(True)
 
     def on_resize(self, event: events.Resize) -> None:
         self.fit(event.size.height)
@@ -168,5 +187,13 @@ class ConnectorView(Vertical, StatusLine):
 
     def fit_controls(self, compact: bool) -> None:
         """The view's inputs, lists and buttons without borders (`compact`) or with."""
-        for widget in self.query("Input, Select, Button"):
+        for widget in self.query(CONTROLS_SELECTOR):
             widget.compact = compact  # type: ignore[attr-defined]
+
+
+def _unmounted(widgets: Iterable[Widget]) -> Iterable[Widget]:
+    """`widgets` and what each holds to mount with it (`with Container():` in compose)."""
+    for widget in widgets:
+        yield widget
+        # Textual keeps a container's composed children there until it mounts them.
+        yield from _unmounted(getattr(widget, "_pending_children", ()))
