@@ -438,16 +438,8 @@ class DmpClient:
         content_type, content = _upload(Path(path))
         attachment = {"contentType": content_type, "data": _base64(content)}
         resource = _document(ins, loinc, title, attachment | {"title": Path(path).name})
-        response = await post_once(
-            self._http,
-            "/DocumentReference",
-            json=resource,
-            params=_params(mode, reason),
-            headers={"Content-Type": FHIR_JSON, "Accept": FHIR_JSON},
-        )
-        if response.status_code != 201:
-            raise DmpError.from_response(response)
-        return document_info(response.json())
+        answer = await self._post("/DocumentReference", resource, mode, reason, 201)
+        return document_info(answer)
 
     async def submit(
         self,
@@ -496,17 +488,25 @@ class DmpClient:
             "type": "transaction",
             "entry": [_entry(f"urn:uuid:{uuid.uuid4()}", submission_set), *entries],
         }
+        answered = (await self._post("", bundle, mode, reason, 200)).get("entry", [])
+        return [document_info(e["resource"]) for e in answered if "resource" in e]
+
+    async def _post(
+        self, path: str, resource: dict, mode: str, reason: str | None, expected: int
+    ) -> dict[str, Any]:
+        """POST a FHIR resource under a fresh Idempotency-Key (retried once on a transport
+        error or a 503); its answer when the status is `expected`."""
         response = await post_once(
             self._http,
-            "",
-            json=bundle,
+            path,
+            json=resource,
             params=_params(mode, reason),
             headers={"Content-Type": FHIR_JSON, "Accept": FHIR_JSON},
         )
-        if response.status_code != 200:
+        if response.status_code != expected:
             raise DmpError.from_response(response)
-        answered = response.json().get("entry", [])
-        return [document_info(e["resource"]) for e in answered if "resource" in e]
+        answer: dict[str, Any] = response.json()
+        return answer
 
     async def history(self, ins: str) -> list[AccessEntry]:
         """The patient's access history, most recent first."""

@@ -450,19 +450,21 @@ ADD_BODY_SCHEMA = {
 }
 
 
+def _body(schema: dict, *media_types: str) -> dict:
+    """The OpenAPI description of a required request body of these media types."""
+    content = {media_type: {"schema": schema} for media_type in media_types}
+    return {"requestBody": {"required": True, "content": content}}
+
+
+def _fhir_body(schema: dict) -> dict:
+    return _body(schema, FHIR_JSON, "application/json")
+
+
 @router.post(
     "/DocumentReference",
     name="dmp_document_add",
     status_code=201,
-    openapi_extra={
-        "requestBody": {
-            "required": True,
-            "content": {
-                FHIR_JSON: {"schema": ADD_BODY_SCHEMA},
-                "application/json": {"schema": ADD_BODY_SCHEMA},
-            },
-        }
-    },
+    openapi_extra=_fhir_body(ADD_BODY_SCHEMA),
 )
 def document_add(
     request: Request,
@@ -516,15 +518,7 @@ SUBMISSION_BODY_SCHEMA = {
 @router.post(
     "/",
     name="dmp_submission",
-    openapi_extra={
-        "requestBody": {
-            "required": True,
-            "content": {
-                FHIR_JSON: {"schema": SUBMISSION_BODY_SCHEMA},
-                "application/json": {"schema": SUBMISSION_BODY_SCHEMA},
-            },
-        }
-    },
+    openapi_extra=_fhir_body(SUBMISSION_BODY_SCHEMA),
 )
 def submission_add(
     request: Request,
@@ -580,12 +574,7 @@ PATCH_BODY_SCHEMA = {
 @router.patch(
     "/DocumentReference",
     name="dmp_document_update",
-    openapi_extra={
-        "requestBody": {
-            "required": True,
-            "content": {JSON_PATCH: {"schema": PATCH_BODY_SCHEMA}},
-        }
-    },
+    openapi_extra=_body(PATCH_BODY_SCHEMA, JSON_PATCH),
 )
 def document_update(
     request: Request,
