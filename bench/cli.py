@@ -29,9 +29,11 @@ import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+# Run as a script, this file's folder comes first on sys.path, and its platform.py would
+# hide the standard library's.
+sys.path[0] = str(Path(__file__).resolve().parents[1])
 
-from bench.common import bsp, serve, signed_in
+from bench.common import bsp, serve, signed_in  # noqa: E402
 
 FLOOR = (sys.executable, "-c", "import httpx, keyring; keyring.get_keyring()")
 BSP = (sys.executable, "-m", "bsp_tui")

@@ -26,10 +26,12 @@ import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+# Run as a script, this file's folder comes first on sys.path, and its platform.py would
+# hide the standard library's.
+sys.path[0] = str(Path(__file__).resolve().parents[1])
 
-from bench.common import bsp, bsp_env, qualified, serve, signed_in
-from connectors.dmp.seed import content_hash, master_id
+from bench.common import bsp, bsp_env, qualified, serve, signed_in  # noqa: E402
+from connectors.dmp.seed import content_hash, master_id  # noqa: E402
 
 TARGET = 2.0
 
