@@ -8,6 +8,7 @@ caller can branch on, the OperationOutcome's reason in French (`message`) and En
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 import mimetypes
@@ -16,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import orjson
 
 from bsp_tui.domain.fhir import FHIR_JSON
 from bsp_tui.domain.patients import ins_problem, oid_of
@@ -106,6 +108,18 @@ def _params(mode: str, reason: str | None) -> dict[str, str]:
     if reason and mode != NORMAL:
         params["reason"] = reason
     return params
+
+
+def _read_page(content: bytes) -> tuple[dict, list[DocumentInfo]]:
+    """A searchset page of DocumentReference, and its documents as the client's type."""
+    bundle = orjson.loads(content)
+    return bundle, [document_info(entry["resource"]) for entry in bundle.get("entry", [])]
+
+
+def _next_link(bundle: dict) -> str | None:
+    return next(
+        (link["url"] for link in bundle.get("link", []) if link.get("relation") == "next"), None
+    )
 
 
 def _labels(resource: dict) -> tuple[str, ...]:
@@ -369,19 +383,31 @@ class DmpClient:
             params["date"] = f"ge{since}"
         params |= {"_count": str(MAX_PAGE_SIZE)} | _params(mode, reason)
         documents: list[DocumentInfo] = []
-        path: str = "/DocumentReference"
-        query: dict[str, Any] | None = params
+        response = await self._get("/DocumentReference", params)
         while True:
-            bundle = (await self._get(path, query)).json()
-            documents += [document_info(entry["resource"]) for entry in bundle.get("entry", [])]
-            following = next(
-                (link["url"] for link in bundle.get("link", []) if link.get("relation") == "next"),
-                None,
-            )
-            if following is None:
+            # The next page is asked for before this one is read, and this one is read in
+            # a thread, so that the DMP builds the next meanwhile: its address comes first,
+            # in the answer's Link header (RFC 8288). A link carries the query whole: no
+            # params, which would replace it.
+            fetching = self._page(response.links.get("next", {}).get("url"))
+            try:
+                bundle, page = await asyncio.to_thread(_read_page, response.content)
+            except BaseException:
+                if fetching is not None:
+                    fetching.cancel()
+                raise
+            documents += page
+            # A DMP that gives its pages' links in the Bundle only.
+            fetching = fetching or self._page(_next_link(bundle))
+            if fetching is None:
                 return documents
-            # The link carries the query whole: no params, which would replace it.
-            path, query = self._same_service(following), None
+            response = await fetching
+
+    def _page(self, url: str | None) -> asyncio.Future[httpx.Response] | None:
+        """The page at `url` (a `next` link), being fetched; None without a link."""
+        if url is None:
+            return None
+        return asyncio.ensure_future(self._get(self._same_service(url), None))
 
     def _same_service(self, url: str) -> str:
         """A page link, checked to be the DMP's own: the token goes with it, and must go

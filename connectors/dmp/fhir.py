@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import Any
 
 from fastapi import Request
@@ -87,10 +88,43 @@ def _author(row: Any) -> dict:
     }
 
 
+# What a document's type or labels decide is the same for every document so typed or
+# labelled: built once and shared by the answers, which only serialise it (a long list
+# spent most of its time building these again for each document).
+_FORMAT = {"system": FORMAT_SYSTEM, "code": FORMAT_CODE, "display": "mimeType Sufficient"}
+_CUSTODIAN = {"display": CUSTODIAN}
+
+
+@lru_cache(maxsize=64)
+def _typed(loinc: str) -> tuple[dict, list, dict, dict]:
+    """A type's `type`, `category`, `context.facilityType` and `context.practiceSetting`."""
+    category = CLASSES.get(loinc, "10")
+    (facility, facility_label), (setting, setting_label) = made_in(loinc)
+    return (
+        _coded(LOINC_SYSTEM, loinc, DOCUMENT_TYPES.get(loinc, loinc)),
+        [_coded(CLASS_SYSTEM, category, CLASS_LABELS[category])],
+        _coded(FACILITY_SYSTEM, facility, facility_label),
+        _coded(SETTING_SYSTEM, setting, setting_label),
+    )
+
+
+@lru_cache(maxsize=16)
+def _security_labels(codes: tuple[str, ...]) -> list[dict]:
+    return [
+        _coded(CONFIDENTIALITY_SYSTEM, code, SECURITY_LABELS[code])
+        if code != NORMAL_CONFIDENTIALITY
+        else _coded(V3_CONFIDENTIALITY_SYSTEM, code, "normal")
+        for code in codes
+    ]
+
+
+_ARCHIVED = [{"url": ARCHIVED_EXTENSION, "valueBoolean": True}]
+
+
 def document_reference(binaries: str, row: Any, oid: str) -> dict:
-    labels = served_labels(row)
-    category = CLASSES.get(row["loinc"], "10")
-    (facility, facility_label), (setting, setting_label) = made_in(row["loinc"])
+    """A document's metadata as the DMP serves it (PDSm). Parts of it are shared with other
+    answers: serialise it, never change it."""
+    kind, category, facility, setting = _typed(row["loinc"])
     created = _instant(row["created"])
     resource: dict[str, Any] = {
         "resourceType": "DocumentReference",
@@ -99,26 +133,12 @@ def document_reference(binaries: str, row: Any, oid: str) -> dict:
         # The document's own unique id, stable: derived from the DMP's id (ours).
         "masterIdentifier": {"system": MASTER_SYSTEM, "value": row["master_id"]},
         "status": row["status"],
-        "type": {
-            "coding": [
-                {
-                    "system": LOINC_SYSTEM,
-                    "code": row["loinc"],
-                    "display": DOCUMENT_TYPES.get(row["loinc"], row["loinc"]),
-                }
-            ]
-        },
-        "category": [
-            {
-                "coding": [
-                    {"system": CLASS_SYSTEM, "code": category, "display": CLASS_LABELS[category]}
-                ]
-            }
-        ],
+        "type": kind,
+        "category": category,
         "subject": {"identifier": ins_identifier(row["ins"], oid)},
         "date": created,
         "author": [{"reference": f"#{AUTHOR_REFERENCE}", "display": row["author_name"]}],
-        "custodian": {"display": CUSTODIAN},
+        "custodian": _CUSTODIAN,
         "description": row["title"],
         "content": [
             {
@@ -130,28 +150,19 @@ def document_reference(binaries: str, row: Any, oid: str) -> dict:
                     "url": f"{binaries}/{row['id']}",
                     "creation": created,
                 },
-                "format": {
-                    "system": FORMAT_SYSTEM,
-                    "code": FORMAT_CODE,
-                    "display": "mimeType Sufficient",
-                },
+                "format": _FORMAT,
             }
         ],
         # The act the document comes from: the emulation knows only when it was filed.
         "context": {
             "period": {"start": created},
-            "facilityType": _coded(FACILITY_SYSTEM, facility, facility_label),
-            "practiceSetting": _coded(SETTING_SYSTEM, setting, setting_label),
+            "facilityType": facility,
+            "practiceSetting": setting,
         },
+        "securityLabel": _security_labels(tuple(served_labels(row))),
     }
-    resource["securityLabel"] = [
-        _coded(CONFIDENTIALITY_SYSTEM, code, SECURITY_LABELS[code])
-        if code != NORMAL_CONFIDENTIALITY
-        else _coded(V3_CONFIDENTIALITY_SYSTEM, code, "normal")
-        for code in labels
-    ]
     if row["archived"]:
-        resource["extension"] = [{"url": ARCHIVED_EXTENSION, "valueBoolean": True}]
+        resource["extension"] = _ARCHIVED
     return resource
 
 
@@ -194,6 +205,12 @@ def page_links(request: Request, size: int, start: int, total: int) -> dict[str,
     if start + size < total:
         links["next"] = str(request.url.include_query_params(_count=size, _offset=start + size))
     return links
+
+
+def link_header(links: dict[str, str]) -> dict[str, str]:
+    """The page links as an HTTP `Link` header too (RFC 8288, as GitHub's API pages): a
+    client reads the next page's address before the body, and asks for it meanwhile."""
+    return {"Link": ", ".join(f'<{url}>; rel="{relation}"' for relation, url in links.items())}
 
 
 _FHIR_ACTIONS = {

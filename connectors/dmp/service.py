@@ -72,6 +72,7 @@ from connectors.dmp.fhir import (
     bundle,
     document_reference,
     ins_identifier,
+    link_header,
     page_links,
     served_labels,
 )
@@ -382,7 +383,8 @@ def document_search(
     entries = [
         (f"{base}/{row['id']}", document_reference(binaries, row, dmp["oid"])) for row in rows
     ]
-    return fhir_response(bundle(entries, total, page_links(request, size, start, total)))
+    links = page_links(request, size, start, total)
+    return fhir_response(bundle(entries, total, links), headers=link_header(links))
 
 
 @router.get("/DocumentReference/{document_id}", name="dmp_document_read")
