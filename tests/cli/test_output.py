@@ -9,7 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from bsp_tui.output import json_text
-from bsp_tui.printable import printable
+from bsp_tui.printable import UNSAFE, printable
 
 BIDI = set("\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
 # Any text at all: surrogates and every control character included.
@@ -41,7 +41,7 @@ def test_safe_text_is_printed_as_it_is(text: str) -> None:
 
 @given(
     st.recursive(
-        st.none() | ANY_TEXT | st.integers(),
+        st.none() | ANY_TEXT | st.integers() | st.floats(allow_nan=False, allow_infinity=False),
         lambda inner: st.lists(inner) | st.dictionaries(ANY_TEXT, inner),
         max_leaves=20,
     )
@@ -50,6 +50,22 @@ def test_json_output_is_exact_and_inert(data: object) -> None:
     text = json_text(data, indent=2)
     assert json.loads(text) == data
     assert not any(active(char) for char in text)
+
+
+@given(
+    st.recursive(
+        st.none() | st.booleans() | ANY_TEXT | st.integers(),
+        lambda inner: st.lists(inner) | st.dictionaries(ANY_TEXT, inner),
+        max_leaves=20,
+    )
+)
+def test_indented_json_is_the_standard_library_s_to_the_character(data: object) -> None:
+    # The fast encoder must not change a character of what scripts already read (floats
+    # aside: their figures may differ, their values not, as the test above shows).
+    standard = json.dumps(data, ensure_ascii=False, indent=2)
+    assert json_text(data, indent=2) == UNSAFE.sub(
+        lambda match: f"\\u{ord(match.group()):04x}", standard
+    )
 
 
 def test_the_escapes_of_the_issue_are_shown_not_run() -> None:
