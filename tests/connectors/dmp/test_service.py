@@ -115,6 +115,20 @@ async def test_a_long_list_comes_in_pages_linked_first_to_last(dmp: Harness) -> 
     assert (beyond, total, set(links)) == ([], 150, {"self"})
 
 
+async def test_the_page_links_come_in_the_link_header_too(dmp: Harness) -> None:
+    ins = dmp.patient(0)
+    add_documents(dmp, ins, 139)
+    query = {"patient.identifier": pid(ins), "_count": "60"}
+    answer = await dmp.get("generaliste", "/DocumentReference", **query)
+    _, _, links = page_of(answer)
+    assert {rel: link["url"] for rel, link in answer.links.items()} == links
+    headers = await dmp.headers("generaliste")
+    last = await dmp.emu.http.get(
+        links["next"].replace("_offset=60", "_offset=120"), headers=headers
+    )
+    assert set(last.links) == {"self"}  # no next after the last page
+
+
 async def test_pages_leave_out_what_the_caller_may_not_see(dmp: Harness) -> None:
     ins = dmp.patient(0)
     stored = documents_of(dmp, ins)
