@@ -34,10 +34,11 @@ def main() -> None:
     start_log()
     from bsp_tui.cli import cli
 
-    # A command is one short run that builds its answer at once (a long DMP list is a
-    # million objects, none in a cycle): the collector's frequent passes over everything
-    # already loaded cost it a third of its time. What is loaded stays, so it is left out
-    # of them; cycles are still collected, less often.
+    # Most commands build their answer at once (a long DMP list is a million objects,
+    # none in a cycle): the collector's frequent passes over everything already loaded
+    # cost such a command a third of its time. What is loaded stays, so it is left out of
+    # them; a long run (a served platform, a batch) still collects its cycles, every
+    # GC_THRESHOLD new objects.
     gc.freeze()
     gc.set_threshold(GC_THRESHOLD)
 
