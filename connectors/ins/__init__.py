@@ -2,6 +2,8 @@
 
 from connectors.base import Connector
 
+LOOKUPS_MAX = 100  # lookups in one request to the service's `/lookups`
+
 CONNECTOR = Connector(
     name="ins",
     title="INS",

@@ -27,6 +27,7 @@ from bsp_tui.domain.patients import (
     identity_of,
     ins_problem,
 )
+from connectors.ins import LOOKUPS_MAX
 from connectors.kit.errors import BAD_INPUT, FAILURE, ConnectorError
 from connectors.kit.identities import IdentityStore, professional_label
 
@@ -192,6 +193,34 @@ class InsClient:
                 FAILURE, f"Réponse INS illisible : {error}.", status=200, code="unknown"
             ) from None
         return await self._recorded(result)
+
+    async def lookup_many(self, many: list[Traits]) -> list[LookupResult | InsServiceError]:
+        """Look up to `LOOKUPS_MAX` identities up in one exchange (for batches): for each, in
+        order, its answer or the service's refusal of that one. The identities found are
+        not recorded here: the batch records them a group at a time."""
+        if not 1 <= len(many) <= LOOKUPS_MAX:
+            raise ValueError(f"1 to {LOOKUPS_MAX} lookups at once, not {len(many)}")
+        bodies = []
+        for traits in many:
+            body = asdict(checked_traits(traits))
+            if not body["birthplace"]:
+                del body["birthplace"]
+            bodies.append(body)
+        data = await self._post("lookups", {"lookups": bodies})
+        try:
+            answers = data["answers"]
+            if len(answers) != len(many):
+                raise ValueError(f"{len(answers)} réponses pour {len(many)} recherches")
+            return [
+                InsServiceError.from_outcome(int(item["status"]), item.get("outcome"))
+                if "outcome" in item
+                else _lookup_result(item)
+                for item in answers
+            ]
+        except (KeyError, TypeError, ValueError) as error:
+            raise InsServiceError(
+                FAILURE, f"Réponse INS illisible : {error}.", status=200, code="unknown"
+            ) from None
 
     async def verify(self, ins: str, traits: Traits | None = None) -> Verification:
         """Is the INS known; with traits (all optional), are they its own?"""

@@ -6,6 +6,8 @@ JSON on paths of its own, mounted by the platform under `/api/ins`:
 
     POST /api/ins/lookup         {family, given, sex, birthdate, birthplace?}
                                  → {code, identities, message}
+    POST /api/ins/lookups        {lookups: [traits, …]}  (1 to 100)
+                                 → {answers: [answer | {status, outcome}, …]}
     POST /api/ins/verify         {ins, family?, given?, sex?, birthdate?, birthplace?}
                                  → {ins, oid, known, consistent}
     POST /api/ins/card           {serial}
@@ -29,6 +31,13 @@ connector allows. Errors are FHIR OperationOutcome: 400 for a body that is not a
 JSON object, 422 for a missing or malformed trait (the issue's `expression` names
 the field), 401 without a valid token, 403 for a profession without access, 404 for
 an unknown card or rank.
+
+`/lookups` is the emulation's own, for identity-qualification campaigns (`bsp ins
+lookup --batch`): up to `LOOKUPS_MAX` lookups in one exchange, each answered in its place
+as `/lookup` would — or, for a malformed one, with the status and OperationOutcome
+`/lookup` would have answered (`{"status": 422, "outcome": …}`), the others still
+answered. One HTTP exchange per row costs both ends several milliseconds of CPU: half a
+million rows, one exchange each, would not fit in ten minutes on two cores.
 """
 
 from __future__ import annotations
@@ -39,10 +48,12 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends
 
+from bsp_tui.domain.fhir import operation_outcome
 from bsp_tui.domain.patients import Identity, Traits, card_serial_problem, ins_problem
 from bsp_tui.platform.api import (
     Body,
     ServiceContext,
+    ServiceError,
     field_error,
     invalid,
     not_found,
@@ -50,6 +61,7 @@ from bsp_tui.platform.api import (
     service_context,
 )
 from connectors import ins as ins_package
+from connectors.ins import LOOKUPS_MAX
 
 router = APIRouter(tags=["INSi"])
 Context = Annotated[ServiceContext, Depends(service_context("ins"))]
@@ -157,6 +169,42 @@ def lookup(body: Body, context: Context) -> dict:
     traits = _traits(_json_object(body))
     _check(traits)
     return answer(matching(context, traits))
+
+
+def _answer_or_outcome(context: ServiceContext, item: object) -> dict:
+    """One lookup of a group: its answer, or the refusal `/lookup` would have sent."""
+    try:
+        if not isinstance(item, dict):
+            raise invalid("Chaque recherche est un objet JSON.", code="structure", status=422)
+        traits = _traits(item)
+        _check(traits)
+    except ServiceError as error:
+        return {"status": error.status, "outcome": operation_outcome(error.issue)}
+    return answer(matching(context, traits))
+
+
+_LOOKUPS_SCHEMA = {
+    "lookups": {
+        "type": "array",
+        "minItems": 1,
+        "maxItems": LOOKUPS_MAX,
+        "items": {
+            "type": "object",
+            "properties": _TRAITS_SCHEMA,
+            "required": ["family", "given", "sex", "birthdate"],
+        },
+    }
+}
+
+
+@router.post("/lookups", openapi_extra=_body_schema(_LOOKUPS_SCHEMA, ["lookups"]))
+def lookups(body: Body, context: Context) -> dict:
+    """Up to `LOOKUPS_MAX` lookups at once: one answer per lookup, in the order asked."""
+    _authorised(context)
+    items = _json_object(body).get("lookups")
+    if not isinstance(items, list) or not 1 <= len(items) <= LOOKUPS_MAX:
+        raise field_error("lookups", f"une liste de 1 à {LOOKUPS_MAX} recherches est attendue")
+    return {"answers": [_answer_or_outcome(context, item) for item in items]}
 
 
 @router.post(

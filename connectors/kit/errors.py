@@ -104,16 +104,22 @@ class ConnectorError(Exception):
             body: object = response.json()
         except ValueError:
             body = None
+        return cls.from_outcome(response.status_code, body)
+
+    @classmethod
+    def from_outcome(cls, status: int, body: object) -> Self:
+        """The error an OperationOutcome answered with `status` carries (read leniently:
+        `body` may be anything)."""
         issue = first_issue(body, cls.REASON_SYSTEM)
-        kind = KINDS.get(response.status_code, FAILURE)
-        unreadable = cls.UNREADABLE.format(status=response.status_code)
+        kind = KINDS.get(status, FAILURE)
+        unreadable = cls.UNREADABLE.format(status=status)
         if issue is None:
-            return cls(kind, unreadable, status=response.status_code)
+            return cls(kind, unreadable, status=status)
         return cls(
             kind,
             issue.message or unreadable,
             message_en=issue.english,
-            status=response.status_code,
+            status=status,
             code=issue.reason or issue.code,
             field=issue.field,
         )

@@ -109,3 +109,51 @@ async def test_the_client_against_the_emulated_service(ins_http: httpx.AsyncClie
     with pytest.raises(InsServiceError) as missing:
         await client.by_card("0000000001")
     assert missing.value.status == 404
+
+
+async def test_many_lookups_in_one_exchange_against_the_emulated_service(
+    ins_http: httpx.AsyncClient,
+) -> None:
+    client = InsClient(ins_http)
+    jean_marc = Traits("Martin", "Jean Marc", "M", "1980-05-12")
+    answers = await client.lookup_many(
+        [jean_marc, MARTIN, Traits("Inconnu", "Jean", "M", "1980-05-12")]
+    )
+    assert [a.code for a in answers if isinstance(a, LookupResult)] == ["00", "02", "01"]
+    assert isinstance(answers[0], LookupResult) and answers[0].identity == JEAN_MARC
+    hundred = await client.lookup_many([MARTIN] * 99 + [jean_marc])
+    assert isinstance(hundred[-1], LookupResult) and hundred[-1].identity == JEAN_MARC
+    for count in (0, 101):
+        with pytest.raises(ValueError, match="lookups at once"):
+            await client.lookup_many([MARTIN] * count)
+
+
+async def test_many_lookups_check_every_input_first_and_read_refusals_in_place() -> None:
+    client, sent = recording_client()
+    with pytest.raises(InputError) as raised:
+        await client.lookup_many([MARTIN, Traits("Martin", "Jean", "X", "1980-05-12")])
+    assert raised.value.field == "sex" and sent == []
+    refusal = {
+        "resourceType": "OperationOutcome",
+        "issue": [
+            {
+                "severity": "error",
+                "code": "value",
+                "diagnostics": "sex : non",
+                "expression": ["sex"],
+            }
+        ],
+    }
+    answer = {"answers": [{"code": "01", "identities": []}, {"status": 422, "outcome": refusal}]}
+    client, sent = recording_client(httpx.Response(200, json=answer))
+    first, second = await client.lookup_many([MARTIN, MARTIN])
+    assert isinstance(first, LookupResult) and first.code == "01"
+    assert isinstance(second, InsServiceError)
+    assert (second.status, second.field, second.message) == (422, "sex", "sex : non")
+    assert json.loads(sent[0].content) == {
+        "lookups": [{"family": "MARTIN", "given": "JEAN", "sex": "M", "birthdate": "1980-05-12"}]
+        * 2
+    }
+    client, _ = recording_client(httpx.Response(200, json={"answers": [answer["answers"][0]]}))
+    with pytest.raises(InsServiceError, match="illisible"):
+        await client.lookup_many([MARTIN, MARTIN])

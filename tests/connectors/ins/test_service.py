@@ -139,6 +139,27 @@ async def test_every_patient_is_found_by_its_own_traits(emu: Emulation) -> None:
             assert answer["code"] == "02", (person, answer)
 
 
+async def test_many_lookups_at_once_are_answered_each_in_its_place(emu: Emulation) -> None:
+    token = await api_token(emu)
+    one = {k: v for k, v in asdict(AMINATA).items() if k in MARTIN}
+    single = (await post(emu, "lookup", one, token)).json()
+    malformed = (await post(emu, "lookup", MARTIN | {"sex": "X"}, token)).json()
+    asked = [one, MARTIN | {"family": "Inconnu"}, MARTIN, MARTIN | {"sex": "X"}, "Martin"]
+    asked += [MARTIN | {"family": "Inconnu"}] * 94 + [one]
+    response = await post(emu, "lookups", {"lookups": asked}, token)
+    assert response.status_code == 200, response.text
+    answers = response.json()["answers"]
+    assert len(answers) == 100
+    assert answers[0] == answers[-1] == single  # as /lookup answers it, first and last
+    assert [a["code"] for a in answers[1:3]] == ["01", "02"]
+    assert answers[2]["identities"] == []
+    # A malformed lookup is refused in its place, as /lookup refuses it; the rest answered.
+    assert answers[3] == {"status": 422, "outcome": malformed}
+    assert answers[4]["status"] == 422
+    assert "objet JSON" in answers[4]["outcome"]["issue"][0]["diagnostics"]
+    assert {a["code"] for a in answers[5:99]} == {"01"}
+
+
 async def test_verify_an_ins(emu: Emulation) -> None:
     token = await api_token(emu)
     ins = JEAN_MARC.ins
@@ -210,6 +231,7 @@ async def test_no_token_or_another_services_token_is_refused(emu: Emulation) -> 
         ("lookup", MARTIN),
         ("verify", {"ins": JEAN.ins}),
         ("card", {"serial": "1000000000"}),
+        ("lookups", {"lookups": [MARTIN]}),
     ):
         for token in (None, dmp, tokens["access_token"], "not-a-jwt"):
             response = await post(emu, path, body, token)
@@ -264,6 +286,11 @@ async def test_every_demo_profession_may_use_ins_and_a_restricted_one_is_403(
         ("lookup", {k: v for k, v in MARTIN.items() if k != "given"}, 422, "given"),
         ("lookup", [MARTIN], 400, None),
         ("lookup", "Martin", 400, None),
+        ("lookups", {"lookups": []}, 422, "lookups"),
+        ("lookups", {"lookups": [MARTIN] * 101}, 422, "lookups"),
+        ("lookups", {"lookups": MARTIN}, 422, "lookups"),
+        ("lookups", {}, 422, "lookups"),
+        ("lookups", [MARTIN], 400, None),
         ("verify", {"ins": "180057511524888"}, 422, "ins"),
         ("verify", {"ins": "18005751152488"}, 422, "ins"),
         ("verify", {}, 422, "ins"),
@@ -302,7 +329,7 @@ async def test_a_body_that_is_not_json_is_400(emu: Emulation) -> None:
 
 async def test_traits_travel_in_the_body_and_the_paths_are_published(emu: Emulation) -> None:
     document = (await emu.http.get("/openapi.json")).json()
-    for path in ("lookup", "verify", "card", "card/identity"):
+    for path in ("lookup", "lookups", "verify", "card", "card/identity"):
         operation = document["paths"][f"/api/ins/{path}"]["post"]
         assert "requestBody" in operation
         assert operation.get("security"), path
