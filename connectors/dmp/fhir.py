@@ -199,11 +199,12 @@ def bundle(
     return answer
 
 
-def page_links(request: Request, size: int, start: int, total: int) -> dict[str, str]:
-    """`self`, and `next` when matches are left, for the page of `size` from `start`."""
+def page_links(request: Request, size: int, cursor: str | None) -> dict[str, str]:
+    """`self`, and `next` (the same search, from `cursor`) when matches are left."""
     links = {"self": str(request.url)}
-    if start + size < total:
-        links["next"] = str(request.url.include_query_params(_count=size, _offset=start + size))
+    if cursor is not None:
+        rest = request.url.remove_query_params(["_offset", "_cursor"])
+        links["next"] = str(rest.include_query_params(_count=size, _cursor=cursor))
     return links
 
 

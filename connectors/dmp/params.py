@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import base64
+import json
+from dataclasses import dataclass
 from datetime import date, timedelta
 
 from bsp_tui.domain.patients import OID_NIA, OID_NIR, OID_NIR_DEMO, OID_NIR_TEST, ins_problem
@@ -115,9 +118,21 @@ def date_filter(values: list[str] | None) -> tuple[str, dict[str, str]]:
     return "".join(f" AND {c}" for c in clauses), params
 
 
-def page(count: str | None, offset: str | None) -> tuple[int, int]:
-    """The page asked for: its size (`_count`, 1 to MAX_PAGE_SIZE, PAGE_SIZE by default)
-    and the matches before it (`_offset`, as the answer's `next` link gives it)."""
+@dataclass(frozen=True)
+class Page:
+    """A page asked for: its size, and where it starts: after `start` matches (`_offset`)
+    or after the document `after` names, (created, id), with the list's `total` (both from
+    a `_cursor`, as the previous page's `next` link gives it)."""
+
+    size: int
+    start: int = 0
+    after: tuple[str, str] | None = None
+    total: int | None = None
+
+
+def page(count: str | None, offset: str | None, cursor: str | None) -> Page:
+    """The page a search asks for (`_count`, 1 to MAX_PAGE_SIZE, PAGE_SIZE by default;
+    `_offset` or `_cursor`, not both), checked."""
     size = PAGE_SIZE if count is None else _whole(count)
     if size is None or not 1 <= size <= MAX_PAGE_SIZE:
         raise invalid(
@@ -126,6 +141,14 @@ def page(count: str | None, offset: str | None) -> tuple[int, int]:
             f"_count: a whole number from 1 to {MAX_PAGE_SIZE} is expected (default {PAGE_SIZE}).",
             "value",
         )
+    if cursor is not None:
+        if offset is not None:
+            raise invalid(
+                "_offset et _cursor ne vont pas ensemble : suivez le lien next tel quel.",
+                "_offset and _cursor do not go together: follow the next link as it is.",
+                "value",
+            )
+        return _after(size, cursor)
     start = 0 if offset is None else _whole(offset)
     if start is None or start < 0:
         raise invalid(
@@ -133,7 +156,39 @@ def page(count: str | None, offset: str | None) -> tuple[int, int]:
             "_offset: a whole number, 0 or more, is expected (the one of the next link).",
             "value",
         )
-    return size, start
+    return Page(size, start)
+
+
+def cursor_after(created: str, document_id: str, total: int) -> str:
+    """The `_cursor` of the page after the document (created, id), in a list of `total`:
+    opaque to clients (the emulation's own: FHIR leaves the form of page links to servers)."""
+    return base64.urlsafe_b64encode(json.dumps([created, document_id, total]).encode()).decode()
+
+
+_CURSOR_MAX = 400  # characters: a cursor of ours is shorter, and no deep JSON is parsed
+
+
+def _after(size: int, cursor: str) -> Page:
+    try:
+        if len(cursor) > _CURSOR_MAX:
+            raise ValueError(cursor)
+        created, document_id, total = json.loads(base64.urlsafe_b64decode(cursor.encode()))
+        if not (
+            isinstance(created, str)
+            and isinstance(document_id, str)
+            and type(total) is int
+            and 0 <= total <= 10**9
+            and len(created) <= 40
+            and len(document_id) <= 64
+        ):
+            raise ValueError(cursor)
+    except (ValueError, TypeError, UnicodeError):  # binascii.Error and JSONDecodeError too
+        raise invalid(
+            "_cursor illisible : suivez le lien next de la page précédente tel quel.",
+            "Unreadable _cursor: follow the previous page's next link as it is.",
+            "value",
+        ) from None
+    return Page(size, after=(created, document_id), total=total)
 
 
 def _whole(text: str) -> int | None:

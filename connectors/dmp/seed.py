@@ -15,7 +15,7 @@ from datetime import date, timedelta
 from functools import cache
 from typing import Any
 
-from sqlalchemy import Column, Double, Index, Integer, LargeBinary, MetaData, Table, Text
+from sqlalchemy import Column, Double, Index, Integer, LargeBinary, MetaData, Table, Text, text
 
 from bsp_tui.domain.patients import Identity
 from bsp_tui.platform.api import Schema, Seeding, Tx
@@ -57,7 +57,9 @@ Table(
     # What the author is: a professional (`Practitioner`, by IdNat_PS) or an organisation
     # (`Organization`, by its structure id, IdNat_Struct): a laboratory, an imaging centre.
     Column("author_kind", Text, nullable=False),
-    Index("documents_by_patient", "ins", "created"),
+    # A patient's documents in the order of a list's pages, so that a page starts where the
+    # previous one ended (`_cursor`) with neither a sort nor the skipping of an OFFSET.
+    Index("documents_in_page_order", "ins", text("created DESC"), "id"),
     Index("documents_by_master_id", "master_id", unique=True),
 )
 # The patient's médecin traitant (one per DMP at most), and the patients who oppose
@@ -166,9 +168,16 @@ def _organisation_authors(tx: Tx) -> None:
     )
 
 
+def _documents_in_page_order(tx: Tx) -> None:
+    """Version 7: the documents indexed in the order of a list's pages (created, newest
+    first, then id), which the index by patient and date alone left to a sort."""
+    tx.execute("DROP INDEX documents_by_patient")
+    tx.execute("CREATE INDEX documents_in_page_order ON dmp_documents (ins, created DESC, id)")
+
+
 SCHEMA = Schema(
     "dmp",
-    6,
+    7,
     TABLES,
     {
         1: _nothing_to_change,
@@ -176,6 +185,7 @@ SCHEMA = Schema(
         3: _hash_documents,
         4: _updatable_documents,
         5: _organisation_authors,
+        6: _documents_in_page_order,
     },
 )
 

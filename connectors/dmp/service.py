@@ -84,7 +84,7 @@ from connectors.dmp.models import (
     JSON_PATCH,
     MASQUE_PS,
 )
-from connectors.dmp.params import date_filter, page, patient_ins, type_codes
+from connectors.dmp.params import Page, cursor_after, date_filter, page, patient_ins, type_codes
 from connectors.dmp.submission import submission, transaction_response
 
 ACCESS_EXTENSION = "urn:bsp:dmp:access"  # the emulation's own: what the caller may do
@@ -339,6 +339,7 @@ def document_search(
     dates: Annotated[list[str] | None, Query(alias="date")] = None,
     count: Annotated[str | None, Query(alias="_count")] = None,
     offset: Annotated[str | None, Query(alias="_offset")] = None,
+    cursor: Annotated[str | None, Query(alias="_cursor")] = None,
     mode: ModeParam = None,
     reason: ReasonParam = None,
 ) -> JSONResponse:
@@ -356,7 +357,7 @@ def document_search(
         )
     codes = type_codes(types)
     since, date_params = date_filter(dates)
-    size, start = page(count, offset)
+    asked = page(count, offset, cursor)
     dmp = authorize(context, ins, who, "list")
     forbidden = [code for code in codes if code not in who.types]
     if forbidden:
@@ -372,19 +373,39 @@ def document_search(
     values = {"ins": ins, "status": status, **types, **date_params}
     values |= {"emergency": int(who.emergency), "me": who.national_id}
     values["treating"] = int(treating_doctor(context, ins) == who.national_id)
-    total = db.value(f"SELECT count(*) {matches}", values)
+    total = asked.total
+    if total is None:  # the first page counts the matches; its `next` link carries the total
+        total = db.value(f"SELECT count(*) {matches}", values)
     rows = db.all(
-        f"SELECT {_DOC_COLUMNS} {matches} ORDER BY created DESC, id LIMIT :size OFFSET :start",
-        values | {"size": size, "start": start},
+        f"SELECT {_DOC_COLUMNS} {matches}{_page_clause(asked)}", values | _page_values(asked)
     )
+    more = len(rows) > asked.size
+    rows = rows[: asked.size]
     trace(context, ins, who, "list")
     base = url_of(request, "dmp_document_search")
     binaries = binary_base(request)
     entries = [
         (f"{base}/{row['id']}", document_reference(binaries, row, dmp["oid"])) for row in rows
     ]
-    links = page_links(request, size, start, total)
+    after = cursor_after(rows[-1]["created"], rows[-1]["id"], total) if more else None
+    links = page_links(request, asked.size, after)
     return fhir_response(bundle(entries, total, links), headers=link_header(links))
+
+
+def _page_clause(asked: Page) -> str:
+    """The page's conditions and order: after its cursor's document, or after `start`
+    matches; one row more than the page, which says whether another follows."""
+    order = " ORDER BY created DESC, id LIMIT :size"
+    if asked.after is None:
+        return order + " OFFSET :start"
+    return " AND created <= :created AND (created < :created OR id > :after)" + order
+
+
+def _page_values(asked: Page) -> dict[str, Any]:
+    values: dict[str, Any] = {"size": asked.size + 1, "start": asked.start}
+    if asked.after is not None:
+        values |= {"created": asked.after[0], "after": asked.after[1]}
+    return values
 
 
 @router.get("/DocumentReference/{document_id}", name="dmp_document_read")

@@ -29,8 +29,14 @@ RX_VERSION_ONE = (
 )
 
 
+# What DMP version 7 changed: the documents were indexed by patient and date only.
+DMP_VERSION_SIX = (
+    "DROP INDEX documents_in_page_order",
+    "CREATE INDEX documents_by_patient ON dmp_documents (ins, created)",
+)
 # What DMP version 6 changed: the organisations authoring documents were persons' ids.
 DMP_VERSION_FIVE = (
+    *DMP_VERSION_SIX,
     "UPDATE dmp_documents SET author_id = '810000088882' WHERE author_id = '1750000184'",
     "UPDATE dmp_documents SET author_id = '810000077773' WHERE author_id = '1690000224'",
     "ALTER TABLE dmp_documents DROP COLUMN author_kind",
@@ -98,7 +104,7 @@ def test_a_version_one_file_is_upgraded_and_keeps_its_order(settings: PlatformSe
             r["name"]: r["version"] for r in platform.db.all("SELECT * FROM schema_versions")
         }
         assert (versions["platform"], versions["fse"], versions["eprescription"]) == (6, 2, 2)
-        assert versions["dmp"] == 6
+        assert versions["dmp"] == 7
         admission = platform.db.one("SELECT * FROM ame_admissions")
         assert admission["number"] == "AME999999999901"
         assert (
@@ -198,7 +204,7 @@ def _dmp_upgraded_from(settings: PlatformSettings, version: int, *statements: st
     finally:
         platform.db.close()
     platform = Platform.open(settings)
-    assert platform.db.value("SELECT version FROM schema_versions WHERE name = 'dmp'") == 6
+    assert platform.db.value("SELECT version FROM schema_versions WHERE name = 'dmp'") == 7
     return platform
 
 
@@ -273,6 +279,38 @@ def test_a_version_five_dmp_has_the_laboratory_and_imaging_centre_as_organisatio
         assert ("Practitioner", "810000012301") in organisations
         assert not {i for k, i in organisations if k == "Practitioner" and i[0] == "1"}
         assert not {i for k, i in organisations if i in ("810000088882", "810000077773")}
+    finally:
+        platform.db.close()
+
+
+def test_a_version_six_dmp_indexes_its_documents_in_the_order_of_the_pages(
+    settings: PlatformSettings,
+) -> None:
+    """DMP version 7 indexes the documents in the order a list's pages read them: a page
+    after a cursor is read from the index, with no sort."""
+    platform = _dmp_upgraded_from(settings, 6, *DMP_VERSION_SIX)
+    try:
+        db = platform.db
+        names = {
+            row["indexname"]
+            for row in db.all(
+                "SELECT indexname FROM pg_indexes WHERE tablename = 'dmp_documents'"
+                if db.dialect == "postgresql"
+                else "SELECT name AS indexname FROM pragma_index_list('dmp_documents')"
+            )
+        }
+        assert "documents_in_page_order" in names and "documents_by_patient" not in names
+        if db.dialect == "sqlite":
+            plan = " ".join(
+                row["detail"]
+                for row in db.all(
+                    "EXPLAIN QUERY PLAN SELECT id FROM dmp_documents WHERE ins = :ins"
+                    " AND created <= :c AND (created < :c OR id > :i)"
+                    " ORDER BY created DESC, id LIMIT 10",
+                    {"ins": "1", "c": "2026", "i": "A"},
+                )
+            )
+            assert "documents_in_page_order" in plan and "TEMP B-TREE" not in plan
     finally:
         platform.db.close()
 

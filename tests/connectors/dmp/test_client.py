@@ -78,15 +78,15 @@ async def test_check_list_show_add_and_history(dmp: Harness, tmp_path: Path) -> 
 async def test_a_list_longer_than_a_page_follows_the_pages_to_the_last(dmp: Harness) -> None:
     ins = dmp.patient(0)
     add_documents(dmp, ins, 2 * MAX_PAGE_SIZE + 89)  # 11 seeded: three pages, the last of 100
-    seen: list[str] = []
+    seen: list[str | None] = []
 
     async def record(request: httpx.Request) -> None:
-        seen.append(request.url.params.get("_offset", "0"))
+        seen.append(request.url.params.get("_cursor"))
 
     async with await dmp.http("generaliste") as http:
         http.event_hooks["request"].append(record)
         documents = await DmpClient(http).list(ins)
-    assert seen == ["0", str(MAX_PAGE_SIZE), str(2 * MAX_PAGE_SIZE)]
+    assert len(seen) == 3 and seen[0] is None and len(set(seen)) == 3  # each page's own cursor
     assert len(documents) == 2 * MAX_PAGE_SIZE + 100
     assert len({d.id for d in documents}) == len(documents)
     assert documents[0].date > documents[-1].date

@@ -100,12 +100,12 @@ async def test_a_long_list_comes_in_pages_linked_first_to_last(dmp: Harness) -> 
         await dmp.get("generaliste", "/DocumentReference", **query, _count="60")
     )
     assert first == visible[:60] and total == 150
-    assert "_count=60" in links["next"] and "_offset=60" in links["next"]
+    assert "_count=60" in links["next"] and "_cursor=" in links["next"]
     assert links["self"].endswith("_count=60")
     headers = await dmp.headers("generaliste")
     middle, total, links = page_of(await dmp.emu.http.get(links["next"], headers=headers))
     assert middle == visible[60:120] and total == 150
-    assert "_offset=120" in links["next"]
+    assert "_cursor=" in links["next"] and "_offset" not in links["next"]
     last, total, links = page_of(await dmp.emu.http.get(links["next"], headers=headers))
     assert last == visible[120:] and len(last) == 30
     assert set(links) == {"self"}  # no next after the last page
@@ -113,6 +113,33 @@ async def test_a_long_list_comes_in_pages_linked_first_to_last(dmp: Harness) -> 
         await dmp.get("generaliste", "/DocumentReference", **query, _offset="150")
     )
     assert (beyond, total, set(links)) == ([], 150, {"self"})
+    skipped, total, links = page_of(
+        await dmp.get("generaliste", "/DocumentReference", **query, _count="60", _offset="30")
+    )
+    assert skipped == visible[30:90] and total == 150
+    middle, _, _ = page_of(await dmp.emu.http.get(links["next"], headers=headers))
+    assert middle == visible[90:150]  # a page asked by _offset is followed by its cursor
+
+
+async def test_a_document_filed_between_two_pages_neither_repeats_nor_hides_one(
+    dmp: Harness,
+) -> None:
+    """The `next` link starts after the page's last document, not after a number of
+    matches: a document filed meanwhile (the newest, so listed first) shifts nothing."""
+    ins = dmp.patient(0)
+    add_documents(dmp, ins, 89)
+    visible = [d["id"] for d in documents_of(dmp, ins) if not d["masked"]]
+    query = {"patient.identifier": pid(ins), "_count": "40"}
+    first, total, links = page_of(await dmp.get("generaliste", "/DocumentReference", **query))
+    added = await dmp.post("generaliste", report(ins))
+    assert added.status_code == 201
+    headers = await dmp.headers("generaliste")
+    pages = [first]
+    while "next" in links:
+        ids, _, links = page_of(await dmp.emu.http.get(links["next"], headers=headers))
+        pages.append(ids)
+    assert [len(ids) for ids in pages] == [40, 40, 20] and total == 100
+    assert [i for ids in pages for i in ids] == visible
 
 
 async def test_the_page_links_come_in_the_link_header_too(dmp: Harness) -> None:
@@ -123,9 +150,8 @@ async def test_the_page_links_come_in_the_link_header_too(dmp: Harness) -> None:
     _, _, links = page_of(answer)
     assert {rel: link["url"] for rel, link in answer.links.items()} == links
     headers = await dmp.headers("generaliste")
-    last = await dmp.emu.http.get(
-        links["next"].replace("_offset=60", "_offset=120"), headers=headers
-    )
+    middle = await dmp.emu.http.get(answer.links["next"]["url"], headers=headers)
+    last = await dmp.emu.http.get(middle.links["next"]["url"], headers=headers)
     assert set(last.links) == {"self"}  # no next after the last page
 
 
