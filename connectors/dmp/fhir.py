@@ -166,6 +166,27 @@ def document_reference(binaries: str, row: Any, oid: str) -> dict:
     return resource
 
 
+# FHIR's `_elements`: the resource's id and type, what the search names, and what a
+# DocumentReference must have (`status`, `content`), tagged as a subset.
+_ALWAYS = frozenset(("resourceType", "id", "status", "content"))
+_SUBSETTED = {
+    "tag": [
+        {
+            "system": "http://terminology.hl7.org/CodeSystem/v3-ObservationValue",
+            "code": "SUBSETTED",
+            "display": "subsetted",
+        }
+    ]
+}
+
+
+def subset(resource: dict, elements: frozenset[str]) -> dict:
+    """Only the `elements` of a resource (and what FHIR's `_elements` always keeps)."""
+    kept = {name: value for name, value in resource.items() if name in elements or name in _ALWAYS}
+    kept["meta"] = _SUBSETTED
+    return kept
+
+
 def served_labels(row: Any) -> list[str]:
     """A document's security labels in the order they are served (the order a JSON Patch's
     indexes count in): the DMP's visibility codes, or `N` (normal) when it has none, as

@@ -191,6 +191,52 @@ def _after(size: int, cursor: str) -> Page:
     return Page(size, after=(created, document_id), total=total)
 
 
+# A DocumentReference's elements (FHIR R4), which `_elements` may name.
+DOCUMENT_ELEMENTS = frozenset(
+    [
+        "id",
+        "meta",
+        "implicitRules",
+        "language",
+        "text",
+        "contained",
+        "extension",
+        "modifierExtension",
+        "masterIdentifier",
+        "identifier",
+        "status",
+        "docStatus",
+        "type",
+        "category",
+        "subject",
+        "date",
+        "author",
+        "authenticator",
+        "custodian",
+        "relatesTo",
+        "description",
+        "securityLabel",
+        "content",
+        "context",
+    ]
+)
+
+
+def elements(values: list[str] | None) -> frozenset[str] | None:
+    """The elements `_elements` parameters name (comma separated), checked; None: all."""
+    if not values:
+        return None
+    names = frozenset(name.strip() for value in values for name in value.split(","))
+    unknown = sorted(names - DOCUMENT_ELEMENTS)
+    if unknown:
+        raise invalid(
+            f"_elements : « {unknown[0][:40]} » n'est pas un élément de DocumentReference.",
+            "_elements: not an element of DocumentReference.",
+            "value",
+        )
+    return names
+
+
 def _whole(text: str) -> int | None:
     text = text.strip()
     digits = text.removeprefix("-")

@@ -75,6 +75,7 @@ from connectors.dmp.fhir import (
     link_header,
     page_links,
     served_labels,
+    subset,
 )
 from connectors.dmp.filing import file_document, file_documents, new_document
 from connectors.dmp.models import (
@@ -84,7 +85,15 @@ from connectors.dmp.models import (
     JSON_PATCH,
     MASQUE_PS,
 )
-from connectors.dmp.params import Page, cursor_after, date_filter, page, patient_ins, type_codes
+from connectors.dmp.params import (
+    Page,
+    cursor_after,
+    date_filter,
+    elements,
+    page,
+    patient_ins,
+    type_codes,
+)
 from connectors.dmp.submission import submission, transaction_response
 
 ACCESS_EXTENSION = "urn:bsp:dmp:access"  # the emulation's own: what the caller may do
@@ -340,11 +349,13 @@ def document_search(
     count: Annotated[str | None, Query(alias="_count")] = None,
     offset: Annotated[str | None, Query(alias="_offset")] = None,
     cursor: Annotated[str | None, Query(alias="_cursor")] = None,
+    elements_named: Annotated[list[str] | None, Query(alias="_elements")] = None,
     mode: ModeParam = None,
     reason: ReasonParam = None,
 ) -> JSONResponse:
     """The documents of a patient's DMP that the caller may see, most recent first, a page
-    at a time (`_count`, 50 by default, at most 1000; the `next` link gives the next)."""
+    at a time (`_count`, 50 by default, at most 1000; the `next` link gives the next);
+    `_elements` keeps only the elements a client reads (FHIR's summary search)."""
     who = Caller.of(context.caller, mode, reason)
     db = context.db
     ins = patient_ins(context.patients, patient_identifier, "patient.identifier")
@@ -358,6 +369,7 @@ def document_search(
     codes = type_codes(types)
     since, date_params = date_filter(dates)
     asked = page(count, offset, cursor)
+    kept = elements(elements_named)
     dmp = authorize(context, ins, who, "list")
     forbidden = [code for code in codes if code not in who.types]
     if forbidden:
@@ -384,9 +396,10 @@ def document_search(
     trace(context, ins, who, "list")
     base = url_of(request, "dmp_document_search")
     binaries = binary_base(request)
-    entries = [
-        (f"{base}/{row['id']}", document_reference(binaries, row, dmp["oid"])) for row in rows
-    ]
+    resources = [document_reference(binaries, row, dmp["oid"]) for row in rows]
+    if kept is not None:
+        resources = [subset(resource, kept) for resource in resources]
+    entries = [(f"{base}/{resource['id']}", resource) for resource in resources]
     after = cursor_after(rows[-1]["created"], rows[-1]["id"], total) if more else None
     links = page_links(request, asked.size, after)
     return fhir_response(bundle(entries, total, links), headers=link_header(links))

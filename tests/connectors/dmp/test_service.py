@@ -213,6 +213,37 @@ async def test_the_largest_page_is_accepted(dmp: Harness) -> None:
     assert len(ids) == total == 11 and set(links) == {"self"}
 
 
+async def test_elements_keep_what_is_named_and_what_a_document_must_have(dmp: Harness) -> None:
+    ins = dmp.patient(0)
+    query = {"patient.identifier": pid(ins), "_count": "4"}
+    whole = (await dmp.get("generaliste", "/DocumentReference", **query)).json()["entry"]
+    answer = await dmp.get(
+        "generaliste", "/DocumentReference", **query, _elements="date,securityLabel"
+    )
+    assert answer.status_code == 200
+    subset = answer.json()["entry"]
+    assert [e["fullUrl"] for e in subset] == [e["fullUrl"] for e in whole]
+    for full, part in zip(whole, subset, strict=True):
+        resource = part["resource"]
+        named = {"resourceType", "id", "meta", "status", "content", "date", "securityLabel"}
+        assert set(resource) == named
+        assert [tag["code"] for tag in resource["meta"]["tag"]] == ["SUBSETTED"]
+        for name in named - {"meta"}:
+            assert resource[name] == full["resource"][name]
+    assert "masterIdentifier" in whole[0]["resource"] and "context" in whole[0]["resource"]
+
+
+@pytest.mark.parametrize("value", ["date,colour", "", "Date", "subject.identifier"])
+async def test_an_element_a_document_has_not_is_a_clear_400(dmp: Harness, value: str) -> None:
+    ins = dmp.patient(0)
+    query = {"patient.identifier": pid(ins), "_elements": value}
+    answer = await dmp.get("generaliste", "/DocumentReference", **query)
+    assert answer.status_code == 400
+    issue = outcome(answer)
+    assert issue["code"] == "value"
+    assert "n'est pas un élément de DocumentReference" in issue["diagnostics"]
+
+
 # -- professions ----------------------------------------------------------------------
 
 
