@@ -124,18 +124,18 @@ def _next_link(bundle: dict) -> str | None:
 
 def _labels(resource: dict) -> tuple[str, ...]:
     """The DMP's visibility codes of a document (not the normal confidentiality, `N`)."""
-    return tuple(
-        code
-        for label in resource.get("securityLabel", [])
-        for coding in label.get("coding", [])
-        if (code := coding.get("code", "")) in SECURITY_LABELS
-    )
+    codes = [
+        coding.get("code", "")
+        for label in resource.get("securityLabel", ())
+        for coding in label.get("coding", ())
+    ]
+    return tuple(code for code in codes if code in SECURITY_LABELS)
 
 
 def _archived(resource: dict) -> bool:
     return any(
         extension.get("url") == ARCHIVED_EXTENSION and extension.get("valueBoolean") is True
-        for extension in resource.get("extension", [])
+        for extension in resource.get("extension", ())
     )
 
 
@@ -193,10 +193,10 @@ LISTED = "contained,type,subject,date,author,description,securityLabel,extension
 
 def document_info(resource: dict) -> DocumentInfo:
     """A DocumentReference as the client's domain type."""
-    coding = next(
-        (c for c in resource["type"]["coding"] if c.get("system") == LOINC_SYSTEM),
-        resource["type"]["coding"][0],
-    )
+    codings = resource["type"]["coding"]
+    coding = codings[0]  # the DMP's own type comes first: only another's is searched
+    if coding.get("system") != LOINC_SYSTEM:
+        coding = next((c for c in codings if c.get("system") == LOINC_SYSTEM), coding)
     author = (resource.get("author") or [{}])[0]
     author_id = _author_identifier(resource, author)
     attachment = resource["content"][0]["attachment"]

@@ -60,6 +60,9 @@ Table(
     # A patient's documents in the order of a list's pages, so that a page starts where the
     # previous one ended (`_cursor`) with neither a sort nor the skipping of an OFFSET.
     Index("documents_in_page_order", "ins", text("created DESC"), "id"),
+    # Whether the caller authored one of the patient's documents (of the care team, then),
+    # asked on every reading, without going through a long DMP's documents.
+    Index("documents_by_author", "ins", "author_id"),
     Index("documents_by_master_id", "master_id", unique=True),
 )
 # The patient's médecin traitant (one per DMP at most), and the patients who oppose
@@ -170,9 +173,11 @@ def _organisation_authors(tx: Tx) -> None:
 
 def _documents_in_page_order(tx: Tx) -> None:
     """Version 7: the documents indexed in the order of a list's pages (created, newest
-    first, then id), which the index by patient and date alone left to a sort."""
+    first, then id), which the index by patient and date alone left to a sort, and by
+    author."""
     tx.execute("DROP INDEX documents_by_patient")
     tx.execute("CREATE INDEX documents_in_page_order ON dmp_documents (ins, created DESC, id)")
+    tx.execute("CREATE INDEX documents_by_author ON dmp_documents (ins, author_id)")
 
 
 SCHEMA = Schema(

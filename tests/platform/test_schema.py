@@ -32,6 +32,7 @@ RX_VERSION_ONE = (
 # What DMP version 7 changed: the documents were indexed by patient and date only.
 DMP_VERSION_SIX = (
     "DROP INDEX documents_in_page_order",
+    "DROP INDEX documents_by_author",
     "CREATE INDEX documents_by_patient ON dmp_documents (ins, created)",
 )
 # What DMP version 6 changed: the organisations authoring documents were persons' ids.
@@ -286,8 +287,8 @@ def test_a_version_five_dmp_has_the_laboratory_and_imaging_centre_as_organisatio
 def test_a_version_six_dmp_indexes_its_documents_in_the_order_of_the_pages(
     settings: PlatformSettings,
 ) -> None:
-    """DMP version 7 indexes the documents in the order a list's pages read them: a page
-    after a cursor is read from the index, with no sort."""
+    """DMP version 7 indexes the documents in the order a list's pages read them (a page
+    after a cursor is read from the index, with no sort) and by author."""
     platform = _dmp_upgraded_from(settings, 6, *DMP_VERSION_SIX)
     try:
         db = platform.db
@@ -299,7 +300,8 @@ def test_a_version_six_dmp_indexes_its_documents_in_the_order_of_the_pages(
                 else "SELECT name AS indexname FROM pragma_index_list('dmp_documents')"
             )
         }
-        assert "documents_in_page_order" in names and "documents_by_patient" not in names
+        assert {"documents_in_page_order", "documents_by_author"} <= names
+        assert "documents_by_patient" not in names
         if db.dialect == "sqlite":
             plan = " ".join(
                 row["detail"]
@@ -311,6 +313,12 @@ def test_a_version_six_dmp_indexes_its_documents_in_the_order_of_the_pages(
                 )
             )
             assert "documents_in_page_order" in plan and "TEMP B-TREE" not in plan
+            authored = db.all(
+                "EXPLAIN QUERY PLAN SELECT 1 FROM dmp_documents WHERE ins = :ins"
+                " AND author_id = :id",
+                {"ins": "1", "id": "810000012301"},
+            )
+            assert "documents_by_author" in " ".join(row["detail"] for row in authored)
     finally:
         platform.db.close()
 
