@@ -17,14 +17,11 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import orjson
 
 from bsp_tui.domain.fhir import FHIR_JSON
 from bsp_tui.domain.patients import ins_problem, oid_of
 from connectors.dmp.models import (
-    ARCHIVED_EXTENSION,
     ARCHIVED_PATH,
-    AUTHOR_ID_SYSTEM,
     CONSULTATION_REPORT,
     CONTENT_TYPES,
     DOCUMENT_TYPES,
@@ -35,8 +32,6 @@ from connectors.dmp.models import (
     MAX_TITLE_CHARS,
     MHD_LIST_TYPES,
     NORMAL,
-    SECURITY_LABELS,
-    STRUCTURE_ID_SYSTEM,
     SUBMISSION_SET,
     UPDATE_LABELS,
     UPDATES,
@@ -48,6 +43,7 @@ from connectors.dmp.models import (
     loinc_problem,
     mode_problem,
 )
+from connectors.dmp.reading import LISTED, UnreadableError, document_info, read_page
 from connectors.kit.errors import FAILURE, NOT_FOUND, ConnectorError, sentence
 from connectors.retry import post_once
 
@@ -110,48 +106,11 @@ def _params(mode: str, reason: str | None) -> dict[str, str]:
     return params
 
 
-def _read_page(content: bytes) -> tuple[dict, list[DocumentInfo]]:
-    """A searchset page of DocumentReference, and its documents as the client's type."""
-    bundle = orjson.loads(content)
-    return bundle, [document_info(entry["resource"]) for entry in bundle.get("entry", [])]
-
-
-def _next_link(bundle: dict) -> str | None:
-    return next(
-        (link["url"] for link in bundle.get("link", []) if link.get("relation") == "next"), None
-    )
-
-
-def _labels(resource: dict) -> tuple[str, ...]:
-    """The DMP's visibility codes of a document (not the normal confidentiality, `N`)."""
-    codes = [
-        coding.get("code", "")
-        for label in resource.get("securityLabel", ())
-        for coding in label.get("coding", ())
-    ]
-    return tuple(code for code in codes if code in SECURITY_LABELS)
-
-
-def _archived(resource: dict) -> bool:
-    return any(
-        extension.get("url") == ARCHIVED_EXTENSION and extension.get("valueBoolean") is True
-        for extension in resource.get("extension", ())
-    )
-
-
-# A document's author: a professional (IdNat_PS) or a structure (IdNat_Struct).
-AUTHOR_SYSTEMS = (AUTHOR_ID_SYSTEM, STRUCTURE_ID_SYSTEM)
-
-
-def _author_identifier(resource: dict, author: dict) -> dict:
-    """The author's national id: on the contained resource the reference names (PDSm), or
-    on the reference itself."""
-    reference = author.get("reference", "")
-    if reference.startswith("#"):
-        for contained in resource.get("contained", []):
-            if contained.get("id") == reference[1:]:
-                return next(iter(contained.get("identifier") or [{}]))
-    return author.get("identifier", {})
+def _document_info(resource: dict) -> DocumentInfo:
+    try:
+        return document_info(resource)
+    except UnreadableError:
+        raise DmpError(FAILURE, "Le DMP a répondu un document illisible.") from None
 
 
 def _checked_id(document_id: str) -> str:
@@ -167,7 +126,7 @@ def _operations(resource: dict, action: str) -> list[dict[str, Any]]:
         return [{"op": "replace", "path": "/status", "value": "entered-in-error"}]
     if action in ("archive", "unarchive"):
         archived = action == "archive"
-        if _archived(resource) == archived:
+        if _document_info(resource).archived == archived:
             return []
         return [{"op": "replace", "path": ARCHIVED_PATH, "value": archived}]
     code, hide = UPDATE_LABELS[action]
@@ -183,37 +142,6 @@ def _operations(resource: dict, action: str) -> list[dict[str, Any]]:
         return [{"op": "add", "path": "/securityLabel/-", "value": value}]
     return (
         [{"op": "remove", "path": f"/securityLabel/{served.index(code)}"}] if code in served else []
-    )
-
-
-# What `document_info` reads of a DocumentReference, which a list asks for alone (with
-# `status` and `content`, always served): a third of each document's bytes is not.
-LISTED = "contained,type,subject,date,author,description,securityLabel,extension"
-
-
-def document_info(resource: dict) -> DocumentInfo:
-    """A DocumentReference as the client's domain type."""
-    codings = resource["type"]["coding"]
-    coding = codings[0]  # the DMP's own type comes first: only another's is searched
-    if coding.get("system") != LOINC_SYSTEM:
-        coding = next((c for c in codings if c.get("system") == LOINC_SYSTEM), coding)
-    author = (resource.get("author") or [{}])[0]
-    author_id = _author_identifier(resource, author)
-    attachment = resource["content"][0]["attachment"]
-    return DocumentInfo(
-        id=resource["id"],
-        ins=resource["subject"]["identifier"]["value"],
-        loinc=coding["code"],
-        type_label=coding.get("display") or DOCUMENT_TYPES.get(coding["code"], coding["code"]),
-        title=resource.get("description") or attachment.get("title", ""),
-        date=resource.get("date", ""),
-        author_id=author_id.get("value", "") if author_id.get("system") in AUTHOR_SYSTEMS else "",
-        author_name=author.get("display", ""),
-        content_type=attachment.get("contentType", ""),
-        size=int(attachment.get("size", 0)),
-        status=resource.get("status", ""),
-        labels=_labels(resource),
-        archived=_archived(resource),
     )
 
 
@@ -396,14 +324,18 @@ class DmpClient:
             # params, which would replace it.
             fetching = self._page(response.links.get("next", {}).get("url"))
             try:
-                bundle, page = await asyncio.to_thread(_read_page, response.content)
+                link, page = await asyncio.to_thread(read_page, response.content)
+            except UnreadableError:
+                if fetching is not None:
+                    fetching.cancel()
+                raise DmpError(FAILURE, "Le DMP a répondu une page illisible.") from None
             except BaseException:
                 if fetching is not None:
                     fetching.cancel()
                 raise
             documents += page
             # A DMP that gives its pages' links in the Bundle only.
-            fetching = fetching or self._page(_next_link(bundle))
+            fetching = fetching or self._page(link)
             if fetching is None:
                 return documents
             response = await fetching
@@ -431,7 +363,7 @@ class DmpClient:
         params = _params(mode, reason)
         resource = (await self._get(f"/DocumentReference/{document_id}", params)).json()
         content = (await self._get(f"/Binary/{document_id}", params, accept="*/*")).content
-        return Document(document_info(resource), content)
+        return Document(_document_info(resource), content)
 
     async def update(self, document_id: str, action: str) -> DocumentInfo:
         """Change a document's metadata by JSON Patch: `action` one of models.UPDATES (mask,
@@ -444,7 +376,7 @@ class DmpClient:
         resource = (await self._get(f"/DocumentReference/{document_id}", None)).json()
         operations = _operations(resource, action)
         if not operations:
-            return document_info(resource)  # already so: nothing to change
+            return _document_info(resource)  # already so: nothing to change
         response = await self._http.patch(
             "/DocumentReference",
             params={"_id": document_id},
@@ -453,7 +385,7 @@ class DmpClient:
         )
         if response.status_code != 200:
             raise DmpError.from_response(response)
-        return document_info(response.json())
+        return _document_info(response.json())
 
     async def add(
         self,
@@ -470,7 +402,7 @@ class DmpClient:
         attachment = {"contentType": content_type, "data": _base64(content)}
         resource = _document(ins, loinc, title, attachment | {"title": Path(path).name})
         answer = await self._post("/DocumentReference", resource, mode, reason, 201)
-        return document_info(answer)
+        return _document_info(answer)
 
     async def submit(
         self,
@@ -520,7 +452,7 @@ class DmpClient:
             "entry": [_entry(f"urn:uuid:{uuid.uuid4()}", submission_set), *entries],
         }
         answered = (await self._post("", bundle, mode, reason, 200)).get("entry", [])
-        return [document_info(e["resource"]) for e in answered if "resource" in e]
+        return [_document_info(e["resource"]) for e in answered if "resource" in e]
 
     async def _post(
         self, path: str, resource: dict, mode: str, reason: str | None, expected: int

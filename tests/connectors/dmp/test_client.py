@@ -6,6 +6,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 
 import httpx
+import orjson
 import pytest
 
 from connectors.dmp.client import (
@@ -112,6 +113,61 @@ async def test_a_page_link_off_the_service_is_refused_and_not_followed() -> None
             await DmpClient(http).list("262037511122263")
     assert refused.value.kind == FAILURE
     assert asked == ["dmp.invalid"]
+
+
+GOOD = {
+    "resourceType": "DocumentReference",
+    "id": "DOC1",
+    "status": "current",
+    "type": {"coding": [{"system": "http://loinc.org", "code": "11488-4"}]},
+    "subject": {"identifier": {"value": "262037511122263"}},
+    "content": [{"attachment": {"contentType": "text/plain", "size": 24}}],
+}
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b"{not json",
+        b'{"entry": {"resource": 1}}',
+        orjson.dumps({"entry": [{"resource": GOOD | {"content": []}}]}),
+        orjson.dumps({"entry": [{"resource": GOOD | {"type": {"coding": []}}}]}),
+        orjson.dumps({"entry": [{"resource": {k: v for k, v in GOOD.items() if k != "id"}}]}),
+        orjson.dumps(
+            {"entry": [{"resource": GOOD | {"content": [{"attachment": {"size": "24"}}]}}]}
+        ),
+    ],
+)
+async def test_a_page_the_client_cannot_read_is_a_failure_not_a_crash(body: bytes) -> None:
+    def answer(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, content=body, headers={"Content-Type": "application/fhir+json"})
+
+    async with httpx.AsyncClient(
+        transport=httpx.MockTransport(answer), base_url="http://dmp.invalid/api/dmp"
+    ) as http:
+        with pytest.raises(DmpError) as failed:
+            await DmpClient(http).list("262037511122263")
+    assert failed.value.kind == FAILURE
+    assert "illisible" in failed.value.message
+
+
+async def test_a_page_read_as_the_dmp_serves_it() -> None:
+    served = {"entry": [{"resource": GOOD}], "link": [{"relation": "self", "url": "x"}]}
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, json=served)
+
+    async with httpx.AsyncClient(
+        transport=httpx.MockTransport(answer), base_url="http://dmp.invalid/api/dmp"
+    ) as http:
+        (document,) = await DmpClient(http).list("262037511122263")
+    assert (document.id, document.loinc, document.size, document.labels) == (
+        "DOC1",
+        "11488-4",
+        24,
+        (),
+    )
+    assert document.type_label == "Compte rendu de consultation" and not document.archived
 
 
 async def test_break_glass_shows_the_masked_document_and_leaves_its_reason(
