@@ -121,54 +121,65 @@ def _security_labels(codes: tuple[str, ...]) -> list[dict]:
 _ARCHIVED = [{"url": ARCHIVED_EXTENSION, "valueBoolean": True}]
 
 
-def document_reference(binaries: str, row: Any, oid: str) -> dict:
-    """A document's metadata as the DMP serves it (PDSm). Parts of it are shared with other
-    answers: serialise it, never change it."""
+def document_reference(
+    binaries: str, row: Any, oid: str, elements: frozenset[str] | None = None
+) -> dict:
+    """A document's metadata as the DMP serves it (PDSm), or only its `elements` (FHIR's
+    `_elements`: with its id, `status` and `content`, tagged as a subset; only those are
+    built). Parts of it are shared with other answers: serialise it, never change it."""
     kind, category, facility, setting = _typed(row["loinc"])
     created = _instant(row["created"])
-    resource: dict[str, Any] = {
-        "resourceType": "DocumentReference",
-        "id": row["id"],
-        "contained": [_author(row)],
+    whole = elements is None
+    resource: dict[str, Any] = {"resourceType": "DocumentReference", "id": row["id"]}
+    if not whole:
+        resource["meta"] = _SUBSETTED
+    if whole or "contained" in elements:
+        resource["contained"] = [_author(row)]
+    if whole or "masterIdentifier" in elements:
         # The document's own unique id, stable: derived from the DMP's id (ours).
-        "masterIdentifier": {"system": MASTER_SYSTEM, "value": row["master_id"]},
-        "status": row["status"],
-        "type": kind,
-        "category": category,
-        "subject": {"identifier": ins_identifier(row["ins"], oid)},
-        "date": created,
-        "author": [{"reference": f"#{AUTHOR_REFERENCE}", "display": row["author_name"]}],
-        "custodian": _CUSTODIAN,
-        "description": row["title"],
-        "content": [
-            {
-                "attachment": {
-                    "contentType": row["content_type"],
-                    "size": row["size"],
-                    "hash": row["hash"],
-                    "title": row["title"],
-                    "url": f"{binaries}/{row['id']}",
-                    "creation": created,
-                },
-                "format": _FORMAT,
-            }
-        ],
+        resource["masterIdentifier"] = {"system": MASTER_SYSTEM, "value": row["master_id"]}
+    resource["status"] = row["status"]
+    if whole or "type" in elements:
+        resource["type"] = kind
+    if whole or "category" in elements:
+        resource["category"] = category
+    if whole or "subject" in elements:
+        resource["subject"] = {"identifier": ins_identifier(row["ins"], oid)}
+    if whole or "date" in elements:
+        resource["date"] = created
+    if whole or "author" in elements:
+        resource["author"] = [{"reference": f"#{AUTHOR_REFERENCE}", "display": row["author_name"]}]
+    if whole or "custodian" in elements:
+        resource["custodian"] = _CUSTODIAN
+    if whole or "description" in elements:
+        resource["description"] = row["title"]
+    resource["content"] = [
+        {
+            "attachment": {
+                "contentType": row["content_type"],
+                "size": row["size"],
+                "hash": row["hash"],
+                "title": row["title"],
+                "url": f"{binaries}/{row['id']}",
+                "creation": created,
+            },
+            "format": _FORMAT,
+        }
+    ]
+    if whole or "context" in elements:
         # The act the document comes from: the emulation knows only when it was filed.
-        "context": {
+        resource["context"] = {
             "period": {"start": created},
             "facilityType": facility,
             "practiceSetting": setting,
-        },
-        "securityLabel": _security_labels(tuple(served_labels(row))),
-    }
-    if row["archived"]:
+        }
+    if whole or "securityLabel" in elements:
+        resource["securityLabel"] = _security_labels(tuple(served_labels(row)))
+    if row["archived"] and (whole or "extension" in elements):
         resource["extension"] = _ARCHIVED
     return resource
 
 
-# FHIR's `_elements`: the resource's id and type, what the search names, and what a
-# DocumentReference must have (`status`, `content`), tagged as a subset.
-_ALWAYS = frozenset(("resourceType", "id", "status", "content"))
 _SUBSETTED = {
     "tag": [
         {
@@ -178,13 +189,6 @@ _SUBSETTED = {
         }
     ]
 }
-
-
-def subset(resource: dict, elements: frozenset[str]) -> dict:
-    """Only the `elements` of a resource (and what FHIR's `_elements` always keeps)."""
-    kept = {name: value for name, value in resource.items() if name in elements or name in _ALWAYS}
-    kept["meta"] = _SUBSETTED
-    return kept
 
 
 def served_labels(row: Any) -> list[str]:

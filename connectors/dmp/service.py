@@ -75,7 +75,6 @@ from connectors.dmp.fhir import (
     link_header,
     page_links,
     served_labels,
-    subset,
 )
 from connectors.dmp.filing import file_document, file_documents, new_document
 from connectors.dmp.models import (
@@ -396,9 +395,7 @@ def document_search(
     trace(context, ins, who, "list")
     base = url_of(request, "dmp_document_search")
     binaries = binary_base(request)
-    resources = [document_reference(binaries, row, dmp["oid"]) for row in rows]
-    if kept is not None:
-        resources = [subset(resource, kept) for resource in resources]
+    resources = [document_reference(binaries, row, dmp["oid"], kept) for row in rows]
     entries = [(f"{base}/{resource['id']}", resource) for resource in resources]
     after = cursor_after(rows[-1]["created"], rows[-1]["id"], total) if more else None
     links = page_links(request, asked.size, after)
