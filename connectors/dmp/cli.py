@@ -103,6 +103,8 @@ def _day(value: str) -> str:
 
 
 def _flags(info: DocumentInfo) -> str:
+    if not info.labels and not info.archived and info.status != "entered-in-error":
+        return ""  # most documents: nothing to look for
     flags = []
     if info.masked:
         flags.append("masqué aux PS")
