@@ -113,6 +113,16 @@ def _document_info(resource: dict) -> DocumentInfo:
         raise DmpError(FAILURE, "Le DMP a répondu un document illisible.") from None
 
 
+async def _abandon(fetching: asyncio.Future[httpx.Response] | None) -> None:
+    """A page no longer wanted: its request cancelled, or its answer closed if it came."""
+    if fetching is None:
+        return
+    if not fetching.done():
+        fetching.cancel()
+    elif not fetching.cancelled() and fetching.exception() is None:
+        await fetching.result().aclose()
+
+
 def _checked_id(document_id: str) -> str:
     document_id = document_id.strip()
     if not document_id or not document_id.isalnum():
@@ -316,23 +326,24 @@ class DmpClient:
             params["date"] = f"ge{since}"
         params |= {"_count": str(MAX_PAGE_SIZE), "_elements": LISTED} | _params(mode, reason)
         documents: list[DocumentInfo] = []
-        response = await self._get("/DocumentReference", params)
+        response = await self._headers_of("/DocumentReference", params)
         while True:
-            # The next page is asked for before this one is read, and this one is read in
-            # a thread, so that the DMP builds the next meanwhile: its address comes first,
-            # in the answer's Link header (RFC 8288). A link carries the query whole: no
-            # params, which would replace it.
+            # The next page is asked for as soon as this one's headers are in (its address
+            # comes first, in the Link header, RFC 8288), on a second connection, and this
+            # one is read in a thread: the DMP builds the next page while this one travels
+            # and is read. A link carries the query whole: no params, which would replace it.
             fetching = self._page(response.links.get("next", {}).get("url"))
             try:
-                link, page = await asyncio.to_thread(read_page, response.content)
+                content = await response.aread()
+                link, page = await asyncio.to_thread(read_page, content)
             except UnreadableError:
-                if fetching is not None:
-                    fetching.cancel()
+                await _abandon(fetching)
                 raise DmpError(FAILURE, "Le DMP a répondu une page illisible.") from None
             except BaseException:
-                if fetching is not None:
-                    fetching.cancel()
+                await _abandon(fetching)
                 raise
+            finally:
+                await response.aclose()
             documents += page
             # A DMP that gives its pages' links in the Bundle only.
             fetching = fetching or self._page(link)
@@ -340,11 +351,25 @@ class DmpClient:
                 return documents
             response = await fetching
 
+    async def _headers_of(self, path: str, params: dict[str, Any] | None) -> httpx.Response:
+        """A page's answer once its headers are in, its body still to read."""
+        request = self._http.build_request(
+            "GET", path, params=params, headers={"Accept": FHIR_JSON}
+        )
+        response = await self._http.send(request, stream=True)
+        if response.status_code != 200:
+            try:
+                await response.aread()
+            finally:
+                await response.aclose()
+            raise DmpError.from_response(response)
+        return response
+
     def _page(self, url: str | None) -> asyncio.Future[httpx.Response] | None:
         """The page at `url` (a `next` link), being fetched; None without a link."""
         if url is None:
             return None
-        return asyncio.ensure_future(self._get(self._same_service(url), None))
+        return asyncio.ensure_future(self._headers_of(self._same_service(url), None))
 
     def _same_service(self, url: str) -> str:
         """A page link, checked to be the DMP's own: the token goes with it, and must go

@@ -151,6 +151,26 @@ async def test_a_page_the_client_cannot_read_is_a_failure_not_a_crash(body: byte
     assert "illisible" in failed.value.message
 
 
+async def test_an_unreadable_page_stops_the_list_and_the_page_asked_meanwhile() -> None:
+    """The next page is asked for as soon as a page's headers are in: when that page turns
+    out unreadable, the list fails and goes no further than the page already asked for."""
+    asked: list[str] = []
+    following = "http://dmp.invalid/api/dmp/DocumentReference?_cursor=next"
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        asked.append(str(request.url))
+        body = orjson.dumps({"entry": [{"resource": GOOD}]}) if asked[1:] else b"{broken"
+        return httpx.Response(200, content=body, headers={"Link": f'<{following}>; rel="next"'})
+
+    async with httpx.AsyncClient(
+        transport=httpx.MockTransport(answer), base_url="http://dmp.invalid/api/dmp"
+    ) as http:
+        with pytest.raises(DmpError) as failed:
+            await DmpClient(http).list("262037511122263")
+    assert failed.value.kind == FAILURE and "illisible" in failed.value.message
+    assert len(asked) <= 2 and asked[1:] in ([], [following])
+
+
 async def test_a_page_read_as_the_dmp_serves_it() -> None:
     served = {"entry": [{"resource": GOOD}], "link": [{"relation": "self", "url": "x"}]}
 
