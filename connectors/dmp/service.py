@@ -354,7 +354,7 @@ def document_search(
 ) -> JSONResponse:
     """The documents of a patient's DMP that the caller may see, most recent first, a page
     at a time (`_count`, 50 by default, at most 1000; the `next` link gives the next);
-    `_elements` keeps only the elements a client reads (FHIR's summary search)."""
+    `_elements` keeps only the elements a client reads."""
     who = Caller.of(context.caller, mode, reason)
     db = context.db
     ins = patient_ins(context.patients, patient_identifier, "patient.identifier")
