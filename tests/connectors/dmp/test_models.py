@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+from dataclasses import asdict, fields
+
 import click
 from fastapi import APIRouter
 
@@ -10,6 +13,7 @@ from bsp_tui.platform.population import ensure_population
 from connectors.base import connector_named
 from connectors.dmp.models import (
     DOCUMENT_TYPES,
+    DocumentInfo,
     READABLE_TYPES,
     loinc_problem,
     mode_problem,
@@ -64,3 +68,26 @@ def test_the_connector_declares_its_service_and_its_commands() -> None:
         *("mask", "unmask", "archive", "unarchive", "delete"),
         *("hide-from-patient", "show-to-patient", "hide-from-legal", "show-to-legal"),
     }
+
+
+def test_a_document_s_json_is_every_field_in_order_and_plain_data() -> None:
+    info = DocumentInfo(
+        id="D1",
+        ins="1",
+        loinc="11488-4",
+        type_label="CR",
+        title="t",
+        date="2026-01-01",
+        author_id="810000012301",
+        author_name="Dr",
+        content_type="text/plain",
+        size=3,
+        labels=("MASQUE_PS", "INVISIBLE_PATIENT"),
+        archived=True,
+    )
+    shape = info.as_json()
+    assert list(shape) == [f.name for f in fields(DocumentInfo)]
+    assert shape == asdict(info) | {"labels": ["MASQUE_PS", "INVISIBLE_PATIENT"]}
+    assert json.loads(json.dumps(shape)) == shape  # a list, not a tuple: the same back
+    shape["labels"].append("x")
+    assert info.labels == ("MASQUE_PS", "INVISIBLE_PATIENT")  # a copy, not the record's
