@@ -13,8 +13,8 @@ from bsp_tui.platform.population import ensure_population
 from connectors.base import connector_named
 from connectors.dmp.models import (
     DOCUMENT_TYPES,
-    DocumentInfo,
     READABLE_TYPES,
+    DocumentInfo,
     loinc_problem,
     mode_problem,
     readable_types,
