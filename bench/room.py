@@ -155,8 +155,11 @@ async def session(trainee: Trainee) -> None:
     ciba = started.json()
     approving = asyncio.create_task(approve(trainee))
     interval = ciba.get("interval", 1)
+    sent = None
     while True:
-        await asyncio.sleep(interval)  # the protocol's own pace, not a wait for a result
+        if sent is not None:  # the launcher's pace: the interval counts from a poll's sending
+            await asyncio.sleep(max(0.0, sent + interval - time.perf_counter()))
+        sent = time.perf_counter()
         polled = await http.post(
             f"{OIDC}/token",
             data={

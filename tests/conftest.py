@@ -259,16 +259,19 @@ def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def settings(
     tmp_path: Path, clock: Clock, engine: str, request: pytest.FixtureRequest
 ) -> Iterator[PlatformSettings]:
+    """The in-process platform's settings, on the test's clock. A pending CIBA or device
+    poll is answered at once: these tests move the clock by hand, and the held polls of
+    a served platform are tested on their own (tests/platform/test_long_poll.py)."""
     if engine == "sqlite":
         database = tmp_path / "platform.sqlite3"
         template: Path = request.getfixturevalue("sqlite_template")
         shutil.copyfile(template, database)
         database.chmod(0o600)
-        yield PlatformSettings(database=database, clock=clock)
+        yield PlatformSettings(database=database, clock=clock, long_poll=False)
         return
     server: postgres_support.Server = request.getfixturevalue("postgres")
     url = server.create_database()
-    yield PlatformSettings(database=url, clock=clock)
+    yield PlatformSettings(database=url, clock=clock, long_poll=False)
     server.release(url)
 
 

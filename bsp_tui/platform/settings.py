@@ -59,6 +59,9 @@ class PlatformSettings:
     id_token_ttl: int = 300
     ecps_request_ttl: int = 120
     poll_interval: int = 2
+    # A CIBA or device poll that finds the e-CPS request pending is held until it is
+    # answered, up to the interval (long polling); False answers pending at once.
+    long_poll: bool = True
     lockout_after: int = 5
     lockout_seconds: int = 15 * 60
     code_ttl: int = 60

@@ -76,11 +76,14 @@ async def _poll(
     provider: Provider, data: dict[str, str], interval: int, expires_in: int, on_event: OnEvent
 ) -> dict[str, Any]:
     deadline = time.monotonic() + expires_in
-    first = True
+    sent: float | None = None
     while True:
-        if not first:
-            await asyncio.sleep(interval)  # the pace the provider asked for
-        first = False
+        if sent is not None:
+            # The pace the provider asked for, counted from the last poll's sending: a
+            # provider that held that poll until the interval (long polling) is asked again
+            # at once, one that answered at once after the interval.
+            await asyncio.sleep(max(0.0, sent + interval - time.monotonic()))
+        sent = time.monotonic()
         try:
             return await provider.token(data)
         except TokenEndpointError as error:

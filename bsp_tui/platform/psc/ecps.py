@@ -343,6 +343,12 @@ class Ecps:
             "UPDATE ecps_requests SET status = :status, answered = :now WHERE id = :id",
             {"status": status, "now": now, "id": request_id},
         )
+        conn.notify(self.answered(request_id))
+
+    def answered(self, request_id: str) -> str:
+        """The bell of one request's answer (approved, denied, or ended by a lockout): the
+        sign-in's held poll waits on it, and only it wakes."""
+        return self._db.topic(f"ecps-answer/{request_id}")
 
     def _check_factors(
         self,
@@ -420,11 +426,12 @@ class Ecps:
         )
         # Every request still waiting for this professional ends now: their clients are
         # told at their next poll instead of waiting for an answer that cannot come.
-        conn.execute(
-            "UPDATE ecps_requests SET status = 'locked', answered = :now "
-            "WHERE national_id = :id AND status = 'pending'",
-            {"now": now, "id": persona["national_id"]},
+        ended = conn.all(
+            "SELECT id FROM ecps_requests WHERE national_id = :id AND status = 'pending'",
+            {"id": persona["national_id"]},
         )
+        for row in ended:
+            self._close(conn, row["id"], "locked", now)
         return EcpsError("locked", self._locked_message(until), 423)
 
     # -- activation and devices ---------------------------------------------------------

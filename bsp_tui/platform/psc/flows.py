@@ -7,14 +7,17 @@ request once the professional is known.
 
 from __future__ import annotations
 
+import asyncio
 import hmac
 import re
 import secrets
 from dataclasses import dataclass
 
+import anyio
 from authlib.oauth2.rfc7636 import create_s256_code_challenge
 
 from bsp_tui.domain.identifiers import national_id_problem
+from bsp_tui.platform.bell import BELL, wait_for
 from bsp_tui.platform.db import Database, RowMapping
 from bsp_tui.platform.psc.ecps import Ecps, EcpsError
 from bsp_tui.platform.psc.errors import OAuthError
@@ -29,6 +32,10 @@ _VERIFIER = re.compile(r"[A-Za-z0-9\-._~]{43,128}")
 _BINDING = re.compile(r"[0-9]{2}")
 # A poll that arrives this much before the interval is still accepted (network jitter).
 _POLL_TOLERANCE = 0.25
+# A held poll is answered within this, whatever the interval grew to: well under the
+# read timeout of any client (the launcher's is 10 s).
+_LONGEST_HOLD = 5
+_HANDLES = {"ciba": "auth_req_id", "device": "device_code"}
 
 
 @dataclass(frozen=True)
@@ -328,7 +335,37 @@ class Flows:
 
     def poll(self, kind: str, client: RowMapping, handle: str | None, issuer: str) -> dict:
         """The token endpoint for CIBA and device grants: pending, slow down, or tokens."""
-        name = "auth_req_id" if kind == "ciba" else "device_code"
+        return self._outcome(self._paced(kind, client, handle), kind, issuer)
+
+    async def poll_held(
+        self, kind: str, client: RowMapping, handle: str | None, issuer: str
+    ) -> dict:
+        """`poll`, a pending answer held up to the grant's interval (long polling): the
+        tokens leave the moment the professional answers, not at the client's next poll.
+
+        A client never polls more often for it (the interval counts from the moment a
+        poll is sent, and this one is answered at the interval at the latest), and the
+        wait holds no thread: the e-CPS answer rings the request's bell.
+        """
+        grant = await anyio.to_thread.run_sync(self._paced, kind, client, handle)
+        if grant["request_id"] is None or not self._settings.long_poll:
+            return await anyio.to_thread.run_sync(self._outcome, grant, kind, issuer)
+        self._db.hear_other_workers()
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + min(grant["interval"], _LONGEST_HOLD)
+        async with BELL.listening(self._ecps.answered(grant["request_id"])) as answered:
+            while True:
+                try:
+                    return await anyio.to_thread.run_sync(self._outcome, grant, kind, issuer)
+                except OAuthError as error:
+                    left = deadline - loop.time()
+                    if error.error != "authorization_pending" or left <= 0:
+                        raise
+                await wait_for(answered, left)
+
+    def _paced(self, kind: str, client: RowMapping, handle: str | None) -> RowMapping:
+        """The client's grant, its poll recorded; slow_down for a poll that came too soon."""
+        name = _HANDLES[kind]
         if not handle:
             raise OAuthError("invalid_request", f"Paramètre {name} manquant.")
         now = self._settings.now()
@@ -356,6 +393,11 @@ class Flows:
             raise OAuthError(
                 "slow_down", f"Interrogation trop rapide : attendez {interval} s entre deux appels."
             )
+        return grant
+
+    def _outcome(self, grant: RowMapping, kind: str, issuer: str) -> dict:
+        """Tokens once the grant's e-CPS request is approved (the grant then spent), else
+        the error that says why not yet or not at all."""
         if grant["request_id"] is None:
             raise OAuthError("authorization_pending", "En attente de la saisie du code.")
         status = self._ecps.request(grant["request_id"]).status
@@ -371,7 +413,7 @@ class Flows:
                 {"hash": grant["handle_hash"]},
             )
         if not taken:
-            raise OAuthError("invalid_grant", f"{name} déjà utilisé.")
+            raise OAuthError("invalid_grant", f"{_HANDLES[kind]} déjà utilisé.")
         return self._sign_in(grant, issuer)
 
     # -- shared ---------------------------------------------------------------------------

@@ -5,11 +5,13 @@ from __future__ import annotations
 from typing import Annotated
 from urllib.parse import urlencode, urlsplit
 
+import anyio
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from bsp_tui.platform.core import Platform
+from bsp_tui.platform.db import RowMapping
 from bsp_tui.platform.psc.errors import OAuthError
 from bsp_tui.platform.psc.flows import CIBA_GRANT, DEVICE_GRANT
 from bsp_tui.platform.psc.html import error_line, page
@@ -205,7 +207,7 @@ def device_authorization(
 
 
 @router.post(f"{OIDC}/token")
-def token(
+async def token(
     request: Request,
     grant_type: OptionalForm = None,
     code: OptionalForm = None,
@@ -220,41 +222,71 @@ def token(
     client_id: OptionalForm = None,
     client_secret: OptionalForm = None,
 ) -> JSONResponse:
-    """The token endpoint: code, refresh, CIBA, device code and token exchange."""
+    """The token endpoint: code, refresh, CIBA, device code and token exchange. A CIBA or
+    device poll is answered when the professional answers, up to its interval later."""
     platform = platform_of(request)
-    client = platform.clients.authenticate(request.headers, client_id, client_secret)
     issuer = issuer_of(request)
+    client = await anyio.to_thread.run_sync(
+        platform.clients.authenticate, request.headers, client_id, client_secret
+    )
+    if grant_type in _POLLED:
+        handle = auth_req_id if grant_type == CIBA_GRANT else device_code
+        body = await platform.flows.poll_held(_POLLED[grant_type], client, handle, issuer)
+        return _no_store(body)
+    form = {
+        "code": code,
+        "redirect_uri": redirect_uri,
+        "code_verifier": code_verifier,
+        "refresh_token": refresh_token,
+        "subject_token": subject_token,
+        "subject_token_type": subject_token_type,
+        "audience": audience,
+    }
+    return _no_store(
+        await anyio.to_thread.run_sync(_granted, platform, client, issuer, grant_type, form)
+    )
+
+
+_POLLED = {CIBA_GRANT: "ciba", DEVICE_GRANT: "device"}
+
+
+def _granted(
+    platform: Platform,
+    client: RowMapping,
+    issuer: str,
+    grant_type: str | None,
+    form: dict[str, str | None],
+) -> dict:
+    """The tokens of a code, refresh or exchange grant (in a worker thread: each reads and
+    writes the database)."""
     try:
         if grant_type == "authorization_code":
-            if not code:
+            if not form["code"]:
                 raise OAuthError("invalid_request", "Paramètre code manquant.")
-            body = platform.flows.redeem_code(client, code, redirect_uri, code_verifier, issuer)
-        elif grant_type == "refresh_token":
-            if not refresh_token:
+            return platform.flows.redeem_code(
+                client, form["code"], form["redirect_uri"], form["code_verifier"], issuer
+            )
+        if grant_type == "refresh_token":
+            if not form["refresh_token"]:
                 raise OAuthError("invalid_request", "Paramètre refresh_token manquant.")
-            body = platform.tokens.refresh(refresh_token, client["client_id"], issuer)
-        elif grant_type == CIBA_GRANT:
-            body = platform.flows.poll("ciba", client, auth_req_id, issuer)
-        elif grant_type == DEVICE_GRANT:
-            body = platform.flows.poll("device", client, device_code, issuer)
-        elif grant_type == EXCHANGE_GRANT:
-            if not subject_token or subject_token_type != ACCESS_TOKEN_TYPE:
+            return platform.tokens.refresh(form["refresh_token"], client["client_id"], issuer)
+        if grant_type == EXCHANGE_GRANT:
+            subject = form["subject_token"]
+            if not subject or form["subject_token_type"] != ACCESS_TOKEN_TYPE:
                 raise OAuthError(
                     "invalid_request", f"subject_token de type {ACCESS_TOKEN_TYPE} attendu."
                 )
-            if audience not in platform.audiences:
+            if form["audience"] not in platform.audiences:
                 raise OAuthError(
                     "invalid_target",
                     f"Audience inconnue ; possibles : {', '.join(platform.audiences)}.",
                 )
-            body = platform.tokens.exchange(subject_token, audience, issuer, client["client_id"])
-        else:
-            raise OAuthError("unsupported_grant_type", "Type d'autorisation non pris en charge.")
+            return platform.tokens.exchange(subject, form["audience"], issuer, client["client_id"])
+        raise OAuthError("unsupported_grant_type", "Type d'autorisation non pris en charge.")
     except OAuthError as error:
         if error.ended_session:
             platform.backchannel.notify(error.ended_session, issuer)
         raise
-    return _no_store(body)
 
 
 def _bearer_token(credentials: HTTPAuthorizationCredentials | None) -> str:
