@@ -9,12 +9,13 @@ tests do). Prints the total time, p50 and p99 per trainee, errors, the sign-in's
 (the push, the approval, the token), and the CPU time the platform, PostgreSQL and the
 trainees' own clients used during the room.
 
-The CIBA polling interval is one term: a sign-in cannot end before the launcher's
-first poll, one `interval` after it started. The room serves with
-`BSP_POLL_INTERVAL=1`: a trainee sees the first screen a second after approving, and
-the polls of N trainees cost the platform N requests a second. The other term is the
-CPU: everyone starts at the same instant, so the last trainee waits for the whole
-room's work, shared by the machine's cores with the trainees' clients that run here too.
+The CIBA polling interval is no longer a term: the platform holds a poll that finds
+the request pending until the phone answers (long polling), and the launcher polls
+again as soon as a held poll comes back, so a sign-in ends when the approval is written,
+not at the next interval (`BSP_POLL_INTERVAL=1` only bounds how long a poll is held).
+What is left is the CPU: everyone starts at the same instant, so the last trainee waits
+for the whole room's work, shared by the machine's cores with the trainees' clients
+that run here too.
 
 Trainees share a room's two doctor personas; each gets its own binding number, as each
 reads their own screen. A phone waits for its push with the phone API's long poll

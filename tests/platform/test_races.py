@@ -104,3 +104,41 @@ def test_racing_first_signatures_read_the_key_once(
         assert reads == ["pem"]
     finally:
         db.close()
+
+
+@pytest.mark.postgresql_only
+async def test_an_approval_waits_for_no_lock_on_its_professional(emu: Emulation) -> None:
+    """A room's trainees share a few personas: a right answer changes no persona row, so
+    it goes through while another transaction holds that row (a wrong answer counting)."""
+    started = await emu.start_ciba("generaliste")
+    assert started.status_code == 200
+    emu.clock.advance(30)
+    request_id = await emu.pending_id("generaliste")
+    with emu.platform.db.write() as holder:
+        assert holder.locked("SELECT * FROM personas WHERE name = 'generaliste'") is not None
+        approved = await emu.answer(request_id, "generaliste")
+        assert approved.status_code == 200, approved.text
+    assert await emu.request_status("generaliste", request_id) == "approved"
+
+
+async def test_an_approval_racing_a_lockout_is_one_or_the_other(emu: Emulation) -> None:
+    """The fifth wrong PIN ends the professional's pending requests while another phone
+    approves one of them: it is approved or locked, never approved then overwritten."""
+    after = emu.platform.settings.lockout_after
+    for binding in range(after + 1):
+        assert (await emu.start_ciba("generaliste", binding=f"{binding:02d}")).status_code == 200
+    emu.clock.advance(30)
+    *wrong_ids, right_id = [r["id"] for r in await emu.phone_requests("generaliste")]
+    code = await emu.code("generaliste")
+    wrong = f"{(int(emu.persona('generaliste')['pin']) + 1) % 10_000:04d}"
+    answers = await asyncio.gather(
+        *(emu.answer(i, "generaliste", pin=wrong, otp=code) for i in wrong_ids[:-1]),
+    )
+    assert {answer.status_code for answer in answers} == {403}
+    last, right = await asyncio.gather(
+        emu.answer(wrong_ids[-1], "generaliste", pin=wrong, otp=code),
+        emu.answer(right_id, "generaliste"),
+    )
+    assert last.status_code == 423
+    status = emu.platform.ecps.request(right_id).status
+    assert (right.status_code, status) in ((200, "approved"), (423, "locked"), (409, "locked"))

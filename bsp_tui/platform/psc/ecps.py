@@ -53,6 +53,11 @@ class EcpsError(Exception):
         self.status = status
 
 
+def already_answered() -> EcpsError:
+    """The answer to an answer for a request that has already ended."""
+    return EcpsError("answered", "Cette demande a déjà reçu une réponse.", 409)
+
+
 def device_refused() -> EcpsError:
     """The answer to a call without a valid proof of an enrolled device."""
     return EcpsError(
@@ -299,9 +304,11 @@ class Ecps:
         """Approve (PIN and the device's current code) or deny one of the device's requests."""
         now = self._settings.now()
         with self._db.write() as conn:
-            # The persona's row is held until the answer is written: two answers at once
-            # (two phones, a retry) count failures and spend codes one after the other.
-            persona = conn.locked(
+            # A right answer locks no row it does not change: a room's trainees share a
+            # handful of personas, and their approvals would otherwise queue on those rows.
+            # Each write is conditional instead (the request still pending, the device's
+            # code not yet spent); a wrong answer takes the persona's row (below).
+            persona = conn.one(
                 "SELECT * FROM personas WHERE name = :name", {"name": device["name"]}
             )
             assert persona is not None  # a device's persona is never deleted
@@ -317,19 +324,28 @@ class Ecps:
             if request.status == "expired":
                 raise EcpsError("expired", "Cette demande a expiré : relancez la connexion.", 410)
             if request.status != "pending":
-                raise EcpsError("answered", "Cette demande a déjà reçu une réponse.", 409)
+                raise already_answered()
             if not approve:
-                self._close(conn, request_id, "denied", now)
+                self._close_or_answered(conn, request_id, "denied", now)
                 return self._as_request(self._reread(conn, request_id))
             failure = self._check_factors(conn, persona, device, pin, otp, now)
             if failure is None:
                 name = {"name": persona["name"]}
-                conn.execute("UPDATE personas SET failures = 0 WHERE name = :name", name)
+                conn.execute(
+                    "UPDATE personas SET failures = 0 WHERE name = :name AND failures <> 0", name
+                )
                 conn.execute("DELETE FROM ecps_lockouts WHERE name = :name", name)
-                self._close(conn, request_id, "approved", now)
+                self._close_or_answered(conn, request_id, "approved", now)
                 return self._as_request(self._reread(conn, request_id))
             if failure.code == "replayed_otp":
                 raise failure
+            # Wrong answers at once (two phones, a retry) count one after the other.
+            persona = conn.locked(
+                "SELECT * FROM personas WHERE name = :name", {"name": device["name"]}
+            )
+            assert persona is not None
+            if persona["locked_until"] > now:  # locked meanwhile by another wrong answer
+                raise EcpsError("locked", self._locked_message(persona["locked_until"]), 423)
             error = self._count_failure(conn, persona, failure, now)
         raise error
 
@@ -338,12 +354,21 @@ class Ecps:
         assert row is not None  # read in the same transaction
         return row
 
-    def _close(self, conn: Tx, request_id: str, status: str, now: float) -> None:
-        conn.execute(
-            "UPDATE ecps_requests SET status = :status, answered = :now WHERE id = :id",
+    def _close(self, conn: Tx, request_id: str, status: str, now: float) -> bool:
+        """End a pending request with `status`; False when it had already ended (another
+        answer, a lockout, at the same moment)."""
+        closed = conn.execute(
+            "UPDATE ecps_requests SET status = :status, answered = :now"
+            " WHERE id = :id AND status = 'pending'",
             {"status": status, "now": now, "id": request_id},
         )
-        conn.notify(self.answered(request_id))
+        if closed:
+            conn.notify(self.answered(request_id))
+        return bool(closed)
+
+    def _close_or_answered(self, conn: Tx, request_id: str, status: str, now: float) -> None:
+        if not self._close(conn, request_id, status, now):
+            raise already_answered()
 
     def answered(self, request_id: str) -> str:
         """The bell of one request's answer (approved, denied, or ended by a lockout): the
@@ -374,19 +399,18 @@ class Ecps:
             return EcpsError("refused", REFUSED, 403)
         # Each device has its own codes: only the same phone approving twice within 30 s
         # meets its own spent code (the phone then uses the next one).
-        last = conn.value(
-            "SELECT last_totp_counter FROM ecps_devices WHERE id = :id", {"id": device["id"]}
+        # One conditional write spends the code: of two answers with it at once, one only.
+        spent = conn.execute(
+            "UPDATE ecps_devices SET last_totp_counter = :counter"
+            " WHERE id = :id AND last_totp_counter < :counter",
+            {"counter": matched, "id": device["id"]},
         )
-        if matched <= last:
+        if not spent:
             return EcpsError(
                 "replayed_otp",
                 "Ce code de l'appareil a déjà servi : attendez le suivant.",
                 403,
             )
-        conn.execute(
-            "UPDATE ecps_devices SET last_totp_counter = :counter WHERE id = :id",
-            {"counter": matched, "id": device["id"]},
-        )
         return None
 
     def _count_failure(
