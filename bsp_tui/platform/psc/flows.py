@@ -333,15 +333,12 @@ class Flows:
 
     # -- polling (CIBA and device) ------------------------------------------------------
 
-    def poll(self, kind: str, client: RowMapping, handle: str | None, issuer: str) -> dict:
-        """The token endpoint for CIBA and device grants: pending, slow down, or tokens."""
-        return self._outcome(self._paced(kind, client, handle), kind, issuer)
+    async def poll(self, kind: str, client: RowMapping, handle: str | None, issuer: str) -> dict:
+        """The token endpoint for CIBA and device grants: pending, slow down, or tokens.
 
-    async def poll_held(
-        self, kind: str, client: RowMapping, handle: str | None, issuer: str
-    ) -> dict:
-        """`poll`, a pending answer held up to the grant's interval (long polling): the
-        tokens leave the moment the professional answers, not at the client's next poll.
+        A pending answer is held up to the grant's interval (long polling, unless the
+        settings say not): the tokens leave the moment the professional answers, not at
+        the client's next poll.
 
         A client never polls more often for it (the interval counts from the moment a
         poll is sent, and this one is answered at the interval at the latest), and the

@@ -231,7 +231,7 @@ async def token(
     )
     if grant_type in _POLLED:
         handle = auth_req_id if grant_type == CIBA_GRANT else device_code
-        body = await platform.flows.poll_held(_POLLED[grant_type], client, handle, issuer)
+        body = await platform.flows.poll(_POLLED[grant_type], client, handle, issuer)
         return _no_store(body)
     form = {
         "code": code,
