@@ -183,8 +183,14 @@ async def test_outside_the_care_team_the_screen_records_the_patients_authorisati
         assert offer.has_focus and table.row_count == 0
 
         async def answer(button: str) -> None:
-            # Back from the dialog, the focus returns to the offer once the screen resumes.
-            await wait_for(pilot, lambda: offer.has_focus, what="the offer focused")
+            # Back from the dialog, the focus returns to the offer once the screen resumes,
+            # and a button ignores Enter while it still shows its last press (`-active`,
+            # a fifth of a second by Textual's timer).
+            await wait_for(
+                pilot,
+                lambda: offer.has_focus and not offer.has_class("-active"),
+                what="the offer focused and ready",
+            )
             await pilot.press("enter")  # on the offer
             await wait_for(
                 pilot,
