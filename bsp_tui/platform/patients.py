@@ -43,15 +43,22 @@ def _beneficiary(row: Any) -> Beneficiary:
 
 
 class Patients:
-    """Read access to the synthetic population (patients and their Vitale cards)."""
+    """Read access to the synthetic population (patients and their Vitale cards), for one
+    service request: a patient read once is not read again through the same object."""
 
     def __init__(self, db: Database) -> None:
         self._db = db
+        # A service request reads its patient several times (the parameter's check, then
+        # the rules): once per request is enough, and one request's reads are all this
+        # object sees (the services make one per request).
+        self._by_ins: dict[str, Identity | None] = {}
 
     def by_ins(self, ins: str) -> Identity | None:
         """The identity this INS names, if any."""
-        row = self._db.one("SELECT * FROM patients WHERE ins = :ins", {"ins": ins})
-        return None if row is None else _identity(row)
+        if ins not in self._by_ins:
+            row = self._db.one("SELECT * FROM patients WHERE ins = :ins", {"ins": ins})
+            self._by_ins[ins] = None if row is None else _identity(row)
+        return self._by_ins[ins]
 
     def by_traits(self, family: str, birthdate: str, sex: str) -> list[Identity]:
         """Every identity of that (normalised) birth name, birth date and sex, in seeding
