@@ -142,3 +142,15 @@ async def test_an_approval_racing_a_lockout_is_one_or_the_other(emu: Emulation) 
     assert last.status_code == 423
     status = emu.platform.ecps.request(right_id).status
     assert (right.status_code, status) in ((200, "approved"), (423, "locked"), (409, "locked"))
+
+
+async def test_racing_pushes_to_one_professional_stop_at_the_bound(emu: Emulation) -> None:
+    """A room's trainees push to one persona at the same instant: each push is written,
+    then counted under the persona's row, and exactly the bound get through."""
+    limit = emu.platform.settings.ecps_max_pending
+    answers = await asyncio.gather(
+        *(emu.start_ciba("generaliste", binding=f"{n:02d}") for n in range(limit + RACERS))
+    )
+    statuses = sorted(answer.status_code for answer in answers)
+    assert statuses == [200] * limit + [400] * RACERS, [a.text for a in answers]
+    assert len(emu.platform.ecps.pending(emu.persona("generaliste")["national_id"])) == limit

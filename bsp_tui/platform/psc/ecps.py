@@ -191,9 +191,6 @@ class Ecps:
         request_id = secrets.token_urlsafe(16)
         now = self._settings.now()
         with self._db.write() as conn:
-            # One professional's pushes are counted one at a time.
-            conn.locked("SELECT name FROM personas WHERE national_id = :id", {"id": national_id})
-            self._within_limits(conn, national_id, client_id, now)
             conn.execute(
                 "INSERT INTO ecps_requests (id, national_id, binding, client_id, client_name,"
                 " channel, status, created, expires) VALUES (:id, :national_id, :binding,"
@@ -212,6 +209,15 @@ class Ecps:
             topics = (self._pushed(national_id), self._pushed(national_id, binding))
             for topic in topics:
                 conn.notify(topic)
+            # One professional's pushes are counted one at a time, the row already written
+            # (a refusal rolls it back): the professional's row is held for the counting
+            # and the commit only, as a room's trainees sharing a persona push at once.
+            held = conn.locked(
+                "SELECT locked_until FROM personas WHERE national_id = :id", {"id": national_id}
+            )
+            if held is not None and held["locked_until"] > now:  # locked out meanwhile
+                raise EcpsError("locked", self._locked_message(held["locked_until"]), 423)
+            self._within_limits(conn, national_id, client_id, request_id, now)
         return request_id
 
     def _pushed(self, national_id: str, binding: str | None = None) -> str:
@@ -219,12 +225,15 @@ class Ecps:
         waits for its own number is not woken by the room's other sign-ins)."""
         return self._db.topic(f"ecps/{national_id}" + ("" if binding is None else f"/{binding}"))
 
-    def _within_limits(self, conn: Tx, national_id: str, client_id: str, now: float) -> None:
-        """Refuse a push beyond the professional's pending bound or the client's rate."""
+    def _within_limits(
+        self, conn: Tx, national_id: str, client_id: str, mine: str, now: float
+    ) -> None:
+        """Refuse a push (`mine`, written) beyond the professional's pending bound or the
+        client's rate, counting the others."""
         waiting = conn.value(
-            "SELECT count(*) FROM ecps_requests "
-            "WHERE national_id = :id AND status = 'pending' AND expires > :now",
-            {"id": national_id, "now": now},
+            "SELECT count(*) FROM ecps_requests WHERE national_id = :id AND id <> :mine"
+            " AND status = 'pending' AND expires > :now",
+            {"id": national_id, "mine": mine, "now": now},
         )
         if waiting >= self._settings.ecps_max_pending:
             raise EcpsError(
@@ -234,8 +243,9 @@ class Ecps:
                 429,
             )
         recent = conn.value(
-            "SELECT count(*) FROM ecps_requests WHERE client_id = :client AND created > :since",
-            {"client": client_id, "since": now - 60},
+            "SELECT count(*) FROM ecps_requests WHERE client_id = :client AND id <> :mine"
+            " AND created > :since",
+            {"client": client_id, "mine": mine, "since": now - 60},
         )
         if recent >= self._settings.ecps_client_per_minute:
             raise EcpsError(
