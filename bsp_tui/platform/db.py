@@ -26,7 +26,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import (
     Column,
@@ -48,6 +48,8 @@ from sqlalchemy.exc import DBAPIError
 from bsp_tui.platform.bell import BELL, CHANNEL
 from bsp_tui.platform.journal import Journal
 from bsp_tui.sqlite import DEFAULT_BUSY_SECONDS, DatabaseBusyError, private_file
+
+_T = TypeVar("_T")
 
 Params = Mapping[str, Any] | Sequence[Mapping[str, Any]]
 # A row read by name: SQLAlchemy's own in a transaction, a plain dict from `Database`'s
@@ -364,15 +366,36 @@ class Database:
         is compiled once for the engine's parameter style, a driver error is raised as
         the SQLAlchemy error the engine would have raised.
         """
+
+        def fetched(cursor: Any) -> tuple[Sequence[Sequence[Any]], list[str]]:
+            rows = cursor.fetchall() if many else cursor.fetchmany(1)
+            return rows, [column[0] for column in cursor.description or ()]
+
+        return self._by_driver(sql, params, fetched)
+
+    def write_one(self, sql: str, params: Mapping[str, Any] | None = None) -> int:
+        """One statement that is a whole write by itself (an INSERT, a conditional UPDATE);
+        its row count. On PostgreSQL it is sent alone, in autocommit: one round trip where
+        a transaction takes three (BEGIN, the statement, COMMIT). Elsewhere (SQLite, whose
+        writers take turns; a room's schema, whose search_path needs a transaction) it is
+        a `write`."""
+        if self.dialect != "postgresql" or self.search_path is not None:
+            with self.write() as tx:
+                return tx.execute(sql, params)
+        return self._by_driver(sql, params, lambda cursor: int(cursor.rowcount))
+
+    def _by_driver(
+        self, sql: str, params: Mapping[str, Any] | None, result: Callable[[Any], _T]
+    ) -> _T:
+        """`result(cursor)` of one statement run by the driver on a pooled connection."""
         driver_sql = self._driver_sql(sql)
         with _busy_as_error():
             raw = self.engine.raw_connection()
             try:
                 cursor = raw.cursor()
                 try:
-                    self._execute_read(raw, cursor, driver_sql, params or {})
-                    rows = cursor.fetchall() if many else cursor.fetchmany(1)
-                    names = [column[0] for column in cursor.description or ()]
+                    self._execute_alone(raw, cursor, driver_sql, params or {})
+                    return result(cursor)
                 finally:
                     cursor.close()
             except self._driver_error as error:
@@ -384,9 +407,8 @@ class Database:
                 ) from None
             finally:
                 raw.close()
-        return rows, names
 
-    def _execute_read(self, raw: Any, cursor: Any, sql: str, params: Mapping[str, Any]) -> None:
+    def _execute_alone(self, raw: Any, cursor: Any, sql: str, params: Mapping[str, Any]) -> None:
         if self.dialect == "sqlite":
             cursor.execute(sql, params)  # the driver's transaction handling is off: none
         elif self.search_path is not None:
@@ -395,8 +417,8 @@ class Database:
             cursor.execute(f'SET LOCAL search_path TO "{self.search_path}"')
             cursor.execute(sql, params)
         else:
-            # No BEGIN and ROLLBACK round trips around a read: each statement its own
-            # snapshot, as on SQLite.
+            # No BEGIN and ROLLBACK (or COMMIT) round trips around the statement: a read
+            # has its own snapshot, as on SQLite, a write commits by itself.
             raw.driver_connection.autocommit = True
             try:
                 cursor.execute(sql, params)

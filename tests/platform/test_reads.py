@@ -109,3 +109,34 @@ def test_a_read_after_the_server_dropped_the_connections_recovers(db: Database) 
     else:
         pytest.fail("every pooled connection stayed dead")
     assert failures <= 2
+
+
+def test_a_write_of_one_statement_commits_and_counts(
+    db: Database, settings: PlatformSettings
+) -> None:
+    insert = "INSERT INTO things (id, name) VALUES (:id, :name) ON CONFLICT DO NOTHING"
+    assert db.write_one(insert, {"id": 4, "name": "seul"}) == 1
+    assert db.write_one(insert, {"id": 4, "name": "encore"}) == 0  # the conflict: nothing
+    other = Database(settings.database)  # another worker's connections see it committed
+    try:
+        assert other.value("SELECT name FROM things WHERE id = 4") == "seul"
+    finally:
+        other.close()
+    with pytest.raises(DBAPIError):
+        db.write_one("INSERT INTO things (id) VALUES (:id)", {"id": 5})  # name is NOT NULL
+    assert db.value("SELECT count(*) FROM things") == len(ROWS) + 1
+
+
+@pytest.mark.postgresql_only
+def test_a_room_s_write_of_one_statement_lands_in_its_schema(db: Database) -> None:
+    room = db.in_schema("room_b")
+    room.ensure(Schema("things", 1, THINGS))
+    assert room.write_one("INSERT INTO things (id, name) VALUES (9, 'de la salle')") == 1
+    assert room.all("SELECT name FROM things") == [{"name": "de la salle"}]
+    assert db.value("SELECT count(*) FROM things WHERE id = 9") == 0
+    raw = db.engine.raw_connection()
+    try:
+        assert raw.driver_connection.autocommit is False
+        assert raw.driver_connection.info.transaction_status.name == "IDLE"
+    finally:
+        raw.close()

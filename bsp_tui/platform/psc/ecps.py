@@ -577,12 +577,10 @@ class Ecps:
             raise device_refused()
         # Spent proofs are purged with the other dead rows (housekeeping), not here: a
         # proof past its expiry is refused for its `iat` before its row is looked at.
-        with self._db.write() as conn:
-            seen = conn.execute(
-                "INSERT INTO ecps_proofs (jti, expires) VALUES (:jti, :expires)"
-                " ON CONFLICT DO NOTHING",
-                {"jti": jti, "expires": now + 2 * self._settings.proof_leeway},
-            )
+        seen = self._db.write_one(
+            "INSERT INTO ecps_proofs (jti, expires) VALUES (:jti, :expires) ON CONFLICT DO NOTHING",
+            {"jti": jti, "expires": now + 2 * self._settings.proof_leeway},
+        )
         if seen != 1:  # a replayed proof
             raise device_refused()
         return row

@@ -108,10 +108,8 @@ class Flows:
         } | fields
         columns = ", ".join(row)
         marks = ", ".join(f":{name}" for name in row)
-        with self._db.write() as conn:
-            # Column names come from this module, never from a request.
-            sql = f"INSERT INTO pending_grants ({columns}) VALUES ({marks})"  # noqa: S608
-            conn.execute(sql, row)
+        # Column names come from this module, never from a request.
+        self._db.write_one(f"INSERT INTO pending_grants ({columns}) VALUES ({marks})", row)  # noqa: S608
         return handle
 
     # -- CIBA ---------------------------------------------------------------------
