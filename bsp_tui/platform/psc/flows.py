@@ -402,11 +402,10 @@ class Flows:
             raise OAuthError("expired_token", _REFUSALS["expired"])
         if status != "approved":
             raise OAuthError("access_denied", _REFUSALS[status])
-        with self._db.write() as conn:
-            taken = conn.execute(
-                "UPDATE pending_grants SET consumed = 1 WHERE handle_hash = :hash AND consumed = 0",
-                {"hash": grant["handle_hash"]},
-            )
+        taken = self._db.write_one(
+            "UPDATE pending_grants SET consumed = 1 WHERE handle_hash = :hash AND consumed = 0",
+            {"hash": grant["handle_hash"]},
+        )
         if not taken:
             raise OAuthError("invalid_grant", f"{_HANDLES[kind]} déjà utilisé.")
         return self._sign_in(grant, issuer)

@@ -67,22 +67,21 @@ class Tokens:
     ) -> str:
         """Start a PSC session after both e-CPS factors; returns its `sid`."""
         sid = str(uuid.uuid4())
-        with self._db.write() as conn:
-            conn.execute(
-                "INSERT INTO sessions (sid, national_id, client_id, acr, auth_mode, scope, nonce,"
-                " auth_time) VALUES (:sid, :national_id, :client_id, :acr, :auth_mode, :scope,"
-                " :nonce, :now)",
-                {
-                    "sid": sid,
-                    "national_id": national_id,
-                    "client_id": client_id,
-                    "acr": ACR_TWO_FACTORS,
-                    "auth_mode": auth_mode,
-                    "scope": scope,
-                    "nonce": nonce,
-                    "now": self._settings.now(),
-                },
-            )
+        self._db.write_one(
+            "INSERT INTO sessions (sid, national_id, client_id, acr, auth_mode, scope, nonce,"
+            " auth_time) VALUES (:sid, :national_id, :client_id, :acr, :auth_mode, :scope,"
+            " :nonce, :now)",
+            {
+                "sid": sid,
+                "national_id": national_id,
+                "client_id": client_id,
+                "acr": ACR_TWO_FACTORS,
+                "auth_mode": auth_mode,
+                "scope": scope,
+                "nonce": nonce,
+                "now": self._settings.now(),
+            },
+        )
         return sid
 
     def end_session(self, sid: str, reason: str) -> bool:
@@ -279,17 +278,16 @@ class Tokens:
             id_claims["nonce"] = session["nonce"]
         refresh_token = secrets.token_urlsafe(32)
         now = self._settings.now()
-        with self._db.write() as conn:
-            conn.execute(
-                "INSERT INTO refresh_tokens (token_hash, sid, created, expires)"
-                " VALUES (:hash, :sid, :now, :expires)",
-                {
-                    "hash": token_hash(refresh_token),
-                    "sid": sid,
-                    "now": now,
-                    "expires": now + self._settings.psc_refresh_ttl,
-                },
-            )
+        self._db.write_one(
+            "INSERT INTO refresh_tokens (token_hash, sid, created, expires)"
+            " VALUES (:hash, :sid, :now, :expires)",
+            {
+                "hash": token_hash(refresh_token),
+                "sid": sid,
+                "now": now,
+                "expires": now + self._settings.psc_refresh_ttl,
+            },
+        )
         return {
             "access_token": access_token,
             "token_type": "Bearer",
