@@ -137,9 +137,17 @@ class Tx:
     def notify(self, topic: str) -> None:
         """Ring `topic` when this transaction commits: in this process (`Database.write`
         rings it), and on PostgreSQL in the other workers too (`NOTIFY`, see `bell`)."""
-        if self.dialect == "postgresql":
-            self.value("SELECT pg_notify(:channel, :topic)", {"channel": CHANNEL, "topic": topic})
         self.rings.append(topic)
+
+    def send_notifications(self) -> None:
+        """On PostgreSQL, the `NOTIFY` of every topic rung, in one statement just before
+        the commit (it delivers them, as it would have delivered each one sent earlier)."""
+        if self.rings and self.dialect == "postgresql":
+            self.value(
+                "SELECT count(pg_notify(:channel, topic))"
+                " FROM unnest(CAST(:topics AS text[])) AS topic",
+                {"channel": CHANNEL, "topics": list(dict.fromkeys(self.rings))},
+            )
 
 
 def database_url(target: Path | str) -> URL:
@@ -311,6 +319,7 @@ class Database:
             with conn.begin():
                 tx = self._tx(conn)
                 yield tx
+                tx.send_notifications()
         for topic in tx.rings:
             BELL.ring(topic)
 

@@ -119,3 +119,35 @@ async def test_another_workers_commit_rings_this_one(postgres: Server) -> None:
         other.stop_listening(db.engine.url)
         db.close()
         postgres.drop_database(url)
+
+
+async def test_every_topic_of_one_commit_rings_in_another_worker(postgres: Server) -> None:
+    """A transaction's topics go in one `NOTIFY` statement before its commit: each of
+    them reaches another process's bell, and nothing is sent for a rolled-back one."""
+    url = postgres.create_database(seeded=False)
+    db = Database(url)
+    other = Bell()
+    other.listen_to(db.engine.url)
+    try:
+        async with (
+            other.listening("room/a") as first,
+            other.listening("room/b") as second,
+            other.listening("room/never") as never,
+        ):
+            deadline = time.monotonic() + DEADLINE
+            while not (first.is_set() and second.is_set()):
+                assert time.monotonic() < deadline, "a topic of the commit was not heard"
+                with contextlib.suppress(RuntimeError), db.write() as tx:
+                    tx.notify("room/never")
+                    raise RuntimeError("rolled back")
+                with db.write() as tx:
+                    tx.notify("room/a")
+                    tx.notify("room/b")
+                    tx.notify("room/a")  # the same topic twice: one notification
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(second.wait(), 0.1)
+            assert not never.is_set()
+    finally:
+        other.stop_listening(db.engine.url)
+        db.close()
+        postgres.drop_database(url)
