@@ -15,7 +15,7 @@ from joserfc.jwk import RSAKey
 from bsp_tui.platform.db import Database
 from bsp_tui.platform.settings import PlatformSettings
 from bsp_tui.platform.signing import SigningKeys
-from tests.conftest import LAUNCHER, TOKEN, Emulation
+from tests.conftest import CIBA_GRANT, LAUNCHER, TOKEN, Emulation
 
 pytestmark = pytest.mark.anyio
 RACERS = 8
@@ -157,3 +157,16 @@ async def test_racing_pushes_to_one_professional_stop_at_the_bound(emu: Emulatio
     statuses = sorted(answer.status_code for answer in answers)
     assert statuses == [200] * limit + [400] * RACERS, [a.text for a in answers]
     assert len(emu.platform.ecps.pending(emu.persona("generaliste")["national_id"])) == limit
+
+
+async def test_racing_polls_of_one_grant_are_paced_one_after_the_other(emu: Emulation) -> None:
+    """Polls of one auth_req_id at the same instant: one is answered (pending), the others
+    came too soon and are told to slow down; the interval grew for the client."""
+    started = await emu.start_ciba("generaliste")
+    handle = started.json()["auth_req_id"]
+    form = {"grant_type": CIBA_GRANT, "auth_req_id": handle, "client_id": LAUNCHER}
+    answers = await asyncio.gather(*(emu.http.post(TOKEN, data=form) for _ in range(RACERS)))
+    errors = sorted(answer.json()["error"] for answer in answers)
+    assert errors == ["authorization_pending"] + ["slow_down"] * (RACERS - 1), errors
+    grant = emu.platform.db.one("SELECT interval FROM pending_grants WHERE kind = 'ciba'")
+    assert grant is not None and grant["interval"] > emu.platform.settings.poll_interval

@@ -364,25 +364,37 @@ class Flows:
         if not handle:
             raise OAuthError("invalid_request", f"Paramètre {name} manquant.")
         now = self._settings.now()
-        with self._db.write() as conn:
-            # Held until the poll is written: two polls at once are paced one after the other.
-            grant = conn.locked(
-                "SELECT * FROM pending_grants WHERE kind = :kind AND handle_hash = :hash",
-                {"kind": kind, "hash": token_hash(handle)},
-            )
-            if grant is None or grant["client_id"] != client["client_id"]:
-                raise OAuthError("invalid_grant", f"{name} inconnu.")
-            if grant["consumed"]:
-                raise OAuthError("invalid_grant", f"{name} déjà utilisé.")
-            if grant["expires"] <= now:
-                raise OAuthError("expired_token", "La demande a expiré : relancez la connexion.")
-            last = grant["last_poll"]
-            too_soon = last is not None and now - last < grant["interval"] - _POLL_TOLERANCE
-            interval = grant["interval"] + 5 if too_soon else grant["interval"]
-            conn.execute(
-                "UPDATE pending_grants SET last_poll = :now, interval = :interval"
-                " WHERE handle_hash = :hash",
-                {"now": now, "interval": interval, "hash": grant["handle_hash"]},
+        grant = self._db.one(
+            "SELECT * FROM pending_grants WHERE kind = :kind AND handle_hash = :hash",
+            {"kind": kind, "hash": token_hash(handle)},
+        )
+        if grant is None or grant["client_id"] != client["client_id"]:
+            raise OAuthError("invalid_grant", f"{name} inconnu.")
+        if grant["consumed"]:
+            raise OAuthError("invalid_grant", f"{name} déjà utilisé.")
+        if grant["expires"] <= now:
+            raise OAuthError("expired_token", "La demande a expiré : relancez la connexion.")
+        last = grant["last_poll"]
+        too_soon = last is not None and now - last < grant["interval"] - _POLL_TOLERANCE
+        interval = grant["interval"] + 5 if too_soon else grant["interval"]
+        # Written only over the poll read above: of two polls at once one records itself,
+        # the other came too soon (one statement, no lock held between the two).
+        recorded = self._db.write_one(
+            "UPDATE pending_grants SET last_poll = :now, interval = :interval"
+            " WHERE handle_hash = :hash AND COALESCE(last_poll, -1) = :last",
+            {
+                "now": now,
+                "interval": interval,
+                "hash": grant["handle_hash"],
+                "last": -1 if last is None else last,
+            },
+        )
+        if not recorded:
+            too_soon = True
+            interval = grant["interval"] + 5
+            self._db.write_one(
+                "UPDATE pending_grants SET interval = interval + 5 WHERE handle_hash = :hash",
+                {"hash": grant["handle_hash"]},
             )
         if too_soon:
             raise OAuthError(
