@@ -34,6 +34,16 @@ def filled(db: Database, rows: list[dict]) -> Database:
     return db
 
 
+def assert_pooled_connection_idle(db: Database) -> None:
+    """A pooled PostgreSQL connection back as it came: no autocommit, no transaction."""
+    raw = db.engine.raw_connection()
+    try:
+        assert raw.driver_connection.autocommit is False
+        assert raw.driver_connection.info.transaction_status.name == "IDLE"
+    finally:
+        raw.close()
+
+
 @pytest.fixture
 def db(settings: PlatformSettings) -> Iterator[Database]:
     database = filled(Database(settings.database), ROWS)
@@ -83,12 +93,7 @@ def test_reads_leave_no_transaction_nor_schema_on_a_pooled_connection(db: Databa
             {"name": row["name"]} for row in ROWS
         ]
         assert room.all("SELECT name FROM things") == [{"name": "de la salle"}]
-    raw = db.engine.raw_connection()
-    try:
-        assert raw.driver_connection.autocommit is False
-        assert raw.driver_connection.info.transaction_status.name == "IDLE"
-    finally:
-        raw.close()
+    assert_pooled_connection_idle(db)
 
 
 @pytest.mark.postgresql_only
@@ -134,9 +139,4 @@ def test_a_room_s_write_of_one_statement_lands_in_its_schema(db: Database) -> No
     assert room.write_one("INSERT INTO things (id, name) VALUES (9, 'de la salle')") == 1
     assert room.all("SELECT name FROM things") == [{"name": "de la salle"}]
     assert db.value("SELECT count(*) FROM things WHERE id = 9") == 0
-    raw = db.engine.raw_connection()
-    try:
-        assert raw.driver_connection.autocommit is False
-        assert raw.driver_connection.info.transaction_status.name == "IDLE"
-    finally:
-        raw.close()
+    assert_pooled_connection_idle(db)
