@@ -246,7 +246,7 @@ def report(label: str, total: float, trainees: list[Trainee]) -> None:
     )
     if done:
         print(
-            f"   sign-in (interval, approval, polls) p50 {statistics.median(signing):.2f} s, "
+            f"   sign-in (push, approval, token) p50 {statistics.median(signing):.2f} s, "
             f"p99 {percentile(signing, 0.99):.2f} s; exchange + INS + DMP p50 "
             f"{statistics.median(services):.2f} s, p99 {percentile(services, 0.99):.2f} s"
         )
