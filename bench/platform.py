@@ -1,7 +1,7 @@
 """Benchmark of the served platform (not a test): requests/s and p99 against a hello app.
 
 Two servers on 127.0.0.1, each on a free port, both through the same uvicorn setup
-(`bsp_tui.platform.serving`: `listening_socket`, the timely h11 protocol, no access log,
+(`bsp_tui.platform.serving`: `listening_socket`, the timely httptools protocol, no access log,
 no lifespan):
 
 - ours: `bsp platform serve --port 0` in a temporary BSP_HOME (SQLite by default;
@@ -65,7 +65,7 @@ def hello_server() -> None:
     import uvicorn
     from fastapi import FastAPI
 
-    from bsp_tui.platform.serving import TimelyH11Protocol, listening_socket
+    from bsp_tui.platform.serving import TimelyHttpToolsProtocol, listening_socket
 
     app = FastAPI()
 
@@ -77,7 +77,7 @@ def hello_server() -> None:
     print(f"http://127.0.0.1:{sock.getsockname()[1]}", flush=True)
     config = uvicorn.Config(
         app,
-        http=TimelyH11Protocol,
+        http=TimelyHttpToolsProtocol,
         log_config=None,
         access_log=False,
         lifespan="off",

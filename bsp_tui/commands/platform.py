@@ -296,7 +296,7 @@ def serve(
     config = uvicorn.Config(
         "bsp_tui.platform.app:served_app",
         factory=True,
-        http="bsp_tui.platform.serving:TimelyH11Protocol",
+        http="bsp_tui.platform.serving:TimelyHttpToolsProtocol",
         timeout_keep_alive=KEEP_ALIVE_SECONDS,
         workers=workers,
         log_config=None,

@@ -15,7 +15,7 @@ import threading
 import httpx
 import uvicorn
 
-from bsp_tui.platform.serving import TimelyH11Protocol, listening_socket
+from bsp_tui.platform.serving import TimelyHttpToolsProtocol, listening_socket
 
 
 async def hello(scope: dict, receive: object, send: object) -> None:
@@ -28,7 +28,7 @@ def served_nodelay(sock: socket.socket, requests: int = 3) -> list[int]:
     sent `requests` requests."""
     seen: list[int] = []
 
-    class Recording(TimelyH11Protocol):
+    class Recording(TimelyHttpToolsProtocol):
         def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
             raw = transport.get_extra_info("socket")
             seen.append(raw.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY))
