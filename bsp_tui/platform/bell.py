@@ -17,8 +17,10 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
-from collections.abc import AsyncIterator
+import time
+from collections.abc import AsyncIterator, Hashable
 from contextlib import asynccontextmanager, suppress
+from typing import Generic, TypeVar
 
 import psycopg
 from sqlalchemy.engine import URL
@@ -31,6 +33,7 @@ RELISTEN_SECONDS = 1.0
 STOP_SECONDS = 1.0
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 class Bell:
@@ -131,3 +134,37 @@ async def wait_for(event: asyncio.Event, seconds: float) -> None:
 
 
 BELL = Bell()
+
+
+class Kept(Generic[T]):
+    """What a worker keeps of state another worker may change: trusted until the change
+    rings `topic` in this process, or `seconds` after it was read (a change by another
+    process over the same SQLite file rings nothing, nor one made while the listening
+    connection was down). Values are kept by key; at `most` keys, all are forgotten."""
+
+    def __init__(self, topic: str, seconds: float, most: int = 1024) -> None:
+        self.topic = topic
+        self.seconds = seconds
+        self.most = most
+        self._values: dict[Hashable, tuple[int, float, T]] = {}
+
+    def stamp(self) -> tuple[int, float]:
+        """When a read begins: what `keep` is given, so that a change during the read
+        makes its value stale at once."""
+        return BELL.rung(self.topic), time.monotonic()
+
+    def get(self, key: Hashable) -> T | None:
+        """The value kept for `key` if it is still fresh, else None."""
+        kept = self._values.get(key)
+        if kept is None:
+            return None
+        rung, read_at, value = kept
+        if rung != BELL.rung(self.topic) or time.monotonic() - read_at >= self.seconds:
+            return None
+        return value
+
+    def keep(self, stamp: tuple[int, float], key: Hashable, value: T) -> None:
+        """Keep `value` for `key`, as read from the moment `stamp` was taken."""
+        if len(self._values) >= self.most:
+            self._values.clear()
+        self._values[key] = (stamp[0], stamp[1], value)

@@ -14,7 +14,7 @@ from bsp_tui.platform.psc.flows import Flows
 from bsp_tui.platform.psc.tokens import Tokens
 from bsp_tui.platform.settings import PlatformSettings
 from bsp_tui.platform.signing import SigningKeys
-from bsp_tui.platform.tables import FAULTS_TOPIC, PLATFORM, SESSIONS_TOPIC
+from bsp_tui.platform.tables import CLIENTS_TOPIC, FAULTS_TOPIC, PLATFORM, SESSIONS_TOPIC
 from connectors.base import registry
 
 
@@ -88,6 +88,6 @@ class Platform:
                     conn.execute(f'DELETE FROM "{table}"')  # noqa: S608 - declared names
             conn.execute("DELETE FROM clients WHERE secret_hash IS NOT NULL")
             conn.execute("UPDATE personas SET failures = 0, locked_until = 0")
-            for topic in (FAULTS_TOPIC, SESSIONS_TOPIC):
+            for topic in (FAULTS_TOPIC, SESSIONS_TOPIC, CLIENTS_TOPIC):
                 conn.notify(self.db.topic(topic))
         ensure_population(self.db)

@@ -45,7 +45,7 @@ from sqlalchemy import (
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import DBAPIError
 
-from bsp_tui.platform.bell import BELL, CHANNEL
+from bsp_tui.platform.bell import BELL, CHANNEL, Kept
 from bsp_tui.platform.journal import Journal
 from bsp_tui.sqlite import DEFAULT_BUSY_SECONDS, DatabaseBusyError, private_file
 
@@ -305,6 +305,13 @@ class Database:
         """A bell topic of this database's own: its schema's or file's, for a room's
         waiters not to wake for another room's."""
         return f"{self.search_path or self.path or ''}/{name}"
+
+    def kept(self, name: str, seconds: float) -> Kept[Any]:
+        """This process's memory of state that topic `name` announces, trusted `seconds`
+        on PostgreSQL, where every worker hears every change. Not at all on SQLite: a
+        command beside the platform (`bsp platform keys rotate`) changes its file and
+        rings nothing."""
+        return Kept(self.topic(name), seconds if self.dialect == "postgresql" else 0.0)
 
     def hear_other_workers(self) -> None:
         """On PostgreSQL, ring this process's waiters on the other workers' notifications."""

@@ -10,13 +10,18 @@ from joserfc import jwt
 from joserfc.errors import JoseError
 from joserfc.jwk import KeySet, RSAKey
 
+from bsp_tui.platform.bell import Kept
 from bsp_tui.platform.db import Database
 from bsp_tui.platform.settings import PlatformSettings
+from bsp_tui.platform.tables import KEYS_TOPIC
 
 ALGORITHM = "RS256"
 ALGORITHMS = [ALGORITHM]
 # How long a worker trusts the keys it read: another worker may have rotated them.
 RELOAD_SECONDS = 5.0
+# How long a worker signs with the active key it read when no rotation rang its bell
+# (a notification lost while the listening connection was down).
+ACTIVE_SECONDS = 1.0
 # Signatures remembered as checked (a client presents its token again and again);
 # past that many, all are forgotten at once.
 VERIFIED_MAX = 4096
@@ -37,6 +42,8 @@ class SigningKeys:
         # verifying ones only once every token it signed has expired, so a remembered
         # signature never outlives what its claims' expiry allows.
         self._verified: dict[str, dict] = {}
+        # Every token issued is signed: a room's sign-in read the key four times.
+        self._active: Kept[tuple[str, str]] = db.kept(KEYS_TOPIC, ACTIVE_SECONDS)
 
     def _load(self, kid: str, pem: str) -> RSAKey:
         key = self._loaded.get(kid)
@@ -55,6 +62,10 @@ class SigningKeys:
 
     def active(self) -> RSAKey:
         """The key that signs now, created on first use."""
+        kept = self._active.get("active")
+        if kept is not None:
+            return self._load(*kept)
+        stamp = self._active.stamp()
         row = self._db.one(
             "SELECT kid, private_pem FROM signing_keys WHERE retired IS NULL "
             "ORDER BY created DESC LIMIT 1"
@@ -74,6 +85,7 @@ class SigningKeys:
                         {"kid": kid, "pem": pem, "now": self._settings.now()},
                     )
                     row = {"kid": kid, "private_pem": pem}
+        self._active.keep(stamp, "active", (row["kid"], row["private_pem"]))
         return self._load(row["kid"], row["private_pem"])
 
     def rotate(self) -> str:
@@ -89,6 +101,7 @@ class SigningKeys:
                 "INSERT INTO signing_keys (kid, private_pem, created) VALUES (:kid, :pem, :now)",
                 {"kid": kid, "pem": pem, "now": now},
             )
+            conn.notify(self._db.topic(KEYS_TOPIC))
         self._cached = None
         return kid
 

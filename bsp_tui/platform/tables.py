@@ -158,6 +158,10 @@ Table("faults", TABLES, Column("name", Text, primary_key=True), _text("value"))
 FAULTS_TOPIC = "faults"
 # The bell topic an end of sessions or a revocation rings (see `tokens.verify_live`).
 SESSIONS_TOPIC = "sessions"
+# The bell topics a rotation of the signing keys and a reset (the clients a trainer
+# added removed) ring.
+KEYS_TOPIC = "signing-keys"
+CLIENTS_TOPIC = "clients"
 Table(
     "patients",
     TABLES,

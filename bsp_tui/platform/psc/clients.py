@@ -16,7 +16,10 @@ from bsp_tui.platform.db import Database
 from bsp_tui.platform.psc.errors import OAuthError
 from bsp_tui.platform.psc.tokens import token_hash
 from bsp_tui.platform.settings import PlatformSettings
+from bsp_tui.platform.tables import CLIENTS_TOPIC
 
+# How long a worker trusts a client it read when no change rang its bell.
+KEPT_SECONDS = 1.0
 LAUNCHER_ID = "bsp-launcher"
 LAUNCHER_NAME = "Lanceur bsp"
 # RFC 8252 §7.3: a loopback redirect may use any port; the launcher registers it port-less.
@@ -78,6 +81,8 @@ class Clients:
     def __init__(self, db: Database, settings: PlatformSettings) -> None:
         self._db = db
         self._settings = settings
+        # Every grant and exchange names its client: a room's sign-in read it four times.
+        self._kept = db.kept(CLIENTS_TOPIC, KEPT_SECONDS)
 
     def add(
         self, client_id: str, redirect_uris: list[str], backchannel_logout_uri: str | None = None
@@ -118,7 +123,13 @@ class Clients:
         """A registered client, or None."""
         if not client_id:
             return None
-        return self._db.one("SELECT * FROM clients WHERE client_id = :id", {"id": client_id})
+        client = self._kept.get(client_id)
+        if client is None:
+            stamp = self._kept.stamp()
+            client = self._db.one("SELECT * FROM clients WHERE client_id = :id", {"id": client_id})
+            if client is not None:  # an unknown one is asked again: it may be added
+                self._kept.keep(stamp, client_id, client)
+        return client
 
     def authenticate(
         self, headers: Mapping[str, str], client_id: str | None, client_secret: str | None

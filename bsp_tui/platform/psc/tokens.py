@@ -33,6 +33,14 @@ SCOPE = "openid scope_all"
 # revocation rang its bell since: another process over the same SQLite file rings none.
 LIVE_SECONDS = 1.0
 LIVE_MAX = 10_000  # tokens remembered live; past that many, all are forgotten at once
+# A session's row and its professional's profile (the names and profession of the claims).
+_SESSION = (
+    "SELECT s.*, p.profile{} FROM sessions s JOIN personas p ON p.national_id = s.national_id"
+    " WHERE s.sid = :sid"
+)
+# Whether the token (`:jti`) was revoked, as a column of a session's row.
+_REVOKED = "EXISTS (SELECT 1 FROM revoked_tokens WHERE jti = :jti) AS revoked"
+_LIVENESS = f"SELECT ended, {_REVOKED} FROM sessions WHERE sid = :sid"  # noqa: S608 - constants
 
 
 class InvalidTokenError(Exception):
@@ -119,7 +127,8 @@ class Tokens:
         return session["client_id"], jwt.encode(header, claims, key, algorithms=[ALGORITHM])
 
     def _session(self, sid: str) -> RowMapping:
-        row = self._db.one("SELECT * FROM sessions WHERE sid = :sid", {"sid": sid})
+        """The session and its professional's `profile`, in one round trip."""
+        row = self._db.one(_SESSION.format(""), {"sid": sid})
         if row is None:
             raise InvalidTokenError("session inconnue")
         return row
@@ -185,15 +194,17 @@ class Tokens:
         audience, only an API token for that service.
         """
         claims = self._bearer(self.decode(token, issuer, "Bearer", audience), audience)
-        if self._known_live(claims):
-            return claims
+        if not self._known_live(claims):
+            # One round trip for both checks: this runs on every API request.
+            self._live_session(claims, _LIVENESS)
+        return claims
+
+    def _live_session(self, claims: dict, sql: str) -> RowMapping:
+        """The row `sql` reads of the claims' session (`:sid`; `:jti`, the token's, for
+        `_REVOKED`), once it shows the session open and the token not revoked
+        (InvalidTokenError otherwise); the token is then known live for a while."""
         key, rung, now = _live_key(claims), BELL.rung(self._ended), time.monotonic()
-        # One round trip for both checks: this runs on every API request.
-        row = self._db.one(
-            "SELECT ended, EXISTS (SELECT 1 FROM revoked_tokens WHERE jti = :jti) AS revoked"
-            " FROM sessions WHERE sid = :sid",
-            {"sid": key[0], "jti": key[1]},
-        )
+        row = self._db.one(sql, {"sid": key[0], "jti": key[1]})
         if row is None:
             raise InvalidTokenError("session inconnue")
         if row["ended"] is not None:
@@ -204,7 +215,7 @@ class Tokens:
             self._live.clear()
         # Stamped with the ring seen before the read: an end during it reads again.
         self._live[key] = (now, rung)
-        return claims
+        return row
 
     def verify_live_as_known(
         self, token: str, issuer: str, audience: str | None = None
@@ -256,16 +267,15 @@ class Tokens:
     def issue(self, sid: str, issuer: str) -> dict:
         """The token response for an open session: access, ID and refresh tokens."""
         session = self._session(sid)
-        persona = self._persona(session["national_id"])
         access = self._base_claims(session, issuer, self._settings.psc_access_ttl)
         access |= {
             "typ": "Bearer",
             "scope": session["scope"],
             "authMode": session["auth_mode"],
-            "otherIds": other_ids(persona["national_id"]),
+            "otherIds": other_ids(session["national_id"]),
         }
         access_token = self._sign(access)
-        profile = json.loads(persona["profile"])
+        profile = json.loads(session["profile"])
         id_claims = self._base_claims(session, issuer, self._settings.id_token_ttl)
         id_claims |= {
             "typ": "ID",
@@ -344,13 +354,15 @@ class Tokens:
         leaked from another application buys nothing here.
         """
         try:
-            psc = self.verify_live(subject_token, issuer)
+            psc = self._bearer(self.decode(subject_token, issuer, "Bearer"), None)
+            # One round trip: the session open, the token not revoked, the session's
+            # row and its professional's profile.
+            session = self._live_session(psc, _SESSION.format(f", {_REVOKED}"))
         except InvalidTokenError as error:
             raise OAuthError("invalid_grant", f"Jeton PSC refusé : {error}.") from None
         if psc.get("azp") != client_id:
             raise OAuthError("invalid_grant", "Ce jeton PSC a été délivré à un autre client.")
-        session = self._session(psc["sid"])
-        profile = json.loads(self._persona(session["national_id"])["profile"])
+        profile = json.loads(session["profile"])
         claims = self._base_claims(session, issuer, self._settings.api_token_ttl)
         claims |= {
             "typ": "Bearer",
