@@ -183,11 +183,11 @@ class VirtualPhone:
                 401,
             )
         for persona in enrolled:
-            found += await self._requests(persona)
+            found += await self._requests(persona["name"])
         return sorted(found, key=lambda r: r.expires)
 
     async def _requests(
-        self, persona: dict, wait: float = 0, binding: str | None = None
+        self, name: str, wait: float = 0, binding: str | None = None
     ) -> list[PendingRequest]:
         """One persona's pending requests (showing `binding`); with `wait`, the platform
         holds the answer until one arrives (at most that many seconds)."""
@@ -195,7 +195,7 @@ class VirtualPhone:
         # The platform's hold comes on top of the usual answer time.
         read = None if usual.read is None else usual.read + wait
         response = await self._signed(
-            persona["name"],
+            name,
             "GET",
             "/ecps/requests",
             params={name: value for name, value in (("wait", wait), ("binding", binding)) if value},
@@ -308,8 +308,8 @@ class VirtualPhone:
     async def approve_binding(self, name: str, pin: str, binding: str, wait: float = 0) -> None:
         """Approve the persona's newest pending request that shows `binding`; with `wait`,
         waiting up to that many seconds for a first request to arrive."""
-        persona = await self.persona(name)
-        waiting = await self._requests(persona, wait, binding)
+        # The device's proof names the persona: no directory to read first.
+        waiting = await self._requests(name, wait, binding)
         if not waiting:
             raise PhoneError(
                 "no_request", "La demande n'est pas arrivée sur le téléphone virtuel.", 404

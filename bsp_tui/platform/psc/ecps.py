@@ -19,7 +19,7 @@ import datetime as dt
 import hmac
 import json
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import anyio
 import pyotp
@@ -318,18 +318,18 @@ class Ecps:
             # handful of personas, and their approvals would otherwise queue on those rows.
             # Each write is conditional instead (the request still pending, the device's
             # code not yet spent); a wrong answer takes the persona's row (below).
-            persona = conn.one(
-                "SELECT * FROM personas WHERE name = :name", {"name": device["name"]}
-            )
-            assert persona is not None  # a device's persona is never deleted
+            # The request with what the answer checks of its professional, in one read;
+            # none when it is another professional's, not this phone's to see.
             row = conn.one(
-                "SELECT * FROM ecps_requests WHERE id = :id AND national_id = :national_id",
-                {"id": request_id, "national_id": persona["national_id"]},
+                "SELECT r.*, p.pin, p.failures, p.locked_until FROM ecps_requests r"
+                " JOIN personas p ON p.national_id = r.national_id"
+                " WHERE r.id = :id AND p.name = :name",
+                {"id": request_id, "name": device["name"]},
             )
-            if row is None:  # another professional's request is not this phone's to see
+            if row is None:
                 raise EcpsError("unknown_request", "Cette demande e-CPS n'existe pas.", 404)
-            if persona["locked_until"] > now:
-                raise EcpsError("locked", self._locked_message(persona["locked_until"]), 423)
+            if row["locked_until"] > now:
+                raise EcpsError("locked", self._locked_message(row["locked_until"]), 423)
             request = self._as_request(row)
             if request.status == "expired":
                 raise EcpsError("expired", "Cette demande a expiré : relancez la connexion.", 410)
@@ -337,16 +337,21 @@ class Ecps:
                 raise already_answered()
             if not approve:
                 self._close_or_answered(conn, request_id, "denied", now)
-                return self._as_request(self._reread(conn, request_id))
-            failure = self._check_factors(conn, persona, device, pin, otp, now)
+                return replace(request, status="denied")
+            failure = self._check_factors(conn, row["pin"], device, pin, otp, now)
             if failure is None:
-                name = {"name": persona["name"]}
-                conn.execute(
-                    "UPDATE personas SET failures = 0 WHERE name = :name AND failures <> 0", name
-                )
-                conn.execute("DELETE FROM ecps_lockouts WHERE name = :name", name)
+                # A right answer clears the wrong ones before it and the lockouts' count,
+                # written only when there is something to clear.
+                name = {"name": device["name"]}
+                if row["failures"]:
+                    conn.execute(
+                        "UPDATE personas SET failures = 0 WHERE name = :name AND failures <> 0",
+                        name,
+                    )
+                if row["locked_until"]:  # never locked out: no count to clear
+                    conn.execute("DELETE FROM ecps_lockouts WHERE name = :name", name)
                 self._close_or_answered(conn, request_id, "approved", now)
-                return self._as_request(self._reread(conn, request_id))
+                return replace(request, status="approved")
             if failure.code == "replayed_otp":
                 raise failure
             # Wrong answers at once (two phones, a retry) count one after the other.
@@ -358,11 +363,6 @@ class Ecps:
                 raise EcpsError("locked", self._locked_message(persona["locked_until"]), 423)
             error = self._count_failure(conn, persona, failure, now)
         raise error
-
-    def _reread(self, conn: Tx, request_id: str) -> RowMapping:
-        row = conn.one("SELECT * FROM ecps_requests WHERE id = :id", {"id": request_id})
-        assert row is not None  # read in the same transaction
-        return row
 
     def _close(self, conn: Tx, request_id: str, status: str, now: float) -> bool:
         """End a pending request with `status`; False when it had already ended (another
@@ -388,13 +388,13 @@ class Ecps:
     def _check_factors(
         self,
         conn: Tx,
-        persona: RowMapping,
+        right: str,
         device: RowMapping,
         pin: str,
         otp: str,
         now: float,
     ) -> EcpsError | None:
-        right_pin = hmac.compare_digest(pin.encode(), persona["pin"].encode())
+        right_pin = hmac.compare_digest(pin.encode(), right.encode())
         totp = pyotp.TOTP(device["totp_secret"])
         current = totp.timecode(dt.datetime.fromtimestamp(now, tz=dt.UTC))
         matched = next(
@@ -548,7 +548,8 @@ class Ecps:
         return device_id, uri
 
     def device(self, proof: str, method: str, path: str) -> RowMapping:
-        """The enrolled device that signed `proof` for this call; `device_refused` otherwise.
+        """The enrolled device that signed `proof` for this call (with its persona's
+        `national_id`); `device_refused` otherwise.
 
         The proof is a JWT signed by the device's key, with `htm` and `htu` naming this
         call's method and path, `iat` within the leeway of now and a `jti` never seen.
@@ -556,8 +557,11 @@ class Ecps:
         now = self._settings.now()
         try:
             device_id = extract_compact(proof.encode()).headers()["kid"]
+            # With its professional's national id: what the phone's calls are about.
             row = self._db.one(
-                "SELECT * FROM ecps_devices WHERE id = :id AND revoked IS NULL", {"id": device_id}
+                "SELECT d.*, p.national_id FROM ecps_devices d JOIN personas p"
+                " ON p.name = d.name WHERE d.id = :id AND d.revoked IS NULL",
+                {"id": device_id},
             )
             if row is None:
                 raise device_refused()

@@ -87,7 +87,7 @@ async def pending(
     ecps = platform_of(request).ecps
 
     def professional() -> str:
-        return ecps.persona(name=proven_device(request)["name"])["national_id"]
+        return proven_device(request)["national_id"]
 
     try:
         national_id = await anyio.to_thread.run_sync(professional)
@@ -105,7 +105,7 @@ def one_request(request: Request, request_id: str) -> JSONResponse:
 
     def shown(device: RowMapping) -> dict:
         found = ecps.request(request_id)
-        if found.national_id != ecps.persona(name=device["name"])["national_id"]:
+        if found.national_id != device["national_id"]:
             raise EcpsError("unknown_request", "Cette demande e-CPS n'existe pas.", 404)
         return _request_body(found)
 
