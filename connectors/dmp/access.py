@@ -145,17 +145,10 @@ NOTIFY_PATIENT, NOTIFY_TREATING = "notify_patient", "notify_treating"
 NOTIFY_EVERY = 3600.0  # one notification per professional, patient and hour (ours)
 
 
-def treating_doctor(context: ServiceContext, ins: str) -> str:
-    """The national id of the patient's médecin traitant, or ""."""
-    row = context.db.one(
-        "SELECT national_id FROM dmp_treating_doctors WHERE ins = :ins", {"ins": ins}
-    )
-    return str(row["national_id"]) if row else ""
-
-
-def notify_break_glass(context: ServiceContext, ins: str, who: Caller) -> None:
-    """After a break-glass access: the patient and their médecin traitant are told, once
-    an hour per professional; each notification is a line of the history."""
+def notify_break_glass(context: ServiceContext, ins: str, who: Caller, treating: str) -> None:
+    """After a break-glass access: the patient and their médecin traitant (`treating`,
+    their national id or "") are told, once an hour per professional; each notification
+    is a line of the history."""
     recent = context.db.one(
         "SELECT 1 FROM dmp_access_log WHERE ins = :ins AND national_id = :me"
         " AND action = :action AND at > :since",
@@ -169,7 +162,6 @@ def notify_break_glass(context: ServiceContext, ins: str, who: Caller) -> None:
     if recent:
         return
     trace(context, ins, who, NOTIFY_PATIENT)
-    treating = treating_doctor(context, ins)
     if treating and treating != who.national_id:
         trace(context, ins, who, NOTIFY_TREATING, treating)
 
@@ -192,12 +184,64 @@ def with_reason(error: ServiceError, refusal: str) -> ServiceError:
     return ServiceError(error.status, replace(error.issue, reason=refusal, system=OUTCOME_SYSTEM))
 
 
+# -- where the caller stands --------------------------------------------------------------
+
+
+CARE_TEAM = "equipe_de_soins"
+AUTHORIZED = "autorisee"
+NOT_AUTHORIZED = "non_autorisee"
+# Everything the rules ask of the database about one professional and one DMP, in one
+# round trip: a DMP list spent more time in these small reads than in its documents'.
+_STANDING = (
+    "SELECT d.status,"
+    " (SELECT national_id FROM dmp_treating_doctors WHERE ins = :ins) AS treating,"
+    " EXISTS (SELECT 1 FROM dmp_blocks WHERE ins = :ins AND national_id = :id) AS blocked,"
+    " EXISTS (SELECT 1 FROM dmp_emergency_oppositions WHERE ins = :ins) AS opposed,"
+    " EXISTS (SELECT 1 FROM dmp_documents WHERE ins = :ins AND author_id = :id) AS authored,"
+    " EXISTS (SELECT 1 FROM dmp_authorizations WHERE ins = :ins AND national_id = :id)"
+    " AS authorised"
+    " FROM dmps d WHERE d.ins = :ins"
+)
+
+
+@dataclass(frozen=True)
+class Standing:
+    """Where a professional stands with one patient's DMP."""
+
+    status: str  # the DMP's: open or closed
+    treating: str  # the national id of the patient's médecin traitant, or ""
+    blocked: bool  # the patient blocked this professional
+    opposed: bool  # the patient opposed emergency (break-glass) access
+    authored: bool  # this professional wrote one of its documents
+    authorised: bool  # the patient authorised this professional to read it
+
+    def authorization(self, who: Caller) -> str:
+        """The caller's "autorisation d'accès": of the care team (the médecin traitant,
+        an author of one of its documents), authorised by the patient, or not."""
+        if self.authored or self.treating == who.national_id:
+            return CARE_TEAM
+        return AUTHORIZED if self.authorised else NOT_AUTHORIZED
+
+
+def standing(context: ServiceContext, ins: str, who: Caller) -> Standing | None:
+    """Where `who` stands with the DMP of `ins` now; None when the patient has no DMP."""
+    row = context.db.one(_STANDING, {"ins": ins, "id": who.national_id})
+    if row is None:
+        return None
+    return Standing(
+        row["status"],
+        row["treating"] or "",
+        bool(row["blocked"]),
+        bool(row["opposed"]),
+        bool(row["authored"]),
+        bool(row["authorised"]),
+    )
+
+
 # -- the rules ----------------------------------------------------------------------------
 
 
-def rule_problem(
-    context: ServiceContext, ins: str, dmp_status: str, who: Caller
-) -> ServiceError | None:
+def rule_problem(who: Caller, dmp: Standing) -> ServiceError | None:
     """Why this professional may not use this DMP in this mode, or None."""
     if not who.types:
         return problem(
@@ -234,10 +278,7 @@ def rule_problem(
             "Break-glass access requires a reason: it is traced and shown to the patient.",
             "reason_required",
         )
-    if context.db.one(
-        "SELECT 1 FROM dmp_blocks WHERE ins = :ins AND national_id = :national_id",
-        {"ins": ins, "national_id": who.national_id},
-    ):
+    if dmp.blocked:
         return problem(
             403,
             "forbidden",
@@ -245,9 +286,7 @@ def rule_problem(
             "The patient has blocked you: you have no access to their DMP, even in an emergency.",
             "blocked",
         )
-    if who.mode == BRIS_DE_GLACE and context.db.one(
-        "SELECT 1 FROM dmp_emergency_oppositions WHERE ins = :ins", {"ins": ins}
-    ):
+    if who.mode == BRIS_DE_GLACE and dmp.opposed:
         return problem(
             403,
             "forbidden",
@@ -255,7 +294,7 @@ def rule_problem(
             "The patient has opposed emergency (break-glass) access to their DMP.",
             "emergency_opposed",
         )
-    if dmp_status != "open":
+    if dmp.status != "open":
         return problem(
             403,
             "forbidden",
@@ -286,32 +325,12 @@ def type_problem(who: Caller, loinc: str) -> ServiceError:
 UPDATE = "update"
 WITHDRAW = "withdraw"  # the patient's authorisation withdrawn
 AUTHORIZED_VERBS = frozenset({"list", "metadata", "read", "history", UPDATE})
-CARE_TEAM = "equipe_de_soins"
-AUTHORIZED = "autorisee"
-NOT_AUTHORIZED = "non_autorisee"
 
 
-def authorization_status(context: ServiceContext, ins: str, who: Caller) -> str:
-    """The caller's "autorisation d'accès" on this DMP: of the care team (the médecin
-    traitant, an author of one of its documents), authorised by the patient, or not."""
-    team = context.db.one(
-        "SELECT 1 FROM dmp_treating_doctors WHERE ins = :ins AND national_id = :id"
-        " UNION ALL SELECT 1 FROM dmp_documents WHERE ins = :ins AND author_id = :id",
-        {"ins": ins, "id": who.national_id},
-    )
-    if team is not None:
-        return CARE_TEAM
-    authorized = context.db.one(
-        "SELECT 1 FROM dmp_authorizations WHERE ins = :ins AND national_id = :id",
-        {"ins": ins, "id": who.national_id},
-    )
-    return AUTHORIZED if authorized is not None else NOT_AUTHORIZED
-
-
-def authorization_problem(context: ServiceContext, ins: str, who: Caller) -> ServiceError | None:
+def authorization_problem(who: Caller, dmp: Standing) -> ServiceError | None:
     """The refusal of a normal-mode reading outside the care team without the patient's
     authorisation, or None."""
-    if who.mode != NORMAL or authorization_status(context, ins, who) != NOT_AUTHORIZED:
+    if who.mode != NORMAL or dmp.authorization(who) != NOT_AUTHORIZED:
         return None
     return problem(
         403,
@@ -326,21 +345,24 @@ def authorization_problem(context: ServiceContext, ins: str, who: Caller) -> Ser
 def authorize(
     context: ServiceContext, ins: str, who: Caller, verb: str, target: str = ""
 ) -> dict[str, Any]:
-    """The DMP of `ins` if this professional may use it now; else trace and raise."""
-    dmp = dmp_of(context, ins)
-    error = rule_problem(context, ins, dmp["status"], who)
+    """The DMP of `ins` if this professional may use it now (the patient's identity, its
+    `status` and `treating`, the médecin traitant's national id or ""); else trace and
+    raise."""
+    identity = _identity(context, ins)
+    dmp = standing(context, ins, who)
+    if dmp is None:
+        raise _no_dmp()
+    error = rule_problem(who, dmp)
     if error is None and verb in AUTHORIZED_VERBS:
-        error = authorization_problem(context, ins, who)
+        error = authorization_problem(who, dmp)
     if error is not None:
         raise refuse(context, ins, who, verb, error, target)
     if who.mode == BRIS_DE_GLACE:
-        notify_break_glass(context, ins, who)
-    return dmp
+        notify_break_glass(context, ins, who, dmp.treating)
+    return identity | {"status": dmp.status, "treating": dmp.treating}
 
 
-def dmp_status(context: ServiceContext, ins: str) -> tuple[dict[str, Any], str | None]:
-    """The patient's identity and their DMP's status (None without a DMP); a 404 when no
-    patient has this INS."""
+def _identity(context: ServiceContext, ins: str) -> dict[str, Any]:
     identity = context.patients.by_ins(ins)
     if identity is None:
         raise problem(
@@ -349,18 +371,24 @@ def dmp_status(context: ServiceContext, ins: str) -> tuple[dict[str, Any], str |
             "Aucun patient ne porte cet INS.",
             "No patient has this INS.",
         )
+    return asdict(identity)
+
+
+def _no_dmp() -> ServiceError:
+    return problem(404, "not-found", "Ce patient n'a pas de DMP.", "This patient has no DMP.")
+
+
+def dmp_status(context: ServiceContext, ins: str) -> tuple[dict[str, Any], str | None]:
+    """The patient's identity and their DMP's status (None without a DMP); a 404 when no
+    patient has this INS."""
+    identity = _identity(context, ins)
     row = context.db.one("SELECT status FROM dmps WHERE ins = :ins", {"ins": ins})
-    return asdict(identity), None if row is None else row["status"]
+    return identity, None if row is None else row["status"]
 
 
 def dmp_of(context: ServiceContext, ins: str) -> dict[str, Any]:
     """The patient's identity and their DMP's status; a 404 without either."""
     identity, status = dmp_status(context, ins)
     if status is None:
-        raise problem(
-            404,
-            "not-found",
-            "Ce patient n'a pas de DMP.",
-            "This patient has no DMP.",
-        )
+        raise _no_dmp()
     return identity | {"status": status}

@@ -53,15 +53,14 @@ from connectors.dmp.access import (
     UPDATE,
     WITHDRAW,
     Caller,
-    authorization_status,
     authorize,
     dmp_of,
     dmp_status,
     invalid,
     problem,
     refuse,
+    standing,
     trace,
-    treating_doctor,
     type_problem,
     with_reason,
 )
@@ -152,7 +151,7 @@ def _readable(
     dmp = authorize(context, row["ins"], who, verb, document_id)
     if row["loinc"] not in who.types:
         raise refuse(context, row["ins"], who, verb, type_problem(who, row["loinc"]), row["id"])
-    if not _visible(row, who, treating_doctor(context, row["ins"])):
+    if not _visible(row, who, dmp["treating"]):
         raise refuse(
             context, row["ins"], who, verb, with_reason(_no_document(), "masked"), row["id"]
         )
@@ -302,17 +301,14 @@ def _patient_bundle(
     request: Request, context: ServiceContext, ins: str, who: Caller, dmp: dict[str, Any]
 ) -> JSONResponse:
     """The check's answer: the Patient, with what the caller may do in its extension."""
-    treating = treating_doctor(context, ins)
+    now = standing(context, ins, who)  # after what the request changed
+    assert now is not None  # the patient's DMP was found
     choices: list[dict[str, Any]] = []
-    if treating:
-        identifier = {"system": AUTHOR_ID_SYSTEM, "value": treating}
+    if now.treating:
+        identifier = {"system": AUTHOR_ID_SYSTEM, "value": now.treating}
         choices.append({"url": "treatingDoctor", "valueIdentifier": identifier})
-    opposed = context.db.one(
-        "SELECT 1 FROM dmp_emergency_oppositions WHERE ins = :ins", {"ins": ins}
-    )
-    choices.append({"url": "emergencyOpposed", "valueBoolean": opposed is not None})
-    status = authorization_status(context, ins, who)
-    choices.append({"url": "accessAuthorization", "valueCode": status})
+    choices.append({"url": "emergencyOpposed", "valueBoolean": now.opposed})
+    choices.append({"url": "accessAuthorization", "valueCode": now.authorization(who)})
     patient = {
         "resourceType": "Patient",
         "id": ins,
@@ -383,7 +379,7 @@ def document_search(
     )
     values = {"ins": ins, "status": status, **types, **date_params}
     values |= {"emergency": int(who.emergency), "me": who.national_id}
-    values["treating"] = int(treating_doctor(context, ins) == who.national_id)
+    values["treating"] = int(dmp["treating"] == who.national_id)
     total = asked.total
     if total is None:  # the first page counts the matches; its `next` link carries the total
         total = db.value(f"SELECT count(*) {matches}", values)
@@ -644,7 +640,7 @@ def document_update(
         raise refuse(context, ins, who, UPDATE, error, row["id"])
     if row["loinc"] not in who.types:
         raise refuse(context, ins, who, UPDATE, type_problem(who, row["loinc"]), row["id"])
-    if not _visible(row, who, treating_doctor(context, ins)):
+    if not _visible(row, who, dmp["treating"]):
         raise refuse(context, ins, who, UPDATE, with_reason(_no_document(), "masked"), row["id"])
     before = updates.State.of(row, served_labels(row))
     try:
