@@ -44,6 +44,7 @@ def served_app() -> FastAPI:
     # Read the signing key (57 ms of CPU) before the first request, not during a room's
     # first sign-in.
     app.state.platform.keys.active()
+    app.state.platform.db.warm()
     return app
 
 

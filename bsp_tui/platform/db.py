@@ -23,7 +23,7 @@ import functools
 import hashlib
 import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import AbstractContextManager, contextmanager, nullcontext
+from contextlib import AbstractContextManager, ExitStack, contextmanager, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
@@ -486,6 +486,16 @@ class Database:
         for schema in self.schemas.values():
             names.extend(table.name for table in schema.tables.sorted_tables)
         return names
+
+    def warm(self, count: int = POOL_SIZE) -> None:
+        """Open `count` pooled connections now (PostgreSQL; SQLite's cost nothing to
+        open): a room's first sign-ins, all at once, would otherwise each wait for a
+        connection of their own, and PostgreSQL start a process for each."""
+        if self.dialect != "postgresql":
+            return
+        with ExitStack() as held:
+            for _ in range(count):
+                held.enter_context(self.engine.connect())
 
     def close(self) -> None:
         """Close every pooled connection (a schema's view leaves the pool to its owner)."""

@@ -140,3 +140,20 @@ def test_a_room_s_write_of_one_statement_lands_in_its_schema(db: Database) -> No
     assert room.all("SELECT name FROM things") == [{"name": "de la salle"}]
     assert db.value("SELECT count(*) FROM things WHERE id = 9") == 0
     assert_pooled_connection_idle(db)
+
+
+def test_warming_opens_the_pool_s_connections_before_the_first_request(
+    db: Database, engine: str
+) -> None:
+    """A served worker opens its connections at start, not during a room's first
+    sign-ins: on PostgreSQL they are then in the pool, idle, and serve at once."""
+    db.engine.dispose()  # none open
+    db.warm(5)
+    pool = db.engine.pool
+    if engine == "sqlite":
+        assert pool.checkedin() == 0  # type: ignore[attr-defined] # none opened ahead
+        return
+    assert pool.checkedin() == 5  # type: ignore[attr-defined]
+    assert_pooled_connection_idle(db)
+    assert db.value("SELECT count(*) FROM things") == len(ROWS)
+    assert pool.checkedin() == 5  # type: ignore[attr-defined] # a warm one served it

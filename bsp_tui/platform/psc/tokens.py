@@ -382,6 +382,11 @@ class Tokens:
             },
             "otherIds": psc.get("otherIds", []),
         }
+        # The API token's session was just found open: this worker knows it live as it
+        # knows the PSC token (the service it calls next need not read the session).
+        seen = self._live.get(_live_key(psc))
+        if seen is not None:  # None: forgotten meanwhile (the memory was full)
+            self._live[_live_key(claims)] = seen
         return {
             "access_token": self._sign(claims),
             "issued_token_type": "urn:ietf:params:oauth:token-type:access_token",
