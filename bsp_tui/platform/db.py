@@ -169,6 +169,9 @@ def shown_url(target: Path | str) -> str:
 
 # anyio runs the handlers on at most 40 threads, and each holds one connection at a time.
 POOL_SIZE = 40
+# Where a pooled connection's info says which search_path its session has (None: the
+# default one).
+_SEARCH_PATH = "bsp_search_path"
 
 
 def _sqlite_engine(url: URL, busy_seconds: float) -> Engine:
@@ -279,9 +282,10 @@ class Database:
         """The same PostgreSQL database seen through its schema `name` (made if missing):
         another set of tables on this one's pool of connections.
 
-        Each transaction starts with `SET LOCAL search_path`, which ends with it, so a
-        pooled connection never carries a schema to the next user. `name` is one of
-        ours (letters, digits and `_`), not a caller's text.
+        A connection taken from the pool is given the view's search_path first, when its
+        session has another (see `_in_own_schema`), so that each view sees its own
+        tables whoever used the connection before. `name` is one of ours (letters,
+        digits and `_`), not a caller's text.
         """
         if self.dialect != "postgresql":
             raise ValueError("only a PostgreSQL database has schemas")
@@ -322,9 +326,10 @@ class Database:
     def write(self) -> Iterator[Tx]:
         """A write transaction: committed on success, rolled back on any error."""
         with self._writers, _busy_as_error(), self.engine.connect() as conn:
+            self._in_own_schema(conn.connection)
             conn.execution_options(bsp_write=True)
             with conn.begin():
-                tx = self._tx(conn)
+                tx = Tx(conn)
                 yield tx
                 tx.send_notifications()
         for topic in tx.rings:
@@ -334,18 +339,42 @@ class Database:
     def read(self) -> Iterator[Tx]:
         """Several reads on one connection (no lock taken)."""
         with _busy_as_error(), self.engine.connect() as conn:
-            if self.dialect == "postgresql" and self.search_path is None:
+            self._in_own_schema(conn.connection)
+            if self.dialect == "postgresql":
                 # Each statement its own snapshot, as on SQLite: no BEGIN and COMMIT
-                # round trips around a read. A schema's view keeps them: its
-                # SET LOCAL search_path lasts only as long as a transaction.
+                # round trips around a read.
                 conn.execution_options(isolation_level="AUTOCOMMIT")
             with conn.begin():
-                yield self._tx(conn)
+                yield Tx(conn)
 
-    def _tx(self, conn: Connection) -> Tx:
-        if self.search_path is not None:
-            conn.exec_driver_sql(f'SET LOCAL search_path TO "{self.search_path}"')
-        return Tx(conn)
+    def _in_own_schema(self, pooled: Any) -> None:
+        """Give a pooled PostgreSQL connection this database's search_path (a room's
+        schema, or the default one) if it does not have it already.
+
+        Set for the session, not per transaction: the connection keeps it until another
+        view of the pool (another room, the root) takes it and sets its own. A room's
+        read is then one statement, as the root's, instead of BEGIN, SET LOCAL, the
+        statement and ROLLBACK.
+        """
+        if self.dialect != "postgresql" or pooled.info.get(_SEARCH_PATH) == self.search_path:
+            return
+        driver = pooled.driver_connection
+        try:
+            driver.autocommit = True  # a session's setting, outside any transaction
+            try:
+                if self.search_path is None:
+                    driver.execute("RESET search_path")
+                else:
+                    driver.execute(f'SET search_path TO "{self.search_path}"')
+            finally:
+                driver.autocommit = False
+        except self._driver_error as error:
+            if self.engine.dialect.is_disconnect(error, pooled.dbapi_connection, None):  # type: ignore[arg-type]
+                pooled.invalidate(error)
+            raise DBAPIError.instance(
+                "SET search_path", None, error, self._driver_error, hide_parameters=True
+            ) from None
+        pooled.info[_SEARCH_PATH] = self.search_path
 
     def one(self, sql: str, params: Mapping[str, Any] | None = None) -> RowMapping | None:
         """The first row of a query, or None."""
@@ -393,9 +422,8 @@ class Database:
         """One statement that is a whole write by itself (an INSERT, a conditional UPDATE);
         its row count. On PostgreSQL it is sent alone, in autocommit: one round trip where
         a transaction takes three (BEGIN, the statement, COMMIT). Elsewhere (SQLite, whose
-        writers take turns; a room's schema, whose search_path needs a transaction) it is
-        a `write`."""
-        if self.dialect != "postgresql" or self.search_path is not None:
+        writers take turns) it is a `write`."""
+        if self.dialect != "postgresql":
             with self.write() as tx:
                 return tx.execute(sql, params)
         return self._by_driver(sql, params, lambda cursor: int(cursor.rowcount))
@@ -408,6 +436,7 @@ class Database:
         with _busy_as_error():
             raw = self.engine.raw_connection()
             try:
+                self._in_own_schema(raw)
                 cursor = raw.cursor()
                 try:
                     self._execute_alone(raw, cursor, driver_sql, params or {})
@@ -427,11 +456,6 @@ class Database:
     def _execute_alone(self, raw: Any, cursor: Any, sql: str, params: Mapping[str, Any]) -> None:
         if self.dialect == "sqlite":
             cursor.execute(sql, params)  # the driver's transaction handling is off: none
-        elif self.search_path is not None:
-            # SET LOCAL lasts as long as the transaction the driver opens; the pool rolls
-            # it back when the connection comes back.
-            cursor.execute(f'SET LOCAL search_path TO "{self.search_path}"')
-            cursor.execute(sql, params)
         else:
             # No BEGIN and ROLLBACK (or COMMIT) round trips around the statement: a read
             # has its own snapshot, as on SQLite, a write commits by itself.

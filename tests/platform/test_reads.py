@@ -86,13 +86,33 @@ def test_a_nul_in_a_parameter_is_a_data_error_on_postgresql(db: Database) -> Non
 
 
 @pytest.mark.postgresql_only
-def test_reads_leave_no_transaction_nor_schema_on_a_pooled_connection(db: Database) -> None:
-    room = filled(db.in_schema("room_a"), [{"id": 9, "name": "de la salle", "weight": 0.0}])
-    for _ in range(3):  # the same pooled connections serve both, in turn
-        assert db.all("SELECT name FROM things ORDER BY id") == [
-            {"name": row["name"]} for row in ROWS
-        ]
-        assert room.all("SELECT name FROM things") == [{"name": "de la salle"}]
+def test_one_pooled_connection_serves_the_root_and_rooms_each_its_own_tables(
+    db: Database,
+) -> None:
+    """A connection keeps the search_path its last user set: whoever takes it next (a
+    room, another room, the root) reads and writes its own tables, by every path."""
+    rooms = {
+        name: filled(db.in_schema(name), [{"id": 9, "name": f"de la {name}", "weight": 0.0}])
+        for name in ("room_a", "room_b")
+    }
+    db.engine.dispose()  # from here on one connection, taken by each use in turn
+    views = [(db, [row["name"] for row in ROWS])]
+    views += [(view, [f"de la {name}"]) for name, view in rooms.items()]
+    for _ in range(2):
+        for view, names in views:
+            assert [row["name"] for row in view.all("SELECT name FROM things ORDER BY id")] == names
+            with view.read() as tx:
+                assert tx.value("SELECT count(*) FROM things") == len(names)
+            with view.write() as tx:
+                assert tx.value("SELECT count(*) FROM things") == len(names)
+            assert view.write_one("UPDATE things SET weight = 1 WHERE id = 9") == (view is not db)
+    # A room's transaction rolled back leaves the connection as right for the next user.
+    with pytest.raises(RuntimeError), rooms["room_a"].write() as tx:
+        tx.execute("UPDATE things SET name = 'perdu'")
+        raise RuntimeError
+    assert db.value("SELECT count(*) FROM things WHERE name = 'perdu'") == 0
+    assert rooms["room_a"].value("SELECT name FROM things") == "de la room_a"
+    assert db.engine.pool.checkedin() == 1  # type: ignore[attr-defined] # one served all
     assert_pooled_connection_idle(db)
 
 
