@@ -242,9 +242,16 @@ class RoomsDispatch:
             cached = self._apps.get(room.name)
             if cached is None or cached[0] != room.generation:
                 self._forget(room.name)
-                platform = await anyio.to_thread.run_sync(self.rooms.open, room)
+                platform = await anyio.to_thread.run_sync(self._serving, room)
                 self._apps[room.name] = (room.generation, self._build(platform), platform)
             return self._apps[room.name][1]
+
+    def _serving(self, room: Room) -> Platform:
+        platform = self.rooms.open(room)
+        # Its signing key read now (some 50 ms of CPU), as a worker reads the root's at
+        # start: not by the room's first sign-in, with every other one waiting for it.
+        platform.keys.active()
+        return platform
 
     def _forget(self, name: str) -> None:
         cached = self._apps.pop(name, None)

@@ -13,7 +13,9 @@ from dataclasses import dataclass, replace
 import httpx
 import pytest
 from fastapi import FastAPI
+from joserfc.jwk import RSAKey
 
+from bsp_tui.platform import signing
 from bsp_tui.platform.app import create_app
 from bsp_tui.platform.rooms import Rooms
 from bsp_tui.platform.settings import PlatformSettings
@@ -183,3 +185,30 @@ async def test_a_served_room_needs_the_root_trainer_token(settings: PlatformSett
         personas = await http.get("/rooms/a/demo/personas", headers=trainer)
         assert personas.status_code == 200 and personas.json()[0]["pin"]
         assert (await http.delete("/demo/rooms/a")).status_code == 401
+
+
+async def test_a_room_s_signing_key_is_read_when_its_app_is_built(
+    served: Served, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A worker reads a room's key (its PEM checked: tens of ms) as it builds the room's
+    app on the first request, not during the room's first sign-in, which a whole room
+    makes at once."""
+    assert (await add(served.http, "a")).status_code == 201
+    imported: list[str] = []
+    real = RSAKey.import_key
+
+    def counted(value: object, parameters: dict | None = None) -> RSAKey:
+        imported.append(str((parameters or {}).get("kid")))
+        return real(value, parameters)
+
+    monkeypatch.setattr(signing.RSAKey, "import_key", counted)
+    assert (await served.http.get("/rooms/a/ecps/personas")).status_code == 200  # no key needed
+    assert len(imported) == 1
+    room = served.room("a")
+    try:
+        tokens = await room.sign_in()
+        assert (await room.exchange(tokens["access_token"], "ins")).status_code == 200
+    finally:
+        await room.http.aclose()
+        room.platform.db.close()
+    assert len(imported) == 1  # the sign-in and the exchange signed with the key read
