@@ -274,7 +274,7 @@ class Database:
         # PostgreSQL: the schema this database's tables live in (None: the default one).
         self.search_path: str | None = None
         self.schemas: dict[str, Schema] = {}
-        self._journal = Journal(self.write)
+        self._journal = Journal(self.write_rows)
         with self.write() as tx:
             SCHEMA_VERSIONS.create_all(tx._conn)
 
@@ -295,7 +295,7 @@ class Database:
         view = copy.copy(self)
         view.search_path = name
         view.schemas = {}
-        view._journal = Journal(view.write)
+        view._journal = Journal(view.write_rows)
         with view.write() as tx:
             SCHEMA_VERSIONS.create_all(tx._conn)
         return view
@@ -433,14 +433,58 @@ class Database:
     ) -> _T:
         """`result(cursor)` of one statement run by the driver on a pooled connection."""
         driver_sql = self._driver_sql(sql)
+
+        def run(raw: Any, cursor: Any) -> _T:
+            self._execute_alone(raw, cursor, driver_sql, params or {})
+            return result(cursor)
+
+        return self._on_driver(sql, params, run)
+
+    def write_rows(self, rows: Sequence[tuple[str, Mapping[str, Any]]]) -> None:
+        """Insert `rows` (each an INSERT and its named parameters) in one transaction, by
+        the driver: a journal's batch, where SQLAlchemy's execution path cost each row
+        more than the driver's insert itself. Rows of one statement go in one
+        `executemany`, in their order."""
+        groups: list[tuple[str, list[Mapping[str, Any]]]] = []
+        for sql, params in rows:
+            if groups and groups[-1][0] == sql:
+                groups[-1][1].append(params)
+            else:
+                groups.append((sql, [params]))
+
+        def run(raw: Any, cursor: Any) -> None:
+            if self.dialect == "sqlite":
+                cursor.execute("BEGIN IMMEDIATE")  # the driver's own handling is off
+            try:
+                for sql, many in groups:
+                    cursor.executemany(self._driver_sql(sql), many)
+                if self.dialect == "sqlite":
+                    cursor.execute("COMMIT")
+                else:
+                    raw.driver_connection.commit()
+            except BaseException:
+                if self.dialect == "sqlite":
+                    if raw.driver_connection.in_transaction:
+                        cursor.execute("ROLLBACK")
+                else:
+                    raw.driver_connection.rollback()
+                raise
+
+        with self._writers:
+            self._on_driver(groups[0][0] if groups else "", None, run)
+
+    def _on_driver(
+        self, sql: str, params: Mapping[str, Any] | None, run: Callable[[Any, Any], _T]
+    ) -> _T:
+        """`run(connection, cursor)` on a pooled connection in its own schema; a driver
+        error raised as SQLAlchemy's (without the parameters)."""
         with _busy_as_error():
             raw = self.engine.raw_connection()
             try:
                 self._in_own_schema(raw)
                 cursor = raw.cursor()
                 try:
-                    self._execute_alone(raw, cursor, driver_sql, params or {})
-                    return result(cursor)
+                    return run(raw, cursor)
                 finally:
                     cursor.close()
             except self._driver_error as error:

@@ -14,13 +14,11 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Mapping
-from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any
 
-
-class _Executes(Protocol):
-    def execute(self, sql: str, params: Any = None) -> int: ...
+# Writes rows, each an INSERT and its named parameters, in one transaction.
+WriteRows = Callable[[list[tuple[str, Mapping[str, Any]]]], None]
 
 
 @dataclass
@@ -35,8 +33,8 @@ class _Row:
 class Journal:
     """Appends to one database's journals, a batch per transaction."""
 
-    def __init__(self, write: Callable[[], AbstractContextManager[_Executes]]) -> None:
-        self._write = write
+    def __init__(self, write_rows: WriteRows) -> None:
+        self._write_rows = write_rows
         self._lock = threading.Lock()
         self._waiting: list[_Row] = []
         self._writing = False
@@ -59,9 +57,7 @@ class Journal:
         with self._lock:
             batch, self._waiting = self._waiting, []
         try:
-            with self._write() as tx:
-                for row in batch:
-                    tx.execute(row.sql, row.params)
+            self._write_rows([(row.sql, row.params) for row in batch])
         except BaseException as error:  # every caller of the batch is told, none is lost
             for row in batch:
                 row.error = error

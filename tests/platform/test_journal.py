@@ -5,15 +5,16 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
 from typing import Any
 
 import pytest
 from sqlalchemy import Column, Integer, MetaData, Table
+from sqlalchemy.exc import DBAPIError
 
-from bsp_tui.platform.db import Database, Schema, Tx
+from bsp_tui.platform.db import Database, Schema
 from bsp_tui.platform.journal import Journal
 from bsp_tui.platform.settings import PlatformSettings
+from tests.platform.test_reads import assert_pooled_connection_idle
 
 THREADS = 16
 EACH = 25
@@ -33,23 +34,11 @@ def db(settings: PlatformSettings) -> Iterator[Database]:
 def counting(db: Database, log: list[int]) -> Journal:
     """A journal over `db` that records the size of each transaction it makes."""
 
-    @contextmanager
-    def write() -> Iterator[Tx]:
-        with db.write() as tx:
-            before = len(log)
-            log.append(0)
-            yield _Counted(tx, log, before)
+    def write_rows(rows: list[tuple[str, Mapping[str, Any]]]) -> None:
+        log.append(len(rows))
+        db.write_rows(rows)
 
-    return Journal(write)
-
-
-class _Counted:
-    def __init__(self, tx: Tx, log: list[int], index: int) -> None:
-        self._tx, self._log, self._index = tx, log, index
-
-    def execute(self, sql: str, params: Mapping[str, Any] | None = None) -> int:
-        self._log[self._index] += 1
-        return self._tx.execute(sql, params)
+    return Journal(write_rows)
 
 
 def race(append: Callable[[str, Mapping[str, Any]], None]) -> list[Exception]:
@@ -103,3 +92,28 @@ def test_a_failed_batch_fails_each_of_its_callers(db: Database) -> None:
     # The journal is not stuck after a failure: the next row goes in.
     db.append(INSERT, {"writer": 0, "n": 0})
     assert db.value("SELECT count(*) FROM lines") == 1
+
+
+def test_a_batch_of_several_statements_is_one_transaction(db: Database) -> None:
+    other = "INSERT INTO lines (writer) VALUES (:writer)"
+    rows = [(INSERT, {"writer": 1, "n": 1}), (INSERT, {"writer": 1, "n": 2})]
+    rows += [(other, {"writer": 2}), (INSERT, {"writer": 3, "n": 3})]
+    db.write_rows(rows)
+    found = db.all("SELECT writer, n FROM lines ORDER BY writer, n")
+    assert [(r["writer"], r["n"]) for r in found] == [(1, 1), (1, 2), (2, None), (3, 3)]
+    # One bad row and the batch is not written at all; the next batch goes in.
+    with pytest.raises(DBAPIError):
+        db.write_rows([(INSERT, {"writer": 4, "n": 4}), (INSERT.replace("lines", "nope"), {})])
+    assert db.value("SELECT count(*) FROM lines WHERE writer = 4") == 0
+    db.write_rows([(INSERT, {"writer": 5, "n": 5})])
+    assert db.value("SELECT count(*) FROM lines") == 5
+
+
+@pytest.mark.postgresql_only
+def test_a_room_s_batch_lands_in_its_schema(db: Database) -> None:
+    room = db.in_schema("room_j")
+    room.ensure(Schema("lines", 1, LINES))
+    room.write_rows([(INSERT, {"writer": 7, "n": 7})])
+    assert room.value("SELECT count(*) FROM lines") == 1
+    assert db.value("SELECT count(*) FROM lines") == 0
+    assert_pooled_connection_idle(db)
