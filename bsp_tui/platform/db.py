@@ -445,6 +445,8 @@ class Database:
         the driver: a journal's batch, where SQLAlchemy's execution path cost each row
         more than the driver's insert itself. Rows of one statement go in one
         `executemany`, in their order."""
+        if not rows:
+            return
         groups: list[tuple[str, list[Mapping[str, Any]]]] = []
         for sql, params in rows:
             if groups and groups[-1][0] == sql:
@@ -471,7 +473,7 @@ class Database:
                 raise
 
         with self._writers:
-            self._on_driver(groups[0][0] if groups else "", None, run)
+            self._on_driver(groups[0][0], None, run)
 
     def _on_driver(
         self, sql: str, params: Mapping[str, Any] | None, run: Callable[[Any, Any], _T]
