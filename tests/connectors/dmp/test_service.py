@@ -113,6 +113,10 @@ async def test_a_long_list_comes_in_pages_linked_first_to_last(dmp: Harness) -> 
         await dmp.get("generaliste", "/DocumentReference", **query, _offset="150")
     )
     assert (beyond, total, set(links)) == ([], 150, {"self"})
+    tail, total, links = page_of(  # the last match on this page: the total without a count
+        await dmp.get("generaliste", "/DocumentReference", **query, _offset="140")
+    )
+    assert (tail, total, set(links)) == (visible[140:], 150, {"self"})
     skipped, total, links = page_of(
         await dmp.get("generaliste", "/DocumentReference", **query, _count="60", _offset="30")
     )
